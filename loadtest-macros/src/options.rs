@@ -1,0 +1,117 @@
+//! Parsing the attribute's `key = value` list into checked options.
+//!
+//! Values are validated with the shared grammar (`grammar.rs`) so that a bad duration, rate,
+//! stage or threshold fails the build, at the value's span, with the accepted forms listed.
+
+use crate::grammar::{self, ValueKind};
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, ExprArray, Lit};
+
+/// One checked option: its name and its value(s) as strings, ready to be emitted.
+pub(crate) struct ParsedOption {
+    pub(crate) name: String,
+    pub(crate) values: Vec<String>,
+    pub(crate) is_list: bool,
+}
+
+/// Parses and checks the attribute's arguments. Every error found is returned, not just the first.
+pub(crate) fn parse(attr: TokenStream) -> Result<Vec<ParsedOption>, syn::Error> {
+    let mut parsed: Vec<ParsedOption> = Vec::new();
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        match parse_one(&meta, &parsed) {
+            Ok(opt) => parsed.push(opt),
+            Err(e) => errors.push(e),
+        }
+        Ok(())
+    });
+    parser.parse2(attr)?;
+    let names: Vec<&str> = parsed.iter().map(|o| o.name.as_str()).collect();
+    let stages: Vec<&str> = parsed
+        .iter()
+        .filter(|o| o.name == "stages")
+        .flat_map(|o| o.values.iter().map(String::as_str))
+        .collect();
+    if errors.is_empty() {
+        if let Err(msg) = grammar::check_combination(&names, &stages) {
+            errors.push(syn::Error::new(Span::call_site(), msg));
+        }
+    }
+    let mut iter = errors.into_iter();
+    match iter.next() {
+        None => Ok(parsed),
+        Some(mut first) => {
+            iter.for_each(|e| first.combine(e));
+            Err(first)
+        }
+    }
+}
+
+fn parse_one(meta: &ParseNestedMeta<'_>, seen: &[ParsedOption]) -> syn::Result<ParsedOption> {
+    let ident = meta
+        .path
+        .get_ident()
+        .ok_or_else(|| meta.error(format!("expected an option name; accepted options: {}", grammar::option_names())))?;
+    let name = ident.to_string();
+    let Some(info) = grammar::option(&name) else {
+        // Consume the value so that parsing can go on to the next option.
+        if meta.input.peek(syn::Token![=]) {
+            let _: Expr = meta.value()?.parse()?;
+        }
+        return Err(syn::Error::new(
+            ident.span(),
+            format!("unknown option `{name}`; accepted options: {}", grammar::option_names()),
+        ));
+    };
+    let expr: Expr = meta.value()?.parse()?;
+    if seen.iter().any(|o| o.name == name) {
+        return Err(syn::Error::new(ident.span(), format!("duplicate option `{name}`; give each option once")));
+    }
+    let wrong = |span: Span| syn::Error::new(span, format!("option `{name}` accepts {}", info.accepts));
+    let values: Vec<(String, Span)> = match (info.kind, &expr) {
+        (ValueKind::List, Expr::Array(ExprArray { elems, .. })) => elems
+            .iter()
+            .map(|e| lit_str(e).ok_or_else(|| wrong(span_of(e))))
+            .collect::<syn::Result<_>>()?,
+        (ValueKind::List, _) => return Err(wrong(span_of(&expr))),
+        (ValueKind::Count | ValueKind::Number, Expr::Lit(l)) => match &l.lit {
+            Lit::Int(i) => vec![(i.base10_digits().to_string(), i.span())],
+            other => return Err(wrong(other.span())),
+        },
+        (ValueKind::Bool, Expr::Lit(l)) => match &l.lit {
+            Lit::Bool(b) => vec![(b.value.to_string(), b.span)],
+            other => return Err(wrong(other.span())),
+        },
+        (ValueKind::Str, e) => vec![lit_str(e).ok_or_else(|| wrong(span_of(e)))?],
+        (_, e) => return Err(wrong(span_of(e))),
+    };
+    let strs: Vec<&str> = values.iter().map(|(v, _)| v.as_str()).collect();
+    // Check each list element on its own so the error points at the bad one.
+    for (v, span) in &values {
+        grammar::check_value(&name, &[v.as_str()]).map_err(|msg| syn::Error::new(*span, msg))?;
+    }
+    if info.kind != ValueKind::List {
+        grammar::check_value(&name, &strs).map_err(|msg| syn::Error::new(span_of(&expr), msg))?;
+    }
+    Ok(ParsedOption {
+        name,
+        is_list: info.kind == ValueKind::List,
+        values: values.into_iter().map(|(v, _)| v).collect(),
+    })
+}
+
+fn lit_str(e: &Expr) -> Option<(String, Span)> {
+    match e {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Str(s) => Some((s.value(), s.span())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn span_of(e: &Expr) -> Span {
+    syn::spanned::Spanned::span(e)
+}

@@ -1,0 +1,159 @@
+//! Piecewise-linear load profiles: how many users, or what arrival rate, at each moment, and the
+//! exact arrival times of the open model (the inverse of the integrated rate).
+
+/// A piecewise-linear level over time: `(seconds, level)` points, held constant after the last.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ramp {
+    points: Vec<(f64, f64)>,
+}
+
+impl Ramp {
+    /// A constant level.
+    pub fn constant(level: f64) -> Self {
+        Ramp { points: vec![(0.0, level)] }
+    }
+
+    /// Stages `(seconds, target)` starting from level 0.
+    pub fn stages(stages: &[(f64, f64)]) -> Self {
+        let mut points = vec![(0.0, 0.0)];
+        let mut t = 0.0;
+        for &(d, target) in stages {
+            t += d;
+            points.push((t, target));
+        }
+        Ramp { points }
+    }
+
+    /// The level at `t` seconds.
+    pub fn level_at(&self, t: f64) -> f64 {
+        let mut prev = self.points[0];
+        if t <= prev.0 {
+            return prev.1;
+        }
+        for &p in &self.points[1..] {
+            if t <= p.0 {
+                let span = p.0 - prev.0;
+                return if span <= 0.0 { p.1 } else { prev.1 + (p.1 - prev.1) * (t - prev.0) / span };
+            }
+            prev = p;
+        }
+        prev.1
+    }
+
+    /// The highest level reached.
+    pub fn peak(&self) -> f64 {
+        self.points.iter().map(|p| p.1).fold(0.0, f64::max)
+    }
+
+    /// The time of the last point (0 for a constant ramp).
+    pub fn end(&self) -> f64 {
+        self.points.last().map_or(0.0, |p| p.0)
+    }
+}
+
+/// The open model's schedule: the intended start time of each iteration, in seconds.
+///
+/// Iteration `k` starts when the integral of the rate reaches `k`, so a constant rate `r` gives
+/// `k / r` and a linear ramp gives the root of a quadratic. The schedule is computed, never
+/// queued: falling behind it costs no memory.
+#[derive(Clone, Debug)]
+pub struct Arrivals {
+    ramp: Ramp,
+    end: Option<f64>,
+    segment: usize,
+    cum_at_segment: f64,
+    next_k: u64,
+}
+
+impl Arrivals {
+    /// A schedule that follows `ramp` (iterations per second) and stops at `end` seconds, if any.
+    pub fn new(ramp: Ramp, end: Option<f64>) -> Self {
+        Arrivals { ramp, end, segment: 0, cum_at_segment: 0.0, next_k: 0 }
+    }
+
+    /// The intended start of the next iteration, in seconds from the start, or `None` when the
+    /// schedule is over (past its end, or the rate stays at zero).
+    pub fn next_offset(&mut self) -> Option<f64> {
+        let k = self.next_k as f64;
+        let pts = &self.ramp.points;
+        loop {
+            let (t0, r0) = pts[self.segment];
+            let last = self.segment + 1 >= pts.len();
+            let n = k - self.cum_at_segment;
+            if last {
+                if r0 <= 0.0 {
+                    return None;
+                }
+                let t = t0 + n / r0;
+                return self.emit(t);
+            }
+            let (t1, r1) = pts[self.segment + 1];
+            let d = t1 - t0;
+            let seg_total = (r0 + r1) / 2.0 * d;
+            if n < seg_total - 1e-12 {
+                let tau = if (r1 - r0).abs() < 1e-12 {
+                    n / r0
+                } else {
+                    let a = (r1 - r0) / (2.0 * d);
+                    let disc = (r0 * r0 + 4.0 * a * n).max(0.0);
+                    (-r0 + disc.sqrt()) / (2.0 * a)
+                };
+                return self.emit(t0 + tau.clamp(0.0, d));
+            }
+            self.cum_at_segment += seg_total;
+            self.segment += 1;
+        }
+    }
+
+    fn emit(&mut self, t: f64) -> Option<f64> {
+        if self.end.is_some_and(|end| t >= end) {
+            return None;
+        }
+        self.next_k += 1;
+        Some(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_rate_is_evenly_spaced() {
+        let mut a = Arrivals::new(Ramp::constant(200.0), Some(2.0));
+        let times: Vec<f64> = std::iter::from_fn(|| a.next_offset()).collect();
+        assert_eq!(times.len(), 400);
+        assert!((times[1] - 0.005).abs() < 1e-9);
+    }
+
+    #[test]
+    fn linear_ramp_integrates() {
+        // 0 -> 100/s over 10 s: 500 arrivals; then 100/s for 5 s: 500 more.
+        let ramp = Ramp::stages(&[(10.0, 100.0), (5.0, 100.0)]);
+        let end = ramp.end();
+        let mut a = Arrivals::new(ramp, Some(end));
+        let times: Vec<f64> = std::iter::from_fn(|| a.next_offset()).collect();
+        assert!((999..=1001).contains(&times.len()), "{}", times.len());
+        let first_half = times.iter().filter(|&&t| t < 10.0).count();
+        assert!((499..=501).contains(&first_half), "{first_half}");
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn ramp_down_to_zero_ends() {
+        let ramp = Ramp::stages(&[(1.0, 10.0), (1.0, 0.0)]);
+        let mut a = Arrivals::new(ramp, None);
+        let n = std::iter::from_fn(|| a.next_offset()).count();
+        assert!((9..=11).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn levels() {
+        let r = Ramp::stages(&[(10.0, 50.0), (10.0, 50.0), (5.0, 0.0)]);
+        assert_eq!(r.level_at(5.0), 25.0);
+        assert_eq!(r.level_at(15.0), 50.0);
+        assert_eq!(r.level_at(100.0), 0.0);
+        assert_eq!(r.peak(), 50.0);
+        assert_eq!(r.end(), 25.0);
+    }
+}

@@ -1,0 +1,147 @@
+//! `Ctx`: what a load test function receives. The HTTP client, the target URL, who and which
+//! iteration this is, custom metrics, a retry helper, per-user state and the setup hook's output.
+
+use crate::config::RetryPolicy;
+use crate::http::{Http, RateLimiter, retry};
+use crate::metrics::Metrics;
+use std::any::Any;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// What every virtual user of one test shares.
+pub(crate) struct TestShared {
+    pub(crate) name: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) target: Option<String>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) limiter: Option<RateLimiter>,
+    pub(crate) setup: Option<Arc<dyn Any + Send + Sync>>,
+    /// Values that must never appear in a report (redacted from error messages).
+    pub(crate) secrets: Vec<String>,
+}
+
+/// The context of one iteration of a load test.
+///
+/// In the closed model each virtual user keeps its `Ctx` (and its [`Ctx::with_state`] state)
+/// across iterations; in the open model every iteration gets a fresh one.
+pub struct Ctx {
+    pub(crate) shared: Arc<TestShared>,
+    pub(crate) user: u64,
+    pub(crate) iteration: u64,
+    state: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Ctx {
+    pub(crate) fn new(shared: Arc<TestShared>, user: u64) -> Ctx {
+        Ctx { shared, user, iteration: 0, state: Mutex::new(None) }
+    }
+
+    /// The instrumented HTTP client (one connection pool shared by all users of the test).
+    pub fn http(&self) -> Http<'_> {
+        Http { ctx: self }
+    }
+
+    /// The target base URL joined with `path`: `ctx.url("/users")`.
+    ///
+    /// The target comes from `--target`, `LOADTEST_TARGET`, `loadtest.toml`, the attribute's
+    /// `target = "..."`, or a default set by the setup hook, in that order.
+    ///
+    /// # Panics
+    ///
+    /// When no target is configured. The panic fails the iteration (it is caught) with a message
+    /// saying how to configure one.
+    pub fn url(&self, path: &str) -> String {
+        let Some(base) = self.target() else {
+            panic!(
+                "no target configured for load test `{}`: pass --target URL, set LOADTEST_TARGET, or add target = \"http://...\" to #[load_test]",
+                self.shared.name
+            );
+        };
+        let base = base.trim_end_matches('/');
+        if path.is_empty() {
+            base.to_string()
+        } else if path.starts_with('/') {
+            format!("{base}{path}")
+        } else {
+            format!("{base}/{path}")
+        }
+    }
+
+    /// The target base URL, if one is configured.
+    pub fn target(&self) -> Option<&str> {
+        self.shared.target.as_deref()
+    }
+
+    /// The virtual user's number (closed model) or the iteration's slot (open model), from 0.
+    pub fn user(&self) -> u64 {
+        self.user
+    }
+
+    /// The iteration's number for this user (closed model), or its global number (open model).
+    pub fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    /// The load test's name.
+    pub fn test_name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Records a custom latency under `name` (reported beside the request latencies, usable in
+    /// thresholds as `p95(name) < 10ms`).
+    pub fn record(&self, name: &str, duration: Duration) {
+        let us = duration.as_micros() as u64;
+        self.shared.metrics.with(|s| s.custom(name, us));
+    }
+
+    /// Adds `n` to the custom counter `name`.
+    pub fn count(&self, name: &str, n: u64) {
+        self.shared.metrics.with(|s| s.count(name, n));
+    }
+
+    /// Runs a non-HTTP operation with the test's retry policy: up to `retries` more attempts on
+    /// any error, with exponential backoff and full jitter. `op` receives the attempt number.
+    pub async fn retry<T, E, F, Fut>(&self, mut op: F) -> Result<T, E>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let policy = &self.shared.retry;
+        let mut attempt = 0;
+        loop {
+            match op(attempt).await {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt >= policy.retries => {
+                    if policy.retries > 0 {
+                        self.shared.metrics.with(|s| s.retries_exhausted += 1);
+                    }
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.shared.metrics.with(|s| s.retries_attempted += 1);
+                    tokio::time::sleep(retry::retry_delay(policy, attempt, None)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on this user's state of type `T`, created with `T::default()` on first use.
+    /// State lives as long as the virtual user (closed model) or the iteration (open model).
+    pub fn with_state<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut slot = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !slot.as_ref().is_some_and(|b| b.is::<T>()) {
+            *slot = Some(Box::new(T::default()));
+        }
+        let state = slot.as_mut().and_then(|b| b.downcast_mut::<T>()).expect("state of type T was just stored");
+        f(state)
+    }
+
+    /// The value returned by the binary's setup hook (`main!(setup = ...)`), if it is a `T`.
+    pub fn setup<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.shared.setup.as_deref().and_then(|s| s.downcast_ref::<T>())
+    }
+}

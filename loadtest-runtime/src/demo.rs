@@ -1,0 +1,223 @@
+//! A small HTTP/1.1 server on loopback for demos and tests, with switches for the behaviours a
+//! load test meets: delays, error statuses, flaky endpoints, `Retry-After`, stalls, big bodies.
+//!
+//! It binds to 127.0.0.1 only and is written by hand (no HTTP library) so that tests can make it
+//! misbehave at the protocol level too. Routes:
+//!
+//! | path | answer |
+//! |---|---|
+//! | `/` | 200, a short text |
+//! | `/items` | 200, a JSON array |
+//! | `/delay/{ms}` | 200 after `ms` milliseconds |
+//! | `/status/{code}` | that status |
+//! | `/flaky/{n}/{key}` | 503 for the first `n` requests with this `key`, then 200 |
+//! | `/retry-after/{secs}/{key}` | 429 with `Retry-After: secs` for the first request with this `key`, then 200 |
+//! | `/stall-once/{ms}` | the first request stalls `ms` milliseconds, later ones answer at once |
+//! | `/bytes/{n}` | 200 with an `n`-byte body |
+//! | `/echo` | 200, the request's headers as the body |
+//!
+//! Every answer is also delayed by [`DemoServer::set_delay`] (0 by default).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+#[derive(Default)]
+struct State {
+    delay_us: AtomicU64,
+    requests: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    stalled: AtomicBool,
+    keys: Mutex<HashMap<String, u64>>,
+    paths: Mutex<HashMap<String, u64>>,
+}
+
+/// A running demo server; it stops accepting connections when dropped.
+pub struct DemoServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    accept: JoinHandle<()>,
+}
+
+impl DemoServer {
+    /// Starts a server on 127.0.0.1 with a free port, on the current tokio runtime.
+    pub async fn start() -> io::Result<DemoServer> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::default());
+        let st = state.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream, st.clone()));
+            }
+        });
+        Ok(DemoServer { addr, state, accept })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Delays every answer by `delay` (on top of what the route does).
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.delay_us.store(delay.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// The most requests that were being handled at the same time.
+    pub fn max_concurrent(&self) -> u64 {
+        self.state.max_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests received for paths starting with `prefix`.
+    pub fn requests_to(&self, prefix: &str) -> u64 {
+        let paths = self.state.paths.lock().unwrap_or_else(PoisonError::into_inner);
+        paths.iter().filter(|(p, _)| p.starts_with(prefix)).map(|(_, n)| n).sum()
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+async fn serve(stream: TcpStream, state: Arc<State>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut parts = line.split_whitespace();
+        let (Some(_method), Some(path)) = (parts.next(), parts.next()) else { return };
+        let path = path.to_string();
+        let mut headers = String::new();
+        let mut content_length = 0usize;
+        let mut close = false;
+        loop {
+            let mut h = String::new();
+            match reader.read_line(&mut h).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if h == "\r\n" || h == "\n" {
+                break;
+            }
+            if headers.len() > 64 * 1024 {
+                return;
+            }
+            let lower = h.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("connection:") && lower.contains("close") {
+                close = true;
+            }
+            headers.push_str(&h);
+        }
+        let mut body = vec![0u8; content_length.min(16 * 1024 * 1024)];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let n = state.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        state.max_in_flight.fetch_max(n, Ordering::AcqRel);
+        state.requests.fetch_add(1, Ordering::Relaxed);
+        let route = path.split('?').next().unwrap_or("/").to_string();
+        *state.paths.lock().unwrap_or_else(PoisonError::into_inner).entry(route.clone()).or_insert(0) += 1;
+        let delay = state.delay_us.load(Ordering::Relaxed);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_micros(delay)).await;
+        }
+        let (status, extra, body) = answer(&route, &headers, &state).await;
+        state.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let head = format!(
+            "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n{extra}{}\r\n",
+            reason(status),
+            body.len(),
+            if close { "connection: close\r\n" } else { "" }
+        );
+        if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&body).await.is_err() {
+            return;
+        }
+        if close {
+            return;
+        }
+    }
+}
+
+async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<u8>) {
+    let segs: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+    let num = |i: usize| segs.get(i).and_then(|s| s.parse::<u64>().ok());
+    let bump = |key: String| -> u64 {
+        let mut keys = state.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = keys.entry(key).or_insert(0);
+        *n += 1;
+        *n
+    };
+    match segs.as_slice() {
+        [""] => (200, String::new(), b"hello from the cargo-loadtest demo server\n".to_vec()),
+        ["items"] => (200, String::new(), br#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"}]"#.to_vec()),
+        ["delay", _] => {
+            tokio::time::sleep(Duration::from_millis(num(1).unwrap_or(0))).await;
+            (200, String::new(), b"ok".to_vec())
+        }
+        ["status", _] => {
+            let code = num(1).filter(|c| (100..=599).contains(c)).unwrap_or(400) as u16;
+            (code, String::new(), b"status".to_vec())
+        }
+        ["flaky", _, key] => {
+            let seen = bump(format!("flaky/{key}"));
+            if seen <= num(1).unwrap_or(0) { (503, String::new(), b"try again".to_vec()) } else { (200, String::new(), b"ok".to_vec()) }
+        }
+        ["retry-after", _, key] => {
+            if bump(format!("retry-after/{key}")) == 1 {
+                (429, format!("retry-after: {}\r\n", num(1).unwrap_or(1)), b"slow down".to_vec())
+            } else {
+                (200, String::new(), b"ok".to_vec())
+            }
+        }
+        ["stall-once", _] => {
+            if !state.stalled.swap(true, Ordering::AcqRel) {
+                tokio::time::sleep(Duration::from_millis(num(1).unwrap_or(0))).await;
+            }
+            (200, String::new(), b"ok".to_vec())
+        }
+        ["bytes", _] => (200, String::new(), vec![b'x'; num(1).unwrap_or(0).min(1 << 30) as usize]),
+        ["echo"] => (200, String::new(), headers.as_bytes().to_vec()),
+        _ => (404, String::new(), b"not found".to_vec()),
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}

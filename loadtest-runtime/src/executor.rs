@@ -1,0 +1,11 @@
+//! Running one load test: the closed and open models, the iteration wrapper (panics, timeouts,
+//! recording), stopping, and the per-second collector that turns shards into a result.
+
+mod closed;
+mod driver;
+mod iteration;
+mod open;
+mod stop;
+
+pub(crate) use driver::{RunTest, run_test};
+pub(crate) use stop::Stop;

@@ -1,0 +1,137 @@
+//! The closed model: virtual users, each looping iteration -> think time, ramped by stages.
+//!
+//! A controller task follows the users ramp every 100 ms, spawning users as the target rises.
+//! A user whose number is above the current target parks until the target rises again, so a ramp
+//! down never cancels an iteration. Each idle user is one small task; nothing is allocated per
+//! user beyond its future and its `Ctx`.
+
+use super::iteration::{RunFn, record, run_once};
+use super::Stop;
+use crate::Ctx;
+use crate::config::Ramp;
+use crate::ctx::TestShared;
+use crate::grammar::DurationRange;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+/// What all users of a closed-model test share.
+struct Users {
+    test: Arc<TestShared>,
+    run: RunFn,
+    think: DurationRange,
+    iteration_timeout: Option<Duration>,
+    soft: Arc<Stop>,
+    hard: Arc<Stop>,
+    target: AtomicU64,
+    target_changed: Notify,
+    started: AtomicU64,
+    limit: Option<u64>,
+    exited: Semaphore,
+}
+
+pub(crate) struct ClosedPlan {
+    pub(crate) users: Ramp,
+    pub(crate) think: DurationRange,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) iterations: Option<u64>,
+    pub(crate) iteration_timeout: Option<Duration>,
+}
+
+/// Runs the closed model until the duration ends, the iteration budget is spent, or `soft` is
+/// set; then waits for users to finish their iterations (until `hard` cancels them).
+pub(crate) async fn run(test: Arc<TestShared>, run: RunFn, plan: ClosedPlan, soft: Arc<Stop>, hard: Arc<Stop>) {
+    let users = Arc::new(Users {
+        test,
+        run,
+        think: plan.think,
+        iteration_timeout: plan.iteration_timeout,
+        soft: soft.clone(),
+        hard,
+        target: AtomicU64::new(0),
+        target_changed: Notify::new(),
+        started: AtomicU64::new(0),
+        limit: plan.iterations,
+        exited: Semaphore::new(0),
+    });
+    let start = Instant::now();
+    let end = plan.duration.map(|d| start + d);
+    let mut spawned: u64 = 0;
+    let constant = plan.users.end() == 0.0;
+    loop {
+        if soft.is_stopped() || end.is_some_and(|e| Instant::now() >= e) {
+            break;
+        }
+        let want = plan.users.level_at(start.elapsed().as_secs_f64()).round() as u64;
+        if users.target.swap(want, Ordering::AcqRel) != want {
+            users.target_changed.notify_waiters();
+        }
+        while spawned < want {
+            tokio::spawn(user(users.clone(), spawned));
+            spawned += 1;
+        }
+        if users.limit.is_some() && users.exited.available_permits() as u64 == spawned && spawned > 0 {
+            break; // every user has exited: the iteration budget is spent
+        }
+        let tick = if constant { Duration::from_millis(250) } else { Duration::from_millis(100) };
+        let next = end.map_or(Instant::now() + tick, |e| e.min(Instant::now() + tick));
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = soft.wait() => break,
+        }
+    }
+    soft.stop();
+    users.target_changed.notify_waiters();
+    let n = u32::try_from(spawned).unwrap_or(u32::MAX);
+    let _ = users.exited.acquire_many(n).await;
+}
+
+async fn user(users: Arc<Users>, id: u64) {
+    let mut ctx = Ctx::new(users.test.clone(), id);
+    loop {
+        if users.soft.is_stopped() {
+            break;
+        }
+        if id >= users.target.load(Ordering::Acquire) {
+            let changed = users.target_changed.notified();
+            if id >= users.target.load(Ordering::Acquire) && !users.soft.is_stopped() {
+                changed.await;
+            }
+            continue;
+        }
+        if let Some(limit) = users.limit {
+            if users.started.fetch_add(1, Ordering::AcqRel) >= limit {
+                break;
+            }
+        }
+        let start = Instant::now();
+        let outcome = run_once(users.run, &ctx, users.iteration_timeout, &users.hard).await;
+        let interrupted = matches!(outcome, super::iteration::Outcome::Interrupted);
+        record(&users.test.metrics, start, start, outcome, &users.test.secrets);
+        if interrupted {
+            break;
+        }
+        ctx.iteration += 1;
+        let pause = sample(users.think);
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = users.soft.wait() => break,
+            }
+        } else {
+            // A test with no think time and no await point would starve the runtime.
+            tokio::task::yield_now().await;
+        }
+    }
+    users.exited.add_permits(1);
+}
+
+fn sample(range: DurationRange) -> Duration {
+    if range.max <= range.min {
+        range.min
+    } else {
+        range.min + (range.max - range.min).mul_f64(fastrand::f64())
+    }
+}

@@ -1,0 +1,284 @@
+//! Drives one test: builds its shared state, starts the load model, collects a point of the
+//! series every second (sending progress and checking `abort_on_fail`), stops it at its end or on
+//! an interrupt, and assembles the [`TestResult`].
+
+use super::Stop;
+use super::closed::{self, ClosedPlan};
+use super::open::{self, OpenPlan};
+use crate::config::{LoadModel, TestConfig};
+use crate::ctx::TestShared;
+use crate::http::{RateLimiter, new_client};
+use crate::metrics::hdr;
+use crate::metrics::{IterationClass, Metrics, ProcessSample, RequestClass};
+use crate::registry::LoadTestDef;
+use crate::report::{
+    ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals, TestResult,
+};
+use crate::verdict;
+pub(crate) use crate::protocol::Progress;
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long in-flight iterations may finish after a test's planned end before they are cancelled.
+pub(crate) const GRACEFUL_STOP: Duration = Duration::from_secs(10);
+
+/// One test to run.
+pub(crate) struct RunTest<'a> {
+    pub(crate) def: &'static LoadTestDef,
+    pub(crate) config: TestConfig,
+    pub(crate) setup: Option<Arc<dyn Any + Send + Sync>>,
+    pub(crate) default_target: Option<String>,
+    pub(crate) interrupt: Arc<Stop>,
+    pub(crate) on_progress: &'a mut (dyn FnMut(Progress) + Send),
+}
+
+/// Runs one test to its end and returns what was measured.
+pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
+    let RunTest { def, config, setup, default_target, interrupt, on_progress } = req;
+    let name = def.full_name();
+    let metrics = Metrics::new();
+    let max_idle = match &config.model {
+        LoadModel::Closed { users, .. } => users.peak() as usize,
+        LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
+    };
+    let shared = Arc::new(TestShared {
+        name: name.clone(),
+        client: new_client(max_idle.clamp(1, 100_000))?,
+        target: config.target.clone().or(default_target),
+        metrics: metrics.clone(),
+        retry: config.retry.clone(),
+        timeout: config.timeout,
+        limiter: config.rate_limit.map(|r| RateLimiter::new(r.per_second)),
+        setup,
+        secrets: Vec::new(),
+    });
+    let soft = Arc::new(Stop::default());
+    let hard = Arc::new(Stop::default());
+    let open_model = matches!(config.model, LoadModel::Open { .. });
+    let before = ProcessSample::now();
+    let start = Instant::now();
+    let mut load = match config.model.clone() {
+        LoadModel::Closed { users, think_time } => tokio::spawn(closed::run(
+            shared.clone(),
+            def.run,
+            ClosedPlan {
+                users,
+                think: think_time,
+                duration: config.duration,
+                iterations: config.iterations,
+                iteration_timeout: config.iteration_timeout,
+            },
+            soft.clone(),
+            hard.clone(),
+        )),
+        LoadModel::Open { rate, max_in_flight, on_saturation } => tokio::spawn(open::run(
+            shared.clone(),
+            def.run,
+            OpenPlan {
+                rate,
+                max_in_flight,
+                on_saturation,
+                duration: config.duration,
+                iterations: config.iterations,
+                iteration_timeout: config.iteration_timeout,
+            },
+            soft.clone(),
+            hard.clone(),
+        )),
+    };
+
+    let mut series: Vec<IntervalPoint> = Vec::new();
+    let mut interrupted = false;
+    let mut aborted_by: Option<String> = None;
+    let mut soft_since: Option<Instant> = None;
+    let mut next_tick = start + Duration::from_secs(1);
+    let planned_s = config.duration.map(|d| d.as_secs_f64());
+    let mut last_tick = start;
+    loop {
+        let hard_deadline = soft_since.map(|s| s + GRACEFUL_STOP);
+        let wake = hard_deadline.map_or(next_tick, |d| d.min(next_tick));
+        tokio::select! {
+            res = &mut load => {
+                if let Err(e) = res {
+                    return Err(format!("the load generator task of `{name}` failed: {e}"));
+                }
+                break;
+            }
+            _ = interrupt.wait(), if !interrupted => {
+                interrupted = true;
+                soft.stop();
+                hard.stop();
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                let now = Instant::now();
+                if soft.is_stopped() && soft_since.is_none() {
+                    soft_since = Some(now);
+                }
+                if hard_deadline.is_some_and(|d| now >= d) {
+                    hard.stop();
+                }
+                if now >= next_tick {
+                    let point = interval_point(&metrics, start, now, last_tick);
+                    last_tick = now;
+                    next_tick += Duration::from_secs(1);
+                    let merged = metrics.merged();
+                    let (requests, request_errors) = merged.request_counts();
+                    on_progress(Progress {
+                        test: name.clone(),
+                        elapsed_s: (now - start).as_secs_f64(),
+                        planned_s,
+                        iterations: merged.completed(),
+                        failed: merged.failed(),
+                        requests,
+                        request_errors,
+                        rate_per_s: point.iterations as f64,
+                        p99_us: merged.latency.value_at_quantile(0.99),
+                        dropped: merged.dropped,
+                    });
+                    series.push(point);
+                    if config.abort_on_fail && aborted_by.is_none() {
+                        let outcomes = verdict::evaluate(&config.thresholds, &merged, (now - start).as_secs_f64());
+                        // Only explicit rules abort: the error budget is judged at the end.
+                        if let Some(failed) = outcomes.iter().find(|o| !o.passed && o.rule != verdict::ERROR_BUDGET) {
+                            aborted_by = Some(failed.rule.clone());
+                            soft.stop();
+                            hard.stop();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let end = Instant::now();
+    let elapsed_s = (end - start).as_secs_f64();
+    if end > last_tick + Duration::from_millis(50) || series.is_empty() {
+        series.push(interval_point(&metrics, start, end, last_tick));
+    }
+    let after = ProcessSample::now();
+    let merged = metrics.merged();
+    Ok(assemble(&config, name, merged, series, elapsed_s, interrupted, aborted_by, open_model, before, after))
+}
+
+fn interval_point(metrics: &Metrics, start: Instant, now: Instant, _last: Instant) -> IntervalPoint {
+    let iv = metrics.take_interval();
+    IntervalPoint {
+        t_s: (now - start).as_secs_f64(),
+        iterations: iv.iterations,
+        failed: iv.failed,
+        requests: iv.requests,
+        request_errors: iv.request_errors,
+        p50_us: iv.latency.value_at_quantile(0.50),
+        p95_us: iv.latency.value_at_quantile(0.95),
+        p99_us: iv.latency.value_at_quantile(0.99),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    config: &TestConfig,
+    name: String,
+    m: crate::metrics::Shard,
+    series: Vec<IntervalPoint>,
+    elapsed_s: f64,
+    interrupted: bool,
+    aborted_by: Option<String>,
+    open_model: bool,
+    before: ProcessSample,
+    after: ProcessSample,
+) -> TestResult {
+    let per_s = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 };
+    let mut totals = RequestTotals::default();
+    let mut request_names = std::collections::BTreeMap::new();
+    for (rname, stats) in &m.requests {
+        let mut rm = RequestMetrics {
+            count: stats.count(),
+            bytes_sent: stats.bytes_sent,
+            bytes_received: stats.bytes_received,
+            latency: hdr::to_report(&stats.latency),
+            ..Default::default()
+        };
+        for class in RequestClass::ALL {
+            let n = stats.by_class[class as usize];
+            if n > 0 {
+                rm.by_class.insert(class.as_str().to_string(), n);
+                *totals.by_class.entry(class.as_str().to_string()).or_insert(0) += n;
+            }
+        }
+        for &(status, n) in &stats.by_status {
+            rm.by_status.insert(status.to_string(), n);
+            *totals.by_status.entry(status.to_string()).or_insert(0) += n;
+        }
+        totals.total += rm.count;
+        totals.bytes_sent += rm.bytes_sent;
+        totals.bytes_received += rm.bytes_received;
+        request_names.insert(rname.to_string(), rm);
+    }
+    totals.rate_per_s = per_s(totals.total);
+    totals.retries_attempted = m.retries_attempted;
+    totals.retries_exhausted = m.retries_exhausted;
+
+    let mut iterations = IterationCounts {
+        total: m.completed(),
+        ok: m.iter_ok,
+        failed: m.failed(),
+        dropped: m.dropped,
+        late: m.late,
+        interrupted: m.interrupted,
+        rate_per_s: per_s(m.completed()),
+        ..Default::default()
+    };
+    for class in IterationClass::ALL {
+        let n = m.iter_failed[class as usize];
+        if n > 0 {
+            iterations.failed_by_class.insert(class.as_str().to_string(), n);
+        }
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
+    let mut generator = GeneratorHealth {
+        cpu_seconds,
+        cpu_percent: if elapsed_s > 0.0 { cpu_seconds / elapsed_s * 100.0 } else { 0.0 },
+        cpus,
+        peak_rss_bytes: after.peak_rss_bytes,
+        scheduling_lag: hdr::summary(&m.lag),
+        dropped: m.dropped,
+        late: m.late,
+        saturated: false,
+        warnings: Vec::new(),
+    };
+    verdict::judge_generator(&mut generator, open_model);
+    let thresholds = if config.smoke {
+        // A smoke check only asks that no iteration fails.
+        verdict::evaluate(&[], &m, elapsed_s)
+    } else {
+        verdict::evaluate(&config.thresholds, &m, elapsed_s)
+    };
+    let mut errors: Vec<ErrorSample> = m
+        .errors
+        .iter()
+        .map(|((class, message), count)| ErrorSample { class: class.to_string(), message: message.clone(), count: *count })
+        .collect();
+    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
+    let passed = thresholds.iter().all(|t| t.passed) && aborted_by.is_none();
+    TestResult {
+        name,
+        config: config.summary(),
+        elapsed_s,
+        interrupted,
+        aborted_by,
+        iterations,
+        iteration_latency: hdr::to_report(&m.latency),
+        iteration_latency_uncorrected: open_model.then(|| hdr::to_report(&m.latency_uncorrected)),
+        requests: totals,
+        request_names,
+        custom_latencies: m.custom_latencies.iter().map(|(k, h)| (k.to_string(), hdr::to_report(h))).collect(),
+        custom_counters: m.counters.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        series,
+        thresholds,
+        generator,
+        errors,
+        passed,
+    }
+}

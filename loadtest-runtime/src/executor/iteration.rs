@@ -1,0 +1,80 @@
+//! One iteration: run the function with panics caught and the iteration timeout applied, stop it
+//! if the test is cut short, and record its latency and outcome.
+
+use super::Stop;
+use crate::Ctx;
+use crate::metrics::{IterationClass, Metrics};
+use crate::registry::IterationFuture;
+use futures_util::FutureExt;
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Iterations starting later than this after their intended start are counted as late.
+pub(crate) const LATE_AFTER: Duration = Duration::from_millis(10);
+
+pub(crate) type RunFn = for<'a> fn(&'a Ctx) -> IterationFuture<'a>;
+
+/// How an iteration ended.
+pub(crate) enum Outcome {
+    Ok,
+    Failed(IterationClass, String),
+    Interrupted,
+}
+
+/// Runs one iteration to its end, its timeout, or the hard stop.
+pub(crate) async fn run_once(run: RunFn, ctx: &Ctx, timeout: Option<Duration>, hard: &Stop) -> Outcome {
+    let guarded = AssertUnwindSafe(run(ctx)).catch_unwind();
+    let timed = async {
+        match timeout {
+            Some(t) => tokio::time::timeout(t, guarded).await.ok(),
+            None => Some(guarded.await),
+        }
+    };
+    tokio::select! {
+        biased;
+        r = timed => match r {
+            None => Outcome::Failed(
+                IterationClass::Timeout,
+                format!("iteration exceeded iteration_timeout of {}", crate::grammar::format_duration(timeout.unwrap_or_default())),
+            ),
+            Some(Ok(Ok(()))) => Outcome::Ok,
+            Some(Ok(Err(e))) => Outcome::Failed(IterationClass::User, e.0),
+            Some(Err(payload)) => Outcome::Failed(IterationClass::Panic, format!("panicked: {}", panic_message(&*payload))),
+        },
+        _ = hard.wait() => Outcome::Interrupted,
+    }
+}
+
+/// Records an iteration that was meant to start at `intended`, started at `actual` and ends now.
+pub(crate) fn record(metrics: &Metrics, intended: Instant, actual: Instant, outcome: Outcome, secrets: &[String]) {
+    let end = Instant::now();
+    let corrected = end.duration_since(intended).as_micros() as u64;
+    let uncorrected = end.duration_since(actual).as_micros() as u64;
+    let lag = actual.duration_since(intended);
+    metrics.with(|s| {
+        crate::metrics::hdr::record(&mut s.lag, lag.as_micros() as u64);
+        if lag > LATE_AFTER {
+            s.late += 1;
+        }
+        match outcome {
+            Outcome::Ok => s.iteration(corrected, uncorrected, None),
+            Outcome::Failed(class, message) => {
+                s.iteration(corrected, uncorrected, Some(class));
+                s.error(class.as_str(), crate::redact::message(&message, secrets));
+            }
+            Outcome::Interrupted => s.interrupted += 1,
+        }
+    });
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_string()
+    }
+}

@@ -1,0 +1,157 @@
+//! The machine interface (see [`crate::protocol`]): the JSON listing, and runs requested on stdin
+//! with events on stdout.
+
+use super::{CONFIGURED_TARGET, Hooks, default_target, runtime};
+use crate::config::{OptionLayer, TestConfig};
+use crate::executor::{RunTest, Stop, run_test};
+use crate::protocol::{Event, ListedTest, Listing, PROTOCOL_VERSION, RunRequest};
+use crate::registry::LoadTestDef;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+fn emit(event: &Event) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout means the parent is gone; the stdin watcher stops the run.
+    let _ = writeln!(out, "{}", event.to_line());
+    let _ = out.flush();
+}
+
+/// `--loadtest-list`: prints the JSON listing.
+pub(crate) fn list(tests: &[&'static LoadTestDef]) -> i32 {
+    let mut listed = Vec::new();
+    for def in tests {
+        let name = def.full_name();
+        let options = OptionLayer::from_attribute(&name, def.options);
+        let config = match TestConfig::resolve(&[&options]) {
+            Ok(c) => c.summary(),
+            Err(e) => {
+                eprintln!("error: load test `{name}`: {e}");
+                return 2;
+            }
+        };
+        listed.push(ListedTest { name, file: def.file.to_string(), line: def.line, options, config });
+    }
+    let listing = Listing { protocol: PROTOCOL_VERSION, tests: listed };
+    println!("{}", serde_json::to_string(&listing).expect("listings always serialize"));
+    0
+}
+
+/// `--loadtest-protocol`: runs what stdin asks for.
+pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
+    super::smoke::quiet_panics();
+    let stdin = std::io::stdin();
+    let mut first = String::new();
+    if let Err(e) = stdin.lock().read_line(&mut first) {
+        eprintln!("error: cannot read the run request from stdin: {e}");
+        return 2;
+    }
+    let request: RunRequest = match serde_json::from_str(first.trim()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the run request on stdin is not valid (protocol {PROTOCOL_VERSION}): {e}");
+            return 2;
+        }
+    };
+    if request.protocol != PROTOCOL_VERSION {
+        eprintln!(
+            "error: cargo-loadtest speaks protocol {} but this harness speaks {PROTOCOL_VERSION}; use matching versions of cargo-loadtest and loadtest-runtime",
+            request.protocol
+        );
+        return 2;
+    }
+    let _ = CONFIGURED_TARGET.set(request.target.clone());
+    emit(&Event::Hello { protocol: PROTOCOL_VERSION, runtime_version: env!("CARGO_PKG_VERSION").to_string() });
+
+    let interrupt = Arc::new(Stop::default());
+    {
+        let interrupt = interrupt.clone();
+        std::thread::spawn(move || {
+            let mut lines = std::io::stdin().lock().lines();
+            loop {
+                match lines.next() {
+                    Some(Ok(l)) if l.trim() != "stop" => continue,
+                    _ => break, // "stop", end of input, or a read error: the parent wants us to stop
+                }
+            }
+            interrupt.stop();
+        });
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            return 2;
+        }
+    };
+    rt.block_on(async move {
+        spawn_signal_watch(interrupt.clone());
+        let setup = match hooks.run_setup().await {
+            Ok(s) => s,
+            Err(message) => {
+                emit(&Event::SetupFailed { message });
+                return 3;
+            }
+        };
+        for t in &request.tests {
+            if interrupt.is_stopped() {
+                break;
+            }
+            let Some(def) = tests.iter().find(|d| d.full_name() == t.name) else {
+                emit(&Event::TestError { test: t.name.clone(), message: format!("no load test named {:?} in this binary", t.name) });
+                continue;
+            };
+            let attr = OptionLayer::from_attribute(&t.name, def.options);
+            let layers: Vec<&OptionLayer> = std::iter::once(&attr).chain(t.overrides.iter()).collect();
+            let config = match TestConfig::resolve(&layers) {
+                Ok(c) => c,
+                Err(e) => {
+                    emit(&Event::TestError { test: t.name.clone(), message: e.0 });
+                    continue;
+                }
+            };
+            emit(&Event::Started { test: t.name.clone(), config: config.summary() });
+            let mut on_progress = |p| emit(&Event::Progress(p));
+            let run = RunTest {
+                def,
+                config,
+                setup: setup.clone(),
+                default_target: default_target(),
+                interrupt: interrupt.clone(),
+                on_progress: &mut on_progress,
+            };
+            match run_test(run).await {
+                Ok(result) => emit(&Event::Finished { test: t.name.clone(), result: Box::new(result) }),
+                Err(message) => emit(&Event::TestError { test: t.name.clone(), message }),
+            }
+        }
+        if let Err(e) = hooks.run_teardown(setup).await {
+            eprintln!("warning: {e}");
+        }
+        emit(&Event::Done { interrupted: interrupt.is_stopped() });
+        0
+    })
+}
+
+/// Turns SIGINT and SIGTERM into a graceful stop.
+fn spawn_signal_watch(interrupt: Arc<Stop>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+        }
+        interrupt.stop();
+    });
+}

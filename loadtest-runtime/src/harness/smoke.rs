@@ -1,0 +1,116 @@
+//! Smoke runs under `cargo test` and nextest: each selected load test runs briefly (one user, a
+//! few iterations, bounded time) and fails if an iteration fails; output follows libtest's.
+
+use super::args::Args;
+use super::{CONFIGURED_TARGET, Hooks, default_target, runtime};
+use crate::config::{OptionLayer, TestConfig};
+use crate::executor::{RunTest, Stop, run_test};
+use crate::registry::LoadTestDef;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Panic messages printed in full before later ones are only counted.
+const PANICS_SHOWN: u64 = 5;
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Prints the first few panics of load tests and silences the rest (they are counted in reports).
+pub(crate) fn quiet_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let n = PANICS.fetch_add(1, Ordering::Relaxed);
+        if n < PANICS_SHOWN {
+            default(info);
+        } else if n == PANICS_SHOWN {
+            eprintln!("(further panics are counted in the results, not printed)");
+        }
+    }));
+}
+
+pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef]) -> i32 {
+    let started = Instant::now();
+    let selected: Vec<&'static LoadTestDef> =
+        if args.ignored { Vec::new() } else { tests.iter().copied().filter(|d| args.selects(&d.full_name())).collect() };
+    let filtered_out = tests.len() - selected.len();
+    println!("\nrunning {} test{}", selected.len(), if selected.len() == 1 { "" } else { "s" });
+    if selected.is_empty() {
+        println!("\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n");
+        return 0;
+    }
+    quiet_panics();
+    let env = OptionLayer::from_env(std::env::vars());
+    let _ = CONFIGURED_TARGET.set(env.get("target").and_then(|v| v.first().cloned()));
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            return 101;
+        }
+    };
+    let mut failures: Vec<(String, String)> = Vec::new();
+    rt.block_on(async {
+        let setup = match hooks.run_setup().await {
+            Ok(s) => s,
+            Err(message) => {
+                for d in &selected {
+                    println!("test {} ... FAILED", d.full_name());
+                    failures.push((d.full_name(), message.clone()));
+                }
+                return;
+            }
+        };
+        for def in &selected {
+            let name = def.full_name();
+            let attr = OptionLayer::from_attribute(&name, def.options);
+            let outcome = match TestConfig::resolve(&[&attr, &env]) {
+                Err(e) => Err(e.0),
+                Ok(config) => {
+                    let mut ignore = |_| {};
+                    let run = RunTest {
+                        def,
+                        config: config.into_smoke(),
+                        setup: setup.clone(),
+                        default_target: default_target(),
+                        interrupt: Arc::new(Stop::default()),
+                        on_progress: &mut ignore,
+                    };
+                    run_test(run).await
+                }
+            };
+            match outcome {
+                Ok(r) if r.passed => println!("test {name} ... ok"),
+                Ok(r) => {
+                    println!("test {name} ... FAILED");
+                    let mut text: Vec<String> = r.thresholds.iter().filter(|t| !t.passed).map(|t| format!("{}: {}", t.rule, t.message)).collect();
+                    text.extend(r.errors.iter().take(5).map(|e| format!("{} x{}: {}", e.class, e.count, e.message)));
+                    failures.push((name, text.join("\n")));
+                }
+                Err(e) => {
+                    println!("test {name} ... FAILED");
+                    failures.push((name, e));
+                }
+            }
+        }
+        if let Err(e) = hooks.run_teardown(setup).await {
+            eprintln!("warning: {e}");
+        }
+    });
+    if !failures.is_empty() {
+        println!("\nfailures:\n");
+        for (name, text) in &failures {
+            println!("---- {name} ----\n{text}\n");
+        }
+        println!("failures:");
+        for (name, _) in &failures {
+            println!("    {name}");
+        }
+    }
+    let failed = failures.len();
+    println!(
+        "\ntest result: {}. {} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        if failed == 0 { "ok" } else { "FAILED" },
+        selected.len() - failed,
+        started.elapsed().as_secs_f64()
+    );
+    if failed == 0 { 0 } else { 101 }
+}

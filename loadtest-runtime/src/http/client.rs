@@ -1,0 +1,65 @@
+//! `ctx.http()`: starting requests, and sending several at once.
+
+use super::{HttpError, Request, Response};
+use crate::Ctx;
+use futures_util::future::join_all;
+use reqwest::Method;
+
+/// Builds the one reqwest client a test shares across all its virtual users.
+pub(crate) fn new_client(max_idle: usize) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(max_idle)
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The instrumented HTTP client of one iteration, from [`Ctx::http`].
+#[derive(Clone, Copy)]
+pub struct Http<'a> {
+    pub(crate) ctx: &'a Ctx,
+}
+
+impl<'a> Http<'a> {
+    /// Starts a request with any method.
+    pub fn request(&self, method: Method, url: impl AsRef<str>) -> Request<'a> {
+        Request::new(self.ctx, method, url.as_ref())
+    }
+
+    /// Starts a GET request.
+    pub fn get(&self, url: impl AsRef<str>) -> Request<'a> {
+        self.request(Method::GET, url)
+    }
+
+    /// Starts a POST request.
+    pub fn post(&self, url: impl AsRef<str>) -> Request<'a> {
+        self.request(Method::POST, url)
+    }
+
+    /// Starts a PUT request.
+    pub fn put(&self, url: impl AsRef<str>) -> Request<'a> {
+        self.request(Method::PUT, url)
+    }
+
+    /// Starts a PATCH request.
+    pub fn patch(&self, url: impl AsRef<str>) -> Request<'a> {
+        self.request(Method::PATCH, url)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete(&self, url: impl AsRef<str>) -> Request<'a> {
+        self.request(Method::DELETE, url)
+    }
+
+    /// Starts a HEAD request.
+    pub fn head(&self, url: impl AsRef<str>) -> Request<'a> {
+        self.request(Method::HEAD, url)
+    }
+
+    /// Sends several requests concurrently (as k6's `http.batch`) and returns their results in
+    /// the same order. Each request is measured, retried and rate-limited on its own.
+    pub async fn batch(&self, requests: Vec<Request<'a>>) -> Vec<Result<Response, HttpError>> {
+        join_all(requests.into_iter().map(Request::send)).await
+    }
+}

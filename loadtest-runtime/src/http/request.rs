@@ -1,0 +1,217 @@
+//! A request being built, and `send()`: rate limit, attempt, measure, classify, retry.
+
+use super::error::classify;
+use super::response::{BODY_LIMIT, Response};
+use super::retry;
+use super::HttpError;
+use crate::Ctx;
+use crate::metrics::RequestClass;
+use bytes::{Bytes, BytesMut};
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// An HTTP request being built; finish it with [`Request::send`].
+#[must_use = "a request does nothing until it is sent"]
+pub struct Request<'a> {
+    ctx: &'a Ctx,
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: Bytes,
+    name: Option<String>,
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    error: Option<String>,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(ctx: &'a Ctx, method: Method, url: &str) -> Self {
+        Request {
+            ctx,
+            method,
+            url: url.to_string(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            name: None,
+            timeout: None,
+            retries: None,
+            error: None,
+        }
+    }
+
+    /// Names the request for grouping in reports (default: method and path, e.g. `GET /users`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a header. An invalid name or value fails the request when it is sent.
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        match (HeaderName::try_from(name.as_ref()), HeaderValue::try_from(value.as_ref())) {
+            (Ok(n), Ok(mut v)) => {
+                if crate::redact::SENSITIVE_HEADERS.contains(&n.as_str()) {
+                    v.set_sensitive(true);
+                }
+                self.headers.append(n, v);
+            }
+            _ => self.error = Some(format!("invalid header {:?}", name.as_ref())),
+        }
+        self
+    }
+
+    /// Adds `Authorization: Bearer TOKEN` (never shown in reports or logs).
+    pub fn bearer_auth(self, token: impl AsRef<str>) -> Self {
+        let value = format!("Bearer {}", token.as_ref());
+        self.header("authorization", value)
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets a JSON body and `Content-Type: application/json`.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(v) => {
+                self.body = v.into();
+                self.header("content-type", "application/json")
+            }
+            Err(e) => {
+                self.error = Some(format!("cannot serialize the JSON body: {e}"));
+                self
+            }
+        }
+    }
+
+    /// Overrides the test's per-request timeout for this request (each attempt).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Overrides the test's number of retries for this request.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = Some(retries);
+        self
+    }
+
+    /// Sends the request, retrying as configured, and reads the response body.
+    ///
+    /// Every attempt is measured and recorded under the request's name. A response with any
+    /// status is `Ok` (use [`Response::error_for_status`]); `Err` means no usable response.
+    pub async fn send(self) -> Result<Response, HttpError> {
+        let shared = &*self.ctx.shared;
+        let name = self.name.clone().unwrap_or_else(|| default_name(&self.method, &self.url));
+        let what = crate::redact::url(&format!("{} {}", self.method, self.url));
+        if let Some(err) = &self.error {
+            let e = HttpError::new(RequestClass::Other, None, format!("{what}: {err}"));
+            shared.metrics.with(|s| {
+                s.request(&name, RequestClass::Other, None, 0, 0, 0);
+                s.error("other", e.message.clone());
+            });
+            return Err(e);
+        }
+        let retries = self.retries.unwrap_or(shared.retry.retries);
+        let timeout = self.timeout.unwrap_or(shared.timeout);
+        let mut attempt = 0u32;
+        loop {
+            if let Some(limiter) = &shared.limiter {
+                limiter.acquire().await;
+            }
+            let started = Instant::now();
+            let outcome = self.attempt(timeout, &what).await;
+            let elapsed_us = started.elapsed().as_micros() as u64;
+            let sent = self.body.len() as u64;
+            let (class, status, received) = match &outcome {
+                Ok(r) => (RequestClass::of_status(r.status.as_u16()), Some(r.status.as_u16()), r.body_len),
+                Err(e) => (e.class, e.status, 0),
+            };
+            let retry_now = attempt < retries && retry::should_retry(&shared.retry, class, status);
+            let exhausted = !retry_now && retries > 0 && attempt == retries && retry::should_retry(&shared.retry, class, status);
+            shared.metrics.with(|s| {
+                s.request(&name, class, status, elapsed_us, sent, received);
+                if let Err(e) = &outcome {
+                    s.error(class.as_str(), e.message.clone());
+                }
+                if retry_now {
+                    s.retries_attempted += 1;
+                }
+                if exhausted {
+                    s.retries_exhausted += 1;
+                }
+            });
+            if !retry_now {
+                return outcome;
+            }
+            let retry_after = match &outcome {
+                Ok(r) => r.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry::parse_retry_after),
+                Err(_) => None,
+            };
+            let delay = retry::retry_delay(&shared.retry, attempt, retry_after);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, timeout: Duration, what: &str) -> Result<Response, HttpError> {
+        let shared = &*self.ctx.shared;
+        let mut response = shared
+            .client
+            .request(self.method.clone(), &self.url)
+            .headers(self.headers.clone())
+            .body(self.body.clone())
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| classify(&e, what))?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = BytesMut::new();
+        let mut body_len = 0u64;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    body_len += chunk.len() as u64;
+                    let room = BODY_LIMIT.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let mut err = classify(&e, what);
+                    if err.class != RequestClass::Timeout {
+                        err.class = RequestClass::Body;
+                    }
+                    err.status = Some(status.as_u16());
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Response { status, headers, body: body.freeze(), body_len, what: what.to_string() })
+    }
+}
+
+/// `METHOD /path` (no query string, no credentials): the default request name.
+fn default_name(method: &Method, url: &str) -> String {
+    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let path_start = after_scheme.find('/').map_or(after_scheme.len(), |i| i);
+    let path = &after_scheme[path_start..];
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    format!("{method} {}", if path.is_empty() { "/" } else { path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_are_method_and_path() {
+        assert_eq!(default_name(&Method::GET, "http://u:p@127.0.0.1:80/a/b?q=1"), "GET /a/b");
+        assert_eq!(default_name(&Method::POST, "http://127.0.0.1:80"), "POST /");
+    }
+}

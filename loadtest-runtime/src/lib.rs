@@ -1,0 +1,199 @@
+//! What cargo-loadtest load tests link: the `#[load_test]` attribute, load models (closed and
+//! open, with ramping stages), the executor, rate limiting, retries, HdrHistogram metrics,
+//! thresholds, the instrumented HTTP client, the harness entry point and the report types.
+//!
+//! ```no_run
+//! use loadtest_runtime::prelude::*;
+//!
+//! /// Closed model: 50 virtual users, each loops request -> think time.
+//! #[load_test(users = 50, duration = "30s", think_time = "50ms")]
+//! async fn browse(ctx: &Ctx) -> Result<()> {
+//!     ctx.http().get(ctx.url("/")).send().await?.error_for_status()?;
+//!     Ok(())
+//! }
+//!
+//! loadtest_runtime::main!();
+//! ```
+//!
+//! Put load tests in a test target with `harness = false` and run them with `cargo loadtest`;
+//! `cargo test` smoke-runs each one (one user, three iterations).
+//!
+//! # Where things live
+//!
+//! - [`load_test`], [`main!`], [`Ctx`]: writing tests.
+//! - [`config`]: options, their precedence, and load models.
+//! - [`report`]: the result types every report is made of; [`metrics::hdr`]: histogram encoding.
+//! - [`protocol`]: the harness's machine interface, used by `cargo loadtest`.
+//! - [`demo`]: a loopback HTTP server for demos and tests.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod ctx;
+pub mod demo;
+mod executor;
+#[path = "../../loadtest-macros/src/grammar.rs"]
+pub mod grammar;
+mod harness;
+pub mod http;
+pub mod metrics;
+pub mod protocol;
+pub mod redact;
+mod registry;
+pub mod report;
+pub mod verdict;
+
+pub use ctx::Ctx;
+pub use harness::{Hooks, configured_target, set_default_target};
+pub use registry::{LoadTestDef, all as registered_tests};
+
+/// The error type of the prelude's [`Result`]: any error, boxed.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// `Result<T, Error>`: what load tests usually return.
+pub type Result<T = (), E = Error> = std::result::Result<T, E>;
+
+/// Everything a load test file needs: `use loadtest_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::http::{HttpError, Response};
+    pub use crate::{Ctx, Error, Result, load_test};
+    pub use std::time::Duration;
+}
+
+/// Registers an `async fn(&Ctx) -> Result<(), E>` as a load test.
+///
+/// `E` may be any error type that implements `Display`: `anyhow::Error`,
+/// `Box<dyn std::error::Error + Send + Sync>`, your own enum, or the prelude's [`Error`].
+/// Options are checked at compile time; a bad value fails the build with the accepted forms.
+/// Every option can be overridden by `loadtest.toml`, `LOADTEST_<OPTION>` variables and the
+/// command line, in that order of precedence. With no option the test runs one user for 10 s.
+///
+/// ```no_run
+/// use loadtest_runtime::prelude::*;
+///
+/// #[load_test(rate = "500/s", duration = "1m", max_in_flight = 200,
+///             retries = 3, backoff = "100ms..5s",
+///             thresholds = ["p99 < 250ms", "error_rate < 1%"])]
+/// async fn checkout(ctx: &Ctx) -> Result<()> {
+///     ctx.http().post(ctx.url("/checkout")).name("checkout").send().await?.error_for_status()?;
+///     Ok(())
+/// }
+/// # loadtest_runtime::main!();
+/// ```
+///
+/// ## `users`
+/// Closed model: the number of virtual users, each looping iteration then think time
+/// (`users = 50`). Cannot be combined with `rate`.
+///
+/// ## `think_time`
+/// Closed model: the pause after each iteration, fixed (`"50ms"`) or drawn uniformly from a range
+/// (`"50ms..150ms"`). Default: none.
+///
+/// ## `rate`
+/// Open model: iterations started per time unit whatever the latency (`"500/s"`, `"30000/m"`,
+/// `"10/h"`). Latency is measured from each iteration's intended start (coordinated-omission
+/// correct); the uncorrected latency is reported beside it.
+///
+/// ## `max_in_flight`
+/// Open model: the most iterations running at once. Default: 10,000.
+///
+/// ## `on_saturation`
+/// Open model: what an iteration does when `max_in_flight` is reached. `"queue"` (default) starts
+/// it late and measures its latency from its intended start, as wrk2 does; `"drop"` skips it and
+/// counts it as dropped, as k6 does. Late (over 10 ms) and dropped starts are always counted.
+///
+/// ## `stages`
+/// Ramping: `["30s:50", "1m:50", "10s:0"]` ramps users linearly from 0 to 50 over 30 s, holds
+/// 50 for a minute, then ramps down; `["30s:500/s", "1m:500/s"]` ramps an arrival rate (open
+/// model). The stages' durations add up to the test's duration.
+///
+/// ## `duration`
+/// How long the test runs (`"30s"`, `"1m30s"`). Default: 10 s, unless `iterations` or `stages`
+/// bound the test.
+///
+/// ## `iterations`
+/// The total number of iterations across all users; the test ends when they are done (or its
+/// duration ends, if both are given).
+///
+/// ## `rate_limit`
+/// A global cap on HTTP requests per second across all users of the test (`"1000/s"`); each
+/// request attempt, retries included, takes a slot.
+///
+/// ## `retries`
+/// How many times a failed request is retried (default 0). A retried attempt is measured and
+/// counted like any request; retries and exhausted retries are counted separately.
+///
+/// ## `backoff`
+/// The delay before retry `n` is drawn uniformly from `[0, min(max, first * 2^n)]` (exponential
+/// backoff with full jitter), written `"first..max"`. Default `"100ms..5s"`. A `Retry-After`
+/// header (in seconds) replaces the drawn delay, capped at `max`.
+///
+/// ## `retry_on`
+/// What is retried: any of `"connect"`, `"timeout"`, `"5xx"`, `"4xx"` or a status code such as
+/// `"429"`. Default `["connect", "timeout", "5xx", "429"]`.
+///
+/// ## `timeout`
+/// The per-request timeout, covering the whole response body (default `"30s"`).
+///
+/// ## `iteration_timeout`
+/// A timeout for a whole iteration; an iteration that exceeds it fails with class `timeout`.
+///
+/// ## `thresholds`
+/// Pass/fail rules checked at the end: `METRIC[(NAME)] OP VALUE`, where METRIC is `p50`, `p90`,
+/// `p95`, `p99`, `p99.9` (any `pNN`), `mean`, `min`, `max` (VALUE a duration), `error_rate`
+/// (a percentage or fraction), `rps`, `iterations`, `requests`, `dropped`, `late` or `failed`
+/// (a number); OP is `<`, `<=`, `>`, `>=`, `==` or `!=`. Without a NAME, latency rules apply to
+/// the whole iteration; with one, to the requests (or custom metric) of that name. A test with no
+/// `error_rate` rule fails if any iteration failed.
+///
+/// ## `abort_on_fail`
+/// `true` stops the test at the first one-second check where an explicit threshold fails.
+///
+/// ## `tags`
+/// Free labels for filtering with `cargo loadtest --tag NAME`.
+///
+/// ## `target`
+/// The base URL `ctx.url(path)` joins onto, when neither `--target` nor `LOADTEST_TARGET` set one.
+pub use loadtest_macros::load_test;
+
+/// Defines the harness's `main`: one shared multi-threaded tokio runtime for every load test of
+/// the binary, libtest-compatible listing for `cargo test` / nextest, and the machine interface
+/// for `cargo loadtest`.
+///
+/// - `main!()`: no hooks.
+/// - `main!(setup = start)`: `async fn start() -> Result<T, E>` runs once before the first test;
+///   tests read its value with [`Ctx::setup`]. It can start a server and call
+///   [`set_default_target`], or log in and keep a token. A failure stops the binary with an error
+///   naming the hook.
+/// - `main!(setup = start, teardown = stop)`: `async fn stop(value: Arc<T>) -> Result<(), E>`
+///   runs once after the last test.
+#[macro_export]
+macro_rules! main {
+    () => {
+        fn main() {
+            $crate::__private::run_main($crate::Hooks::none())
+        }
+    };
+    (setup = $setup:path $(,)?) => {
+        fn main() {
+            $crate::__private::run_main($crate::Hooks::with_setup(::core::stringify!($setup), $setup))
+        }
+    };
+    (setup = $setup:path, teardown = $teardown:path $(,)?) => {
+        fn main() {
+            $crate::__private::run_main(
+                $crate::Hooks::with_setup(::core::stringify!($setup), $setup)
+                    .teardown(::core::stringify!($teardown), $teardown),
+            )
+        }
+    };
+}
+
+/// What the `#[load_test]` expansion and `main!` use. Not part of the stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::config::OptionValue;
+    pub use crate::harness::run_main;
+    pub use crate::registry::{IntoOutcome, IterationError, IterationFuture, LoadTestDef};
+    pub use inventory;
+}

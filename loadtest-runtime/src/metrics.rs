@@ -1,0 +1,11 @@
+//! Measurement: per-worker recording without a global lock, merged per second and at the end.
+
+pub mod hdr;
+mod process;
+pub use process::current_rss;
+mod recorder;
+mod shard;
+
+pub(crate) use process::ProcessSample;
+pub(crate) use recorder::Metrics;
+pub(crate) use shard::{IterationClass, RequestClass, Shard};

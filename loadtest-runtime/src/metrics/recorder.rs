@@ -1,0 +1,113 @@
+//! A test's metrics registry: one shard per worker thread, found through a thread-local, so the
+//! hot path takes only its own thread's (uncontended) lock. The collector visits the shards once
+//! per second for the interval series and once at the end for the totals.
+
+use super::shard::Shard;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static LOCAL: RefCell<Option<(u64, Arc<Mutex<Shard>>)>> = const { RefCell::new(None) };
+}
+
+/// The metrics of one running test.
+pub(crate) struct Metrics {
+    id: u64,
+    shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while recording cannot leave a shard half-updated in a way that matters more than
+    // losing the run, so a poisoned lock is used as it is.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Metrics {
+    /// A new, empty registry.
+    pub(crate) fn new() -> Arc<Metrics> {
+        Arc::new(Metrics { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), shards: Mutex::new(Vec::new()) })
+    }
+
+    /// Runs `f` on this thread's shard, creating it on first use.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Shard) -> R) -> R {
+        LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local.as_ref().is_none_or(|(id, _)| *id != self.id) {
+                let shard = Arc::new(Mutex::new(Shard::default()));
+                lock(&self.shards).push(shard.clone());
+                *local = Some((self.id, shard));
+            }
+            let (_, shard) = local.as_ref().expect("set just above");
+            let mut guard = lock(shard);
+            f(&mut guard)
+        })
+    }
+
+    /// Takes every shard's current interval and merges them.
+    pub(crate) fn take_interval(&self) -> super::shard::Interval {
+        let shards = lock(&self.shards).clone();
+        let mut out = super::shard::Interval::default();
+        for shard in shards {
+            let mut s = lock(&shard);
+            out.iterations += s.interval.iterations;
+            out.failed += s.interval.failed;
+            out.requests += s.interval.requests;
+            out.request_errors += s.interval.request_errors;
+            out.latency.add(&s.interval.latency).expect("auto-resizing histograms always merge");
+            s.interval.iterations = 0;
+            s.interval.failed = 0;
+            s.interval.requests = 0;
+            s.interval.request_errors = 0;
+            s.interval.latency.reset();
+        }
+        out
+    }
+
+    /// Merges every shard into one (the totals so far).
+    pub(crate) fn merged(&self) -> Shard {
+        let shards = lock(&self.shards).clone();
+        let mut out = Shard::default();
+        for shard in shards {
+            out.merge(&lock(&shard));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_record_into_their_own_shards() {
+        let m = Metrics::new();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        m.with(|sh| sh.iteration(10, 10, None));
+                    }
+                });
+            }
+        });
+        assert_eq!(lock(&m.shards).len(), 4);
+        assert_eq!(m.merged().completed(), 4000);
+        assert_eq!(m.take_interval().iterations, 4000);
+        assert_eq!(m.take_interval().iterations, 0);
+    }
+
+    #[test]
+    fn a_new_test_gets_new_shards() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.with(|s| s.count("x", 1));
+        b.with(|s| s.count("x", 2));
+        a.with(|s| s.count("x", 1));
+        assert_eq!(a.merged().counters["x"], 2);
+        assert_eq!(b.merged().counters["x"], 2);
+    }
+}

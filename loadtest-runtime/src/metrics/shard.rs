@@ -1,0 +1,336 @@
+//! One worker's share of a test's metrics. Each worker thread records into its own shard; shards
+//! are merged once per second (the interval) and at the end (the totals).
+
+use super::hdr::{self, Hist};
+use std::collections::HashMap;
+
+/// How an HTTP request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestClass {
+    /// A response with a status below 400.
+    Ok,
+    /// A 4xx response.
+    Http4xx,
+    /// A 5xx response.
+    Http5xx,
+    /// The connection could not be made (refused, unreachable, DNS).
+    Connect,
+    /// The request or its body timed out.
+    Timeout,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The response was malformed or its body broke off.
+    Body,
+    /// Anything else (building the request, redirects).
+    Other,
+}
+
+impl RequestClass {
+    /// Every class, in report order.
+    pub const ALL: [RequestClass; 8] = [
+        RequestClass::Ok,
+        RequestClass::Http4xx,
+        RequestClass::Http5xx,
+        RequestClass::Connect,
+        RequestClass::Timeout,
+        RequestClass::Tls,
+        RequestClass::Body,
+        RequestClass::Other,
+    ];
+
+    /// The class's name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestClass::Ok => "ok",
+            RequestClass::Http4xx => "http_4xx",
+            RequestClass::Http5xx => "http_5xx",
+            RequestClass::Connect => "connect",
+            RequestClass::Timeout => "timeout",
+            RequestClass::Tls => "tls",
+            RequestClass::Body => "body",
+            RequestClass::Other => "other",
+        }
+    }
+
+    /// The class of a status code.
+    pub fn of_status(status: u16) -> RequestClass {
+        match status {
+            500.. => RequestClass::Http5xx,
+            400..=499 => RequestClass::Http4xx,
+            _ => RequestClass::Ok,
+        }
+    }
+}
+
+/// How an iteration failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IterationClass {
+    /// The function returned an error.
+    User,
+    /// The function panicked.
+    Panic,
+    /// The iteration exceeded `iteration_timeout`.
+    Timeout,
+}
+
+impl IterationClass {
+    pub(crate) const ALL: [IterationClass; 3] = [IterationClass::User, IterationClass::Panic, IterationClass::Timeout];
+
+    /// The class's name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IterationClass::User => "user",
+            IterationClass::Panic => "panic",
+            IterationClass::Timeout => "timeout",
+        }
+    }
+}
+
+/// Metrics of one request name within a shard.
+#[derive(Clone)]
+pub(crate) struct RequestStats {
+    pub(crate) by_class: [u64; 8],
+    pub(crate) by_status: Vec<(u16, u64)>,
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) latency: Hist,
+}
+
+impl Default for RequestStats {
+    fn default() -> Self {
+        RequestStats { by_class: [0; 8], by_status: Vec::new(), bytes_sent: 0, bytes_received: 0, latency: hdr::new_hist() }
+    }
+}
+
+impl RequestStats {
+    pub(crate) fn count(&self) -> u64 {
+        self.by_class.iter().sum()
+    }
+
+    fn merge(&mut self, other: &RequestStats) {
+        for (a, b) in self.by_class.iter_mut().zip(other.by_class) {
+            *a += b;
+        }
+        for &(status, n) in &other.by_status {
+            bump_status(&mut self.by_status, status, n);
+        }
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.latency.add(&other.latency).expect("auto-resizing histograms always merge");
+    }
+}
+
+fn bump_status(v: &mut Vec<(u16, u64)>, status: u16, n: u64) {
+    match v.iter_mut().find(|(s, _)| *s == status) {
+        Some((_, c)) => *c += n,
+        None => v.push((status, n)),
+    }
+}
+
+/// What happened in the current one-second interval.
+#[derive(Clone)]
+pub(crate) struct Interval {
+    pub(crate) iterations: u64,
+    pub(crate) failed: u64,
+    pub(crate) requests: u64,
+    pub(crate) request_errors: u64,
+    pub(crate) latency: Hist,
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Interval { iterations: 0, failed: 0, requests: 0, request_errors: 0, latency: hdr::new_hist() }
+    }
+}
+
+/// The most distinct error messages kept per shard; further distinct messages are counted as "other".
+const MAX_ERROR_MESSAGES: usize = 32;
+
+/// One worker's metrics.
+#[derive(Clone)]
+pub(crate) struct Shard {
+    pub(crate) iter_ok: u64,
+    pub(crate) iter_failed: [u64; 3],
+    pub(crate) interrupted: u64,
+    pub(crate) dropped: u64,
+    pub(crate) late: u64,
+    pub(crate) latency: Hist,
+    pub(crate) latency_uncorrected: Hist,
+    pub(crate) lag: Hist,
+    pub(crate) requests: HashMap<Box<str>, RequestStats>,
+    pub(crate) retries_attempted: u64,
+    pub(crate) retries_exhausted: u64,
+    pub(crate) custom_latencies: HashMap<Box<str>, Hist>,
+    pub(crate) counters: HashMap<Box<str>, u64>,
+    pub(crate) errors: HashMap<(&'static str, String), u64>,
+    pub(crate) interval: Interval,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            iter_ok: 0,
+            iter_failed: [0; 3],
+            interrupted: 0,
+            dropped: 0,
+            late: 0,
+            latency: hdr::new_hist(),
+            latency_uncorrected: hdr::new_hist(),
+            lag: hdr::new_hist(),
+            requests: HashMap::new(),
+            retries_attempted: 0,
+            retries_exhausted: 0,
+            custom_latencies: HashMap::new(),
+            counters: HashMap::new(),
+            errors: HashMap::new(),
+            interval: Interval::default(),
+        }
+    }
+}
+
+impl Shard {
+    /// Records a finished iteration: corrected latency (from the intended start), uncorrected
+    /// latency (from the actual start), and its failure class if it failed.
+    #[inline]
+    pub(crate) fn iteration(&mut self, corrected_us: u64, uncorrected_us: u64, failed: Option<IterationClass>) {
+        hdr::record(&mut self.latency, corrected_us);
+        hdr::record(&mut self.latency_uncorrected, uncorrected_us);
+        hdr::record(&mut self.interval.latency, corrected_us);
+        self.interval.iterations += 1;
+        match failed {
+            None => self.iter_ok += 1,
+            Some(class) => {
+                self.iter_failed[class as usize] += 1;
+                self.interval.failed += 1;
+            }
+        }
+    }
+
+    /// Records one HTTP request attempt.
+    #[inline]
+    pub(crate) fn request(&mut self, name: &str, class: RequestClass, status: Option<u16>, latency_us: u64, sent: u64, received: u64) {
+        let stats = match self.requests.get_mut(name) {
+            Some(s) => s,
+            None => self.requests.entry(name.into()).or_default(),
+        };
+        stats.by_class[class as usize] += 1;
+        if let Some(s) = status {
+            bump_status(&mut stats.by_status, s, 1);
+        }
+        stats.bytes_sent += sent;
+        stats.bytes_received += received;
+        hdr::record(&mut stats.latency, latency_us);
+        self.interval.requests += 1;
+        if class != RequestClass::Ok {
+            self.interval.request_errors += 1;
+        }
+    }
+
+    /// Records an error message (bounded in distinct messages).
+    pub(crate) fn error(&mut self, class: &'static str, message: String) {
+        if let Some(n) = self.errors.get_mut(&(class, message.clone())) {
+            *n += 1;
+        } else if self.errors.len() < MAX_ERROR_MESSAGES {
+            self.errors.insert((class, message), 1);
+        } else {
+            *self.errors.entry((class, "(further distinct messages not kept)".to_string())).or_insert(0) += 1;
+        }
+    }
+
+    /// Records a custom latency.
+    pub(crate) fn custom(&mut self, name: &str, us: u64) {
+        let h = match self.custom_latencies.get_mut(name) {
+            Some(h) => h,
+            None => self.custom_latencies.entry(name.into()).or_insert_with(hdr::new_hist),
+        };
+        hdr::record(h, us);
+    }
+
+    /// Adds to a custom counter.
+    pub(crate) fn count(&mut self, name: &str, n: u64) {
+        match self.counters.get_mut(name) {
+            Some(c) => *c += n,
+            None => {
+                self.counters.insert(name.into(), n);
+            }
+        }
+    }
+
+    /// Adds everything in `other` (except its interval) to this shard.
+    pub(crate) fn merge(&mut self, other: &Shard) {
+        self.iter_ok += other.iter_ok;
+        for (a, b) in self.iter_failed.iter_mut().zip(other.iter_failed) {
+            *a += b;
+        }
+        self.interrupted += other.interrupted;
+        self.dropped += other.dropped;
+        self.late += other.late;
+        self.latency.add(&other.latency).expect("auto-resizing histograms always merge");
+        self.latency_uncorrected.add(&other.latency_uncorrected).expect("auto-resizing histograms always merge");
+        self.lag.add(&other.lag).expect("auto-resizing histograms always merge");
+        for (name, stats) in &other.requests {
+            self.requests.entry(name.clone()).or_default().merge(stats);
+        }
+        self.retries_attempted += other.retries_attempted;
+        self.retries_exhausted += other.retries_exhausted;
+        for (name, h) in &other.custom_latencies {
+            self.custom_latencies.entry(name.clone()).or_insert_with(hdr::new_hist).add(h).expect("auto-resizing histograms always merge");
+        }
+        for (name, n) in &other.counters {
+            *self.counters.entry(name.clone()).or_insert(0) += n;
+        }
+        for (key, n) in &other.errors {
+            *self.errors.entry(key.clone()).or_insert(0) += n;
+        }
+    }
+
+    /// Failed iterations in total.
+    pub(crate) fn failed(&self) -> u64 {
+        self.iter_failed.iter().sum()
+    }
+
+    /// Completed iterations in total.
+    pub(crate) fn completed(&self) -> u64 {
+        self.iter_ok + self.failed()
+    }
+
+    /// Requests (attempts) in total, and how many were not `ok`.
+    pub(crate) fn request_counts(&self) -> (u64, u64) {
+        self.requests.values().fold((0, 0), |(t, e), s| {
+            let n = s.count();
+            (t + n, e + n - s.by_class[RequestClass::Ok as usize])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_everything() {
+        let mut a = Shard::default();
+        let mut b = Shard::default();
+        a.iteration(100, 90, None);
+        b.iteration(300, 200, Some(IterationClass::Panic));
+        b.request("GET /", RequestClass::Http5xx, Some(503), 50, 0, 10);
+        b.request("GET /", RequestClass::Ok, Some(200), 40, 0, 10);
+        b.error("panic", "boom".into());
+        a.merge(&b);
+        assert_eq!((a.completed(), a.failed()), (2, 1));
+        assert_eq!(a.request_counts(), (2, 1));
+        assert_eq!(a.requests["GET /"].by_status, vec![(503, 1), (200, 1)]);
+        assert_eq!(a.latency.len(), 2);
+        assert_eq!(a.errors[&("panic", "boom".to_string())], 1);
+    }
+
+    #[test]
+    fn distinct_errors_are_bounded() {
+        let mut s = Shard::default();
+        for i in 0..100 {
+            s.error("user", format!("error {i}"));
+        }
+        assert_eq!(s.errors.len(), MAX_ERROR_MESSAGES + 1);
+        assert_eq!(s.errors.values().sum::<u64>(), 100);
+    }
+}
