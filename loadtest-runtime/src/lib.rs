@@ -41,11 +41,13 @@ pub mod protocol;
 pub mod redact;
 mod registry;
 pub mod report;
+mod run;
 pub mod verdict;
 
 pub use ctx::Ctx;
 pub use harness::{Hooks, configured_target, set_default_target};
 pub use registry::{LoadTestDef, all as registered_tests};
+pub use run::run_registered;
 
 /// The error type of the prelude's [`Result`]: any error, boxed.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
