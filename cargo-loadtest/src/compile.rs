@@ -1,0 +1,83 @@
+//! Building harness targets through cargo, reading its JSON messages to find the executables.
+//! Cargo renders its own diagnostics to stderr (`json-render-diagnostics`), so users see them as
+//! usual.
+
+use crate::cli::{Color, WorkspaceArgs};
+use crate::errors::CliError;
+use crate::signals::Interrupt;
+use crate::workspace::{HarnessTarget, cargo};
+use cargo_metadata::Message;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// A built harness.
+#[derive(Clone, Debug)]
+pub(crate) struct BuiltHarness {
+    pub(crate) target: HarnessTarget,
+    pub(crate) executable: PathBuf,
+}
+
+/// Builds every target (one cargo invocation per package) and returns their executables.
+pub(crate) fn build(args: &WorkspaceArgs, targets: &[HarnessTarget], quiet: bool, interrupt: &Interrupt) -> Result<Vec<BuiltHarness>, CliError> {
+    let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
+    packages.dedup();
+    let mut built = Vec::new();
+    for pkg in packages {
+        let mine: Vec<&HarnessTarget> = targets.iter().filter(|t| t.package == pkg).collect();
+        let mut cmd = Command::new(cargo());
+        cmd.arg("build").arg("--message-format=json-render-diagnostics").arg("--profile").arg(&args.profile);
+        cmd.arg("--package").arg(pkg);
+        for t in &mine {
+            cmd.arg("--test").arg(&t.target);
+        }
+        if let Some(p) = &args.manifest_path {
+            cmd.arg("--manifest-path").arg(p);
+        }
+        if !args.features.is_empty() {
+            cmd.arg("--features").arg(args.features.join(","));
+        }
+        if args.all_features {
+            cmd.arg("--all-features");
+        }
+        if args.no_default_features {
+            cmd.arg("--no-default-features");
+        }
+        if let Some(d) = &args.target_dir {
+            cmd.arg("--target-dir").arg(d);
+        }
+        for (on, flag) in [(args.locked, "--locked"), (args.offline, "--offline"), (args.frozen, "--frozen")] {
+            if on {
+                cmd.arg(flag);
+            }
+        }
+        if let Some(c) = args.color {
+            cmd.arg("--color").arg(match c {
+                Color::Auto => "auto",
+                Color::Always => "always",
+                Color::Never => "never",
+            });
+        }
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
+        let mut child = cmd.spawn().map_err(CliError::io("cannot run cargo build"))?;
+        let stdout = child.stdout.take().expect("stdout was piped");
+        for message in Message::parse_stream(BufReader::new(stdout)) {
+            let Ok(Message::CompilerArtifact(artifact)) = message else { continue };
+            let Some(exe) = artifact.executable else { continue };
+            if let Some(t) = mine.iter().find(|t| t.target == artifact.target.name && artifact.target.kind.iter().any(|k| k.to_string() == "test")) {
+                built.push(BuiltHarness { target: (*t).clone(), executable: exe.into_std_path_buf() });
+            }
+        }
+        let status = child.wait().map_err(CliError::io("cannot wait for cargo build"))?;
+        if interrupt.is_set() {
+            return Err(CliError::Interrupted);
+        }
+        if !status.success() {
+            return Err(CliError::Build(format!("the build of package {pkg:?} failed (cargo exited with {status})")));
+        }
+    }
+    Ok(built)
+}

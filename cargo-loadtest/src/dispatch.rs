@@ -1,0 +1,33 @@
+//! The entry point: parse the command line, run the subcommand, map errors to exit codes.
+
+use crate::cli::{Cargo, Command};
+use crate::exit_code;
+use crate::signals::Interrupt;
+use clap::Parser;
+use clap::error::ErrorKind;
+
+/// Runs `cargo loadtest` with the process's arguments and returns the exit code.
+pub fn main() -> i32 {
+    let Cargo::Loadtest(args) = match Cargo::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit_code::OK,
+                _ => exit_code::USAGE,
+            };
+        }
+    };
+    let interrupt = Interrupt::install();
+    let result = match &args.command {
+        Some(Command::List(list)) => crate::list::list(list, &interrupt),
+        None => crate::run::run(&args.run, &interrupt),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}

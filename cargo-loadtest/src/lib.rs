@@ -1,0 +1,30 @@
+//! `cargo loadtest`: discovers the `#[load_test]` functions of a workspace, builds their harness
+//! binaries, runs them through the harness machine interface, prints a summary and writes JSON,
+//! JUnit and Markdown reports.
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | every selected load test passed |
+//! | 100 | a load test failed (threshold, error budget, crash of its harness) |
+//! | 101 | the build failed |
+//! | 4 | no load test matched the selection |
+//! | 2 | usage or configuration error (bad flag, option value, config file, missing manifest) |
+//! | 130 | interrupted (Ctrl-C / SIGTERM); reports hold what ran |
+//!
+//! The constants live in [`exit_code`].
+
+pub mod cli;
+mod compile;
+pub mod dispatch;
+pub mod errors;
+pub mod exit_code;
+mod harness_client;
+mod list;
+pub mod output;
+mod progress;
+mod run;
+mod settings;
+mod signals;
+mod workspace;

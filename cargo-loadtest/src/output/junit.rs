@@ -1,0 +1,108 @@
+//! The JUnit XML report: one testsuite per harness target, one testcase per load test, a
+//! `failure` where a threshold or the error budget failed, an `error` where the test could not
+//! run, the figures in `system-out`. Text is made XML-safe whatever it contains.
+
+use super::summary::status_word;
+use junit_report::{Duration, Report, TestCase, TestSuite};
+use loadtest_runtime::report::{RunReport, TestReport, TestStatus, human_us};
+
+/// Makes text safe for XML 1.0: characters XML cannot hold become `U+FFFD`, and `]]>` is split
+/// so it cannot end the CDATA sections the writer uses.
+pub fn xml_safe(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 => '\u{FFFD}',
+            '\u{FFFE}' | '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    cleaned.replace("]]>", "]]]]><![CDATA[>")
+}
+
+/// Attribute values are escaped by the writer; they only need the character filter.
+fn attr_safe(s: &str) -> String {
+    xml_safe(s).replace("]]]]><![CDATA[>", "]]>")
+}
+
+fn figures(t: &TestReport) -> String {
+    let Some(r) = &t.result else { return String::new() };
+    let l = &r.iteration_latency.summary;
+    let mut s = format!(
+        "iterations: {} ({} ok, {} failed, {} dropped)\nrequests: {} ({:.1}/s)\nlatency: p50 {} p95 {} p99 {} max {}\n",
+        r.iterations.total,
+        r.iterations.ok,
+        r.iterations.failed,
+        r.iterations.dropped,
+        r.requests.total,
+        r.requests.rate_per_s,
+        human_us(l.p50_us as f64),
+        human_us(l.p95_us as f64),
+        human_us(l.p99_us as f64),
+        human_us(l.max_us as f64)
+    );
+    for th in &r.thresholds {
+        s.push_str(&format!("threshold {} {}: {}\n", if th.passed { "ok" } else { "FAILED" }, th.rule, th.message));
+    }
+    for w in &r.generator.warnings {
+        s.push_str(&format!("generator: {w}\n"));
+    }
+    s
+}
+
+fn testcase(t: &TestReport) -> TestCase {
+    let name = attr_safe(&t.name);
+    let time = Duration::seconds_f64(t.result.as_ref().map_or(0.0, |r| r.elapsed_s));
+    let message = attr_safe(&t.failures.join("; "));
+    let mut case = match t.status {
+        TestStatus::Passed => TestCase::success(&name, time),
+        TestStatus::Failed => TestCase::failure(&name, time, "loadtest", &message),
+        TestStatus::Errored => TestCase::error(&name, time, "error", &message),
+        TestStatus::Interrupted => TestCase::skipped(&name),
+    };
+    case.set_classname(&attr_safe(&format!("{}::{}", t.package, t.target)));
+    let mut out = figures(t);
+    if t.status == TestStatus::Interrupted {
+        out.push_str(&format!("{}: {}\n", status_word(t.status), t.failures.join("; ")));
+    }
+    if !out.is_empty() {
+        case.set_system_out(&xml_safe(&out));
+    }
+    if let Some(e) = &t.error {
+        case.set_system_err(&xml_safe(e));
+    }
+    case
+}
+
+/// Renders the report as JUnit XML.
+pub fn render(report: &RunReport) -> String {
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for t in &report.tests {
+        let suite_name = attr_safe(&format!("{}::{}", t.package, t.target));
+        match suites.iter_mut().find(|s| s.name == suite_name) {
+            Some(s) => s.add_testcase(testcase(t)),
+            None => {
+                let mut s = TestSuite::new(&suite_name);
+                s.add_testcase(testcase(t));
+                suites.push(s);
+            }
+        }
+    }
+    let mut r = Report::new();
+    r.add_testsuites(suites);
+    let mut buf = Vec::new();
+    r.write_xml(&mut buf).expect("writing XML into a Vec cannot fail");
+    String::from_utf8(buf).expect("the XML writer produces UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_made_safe() {
+        assert_eq!(xml_safe("a]]>b\u{1}c\td"), "a]]]]><![CDATA[>b\u{FFFD}c\td");
+        assert_eq!(attr_safe("x]]>\u{7}"), "x]]>\u{FFFD}");
+    }
+}

@@ -1,0 +1,50 @@
+//! The Markdown report for pull requests (and `$GITHUB_STEP_SUMMARY`).
+
+use super::summary::{HEADER, row, status_word};
+use loadtest_runtime::report::{RunReport, RunStatus, human_us};
+
+/// Escapes text for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
+}
+
+/// Renders the report as Markdown.
+pub fn render(report: &RunReport) -> String {
+    let verdict = match report.status {
+        RunStatus::Passed => "passed",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Interrupted => "INTERRUPTED",
+    };
+    let mut md = format!("## cargo loadtest: {verdict}\n\n");
+    md.push_str(&format!("| {} |\n|{}\n", HEADER.join(" | "), "---|".repeat(HEADER.len())));
+    for t in &report.tests {
+        let cells: Vec<String> = row(t).iter().map(|c| cell(c)).collect();
+        md.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    for t in &report.tests {
+        let Some(r) = &t.result else {
+            if let Some(e) = &t.error {
+                md.push_str(&format!("\n### {}::{}: {}\n\n```\n{}\n```\n", t.target, cell(&t.name), status_word(t.status), e.replace("```", "'''")));
+            }
+            continue;
+        };
+        if r.thresholds.is_empty() && r.generator.warnings.is_empty() {
+            continue;
+        }
+        md.push_str(&format!("\n### {}::{}: {}\n\n", t.target, cell(&t.name), status_word(t.status)));
+        for th in &r.thresholds {
+            md.push_str(&format!("- {} `{}`: {}\n", if th.passed { "✅" } else { "❌" }, cell(&th.rule), cell(&th.message)));
+        }
+        for w in &r.generator.warnings {
+            md.push_str(&format!("- ⚠️ generator: {}\n", cell(w)));
+        }
+        if let Some(u) = &r.iteration_latency_uncorrected {
+            md.push_str(&format!(
+                "- uncorrected p99 (from actual start): {}\n",
+                human_us(u.summary.p99_us as f64)
+            ));
+        }
+    }
+    md.push('\n');
+    md
+}

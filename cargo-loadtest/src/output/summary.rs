@@ -1,0 +1,102 @@
+//! The summary table printed at the end of a run, and the table renderer `list` shares.
+
+use loadtest_runtime::report::{RunReport, RunStatus, TestReport, TestStatus, human_us};
+
+/// Renders rows under a header with aligned columns (two spaces apart).
+pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// The status word of a test.
+pub fn status_word(s: TestStatus) -> &'static str {
+    match s {
+        TestStatus::Passed => "PASS",
+        TestStatus::Failed => "FAIL",
+        TestStatus::Errored => "ERROR",
+        TestStatus::Interrupted => "INTERRUPTED",
+    }
+}
+
+/// The cells of one test's row: test, iterations, requests, rate, p50, p95, p99, max, errors,
+/// thresholds, generator, result.
+pub fn row(t: &TestReport) -> Vec<String> {
+    let name = format!("{}::{}", t.target, t.name);
+    let Some(r) = &t.result else {
+        let mut cells = vec![name];
+        cells.extend(std::iter::repeat_n("-".to_string(), 10));
+        cells.push(status_word(t.status).to_string());
+        return cells;
+    };
+    let l = &r.iteration_latency.summary;
+    let passed = r.thresholds.iter().filter(|th| th.passed).count();
+    vec![
+        name,
+        r.iterations.total.to_string(),
+        r.requests.total.to_string(),
+        format!("{:.1}/s", r.iterations.rate_per_s),
+        human_us(l.p50_us as f64),
+        human_us(l.p95_us as f64),
+        human_us(l.p99_us as f64),
+        human_us(l.max_us as f64),
+        format!("{}", r.iterations.failed + r.iterations.dropped),
+        format!("{passed}/{}", r.thresholds.len()),
+        if r.generator.saturated { "SATURATED".into() } else { "ok".into() },
+        status_word(t.status).to_string(),
+    ]
+}
+
+/// The header of the summary table.
+pub const HEADER: [&str; 12] = ["test", "iterations", "requests", "rate", "p50", "p95", "p99", "max", "errors", "thresholds", "generator", "result"];
+
+/// The whole summary: the table, then failures and generator warnings, then the verdict line.
+pub fn table(report: &RunReport) -> String {
+    let rows: Vec<Vec<String>> = report.tests.iter().map(row).collect();
+    let mut out = String::from("\n");
+    out.push_str(&render_table(&HEADER, &rows));
+    for t in &report.tests {
+        for f in &t.failures {
+            out.push_str(&format!("  {}::{}: {}\n", t.target, t.name, f));
+        }
+        if let Some(r) = &t.result {
+            for w in &r.generator.warnings {
+                out.push_str(&format!("  {}::{}: generator: {w}\n", t.target, t.name));
+            }
+        }
+    }
+    let count = |s: TestStatus| report.tests.iter().filter(|t| t.status == s).count();
+    let verdict = match report.status {
+        RunStatus::Passed => "ok",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Interrupted => "INTERRUPTED",
+    };
+    out.push_str(&format!(
+        "\nloadtest result: {verdict}. {} passed; {} failed; {} errored; {} interrupted; finished in {:.1}s\n",
+        count(TestStatus::Passed),
+        count(TestStatus::Failed),
+        count(TestStatus::Errored),
+        count(TestStatus::Interrupted),
+        report.run.duration_s
+    ));
+    out
+}
