@@ -30,6 +30,9 @@ struct Users {
     started: AtomicU64,
     limit: Option<u64>,
     exited: Semaphore,
+    /// Wakes the controller when a user exits, so that a run bounded by `iterations` ends with
+    /// its last iteration rather than at the controller's next tick.
+    user_exited: Notify,
 }
 
 pub(crate) struct ClosedPlan {
@@ -55,6 +58,7 @@ pub(crate) async fn run(test: Arc<TestShared>, run: RunFn, plan: ClosedPlan, sof
         started: AtomicU64::new(0),
         limit: plan.iterations,
         exited: Semaphore::new(0),
+        user_exited: Notify::new(),
     });
     let start = Instant::now();
     let end = plan.duration.map(|d| start + d);
@@ -79,6 +83,7 @@ pub(crate) async fn run(test: Arc<TestShared>, run: RunFn, plan: ClosedPlan, sof
         let next = end.map_or(Instant::now() + tick, |e| e.min(Instant::now() + tick));
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
+            _ = users.user_exited.notified() => {}
             _ = soft.wait() => break,
         }
     }
@@ -126,6 +131,7 @@ async fn user(users: Arc<Users>, id: u64) {
         }
     }
     users.exited.add_permits(1);
+    users.user_exited.notify_one();
 }
 
 fn sample(range: DurationRange) -> Duration {
