@@ -75,7 +75,8 @@ impl Ctx {
         self.shared.target.as_deref()
     }
 
-    /// The virtual user's number (closed model) or the iteration's slot (open model), from 0.
+    /// The virtual user's number (closed model), or the iteration's global number (open model,
+    /// where every iteration is its own short-lived user), from 0.
     pub fn user(&self) -> u64 {
         self.user
     }
