@@ -5,8 +5,8 @@
 //! code reaches the runtime only through `loadtest_runtime::__private`.
 
 use crate::options::{self, ParsedOption};
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use quote::quote;
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, Type};
 
@@ -18,7 +18,7 @@ pub(crate) fn load_test(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(_) => {
             let err = syn::Error::new(
-                proc_macro2::Span::call_site(),
+                item_keyword_span(&item),
                 format!("#[load_test] applies to an async function; {SIGNATURE}"),
             );
             let err = err.to_compile_error();
@@ -43,6 +43,27 @@ pub(crate) fn load_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     registration(&func, &opts)
 }
 
+/// The span of an item's first token after its attributes and visibility (`struct`, `impl`...),
+/// for the error when the item is not a function.
+fn item_keyword_span(item: &TokenStream) -> Span {
+    let mut tokens = item.clone().into_iter().peekable();
+    while let Some(tt) = tokens.next() {
+        match &tt {
+            // An attribute (doc comments included): `#` then its `[...]`.
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                tokens.next();
+            }
+            TokenTree::Ident(i) if i == "pub" => {
+                if matches!(tokens.peek(), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis) {
+                    tokens.next();
+                }
+            }
+            _ => return tt.span(),
+        }
+    }
+    Span::call_site()
+}
+
 fn check_signature(func: &ItemFn) -> syn::Result<()> {
     let sig = &func.sig;
     if sig.asyncness.is_none() {
@@ -57,8 +78,13 @@ fn check_signature(func: &ItemFn) -> syn::Result<()> {
         _ => false,
     };
     if !first_ok {
-        let span = if sig.inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() };
-        return Err(syn::Error::new(span, format!("wrong parameters: {SIGNATURE}")));
+        let msg = format!("wrong parameters: {SIGNATURE}");
+        // `new_spanned` covers every parameter; `Spanned::span` is only the first token on stable.
+        return Err(if sig.inputs.is_empty() {
+            syn::Error::new(sig.paren_token.span.join(), msg)
+        } else {
+            syn::Error::new_spanned(&sig.inputs, msg)
+        });
     }
     if let ReturnType::Default = sig.output {
         return Err(syn::Error::new(
@@ -83,11 +109,12 @@ fn registration(func: &ItemFn, opts: &[ParsedOption]) -> TokenStream {
             quote! { (#key, #rt::OptionValue::One(#v)) }
         }
     });
-    let ret_span = match &func.sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => ident.span(),
+    // Naming the return type in the qualified path puts an unimplemented `IntoOutcome` error on
+    // the whole return type, and only there.
+    let call = match &func.sig.output {
+        ReturnType::Type(_, ty) => quote! { <#ty as #rt::IntoOutcome>::into_outcome(#ident(ctx).await) },
+        ReturnType::Default => quote! { #rt::IntoOutcome::into_outcome(#ident(ctx).await) },
     };
-    let call = quote_spanned! {ret_span=> #rt::IntoOutcome::into_outcome(#ident(ctx).await) };
     quote! {
         #func
 

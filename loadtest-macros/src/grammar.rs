@@ -202,7 +202,7 @@ pub fn format_duration(d: Duration) -> String {
     if us == 0 {
         return "0s".into();
     }
-    if us % 1_000_000 == 0 {
+    if us.is_multiple_of(1_000_000) {
         let s = us / 1_000_000;
         let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
         let mut out = String::new();
@@ -216,7 +216,7 @@ pub fn format_duration(d: Duration) -> String {
             out += &format!("{s}s");
         }
         out
-    } else if us % 1000 == 0 {
+    } else if us.is_multiple_of(1000) {
         format!("{}ms", us / 1000)
     } else {
         format!("{us}us")
@@ -257,7 +257,7 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
         _ => return Err(err()),
     };
     let per_second = n / per;
-    if !per_second.is_finite() || per_second < 0.0 || per_second > 1e9 {
+    if !per_second.is_finite() || !(0.0..=1e9).contains(&per_second) {
         return Err(err());
     }
     Ok(Rate { per_second })

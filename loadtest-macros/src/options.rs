@@ -14,6 +14,8 @@ pub(crate) struct ParsedOption {
     pub(crate) name: String,
     pub(crate) values: Vec<String>,
     pub(crate) is_list: bool,
+    /// The option name's span, for errors about how options combine.
+    pub(crate) span: Span,
 }
 
 /// Parses and checks the attribute's arguments. Every error found is returned, not just the first.
@@ -28,16 +30,14 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Vec<ParsedOption>, syn::Error> 
         Ok(())
     });
     parser.parse2(attr)?;
-    let names: Vec<&str> = parsed.iter().map(|o| o.name.as_str()).collect();
-    let stages: Vec<&str> = parsed
-        .iter()
-        .filter(|o| o.name == "stages")
-        .flat_map(|o| o.values.iter().map(String::as_str))
-        .collect();
-    if errors.is_empty() {
-        if let Err(msg) = grammar::check_combination(&names, &stages) {
-            errors.push(syn::Error::new(Span::call_site(), msg));
-        }
+    if errors.is_empty()
+        && let Err(msg) = check_combination(&parsed)
+    {
+        // Point at the option that brought the conflict in: the last of the shortest prefix of
+        // the list that has this error.
+        let culprit = (1..=parsed.len()).find(|&n| check_combination(&parsed[..n]).err().as_ref() == Some(&msg));
+        let span = culprit.map_or_else(Span::call_site, |n| parsed[n - 1].span);
+        errors.push(syn::Error::new(span, msg));
     }
     let mut iter = errors.into_iter();
     match iter.next() {
@@ -47,6 +47,16 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Vec<ParsedOption>, syn::Error> 
             Err(first)
         }
     }
+}
+
+fn check_combination(opts: &[ParsedOption]) -> Result<(), String> {
+    let names: Vec<&str> = opts.iter().map(|o| o.name.as_str()).collect();
+    let stages: Vec<&str> = opts
+        .iter()
+        .filter(|o| o.name == "stages")
+        .flat_map(|o| o.values.iter().map(String::as_str))
+        .collect();
+    grammar::check_combination(&names, &stages)
 }
 
 fn parse_one(meta: &ParseNestedMeta<'_>, seen: &[ParsedOption]) -> syn::Result<ParsedOption> {
@@ -95,7 +105,12 @@ fn parse_one(meta: &ParseNestedMeta<'_>, seen: &[ParsedOption]) -> syn::Result<P
     if info.kind != ValueKind::List {
         grammar::check_value(&name, &strs).map_err(|msg| syn::Error::new(span_of(&expr), msg))?;
     }
+    if name == "stages" {
+        // Each stage is valid on its own; the list must not mix users and rates.
+        grammar::stages_are_rates(&strs).map_err(|msg| syn::Error::new(span_of(&expr), msg))?;
+    }
     Ok(ParsedOption {
+        span: ident.span(),
         name,
         is_list: info.kind == ValueKind::List,
         values: values.into_iter().map(|(v, _)| v).collect(),

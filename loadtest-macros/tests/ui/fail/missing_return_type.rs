@@ -1,0 +1,6 @@
+use loadtest_runtime::prelude::*;
+
+#[load_test(users = 5)]
+async fn browse(_ctx: &Ctx) {}
+
+loadtest_runtime::main!();

@@ -1,0 +1,8 @@
+use loadtest_runtime::prelude::*;
+
+#[load_test(users = 5)]
+fn browse(_ctx: &Ctx) -> Result<()> {
+    Ok(())
+}
+
+loadtest_runtime::main!();
