@@ -10,7 +10,8 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, Type};
 
-const SIGNATURE: &str = "expected `async fn NAME(ctx: &Ctx) -> Result<(), E>` where E implements Display";
+const SIGNATURE: &str =
+    "expected `async fn NAME(ctx: &Ctx) -> Result<(), E>` where E implements Display";
 
 /// Expands the attribute. On error the original item is still emitted, so IDEs keep working.
 pub(crate) fn load_test(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -54,7 +55,8 @@ fn item_keyword_span(item: &TokenStream) -> Span {
                 tokens.next();
             }
             TokenTree::Ident(i) if i == "pub" => {
-                if matches!(tokens.peek(), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis) {
+                if matches!(tokens.peek(), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis)
+                {
                     tokens.next();
                 }
             }
@@ -67,14 +69,22 @@ fn item_keyword_span(item: &TokenStream) -> Span {
 fn check_signature(func: &ItemFn) -> syn::Result<()> {
     let sig = &func.sig;
     if sig.asyncness.is_none() {
-        return Err(syn::Error::new(sig.fn_token.span(), format!("load tests must be `async fn`; {SIGNATURE}")));
+        return Err(syn::Error::new(
+            sig.fn_token.span(),
+            format!("load tests must be `async fn`; {SIGNATURE}"),
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(syn::Error::new(sig.generics.span(), format!("load tests cannot be generic; {SIGNATURE}")));
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            format!("load tests cannot be generic; {SIGNATURE}"),
+        ));
     }
     let mut inputs = sig.inputs.iter();
     let first_ok = match (inputs.next(), inputs.next()) {
-        (Some(FnArg::Typed(pt)), None) => matches!(&*pt.ty, Type::Reference(r) if r.mutability.is_none()),
+        (Some(FnArg::Typed(pt)), None) => {
+            matches!(&*pt.ty, Type::Reference(r) if r.mutability.is_none())
+        }
         _ => false,
     };
     if !first_ok {
@@ -112,7 +122,9 @@ fn registration(func: &ItemFn, opts: &[ParsedOption]) -> TokenStream {
     // Naming the return type in the qualified path puts an unimplemented `IntoOutcome` error on
     // the whole return type, and only there.
     let call = match &func.sig.output {
-        ReturnType::Type(_, ty) => quote! { <#ty as #rt::IntoOutcome>::into_outcome(#ident(ctx).await) },
+        ReturnType::Type(_, ty) => {
+            quote! { <#ty as #rt::IntoOutcome>::into_outcome(#ident(ctx).await) }
+        }
         ReturnType::Default => quote! { #rt::IntoOutcome::into_outcome(#ident(ctx).await) },
     };
     quote! {

@@ -41,29 +41,105 @@ pub struct OptionInfo {
 
 /// Every option `#[load_test]` accepts, in documentation order.
 pub const OPTIONS: &[OptionInfo] = &[
-    OptionInfo { name: "users", kind: ValueKind::Count, accepts: "a whole number of virtual users, at least 1 (closed model), e.g. `users = 50`" },
-    OptionInfo { name: "think_time", kind: ValueKind::Str, accepts: "a duration or a range, e.g. \"50ms\" or \"50ms..150ms\"" },
-    OptionInfo { name: "rate", kind: ValueKind::Str, accepts: "iterations per time unit (open model), e.g. \"500/s\", \"30000/m\", \"10/h\"" },
-    OptionInfo { name: "max_in_flight", kind: ValueKind::Count, accepts: "a whole number, at least 1: the open model's cap on concurrent iterations" },
-    OptionInfo { name: "on_saturation", kind: ValueKind::Str, accepts: "\"queue\" (start late, measure from the intended start) or \"drop\" (skip and count)" },
-    OptionInfo { name: "stages", kind: ValueKind::List, accepts: "a list of \"DURATION:TARGET\" steps, e.g. [\"30s:50\", \"1m:50\", \"10s:0\"] for users or [\"30s:500/s\"] for a rate" },
-    OptionInfo { name: "duration", kind: ValueKind::Str, accepts: "a duration, e.g. \"30s\", \"1m30s\", \"500ms\"" },
-    OptionInfo { name: "iterations", kind: ValueKind::Count, accepts: "a whole number of iterations in total, at least 1" },
-    OptionInfo { name: "rate_limit", kind: ValueKind::Str, accepts: "HTTP requests per time unit across all users, e.g. \"1000/s\"" },
-    OptionInfo { name: "retries", kind: ValueKind::Number, accepts: "a whole number of retries per request, 0 or more" },
-    OptionInfo { name: "backoff", kind: ValueKind::Str, accepts: "the backoff bounds, e.g. \"100ms..5s\" (or one duration: the first delay)" },
-    OptionInfo { name: "retry_on", kind: ValueKind::List, accepts: "a list of \"connect\", \"timeout\", \"5xx\", \"4xx\", \"429\" or a status code such as \"503\"" },
-    OptionInfo { name: "timeout", kind: ValueKind::Str, accepts: "a per-request timeout, e.g. \"10s\"" },
-    OptionInfo { name: "iteration_timeout", kind: ValueKind::Str, accepts: "a timeout for one whole iteration, e.g. \"30s\"" },
-    OptionInfo { name: "thresholds", kind: ValueKind::List, accepts: "a list of rules, e.g. [\"p99 < 250ms\", \"error_rate < 1%\"]" },
-    OptionInfo { name: "abort_on_fail", kind: ValueKind::Bool, accepts: "true or false: stop the test as soon as a threshold fails" },
-    OptionInfo { name: "tags", kind: ValueKind::List, accepts: "a list of labels, e.g. [\"smoke\", \"api\"]" },
-    OptionInfo { name: "target", kind: ValueKind::Str, accepts: "a base URL, e.g. \"http://127.0.0.1:8080\"" },
+    OptionInfo {
+        name: "users",
+        kind: ValueKind::Count,
+        accepts: "a whole number of virtual users, at least 1 (closed model), e.g. `users = 50`",
+    },
+    OptionInfo {
+        name: "think_time",
+        kind: ValueKind::Str,
+        accepts: "a duration or a range, e.g. \"50ms\" or \"50ms..150ms\"",
+    },
+    OptionInfo {
+        name: "rate",
+        kind: ValueKind::Str,
+        accepts: "iterations per time unit (open model), e.g. \"500/s\", \"30000/m\", \"10/h\"",
+    },
+    OptionInfo {
+        name: "max_in_flight",
+        kind: ValueKind::Count,
+        accepts: "a whole number, at least 1: the open model's cap on concurrent iterations",
+    },
+    OptionInfo {
+        name: "on_saturation",
+        kind: ValueKind::Str,
+        accepts: "\"queue\" (start late, measure from the intended start) or \"drop\" (skip and count)",
+    },
+    OptionInfo {
+        name: "stages",
+        kind: ValueKind::List,
+        accepts: "a list of \"DURATION:TARGET\" steps, e.g. [\"30s:50\", \"1m:50\", \"10s:0\"] for users or [\"30s:500/s\"] for a rate",
+    },
+    OptionInfo {
+        name: "duration",
+        kind: ValueKind::Str,
+        accepts: "a duration, e.g. \"30s\", \"1m30s\", \"500ms\"",
+    },
+    OptionInfo {
+        name: "iterations",
+        kind: ValueKind::Count,
+        accepts: "a whole number of iterations in total, at least 1",
+    },
+    OptionInfo {
+        name: "rate_limit",
+        kind: ValueKind::Str,
+        accepts: "HTTP requests per time unit across all users, e.g. \"1000/s\"",
+    },
+    OptionInfo {
+        name: "retries",
+        kind: ValueKind::Number,
+        accepts: "a whole number of retries per request, 0 or more",
+    },
+    OptionInfo {
+        name: "backoff",
+        kind: ValueKind::Str,
+        accepts: "the backoff bounds, e.g. \"100ms..5s\" (or one duration: the first delay)",
+    },
+    OptionInfo {
+        name: "retry_on",
+        kind: ValueKind::List,
+        accepts: "a list of \"connect\", \"timeout\", \"5xx\", \"4xx\", \"429\" or a status code such as \"503\"",
+    },
+    OptionInfo {
+        name: "timeout",
+        kind: ValueKind::Str,
+        accepts: "a per-request timeout, e.g. \"10s\"",
+    },
+    OptionInfo {
+        name: "iteration_timeout",
+        kind: ValueKind::Str,
+        accepts: "a timeout for one whole iteration, e.g. \"30s\"",
+    },
+    OptionInfo {
+        name: "thresholds",
+        kind: ValueKind::List,
+        accepts: "a list of rules, e.g. [\"p99 < 250ms\", \"error_rate < 1%\"]",
+    },
+    OptionInfo {
+        name: "abort_on_fail",
+        kind: ValueKind::Bool,
+        accepts: "true or false: stop the test as soon as a threshold fails",
+    },
+    OptionInfo {
+        name: "tags",
+        kind: ValueKind::List,
+        accepts: "a list of labels, e.g. [\"smoke\", \"api\"]",
+    },
+    OptionInfo {
+        name: "target",
+        kind: ValueKind::Str,
+        accepts: "a base URL, e.g. \"http://127.0.0.1:8080\"",
+    },
 ];
 
 /// The names of all options, comma-separated, for error messages.
 pub fn option_names() -> String {
-    OPTIONS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
+    OPTIONS
+        .iter()
+        .map(|o| o.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Looks an option up by name.
@@ -73,8 +149,12 @@ pub fn option(name: &str) -> Option<&'static OptionInfo> {
 
 /// Checks one option's value(s); `values` has one element unless the option takes a list.
 pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
-    let info = option(name)
-        .ok_or_else(|| format!("unknown option `{name}`; accepted options: {}", option_names()))?;
+    let info = option(name).ok_or_else(|| {
+        format!(
+            "unknown option `{name}`; accepted options: {}",
+            option_names()
+        )
+    })?;
     let one = || values.first().copied().unwrap_or("");
     match name {
         "users" | "max_in_flight" | "iterations" => parse_count(name, one()).map(drop),
@@ -98,7 +178,9 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
 pub fn check_combination(present: &[&str], stages: &[&str]) -> Result<(), String> {
     let has = |n: &str| present.contains(&n);
     if has("users") && has("rate") {
-        return Err("`users` (closed model) and `rate` (open model) cannot be combined; pick one".into());
+        return Err(
+            "`users` (closed model) and `rate` (open model) cannot be combined; pick one".into(),
+        );
     }
     let open = has("rate") || stages_are_rates(stages)?;
     if open && has("think_time") {
@@ -121,8 +203,12 @@ pub fn check_combination(present: &[&str], stages: &[&str]) -> Result<(), String
 
 /// Whether a stage list ramps a rate (open model) rather than users; mixed lists are an error.
 pub fn stages_are_rates(stages: &[&str]) -> Result<bool, String> {
-    let mut kinds = stages.iter().map(|s| parse_stage(s).map(|st| matches!(st.target, StageTarget::Rate(_))));
-    let Some(first) = kinds.next().transpose()? else { return Ok(false) };
+    let mut kinds = stages
+        .iter()
+        .map(|s| parse_stage(s).map(|st| matches!(st.target, StageTarget::Rate(_))));
+    let Some(first) = kinds.next().transpose()? else {
+        return Ok(false);
+    };
     for k in kinds {
         if k? != first {
             return Err(format!(
@@ -137,16 +223,17 @@ pub fn stages_are_rates(stages: &[&str]) -> Result<bool, String> {
 pub fn parse_count(name: &str, s: &str) -> Result<u64, String> {
     match s.trim().replace('_', "").parse::<u64>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("invalid value {s:?} for `{name}`: expected a whole number, at least 1")),
+        _ => Err(format!(
+            "invalid value {s:?} for `{name}`: expected a whole number, at least 1"
+        )),
     }
 }
 
 /// Parses a whole number of at least 0.
 pub fn parse_number(name: &str, s: &str) -> Result<u64, String> {
-    s.trim()
-        .replace('_', "")
-        .parse::<u64>()
-        .map_err(|_| format!("invalid value {s:?} for `{name}`: expected a whole number, 0 or more"))
+    s.trim().replace('_', "").parse::<u64>().map_err(|_| {
+        format!("invalid value {s:?} for `{name}`: expected a whole number, 0 or more")
+    })
 }
 
 /// Parses `true` or `false`.
@@ -154,12 +241,13 @@ pub fn parse_bool(name: &str, s: &str) -> Result<bool, String> {
     match s.trim() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(format!("invalid value {s:?} for `{name}`: expected true or false")),
+        _ => Err(format!(
+            "invalid value {s:?} for `{name}`: expected true or false"
+        )),
     }
 }
 
-const DURATION_HELP: &str =
-    "expected a number followed by a unit (us, ms, s, m, h), e.g. \"500ms\", \"30s\", \"1m30s\", \"1.5s\"";
+const DURATION_HELP: &str = "expected a number followed by a unit (us, ms, s, m, h), e.g. \"500ms\", \"30s\", \"1m30s\", \"1.5s\"";
 
 /// Parses a duration such as `"500ms"`, `"30s"`, `"1m30s"` or `"1.5s"`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -171,13 +259,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total = 0f64;
     let mut rest = text;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return Err(err());
         }
         let value: f64 = rest[..num_len].parse().map_err(|_| err())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -244,7 +336,9 @@ fn trim_float(v: f64) -> String {
 /// Parses a rate such as `"500/s"`, `"30000/m"`, `"10/h"` or a bare number (per second).
 pub fn parse_rate(s: &str) -> Result<Rate, String> {
     let err = || {
-        format!("invalid rate {s:?}: expected a positive number per time unit, e.g. \"500/s\", \"30000/m\", \"10/h\" (a bare number means per second)")
+        format!(
+            "invalid rate {s:?}: expected a positive number per time unit, e.g. \"500/s\", \"30000/m\", \"10/h\" (a bare number means per second)"
+        )
     };
     let text = s.trim();
     let (num, unit) = text.split_once('/').unwrap_or((text, "s"));
@@ -282,7 +376,9 @@ pub fn parse_range(s: &str) -> Result<DurationRange, String> {
         Some((a, b)) => {
             let (min, max) = (parse_duration(a)?, parse_duration(b)?);
             if min > max {
-                return Err(format!("invalid range {s:?}: the lower bound is above the upper bound; expected e.g. \"50ms..150ms\""));
+                return Err(format!(
+                    "invalid range {s:?}: the lower bound is above the upper bound; expected e.g. \"50ms..150ms\""
+                ));
             }
             Ok(DurationRange { min, max })
         }
@@ -303,7 +399,9 @@ pub fn parse_saturation(s: &str) -> Result<Saturation, String> {
     match s.trim() {
         "queue" => Ok(Saturation::Queue),
         "drop" => Ok(Saturation::Drop),
-        _ => Err(format!("invalid on_saturation {s:?}: expected \"queue\" or \"drop\"")),
+        _ => Err(format!(
+            "invalid on_saturation {s:?}: expected \"queue\" or \"drop\""
+        )),
     }
 }
 
@@ -328,7 +426,9 @@ pub struct Stage {
 /// Parses `"30s:50"` (users) or `"30s:500/s"` (rate).
 pub fn parse_stage(s: &str) -> Result<Stage, String> {
     let err = |why: String| {
-        format!("invalid stage {s:?}: {why}; expected \"DURATION:TARGET\", e.g. \"30s:50\" (users) or \"30s:500/s\" (rate)")
+        format!(
+            "invalid stage {s:?}: {why}; expected \"DURATION:TARGET\", e.g. \"30s:50\" (users) or \"30s:500/s\" (rate)"
+        )
     };
     let (d, t) = s.split_once(':').ok_or_else(|| err("missing `:`".into()))?;
     let duration = parse_duration(d).map_err(err)?;
@@ -336,7 +436,11 @@ pub fn parse_stage(s: &str) -> Result<Stage, String> {
     let target = if t.contains('/') {
         StageTarget::Rate(parse_rate(t).map_err(err)?)
     } else {
-        StageTarget::Users(t.replace('_', "").parse().map_err(|_| err(format!("target {t:?} is not a whole number")))?)
+        StageTarget::Users(
+            t.replace('_', "")
+                .parse()
+                .map_err(|_| err(format!("target {t:?} is not a whole number")))?,
+        )
     };
     Ok(Stage { duration, target })
 }
@@ -374,19 +478,28 @@ pub fn parse_retry_on(s: &str) -> Result<RetryOn, String> {
 
 /// Checks a tag: letters, digits, `-`, `_`, `.` and `:`.
 pub fn parse_tag(s: &str) -> Result<(), String> {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    {
         Ok(())
     } else {
-        Err(format!("invalid tag {s:?}: expected letters, digits, '-', '_', '.' or ':'"))
+        Err(format!(
+            "invalid tag {s:?}: expected letters, digits, '-', '_', '.' or ':'"
+        ))
     }
 }
 
 /// Checks a target base URL: `http://` or `https://` followed by a host.
 pub fn parse_target(s: &str) -> Result<(), String> {
-    let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
     match rest {
         Some(r) if !r.is_empty() && !r.starts_with('/') => Ok(()),
-        _ => Err(format!("invalid target {s:?}: expected a base URL starting with http:// or https://, e.g. \"http://127.0.0.1:8080\"")),
+        _ => Err(format!(
+            "invalid target {s:?}: expected a base URL starting with http:// or https://, e.g. \"http://127.0.0.1:8080\""
+        )),
     }
 }
 
@@ -420,7 +533,10 @@ pub enum Metric {
 impl Metric {
     /// Whether the metric is a latency (its value is a duration).
     pub fn is_latency(&self) -> bool {
-        matches!(self, Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max)
+        matches!(
+            self,
+            Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max
+        )
     }
 }
 
@@ -489,16 +605,28 @@ pub const THRESHOLD_GRAMMAR: &str = "expected `METRIC[(NAME)] OP VALUE` where ME
 pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
     let err = |why: &str| format!("invalid threshold {s:?}: {why}; {THRESHOLD_GRAMMAR}");
     let text = s.trim();
-    let op_pos = text.find(['<', '>', '=', '!']).ok_or_else(|| err("no comparison operator"))?;
+    let op_pos = text
+        .find(['<', '>', '=', '!'])
+        .ok_or_else(|| err("no comparison operator"))?;
     let (lhs, rest) = text.split_at(op_pos);
-    let (op, value) = [("<=", Op::Le), (">=", Op::Ge), ("==", Op::Eq), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt)]
-        .iter()
-        .find_map(|(tok, op)| rest.strip_prefix(tok).map(|v| (*op, v.trim())))
-        .ok_or_else(|| err("unknown operator"))?;
+    let (op, value) = [
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ]
+    .iter()
+    .find_map(|(tok, op)| rest.strip_prefix(tok).map(|v| (*op, v.trim())))
+    .ok_or_else(|| err("unknown operator"))?;
     let lhs = lhs.trim();
     let (name, scope) = match lhs.split_once('(') {
         Some((n, sc)) => {
-            let sc = sc.strip_suffix(')').ok_or_else(|| err("missing `)` after the name"))?.trim();
+            let sc = sc
+                .strip_suffix(')')
+                .ok_or_else(|| err("missing `)` after the name"))?
+                .trim();
             if sc.is_empty() {
                 return Err(err("empty name in parentheses"));
             }
@@ -525,7 +653,10 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
         _ => return Err(err(&format!("unknown metric `{name}`"))),
     };
     let limit = if metric.is_latency() {
-        parse_duration(value).map_err(|_| err(&format!("{value:?} is not a duration")))?.as_secs_f64() * 1e6
+        parse_duration(value)
+            .map_err(|_| err(&format!("{value:?} is not a duration")))?
+            .as_secs_f64()
+            * 1e6
     } else if metric == Metric::ErrorRate {
         match value.strip_suffix('%') {
             Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
@@ -533,7 +664,11 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
         }
         .ok()
         .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
-        .ok_or_else(|| err(&format!("{value:?} is not a percentage or a fraction between 0 and 1")))?
+        .ok_or_else(|| {
+            err(&format!(
+                "{value:?} is not a percentage or a fraction between 0 and 1"
+            ))
+        })?
     } else {
         value
             .replace('_', "")
@@ -542,7 +677,13 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
             .filter(|v| v.is_finite())
             .ok_or_else(|| err(&format!("{value:?} is not a number")))?
     };
-    Ok(Threshold { source: text.to_string(), metric, scope, op, limit })
+    Ok(Threshold {
+        source: text.to_string(),
+        metric,
+        scope,
+        op,
+        limit,
+    })
 }
 
 #[cfg(test)]
@@ -557,7 +698,10 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         for bad in ["", "30", "3x", "s", "-1s", "1..2s"] {
             let e = parse_duration(bad).unwrap_err();
-            assert!(e.contains(&format!("{bad:?}")) && e.contains("500ms"), "{e}");
+            assert!(
+                e.contains(&format!("{bad:?}")) && e.contains("500ms"),
+                "{e}"
+            );
         }
         assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
@@ -576,24 +720,47 @@ mod tests {
     fn stages_and_ranges() {
         assert_eq!(
             parse_stage("30s:50").unwrap(),
-            Stage { duration: Duration::from_secs(30), target: StageTarget::Users(50) }
+            Stage {
+                duration: Duration::from_secs(30),
+                target: StageTarget::Users(50)
+            }
         );
-        assert!(matches!(parse_stage("1m:500/s").unwrap().target, StageTarget::Rate(r) if r.per_second == 500.0));
+        assert!(
+            matches!(parse_stage("1m:500/s").unwrap().target, StageTarget::Rate(r) if r.per_second == 500.0)
+        );
         assert!(parse_stage("30s").is_err());
         assert!(stages_are_rates(&["1s:5", "1s:5/s"]).is_err());
-        assert_eq!(parse_range("50ms..150ms").unwrap().max, Duration::from_millis(150));
+        assert_eq!(
+            parse_range("50ms..150ms").unwrap().max,
+            Duration::from_millis(150)
+        );
         assert!(parse_range("2s..1s").is_err());
     }
 
     #[test]
     fn thresholds() {
         let t = parse_threshold("p95(home) < 100ms").unwrap();
-        assert_eq!((t.metric, t.scope.as_deref(), t.op, t.limit), (Metric::Percentile(95.0), Some("home"), Op::Lt, 100_000.0));
+        assert_eq!(
+            (t.metric, t.scope.as_deref(), t.op, t.limit),
+            (Metric::Percentile(95.0), Some("home"), Op::Lt, 100_000.0)
+        );
         assert_eq!(parse_threshold("error_rate < 1%").unwrap().limit, 0.01);
         assert_eq!(parse_threshold("dropped == 0").unwrap().op, Op::Eq);
-        assert_eq!(parse_threshold("p99.9 <= 1s").unwrap().metric, Metric::Percentile(99.9));
-        for bad in ["p99 250ms", "p99 < fast", "speed < 3", "error_rate < 150%", "p95(home < 1s"] {
-            assert!(parse_threshold(bad).unwrap_err().contains("METRIC"), "{bad}");
+        assert_eq!(
+            parse_threshold("p99.9 <= 1s").unwrap().metric,
+            Metric::Percentile(99.9)
+        );
+        for bad in [
+            "p99 250ms",
+            "p99 < fast",
+            "speed < 3",
+            "error_rate < 150%",
+            "p95(home < 1s",
+        ] {
+            assert!(
+                parse_threshold(bad).unwrap_err().contains("METRIC"),
+                "{bad}"
+            );
         }
     }
 

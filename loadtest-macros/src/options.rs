@@ -35,7 +35,8 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Vec<ParsedOption>, syn::Error> 
     {
         // Point at the option that brought the conflict in: the last of the shortest prefix of
         // the list that has this error.
-        let culprit = (1..=parsed.len()).find(|&n| check_combination(&parsed[..n]).err().as_ref() == Some(&msg));
+        let culprit = (1..=parsed.len())
+            .find(|&n| check_combination(&parsed[..n]).err().as_ref() == Some(&msg));
         let span = culprit.map_or_else(Span::call_site, |n| parsed[n - 1].span);
         errors.push(syn::Error::new(span, msg));
     }
@@ -60,10 +61,12 @@ fn check_combination(opts: &[ParsedOption]) -> Result<(), String> {
 }
 
 fn parse_one(meta: &ParseNestedMeta<'_>, seen: &[ParsedOption]) -> syn::Result<ParsedOption> {
-    let ident = meta
-        .path
-        .get_ident()
-        .ok_or_else(|| meta.error(format!("expected an option name; accepted options: {}", grammar::option_names())))?;
+    let ident = meta.path.get_ident().ok_or_else(|| {
+        meta.error(format!(
+            "expected an option name; accepted options: {}",
+            grammar::option_names()
+        ))
+    })?;
     let name = ident.to_string();
     let Some(info) = grammar::option(&name) else {
         // Consume the value so that parsing can go on to the next option.
@@ -72,14 +75,21 @@ fn parse_one(meta: &ParseNestedMeta<'_>, seen: &[ParsedOption]) -> syn::Result<P
         }
         return Err(syn::Error::new(
             ident.span(),
-            format!("unknown option `{name}`; accepted options: {}", grammar::option_names()),
+            format!(
+                "unknown option `{name}`; accepted options: {}",
+                grammar::option_names()
+            ),
         ));
     };
     let expr: Expr = meta.value()?.parse()?;
     if seen.iter().any(|o| o.name == name) {
-        return Err(syn::Error::new(ident.span(), format!("duplicate option `{name}`; give each option once")));
+        return Err(syn::Error::new(
+            ident.span(),
+            format!("duplicate option `{name}`; give each option once"),
+        ));
     }
-    let wrong = |span: Span| syn::Error::new(span, format!("option `{name}` accepts {}", info.accepts));
+    let wrong =
+        |span: Span| syn::Error::new(span, format!("option `{name}` accepts {}", info.accepts));
     let values: Vec<(String, Span)> = match (info.kind, &expr) {
         (ValueKind::List, Expr::Array(ExprArray { elems, .. })) => elems
             .iter()
