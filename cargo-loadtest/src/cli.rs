@@ -34,6 +34,49 @@ pub struct LoadtestArgs {
 pub enum Command {
     /// List the load tests: package, target, name, load model, tags.
     List(ListArgs),
+    /// Compare two stored results (report files, folders holding report.json, or baseline names).
+    Compare(CompareArgs),
+}
+
+/// `cargo loadtest compare OLD NEW`
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: a report file, a folder holding report.json, or a baseline name.
+    pub old: String,
+    /// The result to judge, likewise.
+    pub new: String,
+    /// Options of the gate.
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Where to write the JSON report of the comparison.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Where to write the JUnit XML report of the comparison.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Where to write the Markdown report of the comparison.
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Where to write the results in Bencher's metric format (BMF JSON).
+    #[arg(long, value_name = "PATH")]
+    pub bmf: Option<PathBuf>,
+    /// Path to Cargo.toml (to find the target directory that holds named baselines).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The target directory that holds named baselines.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+}
+
+/// Options of the regression gate, shared by runs and `compare`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct GateArgs {
+    /// Compare even when the load models differ.
+    #[arg(long)]
+    pub force_compare: bool,
+    /// A regression tolerance, METRIC=PERCENT (p50, p95, p99, throughput, error_rate); repeatable.
+    #[arg(long, value_name = "METRIC=PERCENT")]
+    pub tolerance: Vec<String>,
 }
 
 /// `cargo loadtest list`
@@ -156,6 +199,21 @@ pub struct RunArgs {
     /// Where to write the Markdown report (default: TARGET_DIR/loadtest/report.md).
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
+    /// Where to write the results in Bencher's metric format (BMF JSON); not written by default.
+    #[arg(long, value_name = "PATH")]
+    pub bmf: Option<PathBuf>,
+    /// Save this run's results as the named baseline (TARGET_DIR/loadtest/baselines/NAME/).
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Compare against the named baseline; a regression fails the run (exit 100).
+    #[arg(long, value_name = "NAME", conflicts_with = "baseline_file")]
+    pub baseline: Option<String>,
+    /// Compare against a stored result file (or a folder holding report.json), e.g. a committed one.
+    #[arg(long, value_name = "PATH")]
+    pub baseline_file: Option<PathBuf>,
+    /// Options of the gate.
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Which packages and how to build them.
     #[command(flatten)]
     pub workspace: WorkspaceArgs,

@@ -21,6 +21,7 @@ pub fn main() -> i32 {
     let interrupt = Interrupt::install();
     let result = match &args.command {
         Some(Command::List(list)) => crate::list::list(list, &interrupt),
+        Some(Command::Compare(c)) => crate::compare::compare(c),
         None => crate::run::run(&args.run, &interrupt),
     };
     match result {

@@ -16,6 +16,7 @@
 //! The constants live in [`exit_code`].
 
 pub mod cli;
+pub mod compare;
 mod compile;
 pub mod dispatch;
 pub mod errors;

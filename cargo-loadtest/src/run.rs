@@ -2,6 +2,7 @@
 //! a crashed harness for the tests it did not reach), then write reports and pick the exit code.
 
 use crate::cli::RunArgs;
+use crate::compare::baseline;
 use crate::compile::{self, BuiltHarness};
 use crate::errors::CliError;
 use crate::exit_code;
@@ -25,6 +26,18 @@ pub(crate) struct Selected {
 pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
     let ws = workspace::discover(&args.workspace)?;
     let settings = Settings::load(&ws.root, args)?;
+    // Everything the gate needs is checked before anything is built.
+    for t in &args.gate.tolerance {
+        loadtest_runtime::grammar::parse_tolerance(t).map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
+    }
+    if let Some(name) = &args.save_baseline {
+        baseline::check_name(name)?;
+    }
+    let against = match (&args.baseline, &args.baseline_file) {
+        (Some(name), _) => Some((baseline::load_named(&ws.target_dir, name)?, format!("baseline {name:?}"))),
+        (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
+        (None, None) => None,
+    };
     let selected = build_and_select(&args.workspace, &ws, args, interrupt)?;
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -40,16 +53,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         let tests: Vec<&Selected> = selected.iter().filter(|s| s.harness.executable == h.executable).collect();
         run_harness(h, &tests, &settings, args, interrupt, &mut view, &mut reports);
     }
-    let interrupted = interrupt.is_set();
-    let failed = reports.iter().any(|r| matches!(r.status, TestStatus::Failed | TestStatus::Errored));
-    let (status, code) = if interrupted {
-        (RunStatus::Interrupted, exit_code::INTERRUPTED)
-    } else if failed {
-        (RunStatus::Failed, exit_code::TEST_FAILED)
-    } else {
-        (RunStatus::Passed, exit_code::OK)
-    };
-    let report = RunReport {
+    let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         run: RunInfo {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -60,17 +64,52 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             command_line: std::env::args().map(|a| loadtest_runtime::redact::url(&a)).collect(),
         },
-        status,
-        exit_code: code,
+        status: RunStatus::Passed,
+        exit_code: exit_code::OK,
         tests: reports,
     };
+    let mut refusals = Vec::new();
+    if let Some((old, source)) = &against {
+        refusals = crate::compare::apply::apply(old, source, &mut report, &args.gate.tolerance, args.gate.force_compare)
+            .map_err(CliError::Usage)?;
+    }
+    finish_status(&mut report, interrupt.is_set());
+    if !refusals.is_empty() {
+        report.exit_code = exit_code::USAGE;
+    }
     let paths = ReportPaths::resolve(&ws.target_dir, args);
     output::write_all(&report, &paths)?;
+    if let Some(bmf) = &args.bmf {
+        crate::output::atomic::write(bmf, crate::compare::bmf::render(&report).as_bytes())?;
+    }
     print!("{}", output::summary::table(&report));
     if !args.quiet {
         eprintln!("     Reports {}", paths.describe());
     }
-    Ok(code)
+    if let Some(name) = &args.save_baseline {
+        if interrupt.is_set() {
+            eprintln!("warning: the run was interrupted; baseline {name:?} was not saved");
+        } else {
+            let path = baseline::save(&ws.target_dir, name, &report)?;
+            eprintln!("       Saved baseline {name:?} at {}", path.display());
+        }
+    }
+    for r in &refusals {
+        eprintln!("error: {r}");
+    }
+    Ok(report.exit_code)
+}
+
+/// Sets the run's status and exit code from its tests' verdicts.
+pub(crate) fn finish_status(report: &mut RunReport, interrupted: bool) {
+    let failed = report.tests.iter().any(|r| matches!(r.status, TestStatus::Failed | TestStatus::Errored));
+    (report.status, report.exit_code) = if interrupted {
+        (RunStatus::Interrupted, exit_code::INTERRUPTED)
+    } else if failed {
+        (RunStatus::Failed, exit_code::TEST_FAILED)
+    } else {
+        (RunStatus::Passed, exit_code::OK)
+    };
 }
 
 /// Builds the harnesses, lists their tests and applies the filters.
@@ -122,6 +161,7 @@ fn new_report(s: &Selected, status: TestStatus, failures: Vec<String>, result: O
         failures,
         result,
         error,
+        comparison: None,
     }
 }
 

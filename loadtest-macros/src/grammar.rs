@@ -131,6 +131,11 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: ValueKind::Str,
         accepts: "a base URL, e.g. \"http://127.0.0.1:8080\"",
     },
+    OptionInfo {
+        name: "tolerance",
+        kind: ValueKind::List,
+        accepts: "a list of \"METRIC=PERCENT\" regression tolerances, METRIC one of p50, p95, p99, throughput, error_rate, e.g. [\"p99=20%\", \"error_rate=0.5%\"]",
+    },
 ];
 
 /// The names of all options, comma-separated, for error messages.
@@ -170,6 +175,7 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
         "thresholds" => values.iter().try_for_each(|s| parse_threshold(s).map(drop)),
         "tags" => values.iter().try_for_each(|s| parse_tag(s)),
         "target" => parse_target(one()),
+        "tolerance" => values.iter().try_for_each(|s| parse_tolerance(s).map(drop)),
         _ => Err(format!("option `{}` accepts {}", info.name, info.accepts)),
     }
 }
@@ -503,6 +509,34 @@ pub fn parse_target(s: &str) -> Result<(), String> {
     }
 }
 
+/// The metrics the regression gate compares.
+pub const GATE_METRICS: [&str; 5] = ["p50", "p95", "p99", "throughput", "error_rate"];
+
+/// Parses a regression tolerance `"p99=20%"` into the metric and a fraction (`0.2`). For
+/// latencies and throughput it is a relative change; for `error_rate`, percentage points.
+pub fn parse_tolerance(s: &str) -> Result<(String, f64), String> {
+    let err = |why: &str| {
+        format!(
+            "invalid tolerance {s:?}: {why}; expected \"METRIC=PERCENT\" with METRIC one of {}, e.g. \"p99=20%\"",
+            GATE_METRICS.join(", ")
+        )
+    };
+    let (metric, value) = s.split_once('=').ok_or_else(|| err("missing `=`"))?;
+    let metric = metric.trim();
+    if !GATE_METRICS.contains(&metric) {
+        return Err(err(&format!("unknown metric `{metric}`")));
+    }
+    let value = value.trim();
+    let fraction = match value.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => value.parse::<f64>(),
+    }
+    .ok()
+    .filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
+    .ok_or_else(|| err(&format!("{value:?} is not a percentage such as 20%")))?;
+    Ok((metric.to_string(), fraction))
+}
+
 /// What a threshold rule measures.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Metric {
@@ -761,6 +795,15 @@ mod tests {
                 parse_threshold(bad).unwrap_err().contains("METRIC"),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn tolerances() {
+        assert_eq!(parse_tolerance("p99=20%").unwrap(), ("p99".to_string(), 0.2));
+        assert_eq!(parse_tolerance(" error_rate = 0.005 ").unwrap(), ("error_rate".to_string(), 0.005));
+        for bad in ["p99", "p42=10%", "p99=lots", "p99=-5%"] {
+            assert!(parse_tolerance(bad).unwrap_err().contains("METRIC=PERCENT"), "{bad}");
         }
     }
 

@@ -156,6 +156,12 @@ pub mod prelude {
 ///
 /// ## `target`
 /// The base URL `ctx.url(path)` joins onto, when neither `--target` nor `LOADTEST_TARGET` set one.
+///
+/// ## `tolerance`
+/// Regression tolerances for the baseline gate, per metric: `["p99=20%", "error_rate=0.5%"]`.
+/// Metrics: `p50`, `p95`, `p99`, `throughput` (relative changes) and `error_rate` (percentage
+/// points). A change is a regression only when its whole 95% confidence interval lies beyond the
+/// tolerance. Defaults: p50 10%, p95 15%, p99 25%, throughput 10%, error_rate 1 point.
 pub use loadtest_macros::load_test;
 
 /// Defines the harness's `main`: one shared multi-threaded tokio runtime for every load test of
@@ -198,4 +204,43 @@ pub mod __private {
     pub use crate::harness::run_main;
     pub use crate::registry::{IntoOutcome, IterationError, IterationFuture, LoadTestDef};
     pub use inventory;
+
+    use crate::metrics::{Metrics, RequestClass};
+    use std::sync::Arc;
+
+    /// The hot-path recording, for `benches/hot_path.rs`: a test's metrics registry, recorded
+    /// into through the calling thread's shard exactly as the executor and the HTTP client do.
+    pub struct BenchRecorder(Arc<Metrics>);
+
+    impl Default for BenchRecorder {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl BenchRecorder {
+        /// A new, empty registry (its own shards).
+        pub fn new() -> Self {
+            BenchRecorder(Metrics::new())
+        }
+
+        /// Records one successful iteration of `us` microseconds (corrected = uncorrected).
+        #[inline]
+        pub fn record_iteration(&self, us: u64) {
+            self.0.with(|s| s.iteration(us, us, None));
+        }
+
+        /// Records one successful (200) request named `name` of `us` microseconds.
+        #[inline]
+        pub fn record_request(&self, name: &str, us: u64) {
+            self.0
+                .with(|s| s.request(name, RequestClass::Ok, Some(200), us, 0, 0));
+        }
+
+        /// The iterations and requests recorded so far (all shards merged).
+        pub fn totals(&self) -> (u64, u64) {
+            let merged = self.0.merged();
+            (merged.completed(), merged.request_counts().0)
+        }
+    }
 }

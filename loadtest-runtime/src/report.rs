@@ -86,6 +86,9 @@ pub struct TestReport {
     pub result: Option<TestResult>,
     /// The harness's stderr tail or the error that kept the test from running.
     pub error: Option<String>,
+    /// The comparison with a baseline, when one was given.
+    #[serde(default)]
+    pub comparison: Option<Comparison>,
 }
 
 /// The verdict on one load test.
@@ -182,6 +185,9 @@ pub struct ConfigSummary {
     pub tags: Vec<String>,
     /// The target base URL, credentials removed.
     pub target: Option<String>,
+    /// Regression tolerances as written (`p99=20%`); the gate's defaults apply to other metrics.
+    #[serde(default)]
+    pub tolerance: Vec<String>,
     /// The run was a smoke check (`cargo test`), not a measured run.
     pub smoke: bool,
 }
@@ -345,4 +351,70 @@ pub struct ErrorSample {
     pub message: String,
     /// How many times it occurred.
     pub count: u64,
+}
+
+/// A test's comparison against a baseline (regression gate).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Comparison {
+    /// Where the baseline came from.
+    pub baseline: BaselineInfo,
+    /// One verdict per metric.
+    pub metrics: Vec<MetricComparison>,
+    /// Whether any metric regressed.
+    pub regressed: bool,
+    /// Why a comparison could not be made (e.g. the baseline has no such test), if so.
+    pub note: Option<String>,
+}
+
+/// Where a baseline came from.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BaselineInfo {
+    /// The baseline's name or file.
+    pub source: String,
+    /// The git commit the baseline was measured at.
+    pub git_commit: Option<String>,
+    /// The host it was measured on.
+    pub host: String,
+    /// When it was measured (seconds since the Unix epoch).
+    pub started_at_unix: f64,
+}
+
+/// The verdict on one metric.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricVerdict {
+    /// Worse beyond the tolerance, with confidence.
+    Regressed,
+    /// Better beyond the tolerance, with confidence.
+    Improved,
+    /// Neither.
+    #[default]
+    Unchanged,
+    /// Too few one-second windows to judge (fewer than 3 on a side).
+    InsufficientData,
+}
+
+/// One metric compared between the baseline and this run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MetricComparison {
+    /// `p50`, `p95`, `p99` (iteration latency), `throughput` or `error_rate`.
+    pub metric: String,
+    /// The baseline's value: median over one-second windows (microseconds for latencies,
+    /// iterations per second for throughput; for `error_rate` the mean window error fraction).
+    pub old: f64,
+    /// This run's value, likewise.
+    pub new: f64,
+    /// The estimated change: relative (`0.12` = +12%) for latencies and throughput, absolute
+    /// (`0.01` = +1 percentage point) for `error_rate`.
+    pub change: f64,
+    /// The lower bound of the change's confidence interval.
+    pub ci_low: f64,
+    /// The upper bound of the change's confidence interval.
+    pub ci_high: f64,
+    /// The confidence level of the interval (0.95).
+    pub confidence: f64,
+    /// The tolerance: a change must lie wholly beyond it to count.
+    pub tolerance: f64,
+    /// The verdict.
+    pub verdict: MetricVerdict,
 }

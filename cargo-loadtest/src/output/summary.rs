@@ -84,6 +84,7 @@ pub fn table(report: &RunReport) -> String {
             }
         }
     }
+    out.push_str(&comparison_table(report));
     let count = |s: TestStatus| report.tests.iter().filter(|t| t.status == s).count();
     let verdict = match report.status {
         RunStatus::Passed => "ok",
@@ -99,4 +100,67 @@ pub fn table(report: &RunReport) -> String {
         report.run.duration_s
     ));
     out
+}
+
+/// Formats a metric's value for people: latencies in time units, throughput per second, error
+/// rates as percentages.
+pub fn metric_value(metric: &str, v: f64) -> String {
+    match metric {
+        "throughput" => format!("{v:.1}/s"),
+        "error_rate" => format!("{:.2}%", v * 100.0),
+        _ => human_us(v),
+    }
+}
+
+/// The rows of the comparison table (test, metric, old, new, change, 95% CI, verdict).
+pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
+    use loadtest_runtime::report::MetricVerdict;
+    let mut rows = Vec::new();
+    for t in &report.tests {
+        let Some(c) = &t.comparison else { continue };
+        let name = format!("{}::{}", t.target, t.name);
+        if let Some(note) = &c.note {
+            rows.push(vec![name, "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), note.clone()]);
+            continue;
+        }
+        for m in &c.metrics {
+            let f = |v: f64| {
+                if v.is_nan() {
+                    "-".to_string()
+                } else if m.metric == "error_rate" {
+                    format!("{:+.2}pp", v * 100.0)
+                } else {
+                    format!("{:+.1}%", v * 100.0)
+                }
+            };
+            rows.push(vec![
+                name.clone(),
+                m.metric.clone(),
+                metric_value(&m.metric, m.old),
+                metric_value(&m.metric, m.new),
+                f(m.change),
+                format!("{} .. {}", f(m.ci_low), f(m.ci_high)),
+                match m.verdict {
+                    MetricVerdict::Regressed => "REGRESSED".into(),
+                    MetricVerdict::Improved => "improved".into(),
+                    MetricVerdict::Unchanged => "unchanged".into(),
+                    MetricVerdict::InsufficientData => "insufficient data".into(),
+                },
+            ]);
+        }
+    }
+    rows
+}
+
+/// The header of the comparison table.
+pub const COMPARISON_HEADER: [&str; 7] = ["test", "metric", "old", "new", "change", "95% CI", "verdict"];
+
+/// The comparison table, or nothing when no test was compared.
+pub fn comparison_table(report: &RunReport) -> String {
+    let rows = comparison_rows(report);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let source = report.tests.iter().find_map(|t| t.comparison.as_ref()).map(|c| c.baseline.source.clone()).unwrap_or_default();
+    format!("\ncompared with {source} (medians of one-second windows):\n{}", render_table(&COMPARISON_HEADER, &rows))
 }

@@ -89,6 +89,8 @@ pub struct TestConfig {
     pub tags: Vec<String>,
     /// The base URL, if configured.
     pub target: Option<String>,
+    /// Regression tolerances as written (`p99=20%`), checked against the grammar.
+    pub tolerance: Vec<String>,
     /// The options as merged, for the report.
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
@@ -194,6 +196,7 @@ impl TestConfig {
             abort_on_fail: one("abort_on_fail").map(|v| grammar::parse_bool("abort_on_fail", v)).transpose().map_err(e)?.unwrap_or(false),
             tags: get("tags").unwrap_or(&[]).to_vec(),
             target: one("target").map(str::to_string),
+            tolerance: get("tolerance").unwrap_or(&[]).to_vec(),
             raw: raw.clone(),
             smoke: false,
         })
@@ -274,6 +277,7 @@ impl TestConfig {
             abort_on_fail: self.abort_on_fail,
             tags: self.tags.clone(),
             target: self.target.as_deref().map(crate::redact::url),
+            tolerance: self.tolerance.clone(),
             smoke: self.smoke,
         }
     }

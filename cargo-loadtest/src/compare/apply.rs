@@ -1,0 +1,51 @@
+//! Attaching comparisons to a run's report: match tests by package, target and name, check
+//! comparability, judge each metric, and fail tests that regressed.
+
+use super::gate::{self, Tolerances};
+use loadtest_runtime::report::{BaselineInfo, Comparison, MetricVerdict, RunReport, TestStatus};
+
+/// Compares every test of `report` with `baseline`. Returns the comparability refusals (empty
+/// when everything could be compared, or `force` was given).
+pub fn apply(baseline: &RunReport, source: &str, report: &mut RunReport, tolerance_flags: &[String], force: bool) -> Result<Vec<String>, String> {
+    let info = BaselineInfo {
+        source: source.to_string(),
+        git_commit: baseline.run.git_commit.clone(),
+        host: baseline.run.host.clone(),
+        started_at_unix: baseline.run.started_at_unix,
+    };
+    let mut refusals = Vec::new();
+    for (i, test) in report.tests.iter_mut().enumerate() {
+        let Some(new) = &test.result else { continue };
+        let old = baseline
+            .tests
+            .iter()
+            .find(|b| b.package == test.package && b.target == test.target && b.name == test.name)
+            .and_then(|b| b.result.as_ref());
+        let Some(old) = old else {
+            test.comparison = Some(Comparison { baseline: info.clone(), note: Some("the baseline has no result for this test".into()), ..Comparison::default() });
+            continue;
+        };
+        if !force {
+            if let Err(msg) = gate::comparable(&format!("{}::{}", test.target, test.name), &old.config, &new.config) {
+                test.comparison = Some(Comparison { baseline: info.clone(), note: Some(msg.clone()), ..Comparison::default() });
+                refusals.push(msg);
+                continue;
+            }
+        }
+        let mut overrides = new.config.tolerance.clone();
+        overrides.extend(tolerance_flags.iter().cloned());
+        let tolerances = Tolerances::from_config(&overrides)?;
+        let metrics = gate::compare(old, new, &tolerances, 0x5eed + i as u64);
+        let regressed: Vec<String> = metrics.iter().filter(|m| m.verdict == MetricVerdict::Regressed).map(gate::describe).collect();
+        if !regressed.is_empty() {
+            if test.status == TestStatus::Passed {
+                test.status = TestStatus::Failed;
+            }
+            for r in &regressed {
+                test.failures.push(format!("regression: {r}"));
+            }
+        }
+        test.comparison = Some(Comparison { baseline: info.clone(), metrics, regressed: !regressed.is_empty(), note: None });
+    }
+    Ok(refusals)
+}

@@ -1,0 +1,224 @@
+//! The regression gate: which metrics are compared, their tolerances, the comparability check,
+//! and the verdict per test and metric.
+
+use super::stats::{self, Estimate};
+use loadtest_runtime::grammar;
+use loadtest_runtime::report::{ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult};
+
+/// The confidence level of every interval.
+pub const CONFIDENCE: f64 = 0.95;
+/// Bootstrap resamples per metric.
+pub const RESAMPLES: usize = 2000;
+
+/// The metrics the gate compares, with their default tolerances (chosen from A/A measurements,
+/// see `docs/regression-gate.md`): relative for latencies and throughput, absolute (a fraction)
+/// for the error rate.
+pub const DEFAULT_TOLERANCES: [(&str, f64); 5] =
+    [("p50", 0.10), ("p95", 0.15), ("p99", 0.25), ("throughput", 0.10), ("error_rate", 0.01)];
+
+/// Tolerances per metric, defaults overridden by the test's `tolerance` option.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerances(pub Vec<(String, f64)>);
+
+impl Tolerances {
+    /// The defaults with `overrides` (`"p99=20%"` entries) applied.
+    pub fn from_config(overrides: &[String]) -> Result<Tolerances, String> {
+        let mut t: Vec<(String, f64)> = DEFAULT_TOLERANCES.iter().map(|(m, v)| (m.to_string(), *v)).collect();
+        for o in overrides {
+            let (metric, value) = grammar::parse_tolerance(o)?;
+            match t.iter_mut().find(|(m, _)| *m == metric) {
+                Some(slot) => slot.1 = value,
+                None => t.push((metric, value)),
+            }
+        }
+        Ok(Tolerances(t))
+    }
+
+    fn get(&self, metric: &str) -> f64 {
+        self.0.iter().find(|(m, _)| m == metric).map_or(0.1, |(_, v)| *v)
+    }
+}
+
+/// Refuses to compare runs whose load models differ; the error lists every difference.
+pub fn comparable(test: &str, old: &ConfigSummary, new: &ConfigSummary) -> Result<(), String> {
+    let mut diffs = Vec::new();
+    let mut check = |what: &str, a: String, b: String| {
+        if a != b {
+            diffs.push(format!("{what} {a} (baseline) vs {b} (this run)"));
+        }
+    };
+    let show = |v: &dyn std::fmt::Debug| format!("{v:?}");
+    check("model", old.model.clone(), new.model.clone());
+    check("users", show(&old.users), show(&new.users));
+    check("rate", show(&old.rate_per_s), show(&new.rate_per_s));
+    check("stages", show(&old.stages), show(&new.stages));
+    check("duration", show(&old.duration_s), show(&new.duration_s));
+    check("iterations", show(&old.iterations), show(&new.iterations));
+    check("think_time", show(&old.think_time), show(&new.think_time));
+    check("max_in_flight", show(&old.max_in_flight), show(&new.max_in_flight));
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot compare `{test}` with its baseline: the load models differ ({}); results under different load are not comparable. Rerun with the baseline's settings, save a new baseline, or pass --force-compare",
+            diffs.join(", ")
+        ))
+    }
+}
+
+/// The one-second windows that count as samples: complete windows with at least one iteration,
+/// without the first (warm-up) when there are at least five.
+fn windows(series: &[IntervalPoint]) -> Vec<&IntervalPoint> {
+    let mut prev = 0.0;
+    let mut out = Vec::new();
+    for p in series {
+        let span = p.t_s - prev;
+        prev = p.t_s;
+        if span >= 0.9 && p.iterations > 0 {
+            out.push(p);
+        }
+    }
+    if out.len() >= 5 {
+        out.remove(0);
+    }
+    out
+}
+
+fn verdict(est: Option<Estimate>, tolerance: f64, higher_is_worse: bool) -> (MetricVerdict, f64, f64, f64) {
+    let Some(e) = est else { return (MetricVerdict::InsufficientData, f64::NAN, f64::NAN, f64::NAN) };
+    let (worse_low, better_high) = if higher_is_worse { (e.low, e.high) } else { (-e.high, -e.low) };
+    let v = if worse_low > tolerance {
+        MetricVerdict::Regressed
+    } else if better_high < -tolerance {
+        MetricVerdict::Improved
+    } else {
+        MetricVerdict::Unchanged
+    };
+    (v, e.value, e.low, e.high)
+}
+
+/// Compares one test's results with its baseline's.
+pub fn compare(old: &TestResult, new: &TestResult, tol: &Tolerances, seed: u64) -> Vec<MetricComparison> {
+    let (wo, wn) = (windows(&old.series), windows(&new.series));
+    let mut out = Vec::new();
+    let latency: [(&str, fn(&IntervalPoint) -> f64); 3] =
+        [("p50", |p| p.p50_us as f64), ("p95", |p| p.p95_us as f64), ("p99", |p| p.p99_us as f64)];
+    let throughput: (&str, fn(&IntervalPoint) -> f64) = ("throughput", |p| p.iterations as f64);
+    for (i, (metric, f)) in latency.into_iter().chain(std::iter::once(throughput)).enumerate() {
+        let (o, n): (Vec<f64>, Vec<f64>) = (wo.iter().map(|p| f(p)).collect(), wn.iter().map(|p| f(p)).collect());
+        let est = stats::ratio_of_medians(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(i as u64))
+            .map(|e| Estimate { value: e.value - 1.0, low: e.low - 1.0, high: e.high - 1.0 });
+        let tolerance = tol.get(metric);
+        let (verdict, change, low, high) = verdict(est, tolerance, metric != "throughput");
+        out.push(MetricComparison {
+            metric: metric.to_string(),
+            old: if o.is_empty() { 0.0 } else { stats::median(&mut o.clone()) },
+            new: if n.is_empty() { 0.0 } else { stats::median(&mut n.clone()) },
+            change,
+            ci_low: low,
+            ci_high: high,
+            confidence: CONFIDENCE,
+            tolerance,
+            verdict,
+        });
+    }
+    let err = |p: &&IntervalPoint| p.failed as f64 / p.iterations as f64;
+    let (o, n): (Vec<f64>, Vec<f64>) = (wo.iter().map(err).collect(), wn.iter().map(err).collect());
+    let est = stats::difference_of_means(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(9));
+    let tolerance = tol.get("error_rate");
+    let (verdict, change, low, high) = verdict(est, tolerance, true);
+    out.push(MetricComparison {
+        metric: "error_rate".into(),
+        old: if o.is_empty() { 0.0 } else { stats::mean(&o) },
+        new: if n.is_empty() { 0.0 } else { stats::mean(&n) },
+        change,
+        ci_low: low,
+        ci_high: high,
+        confidence: CONFIDENCE,
+        tolerance,
+        verdict,
+    });
+    out
+}
+
+/// A readable account of one metric's comparison (`p99 +23.5% [+18.2%, +29.0%] > 20% tolerance`).
+pub fn describe(m: &MetricComparison) -> String {
+    let pct = |v: f64| format!("{:+.1}%", v * 100.0);
+    let pp = |v: f64| format!("{:+.2} pp", v * 100.0);
+    let f = if m.metric == "error_rate" { pp } else { pct };
+    match m.verdict {
+        MetricVerdict::InsufficientData => format!("{}: too few one-second windows to compare", m.metric),
+        v => format!(
+            "{} {} {} (95% CI {} to {}, tolerance {})",
+            m.metric,
+            match v {
+                MetricVerdict::Regressed => "regressed",
+                MetricVerdict::Improved => "improved",
+                _ => "unchanged",
+            },
+            f(m.change),
+            f(m.ci_low),
+            f(m.ci_high),
+            if m.metric == "error_rate" { format!("{:.2} pp", m.tolerance * 100.0) } else { format!("{:.0}%", m.tolerance * 100.0) }
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(level_us: u64, n: usize, seed: u64) -> TestResult {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let series = (1..=n)
+            .map(|i| {
+                let mut j = |v: u64| (v as f64 * (1.0 + (rng.f64() - 0.5) * 0.06)) as u64;
+                IntervalPoint { t_s: i as f64, iterations: j(1000), failed: 0, requests: 1000, request_errors: 0, p50_us: j(level_us), p95_us: j(level_us * 2), p99_us: j(level_us * 3) }
+            })
+            .collect();
+        TestResult { series, ..TestResult::default() }
+    }
+
+    #[test]
+    fn the_same_level_is_unchanged() {
+        let t = Tolerances::from_config(&[]).unwrap();
+        let c = compare(&result(1000, 12, 1), &result(1000, 12, 2), &t, 1);
+        assert!(c.iter().all(|m| m.verdict == MetricVerdict::Unchanged), "{c:?}");
+    }
+
+    #[test]
+    fn thirty_percent_slower_regresses_every_latency() {
+        let t = Tolerances::from_config(&[]).unwrap();
+        let c = compare(&result(1000, 12, 1), &result(1300, 12, 2), &t, 1);
+        for m in &c[..3] {
+            assert_eq!(m.verdict, MetricVerdict::Regressed, "{}", describe(m));
+            assert!((m.change - 0.3).abs() < 0.05);
+        }
+        assert_eq!(c[3].verdict, MetricVerdict::Unchanged);
+        assert!(describe(&c[2]).starts_with("p99 regressed +"), "{}", describe(&c[2]));
+    }
+
+    #[test]
+    fn faster_is_an_improvement_and_tolerances_apply() {
+        let t = Tolerances::from_config(&["p50=50%".to_string()]).unwrap();
+        let c = compare(&result(1000, 12, 1), &result(700, 12, 2), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Unchanged, "p50 tolerance 50%: {}", describe(&c[0]));
+        assert_eq!(c[1].verdict, MetricVerdict::Improved);
+    }
+
+    #[test]
+    fn short_runs_are_insufficient() {
+        let t = Tolerances::from_config(&[]).unwrap();
+        let c = compare(&result(1000, 2, 1), &result(1000, 2, 2), &t, 1);
+        assert!(c.iter().all(|m| m.verdict == MetricVerdict::InsufficientData));
+    }
+
+    #[test]
+    fn different_models_are_refused() {
+        let a = ConfigSummary { model: "closed".into(), users: Some(10), duration_s: Some(10.0), ..Default::default() };
+        let b = ConfigSummary { users: Some(20), ..a.clone() };
+        comparable("t", &a, &a).unwrap();
+        let e = comparable("t", &a, &b).unwrap_err();
+        assert!(e.contains("users Some(10) (baseline) vs Some(20) (this run)") && e.contains("--force-compare"), "{e}");
+    }
+}
