@@ -62,6 +62,7 @@ impl HarnessProcess {
     pub(crate) fn spawn(h: &BuiltHarness, request: &RunRequest, extra_args: &[String], quiet: bool) -> std::io::Result<Self> {
         let mut child = Command::new(&h.executable)
             .arg("--loadtest-protocol")
+            .arg("--")
             .args(extra_args)
             .current_dir(&h.target.manifest_dir)
             .stdin(Stdio::piped())

@@ -14,6 +14,12 @@ use std::sync::{Mutex, OnceLock};
 
 static CONFIGURED_TARGET: OnceLock<Option<String>> = OnceLock::new();
 static DEFAULT_TARGET: Mutex<Option<String>> = Mutex::new(None);
+static EXTRA_ARGS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// The arguments given after `--` (`cargo loadtest -- ARGS`), for tests that read their own.
+pub fn harness_args() -> &'static [String] {
+    EXTRA_ARGS.get().map_or(&[], Vec::as_slice)
+}
 
 /// The target given for the whole run (`--target` or `LOADTEST_TARGET`), as the setup hook sees it.
 pub fn configured_target() -> Option<String> {
@@ -38,6 +44,7 @@ pub fn run_main(hooks: Hooks) -> ! {
             std::process::exit(2);
         }
     };
+    let _ = EXTRA_ARGS.set(args.extra.clone());
     let tests = registry::all();
     let code = match args.mode {
         Mode::List => {

@@ -25,6 +25,8 @@ pub(crate) struct Args {
     pub(crate) ignored: bool,
     pub(crate) terse: bool,
     pub(crate) quiet: bool,
+    /// Arguments after `--`, for the tests themselves (`cargo loadtest -- ARGS`).
+    pub(crate) extra: Vec<String>,
 }
 
 const ACCEPTED: &str = "--list, --format terse|pretty, --exact, --skip FILTER, --ignored, --include-ignored, --nocapture, --show-output, --test-threads N, --quiet, --color WHEN, -Z FLAG, --bench, --loadtest-list, --loadtest-protocol";
@@ -39,9 +41,14 @@ impl Args {
             ignored: false,
             terse: false,
             quiet: false,
+            extra: Vec::new(),
         };
         let mut it = argv.into_iter();
         while let Some(arg) = it.next() {
+            if arg == "--" {
+                a.extra.extend(it.by_ref());
+                break;
+            }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
                 _ => (arg.clone(), None),
@@ -105,6 +112,13 @@ mod tests {
     fn filters_and_skips() {
         let a = parse(&["br", "--skip", "slow"]).unwrap();
         assert!(a.selects("browse") && !a.selects("browse_slow") && !a.selects("checkout"));
+    }
+
+    #[test]
+    fn arguments_after_a_double_dash_are_kept_for_the_tests() {
+        let a = parse(&["--loadtest-protocol", "--", "--custom", "x"]).unwrap();
+        assert_eq!(a.mode, Mode::Protocol);
+        assert_eq!(a.extra, ["--custom", "x"]);
     }
 
     #[test]
