@@ -78,15 +78,21 @@ impl HarnessProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                match Event::from_line(&line) {
-                    Some(Ok(event)) => {
-                        if tx.send(Msg::Event(Box::new(event))).is_err() {
-                            return;
-                        }
+                let sent = match Event::from_line(&line) {
+                    Some(Ok(event)) => tx.send(Msg::Event(Box::new(event))),
+                    Some(Err(e)) => {
+                        eprintln!("warning: unreadable event from the harness: {e}");
+                        Ok(())
                     }
-                    Some(Err(e)) => eprintln!("warning: unreadable event from the harness: {e}"),
-                    None if !quiet => eprintln!("{line}"),
-                    None => {}
+                    None => {
+                        if !quiet {
+                            eprintln!("{line}");
+                        }
+                        Ok(())
+                    }
+                };
+                if sent.is_err() {
+                    return;
                 }
             }
             let _ = tx.send(Msg::Eof);

@@ -32,13 +32,13 @@ pub(crate) fn cargo() -> std::ffi::OsString {
 
 /// Reads the workspace and finds its harness targets.
 pub(crate) fn discover(args: &WorkspaceArgs) -> Result<Workspace, CliError> {
-    if let Some(path) = &args.manifest_path {
-        if !path.is_file() {
-            return Err(CliError::Usage(format!(
-                "manifest not found: {} (--manifest-path takes the path of a Cargo.toml file)",
-                path.display()
-            )));
-        }
+    if let Some(path) = &args.manifest_path
+        && !path.is_file()
+    {
+        return Err(CliError::Usage(format!(
+            "manifest not found: {} (--manifest-path takes the path of a Cargo.toml file)",
+            path.display()
+        )));
     }
     let mut cmd = MetadataCommand::new();
     cmd.cargo_path(cargo());

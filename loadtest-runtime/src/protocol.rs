@@ -119,7 +119,7 @@ pub enum Event {
         /// The test's name.
         test: String,
         /// Its resolved configuration.
-        config: ConfigSummary,
+        config: Box<ConfigSummary>,
     },
     /// Once per second while a test runs.
     Progress(Progress),

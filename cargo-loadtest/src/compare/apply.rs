@@ -25,12 +25,12 @@ pub fn apply(baseline: &RunReport, source: &str, report: &mut RunReport, toleran
             test.comparison = Some(Comparison { baseline: info.clone(), note: Some("the baseline has no result for this test".into()), ..Comparison::default() });
             continue;
         };
-        if !force {
-            if let Err(msg) = gate::comparable(&format!("{}::{}", test.target, test.name), &old.config, &new.config) {
-                test.comparison = Some(Comparison { baseline: info.clone(), note: Some(msg.clone()), ..Comparison::default() });
-                refusals.push(msg);
-                continue;
-            }
+        if !force
+            && let Err(msg) = gate::comparable(&format!("{}::{}", test.target, test.name), &old.config, &new.config)
+        {
+            test.comparison = Some(Comparison { baseline: info.clone(), note: Some(msg.clone()), ..Comparison::default() });
+            refusals.push(msg);
+            continue;
         }
         let mut overrides = new.config.tolerance.clone();
         overrides.extend(tolerance_flags.iter().cloned());

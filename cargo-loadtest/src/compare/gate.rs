@@ -101,9 +101,10 @@ fn verdict(est: Option<Estimate>, tolerance: f64, higher_is_worse: bool) -> (Met
 pub fn compare(old: &TestResult, new: &TestResult, tol: &Tolerances, seed: u64) -> Vec<MetricComparison> {
     let (wo, wn) = (windows(&old.series), windows(&new.series));
     let mut out = Vec::new();
-    let latency: [(&str, fn(&IntervalPoint) -> f64); 3] =
+    type Extract = fn(&IntervalPoint) -> f64;
+    let latency: [(&str, Extract); 3] =
         [("p50", |p| p.p50_us as f64), ("p95", |p| p.p95_us as f64), ("p99", |p| p.p99_us as f64)];
-    let throughput: (&str, fn(&IntervalPoint) -> f64) = ("throughput", |p| p.iterations as f64);
+    let throughput: (&str, Extract) = ("throughput", |p| p.iterations as f64);
     for (i, (metric, f)) in latency.into_iter().chain(std::iter::once(throughput)).enumerate() {
         let (o, n): (Vec<f64>, Vec<f64>) = (wo.iter().map(|p| f(p)).collect(), wn.iter().map(|p| f(p)).collect());
         let est = stats::ratio_of_medians(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(i as u64))

@@ -119,16 +119,14 @@ pub(crate) fn merge(layers: &[&OptionLayer]) -> Vec<(String, Vec<String>)> {
                 "duration" => vec!["stages"],
                 _ => vec![],
             };
-            if name == "duration" {
-                if let Some((_, stages)) = out.iter().find(|(n, _)| n == "stages") {
+            if name == "duration"
+                && let Some((_, stages)) = out.iter().find(|(n, _)| n == "stages") {
                     let peak = stage_peak(stages);
-                    if let Some((key, v)) = peak {
-                        if !out.iter().any(|(n, _)| n == key) {
+                    if let Some((key, v)) = peak
+                        && !out.iter().any(|(n, _)| n == key) {
                             out.push((key.to_string(), vec![v]));
                         }
-                    }
                 }
-            }
             if name == "stages" {
                 // Rate stages make the test open; user stages make it closed.
                 let refs: Vec<&str> = values.iter().map(String::as_str).collect();

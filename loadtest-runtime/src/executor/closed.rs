@@ -106,11 +106,10 @@ async fn user(users: Arc<Users>, id: u64) {
             }
             continue;
         }
-        if let Some(limit) = users.limit {
-            if users.started.fetch_add(1, Ordering::AcqRel) >= limit {
+        if let Some(limit) = users.limit
+            && users.started.fetch_add(1, Ordering::AcqRel) >= limit {
                 break;
             }
-        }
         let start = Instant::now();
         let outcome = run_once(users.run, &ctx, users.iteration_timeout, &users.hard).await;
         let interrupted = matches!(outcome, super::iteration::Outcome::Interrupted);

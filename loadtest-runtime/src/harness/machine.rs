@@ -109,7 +109,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                     continue;
                 }
             };
-            emit(&Event::Started { test: t.name.clone(), config: config.summary() });
+            emit(&Event::Started { test: t.name.clone(), config: Box::new(config.summary()) });
             let mut on_progress = |p| emit(&Event::Progress(p));
             let run = RunTest {
                 def,
