@@ -15,6 +15,13 @@
 //! | `/stall-once/{ms}` | the first request stalls `ms` milliseconds, later ones answer at once |
 //! | `/bytes/{n}` | 200 with an `n`-byte body |
 //! | `/echo` | 200, the request's headers as the body |
+//! | `/fault/close` | reads the request, closes the connection without answering |
+//! | `/fault/reset` | starts a response, then resets the connection mid-body |
+//! | `/fault/hang/{secs}` | never answers (for `secs`, default 60) |
+//! | `/fault/trickle/{n}/{ms}` | an `n`-byte body, one byte every `ms` milliseconds |
+//! | `/fault/malformed` | a malformed status line |
+//! | `/fault/huge-headers/{n}` | `n` 100-byte headers (default 2,000: 200 KB) |
+//! | `/fault/bad-chunked` | a broken chunked encoding |
 //!
 //! Every answer is also delayed by [`DemoServer::set_delay`] (0 by default).
 
@@ -151,6 +158,12 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
         if delay > 0 {
             tokio::time::sleep(Duration::from_micros(delay)).await;
         }
+        if route.starts_with("/fault/") {
+            // Faults take over the connection and end it.
+            fault(&route, &mut write).await;
+            state.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
         let (status, extra, body) = answer(&route, &headers, &state).await;
         state.in_flight.fetch_sub(1, Ordering::AcqRel);
         let head = format!(
@@ -209,6 +222,61 @@ async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<
         ["echo"] => (200, String::new(), headers.as_bytes().to_vec()),
         _ => (404, String::new(), b"not found".to_vec()),
     }
+}
+
+/// Misbehaves at the protocol level, then closes the connection.
+async fn fault(route: &str, write: &mut tokio::net::tcp::OwnedWriteHalf) {
+    let segs: Vec<&str> = route.trim_start_matches("/fault/").split('/').collect();
+    let num = |i: usize, default: u64| segs.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(default);
+    match segs[0] {
+        // Read the request, answer nothing, close.
+        "close" => {}
+        // Start a response, then reset the connection (RST) in the middle of the body.
+        "reset" => {
+            let _ = write.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial").await;
+            let _ = write.flush().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            // A zero linger makes the close a reset (RST) rather than an orderly FIN.
+            let _ = write.as_ref().set_zero_linger();
+        }
+        // Never answer (until the client gives up; bounded so the task ends).
+        "hang" => tokio::time::sleep(Duration::from_secs(num(1, 60).min(600))).await,
+        // A body of N bytes sent one byte every M milliseconds.
+        "trickle" => {
+            let (n, ms) = (num(1, 10).min(10_000), num(2, 100));
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {n}\r\n\r\n");
+            if write.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            for _ in 0..n {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                if write.write_all(b"x").await.is_err() || write.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+        // Not HTTP at all.
+        "malformed" => {
+            let _ = write.write_all(b"HTTQ/9.9 two hundred\r\n\r\n").await;
+        }
+        // A header block far beyond any client's limit.
+        "huge-headers" => {
+            let mut head = String::from("HTTP/1.1 200 OK\r\n");
+            for i in 0..num(1, 2000).min(100_000) {
+                head.push_str(&format!("x-filler-{i}: {}\r\n", "y".repeat(100)));
+            }
+            head.push_str("content-length: 0\r\n\r\n");
+            let _ = write.write_all(head.as_bytes()).await;
+        }
+        // Chunked encoding whose chunk size is not hexadecimal.
+        "bad-chunked" => {
+            let _ = write.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\noops\r\n0\r\n\r\n").await;
+        }
+        _ => {
+            let _ = write.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 13\r\n\r\nunknown fault").await;
+        }
+    }
+    let _ = write.flush().await;
 }
 
 fn reason(status: u16) -> &'static str {

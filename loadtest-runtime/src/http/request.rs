@@ -128,7 +128,8 @@ impl<'a> Request<'a> {
             let sent = self.body.len() as u64;
             let (class, status, received) = match &outcome {
                 Ok(r) => (RequestClass::of_status(r.status.as_u16()), Some(r.status.as_u16()), r.body_len),
-                Err(e) => (e.class, e.status, 0),
+                // A broken response has no complete status: only whole responses count by status.
+                Err(e) => (e.class, None, 0),
             };
             let retry_now = attempt < retries && retry::should_retry(&shared.retry, class, status);
             let exhausted = !retry_now && retries > 0 && attempt == retries && retry::should_retry(&shared.retry, class, status);
