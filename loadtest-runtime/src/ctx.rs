@@ -20,7 +20,7 @@ pub(crate) struct TestShared {
     pub(crate) limiter: Option<RateLimiter>,
     pub(crate) setup: Option<Arc<dyn Any + Send + Sync>>,
     /// Values that must never appear in a report (redacted from error messages).
-    pub(crate) secrets: Vec<String>,
+    pub(crate) secrets: &'static crate::redact::Secrets,
 }
 
 /// The context of one iteration of a load test.

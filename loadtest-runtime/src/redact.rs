@@ -25,6 +25,53 @@ pub fn url(text: &str) -> String {
     out
 }
 
+/// The secret values seen in sensitive headers and target URLs, so that error messages (even a
+/// test's own, and panic messages) can be scrubbed of them.
+#[derive(Default)]
+pub struct Secrets(std::sync::RwLock<Vec<String>>);
+
+static PROCESS_SECRETS: Secrets = Secrets(std::sync::RwLock::new(Vec::new()));
+
+/// The secrets seen by this process (shared by every test of a harness binary).
+pub fn secrets() -> &'static Secrets {
+    &PROCESS_SECRETS
+}
+
+impl Secrets {
+    /// Remembers a secret value (and, for `Basic`/`Bearer` values, the credential after the scheme).
+    pub fn add(&self, value: &str) {
+        let mut values = vec![value.to_string()];
+        if let Some((_, cred)) = value.split_once(' ') {
+            values.push(cred.to_string());
+        }
+        for v in values {
+            if v.len() < 4 {
+                continue;
+            }
+            let known = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&v);
+            if !known {
+                self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(v);
+            }
+        }
+    }
+
+    /// Remembers the password of a URL's credentials.
+    pub fn add_url(&self, url: &str) {
+        let Some(rest) = url.split_once("://").map(|(_, r)| r) else { return };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if let Some((cred, _)) = authority.rsplit_once('@') {
+            if let Some((_, pass)) = cred.split_once(':') {
+                self.add(pass);
+            }
+        }
+    }
+
+    /// Redacts URL credentials and every remembered secret in `text`.
+    pub fn scrub(&self, text: &str) -> String {
+        message(text, &self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
 /// Redacts URL credentials in a message, and removes any of `secrets` found in it.
 pub fn message(text: &str, secrets: &[String]) -> String {
     let mut out = url(text);
@@ -48,6 +95,14 @@ mod tests {
             "error sending request for url (http://[redacted]@host/a) then https://h/b"
         );
         assert_eq!(url("no urls here"), "no urls here");
+    }
+
+    #[test]
+    fn remembers_header_and_url_secrets() {
+        let s = Secrets::default();
+        s.add("Bearer abcd1234");
+        s.add_url("http://alice:pa55word@127.0.0.1:1/x");
+        assert_eq!(s.scrub("got abcd1234 and pa55word from alice"), "got [redacted] and [redacted] from alice");
     }
 
     #[test]

@@ -277,3 +277,31 @@ fn no_arguments_in_the_repository_root_runs_the_demo() {
     assert_eq!(names, ["arrivals", "browse", "checkout"]);
     assert!(report.tests.iter().all(|t| t.status == TestStatus::Passed), "{:?}", report.tests);
 }
+
+#[test]
+fn credentials_never_appear_in_reports_or_output() {
+    let _g = serial();
+    let server = Server::start();
+    let f = Fixture::copy("secrets");
+    let target = server.url().replace("://", "://admin:SECRET-URL-PASS@");
+    let out = f.run(&["--target", &target]);
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let report = f.report();
+    assert_eq!(report.tests.len(), 4);
+    assert!(report.tests.iter().all(|t| t.status == TestStatus::Failed), "every test fails in its own way");
+    let mut haystacks = vec![
+        ("stdout".to_string(), String::from_utf8_lossy(&out.stdout).into_owned()),
+        ("stderr".to_string(), String::from_utf8_lossy(&out.stderr).into_owned()),
+    ];
+    for name in ["report.json", "junit.xml", "report.md"] {
+        haystacks.push((name.to_string(), std::fs::read_to_string(f.file(name)).unwrap()));
+    }
+    for (what, text) in &haystacks {
+        for secret in ["SECRET-BEARER", "SECRET-COOKIE", "SECRET-PROXY", "SECRET-URL-PASS"] {
+            assert!(!text.contains(secret), "{secret} leaked into {what}:\n{text}");
+        }
+    }
+    // The failures are still explained.
+    let json = &haystacks[2].1;
+    assert!(json.contains("[redacted]") && json.contains("HTTP 500"), "{json}");
+}

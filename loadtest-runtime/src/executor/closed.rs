@@ -113,7 +113,7 @@ async fn user(users: Arc<Users>, id: u64) {
         let start = Instant::now();
         let outcome = run_once(users.run, &ctx, users.iteration_timeout, &users.hard).await;
         let interrupted = matches!(outcome, super::iteration::Outcome::Interrupted);
-        record(&users.test.metrics, start, start, outcome, &users.test.secrets);
+        record(&users.test.metrics, start, start, outcome, users.test.secrets);
         if interrupted {
             break;
         }

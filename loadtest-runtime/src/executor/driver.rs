@@ -43,16 +43,23 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
         LoadModel::Closed { users, .. } => users.peak() as usize,
         LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
     };
+    let target = config.target.clone().or(default_target);
     let shared = Arc::new(TestShared {
         name: name.clone(),
         client: new_client(max_idle.clamp(1, 100_000))?,
-        target: config.target.clone().or(default_target),
+        target: target.clone(),
         metrics: metrics.clone(),
         retry: config.retry.clone(),
         timeout: config.timeout,
         limiter: config.rate_limit.map(|r| RateLimiter::new(r.per_second)),
         setup,
-        secrets: Vec::new(),
+        secrets: {
+            let secrets = crate::redact::secrets();
+            if let Some(t) = &target {
+                secrets.add_url(t);
+            }
+            secrets
+        },
     });
     let soft = Arc::new(Stop::default());
     let hard = Arc::new(Stop::default());

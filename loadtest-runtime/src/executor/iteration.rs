@@ -48,7 +48,7 @@ pub(crate) async fn run_once(run: RunFn, ctx: &Ctx, timeout: Option<Duration>, h
 }
 
 /// Records an iteration that was meant to start at `intended`, started at `actual` and ends now.
-pub(crate) fn record(metrics: &Metrics, intended: Instant, actual: Instant, outcome: Outcome, secrets: &[String]) {
+pub(crate) fn record(metrics: &Metrics, intended: Instant, actual: Instant, outcome: Outcome, secrets: &crate::redact::Secrets) {
     let end = Instant::now();
     let corrected = end.duration_since(intended).as_micros() as u64;
     let uncorrected = end.duration_since(actual).as_micros() as u64;
@@ -62,7 +62,7 @@ pub(crate) fn record(metrics: &Metrics, intended: Instant, actual: Instant, outc
             Outcome::Ok => s.iteration(corrected, uncorrected, None),
             Outcome::Failed(class, message) => {
                 s.iteration(corrected, uncorrected, Some(class));
-                s.error(class.as_str(), crate::redact::message(&message, secrets));
+                s.error(class.as_str(), secrets.scrub(&message));
             }
             Outcome::Interrupted => s.interrupted += 1,
         }

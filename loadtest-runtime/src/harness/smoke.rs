@@ -20,7 +20,20 @@ pub(crate) fn quiet_panics() {
     std::panic::set_hook(Box::new(move |info| {
         let n = PANICS.fetch_add(1, Ordering::Relaxed);
         if n < PANICS_SHOWN {
-            default(info);
+            let payload = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned());
+            match payload {
+                // Printed by us so that secrets the tests used are scrubbed from it.
+                Some(msg) => {
+                    let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+                    let thread = std::thread::current();
+                    eprintln!("thread '{}' panicked{at}:\n{}", thread.name().unwrap_or("<unnamed>"), crate::redact::secrets().scrub(&msg));
+                }
+                None => default(info),
+            }
         } else if n == PANICS_SHOWN {
             eprintln!("(further panics are counted in the results, not printed)");
         }

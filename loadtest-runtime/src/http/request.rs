@@ -53,6 +53,7 @@ impl<'a> Request<'a> {
             (Ok(n), Ok(mut v)) => {
                 if crate::redact::SENSITIVE_HEADERS.contains(&n.as_str()) {
                     v.set_sensitive(true);
+                    self.ctx.shared.secrets.add(value.as_ref());
                 }
                 self.headers.append(n, v);
             }
@@ -106,6 +107,7 @@ impl<'a> Request<'a> {
     pub async fn send(self) -> Result<Response, HttpError> {
         let shared = &*self.ctx.shared;
         let name = self.name.clone().unwrap_or_else(|| default_name(&self.method, &self.url));
+        shared.secrets.add_url(&self.url);
         let what = crate::redact::url(&format!("{} {}", self.method, self.url));
         if let Some(err) = &self.error {
             let e = HttpError::new(RequestClass::Other, None, format!("{what}: {err}"));
@@ -136,7 +138,7 @@ impl<'a> Request<'a> {
             shared.metrics.with(|s| {
                 s.request(&name, class, status, elapsed_us, sent, received);
                 if let Err(e) = &outcome {
-                    s.error(class.as_str(), e.message.clone());
+                    s.error(class.as_str(), shared.secrets.scrub(&e.message));
                 }
                 if retry_now {
                     s.retries_attempted += 1;
