@@ -59,12 +59,20 @@ fn testcase(t: &TestReport) -> TestCase {
         TestStatus::Passed => TestCase::success(&name, time),
         TestStatus::Failed => TestCase::failure(&name, time, "loadtest", &message),
         TestStatus::Errored => TestCase::error(&name, time, "error", &message),
-        TestStatus::Interrupted => TestCase::skipped(&name),
+        TestStatus::Interrupted => {
+            let mut case = TestCase::skipped(&name);
+            case.time = time;
+            case
+        }
     };
     case.set_classname(&attr_safe(&format!("{}::{}", t.package, t.target)));
     let mut out = figures(t);
     if t.status == TestStatus::Interrupted {
-        out.push_str(&format!("{}: {}\n", status_word(t.status), t.failures.join("; ")));
+        if t.failures.is_empty() {
+            out.push_str(&format!("{}\n", status_word(t.status)));
+        } else {
+            out.push_str(&format!("{}: {}\n", status_word(t.status), t.failures.join("; ")));
+        }
     }
     if !out.is_empty() {
         case.set_system_out(&xml_safe(&out));
@@ -75,16 +83,29 @@ fn testcase(t: &TestReport) -> TestCase {
     case
 }
 
+/// Adds a case to its suite. The writer emits a bare `<skipped/>` for a skipped case and drops
+/// its output, so an interrupted test's figures and reason go to the suite's `system-out`,
+/// under the test's name.
+fn add(suite: &mut TestSuite, mut case: TestCase) {
+    if case.is_skipped()
+        && let Some(out) = case.system_out.take()
+    {
+        let text = suite.system_out.get_or_insert_with(String::new);
+        text.push_str(&format!("{}:\n{out}", xml_safe(&case.name)));
+    }
+    suite.add_testcase(case);
+}
+
 /// Renders the report as JUnit XML.
 pub fn render(report: &RunReport) -> String {
     let mut suites: Vec<TestSuite> = Vec::new();
     for t in &report.tests {
         let suite_name = attr_safe(&format!("{}::{}", t.package, t.target));
         match suites.iter_mut().find(|s| s.name == suite_name) {
-            Some(s) => s.add_testcase(testcase(t)),
+            Some(s) => add(s, testcase(t)),
             None => {
                 let mut s = TestSuite::new(&suite_name);
-                s.add_testcase(testcase(t));
+                add(&mut s, testcase(t));
                 suites.push(s);
             }
         }

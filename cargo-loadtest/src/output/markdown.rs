@@ -8,6 +8,12 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
 }
 
+/// Text as an inline code span. Code spans show entities literally, so `<` is left alone;
+/// only what would end the span or the line is replaced.
+fn code(s: &str) -> String {
+    format!("`{}`", s.replace('\n', " ").replace('`', "'"))
+}
+
 /// Renders the report as Markdown.
 pub fn render(report: &RunReport) -> String {
     let verdict = match report.status {
@@ -23,8 +29,12 @@ pub fn render(report: &RunReport) -> String {
     }
     for t in &report.tests {
         let Some(r) = &t.result else {
+            md.push_str(&format!("\n### {}::{}: {}\n\n", t.target, cell(&t.name), status_word(t.status)));
+            for f in &t.failures {
+                md.push_str(&format!("- {}\n", cell(f)));
+            }
             if let Some(e) = &t.error {
-                md.push_str(&format!("\n### {}::{}: {}\n\n```\n{}\n```\n", t.target, cell(&t.name), status_word(t.status), e.replace("```", "'''")));
+                md.push_str(&format!("\n```\n{}\n```\n", e.replace("```", "'''")));
             }
             continue;
         };
@@ -33,7 +43,7 @@ pub fn render(report: &RunReport) -> String {
         }
         md.push_str(&format!("\n### {}::{}: {}\n\n", t.target, cell(&t.name), status_word(t.status)));
         for th in &r.thresholds {
-            md.push_str(&format!("- {} `{}`: {}\n", if th.passed { "✅" } else { "❌" }, cell(&th.rule), cell(&th.message)));
+            md.push_str(&format!("- {} {}: {}\n", if th.passed { "✅" } else { "❌" }, code(&th.rule), cell(&th.message)));
         }
         for w in &r.generator.warnings {
             md.push_str(&format!("- ⚠️ generator: {}\n", cell(w)));

@@ -1,0 +1,3 @@
+//! Helpers shared by the report tests (schema, snapshots, JUnit XML).
+
+pub mod synthetic;

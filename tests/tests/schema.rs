@@ -1,0 +1,410 @@
+//! `schema/report.schema.json` describes the JSON report exactly: a realistic report validates,
+//! broken ones do not, and the JSON reads back into the same `RunReport`.
+
+mod common;
+
+use common::synthetic;
+use loadtest_runtime::report::RunReport;
+use serde_json::{Value, json};
+
+const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/report.schema.json");
+
+fn schema() -> Value {
+    let text = std::fs::read_to_string(SCHEMA_PATH).expect("schema/report.schema.json is readable");
+    serde_json::from_str(&text).expect("the schema is JSON")
+}
+
+fn validator() -> jsonschema::Validator {
+    jsonschema::validator_for(&schema()).expect("the schema compiles")
+}
+
+/// Every validation error, one line each (empty when the instance is valid).
+fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} (at {})", e.instance_path))
+        .collect()
+}
+
+fn report_json() -> Value {
+    serde_json::to_value(synthetic::report()).expect("reports serialize")
+}
+
+#[test]
+fn the_schema_is_a_valid_draft_2020_12_schema() {
+    let schema = schema();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema["title"], "cargo-loadtest report");
+    if let Err(e) = jsonschema::meta::validate(&schema) {
+        panic!(
+            "the schema does not match the draft 2020-12 meta-schema: {e} (at {})",
+            e.instance_path
+        );
+    }
+}
+
+#[test]
+fn the_synthetic_report_covers_every_shape() {
+    let r = synthetic::report();
+    let with_result: Vec<_> = r.tests.iter().filter_map(|t| t.result.as_ref()).collect();
+    assert!(
+        with_result
+            .iter()
+            .any(|t| t.iteration_latency_uncorrected.is_some())
+    );
+    assert!(
+        with_result
+            .iter()
+            .any(|t| t.iteration_latency_uncorrected.is_none())
+    );
+    assert!(with_result.iter().any(|t| !t.request_names.is_empty()
+        && !t.custom_latencies.is_empty()
+        && !t.custom_counters.is_empty()));
+    assert!(
+        with_result.iter().any(|t| !t.series.is_empty()
+            && !t.errors.is_empty()
+            && !t.generator.warnings.is_empty())
+    );
+    assert!(
+        r.tests
+            .iter()
+            .any(|t| t.result.is_none() && t.error.is_some())
+    );
+    assert!(
+        r.tests
+            .iter()
+            .any(|t| t.result.is_none() && t.error.is_none())
+    );
+    let comparisons: Vec<_> = r
+        .tests
+        .iter()
+        .filter_map(|t| t.comparison.as_ref())
+        .collect();
+    assert!(
+        comparisons.iter().any(|c| c.regressed) && comparisons.iter().any(|c| c.note.is_some())
+    );
+    assert!(r.tests.iter().any(|t| t.comparison.is_none()));
+    // Optional fields appear both as values and as null.
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(
+        text.contains("\"iteration_latency_uncorrected\":null") && text.contains("\"result\":null")
+    );
+}
+
+#[test]
+fn a_realistic_report_matches_the_schema() {
+    let validator = validator();
+    let instance = report_json();
+    let errs = errors(&validator, &instance);
+    assert!(
+        errs.is_empty(),
+        "the synthetic report does not match the schema:\n{}",
+        errs.join("\n")
+    );
+    assert!(validator.is_valid(&instance));
+}
+
+#[test]
+fn default_and_minimal_values_match_the_schema() {
+    let validator = validator();
+    // A test whose result is mostly empty, and a run with no tests at all.
+    let mut r = synthetic::report();
+    let mut result = synthetic::interrupted_partial();
+    result.iteration_latency = synthetic::hist([]);
+    result.request_names.clear();
+    result.thresholds.clear();
+    r.tests = vec![synthetic::judged("reports", result)];
+    r.run.git_commit = None;
+    let errs = errors(&validator, &serde_json::to_value(&r).unwrap());
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    r.tests.clear();
+    let errs = errors(&validator, &serde_json::to_value(&r).unwrap());
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+}
+
+#[test]
+fn reports_from_before_baselines_still_match_and_read() {
+    // `comparison` and `tolerance` came with baselines; older version-1 reports lack them.
+    let mut instance = report_json();
+    for t in instance["tests"].as_array_mut().unwrap() {
+        object(t).remove("comparison");
+        if !t["result"].is_null() {
+            object(&mut t["result"]["config"]).remove("tolerance");
+        }
+    }
+    let errs = errors(&validator(), &instance);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let back: RunReport = serde_json::from_value(instance).expect("an older report deserializes");
+    assert!(back.tests.iter().all(|t| t.comparison.is_none()));
+}
+
+/// A comparison with too few windows: its change and interval are NaN, which JSON writes as null.
+fn insufficient_data_report() -> RunReport {
+    use loadtest_runtime::report::MetricVerdict::InsufficientData;
+    let mut r = synthetic::report();
+    let nan = (f64::NAN, f64::NAN, f64::NAN);
+    r.tests[0].comparison.as_mut().unwrap().metrics[0] =
+        synthetic::metric("p50", 0.0, 0.0, nan, 0.10, InsufficientData);
+    r
+}
+
+#[test]
+fn insufficient_data_comparisons_match_the_schema() {
+    let instance = serde_json::to_value(insufficient_data_report()).unwrap();
+    assert!(instance["tests"][0]["comparison"]["metrics"][0]["change"].is_null());
+    let errs = errors(&validator(), &instance);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+}
+
+#[test]
+#[ignore = "known bug: MetricComparison's f64 fields are NaN for insufficient_data, serde_json \
+            writes null, and f64 cannot read null back, so such a report cannot be used as a \
+            baseline or by `cargo loadtest compare`"]
+fn insufficient_data_comparisons_read_back() {
+    let text = serde_json::to_string(&insufficient_data_report()).unwrap();
+    if let Err(e) = serde_json::from_str::<RunReport>(&text) {
+        panic!("a report with an insufficient_data comparison does not read back: {e}");
+    }
+}
+
+/// Applies `mutate` to a fresh copy of the report JSON and asserts the schema rejects it.
+fn assert_rejected(validator: &jsonschema::Validator, what: &str, mutate: impl FnOnce(&mut Value)) {
+    let mut instance = report_json();
+    mutate(&mut instance);
+    assert!(
+        !validator.is_valid(&instance),
+        "the schema accepted a report with {what}"
+    );
+    let errs = errors(validator, &instance);
+    assert!(
+        !errs.is_empty(),
+        "{what}: is_valid and iter_errors disagree"
+    );
+    eprintln!("{what}: {}", errs.join("; "));
+}
+
+fn object(v: &mut Value) -> &mut serde_json::Map<String, Value> {
+    v.as_object_mut().expect("an object")
+}
+
+#[test]
+fn broken_reports_are_rejected() {
+    let v = validator();
+    // Missing required fields, at every level.
+    assert_rejected(&v, "no schema_version", |r| {
+        drop(object(r).remove("schema_version"))
+    });
+    assert_rejected(&v, "no run.host", |r| {
+        drop(object(&mut r["run"]).remove("host"))
+    });
+    assert_rejected(&v, "no tests[0].result", |r| {
+        drop(object(&mut r["tests"][0]).remove("result"))
+    });
+    assert_rejected(&v, "no tests[2].error (null must still be written)", |r| {
+        drop(object(&mut r["tests"][2]).remove("error"))
+    });
+    assert_rejected(&v, "no iterations.failed", |r| {
+        drop(object(&mut r["tests"][0]["result"]["iterations"]).remove("failed"))
+    });
+    assert_rejected(&v, "no histogram encoding", |r| {
+        drop(object(&mut r["tests"][0]["result"]["iteration_latency"]).remove("hdr_v2_base64"))
+    });
+    assert_rejected(&v, "no p999_us", |r| {
+        drop(
+            object(&mut r["tests"][0]["result"]["request_names"]["GET /"]["latency"]["summary"])
+                .remove("p999_us"),
+        )
+    });
+    assert_rejected(&v, "no generator warnings", |r| {
+        drop(object(&mut r["tests"][0]["result"]["generator"]).remove("warnings"))
+    });
+    // Wrong types.
+    assert_rejected(&v, "a string exit code", |r| r["exit_code"] = json!("130"));
+    assert_rejected(&v, "a fractional count", |r| {
+        r["tests"][0]["result"]["iterations"]["total"] = json!(1.5)
+    });
+    assert_rejected(&v, "a negative count", |r| {
+        r["tests"][0]["result"]["requests"]["total"] = json!(-1)
+    });
+    assert_rejected(&v, "a string latency", |r| {
+        r["tests"][0]["result"]["iteration_latency"]["summary"]["p99_us"] = json!("12ms")
+    });
+    assert_rejected(&v, "failures as a string", |r| {
+        r["tests"][1]["failures"] = json!("p95 failed")
+    });
+    assert_rejected(&v, "a boolean result", |r| {
+        r["tests"][0]["result"] = json!(true)
+    });
+    assert_rejected(&v, "a null host", |r| r["run"]["host"] = Value::Null);
+    assert_rejected(&v, "a string counter", |r| {
+        r["tests"][0]["result"]["custom_counters"]["cache_hits"] = json!("1500")
+    });
+    assert_rejected(&v, "a broken histogram in a map", |r| {
+        r["tests"][0]["result"]["custom_latencies"]["render"] = json!({})
+    });
+    assert_rejected(&v, "histogram bytes that are not base64", |r| {
+        r["tests"][0]["result"]["iteration_latency"]["hdr_v2_base64"] = json!("not base64!")
+    });
+    // Unknown enum values and constants.
+    assert_rejected(&v, "an unknown run status", |r| {
+        r["status"] = json!("skipped")
+    });
+    assert_rejected(&v, "an unknown test status", |r| {
+        r["tests"][0]["status"] = json!("PASSED")
+    });
+    assert_rejected(&v, "a capitalized test status", |r| {
+        r["tests"][2]["status"] = json!("Errored")
+    });
+    assert_rejected(&v, "schema version 2", |r| r["schema_version"] = json!(2));
+    assert_rejected(&v, "an unknown load model", |r| {
+        r["tests"][0]["result"]["config"]["model"] = json!("hybrid")
+    });
+    assert_rejected(&v, "an unknown request class", |r| {
+        r["tests"][0]["result"]["requests"]["by_class"]["http_3xx"] = json!(1)
+    });
+    assert_rejected(&v, "a status code that is not one", |r| {
+        r["tests"][0]["result"]["requests"]["by_status"]["ok"] = json!(1)
+    });
+    // Fields the layout does not have.
+    assert_rejected(&v, "an extra top-level field", |r| r["extra"] = json!(1));
+    assert_rejected(&v, "an extra field in a test result", |r| {
+        r["tests"][0]["result"]["p99"] = json!(1)
+    });
+    assert_rejected(&v, "an unknown metric verdict", |r| {
+        r["tests"][1]["comparison"]["metrics"][1]["verdict"] = json!("worse")
+    });
+    assert_rejected(&v, "no comparison.regressed", |r| {
+        drop(object(&mut r["tests"][1]["comparison"]).remove("regressed"))
+    });
+    assert_rejected(&v, "an unknown compared metric", |r| {
+        r["tests"][1]["comparison"]["metrics"][0]["metric"] = json!("p42")
+    });
+    assert_rejected(&v, "a string change", |r| {
+        r["tests"][1]["comparison"]["metrics"][0]["change"] = json!("+1%")
+    });
+    assert_rejected(&v, "an extra field in a threshold", |r| {
+        r["tests"][0]["result"]["thresholds"][0]["limit"] = json!(1)
+    });
+}
+
+/// The paths where two JSON values differ, with both values. Numbers within `ulps` units in the
+/// last place of each other count as equal.
+fn differences(path: &str, a: &Value, b: &Value, ulps: u64, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                differences(
+                    &format!("{path}/{k}"),
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    ulps,
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                differences(&format!("{path}/{i}"), x, y, ulps, out);
+            }
+        }
+        (Value::Number(x), Value::Number(y)) if x.is_f64() && y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            if x.is_sign_negative() != y.is_sign_negative()
+                || x.to_bits().abs_diff(y.to_bits()) > ulps
+            {
+                out.push(format!("{path}: {x:?} became {y:?}"));
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} became {b}")),
+        _ => {}
+    }
+}
+
+/// Whether this build's serde_json parses every float exactly (its `float_roundtrip` feature).
+/// Without it, parsing may land one unit in the last place off for 17-digit values.
+fn json_floats_are_exact() -> bool {
+    serde_json::from_str::<f64>("940.3852705410823").unwrap() == 940.385_270_541_082_3
+}
+
+#[test]
+fn the_json_reads_back_into_the_same_report() {
+    let report = synthetic::report();
+    let exact = json_floats_are_exact();
+    if !exact {
+        eprintln!(
+            "note: serde_json is built without `float_roundtrip`: floats may come back 1 ulp off"
+        );
+    }
+    for text in [
+        serde_json::to_string(&report).unwrap(),
+        serde_json::to_string_pretty(&report).unwrap(),
+    ] {
+        let back: RunReport = serde_json::from_str(&text).expect("the report deserializes");
+        let (a, b) = (
+            serde_json::to_value(&report).unwrap(),
+            serde_json::to_value(&back).unwrap(),
+        );
+        let mut diffs = Vec::new();
+        differences("", &a, &b, if exact { 0 } else { 1 }, &mut diffs);
+        assert!(
+            diffs.is_empty(),
+            "the report changed on its way through JSON:\n{}",
+            diffs.join("\n")
+        );
+        if exact {
+            assert!(back == report, "the report changed on its way through JSON");
+        }
+        // Whatever the float parser, a report read back writes the same JSON again, and the
+        // parts that are not floats come back exactly.
+        let again: RunReport =
+            serde_json::from_str(&serde_json::to_string(&back).unwrap()).unwrap();
+        assert!(
+            again == back,
+            "a report read back from JSON is not a fixed point"
+        );
+        assert_eq!(back.tests.len(), report.tests.len());
+        for (x, y) in back.tests.iter().zip(&report.tests) {
+            assert_eq!(
+                (
+                    &x.package,
+                    &x.target,
+                    &x.name,
+                    x.status,
+                    &x.failures,
+                    &x.error
+                ),
+                (
+                    &y.package,
+                    &y.target,
+                    &y.name,
+                    y.status,
+                    &y.failures,
+                    &y.error
+                )
+            );
+            assert_eq!(x.result.is_some(), y.result.is_some());
+        }
+    }
+}
+
+#[test]
+fn histogram_encodings_decode_to_their_summaries() {
+    use loadtest_runtime::metrics::hdr::{decode, summary};
+    for t in synthetic::report()
+        .tests
+        .iter()
+        .filter_map(|t| t.result.as_ref())
+    {
+        let all = std::iter::once(&t.iteration_latency)
+            .chain(&t.iteration_latency_uncorrected)
+            .chain(t.request_names.values().map(|m| &m.latency))
+            .chain(t.custom_latencies.values());
+        for h in all {
+            let decoded = decode(&h.hdr_v2_base64).expect("a valid encoding");
+            assert_eq!(summary(&decoded), h.summary);
+        }
+    }
+}
