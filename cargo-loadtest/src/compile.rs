@@ -64,16 +64,32 @@ pub(crate) fn build(args: &WorkspaceArgs, targets: &[HarnessTarget], quiet: bool
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
         let mut child = cmd.spawn().map_err(CliError::io("cannot run cargo build"))?;
         let stdout = child.stdout.take().expect("stdout was piped");
-        for message in Message::parse_stream(BufReader::new(stdout)) {
-            let Ok(Message::CompilerArtifact(artifact)) = message else { continue };
+        // Messages are read on a thread so that an interrupt can stop the build at once.
+        let reader = std::thread::spawn(move || {
+            Message::parse_stream(BufReader::new(stdout))
+                .filter_map(|m| match m {
+                    Ok(Message::CompilerArtifact(a)) => Some(a),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        });
+        let status = loop {
+            if interrupt.is_set() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CliError::Interrupted);
+            }
+            match child.try_wait().map_err(CliError::io("cannot wait for cargo build"))? {
+                Some(status) => break status,
+                None => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        };
+        let artifacts = reader.join().unwrap_or_default();
+        for artifact in artifacts {
             let Some(exe) = artifact.executable else { continue };
             if let Some(t) = mine.iter().find(|t| t.target == artifact.target.name && artifact.target.kind.iter().any(|k| k.to_string() == "test")) {
                 built.push(BuiltHarness { target: (*t).clone(), executable: exe.into_std_path_buf() });
             }
-        }
-        let status = child.wait().map_err(CliError::io("cannot wait for cargo build"))?;
-        if interrupt.is_set() {
-            return Err(CliError::Interrupted);
         }
         if !status.success() {
             return Err(CliError::Build(format!("the build of package {pkg:?} failed (cargo exited with {status})")));

@@ -15,7 +15,7 @@ pub enum CliError {
     #[error("{0}")]
     Build(String),
     /// Interrupted before anything ran (exit 130).
-    #[error("interrupted")]
+    #[error("interrupted before any load test ran; no report was written")]
     Interrupted,
     /// An I/O error while writing reports or talking to a process (exit 2: the environment is
     /// not usable as configured).

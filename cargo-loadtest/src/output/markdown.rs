@@ -55,6 +55,16 @@ pub fn render(report: &RunReport) -> String {
             ));
         }
     }
+    let rows = super::summary::comparison_rows(report);
+    if !rows.is_empty() {
+        let source = report.tests.iter().find_map(|t| t.comparison.as_ref()).map(|c| c.baseline.source.clone()).unwrap_or_default();
+        let header = super::summary::COMPARISON_HEADER;
+        md.push_str(&format!("\n### Compared with {}\n\n| {} |\n|{}\n", cell(&source), header.join(" | "), "---|".repeat(header.len())));
+        for r in rows {
+            let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
+            md.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+    }
     md.push('\n');
     md
 }

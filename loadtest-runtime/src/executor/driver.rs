@@ -268,6 +268,13 @@ fn assemble(
         .map(|((class, message), count)| ErrorSample { class: class.to_string(), message: message.clone(), count: *count })
         .collect();
     errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
+    if errors.iter().any(|e| e.message.contains("os error 24") || e.message.contains("Too many open files")) {
+        let limit = open_files_limit().map_or_else(String::new, |n| format!(" (the limit is {n})"));
+        generator.warnings.push(format!(
+            "the load generator ran out of file descriptors{limit}: raise it with `ulimit -n`, or lower users / max_in_flight"
+        ));
+        generator.saturated = true;
+    }
     let passed = thresholds.iter().all(|t| t.passed) && aborted_by.is_none();
     TestResult {
         name,
@@ -288,4 +295,11 @@ fn assemble(
         errors,
         passed,
     }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` on Linux.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }

@@ -1,0 +1,158 @@
+//! End-to-end process-level faults: a harness that aborts, a failing setup hook, signals during
+//! the build and the run, kill -9 during a baseline save, too few file descriptors, huge
+//! responses, and arguments that look like shell code.
+
+mod support;
+
+use loadtest_runtime::report::{RunReport, RunStatus, TestStatus};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use support::{Fixture, Server, serial, text};
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[test]
+fn an_aborting_harness_is_reported_and_the_rest_still_runs() {
+    let _g = serial();
+    let server = Server::start();
+    let f = Fixture::copy("crashy");
+    let out = f.run(&["--target", &server.url()]);
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let report = f.report();
+    let by_name = |n: &str| report.tests.iter().find(|t| t.name == n).unwrap();
+    assert_eq!(by_name("a_first").status, TestStatus::Passed);
+    let crashed = by_name("b_abort");
+    assert_eq!(crashed.status, TestStatus::Errored);
+    assert!(crashed.failures[0].contains("exited unexpectedly"), "{:?}", crashed.failures);
+    assert!(crashed.error.as_deref().unwrap_or("").contains("about to abort the harness on purpose"), "the stderr tail: {:?}", crashed.error);
+    assert_eq!(by_name("c_last").status, TestStatus::Passed, "the remaining tests ran in a new harness");
+    // A 200 MB response is read and counted, but only 8 MiB of it is kept.
+    let huge = by_name("d_huge");
+    assert_eq!(huge.status, TestStatus::Passed, "{:?}", huge.failures);
+    let r = huge.result.as_ref().unwrap();
+    assert_eq!(r.requests.bytes_received, 400_000_000);
+    assert!(r.generator.peak_rss_bytes < 150 * 1024 * 1024, "peak RSS {} bytes", r.generator.peak_rss_bytes);
+    let xml = std::fs::read_to_string(f.file("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("error")).count(), 1);
+}
+
+#[test]
+fn a_failing_setup_hook_is_named() {
+    let _g = serial();
+    let f = Fixture::copy("bad-setup");
+    let out = f.run(&[]);
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let t = &f.report().tests[0];
+    assert_eq!(t.status, TestStatus::Errored);
+    assert!(
+        t.failures[0].contains("setup hook `connect_db` failed") && t.failures[0].contains("refused the connection"),
+        "{:?}",
+        t.failures
+    );
+}
+
+#[test]
+fn sigterm_during_the_run_and_sigint_during_the_build() {
+    let _g = serial();
+    let server = Server::start();
+    let f = Fixture::copy("passing");
+    let mut cmd = f.command(&["--target", &server.url(), "--duration", "60s", "--json", f.file("report.json").to_str().unwrap()]);
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while server.server.requests() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    signal(child.id(), "-TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert_eq!(f.report().status, RunStatus::Interrupted);
+
+    // During the build: touch the sources so cargo has work to do, interrupt, expect 130 fast and
+    // no report.
+    std::fs::remove_file(f.file("report.json")).unwrap();
+    let src = f.file("loadtests/api.rs");
+    let code = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(&src, format!("{code}\n// changed {:?}\n", Instant::now())).unwrap();
+    let mut cmd = f.command(&["--target", &server.url(), "--json", f.file("report.json").to_str().unwrap()]);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = Instant::now();
+    signal(child.id(), "-INT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(sent.elapsed() < Duration::from_secs(10), "stopping the build took {:?}", sent.elapsed());
+    assert!(!f.file("report.json").exists(), "nothing ran, so no report");
+}
+
+#[test]
+fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
+    let _g = serial();
+    let server = Server::start();
+    let f = Fixture::copy("passing");
+    let args = ["--target", &server.url(), "--exact", "home", "--iterations", "20", "--save-baseline", "kill9"];
+    let out = f.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let path = support::shared_target_dir().join("loadtest/baselines/kill9/report.json");
+    let first: RunReport = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Kill runs at increasing moments, some of them while the baseline is being written.
+    for delay_ms in [300, 500, 700, 900, 1100, 1300, 1500, 1700] {
+        let mut cmd = f.command(&args);
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        signal(child.id(), "-KILL");
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&path).expect("the baseline file is still there");
+        let now: RunReport = serde_json::from_str(&text).expect("the baseline is still a complete report");
+        assert_eq!(now.tests[0].name, first.tests[0].name);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != "report.json" && !e.file_name().to_string_lossy().starts_with(".report.json.tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+#[test]
+fn too_few_file_descriptors_give_classified_errors_and_a_hint() {
+    let _g = serial();
+    let server = Server::start();
+    server.server.set_delay(Duration::from_millis(200));
+    let f = Fixture::copy("passing");
+    // Build first, with the normal limit.
+    let out = f.run(&["--target", &server.url(), "--exact", "home", "--iterations", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut cmd = std::process::Command::new("bash");
+    cmd.current_dir(f.path()).arg("-c").arg(r#"ulimit -n 128 && exec "$@""#).arg("bash");
+    let inner = f.command(&["--target", &server.url(), "--exact", "home", "--users", "400", "--duration", "2s"]);
+    cmd.arg(inner.get_program());
+    cmd.args(inner.get_args());
+    cmd.arg("--json").arg(f.file("report.json"));
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let report = f.report();
+    let r = report.tests[0].result.as_ref().expect("the run completed");
+    assert!(r.requests.by_class.get("connect").copied().unwrap_or(0) > 0, "{:?} {:?}", r.requests.by_class, r.errors);
+    assert!(
+        r.generator.warnings.iter().any(|w| w.contains("file descriptors") && w.contains("ulimit -n")),
+        "{:?}",
+        r.generator.warnings
+    );
+}
+
+#[test]
+fn arguments_are_passed_as_argv_never_through_a_shell() {
+    let _g = serial();
+    let f = Fixture::copy("passing");
+    let marker = f.file("pwned");
+    let filter = format!("$(touch {})", marker.display());
+    let out = f.run(&[&filter, "--", &format!("; touch {}", marker.display())]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(!marker.exists());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no load test matched"));
+}
