@@ -405,12 +405,12 @@ pub struct MetricComparison {
     /// This run's value, likewise.
     pub new: f64,
     /// The estimated change: relative (`0.12` = +12%) for latencies and throughput, absolute
-    /// (`0.01` = +1 percentage point) for `error_rate`.
-    pub change: f64,
+    /// (`0.01` = +1 percentage point) for `error_rate`. `None` with too few windows.
+    pub change: Option<f64>,
     /// The lower bound of the change's confidence interval.
-    pub ci_low: f64,
+    pub ci_low: Option<f64>,
     /// The upper bound of the change's confidence interval.
-    pub ci_high: f64,
+    pub ci_high: Option<f64>,
     /// The confidence level of the interval (0.95).
     pub confidence: f64,
     /// The tolerance: a change must lie wholly beyond it to count.

@@ -160,9 +160,6 @@ fn insufficient_data_comparisons_match_the_schema() {
 }
 
 #[test]
-#[ignore = "known bug: MetricComparison's f64 fields are NaN for insufficient_data, serde_json \
-            writes null, and f64 cannot read null back, so such a report cannot be used as a \
-            baseline or by `cargo loadtest compare`"]
 fn insufficient_data_comparisons_read_back() {
     let text = serde_json::to_string(&insufficient_data_report()).unwrap();
     if let Err(e) = serde_json::from_str::<RunReport>(&text) {

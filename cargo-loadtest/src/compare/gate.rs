@@ -84,8 +84,8 @@ fn windows(series: &[IntervalPoint]) -> Vec<&IntervalPoint> {
     out
 }
 
-fn verdict(est: Option<Estimate>, tolerance: f64, higher_is_worse: bool) -> (MetricVerdict, f64, f64, f64) {
-    let Some(e) = est else { return (MetricVerdict::InsufficientData, f64::NAN, f64::NAN, f64::NAN) };
+fn verdict(est: Option<Estimate>, tolerance: f64, higher_is_worse: bool) -> (MetricVerdict, Option<f64>, Option<f64>, Option<f64>) {
+    let Some(e) = est else { return (MetricVerdict::InsufficientData, None, None, None) };
     let (worse_low, better_high) = if higher_is_worse { (e.low, e.high) } else { (-e.high, -e.low) };
     let v = if worse_low > tolerance {
         MetricVerdict::Regressed
@@ -94,7 +94,7 @@ fn verdict(est: Option<Estimate>, tolerance: f64, higher_is_worse: bool) -> (Met
     } else {
         MetricVerdict::Unchanged
     };
-    (v, e.value, e.low, e.high)
+    (v, Some(e.value), Some(e.low), Some(e.high))
 }
 
 /// Compares one test's results with its baseline's.
@@ -146,7 +146,7 @@ pub fn compare(old: &TestResult, new: &TestResult, tol: &Tolerances, seed: u64) 
 pub fn describe(m: &MetricComparison) -> String {
     let pct = |v: f64| format!("{:+.1}%", v * 100.0);
     let pp = |v: f64| format!("{:+.2} pp", v * 100.0);
-    let f = if m.metric == "error_rate" { pp } else { pct };
+    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), if m.metric == "error_rate" { pp } else { pct });
     match m.verdict {
         MetricVerdict::InsufficientData => format!("{}: too few one-second windows to compare", m.metric),
         v => format!(
@@ -193,7 +193,7 @@ mod tests {
         let c = compare(&result(1000, 12, 1), &result(1300, 12, 2), &t, 1);
         for m in &c[..3] {
             assert_eq!(m.verdict, MetricVerdict::Regressed, "{}", describe(m));
-            assert!((m.change - 0.3).abs() < 0.05);
+            assert!((m.change.unwrap() - 0.3).abs() < 0.05);
         }
         assert_eq!(c[3].verdict, MetricVerdict::Unchanged);
         assert!(describe(&c[2]).starts_with("p99 regressed +"), "{}", describe(&c[2]));

@@ -124,10 +124,9 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
             continue;
         }
         for m in &c.metrics {
-            let f = |v: f64| {
-                if v.is_nan() {
-                    "-".to_string()
-                } else if m.metric == "error_rate" {
+            let f = |v: Option<f64>| {
+                let Some(v) = v else { return "-".to_string() };
+                if m.metric == "error_rate" {
                     format!("{:+.2}pp", v * 100.0)
                 } else {
                     format!("{:+.1}%", v * 100.0)

@@ -492,9 +492,9 @@ pub fn metric(
         metric: metric.into(),
         old,
         new,
-        change,
-        ci_low,
-        ci_high,
+        change: (!change.is_nan()).then_some(change),
+        ci_low: (!ci_low.is_nan()).then_some(ci_low),
+        ci_high: (!ci_high.is_nan()).then_some(ci_high),
         confidence: 0.95,
         tolerance,
         verdict,
@@ -509,7 +509,7 @@ pub fn compared(mut t: TestReport, comparison: Comparison) -> TestReport {
         .iter()
         .filter(|m| m.verdict == MetricVerdict::Regressed)
     {
-        let pct = |v: f64| format!("{:+.1}%", v * 100.0);
+        let pct = |v: Option<f64>| format!("{:+.1}%", v.unwrap_or(f64::NAN) * 100.0);
         t.failures.push(format!(
             "regression: {} regressed {} (95% CI {} to {}, tolerance {:.0}%)",
             m.metric,
