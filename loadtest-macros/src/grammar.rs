@@ -132,6 +132,11 @@ pub const OPTIONS: &[OptionInfo] = &[
         accepts: "a base URL, e.g. \"http://127.0.0.1:8080\"",
     },
     OptionInfo {
+        name: "danger_accept_invalid_certs",
+        kind: ValueKind::Bool,
+        accepts: "true or false: accept invalid TLS certificates (self-signed, expired, wrong host); certificates are verified unless this is true",
+    },
+    OptionInfo {
         name: "tolerance",
         kind: ValueKind::List,
         accepts: "a list of \"METRIC=PERCENT\" regression tolerances, METRIC one of p50, p95, p99, throughput, error_rate, e.g. [\"p99=20%\", \"error_rate=0.5%\"]",
@@ -164,7 +169,7 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
     match name {
         "users" | "max_in_flight" | "iterations" => parse_count(name, one()).map(drop),
         "retries" => parse_number(name, one()).map(drop),
-        "abort_on_fail" => parse_bool(name, one()).map(drop),
+        "abort_on_fail" | "danger_accept_invalid_certs" => parse_bool(name, one()).map(drop),
         "think_time" => parse_range(one()).map(drop),
         "rate" | "rate_limit" => parse_rate(one()).map(drop),
         "on_saturation" => parse_saturation(one()).map(drop),

@@ -157,6 +157,11 @@ pub mod prelude {
 /// ## `target`
 /// The base URL `ctx.url(path)` joins onto, when neither `--target` nor `LOADTEST_TARGET` set one.
 ///
+/// ## `danger_accept_invalid_certs`
+/// `true` accepts invalid TLS certificates (self-signed, expired, another host's). Certificates
+/// are verified by default (rustls with the Mozilla root store); a failed verification is a
+/// request error of class `tls`. Reports record that verification was off.
+///
 /// ## `tolerance`
 /// Regression tolerances for the baseline gate, per metric: `["p99=20%", "error_rate=0.5%"]`.
 /// Metrics: `p50`, `p95`, `p99`, `throughput` (relative changes) and `error_rate` (percentage

@@ -190,6 +190,9 @@ pub struct ConfigSummary {
     pub tolerance: Vec<String>,
     /// The run was a smoke check (`cargo test`), not a measured run.
     pub smoke: bool,
+    /// TLS certificates were NOT verified: the test opted out with `danger_accept_invalid_certs`.
+    #[serde(default)]
+    pub danger_accept_invalid_certs: bool,
 }
 
 /// Iteration counts of one test.

@@ -91,6 +91,8 @@ pub struct TestConfig {
     pub target: Option<String>,
     /// Regression tolerances as written (`p99=20%`), checked against the grammar.
     pub tolerance: Vec<String>,
+    /// Accept invalid TLS certificates (opt-out of verification, by name).
+    pub danger_accept_invalid_certs: bool,
     /// The options as merged, for the report.
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
@@ -197,6 +199,11 @@ impl TestConfig {
             tags: get("tags").unwrap_or(&[]).to_vec(),
             target: one("target").map(str::to_string),
             tolerance: get("tolerance").unwrap_or(&[]).to_vec(),
+            danger_accept_invalid_certs: one("danger_accept_invalid_certs")
+                .map(|v| grammar::parse_bool("danger_accept_invalid_certs", v))
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(false),
             raw: raw.clone(),
             smoke: false,
         })
@@ -279,6 +286,7 @@ impl TestConfig {
             target: self.target.as_deref().map(crate::redact::url),
             tolerance: self.tolerance.clone(),
             smoke: self.smoke,
+            danger_accept_invalid_certs: self.danger_accept_invalid_certs,
         }
     }
 }

@@ -46,7 +46,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     let target = config.target.clone().or(default_target);
     let shared = Arc::new(TestShared {
         name: name.clone(),
-        client: new_client(max_idle.clamp(1, 100_000))?,
+        client: new_client(max_idle.clamp(1, 100_000), config.danger_accept_invalid_certs)?,
         target: target.clone(),
         metrics: metrics.clone(),
         retry: config.retry.clone(),

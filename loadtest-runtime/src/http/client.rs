@@ -5,10 +5,12 @@ use crate::Ctx;
 use futures_util::future::join_all;
 use reqwest::Method;
 
-/// Builds the one reqwest client a test shares across all its virtual users.
-pub(crate) fn new_client(max_idle: usize) -> Result<reqwest::Client, String> {
+/// Builds the one reqwest client a test shares across all its virtual users. TLS certificates are
+/// verified (rustls, with the Mozilla root store) unless `accept_invalid_certs` is set.
+pub(crate) fn new_client(max_idle: usize, accept_invalid_certs: bool) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
+        .danger_accept_invalid_certs(accept_invalid_certs)
         .pool_max_idle_per_host(max_idle)
         .redirect(reqwest::redirect::Policy::limited(10))
         .build()
