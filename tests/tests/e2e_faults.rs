@@ -156,3 +156,48 @@ fn arguments_are_passed_as_argv_never_through_a_shell() {
     assert!(!marker.exists());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no load test matched"));
 }
+
+#[test]
+fn every_target_fault_is_classified_counted_and_reported() {
+    let _g = serial();
+    let server = Server::start();
+    let f = Fixture::copy("faults");
+    let out = f.run(&["--target", &server.url()]);
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let report = f.report();
+    // (test, class, requests of that class, requests the server saw, retries attempted)
+    let expected: [(&str, &str, u64, Option<u64>, u64); 9] = [
+        ("close", "body", 3, Some(3), 0),
+        ("reset", "body", 3, Some(3), 0),
+        ("hang", "timeout", 6, Some(6), 3),
+        ("trickle", "timeout", 3, Some(3), 0),
+        ("malformed", "body", 3, Some(3), 0),
+        ("huge_headers", "body", 3, Some(3), 0),
+        ("bad_chunked", "body", 3, Some(3), 0),
+        ("storm", "http_5xx", 9, Some(9), 6),
+        ("refused", "connect", 6, None, 3),
+    ];
+    let paths = ["/fault/close", "/fault/reset", "/fault/hang/3", "/fault/trickle/20/50", "/fault/malformed", "/fault/huge-headers/2000", "/fault/bad-chunked", "/status/503", ""];
+    for ((name, class, n, seen, retries), path) in expected.iter().zip(paths) {
+        let t = report.tests.iter().find(|t| t.name == *name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(t.status, TestStatus::Failed, "{name}");
+        let r = t.result.as_ref().unwrap();
+        assert_eq!(r.requests.by_class.get(*class), Some(n), "{name}: {:?} {:?}", r.requests.by_class, r.errors);
+        assert_eq!(r.requests.total, *n, "{name}: every attempt is in that class");
+        assert_eq!(r.requests.retries_attempted, *retries, "{name}");
+        assert_eq!(r.iterations.failed, 3, "{name}");
+        if let Some(seen) = seen {
+            assert_eq!(server.server.requests_to(path), *seen, "{name}: the server saw as many requests");
+        }
+        assert!(!t.failures.is_empty(), "{name}");
+    }
+    let storm = report.tests.iter().find(|t| t.name == "storm").unwrap();
+    assert!(storm.failures.iter().any(|m| m.starts_with("error_rate < 50%")), "{:?}", storm.failures);
+    let healthy = report.tests.iter().find(|t| t.name == "healthy").unwrap();
+    assert_eq!(healthy.status, TestStatus::Passed);
+    // Every report is written and well-formed, with a failure per faulty test.
+    let xml = std::fs::read_to_string(f.file("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 9);
+    assert!(std::fs::read_to_string(f.file("report.md")).unwrap().contains("FAIL"));
+}
