@@ -190,6 +190,9 @@ pub struct RunArgs {
     /// Print only the summary and errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Fail a test whose load generator was saturated (dropped iterations, scheduling lag, CPU).
+    #[arg(long)]
+    pub fail_on_saturation: bool,
     /// Where to write the JSON report (default: TARGET_DIR/loadtest/report.json).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,

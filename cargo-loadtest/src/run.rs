@@ -166,10 +166,13 @@ fn new_report(s: &Selected, status: TestStatus, failures: Vec<String>, result: O
 }
 
 /// The verdict on a finished test.
-fn judge(s: &Selected, result: TestResult) -> TestReport {
+fn judge(s: &Selected, result: TestResult, fail_on_saturation: bool) -> TestReport {
     let mut failures: Vec<String> = result.thresholds.iter().filter(|t| !t.passed).map(|t| format!("{}: {}", t.rule, t.message)).collect();
     if let Some(rule) = &result.aborted_by {
         failures.insert(0, format!("aborted early: threshold `{rule}` failed (abort_on_fail)"));
+    }
+    if fail_on_saturation && result.generator.saturated {
+        failures.push(format!("the load generator was saturated (--fail-on-saturation): {}", result.generator.warnings.join("; ")));
     }
     let status = if result.interrupted {
         TestStatus::Interrupted
@@ -238,7 +241,7 @@ fn run_harness(
                 Event::Progress(p) => view.progress(&p),
                 Event::Finished { test, result } => {
                     if let Some(i) = find(&test, &remaining) {
-                        let report = judge(remaining[i], *result);
+                        let report = judge(remaining[i], *result, args.fail_on_saturation);
                         view.finished(&report);
                         reports.push(report);
                         remaining.remove(i);
