@@ -59,10 +59,10 @@ impl Secrets {
     pub fn add_url(&self, url: &str) {
         let Some(rest) = url.split_once("://").map(|(_, r)| r) else { return };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if let Some((cred, _)) = authority.rsplit_once('@') {
-            if let Some((_, pass)) = cred.split_once(':') {
-                self.add(pass);
-            }
+        if let Some((cred, _)) = authority.rsplit_once('@')
+            && let Some((_, pass)) = cred.split_once(':')
+        {
+            self.add(pass);
         }
     }
 
