@@ -237,12 +237,22 @@ mod tests {
 
     #[test]
     fn parses_cargo_style() {
-        let Cargo::Loadtest(a) = Cargo::try_parse_from(["cargo", "loadtest", "-p", "demo", "--rate", "100", "browse", "--", "--x"]).unwrap();
+        let Cargo::Loadtest(a) = Cargo::try_parse_from([
+            "cargo", "loadtest", "-p", "demo", "--rate", "100", "browse", "--", "--x",
+        ])
+        .unwrap();
         assert_eq!(a.run.workspace.package, ["demo"]);
         assert_eq!(a.run.rate.as_deref(), Some("100"));
         assert_eq!(a.run.filters, ["browse"]);
         assert_eq!(a.run.harness_args, ["--x"]);
-        let Cargo::Loadtest(a) = Cargo::try_parse_from(["cargo", "loadtest", "list", "--format", "json"]).unwrap();
-        assert!(matches!(a.command, Some(Command::List(ListArgs { format: ListFormat::Json, .. }))));
+        let Cargo::Loadtest(a) =
+            Cargo::try_parse_from(["cargo", "loadtest", "list", "--format", "json"]).unwrap();
+        assert!(matches!(
+            a.command,
+            Some(Command::List(ListArgs {
+                format: ListFormat::Json,
+                ..
+            }))
+        ));
     }
 }

@@ -19,14 +19,22 @@ pub(crate) struct BuiltHarness {
 }
 
 /// Builds every target (one cargo invocation per package) and returns their executables.
-pub(crate) fn build(args: &WorkspaceArgs, targets: &[HarnessTarget], quiet: bool, interrupt: &Interrupt) -> Result<Vec<BuiltHarness>, CliError> {
+pub(crate) fn build(
+    args: &WorkspaceArgs,
+    targets: &[HarnessTarget],
+    quiet: bool,
+    interrupt: &Interrupt,
+) -> Result<Vec<BuiltHarness>, CliError> {
     let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
     packages.dedup();
     let mut built = Vec::new();
     for pkg in packages {
         let mine: Vec<&HarnessTarget> = targets.iter().filter(|t| t.package == pkg).collect();
         let mut cmd = Command::new(cargo());
-        cmd.arg("build").arg("--message-format=json-render-diagnostics").arg("--profile").arg(&args.profile);
+        cmd.arg("build")
+            .arg("--message-format=json-render-diagnostics")
+            .arg("--profile")
+            .arg(&args.profile);
         cmd.arg("--package").arg(pkg);
         for t in &mine {
             cmd.arg("--test").arg(&t.target);
@@ -46,7 +54,11 @@ pub(crate) fn build(args: &WorkspaceArgs, targets: &[HarnessTarget], quiet: bool
         if let Some(d) = &args.target_dir {
             cmd.arg("--target-dir").arg(d);
         }
-        for (on, flag) in [(args.locked, "--locked"), (args.offline, "--offline"), (args.frozen, "--frozen")] {
+        for (on, flag) in [
+            (args.locked, "--locked"),
+            (args.offline, "--offline"),
+            (args.frozen, "--frozen"),
+        ] {
             if on {
                 cmd.arg(flag);
             }
@@ -61,8 +73,12 @@ pub(crate) fn build(args: &WorkspaceArgs, targets: &[HarnessTarget], quiet: bool
         if quiet {
             cmd.arg("--quiet");
         }
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
-        let mut child = cmd.spawn().map_err(CliError::io("cannot run cargo build"))?;
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .stdin(Stdio::null());
+        let mut child = cmd
+            .spawn()
+            .map_err(CliError::io("cannot run cargo build"))?;
         let stdout = child.stdout.take().expect("stdout was piped");
         // Messages are read on a thread so that an interrupt can stop the build at once.
         let reader = std::thread::spawn(move || {
@@ -79,20 +95,33 @@ pub(crate) fn build(args: &WorkspaceArgs, targets: &[HarnessTarget], quiet: bool
                 let _ = child.wait();
                 return Err(CliError::Interrupted);
             }
-            match child.try_wait().map_err(CliError::io("cannot wait for cargo build"))? {
+            match child
+                .try_wait()
+                .map_err(CliError::io("cannot wait for cargo build"))?
+            {
                 Some(status) => break status,
                 None => std::thread::sleep(std::time::Duration::from_millis(50)),
             }
         };
         let artifacts = reader.join().unwrap_or_default();
         for artifact in artifacts {
-            let Some(exe) = artifact.executable else { continue };
-            if let Some(t) = mine.iter().find(|t| t.target == artifact.target.name && artifact.target.kind.iter().any(|k| k.to_string() == "test")) {
-                built.push(BuiltHarness { target: (*t).clone(), executable: exe.into_std_path_buf() });
+            let Some(exe) = artifact.executable else {
+                continue;
+            };
+            if let Some(t) = mine.iter().find(|t| {
+                t.target == artifact.target.name
+                    && artifact.target.kind.iter().any(|k| k.to_string() == "test")
+            }) {
+                built.push(BuiltHarness {
+                    target: (*t).clone(),
+                    executable: exe.into_std_path_buf(),
+                });
             }
         }
         if !status.success() {
-            return Err(CliError::Build(format!("the build of package {pkg:?} failed (cargo exited with {status})")));
+            return Err(CliError::Build(format!(
+                "the build of package {pkg:?} failed (cargo exited with {status})"
+            )));
         }
     }
     Ok(built)

@@ -59,7 +59,12 @@ pub(crate) struct HarnessProcess {
 impl HarnessProcess {
     /// Starts the harness and sends it the run request. Its own output is echoed to our stderr
     /// unless `quiet`.
-    pub(crate) fn spawn(h: &BuiltHarness, request: &RunRequest, extra_args: &[String], quiet: bool) -> std::io::Result<Self> {
+    pub(crate) fn spawn(
+        h: &BuiltHarness,
+        request: &RunRequest,
+        extra_args: &[String],
+        quiet: bool,
+    ) -> std::io::Result<Self> {
         let mut child = Command::new(&h.executable)
             .arg("--loadtest-protocol")
             .arg("--")
@@ -113,7 +118,13 @@ impl HarnessProcess {
                 t.push_back(line);
             }
         });
-        Ok(HarnessProcess { child, stdin: Some(stdin), messages: rx, stderr_tail: tail, stderr_thread: Some(stderr_thread) })
+        Ok(HarnessProcess {
+            child,
+            stdin: Some(stdin),
+            messages: rx,
+            stderr_tail: tail,
+            stderr_thread: Some(stderr_thread),
+        })
     }
 
     /// The next message, or `None` after `timeout`.
@@ -141,7 +152,10 @@ impl HarnessProcess {
         if let Some(t) = self.stderr_thread.take() {
             let _ = t.join();
         }
-        let tail = self.stderr_tail.lock().unwrap_or_else(PoisonError::into_inner);
+        let tail = self
+            .stderr_tail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         (status, tail.iter().cloned().collect::<Vec<_>>().join("\n"))
     }
 }

@@ -28,7 +28,11 @@ pub struct ListEntry {
 
 pub(crate) fn list(args: &ListArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
     let ws = workspace::discover(&args.workspace)?;
-    let run_args = RunArgs { quiet: true, workspace: args.workspace.clone(), ..RunArgs::default() };
+    let run_args = RunArgs {
+        quiet: true,
+        workspace: args.workspace.clone(),
+        ..RunArgs::default()
+    };
     let selected = build_and_select(&args.workspace, &ws, &run_args, interrupt)?;
     let entries: Vec<ListEntry> = selected
         .iter()
@@ -56,13 +60,31 @@ pub(crate) fn list(args: &ListArgs, interrupt: &Interrupt) -> Result<i32, CliErr
         })
         .collect();
     match args.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&entries).expect("entries serialize")),
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).expect("entries serialize")
+        ),
         ListFormat::Human => {
             let rows: Vec<Vec<String>> = entries
                 .iter()
-                .map(|e| vec![e.package.clone(), e.target.clone(), e.name.clone(), e.model.clone(), e.load.clone(), e.tags.join(",")])
+                .map(|e| {
+                    vec![
+                        e.package.clone(),
+                        e.target.clone(),
+                        e.name.clone(),
+                        e.model.clone(),
+                        e.load.clone(),
+                        e.tags.join(","),
+                    ]
+                })
                 .collect();
-            print!("{}", crate::output::summary::render_table(&["package", "target", "test", "model", "load", "tags"], &rows));
+            print!(
+                "{}",
+                crate::output::summary::render_table(
+                    &["package", "target", "test", "model", "load", "tags"],
+                    &rows
+                )
+            );
         }
     }
     Ok(crate::exit_code::OK)

@@ -29,13 +29,21 @@ impl ReportPaths {
         ReportPaths {
             json: args.json.clone().unwrap_or_else(|| dir.join("report.json")),
             junit: args.junit.clone().unwrap_or_else(|| dir.join("junit.xml")),
-            markdown: args.markdown.clone().unwrap_or_else(|| dir.join("report.md")),
+            markdown: args
+                .markdown
+                .clone()
+                .unwrap_or_else(|| dir.join("report.md")),
         }
     }
 
     /// A one-line description for the terminal.
     pub fn describe(&self) -> String {
-        format!("{}, {}, {}", self.json.display(), self.junit.display(), self.markdown.display())
+        format!(
+            "{}, {}, {}",
+            self.json.display(),
+            self.junit.display(),
+            self.markdown.display()
+        )
     }
 }
 
@@ -52,8 +60,12 @@ pub fn write_all(report: &RunReport, paths: &ReportPaths) -> Result<(), CliError
             .create(true)
             .append(true)
             .open(&summary)
-            .map_err(CliError::io(format!("cannot open $GITHUB_STEP_SUMMARY ({})", PathBuf::from(&summary).display())))?;
-        f.write_all(md.as_bytes()).map_err(CliError::io("cannot append to $GITHUB_STEP_SUMMARY"))?;
+            .map_err(CliError::io(format!(
+                "cannot open $GITHUB_STEP_SUMMARY ({})",
+                PathBuf::from(&summary).display()
+            )))?;
+        f.write_all(md.as_bytes())
+            .map_err(CliError::io("cannot append to $GITHUB_STEP_SUMMARY"))?;
     }
     Ok(())
 }

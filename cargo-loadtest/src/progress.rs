@@ -18,7 +18,12 @@ pub(crate) struct ProgressView {
 
 impl ProgressView {
     pub(crate) fn new(quiet: bool) -> Self {
-        ProgressView { tty: std::io::stderr().is_terminal(), quiet, last_plain: None, drawn: false }
+        ProgressView {
+            tty: std::io::stderr().is_terminal(),
+            quiet,
+            last_plain: None,
+            drawn: false,
+        }
     }
 
     pub(crate) fn started(&mut self, qualified: &str, c: &ConfigSummary) {
@@ -53,7 +58,11 @@ impl ProgressView {
             p.rate_per_s,
             human_us(p.p99_us as f64),
             p.failed + p.request_errors,
-            if p.dropped > 0 { format!("  dropped {}", p.dropped) } else { String::new() }
+            if p.dropped > 0 {
+                format!("  dropped {}", p.dropped)
+            } else {
+                String::new()
+            }
         );
         if self.tty {
             eprint!("\r\x1b[2K{}", line.trim_start());

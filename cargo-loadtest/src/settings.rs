@@ -33,11 +33,16 @@ impl Settings {
     /// Reads the workspace file, the environment and the flags; every value is validated here,
     /// before anything is built.
     pub(crate) fn load(root: &Path, args: &RunArgs) -> Result<Settings, CliError> {
-        let mut s = Settings { cli: cli_layer(args)?, ..Settings::default() };
+        let mut s = Settings {
+            cli: cli_layer(args)?,
+            ..Settings::default()
+        };
         let path = root.join(FILE_NAME);
         if path.is_file() {
-            let text = std::fs::read_to_string(&path).map_err(CliError::io(format!("cannot read {}", path.display())))?;
-            let (defaults, tests) = parse_file(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(CliError::io(format!("cannot read {}", path.display())))?;
+            let (defaults, tests) = parse_file(&text)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
             s.file_defaults = defaults;
             s.file_tests = tests;
         }
@@ -65,7 +70,9 @@ impl Settings {
 
     /// The target for the whole run (command line, then environment), for setup hooks.
     pub(crate) fn run_target(&self) -> Option<String> {
-        [&self.cli, &self.env].iter().find_map(|l| l.get("target").and_then(|v| v.first().cloned()))
+        [&self.cli, &self.env]
+            .iter()
+            .find_map(|l| l.get("target").and_then(|v| v.first().cloned()))
     }
 }
 
@@ -81,7 +88,8 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
     ];
     for (flag, option, value) in flags {
         if let Some(v) = value {
-            loadtest_runtime::grammar::check_value(option, &[v.as_str()]).map_err(|e| CliError::Usage(format!("{flag}: {e}")))?;
+            loadtest_runtime::grammar::check_value(option, &[v.as_str()])
+                .map_err(|e| CliError::Usage(format!("{flag}: {e}")))?;
             layer.set_str(option, v);
         }
     }
@@ -105,7 +113,11 @@ fn parse_file(text: &str) -> Result<(OptionLayer, BTreeMap<String, OptionLayer>)
                     tests.insert(name.clone(), layer);
                 }
             }
-            (other, _) => return Err(format!("unknown section `{other}`; accepted: [defaults], [tests.NAME]")),
+            (other, _) => {
+                return Err(format!(
+                    "unknown section `{other}`; accepted: [defaults], [tests.NAME]"
+                ));
+            }
         }
     }
     Ok((defaults, tests))
@@ -119,9 +131,17 @@ fn fill(layer: &mut OptionLayer, table: &toml::Table) -> Result<(), String> {
             toml::Value::Boolean(b) => vec![b.to_string()],
             toml::Value::Array(items) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or_else(|| format!("`{key}`: list items must be strings")))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("`{key}`: list items must be strings"))
+                })
                 .collect::<Result<_, _>>()?,
-            _ => return Err(format!("`{key}`: expected a string, integer, boolean or list of strings")),
+            _ => {
+                return Err(format!(
+                    "`{key}`: expected a string, integer, boolean or list of strings"
+                ));
+            }
         };
         layer.set(key, values);
     }
@@ -134,7 +154,10 @@ mod tests {
 
     #[test]
     fn parses_defaults_and_tests() {
-        let (d, t) = parse_file("[defaults]\nduration = \"5s\"\n[tests.checkout]\nusers = 3\ntags = [\"a\"]\n").unwrap();
+        let (d, t) = parse_file(
+            "[defaults]\nduration = \"5s\"\n[tests.checkout]\nusers = 3\ntags = [\"a\"]\n",
+        )
+        .unwrap();
         assert_eq!(d.get("duration"), Some(&["5s".to_string()][..]));
         assert_eq!(t["checkout"].get("users"), Some(&["3".to_string()][..]));
     }
@@ -142,14 +165,24 @@ mod tests {
     #[test]
     fn rejects_bad_values_with_their_place() {
         let e = parse_file("[defaults]\nrate = \"lots\"\n").unwrap_err();
-        assert!(e.contains("loadtest.toml [defaults]") && e.contains("\"lots\""), "{e}");
+        assert!(
+            e.contains("loadtest.toml [defaults]") && e.contains("\"lots\""),
+            "{e}"
+        );
         assert!(parse_file("[oops]\n").unwrap_err().contains("accepted"));
-        assert!(parse_file("[defaults]\nbogus = 1\n").unwrap_err().contains("unknown option `bogus`"));
+        assert!(
+            parse_file("[defaults]\nbogus = 1\n")
+                .unwrap_err()
+                .contains("unknown option `bogus`")
+        );
     }
 
     #[test]
     fn flags_are_validated_with_their_name() {
-        let args = RunArgs { rate: Some("fast".into()), ..RunArgs::default() };
+        let args = RunArgs {
+            rate: Some("fast".into()),
+            ..RunArgs::default()
+        };
         let e = cli_layer(&args).unwrap_err().to_string();
         assert!(e.starts_with("--rate: invalid rate \"fast\""), "{e}");
     }

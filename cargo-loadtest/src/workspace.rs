@@ -63,7 +63,10 @@ pub(crate) fn discover(args: &WorkspaceArgs) -> Result<Workspace, CliError> {
         };
         CliError::Usage(format!("cannot read the Cargo workspace: {detail}"))
     })?;
-    let target_dir = args.target_dir.clone().unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf());
+    let target_dir = args
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf());
     let packages = select_packages(&metadata, args)?;
     let mut targets = Vec::new();
     for pkg in packages {
@@ -72,7 +75,11 @@ pub(crate) fn discover(args: &WorkspaceArgs) -> Result<Workspace, CliError> {
         }
         let manifest = pkg.manifest_path.as_std_path();
         for name in harnessless_tests(manifest)? {
-            if pkg.targets.iter().any(|t| t.name == name && t.kind.iter().any(|k| k.to_string() == "test")) {
+            if pkg
+                .targets
+                .iter()
+                .any(|t| t.name == name && t.kind.iter().any(|k| k.to_string() == "test"))
+            {
                 targets.push(HarnessTarget {
                     package: pkg.name.to_string(),
                     target: name,
@@ -82,29 +89,47 @@ pub(crate) fn discover(args: &WorkspaceArgs) -> Result<Workspace, CliError> {
         }
     }
     targets.sort_by(|a, b| (&a.package, &a.target).cmp(&(&b.package, &b.target)));
-    Ok(Workspace { root: metadata.workspace_root.clone().into_std_path_buf(), target_dir, targets })
+    Ok(Workspace {
+        root: metadata.workspace_root.clone().into_std_path_buf(),
+        target_dir,
+        targets,
+    })
 }
 
-fn select_packages<'m>(metadata: &'m Metadata, args: &WorkspaceArgs) -> Result<Vec<&'m Package>, CliError> {
+fn select_packages<'m>(
+    metadata: &'m Metadata,
+    args: &WorkspaceArgs,
+) -> Result<Vec<&'m Package>, CliError> {
     let members: Vec<&Package> = metadata.workspace_packages();
     if !args.package.is_empty() {
         let mut out = Vec::new();
         for spec in &args.package {
-            let found = members.iter().find(|p| p.name.as_str() == spec.as_str()).ok_or_else(|| {
-                let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
-                CliError::Usage(format!("package {spec:?} is not a member of the workspace; members: {}", names.join(", ")))
-            })?;
+            let found = members
+                .iter()
+                .find(|p| p.name.as_str() == spec.as_str())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+                    CliError::Usage(format!(
+                        "package {spec:?} is not a member of the workspace; members: {}",
+                        names.join(", ")
+                    ))
+                })?;
             out.push(*found);
         }
         return Ok(out);
     }
     for ex in &args.exclude {
         if !members.iter().any(|p| p.name.as_str() == ex.as_str()) {
-            return Err(CliError::Usage(format!("--exclude {ex:?} is not a member of the workspace")));
+            return Err(CliError::Usage(format!(
+                "--exclude {ex:?} is not a member of the workspace"
+            )));
         }
     }
     // Without -p, every member is selected, as with --workspace (load tests live in many packages).
-    Ok(members.into_iter().filter(|p| !args.exclude.iter().any(|e| e.as_str() == p.name.as_str())).collect())
+    Ok(members
+        .into_iter()
+        .filter(|p| !args.exclude.iter().any(|e| e.as_str() == p.name.as_str()))
+        .collect())
 }
 
 fn depends_on_runtime(pkg: &Package) -> bool {
@@ -113,10 +138,13 @@ fn depends_on_runtime(pkg: &Package) -> bool {
 
 /// The `[[test]]` targets with `harness = false` of a manifest.
 fn harnessless_tests(manifest: &Path) -> Result<Vec<String>, CliError> {
-    let text = std::fs::read_to_string(manifest).map_err(CliError::io(format!("cannot read {}", manifest.display())))?;
+    let text = std::fs::read_to_string(manifest)
+        .map_err(CliError::io(format!("cannot read {}", manifest.display())))?;
     let doc: toml::Table = toml::from_str(&text)
         .map_err(|e| CliError::Usage(format!("cannot parse {}: {e}", manifest.display())))?;
-    let Some(tests) = doc.get("test").and_then(|t| t.as_array()) else { return Ok(Vec::new()) };
+    let Some(tests) = doc.get("test").and_then(|t| t.as_array()) else {
+        return Ok(Vec::new());
+    };
     Ok(tests
         .iter()
         .filter(|t| t.get("harness").and_then(|h| h.as_bool()) == Some(false))
@@ -140,7 +168,9 @@ mod tests {
         .unwrap();
         assert_eq!(harnessless_tests(&manifest).unwrap(), ["load"]);
         std::fs::write(&manifest, "not toml [").unwrap();
-        assert!(matches!(harnessless_tests(&manifest), Err(CliError::Usage(m)) if m.contains("cannot parse")));
+        assert!(
+            matches!(harnessless_tests(&manifest), Err(CliError::Usage(m)) if m.contains("cannot parse"))
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

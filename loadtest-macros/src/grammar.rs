@@ -805,10 +805,19 @@ mod tests {
 
     #[test]
     fn tolerances() {
-        assert_eq!(parse_tolerance("p99=20%").unwrap(), ("p99".to_string(), 0.2));
-        assert_eq!(parse_tolerance(" error_rate = 0.005 ").unwrap(), ("error_rate".to_string(), 0.005));
+        assert_eq!(
+            parse_tolerance("p99=20%").unwrap(),
+            ("p99".to_string(), 0.2)
+        );
+        assert_eq!(
+            parse_tolerance(" error_rate = 0.005 ").unwrap(),
+            ("error_rate".to_string(), 0.005)
+        );
         for bad in ["p99", "p42=10%", "p99=lots", "p99=-5%"] {
-            assert!(parse_tolerance(bad).unwrap_err().contains("METRIC=PERCENT"), "{bad}");
+            assert!(
+                parse_tolerance(bad).unwrap_err().contains("METRIC=PERCENT"),
+                "{bad}"
+            );
         }
     }
 

@@ -36,7 +36,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub(crate) fn new(shared: Arc<TestShared>, user: u64) -> Ctx {
-        Ctx { shared, user, iteration: 0, state: Mutex::new(None) }
+        Ctx {
+            shared,
+            user,
+            iteration: 0,
+            state: Mutex::new(None),
+        }
     }
 
     /// The instrumented HTTP client (one connection pool shared by all users of the test).
@@ -137,12 +142,18 @@ impl Ctx {
         if !slot.as_ref().is_some_and(|b| b.is::<T>()) {
             *slot = Some(Box::new(T::default()));
         }
-        let state = slot.as_mut().and_then(|b| b.downcast_mut::<T>()).expect("state of type T was just stored");
+        let state = slot
+            .as_mut()
+            .and_then(|b| b.downcast_mut::<T>())
+            .expect("state of type T was just stored");
         f(state)
     }
 
     /// The value returned by the binary's setup hook (`main!(setup = ...)`), if it is a `T`.
     pub fn setup<T: Any + Send + Sync>(&self) -> Option<&T> {
-        self.shared.setup.as_deref().and_then(|s| s.downcast_ref::<T>())
+        self.shared
+            .setup
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<T>())
     }
 }

@@ -62,12 +62,18 @@ impl DemoServer {
         let st = state.clone();
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(serve(stream, st.clone()));
             }
         });
-        Ok(DemoServer { addr, state, accept })
+        Ok(DemoServer {
+            addr,
+            state,
+            accept,
+        })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
@@ -82,7 +88,9 @@ impl DemoServer {
 
     /// Delays every answer by `delay` (on top of what the route does).
     pub fn set_delay(&self, delay: Duration) {
-        self.state.delay_us.store(delay.as_micros() as u64, Ordering::Relaxed);
+        self.state
+            .delay_us
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Requests received so far.
@@ -97,8 +105,16 @@ impl DemoServer {
 
     /// Requests received for paths starting with `prefix`.
     pub fn requests_to(&self, prefix: &str) -> u64 {
-        let paths = self.state.paths.lock().unwrap_or_else(PoisonError::into_inner);
-        paths.iter().filter(|(p, _)| p.starts_with(prefix)).map(|(_, n)| n).sum()
+        let paths = self
+            .state
+            .paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        paths
+            .iter()
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -119,7 +135,9 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
             Ok(_) => {}
         }
         let mut parts = line.split_whitespace();
-        let (Some(_method), Some(path)) = (parts.next(), parts.next()) else { return };
+        let (Some(_method), Some(path)) = (parts.next(), parts.next()) else {
+            return;
+        };
         let path = path.to_string();
         let mut headers = String::new();
         let mut content_length = 0usize;
@@ -153,7 +171,12 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
         state.max_in_flight.fetch_max(n, Ordering::AcqRel);
         state.requests.fetch_add(1, Ordering::Relaxed);
         let route = path.split('?').next().unwrap_or("/").to_string();
-        *state.paths.lock().unwrap_or_else(PoisonError::into_inner).entry(route.clone()).or_insert(0) += 1;
+        *state
+            .paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(route.clone())
+            .or_insert(0) += 1;
         let delay = state.delay_us.load(Ordering::Relaxed);
         if delay > 0 {
             tokio::time::sleep(Duration::from_micros(delay)).await;
@@ -172,7 +195,8 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
             body.len(),
             if close { "connection: close\r\n" } else { "" }
         );
-        if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&body).await.is_err() {
+        if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&body).await.is_err()
+        {
             return;
         }
         if close {
@@ -191,8 +215,16 @@ async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<
         *n
     };
     match segs.as_slice() {
-        [""] => (200, String::new(), b"hello from the cargo-loadtest demo server\n".to_vec()),
-        ["items"] => (200, String::new(), br#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"}]"#.to_vec()),
+        [""] => (
+            200,
+            String::new(),
+            b"hello from the cargo-loadtest demo server\n".to_vec(),
+        ),
+        ["items"] => (
+            200,
+            String::new(),
+            br#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"}]"#.to_vec(),
+        ),
         ["delay", _] => {
             tokio::time::sleep(Duration::from_millis(num(1).unwrap_or(0))).await;
             (200, String::new(), b"ok".to_vec())
@@ -203,11 +235,19 @@ async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<
         }
         ["flaky", _, key] => {
             let seen = bump(format!("flaky/{key}"));
-            if seen <= num(1).unwrap_or(0) { (503, String::new(), b"try again".to_vec()) } else { (200, String::new(), b"ok".to_vec()) }
+            if seen <= num(1).unwrap_or(0) {
+                (503, String::new(), b"try again".to_vec())
+            } else {
+                (200, String::new(), b"ok".to_vec())
+            }
         }
         ["retry-after", _, key] => {
             if bump(format!("retry-after/{key}")) == 1 {
-                (429, format!("retry-after: {}\r\n", num(1).unwrap_or(1)), b"slow down".to_vec())
+                (
+                    429,
+                    format!("retry-after: {}\r\n", num(1).unwrap_or(1)),
+                    b"slow down".to_vec(),
+                )
             } else {
                 (200, String::new(), b"ok".to_vec())
             }
@@ -218,7 +258,11 @@ async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<
             }
             (200, String::new(), b"ok".to_vec())
         }
-        ["bytes", _] => (200, String::new(), vec![b'x'; num(1).unwrap_or(0).min(1 << 30) as usize]),
+        ["bytes", _] => (
+            200,
+            String::new(),
+            vec![b'x'; num(1).unwrap_or(0).min(1 << 30) as usize],
+        ),
         ["echo"] => (200, String::new(), headers.as_bytes().to_vec()),
         _ => (404, String::new(), b"not found".to_vec()),
     }
@@ -227,13 +271,19 @@ async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<
 /// Misbehaves at the protocol level, then closes the connection.
 async fn fault(route: &str, write: &mut tokio::net::tcp::OwnedWriteHalf) {
     let segs: Vec<&str> = route.trim_start_matches("/fault/").split('/').collect();
-    let num = |i: usize, default: u64| segs.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(default);
+    let num = |i: usize, default: u64| {
+        segs.get(i)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
     match segs[0] {
         // Read the request, answer nothing, close.
         "close" => {}
         // Start a response, then reset the connection (RST) in the middle of the body.
         "reset" => {
-            let _ = write.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial").await;
+            let _ = write
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial")
+                .await;
             let _ = write.flush().await;
             tokio::time::sleep(Duration::from_millis(20)).await;
             // A zero linger makes the close a reset (RST) rather than an orderly FIN.
@@ -273,7 +323,9 @@ async fn fault(route: &str, write: &mut tokio::net::tcp::OwnedWriteHalf) {
             let _ = write.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\noops\r\n0\r\n\r\n").await;
         }
         _ => {
-            let _ = write.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 13\r\n\r\nunknown fault").await;
+            let _ = write
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 13\r\n\r\nunknown fault")
+                .await;
         }
     }
     let _ = write.flush().await;

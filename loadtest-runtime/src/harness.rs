@@ -28,11 +28,16 @@ pub fn configured_target() -> Option<String> {
 
 /// Sets the target used by tests that configure none (for a setup hook that starts a server).
 pub fn set_default_target(url: impl Into<String>) {
-    *DEFAULT_TARGET.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url.into());
+    *DEFAULT_TARGET
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url.into());
 }
 
 pub(crate) fn default_target() -> Option<String> {
-    DEFAULT_TARGET.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    DEFAULT_TARGET
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 /// Runs the harness and exits the process with its exit code.
@@ -64,7 +69,11 @@ fn list_libtest(args: &Args, tests: &[&'static LoadTestDef]) {
     if args.ignored {
         return;
     }
-    let selected: Vec<String> = tests.iter().map(|d| d.full_name()).filter(|n| args.selects(n)).collect();
+    let selected: Vec<String> = tests
+        .iter()
+        .map(|d| d.full_name())
+        .filter(|n| args.selects(n))
+        .collect();
     for name in &selected {
         println!("{name}: test");
     }
@@ -74,5 +83,8 @@ fn list_libtest(args: &Args, tests: &[&'static LoadTestDef]) {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("loadtest-worker").build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("loadtest-worker")
+        .build()
 }

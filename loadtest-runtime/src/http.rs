@@ -9,8 +9,8 @@ mod request;
 mod response;
 pub(crate) mod retry;
 
-pub(crate) use client::new_client;
 pub use client::Http;
+pub(crate) use client::new_client;
 pub use error::HttpError;
 pub(crate) use rate_limit::RateLimiter;
 pub use request::Request;

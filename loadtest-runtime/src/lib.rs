@@ -189,7 +189,10 @@ macro_rules! main {
     };
     (setup = $setup:path $(,)?) => {
         fn main() {
-            $crate::__private::run_main($crate::Hooks::with_setup(::core::stringify!($setup), $setup))
+            $crate::__private::run_main($crate::Hooks::with_setup(
+                ::core::stringify!($setup),
+                $setup,
+            ))
         }
     };
     (setup = $setup:path, teardown = $teardown:path $(,)?) => {

@@ -147,7 +147,10 @@ pub enum Event {
 impl Event {
     /// The event as one stdout line, prefix included, without the newline.
     pub fn to_line(&self) -> String {
-        format!("{EVENT_PREFIX}{}", serde_json::to_string(self).expect("events always serialize"))
+        format!(
+            "{EVENT_PREFIX}{}",
+            serde_json::to_string(self).expect("events always serialize")
+        )
     }
 
     /// Parses a stdout line; `None` when it is not an event line.
@@ -162,7 +165,12 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_lines() {
-        let e = Event::Progress(Progress { test: "a".into(), elapsed_s: 1.0, p99_us: 5, ..Progress::default() });
+        let e = Event::Progress(Progress {
+            test: "a".into(),
+            elapsed_s: 1.0,
+            p99_us: 5,
+            ..Progress::default()
+        });
         let line = e.to_line();
         assert!(line.starts_with(EVENT_PREFIX) && !line.contains('\n'));
         assert_eq!(Event::from_line(&line).unwrap().unwrap(), e);

@@ -1,7 +1,12 @@
 //! Keeping secrets out of reports and logs: URL credentials and sensitive header values.
 
 /// Headers whose values never appear in a report, log line or error message.
-pub const SENSITIVE_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization", "set-cookie"];
+pub const SENSITIVE_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "set-cookie",
+];
 
 /// Removes the `user:password@` part of every URL in `text`.
 pub fn url(text: &str) -> String {
@@ -10,7 +15,11 @@ pub fn url(text: &str) -> String {
     while let Some(pos) = rest.find("://") {
         let (head, tail) = rest.split_at(pos + 3);
         out.push_str(head);
-        let authority_end = tail.find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == ')' || c == '"').unwrap_or(tail.len());
+        let authority_end = tail
+            .find(|c: char| {
+                c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == ')' || c == '"'
+            })
+            .unwrap_or(tail.len());
         let authority = &tail[..authority_end];
         match authority.rfind('@') {
             Some(at) => {
@@ -48,16 +57,25 @@ impl Secrets {
             if v.len() < 4 {
                 continue;
             }
-            let known = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&v);
+            let known = self
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&v);
             if !known {
-                self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(v);
+                self.0
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(v);
             }
         }
     }
 
     /// Remembers the password of a URL's credentials.
     pub fn add_url(&self, url: &str) {
-        let Some(rest) = url.split_once("://").map(|(_, r)| r) else { return };
+        let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+            return;
+        };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         if let Some((cred, _)) = authority.rsplit_once('@')
             && let Some((_, pass)) = cred.split_once(':')
@@ -68,7 +86,13 @@ impl Secrets {
 
     /// Redacts URL credentials and every remembered secret in `text`.
     pub fn scrub(&self, text: &str) -> String {
-        message(text, &self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+        message(
+            text,
+            &self
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 
@@ -89,7 +113,10 @@ mod tests {
 
     #[test]
     fn strips_url_credentials() {
-        assert_eq!(url("http://alice:s3cret@127.0.0.1:80/x"), "http://[redacted]@127.0.0.1:80/x");
+        assert_eq!(
+            url("http://alice:s3cret@127.0.0.1:80/x"),
+            "http://[redacted]@127.0.0.1:80/x"
+        );
         assert_eq!(
             url("error sending request for url (http://bob:pw@host/a) then https://h/b"),
             "error sending request for url (http://[redacted]@host/a) then https://h/b"
@@ -102,11 +129,17 @@ mod tests {
         let s = Secrets::default();
         s.add("Bearer abcd1234");
         s.add_url("http://alice:pa55word@127.0.0.1:1/x");
-        assert_eq!(s.scrub("got abcd1234 and pa55word from alice"), "got [redacted] and [redacted] from alice");
+        assert_eq!(
+            s.scrub("got abcd1234 and pa55word from alice"),
+            "got [redacted] and [redacted] from alice"
+        );
     }
 
     #[test]
     fn removes_known_secrets() {
-        assert_eq!(message("token Bearer abcd1234 leaked", &["Bearer abcd1234".into()]), "token [redacted] leaked");
+        assert_eq!(
+            message("token Bearer abcd1234 leaked", &["Bearer abcd1234".into()]),
+            "token [redacted] leaked"
+        );
     }
 }

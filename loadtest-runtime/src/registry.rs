@@ -8,7 +8,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// The future of one iteration, boxed by the expansion.
-pub type IterationFuture<'a> = Pin<Box<dyn Future<Output = Result<(), IterationError>> + Send + 'a>>;
+pub type IterationFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), IterationError>> + Send + 'a>>;
 
 /// A failed iteration's message (from the function's error's `Display`).
 #[derive(Debug, Clone)]

@@ -2,9 +2,9 @@
 //! judgement of the generator's own health.
 
 use crate::grammar::{Metric, Threshold, format_duration};
-use crate::report::human_us;
-use crate::metrics::{RequestClass, Shard};
 use crate::metrics::hdr::Hist;
+use crate::metrics::{RequestClass, Shard};
+use crate::report::human_us;
 use crate::report::{GeneratorHealth, ThresholdOutcome};
 use std::time::Duration;
 
@@ -13,16 +13,29 @@ pub const ERROR_BUDGET: &str = "error budget";
 
 /// Evaluates every rule, plus the implicit error budget when no rule bounds `error_rate`.
 pub(crate) fn evaluate(rules: &[Threshold], m: &Shard, elapsed_s: f64) -> Vec<ThresholdOutcome> {
-    let mut out: Vec<ThresholdOutcome> = rules.iter().map(|r| evaluate_one(r, m, elapsed_s)).collect();
-    if !rules.iter().any(|r| r.metric == Metric::ErrorRate && r.scope.is_none()) {
+    let mut out: Vec<ThresholdOutcome> = rules
+        .iter()
+        .map(|r| evaluate_one(r, m, elapsed_s))
+        .collect();
+    if !rules
+        .iter()
+        .any(|r| r.metric == Metric::ErrorRate && r.scope.is_none())
+    {
         let (failed, total) = (m.failed(), m.completed());
         let passed = failed == 0 && total > 0;
         let message = if total == 0 {
             "no iteration completed".to_string()
         } else {
-            format!("{failed} of {total} iterations failed (no `error_rate` rule: any failure fails the test)")
+            format!(
+                "{failed} of {total} iterations failed (no `error_rate` rule: any failure fails the test)"
+            )
         };
-        out.push(ThresholdOutcome { rule: ERROR_BUDGET.into(), observed: Some(failed as f64), passed, message });
+        out.push(ThresholdOutcome {
+            rule: ERROR_BUDGET.into(),
+            observed: Some(failed as f64),
+            passed,
+            message,
+        });
     }
     out
 }
@@ -30,7 +43,11 @@ pub(crate) fn evaluate(rules: &[Threshold], m: &Shard, elapsed_s: f64) -> Vec<Th
 fn latency_source<'a>(m: &'a Shard, scope: Option<&str>) -> Option<&'a Hist> {
     match scope {
         None => Some(&m.latency),
-        Some(name) => m.requests.get(name).map(|r| &r.latency).or_else(|| m.custom_latencies.get(name)),
+        Some(name) => m
+            .requests
+            .get(name)
+            .map(|r| &r.latency)
+            .or_else(|| m.custom_latencies.get(name)),
     }
 }
 
@@ -38,21 +55,31 @@ fn evaluate_one(rule: &Threshold, m: &Shard, elapsed_s: f64) -> ThresholdOutcome
     let scope = rule.scope.as_deref();
     let observed: Option<f64> = match rule.metric {
         Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max => {
-            latency_source(m, scope).filter(|h| !h.is_empty()).map(|h| match rule.metric {
-                Metric::Percentile(q) => h.value_at_quantile(q / 100.0) as f64,
-                Metric::Mean => h.mean(),
-                Metric::Min => h.min() as f64,
-                _ => h.max() as f64,
-            })
+            latency_source(m, scope)
+                .filter(|h| !h.is_empty())
+                .map(|h| match rule.metric {
+                    Metric::Percentile(q) => h.value_at_quantile(q / 100.0) as f64,
+                    Metric::Mean => h.mean(),
+                    Metric::Min => h.min() as f64,
+                    _ => h.max() as f64,
+                })
         }
         Metric::ErrorRate => match scope {
             None => {
                 let total = m.completed();
-                Some(if total == 0 { 0.0 } else { m.failed() as f64 / total as f64 })
+                Some(if total == 0 {
+                    0.0
+                } else {
+                    m.failed() as f64 / total as f64
+                })
             }
             Some(name) => m.requests.get(name).map(|r| {
                 let n = r.count();
-                if n == 0 { 0.0 } else { (n - r.by_class[RequestClass::Ok as usize]) as f64 / n as f64 }
+                if n == 0 {
+                    0.0
+                } else {
+                    (n - r.by_class[RequestClass::Ok as usize]) as f64 / n as f64
+                }
             }),
         },
         Metric::Rps => {
@@ -60,7 +87,13 @@ fn evaluate_one(rule: &Threshold, m: &Shard, elapsed_s: f64) -> ThresholdOutcome
                 None => Some(m.request_counts().0),
                 Some(name) => m.requests.get(name).map(|r| r.count()),
             };
-            n.map(|n| if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 })
+            n.map(|n| {
+                if elapsed_s > 0.0 {
+                    n as f64 / elapsed_s
+                } else {
+                    0.0
+                }
+            })
         }
         Metric::Requests => match scope {
             None => Some(m.request_counts().0 as f64),
@@ -91,7 +124,12 @@ fn evaluate_one(rule: &Threshold, m: &Shard, elapsed_s: f64) -> ThresholdOutcome
                 rule: rule.source.clone(),
                 observed: Some(v),
                 passed,
-                message: format!("{lhs} was {}, limit {} {}", show(v), rule.op.as_str(), show(rule.limit)),
+                message: format!(
+                    "{lhs} was {}, limit {} {}",
+                    show(v),
+                    rule.op.as_str(),
+                    show(rule.limit)
+                ),
             }
         }
         None => ThresholdOutcome {
@@ -131,7 +169,10 @@ const LAG_SATURATED_US: u64 = 10_000;
 pub(crate) fn judge_generator(h: &mut GeneratorHealth, open_model: bool) {
     h.warnings.clear();
     if h.dropped > 0 {
-        h.warnings.push(format!("{} iterations were dropped: max_in_flight was reached", h.dropped));
+        h.warnings.push(format!(
+            "{} iterations were dropped: max_in_flight was reached",
+            h.dropped
+        ));
     }
     if open_model && h.scheduling_lag.p99_us > LAG_SATURATED_US {
         h.warnings.push(format!(
@@ -141,7 +182,10 @@ pub(crate) fn judge_generator(h: &mut GeneratorHealth, open_model: bool) {
         ));
     }
     if h.cpus > 0 && h.cpu_percent > CPU_SATURATED * 100.0 * h.cpus as f64 {
-        h.warnings.push(format!("the generator used {:.0}% CPU of {} cores: it may be the bottleneck", h.cpu_percent, h.cpus));
+        h.warnings.push(format!(
+            "the generator used {:.0}% CPU of {} cores: it may be the bottleneck",
+            h.cpu_percent, h.cpus
+        ));
     }
     h.saturated = !h.warnings.is_empty();
 }
@@ -164,8 +208,19 @@ mod tests {
     #[test]
     fn latency_rules() {
         let s = shard();
-        let out = evaluate(&[parse_threshold("p99 < 50ms").unwrap(), parse_threshold("p95(home) < 10ms").unwrap()], &s, 10.0);
-        assert!(!out[0].passed && out[0].message.contains("p99 was 99.0ms, limit < 50.0ms"), "{}", out[0].message);
+        let out = evaluate(
+            &[
+                parse_threshold("p99 < 50ms").unwrap(),
+                parse_threshold("p95(home) < 10ms").unwrap(),
+            ],
+            &s,
+            10.0,
+        );
+        assert!(
+            !out[0].passed && out[0].message.contains("p99 was 99.0ms, limit < 50.0ms"),
+            "{}",
+            out[0].message
+        );
         assert!(out[1].passed, "{}", out[1].message);
         assert_eq!(out[2].rule, ERROR_BUDGET);
         assert!(out[2].passed);
@@ -184,7 +239,11 @@ mod tests {
 
     #[test]
     fn missing_names_and_empty_runs_fail() {
-        let out = evaluate(&[parse_threshold("p99(nope) < 1s").unwrap()], &Shard::default(), 1.0);
+        let out = evaluate(
+            &[parse_threshold("p99(nope) < 1s").unwrap()],
+            &Shard::default(),
+            1.0,
+        );
         assert!(!out[0].passed && out[0].message.contains("\"nope\""));
         assert!(!out[1].passed && out[1].message == "no iteration completed");
     }
@@ -192,13 +251,24 @@ mod tests {
     #[test]
     fn rps_and_counts() {
         let s = shard();
-        let out = evaluate(&[parse_threshold("rps > 9").unwrap(), parse_threshold("dropped == 0").unwrap()], &s, 10.0);
+        let out = evaluate(
+            &[
+                parse_threshold("rps > 9").unwrap(),
+                parse_threshold("dropped == 0").unwrap(),
+            ],
+            &s,
+            10.0,
+        );
         assert!(out[0].passed && out[1].passed);
     }
 
     #[test]
     fn generator_judgement() {
-        let mut h = GeneratorHealth { cpus: 2, cpu_percent: 50.0, ..Default::default() };
+        let mut h = GeneratorHealth {
+            cpus: 2,
+            cpu_percent: 50.0,
+            ..Default::default()
+        };
         judge_generator(&mut h, true);
         assert!(!h.saturated);
         h.dropped = 3;

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 #[load_test]
 async fn https_get(ctx: &Ctx) -> Result<()> {
-    ctx.http().get(ctx.url("/")).send().await?.error_for_status()?;
+    ctx.http()
+        .get(ctx.url("/"))
+        .send()
+        .await?
+        .error_for_status()?;
     Ok(())
 }
 
@@ -29,7 +33,17 @@ impl TlsServer {
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         let ok = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
@@ -40,7 +54,11 @@ impl TlsServer {
             .expect("the openssl command line tool is installed (.ci/run installs it)")
             .success();
         assert!(ok, "openssl made a certificate");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new("openssl")
             .args(["s_server", "-quiet", "-www", "-accept"])
             .arg(format!("127.0.0.1:{port}"))
@@ -85,14 +103,48 @@ fn layer(port: u16, extra: &[(&str, &str)]) -> OptionLayer {
 async fn certificates_are_verified_unless_the_test_opts_out_by_name() {
     let _g = common::SERIAL.lock().await;
     let server = TlsServer::start();
-    let r = common::run_layers("https_get", &[layer(server.port, &[])], Duration::from_secs(60)).await;
-    assert_eq!(r.requests.by_class.get("tls"), Some(&2), "{:?} {:?}", r.requests.by_class, r.errors);
+    let r = common::run_layers(
+        "https_get",
+        &[layer(server.port, &[])],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        r.requests.by_class.get("tls"),
+        Some(&2),
+        "{:?} {:?}",
+        r.requests.by_class,
+        r.errors
+    );
     assert!(!r.config.danger_accept_invalid_certs);
-    assert!(r.errors.iter().any(|e| e.class == "tls" && e.message.to_lowercase().contains("certificate")), "{:?}", r.errors);
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.class == "tls" && e.message.to_lowercase().contains("certificate")),
+        "{:?}",
+        r.errors
+    );
     assert!(!r.passed);
 
-    let r = common::run_layers("https_get", &[layer(server.port, &[("danger_accept_invalid_certs", "true")])], Duration::from_secs(60)).await;
-    assert_eq!(r.requests.by_class.get("ok"), Some(&2), "{:?} {:?}", r.requests.by_class, r.errors);
-    assert!(r.config.danger_accept_invalid_certs, "reports record that verification was off");
+    let r = common::run_layers(
+        "https_get",
+        &[layer(
+            server.port,
+            &[("danger_accept_invalid_certs", "true")],
+        )],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        r.requests.by_class.get("ok"),
+        Some(&2),
+        "{:?} {:?}",
+        r.requests.by_class,
+        r.errors
+    );
+    assert!(
+        r.config.danger_accept_invalid_certs,
+        "reports record that verification was off"
+    );
     assert!(r.passed);
 }

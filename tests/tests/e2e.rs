@@ -9,11 +9,22 @@ use support::{Fixture, Server, serial, text};
 
 fn validate_schema(json_path: &std::path::Path) {
     let schema_path = support::repo_root().join("schema/report.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema file")).expect("schema is JSON");
-    let instance: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json_path).expect("report")).expect("report is JSON");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema file"))
+            .expect("schema is JSON");
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json_path).expect("report"))
+            .expect("report is JSON");
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "the report does not match the schema:\n{}", errors.join("\n"));
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report does not match the schema:\n{}",
+        errors.join("\n")
+    );
 }
 
 fn junit_cases(path: &std::path::Path) -> Vec<(String, bool)> {
@@ -21,7 +32,12 @@ fn junit_cases(path: &std::path::Path) -> Vec<(String, bool)> {
     let doc = roxmltree::Document::parse(&xml).expect("the JUnit report is well-formed XML");
     doc.descendants()
         .filter(|n| n.has_tag_name("testcase"))
-        .map(|n| (n.attribute("name").unwrap_or_default().to_string(), n.children().any(|c| c.has_tag_name("failure"))))
+        .map(|n| {
+            (
+                n.attribute("name").unwrap_or_default().to_string(),
+                n.children().any(|c| c.has_tag_name("failure")),
+            )
+        })
         .collect()
 }
 
@@ -45,11 +61,17 @@ fn passing_workspace_exits_0_and_writes_valid_reports() {
     assert!(server.server.requests() > 0);
     validate_schema(&f.file("report.json"));
     let cases = junit_cases(&f.file("junit.xml"));
-    assert_eq!(cases, [("home".to_string(), false), ("items".to_string(), false)]);
+    assert_eq!(
+        cases,
+        [("home".to_string(), false), ("items".to_string(), false)]
+    );
     let md = std::fs::read_to_string(f.file("report.md")).unwrap();
     assert!(md.starts_with("## cargo loadtest: passed"), "{md}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("api::home") && stdout.contains("loadtest result: ok. 2 passed"), "{stdout}");
+    assert!(
+        stdout.contains("api::home") && stdout.contains("loadtest result: ok. 2 passed"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -63,7 +85,11 @@ fn reports_go_to_the_target_dir_by_default() {
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for name in ["report.json", "junit.xml", "report.md"] {
-        assert!(dir.join(name).is_file(), "{name} missing in {}", dir.display());
+        assert!(
+            dir.join(name).is_file(),
+            "{name} missing in {}",
+            dir.display()
+        );
     }
     validate_schema(&dir.join("report.json"));
 }
@@ -82,17 +108,32 @@ fn failing_threshold_exits_100_with_a_junit_failure_exactly_there() {
     assert_eq!(status("hostile"), Some(TestStatus::Failed));
     assert_eq!(status("fine"), Some(TestStatus::Passed));
     let slow = report.tests.iter().find(|t| t.name == "slow").unwrap();
-    assert!(slow.failures.iter().any(|m| m.starts_with("p99 < 1ms")), "{:?}", slow.failures);
+    assert!(
+        slow.failures.iter().any(|m| m.starts_with("p99 < 1ms")),
+        "{:?}",
+        slow.failures
+    );
     validate_schema(&f.file("report.json"));
     // The hostile error message (<, &, ]]>, control characters) still yields valid XML.
     let cases = junit_cases(&f.file("junit.xml"));
-    assert_eq!(cases, [("fine".to_string(), false), ("hostile".to_string(), true), ("slow".to_string(), true)]);
+    assert_eq!(
+        cases,
+        [
+            ("fine".to_string(), false),
+            ("hostile".to_string(), true),
+            ("slow".to_string(), true)
+        ]
+    );
     let xml = std::fs::read_to_string(f.file("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let system_out: String = doc
         .descendants()
         .filter(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("hostile"))
-        .flat_map(|n| n.descendants().filter(|c| c.has_tag_name("failure")).map(|c| c.attribute("message").unwrap_or_default().to_string()))
+        .flat_map(|n| {
+            n.descendants()
+                .filter(|c| c.has_tag_name("failure"))
+                .map(|c| c.attribute("message").unwrap_or_default().to_string())
+        })
         .collect();
     assert!(system_out.contains("error budget"), "{system_out}");
 }
@@ -104,7 +145,10 @@ fn broken_build_exits_101() {
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("mismatched types"), "cargo's diagnostics are shown: {stderr}");
+    assert!(
+        stderr.contains("mismatched types"),
+        "cargo's diagnostics are shown: {stderr}"
+    );
     assert!(!f.file("report.json").exists());
 }
 
@@ -128,8 +172,19 @@ fn two_packages_run_and_package_selection_works() {
     let f = Fixture::copy("two-packages");
     let out = f.run(&["--target", &server.url()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let pkgs: Vec<(String, String)> = f.report().tests.iter().map(|t| (t.package.clone(), t.name.clone())).collect();
-    assert_eq!(pkgs, [("alpha".into(), "alpha_get".into()), ("beta".into(), "beta_get".into())]);
+    let pkgs: Vec<(String, String)> = f
+        .report()
+        .tests
+        .iter()
+        .map(|t| (t.package.clone(), t.name.clone()))
+        .collect();
+    assert_eq!(
+        pkgs,
+        [
+            ("alpha".into(), "alpha_get".into()),
+            ("beta".into(), "beta_get".into())
+        ]
+    );
     assert_eq!(server.server.requests_to("/alpha"), 4);
     assert_eq!(server.server.requests_to("/beta"), 4);
     let out = f.run(&["--target", &server.url(), "-p", "beta"]);
@@ -147,23 +202,63 @@ fn overrides_and_filters_take_effect() {
     let server = Server::start();
     let f = Fixture::copy("passing");
     // `home` is a closed-model test; --rate turns it into a 100/s open-model test for 2 s.
-    let out = f.run(&["--target", &server.url(), "--exact", "home", "--rate", "100", "--duration", "2s"]);
+    let out = f.run(&[
+        "--target",
+        &server.url(),
+        "--exact",
+        "home",
+        "--rate",
+        "100",
+        "--duration",
+        "2s",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = f.report();
     assert_eq!(report.tests.len(), 1);
     let r = report.tests[0].result.as_ref().unwrap();
     assert_eq!(r.config.model, "open");
     let n = server.server.requests_to("/");
-    assert!((190..=210).contains(&n), "about 200 requests expected, the server saw {n}");
+    assert!(
+        (190..=210).contains(&n),
+        "about 200 requests expected, the server saw {n}"
+    );
     assert_eq!(r.requests.total, n);
     // Tags and --skip.
-    let out = f.run(&["--target", &server.url(), "--tag", "rate", "--duration", "500ms"]);
+    let out = f.run(&[
+        "--target",
+        &server.url(),
+        "--tag",
+        "rate",
+        "--duration",
+        "500ms",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(f.report().tests.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["items"]);
-    let out = f.run(&["--target", &server.url(), "--skip", "items", "--iterations", "3"]);
+    assert_eq!(
+        f.report()
+            .tests
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["items"]
+    );
+    let out = f.run(&[
+        "--target",
+        &server.url(),
+        "--skip",
+        "items",
+        "--iterations",
+        "3",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = f.report();
-    assert_eq!(report.tests.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["home"]);
+    assert_eq!(
+        report
+            .tests
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["home"]
+    );
     assert_eq!(report.tests[0].result.as_ref().unwrap().iterations.total, 3);
 }
 
@@ -172,8 +267,17 @@ fn workspace_file_and_environment_layers_apply() {
     let _g = serial();
     let server = Server::start();
     let f = Fixture::copy("passing");
-    std::fs::write(f.file("loadtest.toml"), "[defaults]\nduration = \"300ms\"\n[tests.home]\niterations = 2\n").unwrap();
-    let mut cmd = f.command(&["--json", f.file("report.json").to_str().unwrap(), "--exact", "home"]);
+    std::fs::write(
+        f.file("loadtest.toml"),
+        "[defaults]\nduration = \"300ms\"\n[tests.home]\niterations = 2\n",
+    )
+    .unwrap();
+    let mut cmd = f.command(&[
+        "--json",
+        f.file("report.json").to_str().unwrap(),
+        "--exact",
+        "home",
+    ]);
     cmd.env("LOADTEST_TARGET", server.url());
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -192,7 +296,10 @@ fn bad_input_exits_2_naming_the_value_and_writes_nothing() {
         (vec!["--duration", "5x"], &["\"5x\"", "500ms"]),
         (vec!["--rate", "fast"], &["\"fast\"", "500/s"]),
         (vec!["--users", "0"], &["\"0\"", "at least 1"]),
-        (vec!["--manifest-path", "/nonexistent/Cargo.toml"], &["/nonexistent/Cargo.toml", "manifest"]),
+        (
+            vec!["--manifest-path", "/nonexistent/Cargo.toml"],
+            &["/nonexistent/Cargo.toml", "manifest"],
+        ),
     ];
     for (args, needles) in cases {
         let out = f.run(&args);
@@ -204,11 +311,18 @@ fn bad_input_exits_2_naming_the_value_and_writes_nothing() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(!f.file("report.json").exists(), "{args:?} wrote a report");
     }
-    std::fs::write(f.file("loadtest.toml"), "[defaults]\nthresholds = [\"p99 is fast\"]\n").unwrap();
+    std::fs::write(
+        f.file("loadtest.toml"),
+        "[defaults]\nthresholds = [\"p99 is fast\"]\n",
+    )
+    .unwrap();
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("\"p99 is fast\"") && stderr.contains("METRIC[(NAME)] OP VALUE"), "{stderr}");
+    assert!(
+        stderr.contains("\"p99 is fast\"") && stderr.contains("METRIC[(NAME)] OP VALUE"),
+        "{stderr}"
+    );
     assert!(!f.file("report.json").exists());
 }
 
@@ -218,7 +332,14 @@ fn sigint_exits_130_with_complete_reports() {
     let server = Server::start();
     let f = Fixture::copy("passing");
     // Build first so that the signal lands during the run, not the build.
-    let out = f.run(&["--target", &server.url(), "--exact", "home", "--iterations", "1"]);
+    let out = f.run(&[
+        "--target",
+        &server.url(),
+        "--exact",
+        "home",
+        "--iterations",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     std::fs::remove_file(f.file("report.json")).unwrap();
     let mut cmd = f.command(&[
@@ -233,7 +354,8 @@ fn sigint_exits_130_with_complete_reports() {
         "--markdown",
         f.file("report.md").to_str().unwrap(),
     ]);
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
     // Wait for load to reach the server, then one more second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -242,17 +364,29 @@ fn sigint_exits_130_with_complete_reports() {
     }
     std::thread::sleep(std::time::Duration::from_secs(1));
     let sent = std::time::Instant::now();
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
-    assert!(sent.elapsed() < std::time::Duration::from_secs(20), "stopping took {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < std::time::Duration::from_secs(20),
+        "stopping took {:?}",
+        sent.elapsed()
+    );
     let report = f.report();
     assert_eq!(report.status, RunStatus::Interrupted);
     assert_eq!(report.exit_code, 130);
     assert_eq!(report.tests.len(), 2);
     assert_eq!(report.tests[0].status, TestStatus::Interrupted);
-    assert!(report.tests[0].result.as_ref().is_some_and(|r| r.interrupted && r.iterations.total > 0));
+    assert!(
+        report.tests[0]
+            .result
+            .as_ref()
+            .is_some_and(|r| r.interrupted && r.iterations.total > 0)
+    );
     assert_eq!(report.tests[1].status, TestStatus::Interrupted);
     validate_schema(&f.file("report.json"));
     assert_eq!(junit_cases(&f.file("junit.xml")).len(), 2);
@@ -271,11 +405,18 @@ fn no_arguments_in_the_repository_root_runs_the_demo() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let report: loadtest_runtime::report::RunReport =
-        serde_json::from_str(&std::fs::read_to_string(support::shared_target_dir().join("loadtest/report.json")).unwrap()).unwrap();
+    let report: loadtest_runtime::report::RunReport = serde_json::from_str(
+        &std::fs::read_to_string(support::shared_target_dir().join("loadtest/report.json"))
+            .unwrap(),
+    )
+    .unwrap();
     let names: Vec<&str> = report.tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["arrivals", "browse", "checkout"]);
-    assert!(report.tests.iter().all(|t| t.status == TestStatus::Passed), "{:?}", report.tests);
+    assert!(
+        report.tests.iter().all(|t| t.status == TestStatus::Passed),
+        "{:?}",
+        report.tests
+    );
 }
 
 #[test]
@@ -288,20 +429,43 @@ fn credentials_never_appear_in_reports_or_output() {
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let report = f.report();
     assert_eq!(report.tests.len(), 4);
-    assert!(report.tests.iter().all(|t| t.status == TestStatus::Failed), "every test fails in its own way");
+    assert!(
+        report.tests.iter().all(|t| t.status == TestStatus::Failed),
+        "every test fails in its own way"
+    );
     let mut haystacks = vec![
-        ("stdout".to_string(), String::from_utf8_lossy(&out.stdout).into_owned()),
-        ("stderr".to_string(), String::from_utf8_lossy(&out.stderr).into_owned()),
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ),
+        (
+            "stderr".to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
     ];
     for name in ["report.json", "junit.xml", "report.md"] {
-        haystacks.push((name.to_string(), std::fs::read_to_string(f.file(name)).unwrap()));
+        haystacks.push((
+            name.to_string(),
+            std::fs::read_to_string(f.file(name)).unwrap(),
+        ));
     }
     for (what, text) in &haystacks {
-        for secret in ["SECRET-BEARER", "SECRET-COOKIE", "SECRET-PROXY", "SECRET-URL-PASS"] {
-            assert!(!text.contains(secret), "{secret} leaked into {what}:\n{text}");
+        for secret in [
+            "SECRET-BEARER",
+            "SECRET-COOKIE",
+            "SECRET-PROXY",
+            "SECRET-URL-PASS",
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{secret} leaked into {what}:\n{text}"
+            );
         }
     }
     // The failures are still explained.
     let json = &haystacks[2].1;
-    assert!(json.contains("[redacted]") && json.contains("HTTP 500"), "{json}");
+    assert!(
+        json.contains("[redacted]") && json.contains("HTTP 500"),
+        "{json}"
+    );
 }

@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 use support::{Fixture, Server, serial, text};
 
 fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "kill {sig} {pid}");
 }
 
@@ -26,18 +30,43 @@ fn an_aborting_harness_is_reported_and_the_rest_still_runs() {
     assert_eq!(by_name("a_first").status, TestStatus::Passed);
     let crashed = by_name("b_abort");
     assert_eq!(crashed.status, TestStatus::Errored);
-    assert!(crashed.failures[0].contains("exited unexpectedly"), "{:?}", crashed.failures);
-    assert!(crashed.error.as_deref().unwrap_or("").contains("about to abort the harness on purpose"), "the stderr tail: {:?}", crashed.error);
-    assert_eq!(by_name("c_last").status, TestStatus::Passed, "the remaining tests ran in a new harness");
+    assert!(
+        crashed.failures[0].contains("exited unexpectedly"),
+        "{:?}",
+        crashed.failures
+    );
+    assert!(
+        crashed
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("about to abort the harness on purpose"),
+        "the stderr tail: {:?}",
+        crashed.error
+    );
+    assert_eq!(
+        by_name("c_last").status,
+        TestStatus::Passed,
+        "the remaining tests ran in a new harness"
+    );
     // A 200 MB response is read and counted, but only 8 MiB of it is kept.
     let huge = by_name("d_huge");
     assert_eq!(huge.status, TestStatus::Passed, "{:?}", huge.failures);
     let r = huge.result.as_ref().unwrap();
     assert_eq!(r.requests.bytes_received, 400_000_000);
-    assert!(r.generator.peak_rss_bytes < 150 * 1024 * 1024, "peak RSS {} bytes", r.generator.peak_rss_bytes);
+    assert!(
+        r.generator.peak_rss_bytes < 150 * 1024 * 1024,
+        "peak RSS {} bytes",
+        r.generator.peak_rss_bytes
+    );
     let xml = std::fs::read_to_string(f.file("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
-    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("error")).count(), 1);
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("error"))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -49,7 +78,8 @@ fn a_failing_setup_hook_is_named() {
     let t = &f.report().tests[0];
     assert_eq!(t.status, TestStatus::Errored);
     assert!(
-        t.failures[0].contains("setup hook `connect_db` failed") && t.failures[0].contains("refused the connection"),
+        t.failures[0].contains("setup hook `connect_db` failed")
+            && t.failures[0].contains("refused the connection"),
         "{:?}",
         t.failures
     );
@@ -60,8 +90,19 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
     let _g = serial();
     let server = Server::start();
     let f = Fixture::copy("passing");
-    let mut cmd = f.command(&["--target", &server.url(), "--duration", "60s", "--json", f.file("report.json").to_str().unwrap()]);
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut cmd = f.command(&[
+        "--target",
+        &server.url(),
+        "--duration",
+        "60s",
+        "--json",
+        f.file("report.json").to_str().unwrap(),
+    ]);
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     while server.server.requests() == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -78,14 +119,27 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
     let src = f.file("loadtests/api.rs");
     let code = std::fs::read_to_string(&src).unwrap();
     std::fs::write(&src, format!("{code}\n// changed {:?}\n", Instant::now())).unwrap();
-    let mut cmd = f.command(&["--target", &server.url(), "--json", f.file("report.json").to_str().unwrap()]);
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut cmd = f.command(&[
+        "--target",
+        &server.url(),
+        "--json",
+        f.file("report.json").to_str().unwrap(),
+    ]);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(800));
     let sent = Instant::now();
     signal(child.id(), "-INT");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(sent.elapsed() < Duration::from_secs(10), "stopping the build took {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "stopping the build took {:?}",
+        sent.elapsed()
+    );
     assert!(!f.file("report.json").exists(), "nothing ran, so no report");
 }
 
@@ -94,7 +148,16 @@ fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
     let _g = serial();
     let server = Server::start();
     let f = Fixture::copy("passing");
-    let args = ["--target", &server.url(), "--exact", "home", "--iterations", "20", "--save-baseline", "kill9"];
+    let args = [
+        "--target",
+        &server.url(),
+        "--exact",
+        "home",
+        "--iterations",
+        "20",
+        "--save-baseline",
+        "kill9",
+    ];
     let out = f.run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let path = support::shared_target_dir().join("loadtest/baselines/kill9/report.json");
@@ -102,17 +165,28 @@ fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
     // Kill runs at increasing moments, some of them while the baseline is being written.
     for delay_ms in [300, 500, 700, 900, 1100, 1300, 1500, 1700] {
         let mut cmd = f.command(&args);
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         signal(child.id(), "-KILL");
         let _ = child.wait();
         let text = std::fs::read_to_string(&path).expect("the baseline file is still there");
-        let now: RunReport = serde_json::from_str(&text).expect("the baseline is still a complete report");
+        let now: RunReport =
+            serde_json::from_str(&text).expect("the baseline is still a complete report");
         assert_eq!(now.tests[0].name, first.tests[0].name);
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name() != "report.json" && !e.file_name().to_string_lossy().starts_with(".report.json.tmp-"))
+            .filter(|e| {
+                e.file_name() != "report.json"
+                    && !e
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(".report.json.tmp-")
+            })
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
@@ -125,11 +199,30 @@ fn too_few_file_descriptors_give_classified_errors_and_a_hint() {
     server.server.set_delay(Duration::from_millis(200));
     let f = Fixture::copy("passing");
     // Build first, with the normal limit.
-    let out = f.run(&["--target", &server.url(), "--exact", "home", "--iterations", "1"]);
+    let out = f.run(&[
+        "--target",
+        &server.url(),
+        "--exact",
+        "home",
+        "--iterations",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let mut cmd = std::process::Command::new("bash");
-    cmd.current_dir(f.path()).arg("-c").arg(r#"ulimit -n 128 && exec "$@""#).arg("bash");
-    let inner = f.command(&["--target", &server.url(), "--exact", "home", "--users", "400", "--duration", "2s"]);
+    cmd.current_dir(f.path())
+        .arg("-c")
+        .arg(r#"ulimit -n 128 && exec "$@""#)
+        .arg("bash");
+    let inner = f.command(&[
+        "--target",
+        &server.url(),
+        "--exact",
+        "home",
+        "--users",
+        "400",
+        "--duration",
+        "2s",
+    ]);
     cmd.arg(inner.get_program());
     cmd.args(inner.get_args());
     cmd.arg("--json").arg(f.file("report.json"));
@@ -137,9 +230,17 @@ fn too_few_file_descriptors_give_classified_errors_and_a_hint() {
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let report = f.report();
     let r = report.tests[0].result.as_ref().expect("the run completed");
-    assert!(r.requests.by_class.get("connect").copied().unwrap_or(0) > 0, "{:?} {:?}", r.requests.by_class, r.errors);
     assert!(
-        r.generator.warnings.iter().any(|w| w.contains("file descriptors") && w.contains("ulimit -n")),
+        r.requests.by_class.get("connect").copied().unwrap_or(0) > 0,
+        "{:?} {:?}",
+        r.requests.by_class,
+        r.errors
+    );
+    assert!(
+        r.generator
+            .warnings
+            .iter()
+            .any(|w| w.contains("file descriptors") && w.contains("ulimit -n")),
         "{:?}",
         r.generator.warnings
     );
@@ -177,27 +278,70 @@ fn every_target_fault_is_classified_counted_and_reported() {
         ("storm", "http_5xx", 9, Some(9), 6),
         ("refused", "connect", 6, None, 3),
     ];
-    let paths = ["/fault/close", "/fault/reset", "/fault/hang/3", "/fault/trickle/20/50", "/fault/malformed", "/fault/huge-headers/2000", "/fault/bad-chunked", "/status/503", ""];
+    let paths = [
+        "/fault/close",
+        "/fault/reset",
+        "/fault/hang/3",
+        "/fault/trickle/20/50",
+        "/fault/malformed",
+        "/fault/huge-headers/2000",
+        "/fault/bad-chunked",
+        "/status/503",
+        "",
+    ];
     for ((name, class, n, seen, retries), path) in expected.iter().zip(paths) {
-        let t = report.tests.iter().find(|t| t.name == *name).unwrap_or_else(|| panic!("{name} missing"));
+        let t = report
+            .tests
+            .iter()
+            .find(|t| t.name == *name)
+            .unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(t.status, TestStatus::Failed, "{name}");
         let r = t.result.as_ref().unwrap();
-        assert_eq!(r.requests.by_class.get(*class), Some(n), "{name}: {:?} {:?}", r.requests.by_class, r.errors);
-        assert_eq!(r.requests.total, *n, "{name}: every attempt is in that class");
+        assert_eq!(
+            r.requests.by_class.get(*class),
+            Some(n),
+            "{name}: {:?} {:?}",
+            r.requests.by_class,
+            r.errors
+        );
+        assert_eq!(
+            r.requests.total, *n,
+            "{name}: every attempt is in that class"
+        );
         assert_eq!(r.requests.retries_attempted, *retries, "{name}");
         assert_eq!(r.iterations.failed, 3, "{name}");
         if let Some(seen) = seen {
-            assert_eq!(server.server.requests_to(path), *seen, "{name}: the server saw as many requests");
+            assert_eq!(
+                server.server.requests_to(path),
+                *seen,
+                "{name}: the server saw as many requests"
+            );
         }
         assert!(!t.failures.is_empty(), "{name}");
     }
     let storm = report.tests.iter().find(|t| t.name == "storm").unwrap();
-    assert!(storm.failures.iter().any(|m| m.starts_with("error_rate < 50%")), "{:?}", storm.failures);
+    assert!(
+        storm
+            .failures
+            .iter()
+            .any(|m| m.starts_with("error_rate < 50%")),
+        "{:?}",
+        storm.failures
+    );
     let healthy = report.tests.iter().find(|t| t.name == "healthy").unwrap();
     assert_eq!(healthy.status, TestStatus::Passed);
     // Every report is written and well-formed, with a failure per faulty test.
     let xml = std::fs::read_to_string(f.file("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
-    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 9);
-    assert!(std::fs::read_to_string(f.file("report.md")).unwrap().contains("FAIL"));
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count(),
+        9
+    );
+    assert!(
+        std::fs::read_to_string(f.file("report.md"))
+            .unwrap()
+            .contains("FAIL")
+    );
 }

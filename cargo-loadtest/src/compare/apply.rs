@@ -6,7 +6,13 @@ use loadtest_runtime::report::{BaselineInfo, Comparison, MetricVerdict, RunRepor
 
 /// Compares every test of `report` with `baseline`. Returns the comparability refusals (empty
 /// when everything could be compared, or `force` was given).
-pub fn apply(baseline: &RunReport, source: &str, report: &mut RunReport, tolerance_flags: &[String], force: bool) -> Result<Vec<String>, String> {
+pub fn apply(
+    baseline: &RunReport,
+    source: &str,
+    report: &mut RunReport,
+    tolerance_flags: &[String],
+    force: bool,
+) -> Result<Vec<String>, String> {
     let info = BaselineInfo {
         source: source.to_string(),
         git_commit: baseline.run.git_commit.clone(),
@@ -22,13 +28,25 @@ pub fn apply(baseline: &RunReport, source: &str, report: &mut RunReport, toleran
             .find(|b| b.package == test.package && b.target == test.target && b.name == test.name)
             .and_then(|b| b.result.as_ref());
         let Some(old) = old else {
-            test.comparison = Some(Comparison { baseline: info.clone(), note: Some("the baseline has no result for this test".into()), ..Comparison::default() });
+            test.comparison = Some(Comparison {
+                baseline: info.clone(),
+                note: Some("the baseline has no result for this test".into()),
+                ..Comparison::default()
+            });
             continue;
         };
         if !force
-            && let Err(msg) = gate::comparable(&format!("{}::{}", test.target, test.name), &old.config, &new.config)
+            && let Err(msg) = gate::comparable(
+                &format!("{}::{}", test.target, test.name),
+                &old.config,
+                &new.config,
+            )
         {
-            test.comparison = Some(Comparison { baseline: info.clone(), note: Some(msg.clone()), ..Comparison::default() });
+            test.comparison = Some(Comparison {
+                baseline: info.clone(),
+                note: Some(msg.clone()),
+                ..Comparison::default()
+            });
             refusals.push(msg);
             continue;
         }
@@ -36,7 +54,11 @@ pub fn apply(baseline: &RunReport, source: &str, report: &mut RunReport, toleran
         overrides.extend(tolerance_flags.iter().cloned());
         let tolerances = Tolerances::from_config(&overrides)?;
         let metrics = gate::compare(old, new, &tolerances, 0x5eed + i as u64);
-        let regressed: Vec<String> = metrics.iter().filter(|m| m.verdict == MetricVerdict::Regressed).map(gate::describe).collect();
+        let regressed: Vec<String> = metrics
+            .iter()
+            .filter(|m| m.verdict == MetricVerdict::Regressed)
+            .map(gate::describe)
+            .collect();
         if !regressed.is_empty() {
             if test.status == TestStatus::Passed {
                 test.status = TestStatus::Failed;
@@ -45,7 +67,12 @@ pub fn apply(baseline: &RunReport, source: &str, report: &mut RunReport, toleran
                 test.failures.push(format!("regression: {r}"));
             }
         }
-        test.comparison = Some(Comparison { baseline: info.clone(), metrics, regressed: !regressed.is_empty(), note: None });
+        test.comparison = Some(Comparison {
+            baseline: info.clone(),
+            metrics,
+            regressed: !regressed.is_empty(),
+            note: None,
+        });
     }
     Ok(refusals)
 }

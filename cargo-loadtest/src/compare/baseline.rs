@@ -15,7 +15,9 @@ pub fn check_name(name: &str) -> Result<(), CliError> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
@@ -46,7 +48,11 @@ pub fn save(target_dir: &Path, name: &str, report: &RunReport) -> Result<PathBuf
 
 /// Reads a stored result: a report file, or a folder holding `report.json`.
 pub fn load_file(path: &Path) -> Result<RunReport, CliError> {
-    let file = if path.is_dir() { path.join(BASELINE_FILE) } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join(BASELINE_FILE)
+    } else {
+        path.to_path_buf()
+    };
     let text = std::fs::read_to_string(&file).map_err(|e| {
         CliError::Usage(format!("cannot read the baseline {}: {e} (expected a report.json written by cargo loadtest, or a folder holding one)", file.display()))
     })?;
@@ -60,10 +66,19 @@ pub fn load_file(path: &Path) -> Result<RunReport, CliError> {
                 file.display()
             )));
         }
-        None => return Err(CliError::Usage(format!("the baseline {} is not a cargo-loadtest report (no schema_version)", file.display()))),
+        None => {
+            return Err(CliError::Usage(format!(
+                "the baseline {} is not a cargo-loadtest report (no schema_version)",
+                file.display()
+            )));
+        }
     }
-    serde_json::from_value(value)
-        .map_err(|e| CliError::Usage(format!("the baseline {} is not a valid cargo-loadtest report: {e}", file.display())))
+    serde_json::from_value(value).map_err(|e| {
+        CliError::Usage(format!(
+            "the baseline {} is not a valid cargo-loadtest report: {e}",
+            file.display()
+        ))
+    })
 }
 
 /// Loads a named baseline.
@@ -104,16 +119,23 @@ mod tests {
 
     #[test]
     fn missing_and_corrupt_files_are_usage_errors() {
-        let dir = std::env::temp_dir().join(format!("cargo-loadtest-baseline-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("cargo-loadtest-baseline-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(matches!(load_named(&dir, "nope"), Err(CliError::Usage(m)) if m.contains("no baseline named \"nope\"")));
+        assert!(
+            matches!(load_named(&dir, "nope"), Err(CliError::Usage(m)) if m.contains("no baseline named \"nope\""))
+        );
         let f = dir.join("bad.json");
         std::fs::write(&f, "{ truncated").unwrap();
         assert!(matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("not valid JSON")));
         std::fs::write(&f, "{\"schema_version\": 99}").unwrap();
-        assert!(matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("schema_version 99")));
+        assert!(
+            matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("schema_version 99"))
+        );
         std::fs::write(&f, "{\"schema_version\": 1}").unwrap();
-        assert!(matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("not a valid cargo-loadtest report")));
+        assert!(
+            matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("not a valid cargo-loadtest report"))
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

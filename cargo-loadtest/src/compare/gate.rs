@@ -3,7 +3,9 @@
 
 use super::stats::{self, Estimate};
 use loadtest_runtime::grammar;
-use loadtest_runtime::report::{ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult};
+use loadtest_runtime::report::{
+    ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult,
+};
 
 /// The confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;
@@ -13,8 +15,13 @@ pub const RESAMPLES: usize = 2000;
 /// The metrics the gate compares, with their default tolerances (chosen from A/A measurements,
 /// see `docs/regression-gate.md`): relative for latencies and throughput, absolute (a fraction)
 /// for the error rate.
-pub const DEFAULT_TOLERANCES: [(&str, f64); 5] =
-    [("p50", 0.10), ("p95", 0.15), ("p99", 0.25), ("throughput", 0.10), ("error_rate", 0.01)];
+pub const DEFAULT_TOLERANCES: [(&str, f64); 5] = [
+    ("p50", 0.10),
+    ("p95", 0.15),
+    ("p99", 0.25),
+    ("throughput", 0.10),
+    ("error_rate", 0.01),
+];
 
 /// Tolerances per metric, defaults overridden by the test's `tolerance` option.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,7 +30,10 @@ pub struct Tolerances(pub Vec<(String, f64)>);
 impl Tolerances {
     /// The defaults with `overrides` (`"p99=20%"` entries) applied.
     pub fn from_config(overrides: &[String]) -> Result<Tolerances, String> {
-        let mut t: Vec<(String, f64)> = DEFAULT_TOLERANCES.iter().map(|(m, v)| (m.to_string(), *v)).collect();
+        let mut t: Vec<(String, f64)> = DEFAULT_TOLERANCES
+            .iter()
+            .map(|(m, v)| (m.to_string(), *v))
+            .collect();
         for o in overrides {
             let (metric, value) = grammar::parse_tolerance(o)?;
             match t.iter_mut().find(|(m, _)| *m == metric) {
@@ -35,7 +45,10 @@ impl Tolerances {
     }
 
     fn get(&self, metric: &str) -> f64 {
-        self.0.iter().find(|(m, _)| m == metric).map_or(0.1, |(_, v)| *v)
+        self.0
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map_or(0.1, |(_, v)| *v)
     }
 }
 
@@ -55,7 +68,11 @@ pub fn comparable(test: &str, old: &ConfigSummary, new: &ConfigSummary) -> Resul
     check("duration", show(&old.duration_s), show(&new.duration_s));
     check("iterations", show(&old.iterations), show(&new.iterations));
     check("think_time", show(&old.think_time), show(&new.think_time));
-    check("max_in_flight", show(&old.max_in_flight), show(&new.max_in_flight));
+    check(
+        "max_in_flight",
+        show(&old.max_in_flight),
+        show(&new.max_in_flight),
+    );
     if diffs.is_empty() {
         Ok(())
     } else {
@@ -84,9 +101,19 @@ fn windows(series: &[IntervalPoint]) -> Vec<&IntervalPoint> {
     out
 }
 
-fn verdict(est: Option<Estimate>, tolerance: f64, higher_is_worse: bool) -> (MetricVerdict, Option<f64>, Option<f64>, Option<f64>) {
-    let Some(e) = est else { return (MetricVerdict::InsufficientData, None, None, None) };
-    let (worse_low, better_high) = if higher_is_worse { (e.low, e.high) } else { (-e.high, -e.low) };
+fn verdict(
+    est: Option<Estimate>,
+    tolerance: f64,
+    higher_is_worse: bool,
+) -> (MetricVerdict, Option<f64>, Option<f64>, Option<f64>) {
+    let Some(e) = est else {
+        return (MetricVerdict::InsufficientData, None, None, None);
+    };
+    let (worse_low, better_high) = if higher_is_worse {
+        (e.low, e.high)
+    } else {
+        (-e.high, -e.low)
+    };
     let v = if worse_low > tolerance {
         MetricVerdict::Regressed
     } else if better_high < -tolerance {
@@ -98,23 +125,51 @@ fn verdict(est: Option<Estimate>, tolerance: f64, higher_is_worse: bool) -> (Met
 }
 
 /// Compares one test's results with its baseline's.
-pub fn compare(old: &TestResult, new: &TestResult, tol: &Tolerances, seed: u64) -> Vec<MetricComparison> {
+pub fn compare(
+    old: &TestResult,
+    new: &TestResult,
+    tol: &Tolerances,
+    seed: u64,
+) -> Vec<MetricComparison> {
     let (wo, wn) = (windows(&old.series), windows(&new.series));
     let mut out = Vec::new();
     type Extract = fn(&IntervalPoint) -> f64;
-    let latency: [(&str, Extract); 3] =
-        [("p50", |p| p.p50_us as f64), ("p95", |p| p.p95_us as f64), ("p99", |p| p.p99_us as f64)];
+    let latency: [(&str, Extract); 3] = [
+        ("p50", |p| p.p50_us as f64),
+        ("p95", |p| p.p95_us as f64),
+        ("p99", |p| p.p99_us as f64),
+    ];
     let throughput: (&str, Extract) = ("throughput", |p| p.iterations as f64);
-    for (i, (metric, f)) in latency.into_iter().chain(std::iter::once(throughput)).enumerate() {
-        let (o, n): (Vec<f64>, Vec<f64>) = (wo.iter().map(|p| f(p)).collect(), wn.iter().map(|p| f(p)).collect());
-        let est = stats::ratio_of_medians(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(i as u64))
-            .map(|e| Estimate { value: e.value - 1.0, low: e.low - 1.0, high: e.high - 1.0 });
+    for (i, (metric, f)) in latency
+        .into_iter()
+        .chain(std::iter::once(throughput))
+        .enumerate()
+    {
+        let (o, n): (Vec<f64>, Vec<f64>) = (
+            wo.iter().map(|p| f(p)).collect(),
+            wn.iter().map(|p| f(p)).collect(),
+        );
+        let est =
+            stats::ratio_of_medians(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(i as u64))
+                .map(|e| Estimate {
+                    value: e.value - 1.0,
+                    low: e.low - 1.0,
+                    high: e.high - 1.0,
+                });
         let tolerance = tol.get(metric);
         let (verdict, change, low, high) = verdict(est, tolerance, metric != "throughput");
         out.push(MetricComparison {
             metric: metric.to_string(),
-            old: if o.is_empty() { 0.0 } else { stats::median(&mut o.clone()) },
-            new: if n.is_empty() { 0.0 } else { stats::median(&mut n.clone()) },
+            old: if o.is_empty() {
+                0.0
+            } else {
+                stats::median(&mut o.clone())
+            },
+            new: if n.is_empty() {
+                0.0
+            } else {
+                stats::median(&mut n.clone())
+            },
             change,
             ci_low: low,
             ci_high: high,
@@ -146,9 +201,16 @@ pub fn compare(old: &TestResult, new: &TestResult, tol: &Tolerances, seed: u64) 
 pub fn describe(m: &MetricComparison) -> String {
     let pct = |v: f64| format!("{:+.1}%", v * 100.0);
     let pp = |v: f64| format!("{:+.2} pp", v * 100.0);
-    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), if m.metric == "error_rate" { pp } else { pct });
+    let f = |v: Option<f64>| {
+        v.map_or_else(
+            || "-".to_string(),
+            if m.metric == "error_rate" { pp } else { pct },
+        )
+    };
     match m.verdict {
-        MetricVerdict::InsufficientData => format!("{}: too few one-second windows to compare", m.metric),
+        MetricVerdict::InsufficientData => {
+            format!("{}: too few one-second windows to compare", m.metric)
+        }
         v => format!(
             "{} {} {} (95% CI {} to {}, tolerance {})",
             m.metric,
@@ -160,7 +222,11 @@ pub fn describe(m: &MetricComparison) -> String {
             f(m.change),
             f(m.ci_low),
             f(m.ci_high),
-            if m.metric == "error_rate" { format!("{:.2} pp", m.tolerance * 100.0) } else { format!("{:.0}%", m.tolerance * 100.0) }
+            if m.metric == "error_rate" {
+                format!("{:.2} pp", m.tolerance * 100.0)
+            } else {
+                format!("{:.0}%", m.tolerance * 100.0)
+            }
         ),
     }
 }
@@ -174,17 +240,32 @@ mod tests {
         let series = (1..=n)
             .map(|i| {
                 let mut j = |v: u64| (v as f64 * (1.0 + (rng.f64() - 0.5) * 0.06)) as u64;
-                IntervalPoint { t_s: i as f64, iterations: j(1000), failed: 0, requests: 1000, request_errors: 0, p50_us: j(level_us), p95_us: j(level_us * 2), p99_us: j(level_us * 3) }
+                IntervalPoint {
+                    t_s: i as f64,
+                    iterations: j(1000),
+                    failed: 0,
+                    requests: 1000,
+                    request_errors: 0,
+                    p50_us: j(level_us),
+                    p95_us: j(level_us * 2),
+                    p99_us: j(level_us * 3),
+                }
             })
             .collect();
-        TestResult { series, ..TestResult::default() }
+        TestResult {
+            series,
+            ..TestResult::default()
+        }
     }
 
     #[test]
     fn the_same_level_is_unchanged() {
         let t = Tolerances::from_config(&[]).unwrap();
         let c = compare(&result(1000, 12, 1), &result(1000, 12, 2), &t, 1);
-        assert!(c.iter().all(|m| m.verdict == MetricVerdict::Unchanged), "{c:?}");
+        assert!(
+            c.iter().all(|m| m.verdict == MetricVerdict::Unchanged),
+            "{c:?}"
+        );
     }
 
     #[test]
@@ -196,14 +277,23 @@ mod tests {
             assert!((m.change.unwrap() - 0.3).abs() < 0.05);
         }
         assert_eq!(c[3].verdict, MetricVerdict::Unchanged);
-        assert!(describe(&c[2]).starts_with("p99 regressed +"), "{}", describe(&c[2]));
+        assert!(
+            describe(&c[2]).starts_with("p99 regressed +"),
+            "{}",
+            describe(&c[2])
+        );
     }
 
     #[test]
     fn faster_is_an_improvement_and_tolerances_apply() {
         let t = Tolerances::from_config(&["p50=50%".to_string()]).unwrap();
         let c = compare(&result(1000, 12, 1), &result(700, 12, 2), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Unchanged, "p50 tolerance 50%: {}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Unchanged,
+            "p50 tolerance 50%: {}",
+            describe(&c[0])
+        );
         assert_eq!(c[1].verdict, MetricVerdict::Improved);
     }
 
@@ -211,15 +301,30 @@ mod tests {
     fn short_runs_are_insufficient() {
         let t = Tolerances::from_config(&[]).unwrap();
         let c = compare(&result(1000, 2, 1), &result(1000, 2, 2), &t, 1);
-        assert!(c.iter().all(|m| m.verdict == MetricVerdict::InsufficientData));
+        assert!(
+            c.iter()
+                .all(|m| m.verdict == MetricVerdict::InsufficientData)
+        );
     }
 
     #[test]
     fn different_models_are_refused() {
-        let a = ConfigSummary { model: "closed".into(), users: Some(10), duration_s: Some(10.0), ..Default::default() };
-        let b = ConfigSummary { users: Some(20), ..a.clone() };
+        let a = ConfigSummary {
+            model: "closed".into(),
+            users: Some(10),
+            duration_s: Some(10.0),
+            ..Default::default()
+        };
+        let b = ConfigSummary {
+            users: Some(20),
+            ..a.clone()
+        };
         comparable("t", &a, &a).unwrap();
         let e = comparable("t", &a, &b).unwrap_err();
-        assert!(e.contains("users Some(10) (baseline) vs Some(20) (this run)") && e.contains("--force-compare"), "{e}");
+        assert!(
+            e.contains("users Some(10) (baseline) vs Some(20) (this run)")
+                && e.contains("--force-compare"),
+            "{e}"
+        );
     }
 }

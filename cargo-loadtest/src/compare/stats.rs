@@ -30,7 +30,11 @@ pub struct Estimate {
 pub fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
-    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 /// The arithmetic mean of a non-empty slice.
@@ -66,7 +70,13 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// The ratio of medians `median(new) / median(old)` and its bootstrap interval at `confidence`.
 /// `None` when either side has fewer than 3 windows or the old median is zero.
-pub fn ratio_of_medians(old: &[f64], new: &[f64], resamples: usize, confidence: f64, seed: u64) -> Option<Estimate> {
+pub fn ratio_of_medians(
+    old: &[f64],
+    new: &[f64],
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Option<Estimate> {
     bootstrap(old, new, resamples, confidence, seed, |o, n| {
         let (mo, mn) = (median(o), median(n));
         (mo > 0.0).then(|| mn / mo)
@@ -74,8 +84,16 @@ pub fn ratio_of_medians(old: &[f64], new: &[f64], resamples: usize, confidence: 
 }
 
 /// The difference of means `mean(new) - mean(old)` and its bootstrap interval.
-pub fn difference_of_means(old: &[f64], new: &[f64], resamples: usize, confidence: f64, seed: u64) -> Option<Estimate> {
-    bootstrap(old, new, resamples, confidence, seed, |o, n| Some(mean(n) - mean(o)))
+pub fn difference_of_means(
+    old: &[f64],
+    new: &[f64],
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Option<Estimate> {
+    bootstrap(old, new, resamples, confidence, seed, |o, n| {
+        Some(mean(n) - mean(o))
+    })
 }
 
 fn bootstrap(
@@ -106,7 +124,11 @@ fn bootstrap(
     }
     stats.sort_by(f64::total_cmp);
     let alpha = (1.0 - confidence) / 2.0;
-    Some(Estimate { value, low: percentile(&stats, alpha), high: percentile(&stats, 1.0 - alpha) })
+    Some(Estimate {
+        value,
+        low: percentile(&stats, alpha),
+        high: percentile(&stats, 1.0 - alpha),
+    })
 }
 
 #[cfg(test)]
@@ -119,7 +141,11 @@ mod tests {
         (0..n)
             .map(|_| {
                 let noise = 1.0 + (rng.f64() - 0.5) * 0.1;
-                let spike = if heavy_tail && rng.f64() < 0.1 { 3.0 } else { 1.0 };
+                let spike = if heavy_tail && rng.f64() < 0.1 {
+                    3.0
+                } else {
+                    1.0
+                };
                 level * noise * spike
             })
             .collect()
@@ -160,7 +186,10 @@ mod tests {
         let e = difference_of_means(&a, &b, 1000, 0.95, 7).unwrap();
         assert!((e.value - 0.05).abs() < 1e-12);
         assert!(e.low >= 0.0 && e.high <= 0.5, "{e:?}");
-        assert!(ratio_of_medians(&a, &b, 100, 0.95, 7).is_none(), "a zero baseline has no ratio");
+        assert!(
+            ratio_of_medians(&a, &b, 100, 0.95, 7).is_none(),
+            "a zero baseline has no ratio"
+        );
     }
 
     #[test]
@@ -181,6 +210,9 @@ mod tests {
     fn the_same_seed_gives_the_same_interval() {
         let a = windows(100.0, 12, 8, false);
         let b = windows(105.0, 12, 9, false);
-        assert_eq!(ratio_of_medians(&a, &b, 500, 0.95, 3), ratio_of_medians(&a, &b, 500, 0.95, 3));
+        assert_eq!(
+            ratio_of_medians(&a, &b, 500, 0.95, 3),
+            ratio_of_medians(&a, &b, 500, 0.95, 3)
+        );
     }
 }

@@ -11,8 +11,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).map_err(CliError::io(format!("cannot create {}", dir.display())))?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    std::fs::create_dir_all(dir)
+        .map_err(CliError::io(format!("cannot create {}", dir.display())))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -22,7 +26,10 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(CliError::Io { context: format!("cannot write {}", path.display()), source: e });
+        return Err(CliError::Io {
+            context: format!("cannot write {}", path.display()),
+            source: e,
+        });
     }
     Ok(())
 }
@@ -31,12 +38,16 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 mod tests {
     #[test]
     fn replaces_whole_files_and_leaves_no_temporaries() {
-        let dir = std::env::temp_dir().join(format!("cargo-loadtest-atomic-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("cargo-loadtest-atomic-{}", std::process::id()));
         let path = dir.join("sub/report.json");
         super::write(&path, b"first").unwrap();
         super::write(&path, b"second").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

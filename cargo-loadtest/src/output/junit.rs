@@ -27,7 +27,9 @@ fn attr_safe(s: &str) -> String {
 }
 
 fn figures(t: &TestReport) -> String {
-    let Some(r) = &t.result else { return String::new() };
+    let Some(r) = &t.result else {
+        return String::new();
+    };
     let l = &r.iteration_latency.summary;
     let mut s = format!(
         "iterations: {} ({} ok, {} failed, {} dropped)\nrequests: {} ({:.1}/s)\nlatency: p50 {} p95 {} p99 {} max {}\n",
@@ -43,7 +45,12 @@ fn figures(t: &TestReport) -> String {
         human_us(l.max_us as f64)
     );
     for th in &r.thresholds {
-        s.push_str(&format!("threshold {} {}: {}\n", if th.passed { "ok" } else { "FAILED" }, th.rule, th.message));
+        s.push_str(&format!(
+            "threshold {} {}: {}\n",
+            if th.passed { "ok" } else { "FAILED" },
+            th.rule,
+            th.message
+        ));
     }
     for w in &r.generator.warnings {
         s.push_str(&format!("generator: {w}\n"));
@@ -71,7 +78,11 @@ fn testcase(t: &TestReport) -> TestCase {
         if t.failures.is_empty() {
             out.push_str(&format!("{}\n", status_word(t.status)));
         } else {
-            out.push_str(&format!("{}: {}\n", status_word(t.status), t.failures.join("; ")));
+            out.push_str(&format!(
+                "{}: {}\n",
+                status_word(t.status),
+                t.failures.join("; ")
+            ));
         }
     }
     if !out.is_empty() {
@@ -113,7 +124,8 @@ pub fn render(report: &RunReport) -> String {
     let mut r = Report::new();
     r.add_testsuites(suites);
     let mut buf = Vec::new();
-    r.write_xml(&mut buf).expect("writing XML into a Vec cannot fail");
+    r.write_xml(&mut buf)
+        .expect("writing XML into a Vec cannot fail");
     String::from_utf8(buf).expect("the XML writer produces UTF-8")
 }
 

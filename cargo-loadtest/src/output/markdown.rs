@@ -5,7 +5,9 @@ use loadtest_runtime::report::{RunReport, RunStatus, human_us};
 
 /// Escapes text for a Markdown table cell.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
+    s.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
 }
 
 /// Text as an inline code span. Code spans show entities literally, so `<` is left alone;
@@ -22,14 +24,23 @@ pub fn render(report: &RunReport) -> String {
         RunStatus::Interrupted => "INTERRUPTED",
     };
     let mut md = format!("## cargo loadtest: {verdict}\n\n");
-    md.push_str(&format!("| {} |\n|{}\n", HEADER.join(" | "), "---|".repeat(HEADER.len())));
+    md.push_str(&format!(
+        "| {} |\n|{}\n",
+        HEADER.join(" | "),
+        "---|".repeat(HEADER.len())
+    ));
     for t in &report.tests {
         let cells: Vec<String> = row(t).iter().map(|c| cell(c)).collect();
         md.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     for t in &report.tests {
         let Some(r) = &t.result else {
-            md.push_str(&format!("\n### {}::{}: {}\n\n", t.target, cell(&t.name), status_word(t.status)));
+            md.push_str(&format!(
+                "\n### {}::{}: {}\n\n",
+                t.target,
+                cell(&t.name),
+                status_word(t.status)
+            ));
             for f in &t.failures {
                 md.push_str(&format!("- {}\n", cell(f)));
             }
@@ -41,9 +52,19 @@ pub fn render(report: &RunReport) -> String {
         if r.thresholds.is_empty() && r.generator.warnings.is_empty() {
             continue;
         }
-        md.push_str(&format!("\n### {}::{}: {}\n\n", t.target, cell(&t.name), status_word(t.status)));
+        md.push_str(&format!(
+            "\n### {}::{}: {}\n\n",
+            t.target,
+            cell(&t.name),
+            status_word(t.status)
+        ));
         for th in &r.thresholds {
-            md.push_str(&format!("- {} {}: {}\n", if th.passed { "✅" } else { "❌" }, code(&th.rule), cell(&th.message)));
+            md.push_str(&format!(
+                "- {} {}: {}\n",
+                if th.passed { "✅" } else { "❌" },
+                code(&th.rule),
+                cell(&th.message)
+            ));
         }
         for w in &r.generator.warnings {
             md.push_str(&format!("- ⚠️ generator: {}\n", cell(w)));
@@ -57,9 +78,19 @@ pub fn render(report: &RunReport) -> String {
     }
     let rows = super::summary::comparison_rows(report);
     if !rows.is_empty() {
-        let source = report.tests.iter().find_map(|t| t.comparison.as_ref()).map(|c| c.baseline.source.clone()).unwrap_or_default();
+        let source = report
+            .tests
+            .iter()
+            .find_map(|t| t.comparison.as_ref())
+            .map(|c| c.baseline.source.clone())
+            .unwrap_or_default();
         let header = super::summary::COMPARISON_HEADER;
-        md.push_str(&format!("\n### Compared with {}\n\n| {} |\n|{}\n", cell(&source), header.join(" | "), "---|".repeat(header.len())));
+        md.push_str(&format!(
+            "\n### Compared with {}\n\n| {} |\n|{}\n",
+            cell(&source),
+            header.join(" | "),
+            "---|".repeat(header.len())
+        ));
         for r in rows {
             let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
             md.push_str(&format!("| {} |\n", cells.join(" | ")));

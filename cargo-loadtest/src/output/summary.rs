@@ -61,13 +61,30 @@ pub fn row(t: &TestReport) -> Vec<String> {
         human_us(l.max_us as f64),
         format!("{}", r.iterations.failed + r.iterations.dropped),
         format!("{passed}/{}", r.thresholds.len()),
-        if r.generator.saturated { "SATURATED".into() } else { "ok".into() },
+        if r.generator.saturated {
+            "SATURATED".into()
+        } else {
+            "ok".into()
+        },
         status_word(t.status).to_string(),
     ]
 }
 
 /// The header of the summary table.
-pub const HEADER: [&str; 12] = ["test", "iterations", "requests", "rate", "p50", "p95", "p99", "max", "errors", "thresholds", "generator", "result"];
+pub const HEADER: [&str; 12] = [
+    "test",
+    "iterations",
+    "requests",
+    "rate",
+    "p50",
+    "p95",
+    "p99",
+    "max",
+    "errors",
+    "thresholds",
+    "generator",
+    "result",
+];
 
 /// The whole summary: the table, then failures and generator warnings, then the verdict line.
 pub fn table(report: &RunReport) -> String {
@@ -120,7 +137,15 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
         let Some(c) = &t.comparison else { continue };
         let name = format!("{}::{}", t.target, t.name);
         if let Some(note) = &c.note {
-            rows.push(vec![name, "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), note.clone()]);
+            rows.push(vec![
+                name,
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                note.clone(),
+            ]);
             continue;
         }
         for m in &c.metrics {
@@ -152,7 +177,9 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
 }
 
 /// The header of the comparison table.
-pub const COMPARISON_HEADER: [&str; 7] = ["test", "metric", "old", "new", "change", "95% CI", "verdict"];
+pub const COMPARISON_HEADER: [&str; 7] = [
+    "test", "metric", "old", "new", "change", "95% CI", "verdict",
+];
 
 /// The comparison table, or nothing when no test was compared.
 pub fn comparison_table(report: &RunReport) -> String {
@@ -160,6 +187,14 @@ pub fn comparison_table(report: &RunReport) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let source = report.tests.iter().find_map(|t| t.comparison.as_ref()).map(|c| c.baseline.source.clone()).unwrap_or_default();
-    format!("\ncompared with {source} (medians of one-second windows):\n{}", render_table(&COMPARISON_HEADER, &rows))
+    let source = report
+        .tests
+        .iter()
+        .find_map(|t| t.comparison.as_ref())
+        .map(|c| c.baseline.source.clone())
+        .unwrap_or_default();
+    format!(
+        "\ncompared with {source} (medians of one-second windows):\n{}",
+        render_table(&COMPARISON_HEADER, &rows)
+    )
 }

@@ -8,8 +8,19 @@ use loadtest_runtime::prelude::*;
 #[load_test(users = 20, duration = "5s", think_time = "50ms..150ms",
             thresholds = ["p95 < 200ms"], tags = ["smoke"])]
 async fn browse(ctx: &Ctx) -> Result<()> {
-    ctx.http().get(ctx.url("/")).name("home").send().await?.error_for_status()?;
-    let items = ctx.http().get(ctx.url("/items")).name("items").send().await?.error_for_status()?;
+    ctx.http()
+        .get(ctx.url("/"))
+        .name("home")
+        .send()
+        .await?
+        .error_for_status()?;
+    let items = ctx
+        .http()
+        .get(ctx.url("/items"))
+        .name("items")
+        .send()
+        .await?
+        .error_for_status()?;
     ctx.count("item_bytes", items.body_len());
     Ok(())
 }
@@ -18,7 +29,12 @@ async fn browse(ctx: &Ctx) -> Result<()> {
 #[load_test(rate = "200/s", duration = "5s", max_in_flight = 100,
             thresholds = ["p99 < 250ms", "dropped == 0"])]
 async fn arrivals(ctx: &Ctx) -> Result<()> {
-    ctx.http().get(ctx.url("/delay/5")).name("delayed").send().await?.error_for_status()?;
+    ctx.http()
+        .get(ctx.url("/delay/5"))
+        .name("delayed")
+        .send()
+        .await?
+        .error_for_status()?;
     Ok(())
 }
 
@@ -28,7 +44,12 @@ async fn arrivals(ctx: &Ctx) -> Result<()> {
             thresholds = ["error_rate < 1%", "p95(checkout) < 500ms"])]
 async fn checkout(ctx: &Ctx) -> Result<()> {
     let order = format!("{}-{}", ctx.user(), ctx.iteration());
-    ctx.http().post(ctx.url(&format!("/flaky/1/{order}"))).name("checkout").send().await?.error_for_status()?;
+    ctx.http()
+        .post(ctx.url(&format!("/flaky/1/{order}")))
+        .name("checkout")
+        .send()
+        .await?
+        .error_for_status()?;
     Ok(())
 }
 

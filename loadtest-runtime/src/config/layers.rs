@@ -28,7 +28,10 @@ pub struct OptionLayer {
 impl OptionLayer {
     /// An empty layer named for error messages.
     pub fn new(source: impl Into<String>) -> Self {
-        OptionLayer { source: source.into(), values: Vec::new() }
+        OptionLayer {
+            source: source.into(),
+            values: Vec::new(),
+        }
     }
 
     /// The layer of a `#[load_test]` attribute.
@@ -48,7 +51,9 @@ impl OptionLayer {
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut layer = OptionLayer::new("the environment");
         for (key, value) in vars {
-            let Some(name) = key.strip_prefix("LOADTEST_") else { continue };
+            let Some(name) = key.strip_prefix("LOADTEST_") else {
+                continue;
+            };
             let name = name.to_ascii_lowercase();
             if let Some(info) = grammar::option(&name) {
                 layer.set(info.name, split_list(info.kind, &value));
@@ -65,7 +70,9 @@ impl OptionLayer {
 
     /// Sets an option from one string; list options are split on commas.
     pub fn set_str(&mut self, name: &str, value: &str) {
-        let kind = grammar::option(name).map(|o| o.kind).unwrap_or(grammar::ValueKind::Str);
+        let kind = grammar::option(name)
+            .map(|o| o.kind)
+            .unwrap_or(grammar::ValueKind::Str);
         self.set(name, split_list(kind, value));
     }
 
@@ -80,7 +87,10 @@ impl OptionLayer {
 
     /// The values of an option, if the layer sets it.
     pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// Whether the layer sets no option.
@@ -91,7 +101,11 @@ impl OptionLayer {
 
 fn split_list(kind: grammar::ValueKind, value: &str) -> Vec<String> {
     if kind == grammar::ValueKind::List {
-        value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        value
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     } else {
         vec![value.to_string()]
     }
@@ -120,13 +134,15 @@ pub(crate) fn merge(layers: &[&OptionLayer]) -> Vec<(String, Vec<String>)> {
                 _ => vec![],
             };
             if name == "duration"
-                && let Some((_, stages)) = out.iter().find(|(n, _)| n == "stages") {
-                    let peak = stage_peak(stages);
-                    if let Some((key, v)) = peak
-                        && !out.iter().any(|(n, _)| n == key) {
-                            out.push((key.to_string(), vec![v]));
-                        }
+                && let Some((_, stages)) = out.iter().find(|(n, _)| n == "stages")
+            {
+                let peak = stage_peak(stages);
+                if let Some((key, v)) = peak
+                    && !out.iter().any(|(n, _)| n == key)
+                {
+                    out.push((key.to_string(), vec![v]));
                 }
+            }
             if name == "stages" {
                 // Rate stages make the test open; user stages make it closed.
                 let refs: Vec<&str> = values.iter().map(String::as_str).collect();
@@ -144,13 +160,18 @@ pub(crate) fn merge(layers: &[&OptionLayer]) -> Vec<(String, Vec<String>)> {
 }
 
 fn stage_peak(stages: &[String]) -> Option<(&'static str, String)> {
-    let parsed: Vec<grammar::Stage> = stages.iter().filter_map(|s| grammar::parse_stage(s).ok()).collect();
+    let parsed: Vec<grammar::Stage> = stages
+        .iter()
+        .filter_map(|s| grammar::parse_stage(s).ok())
+        .collect();
     let mut users = None::<u64>;
     let mut rate = None::<f64>;
     for st in &parsed {
         match st.target {
             grammar::StageTarget::Users(u) => users = Some(users.map_or(u, |m| m.max(u))),
-            grammar::StageTarget::Rate(r) => rate = Some(rate.map_or(r.per_second, |m: f64| m.max(r.per_second))),
+            grammar::StageTarget::Rate(r) => {
+                rate = Some(rate.map_or(r.per_second, |m: f64| m.max(r.per_second)))
+            }
         }
     }
     match (users, rate) {
@@ -199,7 +220,10 @@ mod tests {
             ("PATH".to_string(), "/bin".to_string()),
         ]);
         assert_eq!(env.get("rate"), Some(&["10/s".to_string()][..]));
-        assert_eq!(env.get("tags"), Some(&["a".to_string(), "b".to_string()][..]));
+        assert_eq!(
+            env.get("tags"),
+            Some(&["a".to_string(), "b".to_string()][..])
+        );
         assert_eq!(env.values.len(), 2);
     }
 }

@@ -10,7 +10,9 @@ pub struct Ramp {
 impl Ramp {
     /// A constant level.
     pub fn constant(level: f64) -> Self {
-        Ramp { points: vec![(0.0, level)] }
+        Ramp {
+            points: vec![(0.0, level)],
+        }
     }
 
     /// Stages `(seconds, target)` starting from level 0.
@@ -33,7 +35,11 @@ impl Ramp {
         for &p in &self.points[1..] {
             if t <= p.0 {
                 let span = p.0 - prev.0;
-                return if span <= 0.0 { p.1 } else { prev.1 + (p.1 - prev.1) * (t - prev.0) / span };
+                return if span <= 0.0 {
+                    p.1
+                } else {
+                    prev.1 + (p.1 - prev.1) * (t - prev.0) / span
+                };
             }
             prev = p;
         }
@@ -68,7 +74,13 @@ pub struct Arrivals {
 impl Arrivals {
     /// A schedule that follows `ramp` (iterations per second) and stops at `end` seconds, if any.
     pub fn new(ramp: Ramp, end: Option<f64>) -> Self {
-        Arrivals { ramp, end, segment: 0, cum_at_segment: 0.0, next_k: 0 }
+        Arrivals {
+            ramp,
+            end,
+            segment: 0,
+            cum_at_segment: 0.0,
+            next_k: 0,
+        }
     }
 
     /// The intended start of the next iteration, in seconds from the start, or `None` when the

@@ -47,14 +47,22 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             retries: 0,
-            backoff: DurationRange { min: Duration::from_millis(100), max: Duration::from_secs(5) },
+            backoff: DurationRange {
+                min: Duration::from_millis(100),
+                max: Duration::from_secs(5),
+            },
             retry_on: default_retry_on(),
         }
     }
 }
 
 fn default_retry_on() -> Vec<RetryOn> {
-    vec![RetryOn::Connect, RetryOn::Timeout, RetryOn::Status5xx, RetryOn::Status(429)]
+    vec![
+        RetryOn::Connect,
+        RetryOn::Timeout,
+        RetryOn::Status5xx,
+        RetryOn::Status(429),
+    ]
 }
 
 /// The default duration of a test that sets neither `duration`, `stages` nor `iterations`.
@@ -109,26 +117,47 @@ impl TestConfig {
         let get = |n: &str| raw.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_slice());
         let one = |n: &str| get(n).and_then(|v| v.first()).map(String::as_str);
         let present: Vec<&str> = raw.iter().map(|(k, _)| k.as_str()).collect();
-        let stage_strs: Vec<&str> = get("stages").unwrap_or(&[]).iter().map(String::as_str).collect();
+        let stage_strs: Vec<&str> = get("stages")
+            .unwrap_or(&[])
+            .iter()
+            .map(String::as_str)
+            .collect();
         grammar::check_combination(&present, &stage_strs).map_err(ConfigError)?;
         let e = ConfigError;
 
-        let stages: Vec<grammar::Stage> =
-            stage_strs.iter().map(|s| grammar::parse_stage(s)).collect::<Result<_, _>>().map_err(e)?;
-        let iterations = one("iterations").map(|v| grammar::parse_count("iterations", v)).transpose().map_err(e)?;
-        let mut duration = one("duration").map(grammar::parse_duration).transpose().map_err(e)?;
+        let stages: Vec<grammar::Stage> = stage_strs
+            .iter()
+            .map(|s| grammar::parse_stage(s))
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        let iterations = one("iterations")
+            .map(|v| grammar::parse_count("iterations", v))
+            .transpose()
+            .map_err(e)?;
+        let mut duration = one("duration")
+            .map(grammar::parse_duration)
+            .transpose()
+            .map_err(e)?;
         if !stages.is_empty() {
             duration = Some(stages.iter().map(|s| s.duration).sum());
         } else if duration.is_none() && iterations.is_none() {
             duration = Some(DEFAULT_DURATION);
         }
         let stage_points = |f: &dyn Fn(StageTarget) -> f64| -> Vec<(f64, f64)> {
-            stages.iter().map(|s| (s.duration.as_secs_f64(), f(s.target))).collect()
+            stages
+                .iter()
+                .map(|s| (s.duration.as_secs_f64(), f(s.target)))
+                .collect()
         };
-        let open = present.contains(&"rate") || grammar::stages_are_rates(&stage_strs).map_err(e)?;
+        let open =
+            present.contains(&"rate") || grammar::stages_are_rates(&stage_strs).map_err(e)?;
         let model = if open {
             let rate = if stages.is_empty() {
-                Ramp::constant(grammar::parse_rate(one("rate").unwrap_or("1/s")).map_err(e)?.per_second)
+                Ramp::constant(
+                    grammar::parse_rate(one("rate").unwrap_or("1/s"))
+                        .map_err(e)?
+                        .per_second,
+                )
             } else {
                 Ramp::stages(&stage_points(&|t| match t {
                     StageTarget::Rate(r) => r.per_second,
@@ -150,7 +179,13 @@ impl TestConfig {
             }
         } else {
             let users = if stages.is_empty() {
-                Ramp::constant(one("users").map(|v| grammar::parse_count("users", v)).transpose().map_err(e)?.unwrap_or(1) as f64)
+                Ramp::constant(
+                    one("users")
+                        .map(|v| grammar::parse_count("users", v))
+                        .transpose()
+                        .map_err(e)?
+                        .unwrap_or(1) as f64,
+                )
             } else {
                 Ramp::stages(&stage_points(&|t| match t {
                     StageTarget::Users(u) => u as f64,
@@ -163,13 +198,21 @@ impl TestConfig {
                     .map(grammar::parse_range)
                     .transpose()
                     .map_err(e)?
-                    .unwrap_or(DurationRange { min: Duration::ZERO, max: Duration::ZERO }),
+                    .unwrap_or(DurationRange {
+                        min: Duration::ZERO,
+                        max: Duration::ZERO,
+                    }),
             }
         };
         let mut retry = RetryPolicy::default();
         if let Some(r) = one("retries") {
             let n = grammar::parse_number("retries", r).map_err(e)?;
-            retry.retries = u32::try_from(n).map_err(|_| ConfigError(format!("invalid value {r:?} for `retries`: at most {}", u32::MAX)))?;
+            retry.retries = u32::try_from(n).map_err(|_| {
+                ConfigError(format!(
+                    "invalid value {r:?} for `retries`: at most {}",
+                    u32::MAX
+                ))
+            })?;
         }
         if let Some(b) = one("backoff") {
             retry.backoff = grammar::parse_range(b).map_err(e)?;
@@ -179,23 +222,41 @@ impl TestConfig {
             }
         }
         if let Some(list) = get("retry_on") {
-            retry.retry_on = list.iter().map(|s| grammar::parse_retry_on(s)).collect::<Result<_, _>>().map_err(e)?;
+            retry.retry_on = list
+                .iter()
+                .map(|s| grammar::parse_retry_on(s))
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
         }
         Ok(TestConfig {
             model,
             duration,
             iterations,
-            rate_limit: one("rate_limit").map(grammar::parse_rate).transpose().map_err(e)?,
+            rate_limit: one("rate_limit")
+                .map(grammar::parse_rate)
+                .transpose()
+                .map_err(e)?,
             retry,
-            timeout: one("timeout").map(grammar::parse_duration).transpose().map_err(e)?.unwrap_or(DEFAULT_TIMEOUT),
-            iteration_timeout: one("iteration_timeout").map(grammar::parse_duration).transpose().map_err(e)?,
+            timeout: one("timeout")
+                .map(grammar::parse_duration)
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(DEFAULT_TIMEOUT),
+            iteration_timeout: one("iteration_timeout")
+                .map(grammar::parse_duration)
+                .transpose()
+                .map_err(e)?,
             thresholds: get("thresholds")
                 .unwrap_or(&[])
                 .iter()
                 .map(|s| grammar::parse_threshold(s))
                 .collect::<Result<_, _>>()
                 .map_err(e)?,
-            abort_on_fail: one("abort_on_fail").map(|v| grammar::parse_bool("abort_on_fail", v)).transpose().map_err(e)?.unwrap_or(false),
+            abort_on_fail: one("abort_on_fail")
+                .map(|v| grammar::parse_bool("abort_on_fail", v))
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(false),
             tags: get("tags").unwrap_or(&[]).to_vec(),
             target: one("target").map(str::to_string),
             tolerance: get("tolerance").unwrap_or(&[]).to_vec(),
@@ -214,11 +275,18 @@ impl TestConfig {
     pub fn into_smoke(mut self) -> TestConfig {
         self.model = LoadModel::Closed {
             users: Ramp::constant(1.0),
-            think_time: DurationRange { min: Duration::ZERO, max: Duration::ZERO },
+            think_time: DurationRange {
+                min: Duration::ZERO,
+                max: Duration::ZERO,
+            },
         };
         self.iterations = Some(3);
         self.duration = Some(Duration::from_secs(10));
-        self.iteration_timeout = Some(self.iteration_timeout.unwrap_or(Duration::from_secs(10)).min(Duration::from_secs(10)));
+        self.iteration_timeout = Some(
+            self.iteration_timeout
+                .unwrap_or(Duration::from_secs(10))
+                .min(Duration::from_secs(10)),
+        );
         self.rate_limit = None;
         self.thresholds.clear();
         self.abort_on_fail = false;
@@ -228,19 +296,39 @@ impl TestConfig {
 
     /// The configuration as recorded in reports.
     pub fn summary(&self) -> ConfigSummary {
-        let raw = |n: &str| self.raw.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        let raw = |n: &str| {
+            self.raw
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
         let (model, users, rate, think, cap, sat) = match &self.model {
             LoadModel::Closed { users, think_time } => {
                 let think = (think_time.max > Duration::ZERO).then(|| {
                     if think_time.min == think_time.max {
                         grammar::format_duration(think_time.min)
                     } else {
-                        format!("{}..{}", grammar::format_duration(think_time.min), grammar::format_duration(think_time.max))
+                        format!(
+                            "{}..{}",
+                            grammar::format_duration(think_time.min),
+                            grammar::format_duration(think_time.max)
+                        )
                     }
                 });
-                ("closed", Some(users.peak().round() as u64), None, think, None, None)
+                (
+                    "closed",
+                    Some(users.peak().round() as u64),
+                    None,
+                    think,
+                    None,
+                    None,
+                )
             }
-            LoadModel::Open { rate, max_in_flight, on_saturation } => (
+            LoadModel::Open {
+                rate,
+                max_in_flight,
+                on_saturation,
+            } => (
                 "open",
                 None,
                 Some(rate.peak()),
@@ -257,7 +345,11 @@ impl TestConfig {
             model: model.into(),
             users,
             rate_per_s: rate,
-            stages: if self.smoke { vec![] } else { raw("stages").unwrap_or_default() },
+            stages: if self.smoke {
+                vec![]
+            } else {
+                raw("stages").unwrap_or_default()
+            },
             duration_s: self.duration.map(|d| d.as_secs_f64()),
             iterations: self.iterations,
             think_time: think,
@@ -265,7 +357,11 @@ impl TestConfig {
             on_saturation: sat,
             rate_limit_per_s: self.rate_limit.map(|r| r.per_second),
             retries: u64::from(self.retry.retries),
-            backoff: format!("{}..{}", grammar::format_duration(b.min), grammar::format_duration(b.max)),
+            backoff: format!(
+                "{}..{}",
+                grammar::format_duration(b.min),
+                grammar::format_duration(b.max)
+            ),
             retry_on: self
                 .retry
                 .retry_on
@@ -313,9 +409,19 @@ mod tests {
 
     #[test]
     fn open_model_with_stages() {
-        let c = TestConfig::resolve(&[&layer(&[("stages", "10s:100/s,20s:100/s"), ("max_in_flight", "5")])]).unwrap();
+        let c = TestConfig::resolve(&[&layer(&[
+            ("stages", "10s:100/s,20s:100/s"),
+            ("max_in_flight", "5"),
+        ])])
+        .unwrap();
         assert_eq!(c.duration, Some(Duration::from_secs(30)));
-        assert!(matches!(c.model, LoadModel::Open { max_in_flight: 5, .. }));
+        assert!(matches!(
+            c.model,
+            LoadModel::Open {
+                max_in_flight: 5,
+                ..
+            }
+        ));
         assert_eq!(c.summary().model, "open");
     }
 
@@ -329,9 +435,13 @@ mod tests {
 
     #[test]
     fn smoke_is_bounded() {
-        let c = TestConfig::resolve(&[&layer(&[("rate", "1000/s"), ("duration", "1h"), ("thresholds", "p99 < 1ms")])])
-            .unwrap()
-            .into_smoke();
+        let c = TestConfig::resolve(&[&layer(&[
+            ("rate", "1000/s"),
+            ("duration", "1h"),
+            ("thresholds", "p99 < 1ms"),
+        ])])
+        .unwrap()
+        .into_smoke();
         assert_eq!(c.iterations, Some(3));
         assert!(c.thresholds.is_empty());
         assert!(matches!(c.model, LoadModel::Closed { .. }));

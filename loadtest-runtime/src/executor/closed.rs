@@ -5,8 +5,8 @@
 //! down never cancels an iteration. Each idle user is one small task; nothing is allocated per
 //! user beyond its future and its `Ctx`.
 
-use super::iteration::{RunFn, record, run_once};
 use super::Stop;
+use super::iteration::{RunFn, record, run_once};
 use crate::Ctx;
 use crate::config::Ramp;
 use crate::ctx::TestShared;
@@ -45,7 +45,13 @@ pub(crate) struct ClosedPlan {
 
 /// Runs the closed model until the duration ends, the iteration budget is spent, or `soft` is
 /// set; then waits for users to finish their iterations (until `hard` cancels them).
-pub(crate) async fn run(test: Arc<TestShared>, run: RunFn, plan: ClosedPlan, soft: Arc<Stop>, hard: Arc<Stop>) {
+pub(crate) async fn run(
+    test: Arc<TestShared>,
+    run: RunFn,
+    plan: ClosedPlan,
+    soft: Arc<Stop>,
+    hard: Arc<Stop>,
+) {
     let users = Arc::new(Users {
         test,
         run,
@@ -76,10 +82,17 @@ pub(crate) async fn run(test: Arc<TestShared>, run: RunFn, plan: ClosedPlan, sof
             tokio::spawn(user(users.clone(), spawned));
             spawned += 1;
         }
-        if users.limit.is_some() && users.exited.available_permits() as u64 == spawned && spawned > 0 {
+        if users.limit.is_some()
+            && users.exited.available_permits() as u64 == spawned
+            && spawned > 0
+        {
             break; // every user has exited: the iteration budget is spent
         }
-        let tick = if constant { Duration::from_millis(250) } else { Duration::from_millis(100) };
+        let tick = if constant {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_millis(100)
+        };
         let next = end.map_or(Instant::now() + tick, |e| e.min(Instant::now() + tick));
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
@@ -107,13 +120,20 @@ async fn user(users: Arc<Users>, id: u64) {
             continue;
         }
         if let Some(limit) = users.limit
-            && users.started.fetch_add(1, Ordering::AcqRel) >= limit {
-                break;
-            }
+            && users.started.fetch_add(1, Ordering::AcqRel) >= limit
+        {
+            break;
+        }
         let start = Instant::now();
         let outcome = run_once(users.run, &ctx, users.iteration_timeout, &users.hard).await;
         let interrupted = matches!(outcome, super::iteration::Outcome::Interrupted);
-        record(&users.test.metrics, start, start, outcome, users.test.secrets);
+        record(
+            &users.test.metrics,
+            start,
+            start,
+            outcome,
+            users.test.secrets,
+        );
         if interrupted {
             break;
         }

@@ -10,12 +10,13 @@ use crate::ctx::TestShared;
 use crate::http::{RateLimiter, new_client};
 use crate::metrics::hdr;
 use crate::metrics::{IterationClass, Metrics, ProcessSample, RequestClass};
+pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
-    ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals, TestResult,
+    ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals,
+    TestResult,
 };
 use crate::verdict;
-pub(crate) use crate::protocol::Progress;
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +37,14 @@ pub(crate) struct RunTest<'a> {
 
 /// Runs one test to its end and returns what was measured.
 pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
-    let RunTest { def, config, setup, default_target, interrupt, on_progress } = req;
+    let RunTest {
+        def,
+        config,
+        setup,
+        default_target,
+        interrupt,
+        on_progress,
+    } = req;
     let name = def.full_name();
     let metrics = Metrics::new();
     let max_idle = match &config.model {
@@ -46,7 +54,10 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     let target = config.target.clone().or(default_target);
     let shared = Arc::new(TestShared {
         name: name.clone(),
-        client: new_client(max_idle.clamp(1, 100_000), config.danger_accept_invalid_certs)?,
+        client: new_client(
+            max_idle.clamp(1, 100_000),
+            config.danger_accept_invalid_certs,
+        )?,
         target: target.clone(),
         metrics: metrics.clone(),
         retry: config.retry.clone(),
@@ -80,7 +91,11 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
             soft.clone(),
             hard.clone(),
         )),
-        LoadModel::Open { rate, max_in_flight, on_saturation } => tokio::spawn(open::run(
+        LoadModel::Open {
+            rate,
+            max_in_flight,
+            on_saturation,
+        } => tokio::spawn(open::run(
             shared.clone(),
             def.run,
             OpenPlan {
@@ -165,10 +180,26 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     }
     let after = ProcessSample::now();
     let merged = metrics.merged();
-    Ok(assemble(&config, name, merged, series, elapsed_s, interrupted, aborted_by, open_model, before, after))
+    Ok(assemble(
+        &config,
+        name,
+        merged,
+        series,
+        elapsed_s,
+        interrupted,
+        aborted_by,
+        open_model,
+        before,
+        after,
+    ))
 }
 
-fn interval_point(metrics: &Metrics, start: Instant, now: Instant, _last: Instant) -> IntervalPoint {
+fn interval_point(
+    metrics: &Metrics,
+    start: Instant,
+    now: Instant,
+    _last: Instant,
+) -> IntervalPoint {
     let iv = metrics.take_interval();
     IntervalPoint {
         t_s: (now - start).as_secs_f64(),
@@ -195,7 +226,13 @@ fn assemble(
     before: ProcessSample,
     after: ProcessSample,
 ) -> TestResult {
-    let per_s = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 };
+    let per_s = |n: u64| {
+        if elapsed_s > 0.0 {
+            n as f64 / elapsed_s
+        } else {
+            0.0
+        }
+    };
     let mut totals = RequestTotals::default();
     let mut request_names = std::collections::BTreeMap::new();
     for (rname, stats) in &m.requests {
@@ -210,7 +247,10 @@ fn assemble(
             let n = stats.by_class[class as usize];
             if n > 0 {
                 rm.by_class.insert(class.as_str().to_string(), n);
-                *totals.by_class.entry(class.as_str().to_string()).or_insert(0) += n;
+                *totals
+                    .by_class
+                    .entry(class.as_str().to_string())
+                    .or_insert(0) += n;
             }
         }
         for &(status, n) in &stats.by_status {
@@ -239,14 +279,20 @@ fn assemble(
     for class in IterationClass::ALL {
         let n = m.iter_failed[class as usize];
         if n > 0 {
-            iterations.failed_by_class.insert(class.as_str().to_string(), n);
+            iterations
+                .failed_by_class
+                .insert(class.as_str().to_string(), n);
         }
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
     let mut generator = GeneratorHealth {
         cpu_seconds,
-        cpu_percent: if elapsed_s > 0.0 { cpu_seconds / elapsed_s * 100.0 } else { 0.0 },
+        cpu_percent: if elapsed_s > 0.0 {
+            cpu_seconds / elapsed_s * 100.0
+        } else {
+            0.0
+        },
         cpus,
         peak_rss_bytes: after.peak_rss_bytes,
         scheduling_lag: hdr::summary(&m.lag),
@@ -265,10 +311,21 @@ fn assemble(
     let mut errors: Vec<ErrorSample> = m
         .errors
         .iter()
-        .map(|((class, message), count)| ErrorSample { class: class.to_string(), message: message.clone(), count: *count })
+        .map(|((class, message), count)| ErrorSample {
+            class: class.to_string(),
+            message: message.clone(),
+            count: *count,
+        })
         .collect();
-    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
-    if errors.iter().any(|e| e.message.contains("os error 24") || e.message.contains("Too many open files")) {
+    errors.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    if errors
+        .iter()
+        .any(|e| e.message.contains("os error 24") || e.message.contains("Too many open files"))
+    {
         let limit = open_files_limit().map_or_else(String::new, |n| format!(" (the limit is {n})"));
         generator.warnings.push(format!(
             "the load generator ran out of file descriptors{limit}: raise it with `ulimit -n`, or lower users / max_in_flight"
@@ -287,8 +344,16 @@ fn assemble(
         iteration_latency_uncorrected: open_model.then(|| hdr::to_report(&m.latency_uncorrected)),
         requests: totals,
         request_names,
-        custom_latencies: m.custom_latencies.iter().map(|(k, h)| (k.to_string(), hdr::to_report(h))).collect(),
-        custom_counters: m.counters.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        custom_latencies: m
+            .custom_latencies
+            .iter()
+            .map(|(k, h)| (k.to_string(), hdr::to_report(h)))
+            .collect(),
+        custom_counters: m
+            .counters
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
         series,
         thresholds,
         generator,

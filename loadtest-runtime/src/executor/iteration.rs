@@ -24,7 +24,12 @@ pub(crate) enum Outcome {
 }
 
 /// Runs one iteration to its end, its timeout, or the hard stop.
-pub(crate) async fn run_once(run: RunFn, ctx: &Ctx, timeout: Option<Duration>, hard: &Stop) -> Outcome {
+pub(crate) async fn run_once(
+    run: RunFn,
+    ctx: &Ctx,
+    timeout: Option<Duration>,
+    hard: &Stop,
+) -> Outcome {
     let guarded = AssertUnwindSafe(run(ctx)).catch_unwind();
     let timed = async {
         match timeout {
@@ -48,7 +53,13 @@ pub(crate) async fn run_once(run: RunFn, ctx: &Ctx, timeout: Option<Duration>, h
 }
 
 /// Records an iteration that was meant to start at `intended`, started at `actual` and ends now.
-pub(crate) fn record(metrics: &Metrics, intended: Instant, actual: Instant, outcome: Outcome, secrets: &crate::redact::Secrets) {
+pub(crate) fn record(
+    metrics: &Metrics,
+    intended: Instant,
+    actual: Instant,
+    outcome: Outcome,
+    secrets: &crate::redact::Secrets,
+) {
     let end = Instant::now();
     let corrected = end.duration_since(intended).as_micros() as u64;
     let uncorrected = end.duration_since(actual).as_micros() as u64;

@@ -6,8 +6,8 @@
 //! cap is reached, is dropped and counted (`drop`, as k6). The schedule is computed, never
 //! queued: owed starts cost no memory. Late and dropped starts are always counted.
 
-use super::iteration::{RunFn, record, run_once};
 use super::Stop;
+use super::iteration::{RunFn, record, run_once};
 use crate::Ctx;
 use crate::config::{Arrivals, Ramp};
 use crate::ctx::TestShared;
@@ -28,14 +28,25 @@ pub(crate) struct OpenPlan {
 
 /// Runs the open model until the schedule ends or `soft` is set, then waits for in-flight
 /// iterations (until `hard` cancels them).
-pub(crate) async fn run(test: Arc<TestShared>, run: RunFn, plan: OpenPlan, soft: Arc<Stop>, hard: Arc<Stop>) {
-    let cap = usize::try_from(plan.max_in_flight).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS).min(u32::MAX as usize);
+pub(crate) async fn run(
+    test: Arc<TestShared>,
+    run: RunFn,
+    plan: OpenPlan,
+    soft: Arc<Stop>,
+    hard: Arc<Stop>,
+) {
+    let cap = usize::try_from(plan.max_in_flight)
+        .unwrap_or(usize::MAX)
+        .min(Semaphore::MAX_PERMITS)
+        .min(u32::MAX as usize);
     let slots = Arc::new(Semaphore::new(cap));
     let mut arrivals = Arrivals::new(plan.rate, plan.duration.map(|d| d.as_secs_f64()));
     let start = Instant::now();
     let mut k: u64 = 0;
     while !soft.is_stopped() && plan.iterations.is_none_or(|limit| k < limit) {
-        let Some(offset) = arrivals.next_offset() else { break };
+        let Some(offset) = arrivals.next_offset() else {
+            break;
+        };
         let intended = start + Duration::from_secs_f64(offset);
         if intended > Instant::now() {
             tokio::select! {

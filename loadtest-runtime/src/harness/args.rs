@@ -54,7 +54,10 @@ impl Args {
                 _ => (arg.clone(), None),
             };
             let mut value = |name: &str| -> Result<String, String> {
-                inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"))
+                inline
+                    .clone()
+                    .or_else(|| it.next())
+                    .ok_or_else(|| format!("{name} needs a value"))
             };
             match flag.as_str() {
                 "--list" => a.mode = Mode::List,
@@ -70,14 +73,24 @@ impl Args {
                 "--format" => match value("--format")?.as_str() {
                     "terse" => a.terse = true,
                     "pretty" => a.terse = false,
-                    "json" => return Err("--format json is not supported; accepted: terse, pretty".into()),
-                    other => return Err(format!("invalid --format {other:?}; accepted: terse, pretty")),
+                    "json" => {
+                        return Err(
+                            "--format json is not supported; accepted: terse, pretty".into()
+                        );
+                    }
+                    other => {
+                        return Err(format!(
+                            "invalid --format {other:?}; accepted: terse, pretty"
+                        ));
+                    }
                 },
                 "--test-threads" | "--color" | "-Z" | "--logfile" | "--shuffle-seed" => {
                     value(&flag)?;
                 }
                 "--shuffle" | "--ensure-time" | "--force-run-in-process" => {}
-                f if f.starts_with('-') => return Err(format!("unknown flag {f:?}; accepted flags: {ACCEPTED}")),
+                f if f.starts_with('-') => {
+                    return Err(format!("unknown flag {f:?}; accepted flags: {ACCEPTED}"));
+                }
                 _ => a.filters.push(arg),
             }
         }
@@ -86,8 +99,15 @@ impl Args {
 
     /// Whether a test name passes the filters and skips (libtest's rules).
     pub(crate) fn selects(&self, name: &str) -> bool {
-        let matches = |pat: &String| if self.exact { name == pat } else { name.contains(pat.as_str()) };
-        (self.filters.is_empty() || self.filters.iter().any(matches)) && !self.skip.iter().any(matches)
+        let matches = |pat: &String| {
+            if self.exact {
+                name == pat
+            } else {
+                name.contains(pat.as_str())
+            }
+        };
+        (self.filters.is_empty() || self.filters.iter().any(matches))
+            && !self.skip.iter().any(matches)
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 type Shared = Arc<dyn Any + Send + Sync>;
 type SetupFn = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Shared, String>> + Send>>>;
-type TeardownFn = Box<dyn FnOnce(Shared) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>>;
+type TeardownFn =
+    Box<dyn FnOnce(Shared) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>>;
 
 /// The setup and teardown hooks of a harness binary (built by `main!`).
 #[derive(Default)]
@@ -38,7 +39,11 @@ impl Hooks {
             setup_name: name,
             setup: Some(Box::new(move || {
                 let fut = f();
-                Box::pin(async move { fut.await.map(|v| Arc::new(v) as Shared).map_err(|e| e.to_string()) })
+                Box::pin(async move {
+                    fut.await
+                        .map(|v| Arc::new(v) as Shared)
+                        .map_err(|e| e.to_string())
+                })
             })),
             ..Hooks::default()
         }
@@ -53,12 +58,18 @@ impl Hooks {
         E: Display,
     {
         self.teardown_name = name;
-        self.teardown = Some(Box::new(move |shared: Shared| match shared.downcast::<T>() {
-            Ok(value) => {
-                let fut = f(value);
-                Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
+        self.teardown = Some(Box::new(move |shared: Shared| {
+            match shared.downcast::<T>() {
+                Ok(value) => {
+                    let fut = f(value);
+                    Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
+                }
+                Err(_) => {
+                    Box::pin(async {
+                        Err("the teardown hook's argument type differs from the setup hook's output".to_string())
+                    })
+                }
             }
-            Err(_) => Box::pin(async { Err("the teardown hook's argument type differs from the setup hook's output".to_string()) }),
         }));
         self
     }
@@ -67,14 +78,19 @@ impl Hooks {
     pub(crate) async fn run_setup(&mut self) -> Result<Option<Shared>, String> {
         match self.setup.take() {
             None => Ok(None),
-            Some(f) => f().await.map(Some).map_err(|e| format!("setup hook `{}` failed: {e}", self.setup_name)),
+            Some(f) => f()
+                .await
+                .map(Some)
+                .map_err(|e| format!("setup hook `{}` failed: {e}", self.setup_name)),
         }
     }
 
     /// Runs the teardown hook, if any. The error names the hook.
     pub(crate) async fn run_teardown(&mut self, shared: Option<Shared>) -> Result<(), String> {
         match (self.teardown.take(), shared) {
-            (Some(f), Some(s)) => f(s).await.map_err(|e| format!("teardown hook `{}` failed: {e}", self.teardown_name)),
+            (Some(f), Some(s)) => f(s)
+                .await
+                .map_err(|e| format!("teardown hook `{}` failed: {e}", self.teardown_name)),
             _ => Ok(()),
         }
     }

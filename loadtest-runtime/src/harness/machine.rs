@@ -29,10 +29,22 @@ pub(crate) fn list(tests: &[&'static LoadTestDef]) -> i32 {
                 return 2;
             }
         };
-        listed.push(ListedTest { name, file: def.file.to_string(), line: def.line, options, config });
+        listed.push(ListedTest {
+            name,
+            file: def.file.to_string(),
+            line: def.line,
+            options,
+            config,
+        });
     }
-    let listing = Listing { protocol: PROTOCOL_VERSION, tests: listed };
-    println!("{}", serde_json::to_string(&listing).expect("listings always serialize"));
+    let listing = Listing {
+        protocol: PROTOCOL_VERSION,
+        tests: listed,
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&listing).expect("listings always serialize")
+    );
     0
 }
 
@@ -48,7 +60,9 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
     let request: RunRequest = match serde_json::from_str(first.trim()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: the run request on stdin is not valid (protocol {PROTOCOL_VERSION}): {e}");
+            eprintln!(
+                "error: the run request on stdin is not valid (protocol {PROTOCOL_VERSION}): {e}"
+            );
             return 2;
         }
     };
@@ -60,7 +74,10 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
         return 2;
     }
     let _ = CONFIGURED_TARGET.set(request.target.clone());
-    emit(&Event::Hello { protocol: PROTOCOL_VERSION, runtime_version: env!("CARGO_PKG_VERSION").to_string() });
+    emit(&Event::Hello {
+        protocol: PROTOCOL_VERSION,
+        runtime_version: env!("CARGO_PKG_VERSION").to_string(),
+    });
 
     let interrupt = Arc::new(Stop::default());
     {
@@ -97,19 +114,29 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 break;
             }
             let Some(def) = tests.iter().find(|d| d.full_name() == t.name) else {
-                emit(&Event::TestError { test: t.name.clone(), message: format!("no load test named {:?} in this binary", t.name) });
+                emit(&Event::TestError {
+                    test: t.name.clone(),
+                    message: format!("no load test named {:?} in this binary", t.name),
+                });
                 continue;
             };
             let attr = OptionLayer::from_attribute(&t.name, def.options);
-            let layers: Vec<&OptionLayer> = std::iter::once(&attr).chain(t.overrides.iter()).collect();
+            let layers: Vec<&OptionLayer> =
+                std::iter::once(&attr).chain(t.overrides.iter()).collect();
             let config = match TestConfig::resolve(&layers) {
                 Ok(c) => c,
                 Err(e) => {
-                    emit(&Event::TestError { test: t.name.clone(), message: e.0 });
+                    emit(&Event::TestError {
+                        test: t.name.clone(),
+                        message: e.0,
+                    });
                     continue;
                 }
             };
-            emit(&Event::Started { test: t.name.clone(), config: Box::new(config.summary()) });
+            emit(&Event::Started {
+                test: t.name.clone(),
+                config: Box::new(config.summary()),
+            });
             let mut on_progress = |p| emit(&Event::Progress(p));
             let run = RunTest {
                 def,
@@ -120,14 +147,22 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 on_progress: &mut on_progress,
             };
             match run_test(run).await {
-                Ok(result) => emit(&Event::Finished { test: t.name.clone(), result: Box::new(result) }),
-                Err(message) => emit(&Event::TestError { test: t.name.clone(), message }),
+                Ok(result) => emit(&Event::Finished {
+                    test: t.name.clone(),
+                    result: Box::new(result),
+                }),
+                Err(message) => emit(&Event::TestError {
+                    test: t.name.clone(),
+                    message,
+                }),
             }
         }
         if let Err(e) = hooks.run_teardown(setup).await {
             eprintln!("warning: {e}");
         }
-        emit(&Event::Done { interrupted: interrupt.is_stopped() });
+        emit(&Event::Done {
+            interrupted: interrupt.is_stopped(),
+        });
         0
     })
 }
@@ -138,7 +173,10 @@ fn spawn_signal_watch(interrupt: Arc<Stop>) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
                 return;
             };
             tokio::select! {

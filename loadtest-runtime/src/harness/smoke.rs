@@ -28,9 +28,16 @@ pub(crate) fn quiet_panics() {
             match payload {
                 // Printed by us so that secrets the tests used are scrubbed from it.
                 Some(msg) => {
-                    let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+                    let at = info
+                        .location()
+                        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                        .unwrap_or_default();
                     let thread = std::thread::current();
-                    eprintln!("thread '{}' panicked{at}:\n{}", thread.name().unwrap_or("<unnamed>"), crate::redact::secrets().scrub(&msg));
+                    eprintln!(
+                        "thread '{}' panicked{at}:\n{}",
+                        thread.name().unwrap_or("<unnamed>"),
+                        crate::redact::secrets().scrub(&msg)
+                    );
                 }
                 None => default(info),
             }
@@ -42,12 +49,25 @@ pub(crate) fn quiet_panics() {
 
 pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef]) -> i32 {
     let started = Instant::now();
-    let selected: Vec<&'static LoadTestDef> =
-        if args.ignored { Vec::new() } else { tests.iter().copied().filter(|d| args.selects(&d.full_name())).collect() };
+    let selected: Vec<&'static LoadTestDef> = if args.ignored {
+        Vec::new()
+    } else {
+        tests
+            .iter()
+            .copied()
+            .filter(|d| args.selects(&d.full_name()))
+            .collect()
+    };
     let filtered_out = tests.len() - selected.len();
-    println!("\nrunning {} test{}", selected.len(), if selected.len() == 1 { "" } else { "s" });
+    println!(
+        "\nrunning {} test{}",
+        selected.len(),
+        if selected.len() == 1 { "" } else { "s" }
+    );
     if selected.is_empty() {
-        println!("\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n");
+        println!(
+            "\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n"
+        );
         return 0;
     }
     quiet_panics();
@@ -94,8 +114,18 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
                 Ok(r) if r.passed => println!("test {name} ... ok"),
                 Ok(r) => {
                     println!("test {name} ... FAILED");
-                    let mut text: Vec<String> = r.thresholds.iter().filter(|t| !t.passed).map(|t| format!("{}: {}", t.rule, t.message)).collect();
-                    text.extend(r.errors.iter().take(5).map(|e| format!("{} x{}: {}", e.class, e.count, e.message)));
+                    let mut text: Vec<String> = r
+                        .thresholds
+                        .iter()
+                        .filter(|t| !t.passed)
+                        .map(|t| format!("{}: {}", t.rule, t.message))
+                        .collect();
+                    text.extend(
+                        r.errors
+                            .iter()
+                            .take(5)
+                            .map(|e| format!("{} x{}: {}", e.class, e.count, e.message)),
+                    );
                     failures.push((name, text.join("\n")));
                 }
                 Err(e) => {

@@ -7,7 +7,10 @@ use reqwest::Method;
 
 /// Builds the one reqwest client a test shares across all its virtual users. TLS certificates are
 /// verified (rustls, with the Mozilla root store) unless `accept_invalid_certs` is set.
-pub(crate) fn new_client(max_idle: usize, accept_invalid_certs: bool) -> Result<reqwest::Client, String> {
+pub(crate) fn new_client(
+    max_idle: usize,
+    accept_invalid_certs: bool,
+) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .danger_accept_invalid_certs(accept_invalid_certs)

@@ -13,7 +13,11 @@ pub struct HttpError {
 
 impl HttpError {
     pub(crate) fn new(class: RequestClass, status: Option<u16>, message: String) -> Self {
-        HttpError { class, status, message }
+        HttpError {
+            class,
+            status,
+            message,
+        }
     }
 
     /// The outcome class: `connect`, `timeout`, `tls`, `body`, `http_4xx`, `http_5xx` or `other`.
@@ -60,7 +64,11 @@ pub(crate) fn classify(e: &reqwest::Error, what: &str) -> HttpError {
     let lower = chain.to_ascii_lowercase();
     let class = if e.is_timeout() || lower.contains("timed out") {
         RequestClass::Timeout
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") || lower.contains("handshake") {
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("ssl")
+        || lower.contains("handshake")
+    {
         RequestClass::Tls
     } else if e.is_connect() {
         RequestClass::Connect

@@ -17,8 +17,16 @@ pub(crate) struct RateLimiter {
 impl RateLimiter {
     /// A limiter allowing `per_second` calls per second.
     pub(crate) fn new(per_second: f64) -> RateLimiter {
-        let interval_ns = if per_second > 0.0 { (1e9 / per_second) as u64 } else { u64::MAX / 4 };
-        RateLimiter { start: Instant::now(), interval_ns: interval_ns.max(1), next_ns: AtomicU64::new(0) }
+        let interval_ns = if per_second > 0.0 {
+            (1e9 / per_second) as u64
+        } else {
+            u64::MAX / 4
+        };
+        RateLimiter {
+            start: Instant::now(),
+            interval_ns: interval_ns.max(1),
+            next_ns: AtomicU64::new(0),
+        }
     }
 
     /// Reserves a slot and returns how long to wait for it.
@@ -27,7 +35,12 @@ impl RateLimiter {
         let mut cur = self.next_ns.load(Ordering::Relaxed);
         loop {
             let slot = cur.max(now);
-            match self.next_ns.compare_exchange_weak(cur, slot + self.interval_ns, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.next_ns.compare_exchange_weak(
+                cur,
+                slot + self.interval_ns,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Duration::from_nanos(slot - now),
                 Err(actual) => cur = actual,
             }
@@ -68,7 +81,11 @@ mod tests {
         // 50 calls at 10/s: the first at once, the last 4.9 s later, 100 ms apart.
         assert_eq!(times[0], Duration::ZERO);
         assert_eq!(times[49], Duration::from_millis(4900));
-        assert!(times.windows(2).all(|w| w[1] - w[0] == Duration::from_millis(100)));
+        assert!(
+            times
+                .windows(2)
+                .all(|w| w[1] - w[0] == Duration::from_millis(100))
+        );
     }
 
     #[tokio::test(start_paused = true)]

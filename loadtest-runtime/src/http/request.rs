@@ -1,9 +1,9 @@
 //! A request being built, and `send()`: rate limit, attempt, measure, classify, retry.
 
+use super::HttpError;
 use super::error::classify;
 use super::response::{BODY_LIMIT, Response};
 use super::retry;
-use super::HttpError;
 use crate::Ctx;
 use crate::metrics::RequestClass;
 use bytes::{Bytes, BytesMut};
@@ -49,7 +49,10 @@ impl<'a> Request<'a> {
 
     /// Adds a header. An invalid name or value fails the request when it is sent.
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
-        match (HeaderName::try_from(name.as_ref()), HeaderValue::try_from(value.as_ref())) {
+        match (
+            HeaderName::try_from(name.as_ref()),
+            HeaderValue::try_from(value.as_ref()),
+        ) {
             (Ok(n), Ok(mut v)) => {
                 if crate::redact::SENSITIVE_HEADERS.contains(&n.as_str()) {
                     v.set_sensitive(true);
@@ -106,7 +109,10 @@ impl<'a> Request<'a> {
     /// status is `Ok` (use [`Response::error_for_status`]); `Err` means no usable response.
     pub async fn send(self) -> Result<Response, HttpError> {
         let shared = &*self.ctx.shared;
-        let name = self.name.clone().unwrap_or_else(|| default_name(&self.method, &self.url));
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name(&self.method, &self.url));
         shared.secrets.add_url(&self.url);
         let what = crate::redact::url(&format!("{} {}", self.method, self.url));
         if let Some(err) = &self.error {
@@ -129,12 +135,19 @@ impl<'a> Request<'a> {
             let elapsed_us = started.elapsed().as_micros() as u64;
             let sent = self.body.len() as u64;
             let (class, status, received) = match &outcome {
-                Ok(r) => (RequestClass::of_status(r.status.as_u16()), Some(r.status.as_u16()), r.body_len),
+                Ok(r) => (
+                    RequestClass::of_status(r.status.as_u16()),
+                    Some(r.status.as_u16()),
+                    r.body_len,
+                ),
                 // A broken response has no complete status: only whole responses count by status.
                 Err(e) => (e.class, None, 0),
             };
             let retry_now = attempt < retries && retry::should_retry(&shared.retry, class, status);
-            let exhausted = !retry_now && retries > 0 && attempt == retries && retry::should_retry(&shared.retry, class, status);
+            let exhausted = !retry_now
+                && retries > 0
+                && attempt == retries
+                && retry::should_retry(&shared.retry, class, status);
             shared.metrics.with(|s| {
                 s.request(&name, class, status, elapsed_us, sent, received);
                 if let Err(e) = &outcome {
@@ -151,7 +164,11 @@ impl<'a> Request<'a> {
                 return outcome;
             }
             let retry_after = match &outcome {
-                Ok(r) => r.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry::parse_retry_after),
+                Ok(r) => r
+                    .headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(retry::parse_retry_after),
                 Err(_) => None,
             };
             let delay = retry::retry_delay(&shared.retry, attempt, retry_after);
@@ -195,7 +212,13 @@ impl<'a> Request<'a> {
                 }
             }
         }
-        Ok(Response { status, headers, body: body.freeze(), body_len, what: what.to_string() })
+        Ok(Response {
+            status,
+            headers,
+            body: body.freeze(),
+            body_len,
+            what: what.to_string(),
+        })
     }
 }
 
@@ -214,7 +237,10 @@ mod tests {
 
     #[test]
     fn default_names_are_method_and_path() {
-        assert_eq!(default_name(&Method::GET, "http://u:p@127.0.0.1:80/a/b?q=1"), "GET /a/b");
+        assert_eq!(
+            default_name(&Method::GET, "http://u:p@127.0.0.1:80/a/b?q=1"),
+            "GET /a/b"
+        );
         assert_eq!(default_name(&Method::POST, "http://127.0.0.1:80"), "POST /");
     }
 }

@@ -56,15 +56,24 @@ impl Response {
     /// The body parsed as JSON. Fails when the body was truncated or is not valid JSON for `T`.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
         self.check_whole()?;
-        serde_json::from_slice(&self.body)
-            .map_err(|e| HttpError::new(RequestClass::Body, Some(self.status.as_u16()), format!("{}: invalid JSON body: {e}", self.what)))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            HttpError::new(
+                RequestClass::Body,
+                Some(self.status.as_u16()),
+                format!("{}: invalid JSON body: {e}", self.what),
+            )
+        })
     }
 
     /// Turns a 4xx or 5xx status into an error, as reqwest's `error_for_status`.
     pub fn error_for_status(self) -> Result<Response, HttpError> {
         let code = self.status.as_u16();
         if code >= 400 {
-            return Err(HttpError::new(RequestClass::of_status(code), Some(code), format!("{}: HTTP {}", self.what, self.status)));
+            return Err(HttpError::new(
+                RequestClass::of_status(code),
+                Some(code),
+                format!("{}: HTTP {}", self.what, self.status),
+            ));
         }
         Ok(self)
     }
@@ -74,7 +83,10 @@ impl Response {
             return Err(HttpError::new(
                 RequestClass::Body,
                 Some(self.status.as_u16()),
-                format!("{}: the body is {} bytes, over the {BODY_LIMIT}-byte limit kept in memory", self.what, self.body_len),
+                format!(
+                    "{}: the body is {} bytes, over the {BODY_LIMIT}-byte limit kept in memory",
+                    self.what, self.body_len
+                ),
             ));
         }
         Ok(())

@@ -18,11 +18,19 @@ pub(crate) fn backoff_delay(policy: &RetryPolicy, attempt: u32, unit_random: f64
 /// The upper bound of retry `attempt`'s delay: `min(max, min_delay * 2^attempt)`.
 pub(crate) fn exp_cap(policy: &RetryPolicy, attempt: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempt.min(31));
-    policy.backoff.min.saturating_mul(factor).min(policy.backoff.max)
+    policy
+        .backoff
+        .min
+        .saturating_mul(factor)
+        .min(policy.backoff.max)
 }
 
 /// The delay before a retry, honouring `Retry-After` (capped at the backoff maximum).
-pub(crate) fn retry_delay(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn retry_delay(
+    policy: &RetryPolicy,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
     match retry_after {
         Some(d) => d.min(policy.backoff.max),
         None => backoff_delay(policy, attempt, fastrand::f64()),
@@ -54,7 +62,10 @@ mod tests {
     fn policy() -> RetryPolicy {
         RetryPolicy {
             retries: 5,
-            backoff: DurationRange { min: Duration::from_millis(100), max: Duration::from_secs(1) },
+            backoff: DurationRange {
+                min: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+            },
             ..RetryPolicy::default()
         }
     }
@@ -81,7 +92,10 @@ mod tests {
     fn retry_after_is_honoured_up_to_the_maximum() {
         let p = policy();
         assert_eq!(retry_delay(&p, 0, parse_retry_after("0")), Duration::ZERO);
-        assert_eq!(retry_delay(&p, 0, parse_retry_after(" 30 ")), Duration::from_secs(1));
+        assert_eq!(
+            retry_delay(&p, 0, parse_retry_after(" 30 ")),
+            Duration::from_secs(1)
+        );
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 

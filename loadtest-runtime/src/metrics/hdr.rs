@@ -27,13 +27,17 @@ pub fn record(h: &mut Hist, us: u64) {
 /// Encodes a histogram as uncompressed HdrHistogram V2, then base64.
 pub fn encode(h: &Hist) -> String {
     let mut buf = Vec::new();
-    V2Serializer::new().serialize(h, &mut buf).expect("serializing into a Vec cannot fail");
+    V2Serializer::new()
+        .serialize(h, &mut buf)
+        .expect("serializing into a Vec cannot fail");
     STANDARD.encode(buf)
 }
 
 /// Decodes what [`encode`] wrote (or any V2 / V2-deflate encoding in base64).
 pub fn decode(s: &str) -> Result<Hist, String> {
-    let bytes = STANDARD.decode(s.trim()).map_err(|e| format!("histogram is not valid base64: {e}"))?;
+    let bytes = STANDARD
+        .decode(s.trim())
+        .map_err(|e| format!("histogram is not valid base64: {e}"))?;
     let mut h: Hist = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("histogram is not a valid HdrHistogram V2 encoding: {e:?}"))?;
@@ -62,7 +66,10 @@ pub fn summary(h: &Hist) -> LatencySummary {
 
 /// The report form of a histogram: its summary and its encoding.
 pub fn to_report(h: &Hist) -> Histogram {
-    Histogram { summary: summary(h), hdr_v2_base64: encode(h) }
+    Histogram {
+        summary: summary(h),
+        hdr_v2_base64: encode(h),
+    }
 }
 
 #[cfg(test)]

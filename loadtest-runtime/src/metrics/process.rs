@@ -12,7 +12,10 @@ pub(crate) struct ProcessSample {
 impl ProcessSample {
     /// Reads the current process; zeros where the platform does not tell.
     pub(crate) fn now() -> ProcessSample {
-        ProcessSample { cpu_seconds: cpu_seconds().unwrap_or(0.0), peak_rss_bytes: peak_rss().unwrap_or(0) }
+        ProcessSample {
+            cpu_seconds: cpu_seconds().unwrap_or(0.0),
+            peak_rss_bytes: peak_rss().unwrap_or(0),
+        }
     }
 }
 

@@ -28,7 +28,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Metrics {
     /// A new, empty registry.
     pub(crate) fn new() -> Arc<Metrics> {
-        Arc::new(Metrics { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), shards: Mutex::new(Vec::new()) })
+        Arc::new(Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            shards: Mutex::new(Vec::new()),
+        })
     }
 
     /// Runs `f` on this thread's shard, creating it on first use.
@@ -57,7 +60,9 @@ impl Metrics {
             out.failed += s.interval.failed;
             out.requests += s.interval.requests;
             out.request_errors += s.interval.request_errors;
-            out.latency.add(&s.interval.latency).expect("auto-resizing histograms always merge");
+            out.latency
+                .add(&s.interval.latency)
+                .expect("auto-resizing histograms always merge");
             s.interval.iterations = 0;
             s.interval.failed = 0;
             s.interval.requests = 0;

@@ -74,7 +74,11 @@ pub enum IterationClass {
 }
 
 impl IterationClass {
-    pub(crate) const ALL: [IterationClass; 3] = [IterationClass::User, IterationClass::Panic, IterationClass::Timeout];
+    pub(crate) const ALL: [IterationClass; 3] = [
+        IterationClass::User,
+        IterationClass::Panic,
+        IterationClass::Timeout,
+    ];
 
     /// The class's name in reports.
     pub fn as_str(self) -> &'static str {
@@ -98,7 +102,13 @@ pub(crate) struct RequestStats {
 
 impl Default for RequestStats {
     fn default() -> Self {
-        RequestStats { by_class: [0; 8], by_status: Vec::new(), bytes_sent: 0, bytes_received: 0, latency: hdr::new_hist() }
+        RequestStats {
+            by_class: [0; 8],
+            by_status: Vec::new(),
+            bytes_sent: 0,
+            bytes_received: 0,
+            latency: hdr::new_hist(),
+        }
     }
 }
 
@@ -116,7 +126,9 @@ impl RequestStats {
         }
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
-        self.latency.add(&other.latency).expect("auto-resizing histograms always merge");
+        self.latency
+            .add(&other.latency)
+            .expect("auto-resizing histograms always merge");
     }
 }
 
@@ -139,7 +151,13 @@ pub(crate) struct Interval {
 
 impl Default for Interval {
     fn default() -> Self {
-        Interval { iterations: 0, failed: 0, requests: 0, request_errors: 0, latency: hdr::new_hist() }
+        Interval {
+            iterations: 0,
+            failed: 0,
+            requests: 0,
+            request_errors: 0,
+            latency: hdr::new_hist(),
+        }
     }
 }
 
@@ -192,7 +210,12 @@ impl Shard {
     /// Records a finished iteration: corrected latency (from the intended start), uncorrected
     /// latency (from the actual start), and its failure class if it failed.
     #[inline]
-    pub(crate) fn iteration(&mut self, corrected_us: u64, uncorrected_us: u64, failed: Option<IterationClass>) {
+    pub(crate) fn iteration(
+        &mut self,
+        corrected_us: u64,
+        uncorrected_us: u64,
+        failed: Option<IterationClass>,
+    ) {
         hdr::record(&mut self.latency, corrected_us);
         hdr::record(&mut self.latency_uncorrected, uncorrected_us);
         hdr::record(&mut self.interval.latency, corrected_us);
@@ -208,7 +231,15 @@ impl Shard {
 
     /// Records one HTTP request attempt.
     #[inline]
-    pub(crate) fn request(&mut self, name: &str, class: RequestClass, status: Option<u16>, latency_us: u64, sent: u64, received: u64) {
+    pub(crate) fn request(
+        &mut self,
+        name: &str,
+        class: RequestClass,
+        status: Option<u16>,
+        latency_us: u64,
+        sent: u64,
+        received: u64,
+    ) {
         let stats = match self.requests.get_mut(name) {
             Some(s) => s,
             None => self.requests.entry(name.into()).or_default(),
@@ -233,7 +264,10 @@ impl Shard {
         } else if self.errors.len() < MAX_ERROR_MESSAGES {
             self.errors.insert((class, message), 1);
         } else {
-            *self.errors.entry((class, "(further distinct messages not kept)".to_string())).or_insert(0) += 1;
+            *self
+                .errors
+                .entry((class, "(further distinct messages not kept)".to_string()))
+                .or_insert(0) += 1;
         }
     }
 
@@ -241,7 +275,10 @@ impl Shard {
     pub(crate) fn custom(&mut self, name: &str, us: u64) {
         let h = match self.custom_latencies.get_mut(name) {
             Some(h) => h,
-            None => self.custom_latencies.entry(name.into()).or_insert_with(hdr::new_hist),
+            None => self
+                .custom_latencies
+                .entry(name.into())
+                .or_insert_with(hdr::new_hist),
         };
         hdr::record(h, us);
     }
@@ -265,16 +302,26 @@ impl Shard {
         self.interrupted += other.interrupted;
         self.dropped += other.dropped;
         self.late += other.late;
-        self.latency.add(&other.latency).expect("auto-resizing histograms always merge");
-        self.latency_uncorrected.add(&other.latency_uncorrected).expect("auto-resizing histograms always merge");
-        self.lag.add(&other.lag).expect("auto-resizing histograms always merge");
+        self.latency
+            .add(&other.latency)
+            .expect("auto-resizing histograms always merge");
+        self.latency_uncorrected
+            .add(&other.latency_uncorrected)
+            .expect("auto-resizing histograms always merge");
+        self.lag
+            .add(&other.lag)
+            .expect("auto-resizing histograms always merge");
         for (name, stats) in &other.requests {
             self.requests.entry(name.clone()).or_default().merge(stats);
         }
         self.retries_attempted += other.retries_attempted;
         self.retries_exhausted += other.retries_exhausted;
         for (name, h) in &other.custom_latencies {
-            self.custom_latencies.entry(name.clone()).or_insert_with(hdr::new_hist).add(h).expect("auto-resizing histograms always merge");
+            self.custom_latencies
+                .entry(name.clone())
+                .or_insert_with(hdr::new_hist)
+                .add(h)
+                .expect("auto-resizing histograms always merge");
         }
         for (name, n) in &other.counters {
             *self.counters.entry(name.clone()).or_insert(0) += n;

@@ -11,7 +11,10 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// One target directory shared by every fixture, so tokio and reqwest are built once.
@@ -32,15 +35,34 @@ pub fn binary() -> &'static Path {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
             .current_dir(repo_root())
-            .args(["build", "--quiet", "--package", "cargo-loadtest", "--bin", "cargo-loadtest", "--message-format=json"])
+            .args([
+                "build",
+                "--quiet",
+                "--package",
+                "cargo-loadtest",
+                "--bin",
+                "cargo-loadtest",
+                "--message-format=json",
+            ])
             .output()
             .expect("cargo runs");
-        assert!(out.status.success(), "building cargo-loadtest failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "building cargo-loadtest failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| v.get("executable").and_then(|e| e.as_str()).map(PathBuf::from))
-            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("cargo-loadtest")))
+            .filter_map(|v| {
+                v.get("executable")
+                    .and_then(|e| e.as_str())
+                    .map(PathBuf::from)
+            })
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("cargo-loadtest"))
+            })
             .expect("cargo reported the cargo-loadtest executable")
     })
 }
@@ -54,10 +76,21 @@ impl Fixture {
     /// Copies `tests/fixtures/NAME`, pointing its `loadtest-runtime` dependency at this
     /// repository and reusing this repository's Cargo.lock (same versions: nothing rebuilt).
     pub fn copy(name: &str) -> Fixture {
-        let dir = tempfile::Builder::new().prefix(&format!("loadtest-e2e-{name}-")).tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("loadtest-e2e-{name}-"))
+            .tempdir()
+            .expect("temp dir");
         let runtime = repo_root().join("loadtest-runtime");
-        copy_tree(&repo_root().join("tests/fixtures").join(name), dir.path(), &runtime.to_string_lossy());
-        std::fs::copy(repo_root().join("Cargo.lock"), dir.path().join("Cargo.lock")).expect("copy Cargo.lock");
+        copy_tree(
+            &repo_root().join("tests/fixtures").join(name),
+            dir.path(),
+            &runtime.to_string_lossy(),
+        );
+        std::fs::copy(
+            repo_root().join("Cargo.lock"),
+            dir.path().join("Cargo.lock"),
+        )
+        .expect("copy Cargo.lock");
         Fixture { dir }
     }
 
@@ -95,13 +128,19 @@ impl Fixture {
     /// Runs `cargo loadtest ARGS --json/--junit/--markdown inside the fixture`.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = self.command(args);
-        cmd.arg("--json").arg(self.file("report.json")).arg("--junit").arg(self.file("junit.xml")).arg("--markdown").arg(self.file("report.md"));
+        cmd.arg("--json")
+            .arg(self.file("report.json"))
+            .arg("--junit")
+            .arg(self.file("junit.xml"))
+            .arg("--markdown")
+            .arg(self.file("report.md"));
         cmd.output().expect("cargo-loadtest runs")
     }
 
     /// The JSON report written by [`Fixture::run`], parsed with the project's own types.
     pub fn report(&self) -> RunReport {
-        let text = std::fs::read_to_string(self.file("report.json")).expect("the JSON report exists");
+        let text =
+            std::fs::read_to_string(self.file("report.json")).expect("the JSON report exists");
         serde_json::from_str(&text).expect("the JSON report parses as a RunReport")
     }
 }
@@ -128,8 +167,14 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let server = rt.block_on(DemoServer::start()).expect("server starts on 127.0.0.1");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = rt
+            .block_on(DemoServer::start())
+            .expect("server starts on 127.0.0.1");
         Server { server, _rt: rt }
     }
 
@@ -140,5 +185,9 @@ impl Server {
 
 /// stdout and stderr of a run, for assertion messages.
 pub fn text(out: &Output) -> String {
-    format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
