@@ -345,3 +345,77 @@ fn every_target_fault_is_classified_counted_and_reported() {
             .contains("FAIL")
     );
 }
+
+#[test]
+fn signals_during_the_build_and_while_reports_are_written_leave_whole_reports() {
+    let _g = serial();
+    let server = Server::start();
+    let f = Fixture::copy("passing");
+    let json = f.file("report.json");
+    let junit = f.file("junit.xml");
+    // SIGTERM during the build: exit 130 at once, no report.
+    let src = f.file("loadtests/api.rs");
+    let code = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(&src, format!("{code}\n// changed {:?}\n", Instant::now())).unwrap();
+    let mut cmd = f.command(&["--target", &server.url(), "--json", json.to_str().unwrap()]);
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    signal(child.id(), "-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(!json.exists());
+    // Build, then storms of SIGINT that start at different moments: the first one stops the
+    // load, the later ones land while the reports are being written. Each run must leave
+    // whole reports.
+    let out = f.run(&["--target", &server.url(), "--iterations", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for start_ms in [200u64, 600, 1000] {
+        let _ = std::fs::remove_file(&json);
+        let _ = std::fs::remove_file(&junit);
+        let mut cmd = f.command(&[
+            "--target",
+            &server.url(),
+            "--duration",
+            "30s",
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(start_ms));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "cargo-loadtest did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(130), "storm from {start_ms} ms");
+        if json.exists() {
+            let report: RunReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap())
+                .expect("a whole JSON report");
+            assert_eq!(report.status, RunStatus::Interrupted);
+            let xml =
+                std::fs::read_to_string(&junit).expect("the JUnit report is written with the JSON");
+            roxmltree::Document::parse(&xml).expect("a whole JUnit report");
+        }
+        let stray: Vec<_> = std::fs::read_dir(f.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
+    }
+}
