@@ -51,13 +51,14 @@ impl ProgressView {
         }
         let remaining = p.planned_s.map(|t| format!("/{t:.0}s")).unwrap_or_default();
         let line = format!(
-            "{:>12} {:.0}s{remaining}  {} iterations  {:.0}/s  p99 {}  errors {}{}",
+            "{:>12} {:.0}s{remaining}  {} iterations  {:.0}/s  p99 {}  failed {}  request errors {}{}",
             "",
             p.elapsed_s,
             p.iterations,
             p.rate_per_s,
             human_us(p.p99_us as f64),
-            p.failed + p.request_errors,
+            p.failed,
+            p.request_errors,
             if p.dropped > 0 {
                 format!("  dropped {}", p.dropped)
             } else {

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 /// The file a baseline folder holds.
 pub const BASELINE_FILE: &str = "report.json";
 
-/// Checks a baseline name: letters, digits, `.`, `_` and `-`, not starting with `.`, so that a
-/// name can never point outside the baselines folder.
+/// Checks a baseline name: letters, digits, `.`, `_` and `-`, not starting with `.` nor holding
+/// `..`, so that a name can never point outside the baselines folder or look like it does.
 pub fn check_name(name: &str) -> Result<(), CliError> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
+        && !name.contains("..")
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -22,7 +23,7 @@ pub fn check_name(name: &str) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::Usage(format!(
-            "invalid baseline name {name:?}: use letters, digits, '.', '_' and '-' (not starting with '.'), at most 100 characters, e.g. \"main\" or \"v1.2\""
+            "invalid baseline name {name:?}: use letters, digits, '.', '_' and '-' (not starting with '.' nor holding \"..\"), at most 100 characters, e.g. \"main\" or \"v1.2\""
         )))
     }
 }
@@ -109,7 +110,9 @@ mod tests {
 
     #[test]
     fn names_cannot_escape_the_folder() {
-        for bad in ["", "..", "../x", "a/b", ".hidden", "a\\b", "x y", "/abs"] {
+        for bad in [
+            "", "..", "../x", "a/b", ".hidden", "a\\b", "x y", "/abs", "a..b",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         for good in ["main", "v1.2", "pr-17_base"] {

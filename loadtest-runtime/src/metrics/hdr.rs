@@ -33,16 +33,68 @@ pub fn encode(h: &Hist) -> String {
     STANDARD.encode(buf)
 }
 
-/// Decodes what [`encode`] wrote (or any V2 / V2-deflate encoding in base64).
+/// Decodes what [`encode`] wrote (or any uncompressed V2 encoding in base64).
+///
+/// V2-deflate encodings are refused, and the header is checked before `hdrhistogram` sees it:
+/// its deserializer allocates the payload length the header claims (up to 4 GiB, from a few
+/// bytes of input) before reading it, and panics in debug builds on a count word of nine `0xff`
+/// bytes (zig-zag `i64::MIN`, whose negation overflows).
 pub fn decode(s: &str) -> Result<Hist, String> {
     let bytes = STANDARD
         .decode(s.trim())
         .map_err(|e| format!("histogram is not valid base64: {e}"))?;
+    check_v2(&bytes)
+        .map_err(|e| format!("histogram is not a valid HdrHistogram V2 encoding: {e}"))?;
     let mut h: Hist = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("histogram is not a valid HdrHistogram V2 encoding: {e:?}"))?;
     h.auto(true);
     Ok(h)
+}
+
+/// The V2 cookies (`hdrhistogram`'s base cookies with the V2 flag `0x10`).
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+/// Cookie, payload length, normalizing offset, significant figures, lowest and highest value, ratio.
+const V2_HEADER_LEN: usize = 40;
+
+/// Refuses what `hdrhistogram`'s deserializer would over-allocate or panic on (see [`decode`]).
+fn check_v2(bytes: &[u8]) -> Result<(), String> {
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    match word(0) {
+        Some(V2_COOKIE) => {}
+        Some(V2_DEFLATE_COOKIE) => {
+            return Err("compressed (V2-deflate) encodings are not accepted".into());
+        }
+        _ => return Ok(()), // The deserializer reports the bad cookie or the short input.
+    }
+    let (Some(payload_len), true) = (word(4), bytes.len() >= V2_HEADER_LEN) else {
+        return Ok(()); // The deserializer reports the short input.
+    };
+    let (payload_len, present) = (payload_len as usize, bytes.len() - V2_HEADER_LEN);
+    if payload_len > present {
+        return Err(format!(
+            "the header claims {payload_len} payload bytes, {present} follow"
+        ));
+    }
+    // Counts are LEB128 words of at most 9 bytes, the 9th taken whole.
+    let mut payload = &bytes[V2_HEADER_LEN..V2_HEADER_LEN + payload_len];
+    while !payload.is_empty() {
+        if payload.get(..9) == Some(&[0xff; 9][..]) {
+            return Err("a count word overflows".into());
+        }
+        let len = payload
+            .iter()
+            .take(8)
+            .position(|b| b & 0x80 == 0)
+            .map_or(9, |i| i + 1);
+        payload = &payload[len.min(payload.len())..];
+    }
+    Ok(())
 }
 
 /// Summary statistics of a histogram.
