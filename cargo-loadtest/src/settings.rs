@@ -48,6 +48,8 @@ impl Settings {
         }
         s.env = OptionLayer::from_env(std::env::vars());
         s.env.validate().map_err(CliError::Usage)?;
+        // Read by the harnesses; checked here so that a bad value stops the run before the build.
+        loadtest_runtime::worker_threads().map_err(CliError::Usage)?;
         Ok(s)
     }
 

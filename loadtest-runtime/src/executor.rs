@@ -3,6 +3,7 @@
 
 mod closed;
 mod driver;
+mod fine_timer;
 mod iteration;
 mod open;
 mod stop;

@@ -4,9 +4,11 @@
 mod args;
 mod hooks;
 mod machine;
+mod runtime;
 mod smoke;
 
 pub use hooks::Hooks;
+pub use runtime::{WORKER_THREADS_VAR, worker_threads};
 
 use crate::registry::{self, LoadTestDef};
 use args::{Args, Mode};
@@ -80,11 +82,4 @@ fn list_libtest(args: &Args, tests: &[&'static LoadTestDef]) {
     if !args.terse {
         println!("\n{} tests, 0 benchmarks", selected.len());
     }
-}
-
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("loadtest-worker")
-        .build()
 }

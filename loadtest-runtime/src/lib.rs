@@ -45,7 +45,9 @@ mod run;
 pub mod verdict;
 
 pub use ctx::Ctx;
-pub use harness::{Hooks, configured_target, harness_args, set_default_target};
+pub use harness::{
+    Hooks, WORKER_THREADS_VAR, configured_target, harness_args, set_default_target, worker_threads,
+};
 pub use registry::{LoadTestDef, all as registered_tests};
 pub use run::run_registered;
 

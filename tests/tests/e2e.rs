@@ -279,12 +279,16 @@ fn workspace_file_and_environment_layers_apply() {
         "home",
     ]);
     cmd.env("LOADTEST_TARGET", server.url());
+    // One worker thread: the harness runs tokio's current-thread scheduler.
+    cmd.env("LOADTEST_WORKER_THREADS", "1");
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = f.report().tests[0].result.clone().unwrap();
     assert_eq!(r.config.iterations, Some(2));
     assert_eq!(r.config.duration_s, Some(0.3));
     assert_eq!(r.iterations.total, 2);
+    assert_eq!(r.requests.total, 2);
+    assert_eq!(r.generator.cpus, 1, "one worker thread uses one CPU");
 }
 
 #[test]
@@ -311,6 +315,17 @@ fn bad_input_exits_2_naming_the_value_and_writes_nothing() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(!f.file("report.json").exists(), "{args:?} wrote a report");
     }
+    let report_path = f.file("report.json");
+    let mut cmd = f.command(&["--json", report_path.to_str().unwrap()]);
+    cmd.env("LOADTEST_WORKER_THREADS", "0");
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("LOADTEST_WORKER_THREADS=\"0\"") && stderr.contains("from 1 to 1024"),
+        "{stderr}"
+    );
+    assert!(!f.file("report.json").exists());
     std::fs::write(
         f.file("loadtest.toml"),
         "[defaults]\nthresholds = [\"p99 is fast\"]\n",

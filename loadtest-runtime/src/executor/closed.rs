@@ -108,6 +108,9 @@ pub(crate) async fn run(
 
 async fn user(users: Arc<Users>, id: u64) {
     let mut ctx = Ctx::new(users.test.clone(), id);
+    // When the next iteration starts: read from the clock after a wait, or the previous
+    // iteration's end when it follows at once (one clock read per iteration instead of two).
+    let mut next_start: Option<Instant> = None;
     loop {
         if users.soft.is_stopped() {
             break;
@@ -117,6 +120,7 @@ async fn user(users: Arc<Users>, id: u64) {
             if id >= users.target.load(Ordering::Acquire) && !users.soft.is_stopped() {
                 changed.await;
             }
+            next_start = None;
             continue;
         }
         if let Some(limit) = users.limit
@@ -124,10 +128,10 @@ async fn user(users: Arc<Users>, id: u64) {
         {
             break;
         }
-        let start = Instant::now();
+        let start = next_start.take().unwrap_or_else(Instant::now);
         let outcome = run_once(users.run, &ctx, users.iteration_timeout, &users.hard).await;
         let interrupted = matches!(outcome, super::iteration::Outcome::Interrupted);
-        record(
+        let end = record(
             &users.test.metrics,
             start,
             start,
@@ -149,7 +153,11 @@ async fn user(users: Arc<Users>, id: u64) {
             // one unit of tokio's cooperative budget yields only when the budget runs out, so
             // a busy user gives way every 128 iterations instead of paying for a trip through
             // the scheduler (and the I/O driver's poll) after each one.
+            let budget_left = tokio::task::coop::has_budget_remaining();
             tokio::task::coop::consume_budget().await;
+            if budget_left {
+                next_start = Some(end);
+            }
         }
     }
     users.exited.add_permits(1);

@@ -112,6 +112,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     };
 
     let mut series: Vec<IntervalPoint> = Vec::new();
+    let mut progress_latency = hdr::new_hist();
     let mut interrupted = false;
     let mut aborted_by: Option<String> = None;
     let mut soft_since: Option<Instant> = None;
@@ -142,25 +143,29 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
                     hard.stop();
                 }
                 if now >= next_tick {
-                    let point = interval_point(&metrics, start, now, last_tick);
+                    let (point, interval_latency) = interval_point(&metrics, start, now);
                     last_tick = now;
                     next_tick += Duration::from_secs(1);
-                    let merged = metrics.merged();
-                    let (requests, request_errors) = merged.request_counts();
+                    // Progress needs counts and a p99 so far, not a merge of every histogram of
+                    // every shard: that merge stalled the load for milliseconds each second on a
+                    // one-thread runtime. The p99 comes from the interval histograms added up.
+                    let _ = progress_latency.add(&interval_latency);
+                    let totals = metrics.totals();
                     on_progress(Progress {
                         test: name.clone(),
                         elapsed_s: (now - start).as_secs_f64(),
                         planned_s,
-                        iterations: merged.completed(),
-                        failed: merged.failed(),
-                        requests,
-                        request_errors,
+                        iterations: totals.completed,
+                        failed: totals.failed,
+                        requests: totals.requests,
+                        request_errors: totals.request_errors,
                         rate_per_s: point.iterations as f64,
-                        p99_us: merged.latency.value_at_quantile(0.99),
-                        dropped: merged.dropped,
+                        p99_us: progress_latency.value_at_quantile(0.99),
+                        dropped: totals.dropped,
                     });
                     series.push(point);
                     if config.abort_on_fail && aborted_by.is_none() {
+                        let merged = metrics.merged();
                         let outcomes = verdict::evaluate(&config.thresholds, &merged, (now - start).as_secs_f64());
                         // Only explicit rules abort: the error budget is judged at the end.
                         if let Some(failed) = outcomes.iter().find(|o| !o.passed && o.rule != verdict::ERROR_BUDGET) {
@@ -176,7 +181,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     let end = Instant::now();
     let elapsed_s = (end - start).as_secs_f64();
     if end > last_tick + Duration::from_millis(50) || series.is_empty() {
-        series.push(interval_point(&metrics, start, end, last_tick));
+        series.push(interval_point(&metrics, start, end).0);
     }
     let after = ProcessSample::now();
     let merged = metrics.merged();
@@ -194,14 +199,10 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     ))
 }
 
-fn interval_point(
-    metrics: &Metrics,
-    start: Instant,
-    now: Instant,
-    _last: Instant,
-) -> IntervalPoint {
+/// The series point of the interval that ends `now`, and that interval's latency histogram.
+fn interval_point(metrics: &Metrics, start: Instant, now: Instant) -> (IntervalPoint, hdr::Hist) {
     let iv = metrics.take_interval();
-    IntervalPoint {
+    let point = IntervalPoint {
         t_s: (now - start).as_secs_f64(),
         iterations: iv.iterations,
         failed: iv.failed,
@@ -210,7 +211,8 @@ fn interval_point(
         p50_us: iv.latency.value_at_quantile(0.50),
         p95_us: iv.latency.value_at_quantile(0.95),
         p99_us: iv.latency.value_at_quantile(0.99),
-    }
+    };
+    (point, iv.latency)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -284,7 +286,9 @@ fn assemble(
                 .insert(class.as_str().to_string(), n);
         }
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The cores the load can use: those available, or fewer worker threads when so configured.
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = crate::harness::worker_threads().map_or(available, |n| n.min(available));
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
     let mut generator = GeneratorHealth {
         cpu_seconds,

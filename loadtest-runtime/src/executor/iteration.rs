@@ -52,14 +52,16 @@ pub(crate) async fn run_once(
     }
 }
 
-/// Records an iteration that was meant to start at `intended`, started at `actual` and ends now.
+/// Records an iteration that was meant to start at `intended`, started at `actual` and ends now;
+/// returns the end time it read, so a closed-model user with no think time can start its next
+/// iteration at it without reading the clock again.
 pub(crate) fn record(
     metrics: &Metrics,
     intended: Instant,
     actual: Instant,
     outcome: Outcome,
     secrets: &crate::redact::Secrets,
-) {
+) -> Instant {
     let end = Instant::now();
     let corrected = end.duration_since(intended).as_micros() as u64;
     let uncorrected = end.duration_since(actual).as_micros() as u64;
@@ -78,6 +80,7 @@ pub(crate) fn record(
             Outcome::Interrupted => s.interrupted += 1,
         }
     });
+    end
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -7,6 +7,7 @@
 //! queued: owed starts cost no memory. Late and dropped starts are always counted.
 
 use super::Stop;
+use super::fine_timer::{FineTimer, MIN_WAKE_SPACING};
 use super::iteration::{RunFn, record, run_once};
 use crate::Ctx;
 use crate::config::{Arrivals, Ramp};
@@ -41,7 +42,9 @@ pub(crate) async fn run(
         .min(u32::MAX as usize);
     let slots = Arc::new(Semaphore::new(cap));
     let mut arrivals = Arrivals::new(plan.rate, plan.duration.map(|d| d.as_secs_f64()));
+    let timer = FineTimer::new();
     let start = Instant::now();
+    let mut last_wake = start;
     let mut k: u64 = 0;
     while !soft.is_stopped() && plan.iterations.is_none_or(|limit| k < limit) {
         let Some(offset) = arrivals.next_offset() else {
@@ -49,10 +52,13 @@ pub(crate) async fn run(
         };
         let intended = start + Duration::from_secs_f64(offset);
         if intended > Instant::now() {
+            // Starts closer together than the spacing are made together, from one wake-up.
+            let wake = intended.max(last_wake + MIN_WAKE_SPACING);
             tokio::select! {
-                _ = tokio::time::sleep_until(intended) => {}
+                _ = timer.sleep_until(wake) => {}
                 _ = soft.wait() => break,
             }
+            last_wake = Instant::now();
         }
         let permit = match slots.clone().try_acquire_owned() {
             Ok(p) => p,

@@ -1,7 +1,7 @@
 //! The machine interface (see [`crate::protocol`]): the JSON listing, and runs requested on stdin
 //! with events on stdout.
 
-use super::{CONFIGURED_TARGET, Hooks, default_target, runtime};
+use super::{CONFIGURED_TARGET, Hooks, default_target};
 use crate::config::{OptionLayer, TestConfig};
 use crate::executor::{RunTest, Stop, run_test};
 use crate::protocol::{Event, ListedTest, Listing, PROTOCOL_VERSION, RunRequest};
@@ -93,10 +93,10 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
             interrupt.stop();
         });
     }
-    let rt = match runtime() {
+    let rt = match super::runtime::build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the tokio runtime: {e}");
+            eprintln!("error: {e}");
             return 2;
         }
     };

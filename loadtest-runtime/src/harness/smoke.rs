@@ -2,7 +2,7 @@
 //! few iterations, bounded time) and fails if an iteration fails; output follows libtest's.
 
 use super::args::Args;
-use super::{CONFIGURED_TARGET, Hooks, default_target, runtime};
+use super::{CONFIGURED_TARGET, Hooks, default_target};
 use crate::config::{OptionLayer, TestConfig};
 use crate::executor::{RunTest, Stop, run_test};
 use crate::registry::LoadTestDef;
@@ -73,10 +73,10 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
     quiet_panics();
     let env = OptionLayer::from_env(std::env::vars());
     let _ = CONFIGURED_TARGET.set(env.get("target").and_then(|v| v.first().cloned()));
-    let rt = match runtime() {
+    let rt = match super::runtime::build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the tokio runtime: {e}");
+            eprintln!("error: {e}");
             return 101;
         }
     };

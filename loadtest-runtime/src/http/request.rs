@@ -109,20 +109,46 @@ impl<'a> Request<'a> {
     /// status is `Ok` (use [`Response::error_for_status`]); `Err` means no usable response.
     pub async fn send(self) -> Result<Response, HttpError> {
         let shared = &*self.ctx.shared;
-        let name = self
-            .name
-            .clone()
-            .unwrap_or_else(|| default_name(&self.method, &self.url));
-        shared.secrets.add_url(&self.url);
-        let what = crate::redact::url(&format!("{} {}", self.method, self.url));
+        let default;
+        let name = match &self.name {
+            Some(n) => n.as_str(),
+            None => {
+                default = default_name(&self.method, &self.url);
+                default.as_str()
+            }
+        };
+        if self.url.contains('@') {
+            shared.secrets.add_url(&self.url);
+        }
         if let Some(err) = &self.error {
-            let e = HttpError::new(RequestClass::Other, None, format!("{what}: {err}"));
+            let e = HttpError::new(
+                RequestClass::Other,
+                None,
+                format!("{}: {err}", what(&self.method, &self.url)),
+            );
             shared.metrics.with(|s| {
-                s.request(&name, RequestClass::Other, None, 0, 0, 0);
+                s.request(name, RequestClass::Other, None, 0, 0, 0);
                 s.error("other", e.message.clone());
             });
             return Err(e);
         }
+        // Parsed once per request (not per attempt), through a per-thread cache: most tests send
+        // the same few URLs over and over, and parsing one costs more than cloning it.
+        let url = match parse_url(&self.url) {
+            Ok(url) => url,
+            Err(e) => {
+                let e = HttpError::new(
+                    RequestClass::Other,
+                    None,
+                    format!("{}: invalid URL: {e}", what(&self.method, &self.url)),
+                );
+                shared.metrics.with(|s| {
+                    s.request(name, RequestClass::Other, None, 0, 0, 0);
+                    s.error("other", e.message.clone());
+                });
+                return Err(e);
+            }
+        };
         let retries = self.retries.unwrap_or(shared.retry.retries);
         let timeout = self.timeout.unwrap_or(shared.timeout);
         let mut attempt = 0u32;
@@ -131,7 +157,7 @@ impl<'a> Request<'a> {
                 limiter.acquire().await;
             }
             let started = Instant::now();
-            let outcome = self.attempt(timeout, &what).await;
+            let outcome = self.attempt(url.clone(), timeout).await;
             let elapsed_us = started.elapsed().as_micros() as u64;
             let sent = self.body.len() as u64;
             let (class, status, received) = match &outcome {
@@ -149,7 +175,7 @@ impl<'a> Request<'a> {
                 && attempt == retries
                 && retry::should_retry(&shared.retry, class, status);
             shared.metrics.with(|s| {
-                s.request(&name, class, status, elapsed_us, sent, received);
+                s.request(name, class, status, elapsed_us, sent, received);
                 if let Err(e) = &outcome {
                     s.error(class.as_str(), shared.secrets.scrub(&e.message));
                 }
@@ -161,7 +187,11 @@ impl<'a> Request<'a> {
                 }
             });
             if !retry_now {
-                return outcome;
+                return outcome.map(|mut r| {
+                    r.method = self.method;
+                    r.url = self.url;
+                    r
+                });
             }
             let retry_after = match &outcome {
                 Ok(r) => r
@@ -179,17 +209,23 @@ impl<'a> Request<'a> {
         }
     }
 
-    async fn attempt(&self, timeout: Duration, what: &str) -> Result<Response, HttpError> {
+    /// One attempt. The response it returns has no method and URL yet: `send` moves them in
+    /// when it returns that response, so a successful request never copies them.
+    async fn attempt(&self, url: reqwest::Url, timeout: Duration) -> Result<Response, HttpError> {
         let shared = &*self.ctx.shared;
-        let mut response = shared
+        let mut builder = shared
             .client
-            .request(self.method.clone(), &self.url)
-            .headers(self.headers.clone())
-            .body(self.body.clone())
-            .timeout(timeout)
+            .request(self.method.clone(), url)
+            .timeout(timeout);
+        if !self.headers.is_empty() {
+            builder = builder.headers(self.headers.clone());
+        }
+        // Always set, even when empty: an empty body is sent as `content-length: 0`.
+        builder = builder.body(self.body.clone());
+        let mut response = builder
             .send()
             .await
-            .map_err(|e| classify(&e, what))?;
+            .map_err(|e| classify(&e, &what(&self.method, &self.url)))?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let mut body = BytesMut::new();
@@ -203,7 +239,7 @@ impl<'a> Request<'a> {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let mut err = classify(&e, what);
+                    let mut err = classify(&e, &what(&self.method, &self.url));
                     if err.class != RequestClass::Timeout {
                         err.class = RequestClass::Body;
                     }
@@ -217,9 +253,36 @@ impl<'a> Request<'a> {
             headers,
             body: body.freeze(),
             body_len,
-            what: what.to_string(),
+            method: Method::GET,
+            url: String::new(),
         })
     }
+}
+
+/// `METHOD url` with any URL credentials removed: how messages name a request. Built only when a
+/// message needs it.
+pub(crate) fn what(method: &Method, url: &str) -> String {
+    crate::redact::url(&format!("{method} {url}"))
+}
+
+thread_local! {
+    static LAST_URL: std::cell::RefCell<Option<(String, reqwest::Url)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Parses `text` as a URL, reusing this thread's previous result when `text` is the same.
+fn parse_url(text: &str) -> Result<reqwest::Url, String> {
+    LAST_URL.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((t, url)) = &*last
+            && t == text
+        {
+            return Ok(url.clone());
+        }
+        let url = reqwest::Url::parse(text).map_err(|e| e.to_string())?;
+        *last = Some((text.to_string(), url.clone()));
+        Ok(url)
+    })
 }
 
 /// `METHOD /path` (no query string, no credentials): the default request name.

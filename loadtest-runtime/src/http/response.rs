@@ -18,7 +18,8 @@ pub struct Response {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) body_len: u64,
-    pub(crate) what: String,
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: String,
 }
 
 impl Response {
@@ -60,7 +61,7 @@ impl Response {
             HttpError::new(
                 RequestClass::Body,
                 Some(self.status.as_u16()),
-                format!("{}: invalid JSON body: {e}", self.what),
+                format!("{}: invalid JSON body: {e}", self.what()),
             )
         })
     }
@@ -72,10 +73,14 @@ impl Response {
             return Err(HttpError::new(
                 RequestClass::of_status(code),
                 Some(code),
-                format!("{}: HTTP {}", self.what, self.status),
+                format!("{}: HTTP {}", self.what(), self.status),
             ));
         }
         Ok(self)
+    }
+
+    fn what(&self) -> String {
+        super::request::what(&self.method, &self.url)
     }
 
     fn check_whole(&self) -> Result<(), HttpError> {
@@ -85,7 +90,8 @@ impl Response {
                 Some(self.status.as_u16()),
                 format!(
                     "{}: the body is {} bytes, over the {BODY_LIMIT}-byte limit kept in memory",
-                    self.what, self.body_len
+                    self.what(),
+                    self.body_len
                 ),
             ));
         }

@@ -13,6 +13,16 @@ thread_local! {
     static LOCAL: RefCell<Option<(u64, Arc<Mutex<Shard>>)>> = const { RefCell::new(None) };
 }
 
+/// Counts so far, for progress reports.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) requests: u64,
+    pub(crate) request_errors: u64,
+    pub(crate) dropped: u64,
+}
+
 /// The metrics of one running test.
 pub(crate) struct Metrics {
     id: u64,
@@ -72,6 +82,22 @@ impl Metrics {
         out
     }
 
+    /// The counts so far, summed over the shards without merging their histograms.
+    pub(crate) fn totals(&self) -> Totals {
+        let shards = lock(&self.shards).clone();
+        let mut t = Totals::default();
+        for shard in shards {
+            let s = lock(&shard);
+            let (requests, request_errors) = s.request_counts();
+            t.completed += s.completed();
+            t.failed += s.failed();
+            t.requests += requests;
+            t.request_errors += request_errors;
+            t.dropped += s.dropped;
+        }
+        t
+    }
+
     /// Merges every shard into one (the totals so far).
     pub(crate) fn merged(&self) -> Shard {
         let shards = lock(&self.shards).clone();
@@ -101,7 +127,49 @@ mod tests {
         });
         assert_eq!(lock(&m.shards).len(), 4);
         assert_eq!(m.merged().completed(), 4000);
-        assert_eq!(m.take_interval().iterations, 4000);
+        m.with(|sh| {
+            sh.iteration(10, 10, Some(crate::metrics::IterationClass::User));
+            sh.request(
+                "GET /",
+                crate::metrics::RequestClass::Ok,
+                Some(200),
+                5,
+                0,
+                2,
+            );
+            sh.request(
+                "GET /",
+                crate::metrics::RequestClass::Http5xx,
+                Some(503),
+                5,
+                0,
+                2,
+            );
+            sh.dropped += 3;
+        });
+        let merged = m.merged();
+        let (requests, request_errors) = merged.request_counts();
+        assert_eq!(
+            m.totals(),
+            Totals {
+                completed: merged.completed(),
+                failed: merged.failed(),
+                requests,
+                request_errors,
+                dropped: merged.dropped,
+            }
+        );
+        assert_eq!(
+            m.totals(),
+            Totals {
+                completed: 4001,
+                failed: 1,
+                requests: 2,
+                request_errors: 1,
+                dropped: 3
+            }
+        );
+        assert_eq!(m.take_interval().iterations, 4001);
         assert_eq!(m.take_interval().iterations, 0);
     }
 
