@@ -1,33 +1,28 @@
-//! The load tests of bench/peers.sh and bench/soak.sh: a plain GET through `ctx.http()`, metrics on, against the
-//! nginx the script starts on loopback (the target is given with --target).
+//! The load tests of bench/peers.sh and bench/soak.sh: a plain GET through `ctx.http()`, metrics
+//! on, against the nginx the scripts start on loopback (the target is given with --target).
 use loadtest_runtime::prelude::*;
 
 /// Full speed: 50 virtual users (50 keep-alive connections), no think time, as `wrk -c50`.
 #[load_test(users = 50, duration = "10s")]
 async fn full_speed(ctx: &Ctx) -> Result<()> {
-    ctx.http()
-        .get(ctx.url("/"))
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(())
+    get_root(ctx).await
 }
 
 /// A fixed arrival rate (the script overrides it with --rate), at most 50 requests in flight: the
 /// same 50 connections as `oha -c 50 -q RATE`.
 #[load_test(rate = "20000/s", duration = "10s", max_in_flight = 50)]
 async fn fixed_rate(ctx: &Ctx) -> Result<()> {
-    ctx.http()
-        .get(ctx.url("/"))
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(())
+    get_root(ctx).await
 }
 
 /// The soak of bench/soak.sh: 10,000 requests a second for 10 minutes, at most 50 in flight.
 #[load_test(rate = "10000/s", duration = "10m", max_in_flight = 50)]
 async fn soak(ctx: &Ctx) -> Result<()> {
+    get_root(ctx).await
+}
+
+/// What every test here does: one GET of `/`, which must answer with a success status.
+async fn get_root(ctx: &Ctx) -> Result<()> {
     ctx.http()
         .get(ctx.url("/"))
         .send()

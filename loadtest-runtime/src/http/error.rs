@@ -49,6 +49,12 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// `METHOD url` with any URL credentials removed: how messages name a request. Built only when a
+/// message needs it, never for a request that succeeds.
+pub(crate) fn what(method: &reqwest::Method, url: &str) -> String {
+    crate::redact::url(&format!("{method} {url}"))
+}
+
 /// Classifies a reqwest error and renders its whole source chain, credentials redacted.
 pub(crate) fn classify(e: &reqwest::Error, what: &str) -> HttpError {
     let mut chain = e.to_string();

@@ -1,7 +1,7 @@
 //! A request being built, and `send()`: rate limit, attempt, measure, classify, retry.
 
 use super::HttpError;
-use super::error::classify;
+use super::error::{classify, what};
 use super::response::{BODY_LIMIT, Response};
 use super::retry;
 use crate::Ctx;
@@ -120,34 +120,27 @@ impl<'a> Request<'a> {
         if self.url.contains('@') {
             shared.secrets.add_url(&self.url);
         }
-        if let Some(err) = &self.error {
+        // A request that cannot be sent is recorded as one failed request of class `other`.
+        let unsendable = |problem: String| {
             let e = HttpError::new(
                 RequestClass::Other,
                 None,
-                format!("{}: {err}", what(&self.method, &self.url)),
+                format!("{}: {problem}", what(&self.method, &self.url)),
             );
             shared.metrics.with(|s| {
                 s.request(name, RequestClass::Other, None, 0, 0, 0);
                 s.error("other", e.message.clone());
             });
-            return Err(e);
+            e
+        };
+        if let Some(err) = &self.error {
+            return Err(unsendable(err.clone()));
         }
         // Parsed once per request (not per attempt), through a per-thread cache: most tests send
         // the same few URLs over and over, and parsing one costs more than cloning it.
         let url = match parse_url(&self.url) {
             Ok(url) => url,
-            Err(e) => {
-                let e = HttpError::new(
-                    RequestClass::Other,
-                    None,
-                    format!("{}: invalid URL: {e}", what(&self.method, &self.url)),
-                );
-                shared.metrics.with(|s| {
-                    s.request(name, RequestClass::Other, None, 0, 0, 0);
-                    s.error("other", e.message.clone());
-                });
-                return Err(e);
-            }
+            Err(e) => return Err(unsendable(format!("invalid URL: {e}"))),
         };
         let retries = self.retries.unwrap_or(shared.retry.retries);
         let timeout = self.timeout.unwrap_or(shared.timeout);
@@ -257,12 +250,6 @@ impl<'a> Request<'a> {
             url: String::new(),
         })
     }
-}
-
-/// `METHOD url` with any URL credentials removed: how messages name a request. Built only when a
-/// message needs it.
-pub(crate) fn what(method: &Method, url: &str) -> String {
-    crate::redact::url(&format!("{method} {url}"))
 }
 
 thread_local! {

@@ -80,7 +80,7 @@ impl Response {
     }
 
     fn what(&self) -> String {
-        super::request::what(&self.method, &self.url)
+        super::error::what(&self.method, &self.url)
     }
 
     fn check_whole(&self) -> Result<(), HttpError> {
