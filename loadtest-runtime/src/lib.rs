@@ -237,7 +237,7 @@ pub mod __private {
         /// Records one successful iteration of `us` microseconds (corrected = uncorrected).
         #[inline]
         pub fn record_iteration(&self, us: u64) {
-            self.0.with(|s| s.iteration(us, us, None));
+            self.0.with(|s| s.iteration(us, Some(us), None));
         }
 
         /// Records one successful (200) request named `name` of `us` microseconds.

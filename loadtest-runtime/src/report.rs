@@ -334,7 +334,8 @@ pub struct GeneratorHealth {
     pub cpus: usize,
     /// Peak resident memory of the harness process, in bytes.
     pub peak_rss_bytes: u64,
-    /// How late iterations started compared with their schedule, in microseconds.
+    /// How late iterations started compared with their schedule, in microseconds (the open
+    /// model's; a closed-model run has no schedule, and this is empty).
     pub scheduling_lag: LatencySummary,
     /// Open-model iterations dropped.
     pub dropped: u64,

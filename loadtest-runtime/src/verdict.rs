@@ -199,7 +199,7 @@ mod tests {
     fn shard() -> Shard {
         let mut s = Shard::default();
         for i in 1..=100 {
-            s.iteration(i * 1000, i * 1000, None);
+            s.iteration(i * 1000, None, None);
             s.request("home", RequestClass::Ok, Some(200), i * 100, 0, 10);
         }
         s
@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn the_error_budget_fails_on_one_failure_unless_a_rule_replaces_it() {
         let mut s = shard();
-        s.iteration(10, 10, Some(IterationClass::Panic));
+        s.iteration(10, None, Some(IterationClass::Panic));
         let out = evaluate(&[], &s, 1.0);
         assert!(!out[0].passed && out[0].message.starts_with("1 of 101"));
         let out = evaluate(&[parse_threshold("error_rate < 2%").unwrap()], &s, 1.0);

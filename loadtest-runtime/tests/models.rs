@@ -41,6 +41,10 @@ async fn open_model_delivers_its_arrival_rate() {
     assert_eq!(r.iterations.ok, r.iterations.total, "{b}");
     assert_eq!(r.iterations.dropped, 0, "{b}");
     assert_eq!(r.config.model, "open");
+    assert_eq!(
+        r.generator.scheduling_lag.count, r.iterations.total,
+        "every start's lag is measured; {b}"
+    );
     assert!((1.95..6.0).contains(&r.elapsed_s), "{b}");
     assert!(r.passed, "{b}; thresholds {:?}", r.thresholds);
 }
@@ -85,6 +89,10 @@ async fn closed_model_never_exceeds_its_users() {
     assert!(
         r.iteration_latency_uncorrected.is_none(),
         "the closed model has no uncorrected latency"
+    );
+    assert_eq!(
+        r.generator.scheduling_lag.count, 0,
+        "the closed model has no schedule to lag; {b}"
     );
 }
 

@@ -134,7 +134,7 @@ async fn user(users: Arc<Users>, id: u64) {
         let end = record(
             &users.test.metrics,
             start,
-            start,
+            None,
             outcome,
             users.test.secrets,
         );

@@ -52,24 +52,29 @@ pub(crate) async fn run_once(
     }
 }
 
-/// Records an iteration that was meant to start at `intended`, started at `actual` and ends now;
-/// returns the end time it read, so a closed-model user with no think time can start its next
+/// Records an iteration that was meant to start at `intended` and ends now. In the open model
+/// `actual` is when it really started: its lag and uncorrected latency are recorded too. A
+/// closed-model iteration (`None`) starts when its user is ready, so it has neither.
+///
+/// Returns the end time it read, so a closed-model user with no think time can start its next
 /// iteration at it without reading the clock again.
 pub(crate) fn record(
     metrics: &Metrics,
     intended: Instant,
-    actual: Instant,
+    actual: Option<Instant>,
     outcome: Outcome,
     secrets: &crate::redact::Secrets,
 ) -> Instant {
     let end = Instant::now();
     let corrected = end.duration_since(intended).as_micros() as u64;
-    let uncorrected = end.duration_since(actual).as_micros() as u64;
-    let lag = actual.duration_since(intended);
+    let uncorrected = actual.map(|a| end.duration_since(a).as_micros() as u64);
     metrics.with(|s| {
-        crate::metrics::hdr::record(&mut s.lag, lag.as_micros() as u64);
-        if lag > LATE_AFTER {
-            s.late += 1;
+        if let Some(actual) = actual {
+            let lag = actual.duration_since(intended);
+            crate::metrics::hdr::record(&mut s.lag, lag.as_micros() as u64);
+            if lag > LATE_AFTER {
+                s.late += 1;
+            }
         }
         match outcome {
             Outcome::Ok => s.iteration(corrected, uncorrected, None),

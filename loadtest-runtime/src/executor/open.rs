@@ -80,7 +80,7 @@ pub(crate) async fn run(
             let mut ctx = Ctx::new(test.clone(), k);
             ctx.iteration = k;
             let outcome = run_once(run, &ctx, timeout, &hard).await;
-            record(&test.metrics, intended, actual, outcome, test.secrets);
+            record(&test.metrics, intended, Some(actual), outcome, test.secrets);
             drop(permit);
         });
         k += 1;

@@ -120,7 +120,7 @@ mod tests {
             for _ in 0..4 {
                 s.spawn(|| {
                     for _ in 0..1000 {
-                        m.with(|sh| sh.iteration(10, 10, None));
+                        m.with(|sh| sh.iteration(10, Some(10), None));
                     }
                 });
             }
@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(lock(&m.shards).len(), 4);
         assert_eq!(m.merged().completed(), 4000);
         m.with(|sh| {
-            sh.iteration(10, 10, Some(crate::metrics::IterationClass::User));
+            sh.iteration(10, Some(10), Some(crate::metrics::IterationClass::User));
             sh.request(
                 "GET /",
                 crate::metrics::RequestClass::Ok,

@@ -208,16 +208,19 @@ impl Default for Shard {
 
 impl Shard {
     /// Records a finished iteration: corrected latency (from the intended start), uncorrected
-    /// latency (from the actual start), and its failure class if it failed.
+    /// latency (from the actual start; `None` in the closed model, where the two are the same
+    /// and reports show only one), and its failure class if it failed.
     #[inline]
     pub(crate) fn iteration(
         &mut self,
         corrected_us: u64,
-        uncorrected_us: u64,
+        uncorrected_us: Option<u64>,
         failed: Option<IterationClass>,
     ) {
         hdr::record(&mut self.latency, corrected_us);
-        hdr::record(&mut self.latency_uncorrected, uncorrected_us);
+        if let Some(u) = uncorrected_us {
+            hdr::record(&mut self.latency_uncorrected, u);
+        }
         hdr::record(&mut self.interval.latency, corrected_us);
         self.interval.iterations += 1;
         match failed {
@@ -358,8 +361,8 @@ mod tests {
     fn merge_adds_everything() {
         let mut a = Shard::default();
         let mut b = Shard::default();
-        a.iteration(100, 90, None);
-        b.iteration(300, 200, Some(IterationClass::Panic));
+        a.iteration(100, Some(90), None);
+        b.iteration(300, Some(200), Some(IterationClass::Panic));
         b.request("GET /", RequestClass::Http5xx, Some(503), 50, 0, 10);
         b.request("GET /", RequestClass::Ok, Some(200), 40, 0, 10);
         b.error("panic", "boom".into());
