@@ -329,8 +329,8 @@ pub struct GeneratorHealth {
     pub cpu_seconds: f64,
     /// CPU use as a percentage of one core (200 means two cores busy).
     pub cpu_percent: f64,
-    /// CPUs the load could use: those available to the process, or fewer when
-    /// `LOADTEST_WORKER_THREADS` sets fewer worker threads.
+    /// CPUs the load could use: those available to the process, or fewer when the runtime has
+    /// fewer worker threads (`LOADTEST_WORKER_THREADS`, a current-thread runtime).
     pub cpus: usize,
     /// Peak resident memory of the harness process, in bytes.
     pub peak_rss_bytes: u64,

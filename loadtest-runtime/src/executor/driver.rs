@@ -286,9 +286,11 @@ fn assemble(
                 .insert(class.as_str().to_string(), n);
         }
     }
-    // The cores the load can use: those available, or fewer worker threads when so configured.
+    // The cores the load could use: those available, or fewer if the runtime it ran on has fewer
+    // worker threads (LOADTEST_WORKER_THREADS, or a current-thread runtime).
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpus = crate::harness::worker_threads().map_or(available, |n| n.min(available));
+    let cpus = tokio::runtime::Handle::try_current()
+        .map_or(available, |h| h.metrics().num_workers().clamp(1, available));
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
     let mut generator = GeneratorHealth {
         cpu_seconds,
