@@ -1,5 +1,6 @@
-//! Reports: the JSON document, JUnit XML, Markdown (also appended to `$GITHUB_STEP_SUMMARY`) and
-//! the terminal summary table. Files are written atomically (temporary file, then rename).
+//! Rendering reports: JUnit XML, Markdown and the terminal summary table, each a pure function of
+//! a `RunReport`; where they go by default; atomic file writes. The reporters (`crate::reporter`)
+//! decide when each is written.
 
 pub mod atomic;
 pub mod junit;
@@ -8,7 +9,7 @@ pub mod summary;
 
 use crate::cli::RunArgs;
 use crate::errors::CliError;
-use loadtest_runtime::report::RunReport;
+use loadtest_report::report::RunReport;
 use std::path::{Path, PathBuf};
 
 /// Where the reports go.
@@ -47,13 +48,15 @@ impl ReportPaths {
     }
 }
 
-/// Writes every report; each file is replaced atomically.
-pub fn write_all(report: &RunReport, paths: &ReportPaths) -> Result<(), CliError> {
-    let json = serde_json::to_vec_pretty(report).expect("reports always serialize");
-    atomic::write(&paths.json, &json)?;
-    atomic::write(&paths.junit, junit::render(report).as_bytes())?;
+/// Writes the Markdown report (without touching `$GITHUB_STEP_SUMMARY`).
+pub fn write_markdown_file(report: &RunReport, path: &Path) -> Result<(), CliError> {
+    atomic::write(path, markdown::render(report).as_bytes())
+}
+
+/// Writes the Markdown report and appends it to `$GITHUB_STEP_SUMMARY` when that is set.
+pub fn write_markdown(report: &RunReport, path: &Path) -> Result<(), CliError> {
     let md = markdown::render(report);
-    atomic::write(&paths.markdown, md.as_bytes())?;
+    atomic::write(path, md.as_bytes())?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
