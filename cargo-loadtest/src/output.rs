@@ -8,8 +8,6 @@ pub mod markdown;
 pub mod summary;
 
 use crate::cli::RunArgs;
-use crate::errors::CliError;
-use loadtest_report::report::RunReport;
 use std::path::{Path, PathBuf};
 
 /// Where the reports go.
@@ -46,29 +44,4 @@ impl ReportPaths {
             self.markdown.display()
         )
     }
-}
-
-/// Writes the Markdown report (without touching `$GITHUB_STEP_SUMMARY`).
-pub fn write_markdown_file(report: &RunReport, path: &Path) -> Result<(), CliError> {
-    atomic::write(path, markdown::render(report).as_bytes())
-}
-
-/// Writes the Markdown report and appends it to `$GITHUB_STEP_SUMMARY` when that is set.
-pub fn write_markdown(report: &RunReport, path: &Path) -> Result<(), CliError> {
-    let md = markdown::render(report);
-    atomic::write(path, md.as_bytes())?;
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .map_err(CliError::io(format!(
-                "cannot open $GITHUB_STEP_SUMMARY ({})",
-                PathBuf::from(&summary).display()
-            )))?;
-        f.write_all(md.as_bytes())
-            .map_err(CliError::io("cannot append to $GITHUB_STEP_SUMMARY"))?;
-    }
-    Ok(())
 }

@@ -8,10 +8,12 @@
 
 mod baseline;
 mod files;
+mod markdown;
 mod terminal;
 
 pub(crate) use baseline::SaveBaseline;
 pub(crate) use files::{BmfFile, JsonFile, JunitFile};
+pub(crate) use markdown::MarkdownFile;
 pub(crate) use terminal::{ComparisonTable, Terminal};
 
 use crate::errors::CliError;

@@ -3,8 +3,9 @@
 use super::{apply, baseline};
 use crate::cli::CompareArgs;
 use crate::errors::CliError;
-use crate::output;
-use crate::reporter::{BmfFile, ComparisonTable, Event, JsonFile, JunitFile, Reporters};
+use crate::reporter::{
+    BmfFile, ComparisonTable, Event, JsonFile, JunitFile, MarkdownFile, Reporters,
+};
 use loadtest_report::verdict::{self, Policy};
 use std::path::PathBuf;
 
@@ -60,7 +61,10 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
         reporters.register(JunitFile(p.clone()));
     }
     if let Some(p) = &args.markdown {
-        output::write_markdown_file(&new, p)?;
+        reporters.register(MarkdownFile {
+            path: p.clone(),
+            step_summary: false,
+        });
     }
     if let Some(p) = &args.bmf {
         reporters.register(BmfFile(p.clone()));

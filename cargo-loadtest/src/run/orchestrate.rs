@@ -8,8 +8,10 @@ use crate::compare::baseline;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::exit_code;
-use crate::output::{self, ReportPaths};
-use crate::reporter::{BmfFile, Event, JsonFile, JunitFile, Reporters, SaveBaseline, Terminal};
+use crate::output::ReportPaths;
+use crate::reporter::{
+    BmfFile, Event, JsonFile, JunitFile, MarkdownFile, Reporters, SaveBaseline, Terminal,
+};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace;
@@ -42,7 +44,11 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     let mut reporters = Reporters::default();
     reporters
         .register(JsonFile(paths.json.clone()))
-        .register(JunitFile(paths.junit.clone()));
+        .register(JunitFile(paths.junit.clone()))
+        .register(MarkdownFile {
+            path: paths.markdown.clone(),
+            step_summary: true,
+        });
     if let Some(bmf) = &args.bmf {
         reporters.register(BmfFile(bmf.clone()));
     }
@@ -118,8 +124,6 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     if !refusals.is_empty() {
         report.exit_code = exit_code::USAGE;
     }
-    // Markdown is still written directly; it becomes a reporter next.
-    output::write_markdown(&report, &paths.markdown)?;
     reporters.emit(&Event::RunFinished(&report))?;
     for r in &refusals {
         eprintln!("error: {r}");
