@@ -29,6 +29,7 @@
 
 pub mod config;
 mod ctx;
+mod errors;
 mod executor;
 mod harness;
 pub mod http;
@@ -40,6 +41,7 @@ pub use loadtest_grammar as grammar;
 pub use loadtest_report::{protocol, redact, report, verdict};
 
 pub use ctx::Ctx;
+pub use errors::RuntimeError;
 pub use harness::{
     Hooks, WORKER_THREADS_VAR, configured_target, harness_args, set_default_target, worker_threads,
 };
