@@ -132,8 +132,11 @@ fn select_packages<'m>(
         .collect())
 }
 
+/// Load tests live in packages that depend on the runtime. The runtime's own harness-less test
+/// targets (the accepted attribute forms, smoke-run by `cargo test`) are its test suite, not
+/// load tests: it does not depend on itself, so they are never discovered.
 fn depends_on_runtime(pkg: &Package) -> bool {
-    pkg.name.as_str() == RUNTIME_CRATE || pkg.dependencies.iter().any(|d| d.name == RUNTIME_CRATE)
+    pkg.dependencies.iter().any(|d| d.name == RUNTIME_CRATE)
 }
 
 /// The `[[test]]` targets with `harness = false` of a manifest.

@@ -104,6 +104,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
                 .collect(),
             fail_on_saturation: args.fail_on_saturation,
         },
+        // Placeholders: the verdict sets both once the comparison is attached.
         status: RunStatus::Passed,
         exit_code: exit_code::OK,
         tests: outcomes.reports,
