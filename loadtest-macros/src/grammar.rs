@@ -141,6 +141,16 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: ValueKind::List,
         accepts: "a list of \"METRIC=PERCENT\" regression tolerances, METRIC one of p50, p95, p99, throughput, error_rate, e.g. [\"p99=20%\", \"error_rate=0.5%\"]",
     },
+    OptionInfo {
+        name: "client",
+        kind: ValueKind::Str,
+        accepts: "\"hyper\" (the default: per-user connections) or \"reqwest\" (the full reqwest client: proxies, HTTP_PROXY/HTTPS_PROXY)",
+    },
+    OptionInfo {
+        name: "cookies",
+        kind: ValueKind::Bool,
+        accepts: "true or false: keep a cookie jar per virtual user (default true)",
+    },
 ];
 
 /// The names of all options, comma-separated, for error messages.
@@ -169,7 +179,10 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
     match name {
         "users" | "max_in_flight" | "iterations" => parse_count(name, one()).map(drop),
         "retries" => parse_number(name, one()).map(drop),
-        "abort_on_fail" | "danger_accept_invalid_certs" => parse_bool(name, one()).map(drop),
+        "abort_on_fail" | "danger_accept_invalid_certs" | "cookies" => {
+            parse_bool(name, one()).map(drop)
+        }
+        "client" => parse_client(one()).map(drop),
         "think_time" => parse_range(one()).map(drop),
         "rate" | "rate_limit" => parse_rate(one()).map(drop),
         "on_saturation" => parse_saturation(one()).map(drop),
@@ -412,6 +425,36 @@ pub fn parse_saturation(s: &str) -> Result<Saturation, String> {
         "drop" => Ok(Saturation::Drop),
         _ => Err(format!(
             "invalid on_saturation {s:?}: expected \"queue\" or \"drop\""
+        )),
+    }
+}
+
+/// Which HTTP transport carries `ctx.http()`'s requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// hyper's per-connection client: each virtual user owns its connections.
+    Hyper,
+    /// reqwest's pooled client: proxies and everything reqwest does.
+    Reqwest,
+}
+
+impl ClientKind {
+    /// The name as written in options and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Hyper => "hyper",
+            ClientKind::Reqwest => "reqwest",
+        }
+    }
+}
+
+/// Parses `"hyper"` or `"reqwest"`.
+pub fn parse_client(s: &str) -> Result<ClientKind, String> {
+    match s.trim() {
+        "hyper" => Ok(ClientKind::Hyper),
+        "reqwest" => Ok(ClientKind::Reqwest),
+        _ => Err(format!(
+            "invalid client {s:?}: expected \"hyper\" (the default) or \"reqwest\""
         )),
     }
 }

@@ -2,7 +2,9 @@
 
 use super::layers::{OptionLayer, merge};
 use super::ramp::Ramp;
-use crate::grammar::{self, DurationRange, Rate, RetryOn, Saturation, StageTarget, Threshold};
+use crate::grammar::{
+    self, ClientKind, DurationRange, Rate, RetryOn, Saturation, StageTarget, Threshold,
+};
 use crate::report::ConfigSummary;
 use std::time::Duration;
 
@@ -101,6 +103,10 @@ pub struct TestConfig {
     pub tolerance: Vec<String>,
     /// Accept invalid TLS certificates (opt-out of verification, by name).
     pub danger_accept_invalid_certs: bool,
+    /// The HTTP transport.
+    pub client: ClientKind,
+    /// Whether each virtual user keeps a cookie jar.
+    pub cookies: bool,
     /// The options as merged, for the report.
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
@@ -265,6 +271,16 @@ impl TestConfig {
                 .transpose()
                 .map_err(e)?
                 .unwrap_or(false),
+            client: one("client")
+                .map(grammar::parse_client)
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(ClientKind::Hyper),
+            cookies: one("cookies")
+                .map(|v| grammar::parse_bool("cookies", v))
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(true),
             raw: raw.clone(),
             smoke: false,
         })
@@ -383,6 +399,8 @@ impl TestConfig {
             tolerance: self.tolerance.clone(),
             smoke: self.smoke,
             danger_accept_invalid_certs: self.danger_accept_invalid_certs,
+            client: self.client.as_str().to_string(),
+            cookies: self.cookies,
         }
     }
 }

@@ -7,14 +7,15 @@ use super::closed::{self, ClosedPlan};
 use super::open::{self, OpenPlan};
 use crate::config::{LoadModel, TestConfig};
 use crate::ctx::TestShared;
-use crate::http::{RateLimiter, new_client};
+use crate::grammar::ClientKind;
+use crate::http::{RateLimiter, new_transport, proxy_variables};
 use crate::metrics::hdr;
-use crate::metrics::{IterationClass, Metrics, ProcessSample, RequestClass};
+use crate::metrics::{IterationClass, Metrics, PHASE_NAMES, ProcessSample, RequestClass};
 pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
-    ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals,
-    TestResult,
+    ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics,
+    RequestTotals, TestResult,
 };
 use crate::verdict;
 use std::any::Any;
@@ -54,10 +55,14 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     let target = config.target.clone().or(default_target);
     let shared = Arc::new(TestShared {
         name: name.clone(),
-        client: new_client(
+        id: next_test_id(),
+        client: new_transport(
+            config.client,
             max_idle.clamp(1, 100_000),
             config.danger_accept_invalid_certs,
+            Vec::new(),
         )?,
+        cookies: config.cookies,
         target: target.clone(),
         metrics: metrics.clone(),
         retry: config.retry.clone(),
@@ -338,6 +343,19 @@ fn assemble(
         ));
         generator.saturated = true;
     }
+    let proxies = proxy_variables();
+    if !proxies.is_empty() {
+        generator.warnings.push(match config.client {
+            ClientKind::Hyper => format!(
+                "{} set, but this test used the hyper transport, which connects directly and ignores proxies; client = \"reqwest\" uses them",
+                proxies.join(", ")
+            ),
+            ClientKind::Reqwest => format!(
+                "{} set: this test used the reqwest transport, which sends through the proxy",
+                proxies.join(", ")
+            ),
+        });
+    }
     let passed = thresholds.iter().all(|t| t.passed) && aborted_by.is_none();
     TestResult {
         name,
@@ -365,7 +383,24 @@ fn assemble(
         generator,
         errors,
         passed,
+        connections: ConnectionCounts {
+            opened: m.conn_opened,
+            reused: m.conn_reused,
+            reopened: m.conn_reopened,
+        },
+        phases: PHASE_NAMES
+            .iter()
+            .zip(&m.phases)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(n, h)| (n.to_string(), hdr::to_report(h)))
+            .collect(),
     }
+}
+
+/// A number no other test of this process has.
+fn next_test_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The soft limit on open files, from `/proc/self/limits` on Linux.

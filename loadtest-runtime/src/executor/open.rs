@@ -77,8 +77,7 @@ pub(crate) async fn run(
         let hard = hard.clone();
         let timeout = plan.iteration_timeout;
         tokio::spawn(async move {
-            let mut ctx = Ctx::new(test.clone(), k);
-            ctx.iteration = k;
+            let ctx = Ctx::for_iteration(test.clone(), k);
             let outcome = run_once(run, &ctx, timeout, &hard).await;
             record(&test.metrics, intended, Some(actual), outcome, test.secrets);
             drop(permit);
