@@ -19,6 +19,7 @@ pub mod cli;
 pub mod compare;
 mod compile;
 pub mod dispatch;
+pub mod doctor;
 pub mod errors;
 pub mod exit_code;
 mod harness_client;

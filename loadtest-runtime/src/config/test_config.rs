@@ -107,6 +107,8 @@ pub struct TestConfig {
     pub client: ClientKind,
     /// Whether each virtual user keeps a cookie jar.
     pub cookies: bool,
+    /// Source addresses to open connections from, round-robin (empty: the system's choice).
+    pub local_addresses: Vec<std::net::IpAddr>,
     /// The options as merged, for the report.
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
@@ -281,6 +283,14 @@ impl TestConfig {
                 .transpose()
                 .map_err(e)?
                 .unwrap_or(true),
+            local_addresses: grammar::parse_local_addresses(
+                &get("local_addresses")
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(e)?,
             raw: raw.clone(),
             smoke: false,
         })

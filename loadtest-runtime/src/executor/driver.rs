@@ -60,7 +60,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
             config.client,
             max_idle.clamp(1, 100_000),
             config.danger_accept_invalid_certs,
-            Vec::new(),
+            config.local_addresses.clone(),
         )?,
         cookies: config.cookies,
         target: target.clone(),
@@ -291,11 +291,10 @@ fn assemble(
                 .insert(class.as_str().to_string(), n);
         }
     }
-    // The cores the load could use: those available, or fewer if the runtime it ran on has fewer
-    // worker threads (LOADTEST_WORKER_THREADS, or a current-thread runtime).
+    // The cores the load could use: those available, or fewer if it ran on fewer worker threads
+    // (LOADTEST_WORKER_THREADS).
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpus = tokio::runtime::Handle::try_current()
-        .map_or(available, |h| h.metrics().num_workers().clamp(1, available));
+    let cpus = super::workers::threads().clamp(1, available);
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
     let mut generator = GeneratorHealth {
         cpu_seconds,

@@ -176,6 +176,8 @@ pub fn open_model_passed() -> TestResult {
             tolerance: strings(&["p99=30%"]),
             smoke: false,
             danger_accept_invalid_certs: false,
+            client: "hyper".into(),
+            cookies: true,
         },
         elapsed_s: 10.25,
         interrupted: false,
@@ -294,6 +296,8 @@ pub fn open_model_passed() -> TestResult {
             },
         ],
         passed: true,
+        connections: Default::default(),
+        phases: Default::default(),
     }
 }
 
@@ -326,6 +330,8 @@ pub fn closed_model_failed() -> TestResult {
             tolerance: vec![],
             smoke: false,
             danger_accept_invalid_certs: false,
+            client: "hyper".into(),
+            cookies: true,
         },
         elapsed_s: 30.5,
         interrupted: false,
@@ -405,6 +411,8 @@ pub fn closed_model_failed() -> TestResult {
         },
         errors: vec![],
         passed: false,
+        connections: Default::default(),
+        phases: Default::default(),
     }
 }
 
@@ -468,6 +476,8 @@ pub fn interrupted_partial() -> TestResult {
         },
         errors: vec![],
         passed: true,
+        connections: Default::default(),
+        phases: Default::default(),
     }
 }
 

@@ -195,8 +195,15 @@ async fn one(
                 break (r, now);
             }
             // A kept connection the server closed before the request went out: open another
-            // and send it there (the request never reached the server).
-            Err(e) if reused && (e.is_canceled() || e.is_closed()) => {
+            // and send it there (the request never reached the server). When the close crossed
+            // a request already written, nothing of a response came back; an idempotent request
+            // is sent again, as browsers do.
+            Err(e)
+                if reused
+                    && (e.is_canceled()
+                        || e.is_closed()
+                        || (e.is_incomplete_message() && hop.method.is_idempotent())) =>
+            {
                 phases.reopened += 1;
                 reused = false;
                 conn = open(direct, target, phases).await?;
@@ -240,6 +247,10 @@ async fn one(
     }
     if conn.usable() {
         home.put(target.origin.clone(), conn);
+    } else if !closes(&parts.headers) {
+        // The server closed a connection it had not said it would close: the next request
+        // replaces it.
+        phases.reopened += 1;
     }
     Ok(Got {
         status,
@@ -293,6 +304,14 @@ fn build(hop: &Hop<'_>, cookie: Option<&HeaderValue>, h2: bool) -> hyper::Reques
         h.insert(header::COOKIE, c.clone());
     }
     request
+}
+
+/// Whether a response announced that its connection closes after it (`Connection: close`).
+fn closes(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+    })
 }
 
 /// The class of a hyper error once the connection is up.
