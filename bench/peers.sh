@@ -35,14 +35,14 @@ counted() {
 cargo build --quiet --release --manifest-path "$MANIFEST" --target-dir target --bin bare_reqwest
 
 for i in $(seq "$RUNS"); do
-  counted "wrk-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/wrk-$i.time" gen wrk -t"$threads" -c50 -d10s --latency "$URL/" > "$work/wrk-$i.txt"
+  counted "wrk-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/wrk-$i.time" taskset -c "$GEN_CPUS" wrk -t"$threads" -c50 -d10s --latency "$URL/" > "$work/wrk-$i.txt"
   for client in hyper reqwest; do
     counted "clt-$client-full-$i" gen "${clt[@]}" --client "$client" --exact full_speed --json "$work/clt-$client-full-$i.json" >/dev/null
   done
-  counted "bare-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/bare-$i.time" gen target/release/bare_reqwest "$URL/" 10 > "$work/bare-$i.txt"
+  counted "bare-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/bare-$i.time" taskset -c "$GEN_CPUS" target/release/bare_reqwest "$URL/" 10 > "$work/bare-$i.txt"
   if command -v oha >/dev/null 2>&1; then
-    counted "oha-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/oha-$i.time" gen oha --no-tui -c 50 -z 10s --output-format json "$URL/" > "$work/oha-$i.json"
-    counted "oha20k-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/oha20k-$i.time" gen oha --no-tui -c 50 -q 20000 -z 10s --output-format json "$URL/" > "$work/oha20k-$i.json"
+    counted "oha-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/oha-$i.time" taskset -c "$GEN_CPUS" oha --no-tui -c 50 -z 10s --output-format json "$URL/" > "$work/oha-$i.json"
+    counted "oha20k-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/oha20k-$i.time" taskset -c "$GEN_CPUS" oha --no-tui -c 50 -q 20000 -z 10s --output-format json "$URL/" > "$work/oha20k-$i.json"
   fi
   for rate in $RATES; do
     for client in hyper reqwest; do

@@ -18,7 +18,7 @@ pub(crate) struct TestShared {
     pub(crate) client: Transport,
     /// Whether users keep a cookie jar.
     pub(crate) cookies: bool,
-    pub(crate) target: Option<String>,
+    pub(crate) base_url: Option<String>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
@@ -103,7 +103,7 @@ impl Ctx {
 
     /// The target base URL, if one is configured.
     pub fn target(&self) -> Option<&str> {
-        self.shared.target.as_deref()
+        self.shared.base_url.as_deref()
     }
 
     /// The virtual user's number (closed model), or the iteration's global number (open model,

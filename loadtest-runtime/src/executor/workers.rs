@@ -15,18 +15,16 @@ static WORKERS: OnceLock<Vec<Handle>> = OnceLock::new();
 
 /// Starts `extra` worker threads, each blocked on its own current-thread runtime for the life of
 /// the process, and records their handles after `main`'s (the calling runtime's).
-pub(crate) fn start(main: Handle, extra: usize) -> Result<(), String> {
+pub(crate) fn start(main: Handle, extra: usize) -> std::io::Result<()> {
     let mut handles = vec![main];
     for i in 0..extra {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the tokio runtime of worker {}: {e}", i + 1))?;
+            .build()?;
         handles.push(rt.handle().clone());
         std::thread::Builder::new()
             .name(format!("loadtest-worker-{}", i + 1))
-            .spawn(move || rt.block_on(std::future::pending::<()>()))
-            .map_err(|e| format!("cannot start worker thread {}: {e}", i + 1))?;
+            .spawn(move || rt.block_on(std::future::pending::<()>()))?;
     }
     let _ = WORKERS.set(handles);
     Ok(())

@@ -2,8 +2,8 @@
 
 use super::direct::Direct;
 use super::{HttpError, Request, Response};
-use crate::Ctx;
 use crate::grammar::ClientKind;
+use crate::{Ctx, RuntimeError};
 use futures_util::future::join_all;
 use reqwest::Method;
 
@@ -22,10 +22,10 @@ pub(crate) fn new_transport(
     max_idle: usize,
     accept_invalid_certs: bool,
     local: Vec<std::net::IpAddr>,
-) -> Result<Transport, String> {
+) -> Result<Transport, RuntimeError> {
     Ok(match kind {
         ClientKind::Hyper => Transport::Hyper(Direct {
-            tls: super::direct::connector(accept_invalid_certs)?,
+            tls: super::direct::connector(accept_invalid_certs).map_err(RuntimeError::Tls)?,
             local,
             next_local: Default::default(),
         }),
@@ -49,14 +49,17 @@ pub(crate) fn proxy_variables() -> Vec<String> {
     .collect()
 }
 
-fn new_client(max_idle: usize, accept_invalid_certs: bool) -> Result<reqwest::Client, String> {
+fn new_client(
+    max_idle: usize,
+    accept_invalid_certs: bool,
+) -> Result<reqwest::Client, RuntimeError> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .danger_accept_invalid_certs(accept_invalid_certs)
         .pool_max_idle_per_host(max_idle)
         .redirect(reqwest::redirect::Policy::limited(10))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(RuntimeError::HttpClient)
 }
 
 /// The instrumented HTTP client of one iteration, from [`Ctx::http`].

@@ -10,11 +10,12 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 
 /// The connector every TLS connection of a test is made with.
-pub(crate) fn connector(accept_invalid_certs: bool) -> Result<tokio_rustls::TlsConnector, String> {
+pub(crate) fn connector(
+    accept_invalid_certs: bool,
+) -> Result<tokio_rustls::TlsConnector, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot configure TLS: {e}"))?;
+        .with_safe_default_protocol_versions()?;
     let mut config = if accept_invalid_certs {
         builder
             .dangerous()
