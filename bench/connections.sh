@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-70000}
 SOURCES=${SOURCES:-127.0.0.2 127.0.0.3}
 source bench/nginx.sh
+need ss iproute2
 "$CLT" loadtest doctor --connections "$CONNECTIONS" || true
 old_range=$(cat /proc/sys/net/ipv4/ip_local_port_range)
 restore() { echo "$old_range" > /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true; kill $NGINX 2>/dev/null || true; rm -rf "$work"; }
