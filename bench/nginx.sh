@@ -1,32 +1,44 @@
 # Sourced by bench/peers.sh and bench/soak.sh: installs what they need from Debian's packages if
 # missing, starts nginx (one worker, `return 200 "ok"`, no access log) on 127.0.0.1:$PORT pinned
-# to CPU 0, stops it when the script exits, and builds cargo-loadtest.
-# Sets: URL, CLT (the cargo-loadtest binary), MANIFEST (bench/peers-loadtest), work (a temp dir),
-# clt (an array: `cargo loadtest` on the bench load tests against nginx).
+# to $NGINX_CPUS (default CPU 0), stops it when the script exits, and builds cargo-loadtest.
+# nginx also listens on $PORT+1 with keep-alive off (it closes every connection after its
+# response) and serves stub_status (connections accepted) on $PORT+2.
+# Sets: URL, CLOSE_URL, CLT (the cargo-loadtest binary), MANIFEST (bench/peers-loadtest), work (a
+# temp dir), clt (an array: `cargo loadtest` on the bench load tests against nginx), and the
+# function `accepts` (nginx's count of accepted connections so far).
 PORT=${PORT:-18080}
+NGINX_CPUS=${NGINX_CPUS:-0}
+GEN_CPUS=${GEN_CPUS:-1}
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2"; }; }
 need wrk wrk
 need nginx nginx
 need /usr/bin/time time
 need taskset util-linux
+need curl curl
 work=$(mktemp -d)
+workers=$(taskset -c "$NGINX_CPUS" nproc)
 cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes $workers;
 daemon off;
 pid $work/nginx.pid;
 error_log $work/error.log;
-events { worker_connections 4096; }
+worker_rlimit_nofile 200000;
+events { worker_connections 100000; }
 http {
   access_log off;
   keepalive_requests 10000000;
-  server { listen 127.0.0.1:$PORT; location / { return 200 "ok"; } }
+  server { listen 127.0.0.1:$PORT backlog=65535; location / { return 200 "ok"; } }
+  server { listen 127.0.0.1:$((PORT + 1)); keepalive_timeout 0; location / { return 200 "ok"; } }
+  server { listen 127.0.0.1:$((PORT + 2)); location / { stub_status; } }
 }
 CONF
-taskset -c 0 nginx -c "$work/nginx.conf" &
+taskset -c "$NGINX_CPUS" nginx -c "$work/nginx.conf" &
 NGINX=$!
 trap 'kill $NGINX 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 1
 URL="http://127.0.0.1:$PORT"
+CLOSE_URL="http://127.0.0.1:$((PORT + 1))"
+accepts() { curl -s "http://127.0.0.1:$((PORT + 2))/" | awk 'NR == 3 { print $1 }'; }
 cargo build --quiet --release -p cargo-loadtest
 CLT=target/release/cargo-loadtest
 # The bench load tests are a workspace of their own; they build into the repository's target

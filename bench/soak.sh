@@ -6,7 +6,8 @@
 #   bash bench/soak.sh                 # 10 minutes (installs nginx from Debian if missing)
 #   DURATION=2m bash bench/soak.sh     # shorter, for a quick look
 #
-# nginx is pinned to CPU 0 and the generator to CPU 1, as in bench/peers.sh.
+# nginx is pinned to NGINX_CPUS (default 0) and the generator to GEN_CPUS (default 1), as in
+# bench/peers.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10m}
@@ -14,7 +15,7 @@ source bench/nginx.sh
 # Build the harness outside the measurement.
 "${clt[@]}" --exact soak --duration 1s --json "$work/warm.json" >/dev/null
 
-taskset -c 1 "${clt[@]}" --exact soak --duration "$DURATION" --json "$work/soak.json" >/dev/null &
+taskset -c "$GEN_CPUS" "${clt[@]}" --exact soak --duration "$DURATION" --json "$work/soak.json" >/dev/null &
 RUN=$!
 pid=""
 for _ in $(seq 100); do

@@ -36,6 +36,16 @@ pub enum Command {
     List(ListArgs),
     /// Compare two stored results (report files, folders holding report.json, or baseline names).
     Compare(CompareArgs),
+    /// Check what on this machine limits a big run (open files, ports, memory) and say what to change.
+    Doctor(DoctorArgs),
+}
+
+/// `cargo loadtest doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The connections the run should hold open at once (to one target address and port).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub connections: u64,
 }
 
 /// `cargo loadtest compare OLD NEW`
@@ -187,6 +197,9 @@ pub struct RunArgs {
     /// Request retries.
     #[arg(long, value_name = "N")]
     pub retries: Option<String>,
+    /// The HTTP transport: hyper (the default: per-user connections) or reqwest (proxies).
+    #[arg(long, value_name = "CLIENT")]
+    pub client: Option<String>,
     /// Print only the summary and errors.
     #[arg(short, long)]
     pub quiet: bool,

@@ -24,6 +24,7 @@ pub fn main() -> i32 {
     let result = match &args.command {
         Some(Command::List(list)) => crate::list::list(list, &interrupt),
         Some(Command::Compare(c)) => crate::compare::compare(c),
+        Some(Command::Doctor(d)) => crate::doctor::doctor(d),
         None => crate::run::run(&args.run, &interrupt),
     };
     match result {

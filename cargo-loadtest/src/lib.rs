@@ -28,6 +28,7 @@ pub mod cli;
 pub mod compare;
 mod compile;
 pub mod dispatch;
+pub mod doctor;
 pub mod errors;
 pub use loadtest_report::exit_code;
 mod list;

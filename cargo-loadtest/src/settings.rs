@@ -87,6 +87,7 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
         ("--duration", "duration", &args.duration),
         ("--iterations", "iterations", &args.iterations),
         ("--retries", "retries", &args.retries),
+        ("--client", "client", &args.client),
     ];
     for (flag, option, value) in flags {
         if let Some(v) = value {

@@ -267,6 +267,8 @@ fn any_report(rng: &mut Rng) -> RunReport {
                         count: rng.u64(..),
                     }],
                     passed: rng.bool(),
+                    connections: Default::default(),
+                    phases: Default::default(),
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,

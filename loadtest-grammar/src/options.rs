@@ -139,6 +139,21 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: ValueKind::List,
         accepts: "a list of \"METRIC=PERCENT\" regression tolerances, METRIC one of p50, p95, p99, throughput, error_rate, e.g. [\"p99=20%\", \"error_rate=0.5%\"]",
     },
+    OptionInfo {
+        name: "client",
+        kind: ValueKind::Str,
+        accepts: "\"hyper\" (the default: per-user connections) or \"reqwest\" (the full reqwest client: proxies, HTTP_PROXY/HTTPS_PROXY)",
+    },
+    OptionInfo {
+        name: "cookies",
+        kind: ValueKind::Bool,
+        accepts: "true or false: keep a cookie jar per virtual user (default true)",
+    },
+    OptionInfo {
+        name: "local_addresses",
+        kind: ValueKind::List,
+        accepts: "a list of source IP addresses or CIDR blocks that connections are opened from, round-robin (hyper transport), e.g. [\"127.0.0.2\", \"127.0.0.3\"] or [\"127.0.0.0/30\"]",
+    },
 ];
 
 /// The names of all options, comma-separated, for error messages.
@@ -167,7 +182,11 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
     match name {
         "users" | "max_in_flight" | "iterations" => parse_count(name, one()).map(drop),
         "retries" => parse_number(name, one()).map(drop),
-        "abort_on_fail" | "danger_accept_invalid_certs" => parse_bool(name, one()).map(drop),
+        "abort_on_fail" | "danger_accept_invalid_certs" | "cookies" => {
+            parse_bool(name, one()).map(drop)
+        }
+        "client" => parse_client(one()).map(drop),
+        "local_addresses" => parse_local_addresses(values).map(drop),
         "think_time" => parse_range(one()).map(drop),
         "rate" | "rate_limit" => parse_rate(one()).map(drop),
         "on_saturation" => parse_saturation(one()).map(drop),
@@ -412,6 +431,92 @@ pub fn parse_saturation(s: &str) -> Result<Saturation, String> {
             "invalid on_saturation {s:?}: expected \"queue\" or \"drop\""
         )),
     }
+}
+
+/// Which HTTP transport carries `ctx.http()`'s requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// hyper's per-connection client: each virtual user owns its connections.
+    Hyper,
+    /// reqwest's pooled client: proxies and everything reqwest does.
+    Reqwest,
+}
+
+impl ClientKind {
+    /// The name as written in options and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Hyper => "hyper",
+            ClientKind::Reqwest => "reqwest",
+        }
+    }
+}
+
+/// Parses `"hyper"` or `"reqwest"`.
+pub fn parse_client(s: &str) -> Result<ClientKind, String> {
+    match s.trim() {
+        "hyper" => Ok(ClientKind::Hyper),
+        "reqwest" => Ok(ClientKind::Reqwest),
+        _ => Err(format!(
+            "invalid client {s:?}: expected \"hyper\" (the default) or \"reqwest\""
+        )),
+    }
+}
+
+/// The most source addresses `local_addresses` may name (after CIDR blocks are expanded).
+pub const MAX_LOCAL_ADDRESSES: usize = 4096;
+
+/// Parses `local_addresses`: IP addresses and CIDR blocks (`127.0.0.0/30`: the block's host
+/// addresses, `127.0.0.1` and `127.0.0.2`; a /31 or /32, or an IPv6 block, gives every address).
+pub fn parse_local_addresses(values: &[&str]) -> Result<Vec<std::net::IpAddr>, String> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let accepts = "an IP address such as \"127.0.0.2\" or a CIDR block such as \"127.0.0.0/30\"";
+    let mut out = Vec::new();
+    for raw in values {
+        let v = raw.trim();
+        let bad = || format!("invalid local address {raw:?}: expected {accepts}");
+        match v.split_once('/') {
+            None => out.push(v.parse::<IpAddr>().map_err(|_| bad())?),
+            Some((addr, len)) => {
+                let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+                let len: u32 = len.parse().map_err(|_| bad())?;
+                let bits = if addr.is_ipv4() { 32 } else { 128 };
+                if len > bits {
+                    return Err(bad());
+                }
+                let host_bits = bits - len;
+                if host_bits > 16 {
+                    return Err(format!(
+                        "local address block {raw:?} is too large: at most {MAX_LOCAL_ADDRESSES} addresses"
+                    ));
+                }
+                let size = 1u128 << host_bits;
+                let base = match addr {
+                    IpAddr::V4(a) => u128::from(u32::from(a)),
+                    IpAddr::V6(a) => u128::from(a),
+                } & !(size - 1);
+                // An IPv4 block of 4 or more leaves out its network and broadcast addresses.
+                let (first, last) = if addr.is_ipv4() && size >= 4 {
+                    (base + 1, base + size - 2)
+                } else {
+                    (base, base + size - 1)
+                };
+                for x in first..=last {
+                    out.push(match addr {
+                        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(x as u32)),
+                        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(x)),
+                    });
+                }
+            }
+        }
+        if out.len() > MAX_LOCAL_ADDRESSES {
+            return Err(format!(
+                "local_addresses names {} addresses or more: at most {MAX_LOCAL_ADDRESSES}",
+                out.len()
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Where a ramping stage goes.
@@ -726,6 +831,24 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_addresses_take_addresses_and_cidr_blocks() {
+        let got = parse_local_addresses(&["127.0.0.9", "127.0.0.2/30", "::1/127"]).unwrap();
+        let want: Vec<std::net::IpAddr> = ["127.0.0.9", "127.0.0.1", "127.0.0.2", "::", "::1"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(parse_local_addresses(&["10.0.0.4/31"]).unwrap().len(), 2);
+        assert_eq!(parse_local_addresses(&["10.0.0.4/32"]).unwrap().len(), 1);
+        for bad in ["127.0.0.1/33", "localhost", "10.0.0.0/8", "1.2.3.4/x"] {
+            let e = parse_local_addresses(&[bad]).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+        assert_eq!(parse_client(" reqwest "), Ok(ClientKind::Reqwest));
+        assert!(parse_client("curl").unwrap_err().contains("\"curl\""));
+    }
 
     #[test]
     fn durations() {

@@ -145,6 +145,13 @@ pub struct TestResult {
     pub errors: Vec<ErrorSample>,
     /// Whether every threshold held (the verdict before any baseline comparison).
     pub passed: bool,
+    /// Connections opened and reused (hyper transport; zero on reqwest, whose pool is not seen).
+    #[serde(default)]
+    pub connections: ConnectionCounts,
+    /// Phase timings of requests (hyper transport): `dns`, `connect`, `tls` (per connection
+    /// opened), `first_byte` (request sent to response head) and `transfer` (head to end of body).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phases: BTreeMap<String, Histogram>,
 }
 
 /// The resolved configuration of a test, as it ran.
@@ -197,6 +204,32 @@ pub struct ConfigSummary {
     /// TLS certificates were NOT verified: the test opted out with `danger_accept_invalid_certs`.
     #[serde(default)]
     pub danger_accept_invalid_certs: bool,
+    /// The HTTP transport: `hyper` (per-user connections) or `reqwest`.
+    #[serde(default = "default_client")]
+    pub client: String,
+    /// Whether each virtual user kept a cookie jar.
+    #[serde(default = "default_true")]
+    pub cookies: bool,
+}
+
+/// Reports written before the field existed were all made with reqwest.
+fn default_client() -> String {
+    "reqwest".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// How a test's requests came by their connections.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ConnectionCounts {
+    /// Connections opened.
+    pub opened: u64,
+    /// Requests sent on a connection kept from an earlier request.
+    pub reused: u64,
+    /// Kept connections found closed (by the server, or broken) and replaced by a new one.
+    pub reopened: u64,
 }
 
 /// Iteration counts of one test.

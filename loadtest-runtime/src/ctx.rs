@@ -2,7 +2,8 @@
 //! iteration this is, custom metrics, a retry helper, per-user state and the setup hook's output.
 
 use crate::config::RetryPolicy;
-use crate::http::{Http, RateLimiter, retry};
+use crate::http::cookies::JarCell;
+use crate::http::{ConnSet, Http, RateLimiter, Transport, retry};
 use crate::metrics::Metrics;
 use std::any::Any;
 use std::future::Future;
@@ -12,7 +13,11 @@ use std::time::Duration;
 /// What every virtual user of one test shares.
 pub(crate) struct TestShared {
     pub(crate) name: String,
-    pub(crate) client: reqwest::Client,
+    /// Tells this test's open-model thread sets apart from other tests' (see `http::direct`).
+    pub(crate) id: u64,
+    pub(crate) client: Transport,
+    /// Whether users keep a cookie jar.
+    pub(crate) cookies: bool,
     pub(crate) base_url: Option<String>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) retry: RetryPolicy,
@@ -32,19 +37,40 @@ pub struct Ctx {
     pub(crate) user: u64,
     pub(crate) iteration: u64,
     state: Mutex<Option<Box<dyn Any + Send>>>,
+    /// This user's connections (hyper transport, closed model); `None` when its requests use
+    /// the worker thread's set (open model).
+    pub(crate) conns: Option<Mutex<ConnSet>>,
+    /// This user's cookies.
+    pub(crate) jar: JarCell,
 }
 
 impl Ctx {
+    /// A closed-model user, owning its connections.
     pub(crate) fn new(shared: Arc<TestShared>, user: u64) -> Ctx {
         Ctx {
             shared,
             user,
             iteration: 0,
             state: Mutex::new(None),
+            conns: Some(Mutex::default()),
+            jar: JarCell::default(),
         }
     }
 
-    /// The instrumented HTTP client (one connection pool shared by all users of the test).
+    /// An open-model iteration: its requests use the worker thread's connections.
+    pub(crate) fn for_iteration(shared: Arc<TestShared>, k: u64) -> Ctx {
+        Ctx {
+            shared,
+            user: k,
+            iteration: k,
+            state: Mutex::new(None),
+            conns: None,
+            jar: JarCell::default(),
+        }
+    }
+
+    /// The instrumented HTTP client. On the default transport a closed-model user's requests go
+    /// over connections it owns (kept between iterations); see `client` in the README.
     pub fn http(&self) -> Http<'_> {
         Http { ctx: self }
     }

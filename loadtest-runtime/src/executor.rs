@@ -7,6 +7,7 @@ mod fine_timer;
 mod iteration;
 mod open;
 mod stop;
+pub(crate) mod workers;
 
 pub(crate) use driver::{RunTest, run_test};
 pub(crate) use stop::Stop;

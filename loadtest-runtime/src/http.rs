@@ -1,16 +1,21 @@
-//! The instrumented HTTP client behind `ctx.http()`: one shared reqwest connection pool per test,
-//! every attempt measured and classified, retries with backoff, a global rate limit, and bounded
-//! response bodies.
+//! The instrumented HTTP client behind `ctx.http()`: two transports under one API (hyper with
+//! connections owned by each user, the default; or reqwest's pooled client), every attempt
+//! measured and classified, retries with backoff, a global rate limit, a cookie jar per user and
+//! bounded response bodies.
 
 mod client;
+pub(crate) mod cookies;
+mod direct;
 mod error;
 mod rate_limit;
 mod request;
 mod response;
 pub(crate) mod retry;
+mod target;
 
 pub use client::Http;
-pub(crate) use client::new_client;
+pub(crate) use client::{Transport, new_transport, proxy_variables};
+pub(crate) use direct::ConnSet;
 pub use error::HttpError;
 pub(crate) use rate_limit::RateLimiter;
 pub use request::Request;

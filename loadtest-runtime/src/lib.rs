@@ -173,6 +173,18 @@ pub mod prelude {
 /// are verified by default (rustls with the Mozilla root store); a failed verification is a
 /// request error of class `tls`. Reports record that verification was off.
 ///
+/// ## `client`
+/// The HTTP transport: `"hyper"` (the default; each virtual user owns its connections, HTTP/2 when
+/// negotiated, phase timings) or `"reqwest"` (reqwest's pooled client; proxies from
+/// `HTTP_PROXY`/`HTTPS_PROXY`). Both classify errors the same way.
+///
+/// ## `cookies`
+/// `false` turns off the cookie jar each virtual user keeps (default `true`).
+///
+/// ## `local_addresses`
+/// Source addresses connections are opened from, round-robin (hyper transport): addresses or CIDR
+/// blocks, e.g. `["127.0.0.2", "127.0.0.3"]` or `["127.0.0.0/30"]`.
+///
 /// ## `tolerance`
 /// Regression tolerances for the baseline gate, per metric: `["p99=20%", "error_rate=0.5%"]`.
 /// Metrics: `p50`, `p95`, `p99`, `throughput` (relative changes) and `error_rate` (percentage
@@ -180,7 +192,8 @@ pub mod prelude {
 /// tolerance. Defaults: p50 10%, p95 15%, p99 25%, throughput 10%, error_rate 1 point.
 pub use loadtest_macros::load_test;
 
-/// Defines the harness's `main`: one shared multi-threaded tokio runtime for every load test of
+/// Defines the harness's `main`: one current-thread tokio runtime per worker thread (each with its
+/// share of the load) for every load test of
 /// the binary, libtest-compatible listing for `cargo test` / nextest, and the machine interface
 /// for `cargo loadtest`.
 ///

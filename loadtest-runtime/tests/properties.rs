@@ -986,6 +986,8 @@ fn check_value_accepts_what_the_parsers_accept() {
                 "think_time" | "backoff" => grammar::parse_range(one).map(drop),
                 "rate" | "rate_limit" => grammar::parse_rate(one).map(drop),
                 "on_saturation" => grammar::parse_saturation(one).map(drop),
+                "client" => grammar::parse_client(one).map(drop),
+                "local_addresses" => grammar::parse_local_addresses(&refs).map(drop),
                 "duration" | "timeout" | "iteration_timeout" => {
                     grammar::parse_duration(one).map(drop)
                 }
@@ -1415,6 +1417,8 @@ fn any_config(rng: &mut Rng) -> ConfigSummary {
         tolerance: strings(rng),
         smoke: rng.bool(),
         danger_accept_invalid_certs: rng.bool(),
+        client: if rng.bool() { "hyper" } else { "reqwest" }.to_string(),
+        cookies: rng.bool(),
     }
 }
 
@@ -1526,6 +1530,19 @@ fn any_result(rng: &mut Rng) -> TestResult {
             })
             .collect(),
         passed: rng.bool(),
+        connections: loadtest_runtime::report::ConnectionCounts {
+            opened: any_u64(rng),
+            reused: any_u64(rng),
+            reopened: any_u64(rng),
+        },
+        phases: (0..rng.usize(..3))
+            .map(|i| {
+                (
+                    ["dns", "connect", "first_byte"][i].to_string(),
+                    any_hist(rng),
+                )
+            })
+            .collect(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! TLS: certificates are verified by default, an invalid one fails clearly with class `tls`, and
 //! the check is skipped only when a test opts out by name (`danger_accept_invalid_certs`).
 //! The TLS endpoint is `openssl s_server` on 127.0.0.1 with a self-signed certificate made by the
-//! test.
+//! test. Each test runs on both transports.
 
 mod common;
 
@@ -103,9 +103,16 @@ fn layer(port: u16, extra: &[(&str, &str)]) -> OptionLayer {
 async fn certificates_are_verified_unless_the_test_opts_out_by_name() {
     let _g = common::SERIAL.lock().await;
     let server = TlsServer::start();
+    for client in common::CLIENTS {
+        eprintln!("client = {client:?}");
+        verified_unless_opted_out(&server, client).await;
+    }
+}
+
+async fn verified_unless_opted_out(server: &TlsServer, client: &str) {
     let r = common::run_layers(
         "https_get",
-        &[layer(server.port, &[])],
+        &[layer(server.port, &[("client", client)])],
         Duration::from_secs(60),
     )
     .await;
@@ -130,7 +137,7 @@ async fn certificates_are_verified_unless_the_test_opts_out_by_name() {
         "https_get",
         &[layer(
             server.port,
-            &[("danger_accept_invalid_certs", "true")],
+            &[("client", client), ("danger_accept_invalid_certs", "true")],
         )],
         Duration::from_secs(60),
     )

@@ -5,7 +5,7 @@
 mod support;
 
 use loadtest_report::report::{RunStatus, TestStatus};
-use support::{Fixture, Server, serial, text};
+use support::{CLIENTS, Fixture, Server, serial, text};
 
 fn validate_schema(json_path: &std::path::Path) {
     let schema_path = support::repo_root().join("schema/report.schema.json");
@@ -438,7 +438,14 @@ fn credentials_never_appear_in_reports_or_output() {
     let server = Server::start();
     let f = Fixture::shared("secrets");
     let target = server.url().replace("://", "://admin:SECRET-URL-PASS@");
-    let out = f.run(&["--target", &target]);
+    for client in CLIENTS {
+        eprintln!("--client {client}");
+        credentials_stay_out(&f, &target, client);
+    }
+}
+
+fn credentials_stay_out(f: &Fixture, target: &str, client: &str) {
+    let out = f.run(&["--target", target, "--client", client]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let report = f.report();
     assert_eq!(report.tests.len(), 4);

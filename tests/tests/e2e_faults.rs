@@ -7,7 +7,7 @@ mod support;
 use loadtest_report::report::{RunReport, RunStatus, TestStatus};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{Fixture, Server, serial, text};
+use support::{CLIENTS, Fixture, Server, serial, text};
 
 fn signal(pid: u32, sig: &str) {
     let ok = std::process::Command::new("kill")
@@ -195,6 +195,13 @@ fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
 #[test]
 fn too_few_file_descriptors_give_classified_errors_and_a_hint() {
     let _g = serial();
+    for client in CLIENTS {
+        eprintln!("--client {client}");
+        too_few_file_descriptors(client);
+    }
+}
+
+fn too_few_file_descriptors(client: &str) {
     let server = Server::start();
     server.server.set_delay(Duration::from_millis(200));
     let f = Fixture::shared("passing");
@@ -222,6 +229,8 @@ fn too_few_file_descriptors_give_classified_errors_and_a_hint() {
         "400",
         "--duration",
         "2s",
+        "--client",
+        client,
     ]);
     cmd.arg(inner.get_program());
     cmd.args(inner.get_args());
@@ -261,9 +270,17 @@ fn arguments_are_passed_as_argv_never_through_a_shell() {
 #[test]
 fn every_target_fault_is_classified_counted_and_reported() {
     let _g = serial();
-    let server = Server::start();
     let f = Fixture::shared("faults");
-    let out = f.run(&["--target", &server.url()]);
+    for client in CLIENTS {
+        eprintln!("--client {client}");
+        every_fault_classified(&f, client);
+    }
+}
+
+fn every_fault_classified(f: &Fixture, client: &str) {
+    // A fresh server per run: it counts the requests it saw.
+    let server = Server::start();
+    let out = f.run(&["--target", &server.url(), "--client", client]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let report = f.report();
     // (test, class, requests of that class, requests the server saw, retries attempted)

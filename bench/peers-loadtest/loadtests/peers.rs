@@ -21,6 +21,14 @@ async fn soak(ctx: &Ctx) -> Result<()> {
     get_root(ctx).await
 }
 
+/// bench/connections.sh: users that each open their connection with one request and then hold
+/// it, ramped up over 20 s (the script sets the number through LOADTEST_STAGES and the source
+/// addresses through LOADTEST_LOCAL_ADDRESSES).
+#[load_test(stages = ["20s:70000", "20s:70000"], think_time = "1h")]
+async fn hold(ctx: &Ctx) -> Result<()> {
+    get_root(ctx).await
+}
+
 /// What every test here does: one GET of `/`, which must answer with a success status.
 async fn get_root(ctx: &Ctx) -> Result<()> {
     ctx.http()

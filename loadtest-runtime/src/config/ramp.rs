@@ -46,6 +46,13 @@ impl Ramp {
         prev.1
     }
 
+    /// The same profile with every level multiplied by `factor` (a worker's share).
+    pub fn scaled(&self, factor: f64) -> Ramp {
+        Ramp {
+            points: self.points.iter().map(|&(t, l)| (t, l * factor)).collect(),
+        }
+    }
+
     /// The highest level reached.
     pub fn peak(&self) -> f64 {
         self.points.iter().map(|p| p.1).fold(0.0, f64::max)

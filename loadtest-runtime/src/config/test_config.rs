@@ -1,7 +1,9 @@
 //! The resolved configuration of one load test: its load model and every option, parsed.
 
 use super::ramp::Ramp;
-use crate::grammar::{self, DurationRange, Rate, RetryOn, Saturation, StageLevel, Threshold};
+use crate::grammar::{
+    self, ClientKind, DurationRange, Rate, RetryOn, Saturation, StageLevel, Threshold,
+};
 use crate::report::ConfigSummary;
 use loadtest_grammar::{OptionLayer, merge};
 use std::time::Duration;
@@ -101,6 +103,12 @@ pub struct TestConfig {
     pub tolerance: Vec<String>,
     /// Accept invalid TLS certificates (opt-out of verification, by name).
     pub danger_accept_invalid_certs: bool,
+    /// The HTTP transport.
+    pub client: ClientKind,
+    /// Whether each virtual user keeps a cookie jar.
+    pub cookies: bool,
+    /// Source addresses to open connections from, round-robin (empty: the system's choice).
+    pub local_addresses: Vec<std::net::IpAddr>,
     /// The options as merged, for the report.
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
@@ -265,6 +273,24 @@ impl TestConfig {
                 .transpose()
                 .map_err(e)?
                 .unwrap_or(false),
+            client: one("client")
+                .map(grammar::parse_client)
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(ClientKind::Hyper),
+            cookies: one("cookies")
+                .map(|v| grammar::parse_bool("cookies", v))
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(true),
+            local_addresses: grammar::parse_local_addresses(
+                &get("local_addresses")
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(e)?,
             raw: raw.clone(),
             smoke: false,
         })
@@ -383,6 +409,8 @@ impl TestConfig {
             tolerance: self.tolerance.clone(),
             smoke: self.smoke,
             danger_accept_invalid_certs: self.danger_accept_invalid_certs,
+            client: self.client.as_str().to_string(),
+            cookies: self.cookies,
         }
     }
 }

@@ -79,7 +79,8 @@ pub(crate) async fn run(
             users.wanted_changed.notify_waiters();
         }
         while spawned < want {
-            tokio::spawn(user(users.clone(), spawned));
+            // Round-robin over the workers: each core runs its share of the users.
+            super::workers::spawn(spawned as usize, user(users.clone(), spawned));
             spawned += 1;
         }
         if users.limit.is_some()

@@ -8,14 +8,15 @@ use super::open::{self, OpenPlan};
 use crate::RuntimeError;
 use crate::config::{LoadModel, TestConfig};
 use crate::ctx::TestShared;
-use crate::http::{RateLimiter, new_client};
+use crate::grammar::ClientKind;
+use crate::http::{RateLimiter, new_transport, proxy_variables};
 use crate::metrics::hdr;
-use crate::metrics::{IterationClass, Metrics, ProcessSample, RequestClass};
+use crate::metrics::{IterationClass, Metrics, PHASE_NAMES, ProcessSample, RequestClass};
 pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
-    ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals,
-    TestResult,
+    ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics,
+    RequestTotals, TestResult,
 };
 use crate::verdict;
 use std::any::Any;
@@ -55,10 +56,14 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let base_url = config.base_url.clone().or(default_base_url);
     let shared = Arc::new(TestShared {
         name: name.clone(),
-        client: new_client(
+        id: next_test_id(),
+        client: new_transport(
+            config.client,
             max_idle.clamp(1, 100_000),
             config.danger_accept_invalid_certs,
+            config.local_addresses.clone(),
         )?,
+        cookies: config.cookies,
         base_url: base_url.clone(),
         metrics: metrics.clone(),
         retry: config.retry.clone(),
@@ -287,11 +292,10 @@ fn assemble(
                 .insert(class.as_str().to_string(), n);
         }
     }
-    // The cores the load could use: those available, or fewer if the runtime it ran on has fewer
-    // worker threads (LOADTEST_WORKER_THREADS, or a current-thread runtime).
+    // The cores the load could use: those available, or fewer if it ran on fewer worker threads
+    // (LOADTEST_WORKER_THREADS).
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpus = tokio::runtime::Handle::try_current()
-        .map_or(available, |h| h.metrics().num_workers().clamp(1, available));
+    let cpus = super::workers::threads().clamp(1, available);
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
     let mut generator = GeneratorHealth {
         cpu_seconds,
@@ -339,6 +343,19 @@ fn assemble(
         ));
         generator.saturated = true;
     }
+    let proxies = proxy_variables();
+    if !proxies.is_empty() {
+        generator.warnings.push(match config.client {
+            ClientKind::Hyper => format!(
+                "{} set, but this test used the hyper transport, which connects directly and ignores proxies; client = \"reqwest\" uses them",
+                proxies.join(", ")
+            ),
+            ClientKind::Reqwest => format!(
+                "{} set: this test used the reqwest transport, which sends through the proxy",
+                proxies.join(", ")
+            ),
+        });
+    }
     let passed = verdict::thresholds_held(&thresholds, aborted_by.as_deref());
     TestResult {
         name,
@@ -366,7 +383,24 @@ fn assemble(
         generator,
         errors,
         passed,
+        connections: ConnectionCounts {
+            opened: m.conn_opened,
+            reused: m.conn_reused,
+            reopened: m.conn_reopened,
+        },
+        phases: PHASE_NAMES
+            .iter()
+            .zip(&m.phases)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(n, h)| (n.to_string(), hdr::to_report(h)))
+            .collect(),
     }
+}
+
+/// A number no other test of this process has.
+fn next_test_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The soft limit on open files, from `/proc/self/limits` on Linux.

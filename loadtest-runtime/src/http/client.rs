@@ -1,13 +1,55 @@
 //! `ctx.http()`: starting requests, and sending several at once.
 
+use super::direct::Direct;
 use super::{HttpError, Request, Response};
+use crate::grammar::ClientKind;
 use crate::{Ctx, RuntimeError};
 use futures_util::future::join_all;
 use reqwest::Method;
 
-/// Builds the one reqwest client a test shares across all its virtual users. TLS certificates are
+/// What carries a test's requests.
+pub(crate) enum Transport {
+    /// hyper, connections owned by their user (`client = "hyper"`).
+    Hyper(Direct),
+    /// reqwest's pooled client (`client = "reqwest"`).
+    Reqwest(reqwest::Client),
+}
+
+/// Builds the transport a test shares across all its virtual users. TLS certificates are
 /// verified (rustls, with the Mozilla root store) unless `accept_invalid_certs` is set.
-pub(crate) fn new_client(
+pub(crate) fn new_transport(
+    kind: ClientKind,
+    max_idle: usize,
+    accept_invalid_certs: bool,
+    local: Vec<std::net::IpAddr>,
+) -> Result<Transport, RuntimeError> {
+    Ok(match kind {
+        ClientKind::Hyper => Transport::Hyper(Direct {
+            tls: super::direct::connector(accept_invalid_certs).map_err(RuntimeError::Tls)?,
+            local,
+            next_local: Default::default(),
+        }),
+        ClientKind::Reqwest => Transport::Reqwest(new_client(max_idle, accept_invalid_certs)?),
+    })
+}
+
+/// The proxy variables set in this process's environment (which only `client = "reqwest"` uses).
+pub(crate) fn proxy_variables() -> Vec<String> {
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .iter()
+    .filter(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    .map(|v| v.to_string())
+    .collect()
+}
+
+fn new_client(
     max_idle: usize,
     accept_invalid_certs: bool,
 ) -> Result<reqwest::Client, RuntimeError> {

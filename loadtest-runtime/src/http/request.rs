@@ -1,14 +1,19 @@
 //! A request being built, and `send()`: rate limit, attempt, measure, classify, retry.
 
 use super::HttpError;
+use super::client::Transport;
+use super::cookies::JarCell;
+use super::direct::{self, Exchange, Home};
 use super::error::{classify, what};
 use super::response::{BODY_LIMIT, Response};
 use super::retry;
+use super::target::{Target, parse_cached};
 use crate::Ctx;
-use crate::metrics::RequestClass;
+use crate::metrics::{Phases, RequestClass};
 use bytes::{Bytes, BytesMut};
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -137,9 +142,9 @@ impl<'a> Request<'a> {
             return Err(unsendable(err.clone()));
         }
         // Parsed once per request (not per attempt), through a per-thread cache: most tests send
-        // the same few URLs over and over, and parsing one costs more than cloning it.
-        let url = match parse_url(&self.url) {
-            Ok(url) => url,
+        // the same few URLs over and over, and parsing one costs more than sharing it.
+        let target = match parse_cached(&self.url) {
+            Ok(t) => t,
             Err(e) => return Err(unsendable(format!("invalid URL: {e}"))),
         };
         let retries = self.retries.unwrap_or(shared.retry.retries);
@@ -150,7 +155,8 @@ impl<'a> Request<'a> {
                 limiter.acquire().await;
             }
             let started = Instant::now();
-            let outcome = self.attempt(url.clone(), timeout).await;
+            let mut phases = Phases::default();
+            let outcome = self.attempt(&target, timeout, &mut phases).await;
             let elapsed_us = started.elapsed().as_micros() as u64;
             let sent = self.body.len() as u64;
             let (class, status, received) = match &outcome {
@@ -169,6 +175,7 @@ impl<'a> Request<'a> {
                 && retry::should_retry(&shared.retry, class, status);
             shared.metrics.with(|s| {
                 s.request(name, class, status, elapsed_us, sent, received);
+                s.phases(&phases);
                 if let Err(e) = &outcome {
                     s.error(class.as_str(), shared.secrets.scrub(&e.message));
                 }
@@ -204,14 +211,80 @@ impl<'a> Request<'a> {
 
     /// One attempt. The response it returns has no method and URL yet: `send` moves them in
     /// when it returns that response, so a successful request never copies them.
-    async fn attempt(&self, url: reqwest::Url, timeout: Duration) -> Result<Response, HttpError> {
+    async fn attempt(
+        &self,
+        target: &Arc<Target>,
+        timeout: Duration,
+        phases: &mut Phases,
+    ) -> Result<Response, HttpError> {
         let shared = &*self.ctx.shared;
-        let mut builder = shared
-            .client
-            .request(self.method.clone(), url)
+        let jar = shared.cookies.then_some(&self.ctx.jar);
+        let direct = match &shared.client {
+            Transport::Hyper(direct) => direct,
+            Transport::Reqwest(client) => {
+                return self.attempt_reqwest(client, target, timeout, jar).await;
+            }
+        };
+        let home = match &self.ctx.conns {
+            Some(set) => Home::User(set),
+            None => Home::Thread(shared.id),
+        };
+        let exchange = Exchange {
+            method: &self.method,
+            target,
+            headers: &self.headers,
+            body: &self.body,
+        };
+        match tokio::time::timeout(
+            timeout,
+            direct::exchange(direct, home, jar, exchange, phases),
+        )
+        .await
+        {
+            Ok(Ok(got)) => Ok(Response {
+                status: got.status,
+                headers: got.headers,
+                body: got.body,
+                body_len: got.body_len,
+                method: Method::GET,
+                url: String::new(),
+            }),
+            Ok(Err((class, message, status))) => Err(HttpError::new(
+                class,
+                status,
+                crate::redact::url(&format!("{}: {message}", what(&self.method, &self.url))),
+            )),
+            Err(_) => Err(HttpError::new(
+                RequestClass::Timeout,
+                None,
+                format!(
+                    "{}: timed out after {}",
+                    what(&self.method, &self.url),
+                    crate::grammar::format_duration(timeout)
+                ),
+            )),
+        }
+    }
+
+    /// One attempt through reqwest (`client = "reqwest"`).
+    async fn attempt_reqwest(
+        &self,
+        client: &reqwest::Client,
+        target: &Target,
+        timeout: Duration,
+        jar: Option<&JarCell>,
+    ) -> Result<Response, HttpError> {
+        let mut builder = client
+            .request(self.method.clone(), target.url.clone())
             .timeout(timeout);
         if !self.headers.is_empty() {
             builder = builder.headers(self.headers.clone());
+        }
+        if let Some(cookie) =
+            jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls))
+            && !self.headers.contains_key(COOKIE)
+        {
+            builder = builder.header(COOKIE, cookie);
         }
         // Always set, even when empty: an empty body is sent as `content-length: 0`.
         builder = builder.body(self.body.clone());
@@ -221,6 +294,10 @@ impl<'a> Request<'a> {
             .map_err(|e| classify(&e, &what(&self.method, &self.url)))?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
+        if let Some(jar) = jar {
+            let url = response.url();
+            jar.store_all(url.host_str().unwrap_or(""), url.path(), &headers);
+        }
         let mut body = BytesMut::new();
         let mut body_len = 0u64;
         loop {
@@ -250,26 +327,6 @@ impl<'a> Request<'a> {
             url: String::new(),
         })
     }
-}
-
-thread_local! {
-    static LAST_URL: std::cell::RefCell<Option<(String, reqwest::Url)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Parses `text` as a URL, reusing this thread's previous result when `text` is the same.
-fn parse_url(text: &str) -> Result<reqwest::Url, String> {
-    LAST_URL.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some((t, url)) = &*last
-            && t == text
-        {
-            return Ok(url.clone());
-        }
-        let url = reqwest::Url::parse(text).map_err(|e| e.to_string())?;
-        *last = Some((text.to_string(), url.clone()));
-        Ok(url)
-    })
 }
 
 /// `METHOD /path` (no query string, no credentials): the default request name.

@@ -140,6 +140,28 @@ fn bump_status(v: &mut Vec<(u16, u64)>, status: u16, n: u64) {
     }
 }
 
+/// What one request attempt's connection work took: the phase timings (microseconds) and how
+/// its connection was come by. Only the hyper transport measures these.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Phases {
+    pub(crate) dns_us: Option<u64>,
+    pub(crate) connect_us: Option<u64>,
+    pub(crate) tls_us: Option<u64>,
+    /// From the request being sent to the response head.
+    pub(crate) first_byte_us: Option<u64>,
+    /// From the response head to the end of the body.
+    pub(crate) transfer_us: Option<u64>,
+    /// Connections opened.
+    pub(crate) opened: u64,
+    /// Requests sent on a connection kept from an earlier request.
+    pub(crate) reused: u64,
+    /// Kept connections found closed (by the server, or broken) and replaced.
+    pub(crate) reopened: u64,
+}
+
+/// The phases in report order, with their names.
+pub(crate) const PHASE_NAMES: [&str; 5] = ["dns", "connect", "tls", "first_byte", "transfer"];
+
 /// What happened in the current one-second interval.
 #[derive(Clone)]
 pub(crate) struct Interval {
@@ -183,6 +205,11 @@ pub(crate) struct Shard {
     pub(crate) counters: HashMap<Box<str>, u64>,
     pub(crate) errors: HashMap<(&'static str, String), u64>,
     pub(crate) interval: Interval,
+    /// One histogram per phase, in [`PHASE_NAMES`] order.
+    pub(crate) phases: [Hist; 5],
+    pub(crate) conn_opened: u64,
+    pub(crate) conn_reused: u64,
+    pub(crate) conn_reopened: u64,
 }
 
 impl Default for Shard {
@@ -203,6 +230,10 @@ impl Default for Shard {
             counters: HashMap::new(),
             errors: HashMap::new(),
             interval: Interval::default(),
+            phases: std::array::from_fn(|_| hdr::new_hist()),
+            conn_opened: 0,
+            conn_reused: 0,
+            conn_reopened: 0,
         }
     }
 }
@@ -259,6 +290,26 @@ impl Shard {
         if class != RequestClass::Ok {
             self.interval.request_errors += 1;
         }
+    }
+
+    /// Records one attempt's phase timings and connection counts.
+    #[inline]
+    pub(crate) fn phases(&mut self, p: &Phases) {
+        let values = [
+            p.dns_us,
+            p.connect_us,
+            p.tls_us,
+            p.first_byte_us,
+            p.transfer_us,
+        ];
+        for (h, v) in self.phases.iter_mut().zip(values) {
+            if let Some(us) = v {
+                hdr::record(h, us);
+            }
+        }
+        self.conn_opened += p.opened;
+        self.conn_reused += p.reused;
+        self.conn_reopened += p.reopened;
     }
 
     /// Records an error message (bounded in distinct messages).
@@ -333,6 +384,12 @@ impl Shard {
         for (key, n) in &other.errors {
             *self.errors.entry(key.clone()).or_insert(0) += n;
         }
+        for (a, b) in self.phases.iter_mut().zip(&other.phases) {
+            a.add(b).expect("auto-resizing histograms always merge");
+        }
+        self.conn_opened += other.conn_opened;
+        self.conn_reused += other.conn_reused;
+        self.conn_reopened += other.conn_reopened;
     }
 
     /// Failed iterations in total.

@@ -164,6 +164,8 @@ pub fn open_model_passed() -> TestResult {
             tolerance: strings(&["p99=30%"]),
             smoke: false,
             danger_accept_invalid_certs: false,
+            client: "hyper".into(),
+            cookies: true,
         },
         elapsed_s: 10.25,
         interrupted: false,
@@ -282,6 +284,8 @@ pub fn open_model_passed() -> TestResult {
             },
         ],
         passed: true,
+        connections: Default::default(),
+        phases: Default::default(),
     }
 }
 
@@ -314,6 +318,8 @@ pub fn closed_model_failed() -> TestResult {
             tolerance: vec![],
             smoke: false,
             danger_accept_invalid_certs: false,
+            client: "hyper".into(),
+            cookies: true,
         },
         elapsed_s: 30.5,
         interrupted: false,
@@ -393,6 +399,8 @@ pub fn closed_model_failed() -> TestResult {
         },
         errors: vec![],
         passed: false,
+        connections: Default::default(),
+        phases: Default::default(),
     }
 }
 
@@ -456,6 +464,8 @@ pub fn interrupted_partial() -> TestResult {
         },
         errors: vec![],
         passed: true,
+        connections: Default::default(),
+        phases: Default::default(),
     }
 }
 

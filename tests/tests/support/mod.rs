@@ -23,6 +23,9 @@ pub fn shared_target_dir() -> PathBuf {
     repo_root().join("target").join("e2e-fixtures")
 }
 
+/// Both HTTP transports, as `--client` names them: the fault, TLS and redaction tests run on each.
+pub const CLIENTS: [&str; 2] = ["hyper", "reqwest"];
+
 /// End-to-end tests run one at a time: they share a target directory and measure rates.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());

@@ -1,0 +1,326 @@
+//! One request on the hyper transport: a connection taken from (or opened for) the request's
+//! home, the request sent and its whole body read, redirects followed (at most
+//! [`MAX_REDIRECTS`]; 301, 302 and 303 turn into a GET, 307 and 308 keep the method and body;
+//! `Location` is resolved against the request URL; credentials and cookies are not carried to
+//! another origin), and the cookie jar consulted and filled on every hop.
+
+use super::conn::{self, Body, Conn, OpenTimes};
+use super::set::Home;
+use crate::http::cookies::JarCell;
+use crate::http::response::BODY_LIMIT;
+use crate::http::target::Target;
+use crate::metrics::{Phases, RequestClass};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt as _;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use std::borrow::Cow;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// The most redirects followed, as reqwest's default policy.
+pub(crate) const MAX_REDIRECTS: usize = 10;
+
+/// What a request is made of.
+pub(crate) struct Exchange<'r> {
+    pub(crate) method: &'r Method,
+    pub(crate) target: &'r Arc<Target>,
+    pub(crate) headers: &'r HeaderMap,
+    pub(crate) body: &'r Bytes,
+}
+
+/// A whole response: status, headers, the kept part of the body and the body's full length.
+pub(crate) struct Got {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) body_len: u64,
+}
+
+/// Why a request failed: its class, a message (without the request's method and URL), and the
+/// status if one arrived before the failure.
+pub(crate) type Failure = (RequestClass, String, Option<u16>);
+
+/// What the transport needs from the test.
+pub(crate) struct Direct {
+    pub(crate) tls: tokio_rustls::TlsConnector,
+    /// Source addresses to open connections from, round-robin (empty: the system's choice).
+    pub(crate) local: Vec<std::net::IpAddr>,
+    pub(crate) next_local: std::sync::atomic::AtomicUsize,
+}
+
+impl Direct {
+    fn local(&self) -> Option<std::net::IpAddr> {
+        if self.local.is_empty() {
+            return None;
+        }
+        let i = self
+            .next_local
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(self.local[i % self.local.len()])
+    }
+}
+
+/// Sends a request and follows its redirects.
+pub(crate) async fn exchange(
+    direct: &Direct,
+    home: Home<'_>,
+    jar: Option<&JarCell>,
+    ex: Exchange<'_>,
+    phases: &mut Phases,
+) -> Result<Got, Failure> {
+    let mut target = Cow::Borrowed(ex.target);
+    let mut method = Cow::Borrowed(ex.method);
+    let mut body = ex.body.clone();
+    let mut headers = Cow::Borrowed(ex.headers);
+    let mut credentials = true;
+    let mut hop = 0;
+    loop {
+        let got = one(
+            direct,
+            home,
+            jar,
+            Hop {
+                target: &target,
+                method: &method,
+                headers: &headers,
+                body: body.clone(),
+                credentials,
+            },
+            phases,
+        )
+        .await?;
+        let code = got.status.as_u16();
+        let location = match got.headers.get(header::LOCATION) {
+            Some(l) if matches!(code, 301 | 302 | 303 | 307 | 308) => l,
+            _ => return Ok(got),
+        };
+        if hop == MAX_REDIRECTS {
+            return Err((
+                RequestClass::Other,
+                format!("too many redirects (more than {MAX_REDIRECTS})"),
+                Some(code),
+            ));
+        }
+        let location = location.to_str().map_err(|_| {
+            (
+                RequestClass::Other,
+                "a redirect's Location header is not text".to_string(),
+                Some(code),
+            )
+        })?;
+        let next = target
+            .url
+            .join(location)
+            .map_err(|e| e.to_string())
+            .and_then(Target::from_url)
+            .map_err(|e| {
+                (
+                    RequestClass::Other,
+                    format!("cannot follow the redirect to {location:?}: {e}"),
+                    Some(code),
+                )
+            })?;
+        if next.origin != target.origin {
+            // As reqwest: credentials and cookies set by hand stay with their origin.
+            let mut h = headers.into_owned();
+            for name in [
+                header::AUTHORIZATION,
+                header::COOKIE,
+                header::PROXY_AUTHORIZATION,
+                header::WWW_AUTHENTICATE,
+            ] {
+                h.remove(name);
+            }
+            headers = Cow::Owned(h);
+            credentials = false;
+        }
+        if matches!(code, 301..=303) && *method != Method::HEAD {
+            method = Cow::Owned(Method::GET);
+            body = Bytes::new();
+            let mut h = headers.into_owned();
+            h.remove(header::CONTENT_TYPE);
+            h.remove(header::CONTENT_LENGTH);
+            headers = Cow::Owned(h);
+        }
+        target = Cow::Owned(Arc::new(next));
+        hop += 1;
+    }
+}
+
+struct Hop<'h> {
+    target: &'h Arc<Target>,
+    method: &'h Method,
+    headers: &'h HeaderMap,
+    body: Bytes,
+    /// Whether the URL's own credentials apply (not after a redirect to another origin).
+    credentials: bool,
+}
+
+/// One request and response, without redirects.
+async fn one(
+    direct: &Direct,
+    home: Home<'_>,
+    jar: Option<&JarCell>,
+    hop: Hop<'_>,
+    phases: &mut Phases,
+) -> Result<Got, Failure> {
+    let target = hop.target;
+    let taken = home.take(&target.origin);
+    phases.reopened += taken.closed;
+    let cookie =
+        jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls));
+    let mut reused = taken.conn.is_some();
+    let mut conn = match taken.conn {
+        Some(c) => c,
+        None => open(direct, target, phases).await?,
+    };
+    let (response, first_byte_at) = loop {
+        let request = build(&hop, cookie.as_ref(), matches!(conn, Conn::H2(_)));
+        let sent_at = Instant::now();
+        let result = match &mut conn {
+            Conn::H1(h1) => {
+                let fut = h1.sender.send_request(request);
+                h1.drive(fut).await
+            }
+            Conn::H2(sender) => match sender.ready().await {
+                Ok(()) => sender.send_request(request).await,
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(r) => {
+                let now = Instant::now();
+                phases.first_byte_us = Some((now - sent_at).as_micros() as u64);
+                break (r, now);
+            }
+            // A kept connection the server closed before the request went out: open another
+            // and send it there (the request never reached the server). When the close crossed
+            // a request already written, nothing of a response came back; an idempotent request
+            // is sent again, as browsers do.
+            Err(e)
+                if reused
+                    && (e.is_canceled()
+                        || e.is_closed()
+                        || (e.is_incomplete_message() && hop.method.is_idempotent())) =>
+            {
+                phases.reopened += 1;
+                reused = false;
+                conn = open(direct, target, phases).await?;
+            }
+            Err(e) => return Err((hyper_class(&e), conn::chain(&e), None)),
+        }
+    };
+    if reused {
+        phases.reused += 1;
+    }
+    let (parts, mut incoming) = response.into_parts();
+    let status = parts.status;
+    let mut kept = BytesMut::new();
+    let mut body_len = 0u64;
+    loop {
+        let frame = match &mut conn {
+            Conn::H1(h1) => h1.drive(incoming.frame()).await,
+            Conn::H2(_) => incoming.frame().await,
+        };
+        match frame {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    body_len += data.len() as u64;
+                    let room = BODY_LIMIT.saturating_sub(kept.len());
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            Some(Err(e)) => {
+                let class = match hyper_class(&e) {
+                    RequestClass::Timeout => RequestClass::Timeout,
+                    _ => RequestClass::Body,
+                };
+                return Err((class, conn::chain(&e), Some(status.as_u16())));
+            }
+            None => break,
+        }
+    }
+    phases.transfer_us = Some(first_byte_at.elapsed().as_micros() as u64);
+    if let Some(jar) = jar {
+        jar.store_all(&target.origin.host, target.url.path(), &parts.headers);
+    }
+    if conn.usable() {
+        home.put(target.origin.clone(), conn);
+    } else if !closes(&parts.headers) {
+        // The server closed a connection it had not said it would close: the next request
+        // replaces it.
+        phases.reopened += 1;
+    }
+    Ok(Got {
+        status,
+        headers: parts.headers,
+        body: kept.freeze(),
+        body_len,
+    })
+}
+
+async fn open(direct: &Direct, target: &Target, phases: &mut Phases) -> Result<Conn, Failure> {
+    let mut times = OpenTimes::default();
+    let conn = conn::open(&target.origin, &direct.tls, direct.local(), &mut times)
+        .await
+        .map_err(|(class, message)| (class, message, None))?;
+    phases.opened += 1;
+    phases.dns_us = times.dns_us;
+    phases.connect_us = Some(times.connect_us);
+    phases.tls_us = times.tls_us;
+    Ok(conn)
+}
+
+/// The hyper request of one hop.
+fn build(hop: &Hop<'_>, cookie: Option<&HeaderValue>, h2: bool) -> hyper::Request<Body> {
+    let mut request = hyper::Request::new(Body::new(hop.body.clone()));
+    *request.method_mut() = hop.method.clone();
+    let target = hop.target;
+    *request.uri_mut() = if h2 {
+        target.uri.clone()
+    } else {
+        target.path_uri.clone()
+    };
+    let h = request.headers_mut();
+    if !hop.headers.is_empty() {
+        *h = hop.headers.clone();
+    }
+    if !h2 {
+        h.insert(header::HOST, target.host_header.clone());
+    }
+    if !h.contains_key(header::ACCEPT) {
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    }
+    if hop.credentials
+        && let Some(auth) = &target.authorization
+        && !h.contains_key(header::AUTHORIZATION)
+    {
+        h.insert(header::AUTHORIZATION, auth.clone());
+    }
+    if let Some(c) = cookie
+        && !h.contains_key(header::COOKIE)
+    {
+        h.insert(header::COOKIE, c.clone());
+    }
+    request
+}
+
+/// Whether a response announced that its connection closes after it (`Connection: close`).
+fn closes(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+    })
+}
+
+/// The class of a hyper error once the connection is up.
+fn hyper_class(e: &hyper::Error) -> RequestClass {
+    if e.is_timeout() {
+        RequestClass::Timeout
+    } else if e.is_user() {
+        RequestClass::Other
+    } else {
+        RequestClass::Body
+    }
+}

@@ -1,0 +1,179 @@
+//! A request URL parsed once into everything both transports need: the `url::Url` (reqwest, and
+//! redirects), the origin its connections belong to, the `Host` header, the request-target, and
+//! the `Authorization` that URL credentials stand for. Parsed URLs are cached per thread, since
+//! most tests send the same few URLs over and over.
+
+use base64::Engine as _;
+use reqwest::header::HeaderValue;
+use std::sync::Arc;
+
+/// Where connections go: scheme, host and port. Two URLs with the same origin share connections.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Origin {
+    /// `https`: the connection is TLS.
+    pub(crate) tls: bool,
+    /// The host as written (a name, or an IP address without brackets).
+    pub(crate) host: Box<str>,
+    pub(crate) port: u16,
+}
+
+/// A parsed request URL.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) url: url::Url,
+    pub(crate) origin: Arc<Origin>,
+    /// The `Host` header value (`host[:port]`, the port only when not the scheme's default).
+    pub(crate) host_header: HeaderValue,
+    /// The absolute URI, as HTTP/2 sends it (`:scheme`, `:authority`, `:path`).
+    pub(crate) uri: hyper::Uri,
+    /// The origin-form request-target as a URI.
+    pub(crate) path_uri: hyper::Uri,
+    /// `Basic` credentials from the URL's `user:password@`, marked sensitive.
+    pub(crate) authorization: Option<HeaderValue>,
+}
+
+impl Target {
+    /// Parses an absolute `http` or `https` URL.
+    pub(crate) fn parse(text: &str) -> Result<Target, String> {
+        let url = url::Url::parse(text).map_err(|e| e.to_string())?;
+        Target::from_url(url)
+    }
+
+    /// The pieces of an already parsed URL (a redirect's `Location`, resolved).
+    pub(crate) fn from_url(url: url::Url) -> Result<Target, String> {
+        let tls = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => {
+                return Err(format!(
+                    "unsupported URL scheme {other:?}: use http or https"
+                ));
+            }
+        };
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            None => return Err("the URL has no host".into()),
+        };
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
+        let authority = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => return Err("the URL has no host".into()),
+        };
+        let host_header =
+            HeaderValue::from_str(&authority).map_err(|e| format!("invalid host: {e}"))?;
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let path_uri: hyper::Uri = path_and_query
+            .parse()
+            .map_err(|e| format!("invalid path: {e}"))?;
+        let uri: hyper::Uri = format!("{}://{authority}{path_and_query}", url.scheme())
+            .parse()
+            .map_err(|e| format!("invalid URL: {e}"))?;
+        let authorization = if url.username().is_empty() && url.password().is_none() {
+            None
+        } else {
+            let user = percent_decode(url.username());
+            let pass = url.password().map(percent_decode);
+            let cred = match pass {
+                Some(p) => format!("{user}:{p}"),
+                None => format!("{user}:"),
+            };
+            let value = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(cred)
+            );
+            let mut v = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+            v.set_sensitive(true);
+            Some(v)
+        };
+        Ok(Target {
+            origin: Arc::new(Origin {
+                tls,
+                host: host.into(),
+                port,
+            }),
+            host_header,
+            url,
+            uri,
+            path_uri,
+            authorization,
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+thread_local! {
+    static LAST: std::cell::RefCell<Option<(String, Arc<Target>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Parses `text`, reusing this thread's previous result when `text` is the same.
+pub(crate) fn parse_cached(text: &str) -> Result<Arc<Target>, String> {
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((t, target)) = &*last
+            && t == text
+        {
+            return Ok(target.clone());
+        }
+        let target = Arc::new(Target::parse(text)?);
+        *last = Some((text.to_string(), target.clone()));
+        Ok(target)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_of_a_url() {
+        let t = Target::parse("https://u:p%40ss@example.test:8443/a/b?q=1#frag").unwrap();
+        assert!(t.origin.tls);
+        assert_eq!((&*t.origin.host, t.origin.port), ("example.test", 8443));
+        assert_eq!(t.host_header, "example.test:8443");
+        assert_eq!(t.path_uri, "/a/b?q=1");
+        assert_eq!(t.uri, "https://example.test:8443/a/b?q=1");
+        // base64("u:p@ss")
+        assert_eq!(t.authorization.unwrap(), "Basic dTpwQHNz");
+        let t = Target::parse("http://127.0.0.1").unwrap();
+        assert_eq!(
+            (t.origin.port, t.host_header.to_str().unwrap()),
+            (80, "127.0.0.1")
+        );
+        assert_eq!(t.path_uri, "/");
+        let t = Target::parse("http://[::1]:9/x").unwrap();
+        assert_eq!(
+            (&*t.origin.host, t.host_header.to_str().unwrap()),
+            ("::1", "[::1]:9")
+        );
+        assert!(Target::parse("ftp://x/").unwrap_err().contains("ftp"));
+        assert!(Target::parse("not a url").is_err());
+    }
+}
