@@ -9,6 +9,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::{CLIENTS, Fixture, Server, serial, text};
 
+/// A build script that keeps cargo busy for 30 s, so that a signal sent during the build lands
+/// during the build however fast the rest of it is (bounded: it ends by itself).
+const SLOW_BUILD_SCRIPT: &str =
+    "fn main() { std::thread::sleep(std::time::Duration::from_secs(30)); }\n";
+
 fn signal(pid: u32, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -113,12 +118,10 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert_eq!(f.report().status, RunStatus::Interrupted);
 
-    // During the build: touch the sources so cargo has work to do, interrupt, expect 130 fast and
-    // no report.
+    // During the build: a build script that takes 30 s keeps cargo busy, interrupt, expect 130
+    // fast and no report.
     std::fs::remove_file(f.file("report.json")).unwrap();
-    let src = f.source("loadtests/api.rs");
-    let code = std::fs::read_to_string(&src).unwrap();
-    std::fs::write(&src, format!("{code}\n// changed {:?}\n", Instant::now())).unwrap();
+    let slow = f.write_source("build.rs", SLOW_BUILD_SCRIPT);
     let mut cmd = f.command(&[
         "--target",
         &server.url(),
@@ -141,6 +144,7 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
         sent.elapsed()
     );
     assert!(!f.file("report.json").exists(), "nothing ran, so no report");
+    drop(slow);
 }
 
 #[test]
@@ -370,10 +374,8 @@ fn signals_during_the_build_and_while_reports_are_written_leave_whole_reports() 
     let f = Fixture::copy("passing");
     let json = f.file("report.json");
     let junit = f.file("junit.xml");
-    // SIGTERM during the build: exit 130 at once, no report.
-    let src = f.source("loadtests/api.rs");
-    let code = std::fs::read_to_string(&src).unwrap();
-    std::fs::write(&src, format!("{code}\n// changed {:?}\n", Instant::now())).unwrap();
+    // SIGTERM during the build (a build script that takes 30 s): exit 130 at once, no report.
+    let slow = f.write_source("build.rs", SLOW_BUILD_SCRIPT);
     let mut cmd = f.command(&["--target", &server.url(), "--json", json.to_str().unwrap()]);
     let mut child = cmd
         .stdout(Stdio::null())
@@ -384,6 +386,7 @@ fn signals_during_the_build_and_while_reports_are_written_leave_whole_reports() 
     signal(child.id(), "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert!(!json.exists());
+    drop(slow);
     // Build, then storms of SIGINT that start at different moments: the first one stops the
     // load, the later ones land while the reports are being written. Each run must leave
     // whole reports.
