@@ -1,7 +1,10 @@
-//! Reports: the JSON document, JUnit XML, Markdown (also appended to `$GITHUB_STEP_SUMMARY`) and
-//! the terminal summary table. Files are written atomically (temporary file, then rename).
+//! Reports: the JSON document, JUnit XML, Markdown (also appended to `$GITHUB_STEP_SUMMARY`),
+//! CSV and HdrHistogram interval logs when asked for, and the terminal summary table. Files are
+//! written atomically (temporary file, then rename).
 
 pub mod atomic;
+pub mod csv;
+pub mod hlog;
 pub mod junit;
 pub mod markdown;
 pub mod summary;
@@ -20,6 +23,10 @@ pub struct ReportPaths {
     pub junit: PathBuf,
     /// The Markdown report.
     pub markdown: PathBuf,
+    /// The CSV summary (its series beside it, see [`csv::series_path`]), when asked for.
+    pub csv: Option<PathBuf>,
+    /// The folder of interval logs, when asked for.
+    pub hlog: Option<PathBuf>,
 }
 
 impl ReportPaths {
@@ -33,17 +40,54 @@ impl ReportPaths {
                 .markdown
                 .clone()
                 .unwrap_or_else(|| dir.join("report.md")),
+            csv: args.csv.clone(),
+            hlog: args.hlog.clone(),
         }
+    }
+
+    /// Refuses, before anything runs, a `--csv` that names a folder or an `--hlog` that names
+    /// something other than a folder.
+    pub fn check(&self) -> Result<(), CliError> {
+        if let Some(p) = &self.csv {
+            for p in [p.clone(), csv::series_path(p)] {
+                if p.exists() && !p.is_file() {
+                    return Err(CliError::Usage(format!(
+                        "--csv {}: {} exists and is not a regular file; give the path of a file to write (PATH and PATH-series.csv are written)",
+                        self.csv
+                            .as_ref()
+                            .map_or_else(String::new, |c| c.display().to_string()),
+                        p.display()
+                    )));
+                }
+            }
+        }
+        if let Some(p) = &self.hlog
+            && p.exists()
+            && !p.is_dir()
+        {
+            return Err(CliError::Usage(format!(
+                "--hlog {}: exists and is not a folder; give a folder (created when missing) to write one .hlog file per test into",
+                p.display()
+            )));
+        }
+        Ok(())
     }
 
     /// A one-line description for the terminal.
     pub fn describe(&self) -> String {
-        format!(
+        let mut s = format!(
             "{}, {}, {}",
             self.json.display(),
             self.junit.display(),
             self.markdown.display()
-        )
+        );
+        if let Some(p) = &self.csv {
+            s += &format!(", {}, {}", p.display(), csv::series_path(p).display());
+        }
+        if let Some(p) = &self.hlog {
+            s += &format!(", {}/*.hlog", p.display());
+        }
+        s
     }
 }
 
@@ -54,6 +98,17 @@ pub fn write_all(report: &RunReport, paths: &ReportPaths) -> Result<(), CliError
     atomic::write(&paths.junit, junit::render(report).as_bytes())?;
     let md = markdown::render(report);
     atomic::write(&paths.markdown, md.as_bytes())?;
+    if let Some(p) = &paths.csv {
+        atomic::write(p, &csv::summary(report))?;
+        atomic::write(&csv::series_path(p), &csv::series(report))?;
+    }
+    if let Some(dir) = &paths.hlog {
+        let logs = hlog::render_all(&report.tests, dir)
+            .map_err(|e| CliError::Usage(format!("cannot write the interval logs: {e}")))?;
+        for log in logs {
+            atomic::write(&log.path, log.text.as_bytes())?;
+        }
+    }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()

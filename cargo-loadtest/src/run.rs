@@ -44,6 +44,8 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
+    let paths = ReportPaths::resolve(&ws.target_dir, args);
+    paths.check()?;
     let selected = build_and_select(&args.workspace, &ws, args, interrupt)?;
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -107,7 +109,6 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     if !refusals.is_empty() {
         report.exit_code = exit_code::USAGE;
     }
-    let paths = ReportPaths::resolve(&ws.target_dir, args);
     output::write_all(&report, &paths)?;
     if let Some(bmf) = &args.bmf {
         crate::output::atomic::write(bmf, crate::compare::bmf::render(&report).as_bytes())?;
@@ -276,6 +277,7 @@ fn run_harness(
                 })
                 .collect(),
             target: settings.run_target(),
+            request_series: args.hlog.is_some(),
         };
         let mut process = match HarnessProcess::spawn(h, &request, &args.harness_args, args.quiet) {
             Ok(p) => p,

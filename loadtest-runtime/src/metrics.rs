@@ -8,4 +8,4 @@ mod shard;
 
 pub(crate) use process::ProcessSample;
 pub(crate) use recorder::Metrics;
-pub(crate) use shard::{IterationClass, RequestClass, Shard};
+pub(crate) use shard::{Interval, IterationClass, RequestClass, Shard};

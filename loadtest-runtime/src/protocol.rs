@@ -62,6 +62,10 @@ pub struct RunRequest {
     /// The target given for the whole run (`--target` / `LOADTEST_TARGET`), if any; the setup
     /// hook sees it through `loadtest_runtime::configured_target()`.
     pub target: Option<String>,
+    /// Keep each request name's latency per second in the series
+    /// ([`crate::report::IntervalPoint::request_latency`]); off unless asked for.
+    #[serde(default)]
+    pub request_series: bool,
 }
 
 /// One test to run and the option layers to apply above its attribute, lowest first.

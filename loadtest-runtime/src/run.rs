@@ -28,6 +28,7 @@ pub async fn run_registered(name: &str, overrides: &[OptionLayer]) -> Result<Tes
         default_target: None,
         interrupt: Arc::new(Stop::default()),
         on_progress: &mut ignore,
+        request_series: false,
     })
     .await
 }

@@ -1444,6 +1444,7 @@ fn any_summary(rng: &mut Rng) -> LatencySummary {
 fn any_result(rng: &mut Rng) -> TestResult {
     TestResult {
         name: any_string(rng),
+        started_at_unix: opt(rng, any_f64),
         config: any_config(rng),
         elapsed_s: any_f64(rng),
         interrupted: rng.bool(),
@@ -1497,6 +1498,11 @@ fn any_result(rng: &mut Rng) -> TestResult {
                 p50_us: any_u64(rng),
                 p95_us: any_u64(rng),
                 p99_us: any_u64(rng),
+                iteration_latency: opt(rng, |rng| any_hist(rng).hdr_v2_base64),
+                iteration_latency_uncorrected: opt(rng, |rng| any_hist(rng).hdr_v2_base64),
+                request_latency: (0..rng.usize(..2))
+                    .map(|_| (any_string(rng), any_hist(rng).hdr_v2_base64))
+                    .collect(),
             })
             .collect(),
         thresholds: (0..rng.usize(..3))
@@ -1595,6 +1601,7 @@ fn any_request(rng: &mut Rng) -> RunRequest {
             })
             .collect(),
         target: opt(rng, any_string),
+        request_series: rng.bool(),
     }
 }
 

@@ -106,6 +106,7 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
                         default_target: default_target(),
                         interrupt: Arc::new(Stop::default()),
                         on_progress: &mut ignore,
+                        request_series: false,
                     };
                     run_test(run).await
                 }

@@ -161,7 +161,9 @@ fn declared_counters(header: &[u8; V2_HEADER_LEN]) -> Result<usize, String> {
     let sigfig = u8::try_from(sigfig).map_err(|_| format!("{sigfig} significant figures"))?;
     // What the deserializer creates first; its counts are the declared size.
     let shape = Hist::new_with_bounds(low, high, sigfig).map_err(|e| {
-        format!("the header's bounds ({low}..{high}, {sigfig} significant figures) are invalid: {e:?}")
+        format!(
+            "the header's bounds ({low}..{high}, {sigfig} significant figures) are invalid: {e:?}"
+        )
     })?;
     Ok(shape.distinct_values())
 }
