@@ -29,6 +29,9 @@ pub fn human_us(us: f64) -> String {
 ///   histograms. Readers of this version read version-1 reports too.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// The oldest report layout this version still reads (reports and baselines saved before).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
+
 /// One `cargo loadtest` run: what ran, where, and every test's results.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunReport {

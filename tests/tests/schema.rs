@@ -168,7 +168,11 @@ fn version_1_report_json() -> Value {
         }
         object(&mut t["result"]).remove("started_at_unix");
         for p in t["result"]["series"].as_array_mut().unwrap() {
-            for k in ["iteration_latency", "iteration_latency_uncorrected", "request_latency"] {
+            for k in [
+                "iteration_latency",
+                "iteration_latency_uncorrected",
+                "request_latency",
+            ] {
                 object(p).remove(k);
             }
         }
@@ -207,7 +211,10 @@ fn version_1_reports_still_match_read_and_decode() {
 #[test]
 fn this_version_writes_compressed_histograms_everywhere() {
     let text = report_json().to_string();
-    assert!(!text.contains("HISTE"), "an uncompressed histogram was written");
+    assert!(
+        !text.contains("HISTE"),
+        "an uncompressed histogram was written"
+    );
     let r = synthetic::report();
     assert_eq!(r.schema_version, 2);
     let series_hists: usize = r
@@ -222,7 +229,10 @@ fn this_version_writes_compressed_histograms_everywhere() {
         })
         .sum();
     assert!(series_hists > 0);
-    assert_eq!(text.matches("\"HISTF").count(), count_histograms(&r) + series_hists);
+    assert_eq!(
+        text.matches("\"HISTF").count(),
+        count_histograms(&r) + series_hists
+    );
 }
 
 /// The whole-run histograms of a report.
