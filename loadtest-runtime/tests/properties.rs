@@ -1434,6 +1434,7 @@ fn declared_decode_bound(text_len: usize, bytes: &[u8]) -> usize {
 fn compressed_decode_allocates_no_more_than_its_headers_declare() {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
+    let (decoded_ok, refused) = (Cell::new(0u64), Cell::new(0u64));
     property_with(
         "compressed_decode_allocates_no_more_than_its_headers_declare",
         300,
