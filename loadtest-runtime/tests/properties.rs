@@ -1457,16 +1457,26 @@ fn compressed_decode_allocates_no_more_than_its_headers_declare() {
                     bytes.len()
                 )
             })?;
-            if let Ok(h) = result {
-                // What decodes is a histogram that encodes back to itself.
-                let back = decoded(&hdr::encode(&h))?;
-                ensure(back == h, || {
-                    format!("{text:?} does not re-encode to itself")
-                })?;
+            match result {
+                Ok(h) => {
+                    decoded_ok.set(decoded_ok.get() + 1);
+                    // What decodes is a histogram that encodes back to itself.
+                    let back = decoded(&hdr::encode(&h))?;
+                    ensure(back == h, || {
+                        format!("{text:?} does not re-encode to itself")
+                    })?;
+                }
+                Err(_) => refused.set(refused.get() + 1),
             }
             Ok(())
         },
     );
+    eprintln!(
+        "compressed decode: {} decoded, {} refused",
+        decoded_ok.get(),
+        refused.get()
+    );
+    assert!(decoded_ok.get() > 0 && refused.get() > 0);
 }
 
 /// Valid compressed encodings decode to the histogram, and to the same one as the uncompressed
