@@ -1,6 +1,6 @@
-//! Reports: the JSON document, JUnit XML, Markdown (also appended to `$GITHUB_STEP_SUMMARY`),
-//! CSV and HdrHistogram interval logs when asked for, and the terminal summary table. Files are
-//! written atomically (temporary file, then rename).
+//! Rendering reports: JUnit XML, Markdown, CSV, HdrHistogram interval logs and the terminal
+//! summary table, each a pure function of a `RunReport`; where they go by default; atomic file
+//! writes. The reporters (`crate::reporter`) decide when each is written.
 
 pub mod atomic;
 pub mod csv;
@@ -11,7 +11,6 @@ pub mod summary;
 
 use crate::cli::RunArgs;
 use crate::errors::CliError;
-use loadtest_runtime::report::RunReport;
 use std::path::{Path, PathBuf};
 
 /// Where the reports go.
@@ -89,38 +88,4 @@ impl ReportPaths {
         }
         s
     }
-}
-
-/// Writes every report; each file is replaced atomically.
-pub fn write_all(report: &RunReport, paths: &ReportPaths) -> Result<(), CliError> {
-    let json = serde_json::to_vec_pretty(report).expect("reports always serialize");
-    atomic::write(&paths.json, &json)?;
-    atomic::write(&paths.junit, junit::render(report).as_bytes())?;
-    let md = markdown::render(report);
-    atomic::write(&paths.markdown, md.as_bytes())?;
-    if let Some(p) = &paths.csv {
-        atomic::write(p, &csv::summary(report))?;
-        atomic::write(&csv::series_path(p), &csv::series(report))?;
-    }
-    if let Some(dir) = &paths.hlog {
-        let logs = hlog::render_all(&report.tests, dir)
-            .map_err(|e| CliError::Usage(format!("cannot write the interval logs: {e}")))?;
-        for log in logs {
-            atomic::write(&log.path, log.text.as_bytes())?;
-        }
-    }
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .map_err(CliError::io(format!(
-                "cannot open $GITHUB_STEP_SUMMARY ({})",
-                PathBuf::from(&summary).display()
-            )))?;
-        f.write_all(md.as_bytes())
-            .map_err(CliError::io("cannot append to $GITHUB_STEP_SUMMARY"))?;
-    }
-    Ok(())
 }

@@ -2,7 +2,7 @@
 //! per request name or custom metric) at PATH, and the per-second series at PATH-series.csv.
 //! Numbers are plain: latencies in whole microseconds, rates per second, no unit suffixes.
 
-use loadtest_runtime::report::{Histogram, RunReport, TestReport};
+use loadtest_report::report::{Histogram, RunReport, TestReport};
 use std::path::{Path, PathBuf};
 
 /// The summary file's columns.
@@ -170,7 +170,7 @@ pub fn series(report: &RunReport) -> Vec<u8> {
 }
 
 fn status(t: &TestReport) -> &'static str {
-    use loadtest_runtime::report::TestStatus::*;
+    use loadtest_report::report::TestStatus::*;
     match t.status {
         Passed => "passed",
         Failed => "failed",

@@ -6,8 +6,8 @@
 //! The intervals come from the report's series, which carries each second's histograms; the
 //! per-request ones are there when the run was asked for interval logs.
 
-use loadtest_runtime::metrics::hdr::{self, Hist};
-use loadtest_runtime::report::{TestReport, TestResult};
+use loadtest_report::hdr::{self, Hist};
+use loadtest_report::report::{TestReport, TestResult};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

@@ -38,6 +38,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Metrics {
     /// A new, empty registry.
+    #[cfg(any(test, feature = "bench"))]
     pub(crate) fn new() -> Arc<Metrics> {
         Self::with_request_intervals(false)
     }

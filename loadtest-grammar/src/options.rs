@@ -1,0 +1,863 @@
+//! The option grammar of `#[load_test]`: every option's name, the values it accepts and the
+//! parsers for durations, rates, ranges, stages and threshold rules.
+//!
+//! This module is the single source of truth for option values: the proc-macro crate uses it to
+//! reject bad attribute values at compile time, `loadtest-runtime` to parse the same values when
+//! they come from `loadtest.toml`, `LOADTEST_*` variables or the command line, and
+//! `cargo-loadtest` to check flags before anything is built.
+//!
+//! Every error message names the offending value and says what is accepted.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What kind of value an option takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A whole number of at least 1 (`users = 50`).
+    Count,
+    /// A whole number of at least 0 (`retries = 0`).
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// One string (`duration = "30s"`).
+    Str,
+    /// A list of strings (`thresholds = ["p99 < 250ms"]`).
+    List,
+}
+
+/// One option of `#[load_test]`.
+#[derive(Clone, Copy, Debug)]
+pub struct OptionInfo {
+    /// The option's name as written in the attribute.
+    pub name: &'static str,
+    /// The shape of its value.
+    pub kind: ValueKind,
+    /// What it accepts, for error messages.
+    pub accepts: &'static str,
+}
+
+/// Every option `#[load_test]` accepts, in documentation order.
+pub const OPTIONS: &[OptionInfo] = &[
+    OptionInfo {
+        name: "users",
+        kind: ValueKind::Count,
+        accepts: "a whole number of virtual users, at least 1 (closed model), e.g. `users = 50`",
+    },
+    OptionInfo {
+        name: "think_time",
+        kind: ValueKind::Str,
+        accepts: "a duration or a range, e.g. \"50ms\" or \"50ms..150ms\"",
+    },
+    OptionInfo {
+        name: "rate",
+        kind: ValueKind::Str,
+        accepts: "iterations per time unit (open model), e.g. \"500/s\", \"30000/m\", \"10/h\"",
+    },
+    OptionInfo {
+        name: "max_in_flight",
+        kind: ValueKind::Count,
+        accepts: "a whole number, at least 1: the open model's cap on concurrent iterations",
+    },
+    OptionInfo {
+        name: "on_saturation",
+        kind: ValueKind::Str,
+        accepts: "\"queue\" (start late, measure from the intended start) or \"drop\" (skip and count)",
+    },
+    OptionInfo {
+        name: "stages",
+        kind: ValueKind::List,
+        accepts: "a list of \"DURATION:TARGET\" steps, e.g. [\"30s:50\", \"1m:50\", \"10s:0\"] for users or [\"30s:500/s\"] for a rate",
+    },
+    OptionInfo {
+        name: "duration",
+        kind: ValueKind::Str,
+        accepts: "a duration, e.g. \"30s\", \"1m30s\", \"500ms\"",
+    },
+    OptionInfo {
+        name: "iterations",
+        kind: ValueKind::Count,
+        accepts: "a whole number of iterations in total, at least 1",
+    },
+    OptionInfo {
+        name: "rate_limit",
+        kind: ValueKind::Str,
+        accepts: "HTTP requests per time unit across all users, e.g. \"1000/s\"",
+    },
+    OptionInfo {
+        name: "retries",
+        kind: ValueKind::Number,
+        accepts: "a whole number of retries per request, 0 or more",
+    },
+    OptionInfo {
+        name: "backoff",
+        kind: ValueKind::Str,
+        accepts: "the backoff bounds, e.g. \"100ms..5s\" (or one duration: the first delay)",
+    },
+    OptionInfo {
+        name: "retry_on",
+        kind: ValueKind::List,
+        accepts: "a list of \"connect\", \"timeout\", \"5xx\", \"4xx\", \"429\" or a status code such as \"503\"",
+    },
+    OptionInfo {
+        name: "timeout",
+        kind: ValueKind::Str,
+        accepts: "a per-request timeout, e.g. \"10s\"",
+    },
+    OptionInfo {
+        name: "iteration_timeout",
+        kind: ValueKind::Str,
+        accepts: "a timeout for one whole iteration, e.g. \"30s\"",
+    },
+    OptionInfo {
+        name: "thresholds",
+        kind: ValueKind::List,
+        accepts: "a list of rules, e.g. [\"p99 < 250ms\", \"error_rate < 1%\"]",
+    },
+    OptionInfo {
+        name: "abort_on_fail",
+        kind: ValueKind::Bool,
+        accepts: "true or false: stop the test as soon as a threshold fails",
+    },
+    OptionInfo {
+        name: "tags",
+        kind: ValueKind::List,
+        accepts: "a list of labels, e.g. [\"smoke\", \"api\"]",
+    },
+    OptionInfo {
+        name: "target",
+        kind: ValueKind::Str,
+        accepts: "a base URL, e.g. \"http://127.0.0.1:8080\"",
+    },
+    OptionInfo {
+        name: "danger_accept_invalid_certs",
+        kind: ValueKind::Bool,
+        accepts: "true or false: accept invalid TLS certificates (self-signed, expired, wrong host); certificates are verified unless this is true",
+    },
+    OptionInfo {
+        name: "tolerance",
+        kind: ValueKind::List,
+        accepts: "a list of \"METRIC=PERCENT\" regression tolerances, METRIC one of p50, p95, p99, throughput, error_rate, e.g. [\"p99=20%\", \"error_rate=0.5%\"]",
+    },
+];
+
+/// The names of all options, comma-separated, for error messages.
+pub fn option_names() -> String {
+    OPTIONS
+        .iter()
+        .map(|o| o.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Looks an option up by name.
+pub fn option(name: &str) -> Option<&'static OptionInfo> {
+    OPTIONS.iter().find(|o| o.name == name)
+}
+
+/// Checks one option's value(s); `values` has one element unless the option takes a list.
+pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
+    let info = option(name).ok_or_else(|| {
+        format!(
+            "unknown option `{name}`; accepted options: {}",
+            option_names()
+        )
+    })?;
+    let one = || values.first().copied().unwrap_or("");
+    match name {
+        "users" | "max_in_flight" | "iterations" => parse_count(name, one()).map(drop),
+        "retries" => parse_number(name, one()).map(drop),
+        "abort_on_fail" | "danger_accept_invalid_certs" => parse_bool(name, one()).map(drop),
+        "think_time" => parse_range(one()).map(drop),
+        "rate" | "rate_limit" => parse_rate(one()).map(drop),
+        "on_saturation" => parse_saturation(one()).map(drop),
+        "stages" => values.iter().try_for_each(|s| parse_stage(s).map(drop)),
+        "duration" | "timeout" | "iteration_timeout" => parse_duration(one()).map(drop),
+        "backoff" => parse_range(one()).map(drop),
+        "retry_on" => values.iter().try_for_each(|s| parse_retry_on(s).map(drop)),
+        "thresholds" => values.iter().try_for_each(|s| parse_threshold(s).map(drop)),
+        "tags" => values.iter().try_for_each(|s| parse_tag(s)),
+        "target" => parse_target(one()),
+        "tolerance" => values.iter().try_for_each(|s| parse_tolerance(s).map(drop)),
+        _ => Err(format!("option `{}` accepts {}", info.name, info.accepts)),
+    }
+}
+
+/// Checks that a set of options (by name, with their stage lists) describes one load model.
+pub fn check_combination(present: &[&str], stages: &[&str]) -> Result<(), String> {
+    let has = |n: &str| present.contains(&n);
+    if has("users") && has("rate") {
+        return Err(
+            "`users` (closed model) and `rate` (open model) cannot be combined; pick one".into(),
+        );
+    }
+    let open = has("rate") || stages_are_rates(stages)?;
+    if open && has("think_time") {
+        return Err("`think_time` belongs to the closed model (`users`); the open model (`rate`) starts iterations on a schedule".into());
+    }
+    if !open && (has("max_in_flight") || has("on_saturation")) {
+        return Err("`max_in_flight` and `on_saturation` belong to the open model; add `rate = \"N/s\"` or rate stages".into());
+    }
+    if has("duration") && !stages.is_empty() {
+        return Err("`duration` and `stages` cannot be combined: the stages' durations add up to the test's duration".into());
+    }
+    if has("users") && stages_are_rates(stages)? {
+        return Err("`users` (closed model) cannot ramp through rate stages; use user counts such as \"30s:50\"".into());
+    }
+    if has("rate") && !stages.is_empty() && !stages_are_rates(stages)? {
+        return Err("`rate` (open model) needs rate stages such as \"30s:500/s\"".into());
+    }
+    Ok(())
+}
+
+/// Whether a stage list ramps a rate (open model) rather than users; mixed lists are an error.
+pub fn stages_are_rates(stages: &[&str]) -> Result<bool, String> {
+    let mut kinds = stages
+        .iter()
+        .map(|s| parse_stage(s).map(|st| matches!(st.level, StageLevel::Rate(_))));
+    let Some(first) = kinds.next().transpose()? else {
+        return Ok(false);
+    };
+    for k in kinds {
+        if k? != first {
+            return Err(format!(
+                "stages {stages:?} mix user counts and rates; use only \"30s:50\" (users) or only \"30s:500/s\" (rate)"
+            ));
+        }
+    }
+    Ok(first)
+}
+
+/// Parses a whole number of at least 1.
+pub fn parse_count(name: &str, s: &str) -> Result<u64, String> {
+    match s.trim().replace('_', "").parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid value {s:?} for `{name}`: expected a whole number, at least 1"
+        )),
+    }
+}
+
+/// Parses a whole number of at least 0.
+pub fn parse_number(name: &str, s: &str) -> Result<u64, String> {
+    s.trim().replace('_', "").parse::<u64>().map_err(|_| {
+        format!("invalid value {s:?} for `{name}`: expected a whole number, 0 or more")
+    })
+}
+
+/// Parses `true` or `false`.
+pub fn parse_bool(name: &str, s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!(
+            "invalid value {s:?} for `{name}`: expected true or false"
+        )),
+    }
+}
+
+const DURATION_HELP: &str = "expected a number followed by a unit (us, ms, s, m, h), e.g. \"500ms\", \"30s\", \"1m30s\", \"1.5s\"";
+
+/// Parses a duration such as `"500ms"`, `"30s"`, `"1m30s"` or `"1.5s"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("invalid duration {s:?}: {DURATION_HELP}");
+    let text = s.trim();
+    if text.is_empty() {
+        return Err(err());
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(err());
+        }
+        let value: f64 = rest[..num_len].parse().map_err(|_| err())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == 'µ'))
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(err()),
+        };
+        rest = &rest[unit_len..];
+        total += value * scale;
+    }
+    if !total.is_finite() || total > 1e9 {
+        return Err(err());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// Formats a duration the way [`parse_duration`] reads it back (`1m30s`, `250ms`).
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us == 0 {
+        return "0s".into();
+    }
+    if us.is_multiple_of(1_000_000) {
+        let s = us / 1_000_000;
+        let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+        let mut out = String::new();
+        if h > 0 {
+            out += &format!("{h}h");
+        }
+        if m > 0 {
+            out += &format!("{m}m");
+        }
+        if s > 0 {
+            out += &format!("{s}s");
+        }
+        out
+    } else if us.is_multiple_of(1000) {
+        format!("{}ms", us / 1000)
+    } else {
+        format!("{us}us")
+    }
+}
+
+/// A rate of events per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Events per second.
+    pub per_second: f64,
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", trim_float(self.per_second))
+    }
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Parses a rate such as `"500/s"`, `"30000/m"`, `"10/h"` or a bare number (per second).
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    let err = || {
+        format!(
+            "invalid rate {s:?}: expected a positive number per time unit, e.g. \"500/s\", \"30000/m\", \"10/h\" (a bare number means per second)"
+        )
+    };
+    let text = s.trim();
+    let (num, unit) = text.split_once('/').unwrap_or((text, "s"));
+    let n: f64 = num.trim().replace('_', "").parse().map_err(|_| err())?;
+    let per = match unit.trim() {
+        "s" | "sec" | "1s" => 1.0,
+        "m" | "min" | "1m" => 60.0,
+        "h" | "1h" => 3600.0,
+        "ms" => 0.001,
+        _ => return Err(err()),
+    };
+    let per_second = n / per;
+    if !per_second.is_finite() || !(0.0..=1e9).contains(&per_second) {
+        return Err(err());
+    }
+    Ok(Rate { per_second })
+}
+
+/// A duration that is either fixed or drawn uniformly from a range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DurationRange {
+    /// The lower bound (the fixed value when `min == max`).
+    pub min: Duration,
+    /// The upper bound.
+    pub max: Duration,
+}
+
+/// Parses `"50ms"` or `"50ms..150ms"`.
+pub fn parse_range(s: &str) -> Result<DurationRange, String> {
+    match s.split_once("..") {
+        None => {
+            let d = parse_duration(s)?;
+            Ok(DurationRange { min: d, max: d })
+        }
+        Some((a, b)) => {
+            let (min, max) = (parse_duration(a)?, parse_duration(b)?);
+            if min > max {
+                return Err(format!(
+                    "invalid range {s:?}: the lower bound is above the upper bound; expected e.g. \"50ms..150ms\""
+                ));
+            }
+            Ok(DurationRange { min, max })
+        }
+    }
+}
+
+/// What an open-model iteration does when it cannot start on time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saturation {
+    /// Start late, measuring latency from the intended start (wrk2's correction).
+    Queue,
+    /// Skip the iteration and count it as dropped (k6's behaviour).
+    Drop,
+}
+
+/// Parses `"queue"` or `"drop"`.
+pub fn parse_saturation(s: &str) -> Result<Saturation, String> {
+    match s.trim() {
+        "queue" => Ok(Saturation::Queue),
+        "drop" => Ok(Saturation::Drop),
+        _ => Err(format!(
+            "invalid on_saturation {s:?}: expected \"queue\" or \"drop\""
+        )),
+    }
+}
+
+/// Where a ramping stage goes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StageLevel {
+    /// A number of virtual users (closed model).
+    Users(u64),
+    /// An arrival rate (open model).
+    Rate(Rate),
+}
+
+/// One ramping stage: move linearly from the previous target to `target` over `duration`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stage {
+    /// How long the ramp takes.
+    pub duration: Duration,
+    /// Where it ends.
+    pub level: StageLevel,
+}
+
+/// Parses `"30s:50"` (users) or `"30s:500/s"` (rate).
+pub fn parse_stage(s: &str) -> Result<Stage, String> {
+    let err = |why: String| {
+        format!(
+            "invalid stage {s:?}: {why}; expected \"DURATION:TARGET\", e.g. \"30s:50\" (users) or \"30s:500/s\" (rate)"
+        )
+    };
+    let (d, t) = s.split_once(':').ok_or_else(|| err("missing `:`".into()))?;
+    let duration = parse_duration(d).map_err(err)?;
+    let t = t.trim();
+    let level = if t.contains('/') {
+        StageLevel::Rate(parse_rate(t).map_err(err)?)
+    } else {
+        StageLevel::Users(
+            t.replace('_', "")
+                .parse()
+                .map_err(|_| err(format!("target {t:?} is not a whole number")))?,
+        )
+    };
+    Ok(Stage { duration, level })
+}
+
+/// When a request is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryOn {
+    /// The connection could not be made.
+    Connect,
+    /// The request timed out.
+    Timeout,
+    /// Any 5xx status.
+    Status5xx,
+    /// Any 4xx status.
+    Status4xx,
+    /// One status code.
+    Status(u16),
+}
+
+/// Parses one `retry_on` entry.
+pub fn parse_retry_on(s: &str) -> Result<RetryOn, String> {
+    match s.trim() {
+        "connect" => Ok(RetryOn::Connect),
+        "timeout" => Ok(RetryOn::Timeout),
+        "5xx" => Ok(RetryOn::Status5xx),
+        "4xx" => Ok(RetryOn::Status4xx),
+        code => match code.parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => Ok(RetryOn::Status(c)),
+            _ => Err(format!(
+                "invalid retry_on {s:?}: expected \"connect\", \"timeout\", \"5xx\", \"4xx\" or a status code from 100 to 599"
+            )),
+        },
+    }
+}
+
+/// Checks a tag: letters, digits, `-`, `_`, `.` and `:`.
+pub fn parse_tag(s: &str) -> Result<(), String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid tag {s:?}: expected letters, digits, '-', '_', '.' or ':'"
+        ))
+    }
+}
+
+/// Checks a target base URL: `http://` or `https://` followed by a host.
+pub fn parse_target(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') => Ok(()),
+        _ => Err(format!(
+            "invalid target {s:?}: expected a base URL starting with http:// or https://, e.g. \"http://127.0.0.1:8080\""
+        )),
+    }
+}
+
+/// The metrics the regression gate compares.
+pub const GATE_METRICS: [&str; 5] = ["p50", "p95", "p99", "throughput", "error_rate"];
+
+/// Parses a regression tolerance `"p99=20%"` into the metric and a fraction (`0.2`). For
+/// latencies and throughput it is a relative change; for `error_rate`, percentage points.
+pub fn parse_tolerance(s: &str) -> Result<(String, f64), String> {
+    let err = |why: &str| {
+        format!(
+            "invalid tolerance {s:?}: {why}; expected \"METRIC=PERCENT\" with METRIC one of {}, e.g. \"p99=20%\"",
+            GATE_METRICS.join(", ")
+        )
+    };
+    let (metric, value) = s.split_once('=').ok_or_else(|| err("missing `=`"))?;
+    let metric = metric.trim();
+    if !GATE_METRICS.contains(&metric) {
+        return Err(err(&format!("unknown metric `{metric}`")));
+    }
+    let value = value.trim();
+    let fraction = match value.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => value.parse::<f64>(),
+    }
+    .ok()
+    .filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
+    .ok_or_else(|| err(&format!("{value:?} is not a percentage such as 20%")))?;
+    Ok((metric.to_string(), fraction))
+}
+
+/// What a threshold rule measures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Metric {
+    /// A latency percentile, e.g. 99.0 for `p99`, 99.9 for `p99.9`.
+    Percentile(f64),
+    /// Mean latency.
+    Mean,
+    /// Smallest latency.
+    Min,
+    /// Largest latency.
+    Max,
+    /// Failed iterations (or failed requests of a name) over all of them, as a fraction.
+    ErrorRate,
+    /// Requests per second (of all requests, or of one name).
+    Rps,
+    /// Iterations completed, ok or failed.
+    Iterations,
+    /// Requests sent, counting each retry attempt.
+    Requests,
+    /// Open-model iterations dropped because the generator could not start them.
+    Dropped,
+    /// Iterations that started late.
+    Late,
+    /// Failed iterations.
+    Failed,
+}
+
+impl Metric {
+    /// Whether the metric is a latency (its value is a duration).
+    pub fn is_latency(&self) -> bool {
+        matches!(
+            self,
+            Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max
+        )
+    }
+}
+
+/// A comparison operator of a threshold rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl Op {
+    /// Applies the comparison `observed OP limit`.
+    pub fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+            Op::Eq => (observed - limit).abs() < 1e-9,
+            Op::Ne => (observed - limit).abs() >= 1e-9,
+        }
+    }
+
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+        }
+    }
+}
+
+/// A parsed threshold rule such as `p95(home) < 100ms`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Threshold {
+    /// The rule as written.
+    pub source: String,
+    /// What it measures.
+    pub metric: Metric,
+    /// A request name or custom metric; `None` means the iteration as a whole.
+    pub scope: Option<String>,
+    /// The comparison.
+    pub op: Op,
+    /// The limit, in microseconds for latencies, as a fraction for `error_rate`, else a plain number.
+    pub limit: f64,
+}
+
+/// The threshold grammar, shown with every threshold error.
+pub const THRESHOLD_GRAMMAR: &str = "expected `METRIC[(NAME)] OP VALUE` where METRIC is p50, p90, p95, p99, p99.9 (any pNN), mean, min, max (VALUE a duration such as 250ms), error_rate (VALUE a percentage such as 1% or a fraction such as 0.01), rps, iterations, requests, dropped, late or failed (VALUE a number), and OP is <, <=, >, >=, == or !=; e.g. \"p99 < 250ms\", \"p95(home) < 100ms\", \"error_rate < 1%\", \"rps > 400\", \"dropped == 0\"";
+
+/// Parses a threshold rule.
+pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    let err = |why: &str| format!("invalid threshold {s:?}: {why}; {THRESHOLD_GRAMMAR}");
+    let text = s.trim();
+    let op_pos = text
+        .find(['<', '>', '=', '!'])
+        .ok_or_else(|| err("no comparison operator"))?;
+    let (lhs, rest) = text.split_at(op_pos);
+    let (op, value) = [
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ]
+    .iter()
+    .find_map(|(tok, op)| rest.strip_prefix(tok).map(|v| (*op, v.trim())))
+    .ok_or_else(|| err("unknown operator"))?;
+    let lhs = lhs.trim();
+    let (name, scope) = match lhs.split_once('(') {
+        Some((n, sc)) => {
+            let sc = sc
+                .strip_suffix(')')
+                .ok_or_else(|| err("missing `)` after the name"))?
+                .trim();
+            if sc.is_empty() {
+                return Err(err("empty name in parentheses"));
+            }
+            (n.trim(), Some(sc.to_string()))
+        }
+        None => (lhs, None),
+    };
+    let metric = match name {
+        "mean" | "avg" => Metric::Mean,
+        "min" => Metric::Min,
+        "max" => Metric::Max,
+        "error_rate" => Metric::ErrorRate,
+        "rps" => Metric::Rps,
+        "iterations" => Metric::Iterations,
+        "requests" => Metric::Requests,
+        "dropped" => Metric::Dropped,
+        "late" => Metric::Late,
+        "failed" => Metric::Failed,
+        p if p.starts_with('p') => match p[1..].parse::<f64>() {
+            Ok(q) if q > 0.0 && q <= 100.0 => Metric::Percentile(q),
+            _ => return Err(err(&format!("unknown metric `{name}`"))),
+        },
+        "" => return Err(err("missing metric")),
+        _ => return Err(err(&format!("unknown metric `{name}`"))),
+    };
+    let limit = if metric.is_latency() {
+        parse_duration(value)
+            .map_err(|_| err(&format!("{value:?} is not a duration")))?
+            .as_secs_f64()
+            * 1e6
+    } else if metric == Metric::ErrorRate {
+        match value.strip_suffix('%') {
+            Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+            None => value.parse::<f64>(),
+        }
+        .ok()
+        .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
+        .ok_or_else(|| {
+            err(&format!(
+                "{value:?} is not a percentage or a fraction between 0 and 1"
+            ))
+        })?
+    } else {
+        value
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| err(&format!("{value:?} is not a number")))?
+    };
+    Ok(Threshold {
+        source: text.to_string(),
+        metric,
+        scope,
+        op,
+        limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "30", "3x", "s", "-1s", "1..2s"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(
+                e.contains(&format!("{bad:?}")) && e.contains("500ms"),
+                "{e}"
+            );
+        }
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("500/s").unwrap().per_second, 500.0);
+        assert_eq!(parse_rate("30000/m").unwrap().per_second, 500.0);
+        assert_eq!(parse_rate("100").unwrap().per_second, 100.0);
+        assert!(parse_rate("5/d").unwrap_err().contains("\"5/d\""));
+        assert!(parse_rate("x/s").is_err());
+    }
+
+    #[test]
+    fn stages_and_ranges() {
+        assert_eq!(
+            parse_stage("30s:50").unwrap(),
+            Stage {
+                duration: Duration::from_secs(30),
+                level: StageLevel::Users(50)
+            }
+        );
+        assert!(
+            matches!(parse_stage("1m:500/s").unwrap().level, StageLevel::Rate(r) if r.per_second == 500.0)
+        );
+        assert!(parse_stage("30s").is_err());
+        assert!(stages_are_rates(&["1s:5", "1s:5/s"]).is_err());
+        assert_eq!(
+            parse_range("50ms..150ms").unwrap().max,
+            Duration::from_millis(150)
+        );
+        assert!(parse_range("2s..1s").is_err());
+    }
+
+    #[test]
+    fn thresholds() {
+        let t = parse_threshold("p95(home) < 100ms").unwrap();
+        assert_eq!(
+            (t.metric, t.scope.as_deref(), t.op, t.limit),
+            (Metric::Percentile(95.0), Some("home"), Op::Lt, 100_000.0)
+        );
+        assert_eq!(parse_threshold("error_rate < 1%").unwrap().limit, 0.01);
+        assert_eq!(parse_threshold("dropped == 0").unwrap().op, Op::Eq);
+        assert_eq!(
+            parse_threshold("p99.9 <= 1s").unwrap().metric,
+            Metric::Percentile(99.9)
+        );
+        for bad in [
+            "p99 250ms",
+            "p99 < fast",
+            "speed < 3",
+            "error_rate < 150%",
+            "p95(home < 1s",
+        ] {
+            assert!(
+                parse_threshold(bad).unwrap_err().contains("METRIC"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn tolerances() {
+        assert_eq!(
+            parse_tolerance("p99=20%").unwrap(),
+            ("p99".to_string(), 0.2)
+        );
+        assert_eq!(
+            parse_tolerance(" error_rate = 0.005 ").unwrap(),
+            ("error_rate".to_string(), 0.005)
+        );
+        for bad in ["p99", "p42=10%", "p99=lots", "p99=-5%"] {
+            assert!(
+                parse_tolerance(bad).unwrap_err().contains("METRIC=PERCENT"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn combinations() {
+        assert!(check_combination(&["users", "rate"], &[]).is_err());
+        assert!(check_combination(&["rate", "think_time"], &[]).is_err());
+        assert!(check_combination(&["users", "max_in_flight"], &[]).is_err());
+        assert!(check_combination(&["stages", "max_in_flight"], &["10s:5/s"]).is_ok());
+        assert!(check_combination(&["users", "duration"], &[]).is_ok());
+        assert!(check_value("nope", &["1"]).unwrap_err().contains("users"));
+    }
+
+    /// The messages the attribute shows for bad values and combinations (formerly trybuild
+    /// cases; the span they point at is still checked there for one value and one conflict).
+    #[test]
+    fn attribute_error_messages() {
+        assert_eq!(
+            check_value("rate", &["500/day"]).unwrap_err(),
+            "invalid rate \"500/day\": expected a positive number per time unit, e.g. \"500/s\", \"30000/m\", \"10/h\" (a bare number means per second)"
+        );
+        assert_eq!(
+            check_value("thresholds", &["p99 < 250ms", "latency < 1s"]).unwrap_err(),
+            format!(
+                "invalid threshold \"latency < 1s\": unknown metric `latency`; {THRESHOLD_GRAMMAR}"
+            )
+        );
+        assert_eq!(
+            check_value("stages", &["30s:50", "1m", "10s:0"]).unwrap_err(),
+            "invalid stage \"1m\": missing `:`; expected \"DURATION:TARGET\", e.g. \"30s:50\" (users) or \"30s:500/s\" (rate)"
+        );
+        assert_eq!(
+            check_combination(&["users", "duration", "max_in_flight"], &[]).unwrap_err(),
+            "`max_in_flight` and `on_saturation` belong to the open model; add `rate = \"N/s\"` or rate stages"
+        );
+        assert_eq!(
+            check_combination(&["users", "duration", "rate"], &[]).unwrap_err(),
+            "`users` (closed model) and `rate` (open model) cannot be combined; pick one"
+        );
+        assert_eq!(
+            check_combination(&["stages"], &["30s:50", "1m:500/s"]).unwrap_err(),
+            "stages [\"30s:50\", \"1m:500/s\"] mix user counts and rates; use only \"30s:50\" (users) or only \"30s:500/s\" (rate)"
+        );
+    }
+}

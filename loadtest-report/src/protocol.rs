@@ -1,0 +1,185 @@
+//! The harness's machine interface, version [`PROTOCOL_VERSION`]: how `cargo loadtest` (or any
+//! parent process) lists the load tests of a harness binary, runs them with a configuration, and
+//! receives live progress and the final results.
+//!
+//! # Listing
+//!
+//! `HARNESS --loadtest-list` prints one JSON [`Listing`] on stdout and exits 0.
+//!
+//! # Running
+//!
+//! `HARNESS --loadtest-protocol` reads one line of JSON, a [`RunRequest`], from stdin, then runs
+//! the requested tests one after another in one process (the setup hook runs once, first).
+//! Each event is one line on stdout: [`EVENT_PREFIX`] followed by an [`Event`] as JSON. Other
+//! stdout lines are the tests' own output. Afterwards, a line `stop` on stdin, the end of stdin
+//! (the parent died), SIGINT or SIGTERM stops the load within a second; the current test still
+//! reports its result (marked interrupted), later tests are not started, and `done` is sent.
+//!
+//! Exit codes: 0 when `done` was sent (whatever the tests' verdicts), 2 for a bad request,
+//! 3 when the setup hook failed (after a `setup_failed` event).
+
+use crate::report::{ConfigSummary, TestResult};
+use loadtest_grammar::OptionLayer;
+use serde::{Deserialize, Serialize};
+
+/// The version of this interface; a request with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The prefix of every event line on the harness's stdout.
+pub const EVENT_PREFIX: &str = "@loadtest-event ";
+
+/// The load tests of a harness binary.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Listing {
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// Every load test, sorted by name.
+    pub tests: Vec<ListedTest>,
+}
+
+/// One load test as listed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ListedTest {
+    /// The name used for filtering and in reports.
+    pub name: String,
+    /// The source file.
+    pub file: String,
+    /// The line of the attribute.
+    pub line: u32,
+    /// The attribute's options as written.
+    pub options: OptionLayer,
+    /// The configuration from the attribute alone.
+    pub config: ConfigSummary,
+}
+
+/// What the parent asks the harness to run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunRequest {
+    /// Must be [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The tests to run, in order.
+    pub tests: Vec<TestRequest>,
+    /// The target given for the whole run (`--target` / `LOADTEST_TARGET`), if any; the setup
+    /// hook sees it through `loadtest_runtime::configured_target()`.
+    #[serde(rename = "target")]
+    pub base_url: Option<String>,
+    /// Keep each request name's latency per second in the series
+    /// ([`crate::report::IntervalPoint::request_latency`]); off unless asked for.
+    #[serde(default)]
+    pub request_series: bool,
+}
+
+/// One test to run and the option layers to apply above its attribute, lowest first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TestRequest {
+    /// The test's exact name.
+    pub name: String,
+    /// Layers above the attribute (workspace file, environment, command line).
+    pub overrides: Vec<OptionLayer>,
+}
+
+/// Live progress of a running test, sent once per second.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Progress {
+    /// The test's name.
+    pub test: String,
+    /// Seconds since the test started.
+    pub elapsed_s: f64,
+    /// The planned duration in seconds, when known.
+    pub planned_s: Option<f64>,
+    /// Iterations completed so far.
+    pub iterations: u64,
+    /// Iterations failed so far.
+    pub failed: u64,
+    /// Requests sent so far.
+    pub requests: u64,
+    /// Requests that were not `ok`, so far.
+    pub request_errors: u64,
+    /// Iterations per second over the last second.
+    pub rate_per_s: f64,
+    /// 99th percentile iteration latency so far, in microseconds.
+    pub p99_us: u64,
+    /// Open model: iterations dropped so far.
+    pub dropped: u64,
+}
+
+/// A message from the harness.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// First event: the harness's interface version and runtime version.
+    Hello {
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// `loadtest-runtime`'s version.
+        runtime_version: String,
+    },
+    /// The setup hook failed; no test runs. The harness exits 3 after this.
+    SetupFailed {
+        /// The hook's name and its error.
+        message: String,
+    },
+    /// A test starts.
+    Started {
+        /// The test's name.
+        test: String,
+        /// Its resolved configuration.
+        config: Box<ConfigSummary>,
+    },
+    /// Once per second while a test runs.
+    Progress(Progress),
+    /// A test ended with its results.
+    Finished {
+        /// The test's name.
+        test: String,
+        /// Everything measured.
+        result: Box<TestResult>,
+    },
+    /// A test could not run (unknown name, bad configuration).
+    TestError {
+        /// The test's name.
+        test: String,
+        /// Why.
+        message: String,
+    },
+    /// All requested tests are done (or the run was interrupted).
+    Done {
+        /// Whether a stop request or signal cut the run short.
+        interrupted: bool,
+    },
+}
+
+impl Event {
+    /// The event as one stdout line, prefix included, without the newline.
+    pub fn to_line(&self) -> String {
+        format!(
+            "{EVENT_PREFIX}{}",
+            serde_json::to_string(self).expect("events always serialize")
+        )
+    }
+
+    /// Parses a stdout line; `None` when it is not an event line.
+    pub fn from_line(line: &str) -> Option<Result<Event, serde_json::Error>> {
+        line.strip_prefix(EVENT_PREFIX).map(serde_json::from_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_lines() {
+        let e = Event::Progress(Progress {
+            test: "a".into(),
+            elapsed_s: 1.0,
+            p99_us: 5,
+            ..Progress::default()
+        });
+        let line = e.to_line();
+        assert!(line.starts_with(EVENT_PREFIX) && !line.contains('\n'));
+        assert_eq!(Event::from_line(&line).unwrap().unwrap(), e);
+        assert!(Event::from_line("user output").is_none());
+        assert!(Event::from_line("@loadtest-event {nope").unwrap().is_err());
+    }
+}

@@ -1,0 +1,455 @@
+//! The result types every report is made of: plain serde types shared by the harness (which
+//! fills them) and `cargo loadtest` (which writes them as JSON, JUnit and Markdown).
+//!
+//! The JSON report is one [`RunReport`]; its layout is versioned by [`SCHEMA_VERSION`] and
+//! described by `schema/report.schema.json` in the repository. Latencies are whole microseconds.
+//! Histograms are carried losslessly in HdrHistogram's interchange form, compressed V2 in base64
+//! ([`Histogram`], the form `HdrHistogram.decode` of HdrHistogram's libraries reads), so a reader
+//! can merge them and recompute any percentile. Each second of the series carries that second's
+//! histograms too, so seconds can be merged and plotted exactly.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Formats microseconds for people: `850us`, `12.3ms`, `1.25s`.
+pub fn human_us(us: f64) -> String {
+    if us < 1_000.0 {
+        format!("{us:.0}us")
+    } else if us < 1_000_000.0 {
+        format!("{:.1}ms", us / 1_000.0)
+    } else {
+        format!("{:.2}s", us / 1_000_000.0)
+    }
+}
+
+/// The version of the JSON report layout. Bumped on any incompatible change.
+///
+/// - 1: histograms as uncompressed V2 (`HISTE...`), no histograms in the series.
+/// - 2: histograms as compressed V2 (`HISTF...`); series points carry their second's
+///   histograms. Readers of this version read version-1 reports too.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest report layout this version still reads (reports and baselines saved before).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
+
+/// One `cargo loadtest` run: what ran, where, and every test's results.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    /// Always [`SCHEMA_VERSION`] when written by this version.
+    pub schema_version: u32,
+    /// Where and when the run happened.
+    pub run: RunInfo,
+    /// The overall outcome.
+    pub status: RunStatus,
+    /// The process exit code the run ended with (see the README's exit code table).
+    pub exit_code: i32,
+    /// One entry per load test that was selected, in the order they ran.
+    pub tests: Vec<TestReport>,
+}
+
+/// Where and when a run happened, and how it was asked for.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunInfo {
+    /// `cargo-loadtest`'s version.
+    pub tool_version: String,
+    /// Start, as seconds since the Unix epoch.
+    pub started_at_unix: f64,
+    /// Wall time of the whole run (build excluded), in seconds.
+    pub duration_s: f64,
+    /// The workspace's git commit, when it is a git checkout.
+    pub git_commit: Option<String>,
+    /// The machine's host name.
+    pub host: String,
+    /// The number of CPUs the generator could use.
+    pub cpus: usize,
+    /// The command line, with secrets redacted.
+    pub command_line: Vec<String>,
+    /// The run was judged with `--fail-on-saturation` (a saturated generator fails its test).
+    #[serde(default)]
+    pub fail_on_saturation: bool,
+}
+
+/// The outcome of a whole run.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every test passed.
+    Passed,
+    /// At least one test failed (threshold, error budget, regression, crash).
+    Failed,
+    /// The run was interrupted (Ctrl-C / SIGTERM); reports hold what ran.
+    Interrupted,
+}
+
+/// One load test in a run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TestReport {
+    /// The Cargo package that holds the test.
+    pub package: String,
+    /// The test target (the harness binary's name).
+    pub target: String,
+    /// The load test's name (module path inside the target, then the function's name).
+    pub name: String,
+    /// The verdict.
+    pub status: TestStatus,
+    /// Why the test failed, one readable line per reason; empty when it passed.
+    pub failures: Vec<String>,
+    /// What the harness measured; absent when the harness crashed before finishing the test.
+    pub result: Option<TestResult>,
+    /// The harness's stderr tail or the error that kept the test from running.
+    pub error: Option<String>,
+    /// The comparison with a baseline, when one was given.
+    #[serde(default)]
+    pub comparison: Option<Comparison>,
+}
+
+/// The verdict on one load test.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TestStatus {
+    /// Every threshold held and the error budget was kept.
+    Passed,
+    /// A threshold, the error budget or a regression check failed.
+    Failed,
+    /// The test could not run to its end: its harness crashed, its setup failed or it could not start.
+    Errored,
+    /// The run was interrupted while or before this test ran.
+    Interrupted,
+}
+
+/// Everything the harness measured for one load test.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TestResult {
+    /// The load test's name.
+    pub name: String,
+    /// When the test started (its first scheduled iteration), as seconds since the Unix epoch;
+    /// the series' `t_s` count from here. `None` in reports of schema version 1.
+    #[serde(default)]
+    pub started_at_unix: Option<f64>,
+    /// The configuration it ran with, after every override.
+    pub config: ConfigSummary,
+    /// Time from the first scheduled iteration to the end of the last, in seconds.
+    pub elapsed_s: f64,
+    /// The test was stopped early by an interrupt.
+    pub interrupted: bool,
+    /// The threshold that stopped the test early under `abort_on_fail`.
+    pub aborted_by: Option<String>,
+    /// Iteration counts.
+    pub iterations: IterationCounts,
+    /// Iteration latency. In the open model it is measured from the intended start time.
+    pub iteration_latency: Histogram,
+    /// Open model only: iteration latency measured from the actual start (not corrected).
+    pub iteration_latency_uncorrected: Option<Histogram>,
+    /// Totals over all HTTP requests (each retry attempt counts as a request).
+    pub requests: RequestTotals,
+    /// Per request name (`GET /path` by default, or the name given with `.name(..)`).
+    pub request_names: BTreeMap<String, RequestMetrics>,
+    /// Custom latencies recorded with `ctx.record(name, duration)`.
+    pub custom_latencies: BTreeMap<String, Histogram>,
+    /// Custom counters incremented with `ctx.count(name, n)`.
+    pub custom_counters: BTreeMap<String, u64>,
+    /// One point per second of the run.
+    pub series: Vec<IntervalPoint>,
+    /// Each threshold rule and its outcome, including the implicit error budget.
+    pub thresholds: Vec<ThresholdOutcome>,
+    /// The load generator's own health.
+    pub generator: GeneratorHealth,
+    /// The most frequent error messages, by class.
+    pub errors: Vec<ErrorSample>,
+    /// Whether every threshold held (the verdict before any baseline comparison).
+    pub passed: bool,
+}
+
+/// The resolved configuration of a test, as it ran.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ConfigSummary {
+    /// `closed` (virtual users) or `open` (arrival rate).
+    pub model: String,
+    /// Closed model: the number of virtual users (the peak when ramping).
+    pub users: Option<u64>,
+    /// Open model: iterations started per second (the peak when ramping).
+    pub rate_per_s: Option<f64>,
+    /// Ramping stages as written (`30s:50`).
+    pub stages: Vec<String>,
+    /// The planned duration in seconds, when the test is bounded by time.
+    pub duration_s: Option<f64>,
+    /// The planned number of iterations, when bounded by count.
+    pub iterations: Option<u64>,
+    /// Think time between iterations (closed model), as written.
+    pub think_time: Option<String>,
+    /// Open model cap on concurrent iterations.
+    pub max_in_flight: Option<u64>,
+    /// `queue` or `drop`.
+    pub on_saturation: Option<String>,
+    /// Global request rate cap per second.
+    pub rate_limit_per_s: Option<f64>,
+    /// Retries per request.
+    pub retries: u64,
+    /// Backoff bounds as written.
+    pub backoff: String,
+    /// What is retried.
+    pub retry_on: Vec<String>,
+    /// Per-request timeout, as written.
+    pub timeout: Option<String>,
+    /// Per-iteration timeout, as written.
+    pub iteration_timeout: Option<String>,
+    /// Threshold rules as written.
+    pub thresholds: Vec<String>,
+    /// Stop at the first failing threshold.
+    pub abort_on_fail: bool,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// The base URL of the system under test (the `target` option), credentials removed.
+    #[serde(rename = "target")]
+    pub base_url: Option<String>,
+    /// Regression tolerances as written (`p99=20%`); the gate's defaults apply to other metrics.
+    #[serde(default)]
+    pub tolerance: Vec<String>,
+    /// The run was a smoke check (`cargo test`), not a measured run.
+    pub smoke: bool,
+    /// TLS certificates were NOT verified: the test opted out with `danger_accept_invalid_certs`.
+    #[serde(default)]
+    pub danger_accept_invalid_certs: bool,
+}
+
+/// Iteration counts of one test.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct IterationCounts {
+    /// Iterations that ran to completion, ok or failed.
+    pub total: u64,
+    /// Iterations that returned `Ok`.
+    pub ok: u64,
+    /// Iterations that returned an error, panicked or timed out.
+    pub failed: u64,
+    /// Failed iterations by class (`user`, `panic`, `timeout`).
+    pub failed_by_class: BTreeMap<String, u64>,
+    /// Open model: iterations not started because `max_in_flight` was reached (`on_saturation = "drop"`).
+    pub dropped: u64,
+    /// Iterations that started more than 10 ms after their intended start.
+    pub late: u64,
+    /// Iterations cut short by the end of the test or an interrupt (not counted as failed).
+    pub interrupted: u64,
+    /// Completed iterations per second.
+    pub rate_per_s: f64,
+}
+
+/// Totals over the HTTP requests of one test.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RequestTotals {
+    /// Requests sent, each retry attempt included.
+    pub total: u64,
+    /// Requests per second over the test.
+    pub rate_per_s: f64,
+    /// Requests by outcome class: `ok`, `http_4xx`, `http_5xx`, `connect`, `timeout`, `tls`, `body`, `other`.
+    pub by_class: BTreeMap<String, u64>,
+    /// Responses by status code.
+    pub by_status: BTreeMap<String, u64>,
+    /// Request body bytes sent.
+    pub bytes_sent: u64,
+    /// Response body bytes received.
+    pub bytes_received: u64,
+    /// Retry attempts made (a request retried twice counts 2).
+    pub retries_attempted: u64,
+    /// Requests that still failed after their last retry.
+    pub retries_exhausted: u64,
+}
+
+/// Metrics of one request name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RequestMetrics {
+    /// Requests sent under this name.
+    pub count: u64,
+    /// By outcome class.
+    pub by_class: BTreeMap<String, u64>,
+    /// By status code.
+    pub by_status: BTreeMap<String, u64>,
+    /// Request body bytes sent.
+    pub bytes_sent: u64,
+    /// Response body bytes received.
+    pub bytes_received: u64,
+    /// Latency from sending to the end of the response body.
+    pub latency: Histogram,
+}
+
+/// A latency distribution: a summary plus the full HdrHistogram.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Histogram {
+    /// Summary statistics, in microseconds.
+    pub summary: LatencySummary,
+    /// The HdrHistogram, compressed V2 (V2-deflate, `HISTF...`) then base64 (standard alphabet,
+    /// padded), as HdrHistogram's libraries encode it; uncompressed V2 (`HISTE...`) in reports
+    /// of schema version 1. [`crate::metrics::hdr::decode`] reads both.
+    pub hdr_v2_base64: String,
+}
+
+/// Summary statistics of a latency distribution, in microseconds.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LatencySummary {
+    /// Number of values.
+    pub count: u64,
+    /// Smallest value.
+    pub min_us: u64,
+    /// Largest value.
+    pub max_us: u64,
+    /// Arithmetic mean.
+    pub mean_us: f64,
+    /// Standard deviation.
+    pub stdev_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 95th percentile.
+    pub p95_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+}
+
+/// One second of a test.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct IntervalPoint {
+    /// Seconds since the test started, at the end of this interval.
+    pub t_s: f64,
+    /// Iterations completed in the interval.
+    pub iterations: u64,
+    /// Iterations that failed in the interval.
+    pub failed: u64,
+    /// Requests sent in the interval.
+    pub requests: u64,
+    /// Requests that were not `ok` in the interval.
+    pub request_errors: u64,
+    /// Median iteration latency in the interval.
+    pub p50_us: u64,
+    /// 95th percentile iteration latency in the interval.
+    pub p95_us: u64,
+    /// 99th percentile iteration latency in the interval.
+    pub p99_us: u64,
+    /// The interval's iteration latency (corrected in the open model), encoded as
+    /// [`Histogram::hdr_v2_base64`]. `None` in reports of schema version 1.
+    #[serde(default)]
+    pub iteration_latency: Option<String>,
+    /// Open model only: the interval's uncorrected iteration latency, likewise.
+    #[serde(default)]
+    pub iteration_latency_uncorrected: Option<String>,
+    /// Each request name's latency in the interval, likewise; empty unless the run asked for
+    /// them (`cargo loadtest --hlog`), since they grow the report with every name.
+    #[serde(default)]
+    pub request_latency: BTreeMap<String, String>,
+}
+
+/// The outcome of one threshold rule.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ThresholdOutcome {
+    /// The rule as written (`p99 < 250ms`), or `error budget` for the implicit rule.
+    pub rule: String,
+    /// The observed value, in the rule's unit (microseconds, a fraction, or a count).
+    pub observed: Option<f64>,
+    /// Whether the rule held.
+    pub passed: bool,
+    /// A readable account (`p99 was 312ms, limit < 250ms`).
+    pub message: String,
+}
+
+/// The load generator's own health during a test.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct GeneratorHealth {
+    /// CPU time the harness process used during the test, in seconds.
+    pub cpu_seconds: f64,
+    /// CPU use as a percentage of one core (200 means two cores busy).
+    pub cpu_percent: f64,
+    /// CPUs the load could use: those available to the process, or fewer when the runtime has
+    /// fewer worker threads (`LOADTEST_WORKER_THREADS`, a current-thread runtime).
+    pub cpus: usize,
+    /// Peak resident memory of the harness process, in bytes.
+    pub peak_rss_bytes: u64,
+    /// How late iterations started compared with their schedule, in microseconds (the open
+    /// model's; a closed-model run has no schedule, and this is empty).
+    pub scheduling_lag: LatencySummary,
+    /// Open-model iterations dropped.
+    pub dropped: u64,
+    /// Iterations started more than 10 ms late.
+    pub late: u64,
+    /// The generator could not keep up: results may understate the target's latency.
+    pub saturated: bool,
+    /// Why it is flagged, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// A distinct error message and how often it occurred.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ErrorSample {
+    /// The error class (`user`, `panic`, `timeout` for iterations; request classes for requests).
+    pub class: String,
+    /// The message, with secrets redacted.
+    pub message: String,
+    /// How many times it occurred.
+    pub count: u64,
+}
+
+/// A test's comparison against a baseline (regression gate).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Comparison {
+    /// Where the baseline came from.
+    pub baseline: BaselineInfo,
+    /// One verdict per metric.
+    pub metrics: Vec<MetricComparison>,
+    /// Whether any metric regressed.
+    pub regressed: bool,
+    /// Why a comparison could not be made (e.g. the baseline has no such test), if so.
+    pub note: Option<String>,
+}
+
+/// Where a baseline came from.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BaselineInfo {
+    /// The baseline's name or file.
+    pub source: String,
+    /// The git commit the baseline was measured at.
+    pub git_commit: Option<String>,
+    /// The host it was measured on.
+    pub host: String,
+    /// When it was measured (seconds since the Unix epoch).
+    pub started_at_unix: f64,
+}
+
+/// The verdict on one metric.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricVerdict {
+    /// Worse beyond the tolerance, with confidence.
+    Regressed,
+    /// Better beyond the tolerance, with confidence.
+    Improved,
+    /// Neither.
+    #[default]
+    Unchanged,
+    /// Too few one-second windows to judge (fewer than 3 on a side).
+    InsufficientData,
+}
+
+/// One metric compared between the baseline and this run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MetricComparison {
+    /// `p50`, `p95`, `p99` (iteration latency), `throughput` or `error_rate`.
+    pub metric: String,
+    /// The baseline's value: median over one-second windows (microseconds for latencies,
+    /// iterations per second for throughput; for `error_rate` the mean window error fraction).
+    pub old: f64,
+    /// This run's value, likewise.
+    pub new: f64,
+    /// The estimated change: relative (`0.12` = +12%) for latencies and throughput, absolute
+    /// (`0.01` = +1 percentage point) for `error_rate`. `None` with too few windows.
+    pub change: Option<f64>,
+    /// The lower bound of the change's confidence interval.
+    pub ci_low: Option<f64>,
+    /// The upper bound of the change's confidence interval.
+    pub ci_high: Option<f64>,
+    /// The confidence level of the interval (0.95).
+    pub confidence: f64,
+    /// The tolerance: a change must lie wholly beyond it to count.
+    pub tolerance: f64,
+    /// The verdict.
+    pub verdict: MetricVerdict,
+}
