@@ -144,10 +144,11 @@ def cmd_hlog(report, folder):
             tag = h.get_tag()
             intervals[tag] = intervals.get(tag, 0) + 1
             starts.setdefault(tag, []).append(h.get_start_time_stamp())
-            if tag in sums:
-                sums[tag].add(h)
-            else:
-                sums[tag] = h
+            # Intervals are auto-sized histograms of different ranges: add them up in one that
+            # covers the recorded range (same lowest value and precision as the report's).
+            if tag not in sums:
+                sums[tag] = HdrHistogram(1, 3_600_000_000, 3)
+            sums[tag].add(h)
         reader.close()
         comments = open(path, encoding="utf-8").read()
         match = [n for n in by_test if f": {n} of package" in comments]

@@ -60,7 +60,7 @@ fn series_histograms(r: &TestResult) -> usize {
 fn histograms_interval_logs_and_csv_read_with_independent_tools() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let (hlog, csv) = (f.file("hlog"), f.file("out/results.csv"));
     let out = f.run(&[
         "--target",
@@ -218,7 +218,7 @@ fn as_version_1(report: &Value) -> Value {
 fn reports_and_baselines_of_schema_version_1_still_load() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let out = f.run(&["--target", &server.url(), "items"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let now: Value =
@@ -228,21 +228,24 @@ fn reports_and_baselines_of_schema_version_1_still_load() {
     assert!(old_text.contains("\"HISTE") && !old_text.contains("\"HISTF"));
     assert!(!old_text.contains("request_latency"));
     assert!(old["tests"][0]["result"].get("started_at_unix").is_none());
-    std::fs::write(f.file("old.json"), &old_text).unwrap();
+    let old_path = f.file("old.json");
+    std::fs::write(&old_path, &old_text).unwrap();
+    let old_path = old_path.to_str().unwrap();
+    let new_path = f.file("report.json").to_str().unwrap().to_string();
     // As a baseline file of a run, and in `compare`.
     let out = f.run(&[
         "--target",
         &server.url(),
         "items",
         "--baseline-file",
-        "old.json",
+        old_path,
     ]);
     assert_ne!(out.status.code(), Some(2), "{}", text(&out));
     let report = f.report();
     let cmp = report.tests[0].comparison.as_ref().expect("compared");
     assert!(cmp.note.is_none(), "{cmp:?}");
     let out = f
-        .command(&["compare", "old.json", "report.json"])
+        .command(&["compare", old_path, &new_path])
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(2), "{}", text(&out));
@@ -251,13 +254,15 @@ fn reports_and_baselines_of_schema_version_1_still_load() {
 #[test]
 fn bad_csv_and_hlog_paths_exit_2_before_anything_runs() {
     let _g = serial();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     std::fs::write(f.file("a-file"), "x").unwrap();
     std::fs::create_dir(f.file("a-folder")).unwrap();
-    for (flag, value, says) in [
+    for (flag, name, says) in [
         ("--hlog", "a-file", "is not a folder"),
         ("--csv", "a-folder", "is not a regular file"),
     ] {
+        let value = f.file(name);
+        let value = value.to_str().unwrap();
         let out = f.run(&["--target", "http://127.0.0.1:9", flag, value]);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}: {}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
