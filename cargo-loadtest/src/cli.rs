@@ -218,6 +218,15 @@ pub struct RunArgs {
     /// Where to write the results in Bencher's metric format (BMF JSON); not written by default.
     #[arg(long, value_name = "PATH")]
     pub bmf: Option<PathBuf>,
+    /// Write the per-test summary as CSV to PATH and the per-second series to PATH-series.csv
+    /// (microseconds, per second); not written by default.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+    /// Write one HdrHistogram interval log per test into DIR (TARGET.TEST.hlog): one interval per
+    /// second, tagged iteration, iteration_uncorrected and request:NAME. Also keeps each request
+    /// name's per-second histograms in the JSON report's series.
+    #[arg(long, value_name = "DIR")]
+    pub hlog: Option<PathBuf>,
     /// Save this run's results as the named baseline (TARGET_DIR/loadtest/baselines/NAME/).
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,

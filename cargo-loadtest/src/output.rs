@@ -1,13 +1,16 @@
-//! Rendering reports: JUnit XML, Markdown and the terminal summary table, each a pure function of
-//! a `RunReport`; where they go by default; atomic file writes. The reporters (`crate::reporter`)
-//! decide when each is written.
+//! Rendering reports: JUnit XML, Markdown, CSV, HdrHistogram interval logs and the terminal
+//! summary table, each a pure function of a `RunReport`; where they go by default; atomic file
+//! writes. The reporters (`crate::reporter`) decide when each is written.
 
 pub mod atomic;
+pub mod csv;
+pub mod hlog;
 pub mod junit;
 pub mod markdown;
 pub mod summary;
 
 use crate::cli::RunArgs;
+use crate::errors::CliError;
 use std::path::{Path, PathBuf};
 
 /// Where the reports go.
@@ -19,6 +22,10 @@ pub struct ReportPaths {
     pub junit: PathBuf,
     /// The Markdown report.
     pub markdown: PathBuf,
+    /// The CSV summary (its series beside it, see [`csv::series_path`]), when asked for.
+    pub csv: Option<PathBuf>,
+    /// The folder of interval logs, when asked for.
+    pub hlog: Option<PathBuf>,
 }
 
 impl ReportPaths {
@@ -32,16 +39,53 @@ impl ReportPaths {
                 .markdown
                 .clone()
                 .unwrap_or_else(|| dir.join("report.md")),
+            csv: args.csv.clone(),
+            hlog: args.hlog.clone(),
         }
+    }
+
+    /// Refuses, before anything runs, a `--csv` that names a folder or an `--hlog` that names
+    /// something other than a folder.
+    pub fn check(&self) -> Result<(), CliError> {
+        if let Some(p) = &self.csv {
+            for p in [p.clone(), csv::series_path(p)] {
+                if p.exists() && !p.is_file() {
+                    return Err(CliError::Usage(format!(
+                        "--csv {}: {} exists and is not a regular file; give the path of a file to write (PATH and PATH-series.csv are written)",
+                        self.csv
+                            .as_ref()
+                            .map_or_else(String::new, |c| c.display().to_string()),
+                        p.display()
+                    )));
+                }
+            }
+        }
+        if let Some(p) = &self.hlog
+            && p.exists()
+            && !p.is_dir()
+        {
+            return Err(CliError::Usage(format!(
+                "--hlog {}: exists and is not a folder; give a folder (created when missing) to write one .hlog file per test into",
+                p.display()
+            )));
+        }
+        Ok(())
     }
 
     /// A one-line description for the terminal.
     pub fn describe(&self) -> String {
-        format!(
+        let mut s = format!(
             "{}, {}, {}",
             self.json.display(),
             self.junit.display(),
             self.markdown.display()
-        )
+        );
+        if let Some(p) = &self.csv {
+            s += &format!(", {}, {}", p.display(), csv::series_path(p).display());
+        }
+        if let Some(p) = &self.hlog {
+            s += &format!(", {}/*.hlog", p.display());
+        }
+        s
     }
 }

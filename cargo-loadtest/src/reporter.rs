@@ -1,6 +1,6 @@
 //! The reporter seam: the orchestrator emits typed [`Event`]s, and every output is a
 //! [`Reporter`] that consumes them: the terminal display, the JSON, JUnit and Markdown files, the
-//! BMF file, the saved baseline. `compare` (and any later command that produces a run report)
+//! BMF, CSV and interval log files, the saved baseline. `compare` (and any later command that produces a run report)
 //! reuses the same reporters by emitting [`Event::RunFinished`] alone.
 //!
 //! Adding an output means implementing [`Reporter`] in a file of this module and registering it
@@ -12,7 +12,7 @@ mod markdown;
 mod terminal;
 
 pub(crate) use baseline::SaveBaseline;
-pub(crate) use files::{BmfFile, JsonFile, JunitFile};
+pub(crate) use files::{BmfFile, CsvFiles, IntervalLogs, JsonFile, JunitFile};
 pub(crate) use markdown::MarkdownFile;
 pub(crate) use terminal::{ComparisonTable, Terminal};
 

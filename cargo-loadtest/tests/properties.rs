@@ -206,6 +206,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                 failures: (0..rng.usize(..2)).map(|_| words(rng)).collect(),
                 result: result.then(|| TestResult {
                     name: words(rng),
+                    started_at_unix: None,
                     config: ConfigSummary {
                         model: "closed".into(),
                         users: Some(rng.u64(1..100)),

@@ -1,10 +1,11 @@
-//! HdrHistogram helpers: the histogram shape used everywhere, lossless V2 + base64 encoding,
-//! and summaries. Values are microseconds.
+//! HdrHistogram helpers: the histogram shape used everywhere, the lossless encoding (compressed
+//! V2 + base64, HdrHistogram's interchange form; uncompressed V2 still read), and summaries.
+//! Values are microseconds.
 
 use crate::report::{Histogram, LatencySummary};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 
 /// The histogram type used for every latency.
 pub type Hist = hdrhistogram::Histogram<u64>;
@@ -24,8 +25,20 @@ pub fn record(h: &mut Hist, us: u64) {
     let _ = h.record(us.min(MAX_US));
 }
 
-/// Encodes a histogram as uncompressed HdrHistogram V2, then base64.
+/// Encodes a histogram in the interchange form of HdrHistogram's libraries and log format:
+/// compressed V2 (V2-deflate, cookie `0x1c849314`), then base64. The text starts `HISTF`, and
+/// `HdrHistogram.decode` of the Java, Go, Python and C libraries reads it.
 pub fn encode(h: &Hist) -> String {
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut buf)
+        .expect("serializing into a Vec cannot fail");
+    STANDARD.encode(buf)
+}
+
+/// Encodes a histogram as uncompressed V2, then base64: what reports of schema version 1 carry.
+/// Kept for tests of old reports; new reports use [`encode`].
+pub fn encode_uncompressed(h: &Hist) -> String {
     let mut buf = Vec::new();
     V2Serializer::new()
         .serialize(h, &mut buf)
@@ -33,21 +46,32 @@ pub fn encode(h: &Hist) -> String {
     STANDARD.encode(buf)
 }
 
-/// Decodes what [`encode`] wrote (or any uncompressed V2 encoding in base64).
+/// Decodes what [`encode`] or [`encode_uncompressed`] wrote: a compressed (V2-deflate) or an
+/// uncompressed V2 encoding in base64.
 ///
-/// V2-deflate encodings are refused, and the header is checked before `hdrhistogram` sees it:
-/// its deserializer allocates the payload length the header claims (up to 4 GiB, from a few
-/// bytes of input) before reading it, and panics in debug builds on a count word of nine `0xff`
-/// bytes (zig-zag `i64::MIN`, whose negation overflows).
+/// The headers are checked before `hdrhistogram` sees the bytes: its deserializer allocates the
+/// payload length a header claims (up to 4 GiB, from a few bytes of input) before reading it,
+/// and panics in debug builds on a count word of nine `0xff` bytes (zig-zag `i64::MIN`, whose
+/// negation overflows). A compressed encoding is inflated here, never by more than its inner
+/// header declares, and that declaration must fit the histogram the header describes (at most
+/// 9 bytes per counter) and what deflate can produce from the compressed length (1032:1); the
+/// inflated V2 then gets the same checks as an uncompressed one.
 pub fn decode(s: &str) -> Result<Hist, String> {
     let bytes = STANDARD
         .decode(s.trim())
         .map_err(|e| format!("histogram is not valid base64: {e}"))?;
-    check_v2(&bytes)
-        .map_err(|e| format!("histogram is not a valid HdrHistogram V2 encoding: {e}"))?;
+    let invalid = |e: String| format!("histogram is not a valid HdrHistogram V2 encoding: {e}");
+    let inflated;
+    let v2: &[u8] = if word(&bytes, 0) == Some(V2_DEFLATE_COOKIE) {
+        inflated = inflate(&bytes).map_err(invalid)?;
+        &inflated
+    } else {
+        &bytes
+    };
+    check_v2(v2).map_err(invalid)?;
     let mut h: Hist = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram is not a valid HdrHistogram V2 encoding: {e:?}"))?;
+        .deserialize(&mut &v2[..])
+        .map_err(|e| invalid(format!("{e:?}")))?;
     h.auto(true);
     Ok(h)
 }
@@ -57,22 +81,100 @@ const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
 /// Cookie, payload length, normalizing offset, significant figures, lowest and highest value, ratio.
 const V2_HEADER_LEN: usize = 40;
+/// Cookie and compressed length, before the zlib stream of a V2-deflate encoding.
+const DEFLATE_HEADER_LEN: usize = 8;
+/// Deflate's largest expansion: one byte of input never inflates to more than 1032 bytes.
+const DEFLATE_MAX_RATIO: usize = 1032;
+/// The longest LEB128 count word of the V2 payload.
+const MAX_WORD_LEN: usize = 9;
+
+/// The big-endian `u32` at `at`, when the bytes reach that far.
+fn word(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes
+        .get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The uncompressed V2 encoding inside a V2-deflate one, inflated no further than its header
+/// declares once that declaration has been checked.
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let Some(compressed_len) = word(bytes, 4) else {
+        return Err("the compressed header is cut short".into());
+    };
+    let (compressed_len, present) = (
+        compressed_len as usize,
+        bytes.len().saturating_sub(DEFLATE_HEADER_LEN),
+    );
+    if compressed_len > present {
+        return Err(format!(
+            "the header claims {compressed_len} compressed bytes, {present} follow"
+        ));
+    }
+    let compressed = &bytes[DEFLATE_HEADER_LEN..DEFLATE_HEADER_LEN + compressed_len];
+    let mut zlib = flate2::bufread::ZlibDecoder::new(compressed);
+    let mut header = [0u8; V2_HEADER_LEN];
+    zlib.read_exact(&mut header)
+        .map_err(|e| format!("the compressed data does not hold a V2 header: {e}"))?;
+    if word(&header, 0) != Some(V2_COOKIE) {
+        return Err("the compressed data does not start with the V2 cookie".into());
+    }
+    let payload_len = word(&header, 4).expect("the header is 40 bytes") as usize;
+    let counters = declared_counters(&header)?;
+    if payload_len > counters.saturating_mul(MAX_WORD_LEN) {
+        return Err(format!(
+            "the header claims {payload_len} payload bytes, more than {MAX_WORD_LEN} per counter of its {counters} counters"
+        ));
+    }
+    if V2_HEADER_LEN + payload_len > compressed_len.saturating_mul(DEFLATE_MAX_RATIO) {
+        return Err(format!(
+            "the header claims {payload_len} payload bytes, more than {compressed_len} compressed bytes can hold"
+        ));
+    }
+    let mut v2 = Vec::with_capacity(V2_HEADER_LEN + payload_len);
+    v2.extend_from_slice(&header);
+    // One byte more than declared, to tell an exact payload from a longer one.
+    let read = zlib
+        .by_ref()
+        .take(payload_len as u64 + 1)
+        .read_to_end(&mut v2)
+        .map_err(|e| format!("the compressed data is corrupt: {e}"))?;
+    if read != payload_len {
+        return Err(format!(
+            "the header claims {payload_len} payload bytes, the compressed data holds {}",
+            if read > payload_len {
+                "more".to_string()
+            } else {
+                read.to_string()
+            }
+        ));
+    }
+    Ok(v2)
+}
+
+/// The number of counters of the histogram a V2 header describes (what decoding allocates for
+/// its counts), or why the header describes none.
+fn declared_counters(header: &[u8; V2_HEADER_LEN]) -> Result<usize, String> {
+    let u64_at = |at: usize| u64::from_be_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+    let sigfig = word(header, 12).expect("the header is 40 bytes");
+    let (low, high) = (u64_at(16), u64_at(24));
+    let sigfig = u8::try_from(sigfig).map_err(|_| format!("{sigfig} significant figures"))?;
+    // What the deserializer creates first; its counts are the declared size.
+    let shape = Hist::new_with_bounds(low, high, sigfig).map_err(|e| {
+        format!(
+            "the header's bounds ({low}..{high}, {sigfig} significant figures) are invalid: {e:?}"
+        )
+    })?;
+    Ok(shape.distinct_values())
+}
 
 /// Refuses what `hdrhistogram`'s deserializer would over-allocate or panic on (see [`decode`]).
 fn check_v2(bytes: &[u8]) -> Result<(), String> {
-    let word = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    match word(0) {
+    match word(bytes, 0) {
         Some(V2_COOKIE) => {}
-        Some(V2_DEFLATE_COOKIE) => {
-            return Err("compressed (V2-deflate) encodings are not accepted".into());
-        }
         _ => return Ok(()), // The deserializer reports the bad cookie or the short input.
     }
-    let (Some(payload_len), true) = (word(4), bytes.len() >= V2_HEADER_LEN) else {
+    let (Some(payload_len), true) = (word(bytes, 4), bytes.len() >= V2_HEADER_LEN) else {
         return Ok(()); // The deserializer reports the short input.
     };
     let (payload_len, present) = (payload_len as usize, bytes.len() - V2_HEADER_LEN);
@@ -134,9 +236,15 @@ mod tests {
         for v in [1, 10, 100, 1_000, 123_456, MAX_US * 2] {
             record(&mut h, v);
         }
-        let back = decode(&encode(&h)).unwrap();
+        let text = encode(&h);
+        assert!(text.starts_with("HISTF"), "{text}");
+        let back = decode(&text).unwrap();
         assert_eq!(back, h);
         assert_eq!(back.max(), h.max());
+        // Version-1 reports carry the uncompressed form.
+        let old = encode_uncompressed(&h);
+        assert!(old.starts_with("HISTE"), "{old}");
+        assert_eq!(decode(&old).unwrap(), h);
         assert!(decode("not base64!").unwrap_err().contains("base64"));
         assert!(decode("AAAA").unwrap_err().contains("HdrHistogram"));
     }

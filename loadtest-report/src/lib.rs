@@ -9,7 +9,8 @@
 //! documented exit codes) and [`verdict`] (the single owner of pass/fail).
 //!
 //! Must never depend on: tokio, an HTTP client, the runtime or the CLI. Installing
-//! `cargo-loadtest` compiles this crate, so it stays small: serde, HdrHistogram, base64.
+//! `cargo-loadtest` compiles this crate, so it stays small: serde, HdrHistogram, base64, flate2
+//! (already in HdrHistogram's tree).
 
 #![warn(missing_docs)]
 

@@ -63,6 +63,10 @@ pub struct RunRequest {
     /// hook sees it through `loadtest_runtime::configured_target()`.
     #[serde(rename = "target")]
     pub base_url: Option<String>,
+    /// Keep each request name's latency per second in the series
+    /// ([`crate::report::IntervalPoint::request_latency`]); off unless asked for.
+    #[serde(default)]
+    pub request_series: bool,
 }
 
 /// One test to run and the option layers to apply above its attribute, lowest first.

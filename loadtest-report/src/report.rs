@@ -3,8 +3,10 @@
 //!
 //! The JSON report is one [`RunReport`]; its layout is versioned by [`SCHEMA_VERSION`] and
 //! described by `schema/report.schema.json` in the repository. Latencies are whole microseconds.
-//! Histograms are carried losslessly as HdrHistogram V2 encodings in base64 ([`Histogram`]), so
-//! a reader can merge them and recompute any percentile.
+//! Histograms are carried losslessly in HdrHistogram's interchange form, compressed V2 in base64
+//! ([`Histogram`], the form `HdrHistogram.decode` of HdrHistogram's libraries reads), so a reader
+//! can merge them and recompute any percentile. Each second of the series carries that second's
+//! histograms too, so seconds can be merged and plotted exactly.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,7 +23,14 @@ pub fn human_us(us: f64) -> String {
 }
 
 /// The version of the JSON report layout. Bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// - 1: histograms as uncompressed V2 (`HISTE...`), no histograms in the series.
+/// - 2: histograms as compressed V2 (`HISTF...`); series points carry their second's
+///   histograms. Readers of this version read version-1 reports too.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest report layout this version still reads (reports and baselines saved before).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// One `cargo loadtest` run: what ran, where, and every test's results.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -113,6 +122,10 @@ pub enum TestStatus {
 pub struct TestResult {
     /// The load test's name.
     pub name: String,
+    /// When the test started (its first scheduled iteration), as seconds since the Unix epoch;
+    /// the series' `t_s` count from here. `None` in reports of schema version 1.
+    #[serde(default)]
+    pub started_at_unix: Option<f64>,
     /// The configuration it ran with, after every override.
     pub config: ConfigSummary,
     /// Time from the first scheduled iteration to the end of the last, in seconds.
@@ -296,7 +309,9 @@ pub struct RequestMetrics {
 pub struct Histogram {
     /// Summary statistics, in microseconds.
     pub summary: LatencySummary,
-    /// The HdrHistogram, V2-encoded (uncompressed) then base64 (standard alphabet, padded).
+    /// The HdrHistogram, compressed V2 (V2-deflate, `HISTF...`) then base64 (standard alphabet,
+    /// padded), as HdrHistogram's libraries encode it; uncompressed V2 (`HISTE...`) in reports
+    /// of schema version 1. [`crate::metrics::hdr::decode`] reads both.
     pub hdr_v2_base64: String,
 }
 
@@ -344,6 +359,17 @@ pub struct IntervalPoint {
     pub p95_us: u64,
     /// 99th percentile iteration latency in the interval.
     pub p99_us: u64,
+    /// The interval's iteration latency (corrected in the open model), encoded as
+    /// [`Histogram::hdr_v2_base64`]. `None` in reports of schema version 1.
+    #[serde(default)]
+    pub iteration_latency: Option<String>,
+    /// Open model only: the interval's uncorrected iteration latency, likewise.
+    #[serde(default)]
+    pub iteration_latency_uncorrected: Option<String>,
+    /// Each request name's latency in the interval, likewise; empty unless the run asked for
+    /// them (`cargo loadtest --hlog`), since they grow the report with every name.
+    #[serde(default)]
+    pub request_latency: BTreeMap<String, String>,
 }
 
 /// The outcome of one threshold rule.

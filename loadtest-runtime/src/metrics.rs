@@ -8,4 +8,4 @@ mod shard;
 
 pub(crate) use process::ProcessSample;
 pub(crate) use recorder::Metrics;
-pub(crate) use shard::{IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};
+pub(crate) use shard::{Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};

@@ -32,6 +32,7 @@ pub async fn run_registered(
         default_base_url: None,
         interrupt: Arc::new(Stop::default()),
         on_progress: &mut ignore,
+        request_series: false,
     })
     .await
 }

@@ -32,7 +32,9 @@ use loadtest_runtime::report::{
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 // ------------------------------------------------------------------------------------------------
@@ -1132,12 +1134,13 @@ fn decoded_histograms_merge_to_the_histogram_of_the_union() {
 const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
 
-/// Bytes that look like a V2 encoding: a valid one, damaged in ways that reach every check.
+/// Bytes that look like an uncompressed V2 encoding (the form of schema-1 reports): a valid one,
+/// damaged in ways that reach every check.
 fn hostile_encoding(rng: &mut Rng) -> Vec<u8> {
     use base64::Engine as _;
     let (h, _) = random_hist(rng);
     let mut bytes = base64::engine::general_purpose::STANDARD
-        .decode(hdr::encode(&h))
+        .decode(hdr::encode_uncompressed(&h))
         .unwrap();
     for _ in 0..rng.usize(1..4) {
         let len = bytes.len();
@@ -1259,17 +1262,242 @@ fn hostile_histogram_headers_are_refused_cheaply() {
     // A count word of nine 0xff bytes: zig-zag decodes to i64::MIN, whose negation overflows.
     let mut min_count = v2_header(9, 3, 1, 2);
     min_count.extend([0xff; 9]);
+    // 4 MiB of zeros compressed to a few kilobytes behind a header that declares 16 bytes, and
+    // one that declares the 4 MiB but for a histogram of two counters.
+    let mut bomb = v2_header(16, 3, 1, 2);
+    bomb.resize(40 + (4 << 20), 0);
+    let small_bomb = deflate_envelope(&zlib(&bomb));
+    bomb[4..8].copy_from_slice(&(4u32 << 20).to_be_bytes());
+    let truthful_bomb = deflate_envelope(&zlib(&bomb));
+    // A compressed length beyond the data.
+    let mut lying_outer = deflate_envelope(&zlib(&v2_header(0, 3, 1, 2)));
+    lying_outer[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
     for (what, bytes) in [
         ("a payload length beyond the data", lying_length),
         ("a V2-deflate encoding with a lying inner header", deflated),
         ("a count of i64::MIN", min_count),
+        ("an inflation bomb declaring 16 bytes", small_bomb),
+        (
+            "an inflation bomb beyond its histogram's counters",
+            truthful_bomb,
+        ),
+        ("a compressed length beyond the data", lying_outer),
     ] {
         let text = b64.encode(&bytes);
-        let result = no_panic("decode", &what, || decode_bounded(&text))
-            .and_then(|r| r)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let (result, largest) = no_panic("decode", &what, || {
+            largest_allocation_of(|| hdr::decode(&text))
+        })
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(result.is_err(), "{what}: decoded as {result:?}");
+        // Refused from the headers: nothing near the claimed sizes is allocated.
+        assert!(
+            largest <= (256 << 10) + 2 * text.len(),
+            "{what}: {} input bytes allocated {largest} bytes at once",
+            bytes.len()
+        );
     }
+}
+
+/// `data` compressed as a zlib stream, as HdrHistogram's V2-deflate encoder does.
+fn zlib(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(data).expect("compressing into memory");
+    z.finish().expect("compressing into memory")
+}
+
+/// A V2-deflate envelope (cookie, compressed length) around a zlib stream.
+fn deflate_envelope(stream: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend(V2_DEFLATE_COOKIE.to_be_bytes());
+    b.extend((stream.len() as u32).to_be_bytes());
+    b.extend(stream);
+    b
+}
+
+/// Bytes that look like a compressed (V2-deflate) encoding: hostile uncompressed V2 wrapped
+/// properly (so that its lies reach the inflated-header checks), inflation bombs with lying or
+/// truthful headers, and valid compressed encodings damaged outside and inside the zlib stream.
+fn hostile_compressed_encoding(rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = match rng.u8(..4) {
+        0 => deflate_envelope(&zlib(&hostile_encoding(rng))),
+        1 => {
+            // A header over a long run of zero bytes (each a count-0 word): a few hundred
+            // compressed bytes that inflate to megabytes. Compressed once per shape.
+            type Bombs = Mutex<HashMap<(usize, u32, u32, u64), Vec<u8>>>;
+            static BOMBS: OnceLock<Bombs> = OnceLock::new();
+            let zeros = *pick(rng, &[1usize << 10, 1 << 16, 1 << 20, 4 << 20]);
+            let declared = *pick(rng, &[0, 1, 16, zeros as u32 - 1, zeros as u32, u32::MAX]);
+            let sigfig = *pick(rng, &[0, 3, 5]);
+            let high = *pick(rng, &[2, 3_600_000_000, u64::MAX]);
+            BOMBS
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry((zeros, declared, sigfig, high))
+                .or_insert_with(|| {
+                    let mut v2 = v2_header(declared, sigfig, 1, high);
+                    v2.resize(40 + zeros, 0);
+                    deflate_envelope(&zlib(&v2))
+                })
+                .clone()
+        }
+        2 => {
+            // The same inflated bytes as a stored (uncompressed) zlib block.
+            let stored = zlib_stored(&hostile_encoding(rng)[..]);
+            deflate_envelope(&stored)
+        }
+        _ => {
+            use base64::Engine as _;
+            let (h, _) = random_hist(rng);
+            base64::engine::general_purpose::STANDARD
+                .decode(hdr::encode(&h))
+                .unwrap()
+        }
+    };
+    for _ in 0..rng.usize(..3) {
+        let len = bytes.len();
+        match rng.u8(..5) {
+            // The compressed length: beyond the data, short of it, zero.
+            0 if len >= 8 => {
+                let any = rng.u32(..);
+                let real = (len - 8) as u32;
+                let v = *pick(rng, &[u32::MAX, real + 1, real.saturating_sub(1), 0, any]);
+                bytes[4..8].copy_from_slice(&v.to_be_bytes());
+            }
+            // Bit flips inside the zlib stream (header, blocks, checksum).
+            1 if len > 8 => {
+                let at = rng.usize(8..len);
+                bytes[at] ^= 1 << rng.u32(..8);
+            }
+            2 => bytes.truncate(rng.usize(..=len)),
+            3 => {
+                let mut more = vec![0u8; rng.usize(..40)];
+                rng.fill(&mut more);
+                bytes.extend(more);
+            }
+            _ => {}
+        }
+    }
+    bytes
+}
+
+/// What decoding `bytes` may allocate at most, by what its headers declare: the counts of the
+/// histogram the (inflated) V2 header describes and its payload as far as the decoder accepts
+/// it (9 bytes a counter, 1032 inflated bytes a compressed byte), plus the base64 text, the
+/// bytes, and the inflater's fixed state. Read here with flate2 and hdrhistogram directly, not
+/// with the decoder under test.
+fn declared_decode_bound(text_len: usize, bytes: &[u8]) -> usize {
+    use std::io::Read as _;
+    // The inflater's state (window and tables), and slack for the small allocations.
+    const FIXED: usize = 128 << 10;
+    let overhead = FIXED + text_len + bytes.len();
+    let word = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let (header, compressed_len) = if word(bytes, 0) == Some(V2_DEFLATE_COOKIE) {
+        let Some(len) = word(bytes, 4) else {
+            return overhead;
+        };
+        let stream = &bytes[8..bytes.len().min(8 + len as usize)];
+        let mut header = [0u8; 40];
+        if flate2::bufread::ZlibDecoder::new(stream)
+            .read_exact(&mut header)
+            .is_err()
+        {
+            return overhead;
+        }
+        (header.to_vec(), Some(len as usize))
+    } else {
+        match bytes.get(..40) {
+            Some(h) => (h.to_vec(), None),
+            None => return overhead,
+        }
+    };
+    let payload = word(&header, 4).unwrap() as usize;
+    let sigfig = word(&header, 12).unwrap();
+    let low = u64::from_be_bytes(header[16..24].try_into().unwrap());
+    let high = u64::from_be_bytes(header[24..32].try_into().unwrap());
+    let counters = u8::try_from(sigfig)
+        .ok()
+        .and_then(|s| Hist::new_with_bounds(low, high, s).ok())
+        .map_or(0, |h| h.distinct_values());
+    let inflated = match compressed_len {
+        Some(len) => 40 + payload.min(9 * counters).min(len * 1032),
+        None => 0, // Uncompressed: the payload is already in `bytes`.
+    };
+    overhead + inflated.max(counters * 8)
+}
+
+/// The compressed form's bound, as the issue states it: decoding never allocates more than
+/// the headers declare, within the decoder's limits, however few the bytes.
+#[test]
+fn compressed_decode_allocates_no_more_than_its_headers_declare() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (decoded_ok, refused) = (Cell::new(0u64), Cell::new(0u64));
+    property_with(
+        "compressed_decode_allocates_no_more_than_its_headers_declare",
+        300,
+        |rng| {
+            let bytes = hostile_compressed_encoding(rng);
+            let text = b64.encode(&bytes);
+            let bound = declared_decode_bound(text.len(), &bytes);
+            let (result, largest) = no_panic("decode", &text, || {
+                largest_allocation_of(|| hdr::decode(&text))
+            })?;
+            ensure(largest <= bound, || {
+                format!(
+                    "decoding {} bytes allocated {largest} bytes at once; the headers declare at most {bound}",
+                    bytes.len()
+                )
+            })?;
+            ensure(largest <= DECODE_ALLOCATION_LIMIT, || {
+                format!(
+                    "decoding {} bytes allocated {largest} bytes at once",
+                    bytes.len()
+                )
+            })?;
+            match result {
+                Ok(h) => {
+                    decoded_ok.set(decoded_ok.get() + 1);
+                    // What decodes is a histogram that encodes back to itself.
+                    let back = decoded(&hdr::encode(&h))?;
+                    ensure(back == h, || {
+                        format!("{text:?} does not re-encode to itself")
+                    })?;
+                }
+                Err(_) => refused.set(refused.get() + 1),
+            }
+            Ok(())
+        },
+    );
+    eprintln!(
+        "compressed decode: {} decoded, {} refused",
+        decoded_ok.get(),
+        refused.get()
+    );
+    assert!(decoded_ok.get() > 0 && refused.get() > 0);
+}
+
+/// Valid compressed encodings decode to the histogram, and to the same one as the uncompressed
+/// encoding of schema-1 reports.
+#[test]
+fn compressed_and_uncompressed_encodings_decode_alike() {
+    property_with(
+        "compressed_and_uncompressed_encodings_decode_alike",
+        50,
+        |rng| {
+            let (h, values) = random_hist(rng);
+            let compressed = decoded(&hdr::encode(&h))?;
+            let uncompressed = decoded(&hdr::encode_uncompressed(&h))?;
+            ensure(
+                compressed == h && uncompressed == h && PartialEq::eq(&h, &compressed),
+                || format!("{values:?}: the two forms decode differently"),
+            )
+        },
+    );
 }
 
 fn random_bytes(rng: &mut Rng) -> Vec<u8> {
@@ -1295,7 +1523,7 @@ fn decode_never_panics_or_allocates_absurdly_on_hostile_input() {
         "decode_never_panics_or_allocates_absurdly_on_hostile_input",
         300,
         |rng| {
-            let text = match rng.u8(..6) {
+            let text = match rng.u8(..7) {
                 0 => {
                     const ALPHABET: &[u8] =
                         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
@@ -1310,10 +1538,15 @@ fn decode_never_panics_or_allocates_absurdly_on_hostile_input() {
                 1 => b64.encode(random_bytes(rng)),
                 2 => {
                     let (h, _) = random_hist(rng);
-                    let s = hdr::encode(&h);
+                    let s = if rng.bool() {
+                        hdr::encode(&h)
+                    } else {
+                        hdr::encode_uncompressed(&h)
+                    };
                     mutate(rng, &s)
                 }
                 3 => option_text(rng),
+                4 => b64.encode(hostile_compressed_encoding(rng)),
                 _ => b64.encode(hostile_encoding(rng)),
             };
             let result = no_panic("decode", &text, || decode_bounded(&text))?;
@@ -1448,6 +1681,7 @@ fn any_summary(rng: &mut Rng) -> LatencySummary {
 fn any_result(rng: &mut Rng) -> TestResult {
     TestResult {
         name: any_string(rng),
+        started_at_unix: opt(rng, any_f64),
         config: any_config(rng),
         elapsed_s: any_f64(rng),
         interrupted: rng.bool(),
@@ -1501,6 +1735,11 @@ fn any_result(rng: &mut Rng) -> TestResult {
                 p50_us: any_u64(rng),
                 p95_us: any_u64(rng),
                 p99_us: any_u64(rng),
+                iteration_latency: opt(rng, |rng| any_hist(rng).hdr_v2_base64),
+                iteration_latency_uncorrected: opt(rng, |rng| any_hist(rng).hdr_v2_base64),
+                request_latency: (0..rng.usize(..2))
+                    .map(|_| (any_string(rng), any_hist(rng).hdr_v2_base64))
+                    .collect(),
             })
             .collect(),
         thresholds: (0..rng.usize(..3))
@@ -1612,6 +1851,7 @@ fn any_request(rng: &mut Rng) -> RunRequest {
             })
             .collect(),
         base_url: opt(rng, any_string),
+        request_series: rng.bool(),
     }
 }
 

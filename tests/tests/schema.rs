@@ -141,6 +141,113 @@ fn reports_from_before_baselines_still_match_and_read() {
     assert!(back.tests.iter().all(|t| t.comparison.is_none()));
 }
 
+/// The report as schema version 1 wrote it: uncompressed histograms, no histograms in the
+/// series, no test start times.
+fn version_1_report_json() -> Value {
+    use loadtest_runtime::metrics::hdr::{decode, encode_uncompressed};
+    let mut instance = report_json();
+    instance["schema_version"] = json!(1);
+    fn uncompress(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(s)) = m.get_mut("hdr_v2_base64") {
+                    *s = encode_uncompressed(&decode(s).expect("a valid encoding"));
+                }
+                for v in m.values_mut() {
+                    uncompress(v);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(uncompress),
+            _ => {}
+        }
+    }
+    uncompress(&mut instance);
+    for t in instance["tests"].as_array_mut().unwrap() {
+        if t["result"].is_null() {
+            continue;
+        }
+        object(&mut t["result"]).remove("started_at_unix");
+        for p in t["result"]["series"].as_array_mut().unwrap() {
+            for k in [
+                "iteration_latency",
+                "iteration_latency_uncorrected",
+                "request_latency",
+            ] {
+                object(p).remove(k);
+            }
+        }
+    }
+    instance
+}
+
+#[test]
+fn version_1_reports_still_match_read_and_decode() {
+    use loadtest_runtime::metrics::hdr::{decode, summary};
+    let instance = version_1_report_json();
+    let text = instance.to_string();
+    assert!(text.contains("\"hdr_v2_base64\":\"HISTE") && !text.contains("HISTF"));
+    let errs = errors(&validator(), &instance);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let back: RunReport = serde_json::from_value(instance).expect("a version-1 report reads");
+    assert_eq!(back.schema_version, 1);
+    let now = synthetic::report();
+    for (old, new) in back.tests.iter().zip(&now.tests) {
+        let (Some(old), Some(new)) = (&old.result, &new.result) else {
+            continue;
+        };
+        assert_eq!(old.started_at_unix, None);
+        assert!(old.series.iter().all(|p| p.iteration_latency.is_none()
+            && p.iteration_latency_uncorrected.is_none()
+            && p.request_latency.is_empty()));
+        let h = decode(&old.iteration_latency.hdr_v2_base64).expect("uncompressed V2 decodes");
+        assert_eq!(summary(&h), new.iteration_latency.summary);
+        assert_eq!(
+            h,
+            decode(&new.iteration_latency.hdr_v2_base64).expect("compressed V2 decodes")
+        );
+    }
+}
+
+#[test]
+fn this_version_writes_compressed_histograms_everywhere() {
+    let text = report_json().to_string();
+    assert!(
+        !text.contains("HISTE"),
+        "an uncompressed histogram was written"
+    );
+    let r = synthetic::report();
+    assert_eq!(r.schema_version, 2);
+    let series_hists: usize = r
+        .tests
+        .iter()
+        .filter_map(|t| t.result.as_ref())
+        .flat_map(|t| &t.series)
+        .map(|p| {
+            usize::from(p.iteration_latency.is_some())
+                + usize::from(p.iteration_latency_uncorrected.is_some())
+                + p.request_latency.len()
+        })
+        .sum();
+    assert!(series_hists > 0);
+    assert_eq!(
+        text.matches("\"HISTF").count(),
+        count_histograms(&r) + series_hists
+    );
+}
+
+/// The whole-run histograms of a report.
+fn count_histograms(r: &RunReport) -> usize {
+    r.tests
+        .iter()
+        .filter_map(|t| t.result.as_ref())
+        .map(|t| {
+            1 + usize::from(t.iteration_latency_uncorrected.is_some())
+                + t.request_names.len()
+                + t.custom_latencies.len()
+        })
+        .sum()
+}
+
 /// A comparison with too few windows: its change and interval are NaN, which JSON writes as null.
 fn insufficient_data_report() -> RunReport {
     use loadtest_report::report::MetricVerdict::InsufficientData;
@@ -255,7 +362,17 @@ fn broken_reports_are_rejected() {
     assert_rejected(&v, "a capitalized test status", |r| {
         r["tests"][2]["status"] = json!("Errored")
     });
-    assert_rejected(&v, "schema version 2", |r| r["schema_version"] = json!(2));
+    assert_rejected(&v, "schema version 3", |r| r["schema_version"] = json!(3));
+    assert_rejected(&v, "schema version 0", |r| r["schema_version"] = json!(0));
+    assert_rejected(&v, "a per-second histogram that is not base64", |r| {
+        r["tests"][0]["result"]["series"][0]["iteration_latency"] = json!("HISTF?")
+    });
+    assert_rejected(&v, "a per-second request histogram that is a number", |r| {
+        r["tests"][0]["result"]["series"][0]["request_latency"]["GET /"] = json!(1)
+    });
+    assert_rejected(&v, "a string start time", |r| {
+        r["tests"][0]["result"]["started_at_unix"] = json!("today")
+    });
     assert_rejected(&v, "an unknown load model", |r| {
         r["tests"][0]["result"]["config"]["model"] = json!("hybrid")
     });
@@ -402,6 +519,16 @@ fn histogram_encodings_decode_to_their_summaries() {
         for h in all {
             let decoded = decode(&h.hdr_v2_base64).expect("a valid encoding");
             assert_eq!(summary(&decoded), h.summary);
+        }
+        for p in &t.series {
+            let all = p
+                .iteration_latency
+                .iter()
+                .chain(&p.iteration_latency_uncorrected)
+                .chain(p.request_latency.values());
+            for h in all {
+                decode(h).expect("a valid per-second encoding");
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::errors::CliError;
 use crate::output::atomic;
-use loadtest_report::report::{RunReport, SCHEMA_VERSION};
+use loadtest_report::report::{OLDEST_SCHEMA_VERSION, RunReport, SCHEMA_VERSION};
 use std::path::{Path, PathBuf};
 
 /// The file a baseline folder holds.
@@ -60,10 +60,10 @@ pub fn load_file(path: &Path) -> Result<RunReport, CliError> {
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CliError::Usage(format!("the baseline {} is not valid JSON ({e}); it may be corrupted: save it again with --save-baseline", file.display())))?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) if (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) => {}
         Some(v) => {
             return Err(CliError::Usage(format!(
-                "the baseline {} has schema_version {v}; this cargo-loadtest reads version {SCHEMA_VERSION}",
+                "the baseline {} has schema_version {v}; this cargo-loadtest reads versions {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}",
                 file.display()
             )));
         }

@@ -217,6 +217,7 @@ mod tests {
                     p50_us: j(level_us),
                     p95_us: j(level_us * 2),
                     p99_us: j(level_us * 3),
+                    ..IntervalPoint::default()
                 }
             })
             .collect();

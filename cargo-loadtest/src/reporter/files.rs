@@ -1,9 +1,9 @@
-//! Report files written when a run is finished: JSON (the contract), JUnit XML and Bencher's
-//! metric format. Each file is replaced atomically.
+//! Report files written when a run is finished: JSON (the contract), JUnit XML, Bencher's
+//! metric format, CSV and HdrHistogram interval logs. Each file is replaced atomically.
 
 use super::{Event, Reporter};
 use crate::errors::CliError;
-use crate::output::{atomic, junit};
+use crate::output::{atomic, csv, hlog, junit};
 use std::path::PathBuf;
 
 /// `report.json`: the whole run, as `loadtest_report::report::RunReport`.
@@ -38,6 +38,35 @@ impl Reporter for BmfFile {
     fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
         if let Event::RunFinished(report) = event {
             atomic::write(&self.0, crate::compare::bmf::render(report).as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// `--csv PATH`: the summary at PATH and the per-second series beside it.
+pub(crate) struct CsvFiles(pub(crate) PathBuf);
+
+impl Reporter for CsvFiles {
+    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+        if let Event::RunFinished(report) = event {
+            atomic::write(&self.0, &csv::summary(report))?;
+            atomic::write(&csv::series_path(&self.0), &csv::series(report))?;
+        }
+        Ok(())
+    }
+}
+
+/// `--hlog DIR`: one HdrHistogram interval log per test.
+pub(crate) struct IntervalLogs(pub(crate) PathBuf);
+
+impl Reporter for IntervalLogs {
+    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+        if let Event::RunFinished(report) = event {
+            let logs = hlog::render_all(&report.tests, &self.0)
+                .map_err(|e| CliError::Usage(format!("cannot write the interval logs: {e}")))?;
+            for log in logs {
+                atomic::write(&log.path, log.text.as_bytes())?;
+            }
         }
         Ok(())
     }

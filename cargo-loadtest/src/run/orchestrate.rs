@@ -10,7 +10,8 @@ use crate::errors::CliError;
 use crate::exit_code;
 use crate::output::ReportPaths;
 use crate::reporter::{
-    BmfFile, Event, JsonFile, JunitFile, MarkdownFile, Reporters, SaveBaseline, Terminal,
+    BmfFile, CsvFiles, Event, IntervalLogs, JsonFile, JunitFile, MarkdownFile, Reporters,
+    SaveBaseline, Terminal,
 };
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -39,8 +40,9 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
-    let selected = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
     let paths = ReportPaths::resolve(&ws.target_dir, args);
+    paths.check()?;
+    let selected = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
     let mut reporters = Reporters::default();
     reporters
         .register(JsonFile(paths.json.clone()))
@@ -51,6 +53,12 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         });
     if let Some(bmf) = &args.bmf {
         reporters.register(BmfFile(bmf.clone()));
+    }
+    if let Some(csv) = &paths.csv {
+        reporters.register(CsvFiles(csv.clone()));
+    }
+    if let Some(dir) = &paths.hlog {
+        reporters.register(IntervalLogs(dir.clone()));
     }
     reporters.register(Terminal::new(args.quiet, Some(paths.describe())));
     if let Some(name) = &args.save_baseline {

@@ -11,7 +11,7 @@ use crate::ctx::TestShared;
 use crate::grammar::ClientKind;
 use crate::http::{RateLimiter, new_transport, proxy_variables};
 use crate::metrics::hdr;
-use crate::metrics::{IterationClass, Metrics, PHASE_NAMES, ProcessSample, RequestClass};
+use crate::metrics::{Interval, IterationClass, Metrics, PHASE_NAMES, ProcessSample, RequestClass};
 pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
@@ -35,6 +35,8 @@ pub(crate) struct RunTest<'a> {
     pub(crate) default_base_url: Option<String>,
     pub(crate) interrupt: Arc<Stop>,
     pub(crate) on_progress: &'a mut (dyn FnMut(Progress) + Send),
+    /// Keep each request name's latency per second in the series.
+    pub(crate) request_series: bool,
 }
 
 /// Runs one test to its end and returns what was measured.
@@ -46,9 +48,10 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         default_base_url,
         interrupt,
         on_progress,
+        request_series,
     } = req;
     let name = def.full_name();
-    let metrics = Metrics::new();
+    let metrics = Metrics::with_request_intervals(request_series);
     let max_idle = match &config.model {
         LoadModel::Closed { users, .. } => users.peak() as usize,
         LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
@@ -82,6 +85,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let hard = Arc::new(Stop::default());
     let open_model = matches!(config.model, LoadModel::Open { .. });
     let before = ProcessSample::now();
+    let started_at = std::time::SystemTime::now();
     let start = Instant::now();
     let mut load = match config.model.clone() {
         LoadModel::Closed { users, think_time } => tokio::spawn(closed::run(
@@ -117,7 +121,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         )),
     };
 
-    let mut series: Vec<IntervalPoint> = Vec::new();
+    let mut series = Series::new(open_model);
     let mut progress_latency = hdr::new_hist();
     let mut interrupted = false;
     let mut aborted_by: Option<String> = None;
@@ -149,13 +153,14 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     hard.stop();
                 }
                 if now >= next_tick {
-                    let (point, interval_latency) = interval_point(&metrics, start, now);
+                    let interval = metrics.take_interval();
+                    let (iterations, interval_latency) = (interval.iterations, &interval.latency);
                     last_tick = now;
                     next_tick += Duration::from_secs(1);
                     // Progress needs counts and a p99 so far, not a merge of every histogram of
                     // every shard: that merge stalled the load for milliseconds each second on a
                     // one-thread runtime. The p99 comes from the interval histograms added up.
-                    let _ = progress_latency.add(&interval_latency);
+                    let _ = progress_latency.add(interval_latency);
                     let totals = metrics.totals();
                     on_progress(Progress {
                         test: name.clone(),
@@ -165,11 +170,11 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                         failed: totals.failed,
                         requests: totals.requests,
                         request_errors: totals.request_errors,
-                        rate_per_s: point.iterations as f64,
+                        rate_per_s: iterations as f64,
                         p99_us: progress_latency.value_at_quantile(0.99),
                         dropped: totals.dropped,
                     });
-                    series.push(point);
+                    series.push((now - start).as_secs_f64(), interval);
                     if config.abort_on_fail && aborted_by.is_none() {
                         let merged = metrics.merged();
                         let outcomes = verdict::evaluate(&config.thresholds, &merged, (now - start).as_secs_f64());
@@ -186,12 +191,18 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     }
     let end = Instant::now();
     let elapsed_s = (end - start).as_secs_f64();
+    // What ended after the last tick: a point of its own, or, when it is a sliver of a second,
+    // part of the last point (so the series adds up to the totals and counts whole seconds).
+    let tail = metrics.take_interval();
     if end > last_tick + Duration::from_millis(50) || series.is_empty() {
-        series.push(interval_point(&metrics, start, end).0);
+        series.push(elapsed_s, tail);
+    } else {
+        series.extend_last(elapsed_s, tail);
     }
+    let series = series.finish();
     let after = ProcessSample::now();
     let merged = metrics.merged();
-    Ok(assemble(
+    let mut result = assemble(
         &config,
         name,
         merged,
@@ -202,14 +213,65 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         open_model,
         before,
         after,
-    ))
+    );
+    result.started_at_unix = started_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs_f64());
+    Ok(result)
 }
 
-/// The series point of the interval that ends `now`, and that interval's latency histogram.
-fn interval_point(metrics: &Metrics, start: Instant, now: Instant) -> (IntervalPoint, hdr::Hist) {
-    let iv = metrics.take_interval();
-    let point = IntervalPoint {
-        t_s: (now - start).as_secs_f64(),
+/// The per-second series as it is collected: finished points, and the last interval kept whole
+/// until the next one arrives (the end of a test may still add to it).
+struct Series {
+    points: Vec<IntervalPoint>,
+    last: Option<(f64, Interval)>,
+    open_model: bool,
+}
+
+impl Series {
+    fn new(open_model: bool) -> Series {
+        Series {
+            points: Vec::new(),
+            last: None,
+            open_model,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.last.is_none()
+    }
+
+    /// Adds the interval that ended `t_s` seconds into the test.
+    fn push(&mut self, t_s: f64, interval: Interval) {
+        if let Some((t, last)) = self.last.replace((t_s, interval)) {
+            self.points.push(point(t, &last, self.open_model));
+        }
+    }
+
+    /// Adds `interval`, which ended `t_s` seconds into the test, to the last point.
+    fn extend_last(&mut self, t_s: f64, interval: Interval) {
+        match &mut self.last {
+            Some((t, last)) => {
+                *t = t_s;
+                last.add(&interval);
+            }
+            None => self.last = Some((t_s, interval)),
+        }
+    }
+
+    fn finish(mut self) -> Vec<IntervalPoint> {
+        if let Some((t, last)) = self.last.take() {
+            self.points.push(point(t, &last, self.open_model));
+        }
+        self.points
+    }
+}
+
+/// The series point of an interval that ended `t_s` seconds into the test.
+fn point(t_s: f64, iv: &Interval, open_model: bool) -> IntervalPoint {
+    IntervalPoint {
+        t_s,
         iterations: iv.iterations,
         failed: iv.failed,
         requests: iv.requests,
@@ -217,8 +279,14 @@ fn interval_point(metrics: &Metrics, start: Instant, now: Instant) -> (IntervalP
         p50_us: iv.latency.value_at_quantile(0.50),
         p95_us: iv.latency.value_at_quantile(0.95),
         p99_us: iv.latency.value_at_quantile(0.99),
-    };
-    (point, iv.latency)
+        iteration_latency: Some(hdr::encode(&iv.latency)),
+        iteration_latency_uncorrected: open_model.then(|| hdr::encode(&iv.latency_uncorrected)),
+        request_latency: iv
+            .request_latency
+            .iter()
+            .map(|(name, h)| (name.to_string(), hdr::encode(h)))
+            .collect(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -359,6 +427,7 @@ fn assemble(
     let passed = verdict::thresholds_held(&thresholds, aborted_by.as_deref());
     TestResult {
         name,
+        started_at_unix: None,
         config: config.summary(),
         elapsed_s,
         interrupted,

@@ -147,6 +147,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 default_base_url: default_base_url(),
                 interrupt: interrupt.clone(),
                 on_progress: &mut on_progress,
+                request_series: request.request_series,
             };
             match run_test(run).await {
                 Ok(result) => emit(&Event::Finished {

@@ -107,6 +107,7 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
                         default_base_url: default_base_url(),
                         interrupt: Arc::new(Stop::default()),
                         on_progress: &mut ignore,
+                        request_series: false,
                     };
                     run_test(run).await.map_err(|e| e.to_string())
                 }

@@ -27,6 +27,7 @@ pub(crate) struct Totals {
 pub(crate) struct Metrics {
     id: u64,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+    request_intervals: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -37,10 +38,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Metrics {
     /// A new, empty registry.
+    #[cfg(any(test, feature = "bench"))]
     pub(crate) fn new() -> Arc<Metrics> {
+        Self::with_request_intervals(false)
+    }
+
+    /// A new, empty registry whose intervals also hold each request name's latency when
+    /// `request_intervals` is set.
+    pub(crate) fn with_request_intervals(request_intervals: bool) -> Arc<Metrics> {
         Arc::new(Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shards: Mutex::new(Vec::new()),
+            request_intervals,
         })
     }
 
@@ -50,7 +59,10 @@ impl Metrics {
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             if local.as_ref().is_none_or(|(id, _)| *id != self.id) {
-                let shard = Arc::new(Mutex::new(Shard::default()));
+                let shard = Arc::new(Mutex::new(Shard {
+                    request_intervals: self.request_intervals,
+                    ..Shard::default()
+                }));
                 lock(&self.shards).push(shard.clone());
                 *local = Some((self.id, shard));
             }
@@ -66,18 +78,24 @@ impl Metrics {
         let mut out = super::shard::Interval::default();
         for shard in shards {
             let mut s = lock(&shard);
-            out.iterations += s.interval.iterations;
-            out.failed += s.interval.failed;
-            out.requests += s.interval.requests;
-            out.request_errors += s.interval.request_errors;
-            out.latency
-                .add(&s.interval.latency)
-                .expect("auto-resizing histograms always merge");
+            out.add(&s.interval);
             s.interval.iterations = 0;
             s.interval.failed = 0;
             s.interval.requests = 0;
             s.interval.request_errors = 0;
             s.interval.latency.reset();
+            s.interval.latency_uncorrected.reset();
+            for (name, stats) in s.requests.iter_mut() {
+                if let Some(h) = stats.interval_latency.as_mut().filter(|h| !h.is_empty()) {
+                    super::shard::add(
+                        out.request_latency
+                            .entry(name.clone())
+                            .or_insert_with(super::hdr::new_hist),
+                        h,
+                    );
+                    h.reset();
+                }
+            }
         }
         out
     }

@@ -99,6 +99,9 @@ pub(crate) struct RequestStats {
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
     pub(crate) latency: Hist,
+    /// The current interval's latency, kept only when the series holds each request name's
+    /// latency per second (see [`Shard::request_intervals`]).
+    pub(crate) interval_latency: Option<Hist>,
 }
 
 impl Default for RequestStats {
@@ -109,6 +112,7 @@ impl Default for RequestStats {
             bytes_sent: 0,
             bytes_received: 0,
             latency: hdr::new_hist(),
+            interval_latency: None,
         }
     }
 }
@@ -170,6 +174,11 @@ pub(crate) struct Interval {
     pub(crate) requests: u64,
     pub(crate) request_errors: u64,
     pub(crate) latency: Hist,
+    /// Open model only, like the totals' uncorrected latency.
+    pub(crate) latency_uncorrected: Hist,
+    /// Each request name's latency in the interval, when the shards keep it; filled by
+    /// [`super::Metrics::take_interval`] from the shards' [`RequestStats::interval_latency`].
+    pub(crate) request_latency: HashMap<Box<str>, Hist>,
 }
 
 impl Default for Interval {
@@ -180,8 +189,36 @@ impl Default for Interval {
             requests: 0,
             request_errors: 0,
             latency: hdr::new_hist(),
+            latency_uncorrected: hdr::new_hist(),
+            request_latency: HashMap::new(),
         }
     }
+}
+
+impl Interval {
+    /// Adds `other` (a later slice of the same second) to this interval.
+    pub(crate) fn add(&mut self, other: &Interval) {
+        self.iterations += other.iterations;
+        self.failed += other.failed;
+        self.requests += other.requests;
+        self.request_errors += other.request_errors;
+        add(&mut self.latency, &other.latency);
+        add(&mut self.latency_uncorrected, &other.latency_uncorrected);
+        for (name, h) in &other.request_latency {
+            add(
+                self.request_latency
+                    .entry(name.clone())
+                    .or_insert_with(hdr::new_hist),
+                h,
+            );
+        }
+    }
+}
+
+/// `into += from`, for histograms that always merge (auto-resizing, same precision).
+pub(crate) fn add(into: &mut Hist, from: &Hist) {
+    into.add(from)
+        .expect("auto-resizing histograms always merge");
 }
 
 /// The most distinct error messages kept per shard; further distinct messages are counted as "other".
@@ -210,6 +247,8 @@ pub(crate) struct Shard {
     pub(crate) conn_opened: u64,
     pub(crate) conn_reused: u64,
     pub(crate) conn_reopened: u64,
+    /// Whether each request name's latency is also kept per interval (for the series).
+    pub(crate) request_intervals: bool,
 }
 
 impl Default for Shard {
@@ -234,6 +273,7 @@ impl Default for Shard {
             conn_opened: 0,
             conn_reused: 0,
             conn_reopened: 0,
+            request_intervals: false,
         }
     }
 }
@@ -252,6 +292,7 @@ impl Shard {
         hdr::record(&mut self.latency, corrected_us);
         if let Some(u) = uncorrected_us {
             hdr::record(&mut self.latency_uncorrected, u);
+            hdr::record(&mut self.interval.latency_uncorrected, u);
         }
         hdr::record(&mut self.interval.latency, corrected_us);
         self.interval.iterations += 1;
@@ -286,6 +327,12 @@ impl Shard {
         stats.bytes_sent += sent;
         stats.bytes_received += received;
         hdr::record(&mut stats.latency, latency_us);
+        if self.request_intervals {
+            hdr::record(
+                stats.interval_latency.get_or_insert_with(hdr::new_hist),
+                latency_us,
+            );
+        }
         self.interval.requests += 1;
         if class != RequestClass::Ok {
             self.interval.request_errors += 1;

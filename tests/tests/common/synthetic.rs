@@ -141,6 +141,7 @@ pub fn open_model_passed() -> TestResult {
     let (p99, search_p95) = (iteration_latency.summary.p99_us, search.summary.p95_us);
     TestResult {
         name: "home_page".into(),
+        started_at_unix: Some(1_767_225_600.5),
         config: ConfigSummary {
             model: "open".into(),
             users: None,
@@ -233,6 +234,22 @@ pub fn open_model_passed() -> TestResult {
                 p50_us: 18_000 + s * 100,
                 p95_us: 32_000 + s * 150,
                 p99_us: 90_000 + s * 200,
+                iteration_latency: Some(
+                    hist(latencies(200, 4_000 + s * 100, 30_000, 90_000)).hdr_v2_base64,
+                ),
+                iteration_latency_uncorrected: Some(
+                    hist(latencies(200, 3_500 + s * 100, 25_000, 60_000)).hdr_v2_base64,
+                ),
+                request_latency: map(&[
+                    (
+                        "GET /",
+                        hist(latencies(200, 2_000, 15_000, 40_000)).hdr_v2_base64,
+                    ),
+                    (
+                        "GET /search",
+                        hist(latencies(100, 3_000, 20_000, 50_000)).hdr_v2_base64,
+                    ),
+                ]),
             })
             .collect(),
         thresholds: vec![
@@ -295,6 +312,7 @@ pub fn closed_model_failed() -> TestResult {
     let summary = hist(lat.clone()).summary;
     TestResult {
         name: "search::by_keyword".into(),
+        started_at_unix: Some(1_767_225_611.0),
         config: ConfigSummary {
             model: "closed".into(),
             users: Some(20),
@@ -369,6 +387,11 @@ pub fn closed_model_failed() -> TestResult {
                 p50_us: 130_000,
                 p95_us: 205_000,
                 p99_us: 450_000,
+                iteration_latency: Some(
+                    hist(latencies(400, 60_000, 150_000, 400_000)).hdr_v2_base64,
+                ),
+                iteration_latency_uncorrected: None,
+                request_latency: BTreeMap::new(),
             })
             .collect(),
         thresholds: vec![
@@ -411,6 +434,7 @@ pub fn interrupted_partial() -> TestResult {
     let p99 = iteration_latency.summary.p99_us;
     TestResult {
         name: "nightly_export".into(),
+        started_at_unix: None,
         config: ConfigSummary {
             model: "closed".into(),
             users: Some(2),
