@@ -26,6 +26,7 @@ mod list;
 pub mod output;
 mod progress;
 mod run;
+mod scaffold;
 mod settings;
 mod signals;
 mod workspace;
