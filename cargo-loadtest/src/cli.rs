@@ -80,7 +80,12 @@ pub struct NewArgs {
     #[arg(long, value_name = "HOST", requires = "from_har")]
     pub only: Option<String>,
     /// OpenAPI: the operations to test, by operationId or as "METHOD /path" (default: all).
-    #[arg(long, value_name = "OPERATION", value_delimiter = ',', requires = "from_openapi")]
+    #[arg(
+        long,
+        value_name = "OPERATION",
+        value_delimiter = ',',
+        requires = "from_openapi"
+    )]
     pub operations: Vec<String>,
     /// The package to add the test to (default: the package of the current directory).
     #[arg(short, long, value_name = "SPEC")]

@@ -27,7 +27,12 @@ pub(crate) fn render(file: &TestFile) -> Result<String, String> {
             Step::Send(r) => Some(r),
             Step::Think(_) => None,
         })
-        .flat_map(|r| r.path.0.iter().chain(r.body.iter().flat_map(|b| b.0.iter())))
+        .flat_map(|r| {
+            r.path
+                .0
+                .iter()
+                .chain(r.body.iter().flat_map(|b| b.0.iter()))
+        })
         .filter_map(|p| match p {
             Piece::Secret(_, e) => Some(*e),
             Piece::Literal(_) => None,

@@ -258,12 +258,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<v1_2::Log, CliError> {
         )
     })?;
     let Some(log) = value.get("log").and_then(|l| l.as_object()) else {
-        return Err(bad_input(
-            path,
-            None,
-            "no top-level `log` object",
-            ACCEPTED,
-        ));
+        return Err(bad_input(path, None, "no top-level `log` object", ACCEPTED));
     };
     match log.get("version").and_then(|v| v.as_str()) {
         Some("1.2") | Some("1.1") => {}
@@ -331,16 +326,18 @@ fn redirect_target(c: &Candidate) -> Option<String> {
                 .find(|h| h.name.eq_ignore_ascii_case("location"))
                 .map(|h| h.value.clone())
         })?;
-    Some(if location.starts_with("http://") || location.starts_with("https://") {
-        location
-    } else if location.starts_with("//") {
-        format!("{}:{location}", c.url.scheme)
-    } else if location.starts_with('/') {
-        format!("{}://{}{location}", c.url.scheme, c.url.host)
-    } else {
-        let base = c.url.path.rsplit_once('/').map(|(b, _)| b).unwrap_or("");
-        format!("{}://{}{base}/{location}", c.url.scheme, c.url.host)
-    })
+    Some(
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location
+        } else if location.starts_with("//") {
+            format!("{}:{location}", c.url.scheme)
+        } else if location.starts_with('/') {
+            format!("{}://{}{location}", c.url.scheme, c.url.host)
+        } else {
+            let base = c.url.path.rsplit_once('/').map(|(b, _)| b).unwrap_or("");
+            format!("{}://{}{base}/{location}", c.url.scheme, c.url.host)
+        },
+    )
 }
 
 /// The parts of a recorded URL that matter here.
@@ -481,7 +478,7 @@ fn request(c: &Candidate, secrets: &mut Secrets) -> Request {
             has_cookie = true;
         }
         let value = if names::is_secret_name(&lower) {
-            let what = format!("the `{}` header", canonical_header(&h.name));
+            let what = format!("the `{}` header", h.name);
             let mut values = vec![h.value.as_str()];
             if let Some((_, credential)) = h.value.split_once(' ') {
                 values.push(credential);
@@ -650,19 +647,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn canonical_header(name: &str) -> String {
-    name.split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
 /// The secrets of one recording: their environment variables and every value seen.
 struct Secrets {
     prefix: String,
@@ -749,7 +733,7 @@ impl Secrets {
                 {
                     h.value = HeaderValue::Secret(Secret {
                         var: names::env_var(&self.prefix, &h.name),
-                        what: format!("the `{}` header", canonical_header(&h.name)),
+                        what: format!("the `{}` header", h.name),
                     });
                 }
             }
@@ -785,36 +769,40 @@ struct LeftOut {
 impl LeftOut {
     fn describe(&self, other_hosts: &[String]) -> String {
         let mut parts = Vec::new();
-        let mut n = |count: usize, what: &str| {
-            if count > 0 {
-                parts.push(format!("{count} {what}"));
-            }
+        let mut n = |count: usize, one: &str, many: &str| match count {
+            0 => {}
+            1 => parts.push(format!("1 {one}")),
+            n => parts.push(format!("{n} {many}")),
         };
-        n(self.static_assets, "static assets");
+        n(self.static_assets, "static asset", "static assets");
+        n(
+            self.other_hosts,
+            "request to another host",
+            "requests to other hosts",
+        );
+        n(
+            self.redirects,
+            "redirect the client follows itself",
+            "redirects the client follows itself",
+        );
+        n(
+            self.unanswered,
+            "request without a response",
+            "requests without a response",
+        );
+        n(self.other_scheme, "non-HTTP URL", "non-HTTP URLs");
+        let mut methods = self.methods.clone();
+        methods.sort();
+        methods.dedup();
+        n(
+            self.methods.len(),
+            &format!("{} request", methods.join("/")),
+            &format!("{} requests", methods.join("/")),
+        );
         if self.other_hosts > 0 {
-            parts.push(format!(
-                "{} requests to other hosts ({})",
-                self.other_hosts,
-                other_hosts.join(", ")
-            ));
-        }
-        let mut n = |count: usize, what: &str| {
-            if count > 0 {
-                parts.push(format!("{count} {what}"));
+            if let Some(p) = parts.iter_mut().find(|p| p.contains("other host")) {
+                p.push_str(&format!(" ({})", other_hosts.join(", ")));
             }
-        };
-        n(self.redirects, "redirects the client follows itself");
-        n(self.unanswered, "requests without a response");
-        n(self.other_scheme, "non-HTTP URLs");
-        if !self.methods.is_empty() {
-            let mut m = self.methods.clone();
-            m.sort();
-            m.dedup();
-            parts.push(format!(
-                "{} {} requests",
-                self.methods.len(),
-                m.join("/")
-            ));
         }
         if parts.is_empty() {
             "nothing".into()
@@ -912,6 +900,5 @@ mod tests {
     #[test]
     fn decoding() {
         assert_eq!(percent_decode("a%20b+c%"), "a b c%");
-        assert_eq!(canonical_header("x-api-key"), "X-Api-Key");
     }
 }

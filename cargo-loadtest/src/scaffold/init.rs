@@ -134,7 +134,9 @@ mod tests {
                 in_example = true;
             }
             if in_example {
-                let line = line.strip_prefix("// ").expect("example lines are commented");
+                let line = line
+                    .strip_prefix("// ")
+                    .expect("example lines are commented");
                 in_example = line != "}";
                 code.push(line);
             } else if !line.starts_with("//") || line.starts_with("//!") {

@@ -51,7 +51,10 @@ pub(crate) struct Plan {
 
 /// Finds the package: `-p NAME` among the workspace's members, else the one whose manifest is
 /// `--manifest-path` or the nearest Cargo.toml above the current directory.
-pub(crate) fn locate(package: Option<&str>, manifest_path: Option<&Path>) -> Result<Package, CliError> {
+pub(crate) fn locate(
+    package: Option<&str>,
+    manifest_path: Option<&Path>,
+) -> Result<Package, CliError> {
     if let Some(path) = manifest_path
         && !path.is_file()
     {
@@ -253,7 +256,11 @@ pub(crate) fn plan(package: &Package, name: &str) -> Result<Plan, CliError> {
 
     let target_present = match find_test_target(&doc, name) {
         None => false,
-        Some(existing) if existing.path.as_deref() == Some(rel_path.as_str()) && existing.harnessless => true,
+        Some(existing)
+            if existing.path.as_deref() == Some(rel_path.as_str()) && existing.harnessless =>
+        {
+            true
+        }
         Some(existing) => {
             return Err(CliError::Usage(format!(
                 "{} already has a [[test]] target named {name:?} ({}); choose another name with --name",
@@ -327,7 +334,8 @@ fn find_test_target(doc: &DocumentMut, name: &str) -> Option<TestTarget> {
         path: t.get("path").and_then(|p| p.as_str()).map(str::to_string),
         harnessless: t.get("harness").and_then(|h| h.as_bool()) == Some(false),
     };
-    let is_named = |t: &dyn toml_edit::TableLike| t.get("name").and_then(|n| n.as_str()) == Some(name);
+    let is_named =
+        |t: &dyn toml_edit::TableLike| t.get("name").and_then(|n| n.as_str()) == Some(name);
     match doc.get("test")? {
         Item::ArrayOfTables(a) => a.iter().find(|t| is_named(*t)).map(|t| of(t)),
         Item::Value(Value::Array(a)) => a
@@ -444,9 +452,14 @@ mod tests {
         let plan = plan(&pkg, "api").unwrap();
         let text = plan.manifest.unwrap();
         assert!(text.starts_with(MANIFEST), "{text}");
-        assert!(text.contains("[dev-dependencies]\nloadtest-runtime = \"0.1\"\n"), "{text}");
         assert!(
-            text.contains("[[test]]\nname = \"api\"\npath = \"loadtests/api.rs\"\nharness = false\n"),
+            text.contains("[dev-dependencies]\nloadtest-runtime = \"0.1\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "[[test]]\nname = \"api\"\npath = \"loadtests/api.rs\"\nharness = false\n"
+            ),
             "{text}"
         );
         assert!(!plan.target_present);
@@ -460,7 +473,10 @@ mod tests {
         let first = plan(&pkg, "api").unwrap();
         apply(&first, Some("fn main() {}\n"), &pkg.manifest).unwrap();
         let text = std::fs::read_to_string(&pkg.manifest).unwrap();
-        assert!(text.contains("loadtest-runtime = { path = \"../rt\" }"), "{text}");
+        assert!(
+            text.contains("loadtest-runtime = { path = \"../rt\" }"),
+            "{text}"
+        );
         let second = plan(&pkg, "api").unwrap();
         assert!(second.manifest.is_none());
         assert!(second.target_present);
@@ -473,7 +489,10 @@ mod tests {
         let text = format!("{MANIFEST}\n[[test]]\nname = \"api\"\npath = \"tests/api.rs\"\n");
         let pkg = package(dir.path(), &text, RuntimeDep::Workspace);
         let err = plan(&pkg, "api").unwrap_err().to_string();
-        assert!(err.contains("already has a [[test]] target named \"api\""), "{err}");
+        assert!(
+            err.contains("already has a [[test]] target named \"api\""),
+            "{err}"
+        );
         assert!(err.contains("--name"), "{err}");
     }
 
@@ -500,7 +519,10 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative(Path::new("/a/b/c"), Path::new("/a/rt")), "../../rt");
+        assert_eq!(
+            relative(Path::new("/a/b/c"), Path::new("/a/rt")),
+            "../../rt"
+        );
         assert_eq!(relative(Path::new("/a"), Path::new("/a/rt")), "rt");
     }
 }

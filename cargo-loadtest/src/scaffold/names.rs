@@ -218,13 +218,22 @@ mod tests {
     #[test]
     fn request_names_group_ids() {
         assert_eq!(request_name("GET", "/"), "GET /");
-        assert_eq!(request_name("GET", "/api/items/42?x=1"), "GET /api/items/{id}");
+        assert_eq!(
+            request_name("GET", "/api/items/42?x=1"),
+            "GET /api/items/{id}"
+        );
         assert_eq!(
             request_name("PUT", "/o/3f2b8c1e-8d4a-4f7a-9e61-2c9d1b7a5e00/lines/7"),
             "PUT /o/{id}/lines/{id}"
         );
-        assert_eq!(request_name("GET", "/api/v2/products"), "GET /api/v2/products");
-        assert_eq!(request_name("GET", "/cart/aB3dE5gH7jK9mN1p"), "GET /cart/{id}");
+        assert_eq!(
+            request_name("GET", "/api/v2/products"),
+            "GET /api/v2/products"
+        );
+        assert_eq!(
+            request_name("GET", "/cart/aB3dE5gH7jK9mN1p"),
+            "GET /cart/{id}"
+        );
         assert!(!is_dynamic("checkout"));
         assert!(!is_dynamic("v2"));
         assert!(!is_dynamic("deadbeef"), "hex words without digits stay");

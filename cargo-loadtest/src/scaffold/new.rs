@@ -121,8 +121,14 @@ mod tests {
 
     #[test]
     fn default_names_come_from_the_file() {
-        assert_eq!(default_name(Path::new("x/Checkout Flow.har")), "checkout_flow");
-        assert_eq!(default_name(Path::new("petstore.openapi.yaml")), "petstore_openapi");
+        assert_eq!(
+            default_name(Path::new("x/Checkout Flow.har")),
+            "checkout_flow"
+        );
+        assert_eq!(
+            default_name(Path::new("petstore.openapi.yaml")),
+            "petstore_openapi"
+        );
     }
 
     #[test]

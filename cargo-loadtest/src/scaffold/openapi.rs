@@ -25,7 +25,8 @@ use openapiv3::{
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
-const ACCEPTED: &str = "an OpenAPI 3.0.x or 3.1.x document in YAML or JSON, with `openapi`, `info` and `paths`";
+const ACCEPTED: &str =
+    "an OpenAPI 3.0.x or 3.1.x document in YAML or JSON, with `openapi`, `info` and `paths`";
 
 /// How deep example building follows nested and recursive schemas.
 const MAX_DEPTH: usize = 8;
@@ -103,10 +104,8 @@ pub(crate) fn read(
     let mut tests = Vec::new();
     let mut taken: Vec<String> = Vec::new();
     for op in chosen {
-        let fn_name = names::unique_identifier(
-            op.op.operation_id.as_deref().unwrap_or(&op.label()),
-            &taken,
-        );
+        let fn_name =
+            names::unique_identifier(op.op.operation_id.as_deref().unwrap_or(&op.label()), &taken);
         taken.push(fn_name.clone());
         tests.push(test(op, fn_name, name, &base, &api, components));
     }
@@ -174,7 +173,9 @@ impl Op<'_> {
             return true;
         }
         match selector.split_once(' ') {
-            Some((m, p)) => m.eq_ignore_ascii_case(self.method.as_str()) && p.trim() == self.template,
+            Some((m, p)) => {
+                m.eq_ignore_ascii_case(self.method.as_str()) && p.trim() == self.template
+            }
             None => false,
         }
     }
@@ -263,8 +264,14 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<OpenAPI, CliError> {
                     // yaml_serde's message ends with the location already given in front.
                     let suffix = format!(" at line {} column {}", l.line(), l.column());
                     let message = e.inner().to_string();
-                    let message = message.strip_suffix(&suffix).unwrap_or(&message).to_string();
-                    (position(l.line(), l.column(), &e.path().to_string()), message)
+                    let message = message
+                        .strip_suffix(&suffix)
+                        .unwrap_or(&message)
+                        .to_string();
+                    (
+                        position(l.line(), l.column(), &e.path().to_string()),
+                        message,
+                    )
                 }
                 None => (e.path().to_string(), e.inner().to_string()),
             };
@@ -294,7 +301,10 @@ fn downgrade_schemas(value: &mut Value, in_data: bool) {
                         }
                     }
                 }
-                for (key, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+                for (key, bound) in [
+                    ("exclusiveMinimum", "minimum"),
+                    ("exclusiveMaximum", "maximum"),
+                ] {
                     if let Some(n @ Value::Number(_)) = map.get(key).cloned() {
                         map.insert(bound.into(), n);
                         map.insert(key.into(), Value::Bool(true));
@@ -311,7 +321,8 @@ fn downgrade_schemas(value: &mut Value, in_data: bool) {
                 }
             }
             for (k, v) in map.iter_mut() {
-                let data = in_data || matches!(k.as_str(), "example" | "default" | "enum" | "value");
+                let data =
+                    in_data || matches!(k.as_str(), "example" | "default" | "enum" | "value");
                 downgrade_schemas(v, data);
             }
         }
@@ -369,6 +380,15 @@ fn test(
     let mut headers = Vec::new();
     for p in &params {
         let data = p.parameter_data_ref();
+        let used = match p {
+            Parameter::Path { .. } => true,
+            Parameter::Query { .. } => data.required || has_example(data),
+            Parameter::Header { .. } => data.required,
+            Parameter::Cookie { .. } => false,
+        };
+        if !used {
+            continue;
+        }
         let value = match parameter_example(data, c) {
             Some(v) => v,
             None => {
@@ -380,7 +400,7 @@ fn test(
             Parameter::Path { .. } => {
                 path = path.replace(&format!("{{{}}}", data.name), &percent(&scalar(&value)));
             }
-            Parameter::Query { .. } if data.required || has_example(data) => match &value {
+            Parameter::Query { .. } => match &value {
                 Value::Array(items) => {
                     for i in items {
                         query.push((data.name.clone(), scalar(i)));
@@ -388,7 +408,7 @@ fn test(
                 }
                 v => query.push((data.name.clone(), scalar(v))),
             },
-            Parameter::Header { .. } if data.required => {
+            Parameter::Header { .. } => {
                 let lower = data.name.to_ascii_lowercase();
                 let value = if names::is_secret_name(&lower) {
                     HeaderValue::Secret(Secret {
@@ -400,7 +420,7 @@ fn test(
                 };
                 headers.push(Header { name: lower, value });
             }
-            _ => {}
+            Parameter::Cookie { .. } => {}
         }
     }
     // Any `{param}` the document forgot to declare still needs a value.
@@ -420,7 +440,12 @@ fn test(
         s
     };
     for (k, v) in &query {
-        pieces.push(Piece::Literal(format!("{}{}={}", sep(&mut first), percent(k), percent(v))));
+        pieces.push(Piece::Literal(format!(
+            "{}{}={}",
+            sep(&mut first),
+            percent(k),
+            percent(v)
+        )));
     }
 
     // Credentials of the first security requirement (the operation's, else the document's).
@@ -445,14 +470,20 @@ fn test(
                             value: HeaderValue::Secret(secret),
                         }),
                         APIKeyLocation::Query => {
-                            pieces.push(Piece::Literal(format!("{}{}=", sep(&mut first), percent(name))));
+                            pieces.push(Piece::Literal(format!(
+                                "{}{}=",
+                                sep(&mut first),
+                                percent(name)
+                            )));
                             pieces.push(Piece::Secret(secret, Escape::Percent));
                         }
                         APIKeyLocation::Cookie => headers.push(Header {
                             name: "cookie".into(),
                             value: HeaderValue::Secret(Secret {
                                 var: names::env_var(prefix, "cookie"),
-                                what: format!("the `Cookie` header, e.g. `{name}=KEY` ({scheme_name})"),
+                                what: format!(
+                                    "the `Cookie` header, e.g. `{name}=KEY` ({scheme_name})"
+                                ),
                             }),
                         }),
                     }
@@ -467,7 +498,9 @@ fn test(
                         name: "authorization".into(),
                         value: HeaderValue::Secret(Secret {
                             var: names::env_var(prefix, "authorization"),
-                            what: format!("the `Authorization` header, e.g. `{example}` ({scheme_name})"),
+                            what: format!(
+                                "the `Authorization` header, e.g. `{example}` ({scheme_name})"
+                            ),
                         }),
                     });
                 }
@@ -476,7 +509,9 @@ fn test(
                         name: "authorization".into(),
                         value: HeaderValue::Secret(Secret {
                             var: names::env_var(prefix, "authorization"),
-                            what: format!("the `Authorization` header, e.g. `Bearer TOKEN` ({scheme_name})"),
+                            what: format!(
+                                "the `Authorization` header, e.g. `Bearer TOKEN` ({scheme_name})"
+                            ),
                         }),
                     });
                 }
@@ -534,7 +569,10 @@ fn test(
             ("duration".into(), "\"30s\"".into()),
             (
                 "thresholds".into(),
-                format!("[{}]", serde_json::to_string(&format!("p99({label}) < 500ms")).unwrap_or_default()),
+                format!(
+                    "[{}]",
+                    serde_json::to_string(&format!("p99({label}) < 500ms")).unwrap_or_default()
+                ),
             ),
         ],
         steps: vec![Step::Send(request)],
@@ -546,7 +584,10 @@ fn test(
         .collect();
     if !secrets.is_empty() {
         t.doc.push(String::new());
-        t.doc.push("Credentials come from the environment (a header whose variable is unset is left out):".into());
+        t.doc.push(
+            "Credentials come from the environment (a header whose variable is unset is left out):"
+                .into(),
+        );
         t.doc.extend(secrets);
     }
     t
@@ -582,7 +623,9 @@ fn resolve_body(b: &ReferenceOr<RequestBody>, c: &Components) -> Option<RequestB
     for _ in 0..MAX_DEPTH {
         match b {
             ReferenceOr::Item(b) => return Some(b.clone()),
-            ReferenceOr::Reference { reference } => b = c.request_bodies.get(ref_name(reference))?,
+            ReferenceOr::Reference { reference } => {
+                b = c.request_bodies.get(ref_name(reference))?
+            }
         }
     }
     None
@@ -635,12 +678,21 @@ fn parameter_example(data: &openapiv3::ParameterData, c: &Components) -> Option<
         return None;
     };
     let s = resolve_schema(s, c)?;
-    if let Some(v) = s.schema_data.example.clone().or_else(|| s.schema_data.default.clone()) {
+    if let Some(v) = s
+        .schema_data
+        .example
+        .clone()
+        .or_else(|| s.schema_data.default.clone())
+    {
         return Some(v);
     }
     match &s.schema_kind {
-        SchemaKind::Type(Type::String(t)) => t.enumeration.iter().flatten().next().map(|v| json!(v)),
-        SchemaKind::Type(Type::Integer(t)) => t.enumeration.iter().flatten().next().map(|v| json!(v)),
+        SchemaKind::Type(Type::String(t)) => {
+            t.enumeration.iter().flatten().next().map(|v| json!(v))
+        }
+        SchemaKind::Type(Type::Integer(t)) => {
+            t.enumeration.iter().flatten().next().map(|v| json!(v))
+        }
         _ => None,
     }
 }
@@ -702,7 +754,12 @@ fn schema_example(s: &Schema, c: &Components, depth: usize) -> Value {
     if depth > MAX_DEPTH {
         return Value::Null;
     }
-    if let Some(v) = s.schema_data.example.clone().or_else(|| s.schema_data.default.clone()) {
+    if let Some(v) = s
+        .schema_data
+        .example
+        .clone()
+        .or_else(|| s.schema_data.default.clone())
+    {
         return v;
     }
     let sub = |r: &ReferenceOr<Schema>| {
@@ -734,7 +791,10 @@ fn schema_example(s: &Schema, c: &Components, depth: usize) -> Value {
             if let Some(v) = t.enumeration.iter().flatten().next() {
                 return json!(v);
             }
-            let mut v = t.minimum.map(|m| if t.exclusive_minimum { m + 1 } else { m }).unwrap_or(1);
+            let mut v = t
+                .minimum
+                .map(|m| if t.exclusive_minimum { m + 1 } else { m })
+                .unwrap_or(1);
             if let Some(max) = t.maximum {
                 v = v.min(max);
             }
@@ -893,12 +953,19 @@ paths:
         let (file, summary) = read(Path::new("pets.yaml"), DOC.as_bytes(), "pets", &[]).unwrap();
         let names: Vec<&str> = file.tests.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["list_pets", "create_pet", "get_pets_pet_id"]);
-        assert!(summary.contains("left out OPTIONS /pets/{petId}"), "{summary}");
+        assert!(
+            summary.contains("left out OPTIONS /pets/{petId}"),
+            "{summary}"
+        );
 
         let list = send(&file.tests[0]);
         assert_eq!(list.path.0[0], Piece::Literal("/v1/pets".into()));
         assert_eq!(list.path.0[1], Piece::Literal("?limit=20".into()));
-        assert_eq!(list.path.0.len(), 2, "optional q without example is left out");
+        assert_eq!(
+            list.path.0.len(),
+            2,
+            "optional q without example is left out"
+        );
         assert_eq!(list.name, "GET /pets");
         assert!(
             matches!(&list.headers[0].value, HeaderValue::Secret(s) if s.var == "PETS_X_API_KEY")
@@ -930,10 +997,18 @@ paths:
         let (file, _) = read(Path::new("p.yaml"), DOC.as_bytes(), "pets", &ops).unwrap();
         let names: Vec<&str> = file.tests.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["create_pet", "get_pets_pet_id"]);
-        let err = read(Path::new("p.yaml"), DOC.as_bytes(), "pets", &["nope".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--operations \"nope\" is not an operation"), "{err}");
+        let err = read(
+            Path::new("p.yaml"),
+            DOC.as_bytes(),
+            "pets",
+            &["nope".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--operations \"nope\" is not an operation"),
+            "{err}"
+        );
         assert!(err.contains("listPets"), "{err}");
     }
 
@@ -950,7 +1025,10 @@ paths:
         let (file, _) = read(Path::new("t.json"), doc.as_bytes(), "t", &[]).unwrap();
         let r = send(&file.tests[0]);
         assert_eq!(r.path.as_literal().unwrap(), "/items/42");
-        assert_eq!(r.body.as_ref().unwrap().as_literal().unwrap(), r#"{"n":3.0}"#);
+        assert_eq!(
+            r.body.as_ref().unwrap().as_literal().unwrap(),
+            r#"{"n":3.0}"#
+        );
     }
 
     #[test]
@@ -958,7 +1036,11 @@ paths:
         let cases: [(&str, &str, &str); 4] = [
             ("a.yaml", "openapi: 3.0.0\ninfo: [\n", "line 3, column 1"),
             ("a.json", r#"{"swagger": "2.0"}"#, "Swagger 2.0"),
-            ("a.yaml", "openapi: 4.0.0\n", "unsupported OpenAPI version \"4.0.0\""),
+            (
+                "a.yaml",
+                "openapi: 4.0.0\n",
+                "unsupported OpenAPI version \"4.0.0\"",
+            ),
             (
                 "a.yaml",
                 "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      responses: 7\n",
@@ -973,7 +1055,9 @@ paths:
             assert_eq!(err.exit_code(), 2);
         }
         let none = "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n";
-        let msg = read(Path::new("a.yaml"), none.as_bytes(), "t", &[]).unwrap_err().to_string();
+        let msg = read(Path::new("a.yaml"), none.as_bytes(), "t", &[])
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("no usable request"), "{msg}");
     }
 }
