@@ -518,6 +518,41 @@ mod tests {
     }
 
     #[test]
+    fn the_runtime_comes_from_the_workspace_a_clone_or_crates_io() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |p: &str, text: &str| {
+            let p = root.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("clone/loadtest-runtime/Cargo.toml", "[package]\nname = \"loadtest-runtime\"\n");
+        write("clone/Cargo.toml", "[workspace]\nmembers = [\"loadtest-runtime\"]\n");
+        write("clone/target/tmp/app/Cargo.toml", "[package]\nname = \"app\"\n");
+        let app = root.join("clone/target/tmp/app");
+        assert_eq!(
+            runtime_dep(&app, &app),
+            RuntimeDep::Path("../../../loadtest-runtime".into())
+        );
+
+        write(
+            "clone/Cargo.toml",
+            "[workspace]\n[workspace.dependencies]\nloadtest-runtime = { path = \"loadtest-runtime\" }\n",
+        );
+        assert_eq!(runtime_dep(&root.join("clone"), &app), RuntimeDep::Workspace);
+
+        // A folder named loadtest-runtime that is another package is not the runtime.
+        write("other/loadtest-runtime/Cargo.toml", "[package]\nname = \"mine\"\n");
+        write("other/app/Cargo.toml", "[package]\nname = \"app\"\n");
+        let other = root.join("other/app");
+        assert_eq!(
+            runtime_dep(&other, &other),
+            RuntimeDep::Version(published_version())
+        );
+        assert_eq!(published_version(), "0.1");
+    }
+
+    #[test]
     fn relative_paths() {
         assert_eq!(
             relative(Path::new("/a/b/c"), Path::new("/a/rt")),
