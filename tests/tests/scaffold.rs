@@ -409,6 +409,29 @@ fn init_sets_up_a_fresh_package_that_runs_and_is_idempotent() {
     );
 }
 
+/// The `init` template with its commented example tests turned into code.
+fn uncomment_examples(template: &str) -> String {
+    let mut out = String::new();
+    let mut in_example = false;
+    for line in template.lines() {
+        if line.starts_with("// #[load_test") {
+            in_example = true;
+        }
+        let line = if in_example {
+            let code = line
+                .strip_prefix("// ")
+                .expect("example lines are commented");
+            in_example = code != "}";
+            code
+        } else {
+            line
+        };
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// Secrets recorded in `shop.har`: every cookie value, the secret headers' values, the
 /// password and the query token.
 fn har_secrets(har: &serde_json::Value) -> Vec<String> {
@@ -545,7 +568,20 @@ fn har_and_openapi_become_load_tests_that_compile_and_run() {
         "{petstore}"
     );
 
-    // Both targets build in one go and run, one iteration each, against the server.
+    // `init` beside them, with its commented examples uncommented: they are code to start from,
+    // so they must build too (the same build; their tests are skipped below).
+    let out = pkg.scaffold(&["init"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let template = pkg.read("loadtests/loadtest.rs");
+    let uncommented = uncomment_examples(&template);
+    assert_eq!(
+        uncommented.matches("\n#[load_test(").count(),
+        4,
+        "{uncommented}"
+    );
+    std::fs::write(pkg.path().join("loadtests/loadtest.rs"), uncommented).expect("write");
+
+    // The targets build in one go and run, one iteration each, against the server.
     let server = Recorder::start(generated_handler);
     let env = [
         ("SHOP_COOKIE", "sessionid=from-env"),
@@ -565,10 +601,29 @@ fn har_and_openapi_become_load_tests_that_compile_and_run() {
             "1",
             "--duration",
             "60s",
+            "--skip",
+            "loadtest::",
         ],
         &env,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let list = pkg.run(&["list", "--format", "json"], &[]);
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).expect("list JSON");
+    let mut examples: Vec<&str> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|e| e["target"] == "loadtest")
+        .map(|e| e["name"].as_str().unwrap_or(""))
+        .collect();
+    examples.sort();
+    assert_eq!(
+        examples,
+        ["arrivals", "checkout", "home", "ramp"],
+        "{}",
+        text(&list)
+    );
     let mut ran = iterations(&pkg.report());
     ran.sort();
     let expected: Vec<(String, u64, u64)> = [

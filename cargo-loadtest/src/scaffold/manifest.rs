@@ -526,9 +526,18 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         };
-        write("clone/loadtest-runtime/Cargo.toml", "[package]\nname = \"loadtest-runtime\"\n");
-        write("clone/Cargo.toml", "[workspace]\nmembers = [\"loadtest-runtime\"]\n");
-        write("clone/target/tmp/app/Cargo.toml", "[package]\nname = \"app\"\n");
+        write(
+            "clone/loadtest-runtime/Cargo.toml",
+            "[package]\nname = \"loadtest-runtime\"\n",
+        );
+        write(
+            "clone/Cargo.toml",
+            "[workspace]\nmembers = [\"loadtest-runtime\"]\n",
+        );
+        write(
+            "clone/target/tmp/app/Cargo.toml",
+            "[package]\nname = \"app\"\n",
+        );
         let app = root.join("clone/target/tmp/app");
         assert_eq!(
             runtime_dep(&app, &app),
@@ -539,10 +548,16 @@ mod tests {
             "clone/Cargo.toml",
             "[workspace]\n[workspace.dependencies]\nloadtest-runtime = { path = \"loadtest-runtime\" }\n",
         );
-        assert_eq!(runtime_dep(&root.join("clone"), &app), RuntimeDep::Workspace);
+        assert_eq!(
+            runtime_dep(&root.join("clone"), &app),
+            RuntimeDep::Workspace
+        );
 
         // A folder named loadtest-runtime that is another package is not the runtime.
-        write("other/loadtest-runtime/Cargo.toml", "[package]\nname = \"mine\"\n");
+        write(
+            "other/loadtest-runtime/Cargo.toml",
+            "[package]\nname = \"mine\"\n",
+        );
         write("other/app/Cargo.toml", "[package]\nname = \"app\"\n");
         let other = root.join("other/app");
         assert_eq!(
