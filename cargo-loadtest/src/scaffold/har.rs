@@ -796,10 +796,10 @@ impl LeftOut {
             &format!("{} request", methods.join("/")),
             &format!("{} requests", methods.join("/")),
         );
-        if self.other_hosts > 0 {
-            if let Some(p) = parts.iter_mut().find(|p| p.contains("other host")) {
-                p.push_str(&format!(" ({})", other_hosts.join(", ")));
-            }
+        if self.other_hosts > 0
+            && let Some(p) = parts.iter_mut().find(|p| p.contains("other host"))
+        {
+            p.push_str(&format!(" ({})", other_hosts.join(", ")));
         }
         if parts.is_empty() {
             "nothing".into()
