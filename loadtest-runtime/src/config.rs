@@ -1,10 +1,9 @@
 //! Configuration of a load test: the option layers (attribute, workspace file, environment,
 //! command line) and the resolved [`TestConfig`] with its load model.
 
-mod layers;
 mod ramp;
 mod test_config;
 
-pub use layers::{OptionLayer, OptionValue};
+pub use loadtest_grammar::{OptionLayer, OptionValue};
 pub use ramp::{Arrivals, Ramp};
 pub use test_config::{ConfigError, LoadModel, RetryPolicy, TestConfig};

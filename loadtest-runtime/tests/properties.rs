@@ -1636,6 +1636,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
             host: any_string(rng),
             cpus: rng.usize(..),
             command_line: strings(rng),
+            fail_on_saturation: rng.bool(),
         },
         status: *pick(
             rng,

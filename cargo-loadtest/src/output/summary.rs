@@ -1,6 +1,6 @@
 //! The summary table printed at the end of a run, and the table renderer `list` shares.
 
-use loadtest_runtime::report::{RunReport, RunStatus, TestReport, TestStatus, human_us};
+use loadtest_report::report::{RunReport, RunStatus, TestReport, TestStatus, human_us};
 
 /// Renders rows under a header with aligned columns (two spaces apart).
 pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -131,7 +131,7 @@ pub fn metric_value(metric: &str, v: f64) -> String {
 
 /// The rows of the comparison table (test, metric, old, new, change, 95% CI, verdict).
 pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
-    use loadtest_runtime::report::MetricVerdict;
+    use loadtest_report::report::MetricVerdict;
     let mut rows = Vec::new();
     for t in &report.tests {
         let Some(c) = &t.comparison else { continue };

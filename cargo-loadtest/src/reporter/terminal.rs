@@ -1,32 +1,64 @@
-//! Live progress: one redrawn line on a terminal; a plain line every few seconds otherwise (CI
-//! logs); nothing with `--quiet`. Everything goes to stderr, leaving stdout for the summary.
+//! The terminal: live progress on stderr (one redrawn line on a terminal; a plain line every few
+//! seconds otherwise, for CI logs; nothing with `--quiet`), then the summary table on stdout.
 
-use loadtest_runtime::protocol::Progress;
-use loadtest_runtime::report::{ConfigSummary, TestReport, TestStatus, human_us};
+use super::{Event, Reporter};
+use crate::errors::CliError;
+use crate::output::summary;
+use loadtest_report::protocol::Progress;
+use loadtest_report::report::{ConfigSummary, TestReport, TestStatus, human_us};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
-pub(crate) struct ProgressView {
+/// What a person watching the run sees.
+pub(crate) struct Terminal {
     tty: bool,
     quiet: bool,
     last_plain: Option<Instant>,
     drawn: bool,
+    /// Where the reports went, printed after the summary (unless quiet).
+    reports_line: Option<String>,
+    /// Tests selected, and tests started so far.
+    tests: usize,
+    started: usize,
 }
 
-impl ProgressView {
-    pub(crate) fn new(quiet: bool) -> Self {
-        ProgressView {
+impl Reporter for Terminal {
+    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+        match event {
+            Event::RunStarted { tests } => self.tests = *tests,
+            Event::TestStarted { qualified, config } => self.started(qualified, config),
+            Event::Progress(p) => self.progress(p),
+            Event::TestFinished(r) => self.finished(r),
+            Event::RunFinished(report) => {
+                print!("{}", summary::table(report));
+                if let (false, Some(line)) = (self.quiet, &self.reports_line) {
+                    eprintln!("     Reports {line}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Terminal {
+    /// A terminal display; `reports_line` says where the report files went.
+    pub(crate) fn new(quiet: bool, reports_line: Option<String>) -> Self {
+        Terminal {
             tty: std::io::stderr().is_terminal(),
             quiet,
             last_plain: None,
             drawn: false,
+            reports_line,
+            tests: 0,
+            started: 0,
         }
     }
 
-    pub(crate) fn started(&mut self, qualified: &str, c: &ConfigSummary) {
+    fn started(&mut self, qualified: &str, c: &ConfigSummary) {
+        self.started += 1;
         if self.quiet {
             return;
         }
@@ -41,11 +73,14 @@ impl ProgressView {
             (None, Some(i)) => format!(", {i} iterations"),
             (None, None) => String::new(),
         };
-        eprintln!("     Running {qualified} ({model}{span})");
+        eprintln!(
+            "     Running {qualified} ({model}{span}) [{}/{}]",
+            self.started, self.tests
+        );
         self.last_plain = Some(Instant::now());
     }
 
-    pub(crate) fn progress(&mut self, p: &Progress) {
+    fn progress(&mut self, p: &Progress) {
         if self.quiet {
             return;
         }
@@ -75,7 +110,7 @@ impl ProgressView {
         }
     }
 
-    pub(crate) fn finished(&mut self, r: &TestReport) {
+    fn finished(&mut self, r: &TestReport) {
         if self.drawn {
             eprint!("\r\x1b[2K");
             self.drawn = false;
@@ -93,5 +128,17 @@ impl ProgressView {
         for f in &r.failures {
             eprintln!("{:>12} - {f}", "");
         }
+    }
+}
+
+/// `cargo loadtest compare`'s terminal output: the comparison table alone.
+pub(crate) struct ComparisonTable;
+
+impl Reporter for ComparisonTable {
+    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+        if let Event::RunFinished(report) = event {
+            print!("{}", summary::comparison_table(report));
+        }
+        Ok(())
     }
 }
