@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use support::{binary, repo_root, serial, shared_target_dir, text};
+use support::{binary, fixture_build_env, repo_root, serial, shared_target_dir, text};
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
@@ -237,9 +237,11 @@ impl Package {
             .expect("cargo-loadtest runs")
     }
 
-    /// `cargo loadtest ARGS` that builds, in the shared target directory, reports in the package.
+    /// `cargo loadtest ARGS` that builds, as the fixtures are built (the shared target directory,
+    /// the same dev-like profile), with reports in the package.
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = self.cargo_loadtest(args);
+        fixture_build_env(&mut cmd);
         cmd.arg("--target-dir").arg(shared_target_dir());
         if !args.contains(&"list") {
             cmd.arg("--json").arg(self.path().join("report.json"));
