@@ -38,6 +38,65 @@ pub enum Command {
     Compare(CompareArgs),
     /// Check what on this machine limits a big run (open files, ports, memory) and say what to change.
     Doctor(DoctorArgs),
+    /// Set a package up for load tests: the dev-dependency, a `[[test]]` target, a first test.
+    #[command(
+        long_about = "Set a package up for load tests: adds the dev-dependency on loadtest-runtime (by path inside a clone of the cargo-loadtest repository, else by version), a [[test]] target with harness = false, and loadtests/NAME.rs with a first load test and commented examples of each load model. Cargo.toml keeps its formatting and comments. Running it again when everything is in place changes nothing; an existing target or file of that name that is not what init writes is refused."
+    )]
+    Init(InitArgs),
+    /// Write a load test from a HAR recording or an OpenAPI document.
+    #[command(
+        long_about = "Write a load test from what you have, as loadtests/NAME.rs with its [[test]] target (and the dev-dependency, as init adds it).\n\n--from-har replays a browser recording (HAR 1.2): the requests to one host in order, with their methods, bodies and relevant headers, the recorded pauses (ctx.think), and request names with {id} for dynamic path segments. Static assets, other hosts, preflights and redirects the client follows itself are left out. Cookies, Authorization and other secrets are never copied: each becomes an environment variable named in the test's doc comment.\n\n--from-openapi writes one load test per operation of an OpenAPI 3.0 or 3.1 document (YAML or JSON), with path parameters and JSON bodies from the document's examples (or placeholders from their schemas), .name() set to the operation's path template, and a p99 threshold for you to set.",
+        after_help = "Examples:\n  cargo loadtest new --from-har session.har --only app.example.com\n  cargo loadtest new --from-openapi openapi.yaml --operations listPets,getPet"
+    )]
+    New(NewArgs),
+}
+
+/// `cargo loadtest init [-p PACKAGE] [--name NAME]`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The package to set up (default: the package of the current directory or --manifest-path).
+    #[arg(short, long, value_name = "SPEC")]
+    pub package: Option<String>,
+    /// The test target's name; the file is loadtests/NAME.rs.
+    #[arg(long, value_name = "NAME", default_value = "loadtest")]
+    pub name: String,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
+
+/// `cargo loadtest new --from-har FILE | --from-openapi FILE`
+#[derive(Debug, Args)]
+#[command(
+    group(clap::ArgGroup::new("source").required(true).args(["from_har", "from_openapi"])),
+)]
+pub struct NewArgs {
+    /// A HAR 1.2 recording (as browsers export it) to replay.
+    #[arg(long, value_name = "FILE")]
+    pub from_har: Option<PathBuf>,
+    /// An OpenAPI 3.0 or 3.1 document (YAML or JSON) to write tests for.
+    #[arg(long, value_name = "FILE")]
+    pub from_openapi: Option<PathBuf>,
+    /// The test target's name (default: from the file's name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// HAR: replay the requests to this host (default: the host of the first page request).
+    #[arg(long, value_name = "HOST", conflicts_with = "from_openapi")]
+    pub only: Option<String>,
+    /// OpenAPI: the operations to test, by operationId or as "METHOD /path" (default: all).
+    #[arg(
+        long,
+        value_name = "OPERATION",
+        value_delimiter = ',',
+        conflicts_with = "from_har"
+    )]
+    pub operations: Vec<String>,
+    /// The package to add the test to (default: the package of the current directory).
+    #[arg(short, long, value_name = "SPEC")]
+    pub package: Option<String>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
 }
 
 /// `cargo loadtest doctor`
@@ -255,6 +314,52 @@ mod tests {
     #[test]
     fn the_command_is_consistent() {
         Cargo::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_init_and_new() {
+        let Cargo::Loadtest(a) =
+            Cargo::try_parse_from(["cargo", "loadtest", "init", "-p", "app"]).unwrap();
+        assert!(
+            matches!(a.command, Some(Command::Init(InitArgs { package: Some(ref p), ref name, .. })) if p == "app" && name == "loadtest")
+        );
+        let Cargo::Loadtest(a) = Cargo::try_parse_from([
+            "cargo",
+            "loadtest",
+            "new",
+            "--from-openapi",
+            "api.yaml",
+            "--operations",
+            "a,GET /b",
+        ])
+        .unwrap();
+        let Some(Command::New(n)) = a.command else {
+            panic!("not new")
+        };
+        assert_eq!(n.operations, ["a", "GET /b"]);
+        for bad in [
+            &["cargo", "loadtest", "new"][..],
+            &[
+                "cargo",
+                "loadtest",
+                "new",
+                "--from-har",
+                "a",
+                "--from-openapi",
+                "b",
+            ],
+            &[
+                "cargo",
+                "loadtest",
+                "new",
+                "--from-openapi",
+                "b",
+                "--only",
+                "h",
+            ],
+        ] {
+            assert!(Cargo::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

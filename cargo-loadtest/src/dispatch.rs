@@ -25,6 +25,8 @@ pub fn main() -> i32 {
         Some(Command::List(list)) => crate::list::list(list, &interrupt),
         Some(Command::Compare(c)) => crate::compare::compare(c),
         Some(Command::Doctor(d)) => crate::doctor::doctor(d),
+        Some(Command::Init(a)) => crate::scaffold::init(a),
+        Some(Command::New(a)) => crate::scaffold::new(a),
         None => crate::run::run(&args.run, &interrupt),
     };
     match result {

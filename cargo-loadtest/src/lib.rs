@@ -35,6 +35,7 @@ mod list;
 pub mod output;
 mod reporter;
 mod run;
+mod scaffold;
 mod session;
 mod settings;
 mod signals;

@@ -161,6 +161,13 @@ impl Ctx {
         }
     }
 
+    /// Pauses this virtual user for `duration` inside the iteration, as a person reading a page
+    /// between two requests (tests generated from a HAR recording replay its pauses with it).
+    /// The pause counts in the iteration's latency, never in a request's.
+    pub async fn think(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+
     /// Runs `f` on this user's state of type `T`, created with `T::default()` on first use.
     /// State lives as long as the virtual user (closed model) or the iteration (open model).
     pub fn with_state<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
