@@ -1,5 +1,6 @@
 //! Reports: the JSON document, JUnit XML, Markdown (also appended to `$GITHUB_STEP_SUMMARY`) and
-//! the terminal summary table. Files are written atomically (temporary file, then rename).
+//! the terminal summary table. Files are written atomically (temporary file, then rename);
+//! `-`, FIFOs and devices are written directly (see [`atomic`]).
 
 pub mod atomic;
 pub mod junit;
@@ -34,6 +35,13 @@ impl ReportPaths {
                 .clone()
                 .unwrap_or_else(|| dir.join("report.md")),
         }
+    }
+
+    /// Whether a report goes to standard output (`-`).
+    pub fn any_stdout(&self) -> bool {
+        [&self.json, &self.junit, &self.markdown]
+            .iter()
+            .any(|p| atomic::is_stdout(p))
     }
 
     /// A one-line description for the terminal.

@@ -51,7 +51,7 @@ impl ProgressView {
         }
         let remaining = p.planned_s.map(|t| format!("/{t:.0}s")).unwrap_or_default();
         let line = format!(
-            "{:>12} {:.0}s{remaining}  {} iterations  {:.0}/s  p99 {}  failed {}  request errors {}{}",
+            "{:>12} {:.0}s{remaining}  {} iterations  {:.0} iter/s  p99 {}  failed {}  req errors {}{}",
             "",
             p.elapsed_s,
             p.iterations,

@@ -44,7 +44,9 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
-    let selected = build_and_select(&args.workspace, &ws, args, interrupt)?;
+    let listed = build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
+    settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
+    let selected = select(args, listed)?;
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let mut view = ProgressView::new(args.quiet);
@@ -112,7 +114,12 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     if let Some(bmf) = &args.bmf {
         crate::output::atomic::write(bmf, crate::compare::bmf::render(&report).as_bytes())?;
     }
-    print!("{}", output::summary::table(&report));
+    // A report written to standard output (`--json -`) keeps stdout for itself.
+    if paths.any_stdout() {
+        eprint!("{}", output::summary::table(&report));
+    } else {
+        print!("{}", output::summary::table(&report));
+    }
     if !args.quiet {
         eprintln!("     Reports {}", paths.describe());
     }
@@ -145,11 +152,11 @@ pub(crate) fn finish_status(report: &mut RunReport, interrupted: bool) {
     };
 }
 
-/// Builds the harnesses, lists their tests and applies the filters.
-pub(crate) fn build_and_select(
+/// Builds the harnesses and lists every load test they hold.
+pub(crate) fn build_and_list(
     wargs: &crate::cli::WorkspaceArgs,
     ws: &workspace::Workspace,
-    args: &RunArgs,
+    quiet: bool,
     interrupt: &Interrupt,
 ) -> Result<Vec<Selected>, CliError> {
     if ws.targets.is_empty() {
@@ -158,7 +165,7 @@ pub(crate) fn build_and_select(
             ws.root.display()
         )));
     }
-    let built = compile::build(wargs, &ws.targets, args.quiet, interrupt)?;
+    let built = compile::build(wargs, &ws.targets, quiet, interrupt)?;
     let mut all = Vec::new();
     for h in built {
         let listing = harness_client::list(&h).map_err(CliError::Usage)?;
@@ -169,6 +176,11 @@ pub(crate) fn build_and_select(
             });
         }
     }
+    Ok(all)
+}
+
+/// Applies the filters (names, `--skip`, `--tag`) to the listed tests.
+pub(crate) fn select(args: &RunArgs, all: Vec<Selected>) -> Result<Vec<Selected>, CliError> {
     let total = all.len();
     let selected: Vec<Selected> = all.into_iter().filter(|s| selects(args, s)).collect();
     if selected.is_empty() {

@@ -142,6 +142,10 @@ pub struct TestResult {
     pub errors: Vec<ErrorSample>,
     /// Whether every threshold held (the verdict before any baseline comparison).
     pub passed: bool,
+    /// What the user should know about how the test was measured, one line each: request or
+    /// custom metric names past `max_names`, counted under `(overflow)`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The resolved configuration of a test, as it ran.
@@ -345,6 +349,22 @@ pub struct GeneratorHealth {
     pub saturated: bool,
     /// Why it is flagged, one line each.
     pub warnings: Vec<String>,
+    /// Time the harness's threads spent ready to run but waiting for a CPU (the run queue
+    /// wait of `/proc/self/task/*/schedstat`), in seconds; 0 where the platform does not tell.
+    #[serde(default)]
+    pub cpu_wait_seconds: f64,
+    /// That wait as a percentage of the time the threads were ready to run (waiting plus
+    /// running).
+    #[serde(default)]
+    pub cpu_wait_percent: f64,
+    /// CPU time the hypervisor gave to other guests (steal, from `/proc/stat`), as a percentage
+    /// of the machine's CPU time during the test.
+    #[serde(default)]
+    pub steal_percent: f64,
+    /// Something else competed for the generator's CPUs (run queue wait or steal beyond the
+    /// README's limits): latencies may include time the generator was not running.
+    #[serde(default)]
+    pub disturbed: bool,
 }
 
 /// A distinct error message and how often it occurred.

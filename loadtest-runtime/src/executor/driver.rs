@@ -9,7 +9,7 @@ use crate::config::{LoadModel, TestConfig};
 use crate::ctx::TestShared;
 use crate::http::{RateLimiter, new_client};
 use crate::metrics::hdr;
-use crate::metrics::{IterationClass, Metrics, ProcessSample, RequestClass};
+use crate::metrics::{CpuWait, IterationClass, Metrics, ProcessSample, RequestClass};
 pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
@@ -46,7 +46,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
         on_progress,
     } = req;
     let name = def.full_name();
-    let metrics = Metrics::new();
+    let metrics = Metrics::with_max_names(config.max_names);
     let max_idle = match &config.model {
         LoadModel::Closed { users, .. } => users.peak() as usize,
         LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
@@ -185,7 +185,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
     }
     let after = ProcessSample::now();
     let merged = metrics.merged();
-    Ok(assemble(
+    let mut result = assemble(
         &config,
         name,
         merged,
@@ -196,7 +196,9 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
         open_model,
         before,
         after,
-    ))
+    );
+    result.warnings = metrics.name_warnings();
+    Ok(result)
 }
 
 /// The series point of the interval that ends `now`, and that interval's latency histogram.
@@ -292,6 +294,7 @@ fn assemble(
     let cpus = tokio::runtime::Handle::try_current()
         .map_or(available, |h| h.metrics().num_workers().clamp(1, available));
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
+    let wait = CpuWait::between(&before, &after);
     let mut generator = GeneratorHealth {
         cpu_seconds,
         cpu_percent: if elapsed_s > 0.0 {
@@ -306,6 +309,10 @@ fn assemble(
         late: m.late,
         saturated: false,
         warnings: Vec::new(),
+        cpu_wait_seconds: wait.wait_seconds,
+        cpu_wait_percent: wait.wait_share * 100.0,
+        steal_percent: wait.steal_share * 100.0,
+        disturbed: false,
     };
     verdict::judge_generator(&mut generator, open_model);
     let thresholds = if config.smoke {
@@ -365,6 +372,7 @@ fn assemble(
         generator,
         errors,
         passed,
+        warnings: Vec::new(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! hot path takes only its own thread's (uncontended) lock. The collector visits the shards once
 //! per second for the interval series and once at the end for the totals.
 
+use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
 use super::shard::Shard;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,8 @@ pub(crate) struct Totals {
 pub(crate) struct Metrics {
     id: u64,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+    request_names: Arc<Names>,
+    custom_names: Arc<Names>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -36,12 +39,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    /// A new, empty registry.
+    /// A new, empty registry keeping the default number of distinct names.
     pub(crate) fn new() -> Arc<Metrics> {
+        Metrics::with_max_names(DEFAULT_MAX_NAMES)
+    }
+
+    /// A new, empty registry keeping at most `max_names` request names and as many custom
+    /// metric names; further names are counted under [`super::names::OVERFLOW`].
+    pub(crate) fn with_max_names(max_names: u64) -> Arc<Metrics> {
         Arc::new(Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shards: Mutex::new(Vec::new()),
+            request_names: Arc::new(Names::new(NameKind::Request, max_names)),
+            custom_names: Arc::new(Names::new(NameKind::Custom, max_names)),
         })
+    }
+
+    /// The warnings of names that did not fit under the cap (none when all fit).
+    pub(crate) fn name_warnings(&self) -> Vec<String> {
+        [&self.request_names, &self.custom_names]
+            .iter()
+            .filter_map(|n| n.warning())
+            .collect()
     }
 
     /// Runs `f` on this thread's shard, creating it on first use.
@@ -50,7 +69,11 @@ impl Metrics {
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             if local.as_ref().is_none_or(|(id, _)| *id != self.id) {
-                let shard = Arc::new(Mutex::new(Shard::default()));
+                let shard = Arc::new(Mutex::new(Shard {
+                    request_names: self.request_names.clone(),
+                    custom_names: self.custom_names.clone(),
+                    ..Shard::default()
+                }));
                 lock(&self.shards).push(shard.clone());
                 *local = Some((self.id, shard));
             }

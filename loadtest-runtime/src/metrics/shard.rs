@@ -2,7 +2,9 @@
 //! are merged once per second (the interval) and at the end (the totals).
 
 use super::hdr::{self, Hist};
+use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How an HTTP request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +184,10 @@ pub(crate) struct Shard {
     pub(crate) counters: HashMap<Box<str>, u64>,
     pub(crate) errors: HashMap<(&'static str, String), u64>,
     pub(crate) interval: Interval,
+    /// The test-wide bound on request names (shared by every shard of the test).
+    pub(crate) request_names: Arc<Names>,
+    /// The test-wide bound on custom metric names.
+    pub(crate) custom_names: Arc<Names>,
 }
 
 impl Default for Shard {
@@ -202,6 +208,8 @@ impl Default for Shard {
             counters: HashMap::new(),
             errors: HashMap::new(),
             interval: Interval::default(),
+            request_names: Arc::new(Names::new(NameKind::Request, DEFAULT_MAX_NAMES)),
+            custom_names: Arc::new(Names::new(NameKind::Custom, DEFAULT_MAX_NAMES)),
         }
     }
 }
@@ -245,7 +253,10 @@ impl Shard {
     ) {
         let stats = match self.requests.get_mut(name) {
             Some(s) => s,
-            None => self.requests.entry(name.into()).or_default(),
+            None => {
+                let name = self.request_names.admit(name);
+                self.requests.entry(name.into()).or_default()
+            }
         };
         stats.by_class[class as usize] += 1;
         if let Some(s) = status {
@@ -278,10 +289,12 @@ impl Shard {
     pub(crate) fn custom(&mut self, name: &str, us: u64) {
         let h = match self.custom_latencies.get_mut(name) {
             Some(h) => h,
-            None => self
-                .custom_latencies
-                .entry(name.into())
-                .or_insert_with(hdr::new_hist),
+            None => {
+                let name = self.custom_names.admit(name);
+                self.custom_latencies
+                    .entry(name.into())
+                    .or_insert_with(hdr::new_hist)
+            }
         };
         hdr::record(h, us);
     }
@@ -291,7 +304,8 @@ impl Shard {
         match self.counters.get_mut(name) {
             Some(c) => *c += n,
             None => {
-                self.counters.insert(name.into(), n);
+                let name = self.custom_names.admit(name);
+                *self.counters.entry(name.into()).or_insert(0) += n;
             }
         }
     }
