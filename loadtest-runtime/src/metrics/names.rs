@@ -1,6 +1,7 @@
 //! Bounded metric names. A request's default name is its method and path with the dynamic
 //! segments grouped (`GET /items/{id}`), and a test keeps at most `max_names` distinct request
-//! names (and, separately, custom metric names); further names fold into one [`OVERFLOW`] entry,
+//! names (and as many custom latency names and custom counter names, each kind apart); further
+//! names fold into one [`OVERFLOW`] entry,
 //! counted like any other, and the run warns once naming `.name("...")` as the fix.
 //!
 //! Why: a REST test that puts ids in its URLs would otherwise get one histogram per URL, and
@@ -85,13 +86,15 @@ fn is_dynamic(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'+' | b'=' | b'.'))
 }
 
-/// What kind of names a [`Names`] bounds, for its warning.
+/// What kind of names a [`Names`] bounds, for its warning. Each kind has its own cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum NameKind {
     /// Request names (`.name(..)` or the default `METHOD /path`).
     Request,
-    /// Custom metric names (`ctx.record`, `ctx.count`).
-    Custom,
+    /// Custom latency names (`ctx.record`).
+    Latency,
+    /// Custom counter names (`ctx.count`).
+    Counter,
 }
 
 /// The distinct names one test has admitted, up to its cap.
@@ -161,16 +164,20 @@ impl Names {
     /// The warning to show once names overflowed, if they did.
     pub(crate) fn warning(&self) -> Option<String> {
         let first = self.first_refused.get()?;
-        Some(match self.kind {
-            NameKind::Request => format!(
-                "more than {} distinct request names (the first left out: {first:?}); further requests are counted under {OVERFLOW:?}. URLs with ids in them need a fixed name: ctx.http().get(url).name(\"GET /items/{{id}}\"), or raise `max_names`",
-                self.cap
-            ),
-            NameKind::Custom => format!(
-                "more than {} distinct custom metric names (the first left out: {first:?}); further values are counted under {OVERFLOW:?}. Give ctx.record and ctx.count fixed names (no ids in them), as with a request's .name(\"...\"), or raise `max_names`",
-                self.cap
-            ),
-        })
+        let (what, call) = match self.kind {
+            NameKind::Request => {
+                return Some(format!(
+                    "more than {} distinct request names (the first left out: {first:?}); further requests are counted under {OVERFLOW:?}. URLs with ids in them need a fixed name: ctx.http().get(url).name(\"GET /items/{{id}}\"), or raise `max_names`",
+                    self.cap
+                ));
+            }
+            NameKind::Latency => ("custom latency", "ctx.record"),
+            NameKind::Counter => ("custom counter", "ctx.count"),
+        };
+        Some(format!(
+            "more than {} distinct {what} names (the first left out: {first:?}); further values are counted under {OVERFLOW:?}. Give {call} a fixed name without ids, as a request's .name(\"...\"), or raise `max_names`",
+            self.cap
+        ))
     }
 }
 

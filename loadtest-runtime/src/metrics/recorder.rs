@@ -29,7 +29,8 @@ pub(crate) struct Metrics {
     id: u64,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
     request_names: Arc<Names>,
-    custom_names: Arc<Names>,
+    latency_names: Arc<Names>,
+    counter_names: Arc<Names>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -45,22 +46,27 @@ impl Metrics {
     }
 
     /// A new, empty registry keeping at most `max_names` request names and as many custom
-    /// metric names; further names are counted under [`super::names::OVERFLOW`].
+    /// metric names of each kind; further names are counted under [`super::names::OVERFLOW`].
     pub(crate) fn with_max_names(max_names: u64) -> Arc<Metrics> {
         Arc::new(Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shards: Mutex::new(Vec::new()),
             request_names: Arc::new(Names::new(NameKind::Request, max_names)),
-            custom_names: Arc::new(Names::new(NameKind::Custom, max_names)),
+            latency_names: Arc::new(Names::new(NameKind::Latency, max_names)),
+            counter_names: Arc::new(Names::new(NameKind::Counter, max_names)),
         })
     }
 
     /// The warnings of names that did not fit under the cap (none when all fit).
     pub(crate) fn name_warnings(&self) -> Vec<String> {
-        [&self.request_names, &self.custom_names]
-            .iter()
-            .filter_map(|n| n.warning())
-            .collect()
+        [
+            &self.request_names,
+            &self.latency_names,
+            &self.counter_names,
+        ]
+        .iter()
+        .filter_map(|n| n.warning())
+        .collect()
     }
 
     /// Runs `f` on this thread's shard, creating it on first use.
@@ -71,7 +77,8 @@ impl Metrics {
             if local.as_ref().is_none_or(|(id, _)| *id != self.id) {
                 let shard = Arc::new(Mutex::new(Shard {
                     request_names: self.request_names.clone(),
-                    custom_names: self.custom_names.clone(),
+                    latency_names: self.latency_names.clone(),
+                    counter_names: self.counter_names.clone(),
                     ..Shard::default()
                 }));
                 lock(&self.shards).push(shard.clone());

@@ -186,8 +186,10 @@ pub(crate) struct Shard {
     pub(crate) interval: Interval,
     /// The test-wide bound on request names (shared by every shard of the test).
     pub(crate) request_names: Arc<Names>,
-    /// The test-wide bound on custom metric names.
-    pub(crate) custom_names: Arc<Names>,
+    /// The test-wide bound on custom latency names.
+    pub(crate) latency_names: Arc<Names>,
+    /// The test-wide bound on custom counter names.
+    pub(crate) counter_names: Arc<Names>,
 }
 
 impl Default for Shard {
@@ -209,7 +211,8 @@ impl Default for Shard {
             errors: HashMap::new(),
             interval: Interval::default(),
             request_names: Arc::new(Names::new(NameKind::Request, DEFAULT_MAX_NAMES)),
-            custom_names: Arc::new(Names::new(NameKind::Custom, DEFAULT_MAX_NAMES)),
+            latency_names: Arc::new(Names::new(NameKind::Latency, DEFAULT_MAX_NAMES)),
+            counter_names: Arc::new(Names::new(NameKind::Counter, DEFAULT_MAX_NAMES)),
         }
     }
 }
@@ -290,7 +293,7 @@ impl Shard {
         let h = match self.custom_latencies.get_mut(name) {
             Some(h) => h,
             None => {
-                let name = self.custom_names.admit(name);
+                let name = self.latency_names.admit(name);
                 self.custom_latencies
                     .entry(name.into())
                     .or_insert_with(hdr::new_hist)
@@ -304,7 +307,7 @@ impl Shard {
         match self.counters.get_mut(name) {
             Some(c) => *c += n,
             None => {
-                let name = self.custom_names.admit(name);
+                let name = self.counter_names.admit(name);
                 *self.counters.entry(name.into()).or_insert(0) += n;
             }
         }
