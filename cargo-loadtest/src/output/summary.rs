@@ -119,10 +119,18 @@ pub struct ErrorClass {
 /// The most frequent error classes of a test, most frequent first, at most `n`.
 pub fn top_error_classes(r: &TestResult, n: usize) -> Vec<ErrorClass> {
     let mut classes: Vec<ErrorClass> = Vec::new();
-    // `errors` is sorted by count, so the first message of a class is its most frequent.
+    // `errors` is sorted by count, so the first message of a class is its most frequent. The
+    // harness folds messages past its limit into one placeholder: a real message is a better
+    // sample, whatever its count.
+    let placeholder = |m: &str| m.starts_with('(') && m.ends_with(')');
     for e in &r.errors {
         match classes.iter_mut().find(|c| c.class == e.class) {
-            Some(c) => c.count += e.count,
+            Some(c) => {
+                c.count += e.count;
+                if placeholder(&c.sample) && !placeholder(&e.message) {
+                    c.sample = e.message.clone();
+                }
+            }
             None => classes.push(ErrorClass {
                 class: e.class.clone(),
                 count: e.count,

@@ -406,7 +406,9 @@ pub fn closed_model_failed() -> TestResult {
             dropped: 0,
             late: 0,
             saturated: false,
-            warnings: strings(&["disturbed: the generator waited for a CPU 38% of the time it was ready to run (0.90s in all; over 25% means something else competed for its cores)"]),
+            warnings: strings(&[
+                "disturbed: the generator waited for a CPU 38% of the time it was ready to run (0.90s in all; over 25% means something else competed for its cores)",
+            ]),
             cpu_wait_seconds: 0.9,
             cpu_wait_percent: 38.0,
             steal_percent: 0.0,
@@ -414,7 +416,9 @@ pub fn closed_model_failed() -> TestResult {
         },
         errors: vec![],
         passed: false,
-        warnings: strings(&["more than 200 distinct request names (the first left out: \"GET /search/q17\"); further requests are counted under \"(overflow)\". URLs with ids in them need a fixed name: ctx.http().get(url).name(\"GET /items/{id}\"), or raise `max_names`"]),
+        warnings: strings(&[
+            "more than 200 distinct request names (the first left out: \"GET /search/q17\"); further requests are counted under \"(overflow)\". URLs with ids in them need a fixed name: ctx.http().get(url).name(\"GET /items/{id}\"), or raise `max_names`",
+        ]),
     }
 }
 
