@@ -1,6 +1,7 @@
-//! Reports: the JSON document, JUnit XML, Markdown (also appended to `$GITHUB_STEP_SUMMARY`) and
-//! the terminal summary table. Files are written atomically (temporary file, then rename);
-//! `-`, FIFOs and devices are written directly (see [`atomic`]).
+//! Rendering reports: JUnit XML, Markdown and the terminal summary table, each a pure function of
+//! a `RunReport`; where they go by default; atomic file writes (`-`, FIFOs and devices are
+//! written directly, see [`atomic`]). The reporters (`crate::reporter`) decide when each is
+//! written.
 
 pub mod atomic;
 pub mod junit;
@@ -8,8 +9,6 @@ pub mod markdown;
 pub mod summary;
 
 use crate::cli::RunArgs;
-use crate::errors::CliError;
-use loadtest_runtime::report::RunReport;
 use std::path::{Path, PathBuf};
 
 /// Where the reports go.
@@ -53,27 +52,4 @@ impl ReportPaths {
             self.markdown.display()
         )
     }
-}
-
-/// Writes every report; each file is replaced atomically.
-pub fn write_all(report: &RunReport, paths: &ReportPaths) -> Result<(), CliError> {
-    let json = serde_json::to_vec_pretty(report).expect("reports always serialize");
-    atomic::write(&paths.json, &json)?;
-    atomic::write(&paths.junit, junit::render(report).as_bytes())?;
-    let md = markdown::render(report);
-    atomic::write(&paths.markdown, md.as_bytes())?;
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .map_err(CliError::io(format!(
-                "cannot open $GITHUB_STEP_SUMMARY ({})",
-                PathBuf::from(&summary).display()
-            )))?;
-        f.write_all(md.as_bytes())
-            .map_err(CliError::io("cannot append to $GITHUB_STEP_SUMMARY"))?;
-    }
-    Ok(())
 }

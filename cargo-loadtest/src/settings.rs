@@ -4,7 +4,7 @@
 
 use crate::cli::RunArgs;
 use crate::errors::CliError;
-use loadtest_runtime::config::{OptionLayer, WorkspaceFile};
+use loadtest_grammar::{OptionLayer, WorkspaceFile};
 use std::path::Path;
 
 /// The layers that apply to every test, and per-test layers from the workspace file.
@@ -29,7 +29,7 @@ impl Settings {
         s.env = OptionLayer::from_env(std::env::vars());
         s.env.validate().map_err(CliError::Usage)?;
         // Read by the harnesses; checked here so that a bad value stops the run before the build.
-        loadtest_runtime::worker_threads().map_err(CliError::Usage)?;
+        loadtest_grammar::threads::worker_threads().map_err(CliError::Usage)?;
         Ok(s)
     }
 
@@ -81,7 +81,7 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
     ];
     for (flag, option, value) in flags {
         if let Some(v) = value {
-            loadtest_runtime::grammar::check_value(option, &[v.as_str()])
+            loadtest_grammar::check_value(option, &[v.as_str()])
                 .map_err(|e| CliError::Usage(format!("{flag}: {e}")))?;
             layer.set_str(option, v);
         }

@@ -17,8 +17,8 @@ use cargo_loadtest::compare::baseline::{self, check_name, load_file, named_path}
 use cargo_loadtest::compare::stats;
 use cargo_loadtest::errors::CliError;
 use fastrand::Rng;
-use loadtest_runtime::metrics::hdr;
-use loadtest_runtime::report::{
+use loadtest_report::hdr;
+use loadtest_report::report::{
     ConfigSummary, ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics,
     RequestTotals, RunInfo, RunReport, RunStatus, SCHEMA_VERSION, TestReport, TestResult,
     TestStatus, ThresholdOutcome,
@@ -172,7 +172,7 @@ fn any_f64(rng: &mut Rng) -> f64 {
     }
 }
 
-fn any_hist(rng: &mut Rng) -> loadtest_runtime::report::Histogram {
+fn any_hist(rng: &mut Rng) -> loadtest_report::report::Histogram {
     let mut h = hdr::new_hist();
     for _ in 0..rng.usize(..50) {
         hdr::record(&mut h, rng.u64(1..5_000_000));
@@ -267,6 +267,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                         count: rng.u64(..),
                     }],
                     passed: rng.bool(),
+                    warnings: (0..rng.usize(..2)).map(|_| words(rng)).collect(),
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,
@@ -283,6 +284,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
             host: words(rng),
             cpus: rng.usize(..64),
             command_line: vec!["cargo".into(), "loadtest".into()],
+            fail_on_saturation: rng.bool(),
         },
         status: *pick(
             rng,

@@ -5,7 +5,6 @@
 //! time with an error at the offending span that lists what is accepted.
 
 mod expand;
-mod grammar;
 mod options;
 
 use proc_macro::TokenStream;

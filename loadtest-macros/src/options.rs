@@ -3,7 +3,7 @@
 //! Values are validated with the shared grammar (`grammar.rs`) so that a bad duration, rate,
 //! stage or threshold fails the build, at the value's span, with the accepted forms listed.
 
-use crate::grammar::{self, ValueKind};
+use loadtest_grammar::{self as grammar, ValueKind};
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;

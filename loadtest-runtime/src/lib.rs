@@ -24,25 +24,20 @@
 //! - [`config`]: options, their precedence, and load models.
 //! - [`report`]: the result types every report is made of; [`metrics::hdr`]: histogram encoding.
 //! - [`protocol`]: the harness's machine interface, used by `cargo loadtest`.
-//! - [`demo`]: a loopback HTTP server for demos and tests.
 
 #![warn(missing_docs)]
 
 pub mod config;
 mod ctx;
-pub mod demo;
 mod executor;
-#[path = "../../loadtest-macros/src/grammar.rs"]
-pub mod grammar;
 mod harness;
 pub mod http;
 pub mod metrics;
-pub mod protocol;
-pub mod redact;
 mod registry;
-pub mod report;
 mod run;
-pub mod verdict;
+
+pub use loadtest_grammar as grammar;
+pub use loadtest_report::{protocol, redact, report, verdict};
 
 pub use ctx::Ctx;
 pub use harness::{
@@ -215,42 +210,50 @@ pub mod __private {
     pub use crate::registry::{IntoOutcome, IterationError, IterationFuture, LoadTestDef};
     pub use inventory;
 
-    use crate::metrics::{Metrics, RequestClass};
-    use std::sync::Arc;
+    #[cfg(feature = "bench")]
+    pub use bench::BenchRecorder;
 
-    /// The hot-path recording, for `benches/hot_path.rs`: a test's metrics registry, recorded
-    /// into through the calling thread's shard exactly as the executor and the HTTP client do.
-    pub struct BenchRecorder(Arc<Metrics>);
+    /// Only with the `bench` feature (for `benches/hot_path.rs`): never compiled into users'
+    /// harnesses.
+    #[cfg(feature = "bench")]
+    mod bench {
+        use crate::metrics::{Metrics, RequestClass};
+        use std::sync::Arc;
 
-    impl Default for BenchRecorder {
-        fn default() -> Self {
-            Self::new()
-        }
-    }
+        /// The hot-path recording, for `benches/hot_path.rs`: a test's metrics registry, recorded
+        /// into through the calling thread's shard exactly as the executor and the HTTP client do.
+        pub struct BenchRecorder(Arc<Metrics>);
 
-    impl BenchRecorder {
-        /// A new, empty registry (its own shards).
-        pub fn new() -> Self {
-            BenchRecorder(Metrics::new())
-        }
-
-        /// Records one successful iteration of `us` microseconds (corrected = uncorrected).
-        #[inline]
-        pub fn record_iteration(&self, us: u64) {
-            self.0.with(|s| s.iteration(us, Some(us), None));
+        impl Default for BenchRecorder {
+            fn default() -> Self {
+                Self::new()
+            }
         }
 
-        /// Records one successful (200) request named `name` of `us` microseconds.
-        #[inline]
-        pub fn record_request(&self, name: &str, us: u64) {
-            self.0
-                .with(|s| s.request(name, RequestClass::Ok, Some(200), us, 0, 0));
-        }
+        impl BenchRecorder {
+            /// A new, empty registry (its own shards).
+            pub fn new() -> Self {
+                BenchRecorder(Metrics::new())
+            }
 
-        /// The iterations and requests recorded so far (all shards merged).
-        pub fn totals(&self) -> (u64, u64) {
-            let merged = self.0.merged();
-            (merged.completed(), merged.request_counts().0)
+            /// Records one successful iteration of `us` microseconds (corrected = uncorrected).
+            #[inline]
+            pub fn record_iteration(&self, us: u64) {
+                self.0.with(|s| s.iteration(us, Some(us), None));
+            }
+
+            /// Records one successful (200) request named `name` of `us` microseconds.
+            #[inline]
+            pub fn record_request(&self, name: &str, us: u64) {
+                self.0
+                    .with(|s| s.request(name, RequestClass::Ok, Some(200), us, 0, 0));
+            }
+
+            /// The iterations and requests recorded so far (all shards merged).
+            pub fn totals(&self) -> (u64, u64) {
+                let merged = self.0.merged();
+                (merged.completed(), merged.request_counts().0)
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Measurement: per-worker recording without a global lock, merged per second and at the end.
 
-pub mod hdr;
+pub use loadtest_report::hdr;
 mod process;
 pub use process::current_rss;
 pub(crate) mod names;

@@ -1517,6 +1517,10 @@ fn any_result(rng: &mut Rng) -> TestResult {
             late: any_u64(rng),
             saturated: rng.bool(),
             warnings: strings(rng),
+            cpu_wait_seconds: any_f64(rng),
+            cpu_wait_percent: any_f64(rng),
+            steal_percent: any_f64(rng),
+            disturbed: rng.bool(),
         },
         errors: (0..rng.usize(..3))
             .map(|_| ErrorSample {
@@ -1526,6 +1530,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
             })
             .collect(),
         passed: rng.bool(),
+        warnings: strings(rng),
     }
 }
 
@@ -1636,6 +1641,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
             host: any_string(rng),
             cpus: rng.usize(..),
             command_line: strings(rng),
+            fail_on_saturation: rng.bool(),
         },
         status: *pick(
             rng,

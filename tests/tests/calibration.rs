@@ -30,10 +30,10 @@
 //! Every request goes to the server this test starts on 127.0.0.1; every loop is bounded.
 
 use cargo_loadtest::compare::gate::{Tolerances, compare};
+use loadtest_demo_server::DemoServer;
+use loadtest_report::report::{MetricComparison, MetricVerdict, TestResult};
 use loadtest_runtime::config::OptionLayer;
-use loadtest_runtime::demo::DemoServer;
 use loadtest_runtime::prelude::*;
-use loadtest_runtime::report::{MetricComparison, MetricVerdict, TestResult};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

@@ -4,7 +4,7 @@
 
 mod support;
 
-use loadtest_runtime::report::{RunStatus, TestStatus};
+use loadtest_report::report::{RunStatus, TestStatus};
 use support::{Fixture, Server, serial, text};
 
 fn validate_schema(json_path: &std::path::Path) {
@@ -420,7 +420,7 @@ fn no_arguments_in_the_repository_root_runs_the_demo() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let report: loadtest_runtime::report::RunReport = serde_json::from_str(
+    let report: loadtest_report::report::RunReport = serde_json::from_str(
         &std::fs::read_to_string(support::shared_target_dir().join("loadtest/report.json"))
             .unwrap(),
     )

@@ -4,7 +4,7 @@
 
 mod support;
 
-use loadtest_runtime::report::{RunReport, RunStatus, TestStatus};
+use loadtest_report::report::{RunReport, RunStatus, TestStatus};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::{Fixture, Server, serial, text};

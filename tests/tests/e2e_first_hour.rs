@@ -6,8 +6,8 @@
 
 mod support;
 
-use loadtest_runtime::demo::DemoServer;
-use loadtest_runtime::report::{RunReport, TestResult};
+use loadtest_demo_server::DemoServer;
+use loadtest_report::report::{RunReport, TestResult};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

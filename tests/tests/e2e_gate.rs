@@ -2,7 +2,7 @@
 
 mod support;
 
-use loadtest_runtime::report::{MetricVerdict, RunReport, TestStatus};
+use loadtest_report::report::{MetricVerdict, RunReport, TestStatus};
 use std::time::Duration;
 use support::{Fixture, Server, serial, text};
 

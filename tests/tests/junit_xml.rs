@@ -6,7 +6,7 @@ mod common;
 
 use cargo_loadtest::output::junit;
 use common::synthetic;
-use loadtest_runtime::report::{RunReport, TestStatus};
+use loadtest_report::report::{RunReport, TestStatus};
 
 /// Everything that can break XML, plus an ANSI colour sequence.
 const NASTY: &str = "a <b> & \"c\" 'd' ]]> e\u{1}f\u{8}g \u{1b}[31mred\u{1b}[0m";

@@ -4,7 +4,7 @@
 mod common;
 
 use common::synthetic;
-use loadtest_runtime::report::RunReport;
+use loadtest_report::report::RunReport;
 use serde_json::{Value, json};
 
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/report.schema.json");
@@ -143,7 +143,7 @@ fn reports_from_before_baselines_still_match_and_read() {
 
 /// A comparison with too few windows: its change and interval are NaN, which JSON writes as null.
 fn insufficient_data_report() -> RunReport {
-    use loadtest_runtime::report::MetricVerdict::InsufficientData;
+    use loadtest_report::report::MetricVerdict::InsufficientData;
     let mut r = synthetic::report();
     let nan = (f64::NAN, f64::NAN, f64::NAN);
     r.tests[0].comparison.as_mut().unwrap().metrics[0] =
@@ -389,7 +389,7 @@ fn the_json_reads_back_into_the_same_report() {
 
 #[test]
 fn histogram_encodings_decode_to_their_summaries() {
-    use loadtest_runtime::metrics::hdr::{decode, summary};
+    use loadtest_report::hdr::{decode, summary};
     for t in synthetic::report()
         .tests
         .iter()

@@ -1,8 +1,9 @@
 //! Attaching comparisons to a run's report: match tests by package, target and name, check
-//! comparability, judge each metric, and fail tests that regressed.
+//! comparability, judge each metric, then let the verdict judge each compared test again.
 
 use super::gate::{self, Tolerances};
-use loadtest_runtime::report::{BaselineInfo, Comparison, MetricVerdict, RunReport, TestStatus};
+use loadtest_report::report::{BaselineInfo, Comparison, MetricVerdict, RunReport};
+use loadtest_report::verdict::{self, Policy};
 
 /// Compares every test of `report` with `baseline`. Returns the comparability refusals (empty
 /// when everything could be compared, or `force` was given).
@@ -12,6 +13,7 @@ pub fn apply(
     report: &mut RunReport,
     tolerance_flags: &[String],
     force: bool,
+    policy: &Policy,
 ) -> Result<Vec<String>, String> {
     let info = BaselineInfo {
         source: source.to_string(),
@@ -54,25 +56,16 @@ pub fn apply(
         overrides.extend(tolerance_flags.iter().cloned());
         let tolerances = Tolerances::from_config(&overrides)?;
         let metrics = gate::compare(old, new, &tolerances, 0x5eed + i as u64);
-        let regressed: Vec<String> = metrics
+        let regressed = metrics
             .iter()
-            .filter(|m| m.verdict == MetricVerdict::Regressed)
-            .map(gate::describe)
-            .collect();
-        if !regressed.is_empty() {
-            if test.status == TestStatus::Passed {
-                test.status = TestStatus::Failed;
-            }
-            for r in &regressed {
-                test.failures.push(format!("regression: {r}"));
-            }
-        }
+            .any(|m| m.verdict == MetricVerdict::Regressed);
         test.comparison = Some(Comparison {
             baseline: info.clone(),
             metrics,
-            regressed: !regressed.is_empty(),
+            regressed,
             note: None,
         });
+        verdict::rejudge(test, policy);
     }
     Ok(refusals)
 }

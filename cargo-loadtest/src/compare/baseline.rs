@@ -3,7 +3,7 @@
 
 use crate::errors::CliError;
 use crate::output::atomic;
-use loadtest_runtime::report::{RunReport, SCHEMA_VERSION};
+use loadtest_report::report::{RunReport, SCHEMA_VERSION};
 use std::path::{Path, PathBuf};
 
 /// The file a baseline folder holds.

@@ -3,7 +3,7 @@
 //! rate. Latencies are in nanoseconds (Bencher's `latency` unit); `lower_value`/`upper_value`
 //! carry the minimum and maximum where they are known.
 
-use loadtest_runtime::report::RunReport;
+use loadtest_report::report::RunReport;
 use serde_json::{Map, Value, json};
 
 /// Renders the run's results as BMF JSON.

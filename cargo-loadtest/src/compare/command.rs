@@ -1,16 +1,18 @@
 //! `cargo loadtest compare OLD NEW`: judge one stored result against another, offline.
 
-use super::{apply, baseline, bmf};
+use super::{apply, baseline};
 use crate::cli::CompareArgs;
 use crate::errors::CliError;
-use crate::exit_code;
-use crate::output::{atomic, junit, markdown, summary};
+use crate::reporter::{
+    BmfFile, ComparisonTable, Event, JsonFile, JunitFile, MarkdownFile, Reporters,
+};
+use loadtest_report::verdict::{self, Policy};
 use std::path::PathBuf;
 
 /// Runs the comparison and returns the exit code (0 unchanged or improved, 100 regressed).
 pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
     for t in &args.gate.tolerance {
-        loadtest_runtime::grammar::parse_tolerance(t)
+        loadtest_grammar::parse_tolerance(t)
             .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
     }
     let target_dir = || -> Result<PathBuf, CliError> {
@@ -32,9 +34,11 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
     };
     let (old, old_source) = load(&args.old)?;
     let (mut new, _) = load(&args.new)?;
+    let policy = Policy {
+        fail_on_saturation: new.run.fail_on_saturation,
+    };
     for t in &mut new.tests {
         t.comparison = None;
-        t.failures.retain(|f| !f.starts_with("regression: "));
     }
     let refusals = apply::apply(
         &old,
@@ -42,38 +46,30 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
         &mut new,
         &args.gate.tolerance,
         args.gate.force_compare,
+        &policy,
     )
     .map_err(CliError::Usage)?;
     if !refusals.is_empty() {
         return Err(CliError::Usage(refusals.join("\n")));
     }
-    let regressed = new
-        .tests
-        .iter()
-        .any(|t| t.comparison.as_ref().is_some_and(|c| c.regressed));
-    new.exit_code = if regressed {
-        exit_code::TEST_FAILED
-    } else {
-        exit_code::OK
-    };
-    if regressed {
-        new.status = loadtest_runtime::report::RunStatus::Failed;
-    }
+    (new.status, new.exit_code) = verdict::comparison_outcome(&new);
+    let mut reporters = Reporters::default();
     if let Some(p) = &args.json {
-        atomic::write(
-            p,
-            &serde_json::to_vec_pretty(&new).expect("reports always serialize"),
-        )?;
+        reporters.register(JsonFile(p.clone()));
     }
     if let Some(p) = &args.junit {
-        atomic::write(p, junit::render(&new).as_bytes())?;
+        reporters.register(JunitFile(p.clone()));
     }
     if let Some(p) = &args.markdown {
-        atomic::write(p, markdown::render(&new).as_bytes())?;
+        reporters.register(MarkdownFile {
+            path: p.clone(),
+            step_summary: false,
+        });
     }
     if let Some(p) = &args.bmf {
-        atomic::write(p, bmf::render(&new).as_bytes())?;
+        reporters.register(BmfFile(p.clone()));
     }
-    print!("{}", summary::comparison_table(&new));
+    reporters.register(ComparisonTable);
+    reporters.emit(&Event::RunFinished(&new))?;
     Ok(new.exit_code)
 }

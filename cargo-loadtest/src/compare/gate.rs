@@ -2,8 +2,8 @@
 //! and the verdict per test and metric.
 
 use super::stats::{self, Estimate};
-use loadtest_runtime::grammar;
-use loadtest_runtime::report::{
+use loadtest_grammar as grammar;
+use loadtest_report::report::{
     ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult,
 };
 
@@ -197,39 +197,7 @@ pub fn compare(
     out
 }
 
-/// A readable account of one metric's comparison (`p99 +23.5% [+18.2%, +29.0%] > 20% tolerance`).
-pub fn describe(m: &MetricComparison) -> String {
-    let pct = |v: f64| format!("{:+.1}%", v * 100.0);
-    let pp = |v: f64| format!("{:+.2} pp", v * 100.0);
-    let f = |v: Option<f64>| {
-        v.map_or_else(
-            || "-".to_string(),
-            if m.metric == "error_rate" { pp } else { pct },
-        )
-    };
-    match m.verdict {
-        MetricVerdict::InsufficientData => {
-            format!("{}: too few one-second windows to compare", m.metric)
-        }
-        v => format!(
-            "{} {} {} (95% CI {} to {}, tolerance {})",
-            m.metric,
-            match v {
-                MetricVerdict::Regressed => "regressed",
-                MetricVerdict::Improved => "improved",
-                _ => "unchanged",
-            },
-            f(m.change),
-            f(m.ci_low),
-            f(m.ci_high),
-            if m.metric == "error_rate" {
-                format!("{:.2} pp", m.tolerance * 100.0)
-            } else {
-                format!("{:.0}%", m.tolerance * 100.0)
-            }
-        ),
-    }
-}
+pub use loadtest_report::verdict::describe_change as describe;
 
 #[cfg(test)]
 mod tests {

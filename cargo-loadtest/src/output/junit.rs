@@ -4,7 +4,7 @@
 
 use super::summary::status_word;
 use junit_report::{Duration, Report, TestCase, TestSuite};
-use loadtest_runtime::report::{RunReport, TestReport, TestStatus, human_us};
+use loadtest_report::report::{RunReport, TestReport, TestStatus, human_us};
 
 /// Makes text safe for XML 1.0: characters XML cannot hold become `U+FFFD`, and `]]>` is split
 /// so it cannot end the CDATA sections the writer uses.

@@ -1,7 +1,7 @@
 //! The Markdown report for pull requests (and `$GITHUB_STEP_SUMMARY`).
 
 use super::summary::{HEADER, row, status_word};
-use loadtest_runtime::report::{RunReport, RunStatus, human_us};
+use loadtest_report::report::{RunReport, RunStatus, human_us};
 
 /// Escapes text for a Markdown table cell.
 fn cell(s: &str) -> String {

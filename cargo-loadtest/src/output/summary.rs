@@ -1,8 +1,6 @@
 //! The summary table printed at the end of a run, and the table renderer `list` shares.
 
-use loadtest_runtime::report::{
-    RunReport, RunStatus, TestReport, TestResult, TestStatus, human_us,
-};
+use loadtest_report::report::{RunReport, RunStatus, TestReport, TestResult, TestStatus, human_us};
 
 /// Renders rows under a header with aligned columns (two spaces apart).
 pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -45,7 +43,7 @@ pub fn status_word(s: TestStatus) -> &'static str {
 ///
 /// `failed` counts iterations that failed after their retries (what the error budget judges),
 /// as the progress line's `failed`; `req errors` counts request attempts that were not `ok`,
-/// retried ones included, as the progress line's `request errors`.
+/// retried ones included, as the progress line's `req errors`.
 pub fn row(t: &TestReport) -> Vec<String> {
     let name = format!("{}::{}", t.target, t.name);
     let Some(r) = &t.result else {
@@ -216,7 +214,7 @@ pub fn metric_value(metric: &str, v: f64) -> String {
 
 /// The rows of the comparison table (test, metric, old, new, change, 95% CI, verdict).
 pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
-    use loadtest_runtime::report::MetricVerdict;
+    use loadtest_report::report::MetricVerdict;
     let mut rows = Vec::new();
     for t in &report.tests {
         let Some(c) = &t.comparison else { continue };

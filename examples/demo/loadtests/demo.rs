@@ -1,7 +1,7 @@
 //! The README's demo: three load tests against the demo server, which the setup hook starts on
 //! loopback unless a target is given (`cargo loadtest --target URL`).
 
-use loadtest_runtime::demo::DemoServer;
+use loadtest_demo_server::DemoServer;
 use loadtest_runtime::prelude::*;
 
 /// Closed model: 20 virtual users browse with a think time between pages.

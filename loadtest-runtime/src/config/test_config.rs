@@ -1,9 +1,9 @@
 //! The resolved configuration of one load test: its load model and every option, parsed.
 
-use super::layers::{OptionLayer, merge};
 use super::ramp::Ramp;
 use crate::grammar::{self, DurationRange, Rate, RetryOn, Saturation, StageTarget, Threshold};
 use crate::report::ConfigSummary;
+use loadtest_grammar::{OptionLayer, merge};
 use std::time::Duration;
 
 /// A configuration that cannot be used, with the message to show.

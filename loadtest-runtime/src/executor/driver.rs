@@ -345,7 +345,7 @@ fn assemble(
         ));
         generator.saturated = true;
     }
-    let passed = thresholds.iter().all(|t| t.passed) && aborted_by.is_none();
+    let passed = verdict::thresholds_held(&thresholds, aborted_by.as_deref());
     TestResult {
         name,
         config: config.summary(),

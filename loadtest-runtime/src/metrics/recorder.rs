@@ -2,7 +2,7 @@
 //! hot path takes only its own thread's (uncontended) lock. The collector visits the shards once
 //! per second for the interval series and once at the end for the totals.
 
-use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
+use super::names::{NameKind, Names};
 use super::shard::Shard;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,8 +41,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Metrics {
     /// A new, empty registry keeping the default number of distinct names.
+    #[cfg(any(test, feature = "bench"))]
     pub(crate) fn new() -> Arc<Metrics> {
-        Metrics::with_max_names(DEFAULT_MAX_NAMES)
+        Metrics::with_max_names(super::names::DEFAULT_MAX_NAMES)
     }
 
     /// A new, empty registry keeping at most `max_names` request names and as many custom

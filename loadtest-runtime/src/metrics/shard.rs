@@ -3,6 +3,7 @@
 
 use super::hdr::{self, Hist};
 use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
+use loadtest_report::verdict::Measurements;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -367,6 +368,49 @@ impl Shard {
             let n = s.count();
             (t + n, e + n - s.by_class[RequestClass::Ok as usize])
         })
+    }
+}
+
+/// Threshold rules read a test's merged shards directly (no histogram is copied).
+impl Measurements for Shard {
+    fn iteration_latency(&self) -> &Hist {
+        &self.latency
+    }
+
+    fn named_latency(&self, name: &str) -> Option<&Hist> {
+        self.requests
+            .get(name)
+            .map(|r| &r.latency)
+            .or_else(|| self.custom_latencies.get(name))
+    }
+
+    fn completed(&self) -> u64 {
+        Shard::completed(self)
+    }
+
+    fn failed(&self) -> u64 {
+        Shard::failed(self)
+    }
+
+    fn requests(&self, name: Option<&str>) -> Option<(u64, u64)> {
+        match name {
+            None => {
+                let (total, errors) = self.request_counts();
+                Some((total, total - errors))
+            }
+            Some(name) => self
+                .requests
+                .get(name)
+                .map(|r| (r.count(), r.by_class[RequestClass::Ok as usize])),
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    fn late(&self) -> u64 {
+        self.late
     }
 }
 

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+use loadtest_demo_server::DemoServer;
 use loadtest_runtime::config::OptionLayer;
-use loadtest_runtime::demo::DemoServer;
 use loadtest_runtime::report::TestResult;
 use std::time::Duration;
 

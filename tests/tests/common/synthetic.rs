@@ -8,13 +8,14 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
-use loadtest_runtime::metrics::hdr::{new_hist, record, to_report};
-use loadtest_runtime::report::{
+use loadtest_report::hdr::{new_hist, record, to_report};
+use loadtest_report::report::{
     BaselineInfo, Comparison, ConfigSummary, ErrorSample, GeneratorHealth, Histogram,
     IntervalPoint, IterationCounts, LatencySummary, MetricComparison, MetricVerdict,
     RequestMetrics, RequestTotals, RunInfo, RunReport, RunStatus, SCHEMA_VERSION, TestReport,
     TestResult, TestStatus, ThresholdOutcome, human_us,
 };
+use loadtest_report::verdict;
 use std::collections::BTreeMap;
 
 /// The package every synthetic test belongs to.
@@ -51,34 +52,21 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// Builds a [`TestReport`] the way `cargo loadtest` does: failures from the failed thresholds,
-/// status from the result.
+/// Builds a [`TestReport`] the way `cargo loadtest` does: judged by the one verdict.
 pub fn judged(target: &str, result: TestResult) -> TestReport {
-    let mut failures: Vec<String> = result
-        .thresholds
-        .iter()
-        .filter(|t| !t.passed)
-        .map(|t| format!("{}: {}", t.rule, t.message))
-        .collect();
-    if let Some(rule) = &result.aborted_by {
-        failures.insert(
-            0,
-            format!("aborted early: threshold `{rule}` failed (abort_on_fail)"),
-        );
-    }
-    let status = if result.interrupted {
-        TestStatus::Interrupted
-    } else if failures.is_empty() {
-        TestStatus::Passed
-    } else {
-        TestStatus::Failed
-    };
+    let j = verdict::judge(
+        verdict::Evidence::Finished {
+            result: &result,
+            comparison: None,
+        },
+        &verdict::Policy::default(),
+    );
     TestReport {
         package: PACKAGE.into(),
         target: target.into(),
         name: result.name.clone(),
-        status,
-        failures,
+        status: j.status,
+        failures: j.failures,
         result: Some(result),
         error: None,
         comparison: None,
@@ -668,6 +656,7 @@ pub fn report() -> RunReport {
                 "--target",
                 "http://***@127.0.0.1:8080",
             ]),
+            fail_on_saturation: false,
         },
         status: RunStatus::Interrupted,
         exit_code: 130,

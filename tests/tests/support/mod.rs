@@ -3,8 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
-use loadtest_runtime::demo::DemoServer;
-use loadtest_runtime::report::RunReport;
+use loadtest_demo_server::DemoServer;
+use loadtest_report::report::RunReport;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};

@@ -13,8 +13,8 @@
 //! thresholds = ["p99 < 300ms"]
 //! ```
 
-use super::OptionLayer;
-use crate::grammar;
+use crate::OptionLayer;
+use crate::options as grammar;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! line) becomes an [`OptionLayer`] of `name -> values` strings; layers are applied lowest first.
 //! Values are strings so that one grammar parses them all, wherever they came from.
 
-use crate::grammar;
+use crate::options as grammar;
 use serde::{Deserialize, Serialize};
 
 /// A value as the `#[load_test]` expansion emits it.
@@ -121,7 +121,7 @@ const OPEN_ONLY: &[&str] = &["rate", "max_in_flight", "on_saturation"];
 /// `--rate 100` turns a closed-model test into an open-model one. A `duration` from a higher
 /// layer replaces lower layers' `stages` (keeping their peak as the constant level), and
 /// `stages` replace a lower `duration`.
-pub(crate) fn merge(layers: &[&OptionLayer]) -> Vec<(String, Vec<String>)> {
+pub fn merge(layers: &[&OptionLayer]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for layer in layers {
         for (name, values) in &layer.values {

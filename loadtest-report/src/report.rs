@@ -55,6 +55,9 @@ pub struct RunInfo {
     pub cpus: usize,
     /// The command line, with secrets redacted.
     pub command_line: Vec<String>,
+    /// The run was judged with `--fail-on-saturation` (a saturated generator fails its test).
+    #[serde(default)]
+    pub fail_on_saturation: bool,
 }
 
 /// The outcome of a whole run.

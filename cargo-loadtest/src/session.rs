@@ -1,8 +1,8 @@
-//! Talking to a harness binary through its machine interface (`loadtest_runtime::protocol`):
+//! A session: one harness process, driven through its machine interface (`loadtest_report::protocol`):
 //! listing its tests, and running them while events stream back.
 
 use crate::compile::BuiltHarness;
-use loadtest_runtime::protocol::{Event, Listing, PROTOCOL_VERSION, RunRequest};
+use loadtest_report::protocol::{Event, Listing, PROTOCOL_VERSION, RunRequest};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -47,8 +47,8 @@ pub(crate) enum Msg {
     Eof,
 }
 
-/// A running harness process.
-pub(crate) struct HarnessProcess {
+/// A running harness process (a session): it runs the tests it was asked for, one after another.
+pub(crate) struct Session {
     child: Child,
     stdin: Option<ChildStdin>,
     messages: Receiver<Msg>,
@@ -56,7 +56,7 @@ pub(crate) struct HarnessProcess {
     stderr_thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl HarnessProcess {
+impl Session {
     /// Starts the harness and sends it the run request. Its own output is echoed to our stderr
     /// unless `quiet`.
     pub(crate) fn spawn(
@@ -118,7 +118,7 @@ impl HarnessProcess {
                 t.push_back(line);
             }
         });
-        Ok(HarnessProcess {
+        Ok(Session {
             child,
             stdin: Some(stdin),
             messages: rx,

@@ -18,8 +18,8 @@
 //! Exit codes: 0 when `done` was sent (whatever the tests' verdicts), 2 for a bad request,
 //! 3 when the setup hook failed (after a `setup_failed` event).
 
-use crate::config::OptionLayer;
 use crate::report::{ConfigSummary, TestResult};
+use loadtest_grammar::OptionLayer;
 use serde::{Deserialize, Serialize};
 
 /// The version of this interface; a request with another version is refused.

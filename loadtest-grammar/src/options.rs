@@ -1,14 +1,12 @@
 //! The option grammar of `#[load_test]`: every option's name, the values it accepts and the
 //! parsers for durations, rates, ranges, stages and threshold rules.
 //!
-//! This file is the single source of truth for option values. The proc-macro crate compiles it to
-//! reject bad attribute values at compile time; `loadtest-runtime` includes the same file (by
-//! `#[path]`) to parse the same values when they come from `loadtest.toml`, `LOADTEST_*`
-//! variables or the command line. It depends on `std` only, so both sides can share it.
+//! This module is the single source of truth for option values: the proc-macro crate uses it to
+//! reject bad attribute values at compile time, `loadtest-runtime` to parse the same values when
+//! they come from `loadtest.toml`, `LOADTEST_*` variables or the command line, and
+//! `cargo-loadtest` to check flags before anything is built.
 //!
 //! Every error message names the offending value and says what is accepted.
-
-#![allow(dead_code)] // Each includer uses a different subset.
 
 use std::fmt;
 use std::time::Duration;
@@ -182,7 +180,7 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|c| (distance(name, c), c))
-        .filter(|(d, c)| *d > 0 && *d <= (name.chars().count().max(c.chars().count()) + 2) / 3)
+        .filter(|(d, c)| *d > 0 && *d <= name.chars().count().max(c.chars().count()).div_ceil(3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

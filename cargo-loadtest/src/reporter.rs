@@ -1,0 +1,71 @@
+//! The reporter seam: the orchestrator emits typed [`Event`]s, and every output is a
+//! [`Reporter`] that consumes them: the terminal display, the JSON, JUnit and Markdown files, the
+//! BMF file, the saved baseline. `compare` (and any later command that produces a run report)
+//! reuses the same reporters by emitting [`Event::RunFinished`] alone.
+//!
+//! Adding an output means implementing [`Reporter`] in a file of this module and registering it
+//! where the command builds its [`Reporters`].
+
+mod baseline;
+mod files;
+mod markdown;
+mod terminal;
+
+pub(crate) use baseline::SaveBaseline;
+pub(crate) use files::{BmfFile, JsonFile, JunitFile};
+pub(crate) use markdown::MarkdownFile;
+pub(crate) use terminal::{ComparisonTable, Terminal};
+
+use crate::errors::CliError;
+use loadtest_report::protocol::Progress;
+use loadtest_report::report::{ConfigSummary, RunReport, TestReport};
+
+/// What happens during a run, in order: `RunStarted`, then per test `TestStarted`, `Progress`
+/// (once a second) and `TestFinished`, then `RunFinished` with the judged report.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// The tests are built and selected; `tests` is how many will run.
+    RunStarted {
+        /// The number of selected tests.
+        tests: usize,
+    },
+    /// A test started in its harness session.
+    TestStarted {
+        /// `target::name`.
+        qualified: &'a str,
+        /// Its resolved configuration.
+        config: &'a ConfigSummary,
+    },
+    /// Once a second while a test runs.
+    Progress(&'a Progress),
+    /// A test ended (or could not run) and was judged.
+    TestFinished(&'a TestReport),
+    /// Every test was judged; the run's report is final.
+    RunFinished(&'a RunReport),
+}
+
+/// One output of a run.
+pub(crate) trait Reporter {
+    /// Consumes one event. An error (e.g. a report that cannot be written) ends the command.
+    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError>;
+}
+
+/// The registered reporters; each event goes to each of them in registration order.
+#[derive(Default)]
+pub(crate) struct Reporters(Vec<Box<dyn Reporter>>);
+
+impl Reporters {
+    /// Adds a reporter after those already registered.
+    pub(crate) fn register(&mut self, reporter: impl Reporter + 'static) -> &mut Self {
+        self.0.push(Box::new(reporter));
+        self
+    }
+
+    /// Sends an event to every reporter; the first error stops the rest.
+    pub(crate) fn emit(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+        for r in &mut self.0 {
+            r.report(event)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! The terminal: live progress on stderr (one redrawn line on a terminal; a plain line every few
+//! seconds otherwise, for CI logs; nothing with `--quiet`), then the summary table on stdout (on
+//! stderr when a report is written to stdout with `-`).
+
+use super::{Event, Reporter};
+use crate::errors::CliError;
+use crate::output::summary;
+use loadtest_report::protocol::Progress;
+use loadtest_report::report::{ConfigSummary, TestReport, TestStatus, human_us};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// What a person watching the run sees.
+pub(crate) struct Terminal {
+    tty: bool,
+    quiet: bool,
+    last_plain: Option<Instant>,
+    drawn: bool,
+    /// Where the reports went, printed after the summary (unless quiet).
+    reports_line: Option<String>,
+    /// Tests selected, and tests started so far.
+    tests: usize,
+    started: usize,
+    /// A report goes to standard output (`--json -`): the summary goes to stderr.
+    summary_to_stderr: bool,
+}
+
+impl Reporter for Terminal {
+    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+        match event {
+            Event::RunStarted { tests } => self.tests = *tests,
+            Event::TestStarted { qualified, config } => self.started(qualified, config),
+            Event::Progress(p) => self.progress(p),
+            Event::TestFinished(r) => self.finished(r),
+            Event::RunFinished(report) => {
+                if self.summary_to_stderr {
+                    eprint!("{}", summary::table(report));
+                } else {
+                    print!("{}", summary::table(report));
+                }
+                if let (false, Some(line)) = (self.quiet, &self.reports_line) {
+                    eprintln!("     Reports {line}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Terminal {
+    /// A terminal display; `reports_line` says where the report files went;
+    /// `summary_to_stderr` when a report takes standard output.
+    pub(crate) fn new(quiet: bool, reports_line: Option<String>, summary_to_stderr: bool) -> Self {
+        Terminal {
+            tty: std::io::stderr().is_terminal(),
+            quiet,
+            last_plain: None,
+            drawn: false,
+            reports_line,
+            tests: 0,
+            started: 0,
+            summary_to_stderr,
+        }
+    }
+
+    fn started(&mut self, qualified: &str, c: &ConfigSummary) {
+        self.started += 1;
+        if self.quiet {
+            return;
+        }
+        let model = match (c.users, c.rate_per_s) {
+            (Some(u), _) => format!("closed, {u} users"),
+            (_, Some(r)) => format!("open, {r}/s"),
+            _ => c.model.clone(),
+        };
+        let span = match (c.duration_s, c.iterations) {
+            (Some(d), Some(i)) => format!(", {d}s or {i} iterations"),
+            (Some(d), None) => format!(", {d}s"),
+            (None, Some(i)) => format!(", {i} iterations"),
+            (None, None) => String::new(),
+        };
+        eprintln!(
+            "     Running {qualified} ({model}{span}) [{}/{}]",
+            self.started, self.tests
+        );
+        self.last_plain = Some(Instant::now());
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        if self.quiet {
+            return;
+        }
+        let remaining = p.planned_s.map(|t| format!("/{t:.0}s")).unwrap_or_default();
+        let line = format!(
+            "{:>12} {:.0}s{remaining}  {} iterations  {:.0} iter/s  p99 {}  failed {}  req errors {}{}",
+            "",
+            p.elapsed_s,
+            p.iterations,
+            p.rate_per_s,
+            human_us(p.p99_us as f64),
+            p.failed,
+            p.request_errors,
+            if p.dropped > 0 {
+                format!("  dropped {}", p.dropped)
+            } else {
+                String::new()
+            }
+        );
+        if self.tty {
+            eprint!("\r\x1b[2K{}", line.trim_start());
+            let _ = std::io::stderr().flush();
+            self.drawn = true;
+        } else if self.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
+            eprintln!("{line}");
+            self.last_plain = Some(Instant::now());
+        }
+    }
+
+    fn finished(&mut self, r: &TestReport) {
+        if self.drawn {
+            eprint!("\r\x1b[2K");
+            self.drawn = false;
+        }
+        if self.quiet && r.status == TestStatus::Passed {
+            return;
+        }
+        let verdict = match r.status {
+            TestStatus::Passed => "Passed",
+            TestStatus::Failed => "FAILED",
+            TestStatus::Errored => "ERROR",
+            TestStatus::Interrupted => "Interrupted",
+        };
+        eprintln!("{verdict:>12} {}::{}", r.target, r.name);
+        for f in &r.failures {
+            eprintln!("{:>12} - {f}", "");
+        }
+    }
+}
+
+/// `cargo loadtest compare`'s terminal output: the comparison table alone.
+pub(crate) struct ComparisonTable;
+
+impl Reporter for ComparisonTable {
+    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+        if let Event::RunFinished(report) = event {
+            print!("{}", summary::comparison_table(report));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! Building the harnesses, listing their tests and applying the filters.
+
+use crate::cli::{RunArgs, WorkspaceArgs};
+use crate::compile::{self, BuiltHarness};
+use crate::errors::CliError;
+use crate::session;
+use crate::signals::Interrupt;
+use crate::workspace::Workspace;
+use loadtest_report::protocol::ListedTest;
+
+/// A selected test and the harness that holds it.
+pub(crate) struct Selected {
+    pub(crate) harness: BuiltHarness,
+    pub(crate) test: ListedTest,
+}
+
+impl Selected {
+    /// `target::name`, as filters match and reports show it.
+    pub(crate) fn qualified(&self) -> String {
+        format!("{}::{}", self.harness.target.target, self.test.name)
+    }
+}
+
+/// Builds the harnesses and lists every load test they hold.
+pub(crate) fn build_and_list(
+    wargs: &WorkspaceArgs,
+    ws: &Workspace,
+    quiet: bool,
+    interrupt: &Interrupt,
+) -> Result<Vec<Selected>, CliError> {
+    if ws.targets.is_empty() {
+        return Err(CliError::NoTests(format!(
+            "no load tests found in the workspace at {}: add a [[test]] target with harness = false to a package that depends on loadtest-runtime",
+            ws.root.display()
+        )));
+    }
+    let built = compile::build(wargs, &ws.targets, quiet, interrupt)?;
+    let mut all = Vec::new();
+    for h in built {
+        let listing = session::list(&h).map_err(CliError::Usage)?;
+        for test in listing.tests {
+            all.push(Selected {
+                harness: h.clone(),
+                test,
+            });
+        }
+    }
+    Ok(all)
+}
+
+/// Applies the filters (names, `--skip`, `--tag`) to the listed tests.
+pub(crate) fn select(args: &RunArgs, all: Vec<Selected>) -> Result<Vec<Selected>, CliError> {
+    let total = all.len();
+    let selected: Vec<Selected> = all.into_iter().filter(|s| selects(args, s)).collect();
+    if selected.is_empty() {
+        return Err(CliError::NoTests(format!(
+            "no load test matched the filters ({total} load tests in the workspace; `cargo loadtest list` shows them)"
+        )));
+    }
+    Ok(selected)
+}
+
+fn selects(args: &RunArgs, s: &Selected) -> bool {
+    let name = &s.test.name;
+    let qualified = s.qualified();
+    let matches = |pat: &String| {
+        if args.exact {
+            name == pat || &qualified == pat
+        } else {
+            qualified.contains(pat.as_str())
+        }
+    };
+    (args.filters.is_empty() || args.filters.iter().any(matches))
+        && !args.skip.iter().any(matches)
+        && (args.tag.is_empty() || args.tag.iter().any(|t| s.test.config.tags.contains(t)))
+}

@@ -1,0 +1,23 @@
+//! The machine-readable contract of cargo-loadtest, shared by the harness runtime (which fills
+//! it) and the `cargo loadtest` CLI (which reads, judges and writes it): the report types, the
+//! harness's machine interface, histogram encoding, secret redaction, exit codes and the one
+//! verdict.
+//!
+//! Responsible for: [`report`] (the JSON report's serde types, versioned by
+//! [`report::SCHEMA_VERSION`]), [`protocol`] (the harness's listing and event stream), [`hdr`]
+//! (HdrHistogram encoding), [`redact`] (what never appears in a report), [`exit_code`] (the
+//! documented exit codes) and [`verdict`] (the single owner of pass/fail).
+//!
+//! Must never depend on: tokio, an HTTP client, the runtime or the CLI. Installing
+//! `cargo-loadtest` compiles this crate, so it stays small: serde, HdrHistogram, base64.
+
+#![warn(missing_docs)]
+
+pub mod exit_code;
+pub mod hdr;
+pub mod protocol;
+pub mod redact;
+pub mod report;
+pub mod verdict;
+
+pub use loadtest_grammar as grammar;

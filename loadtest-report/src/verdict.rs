@@ -1,0 +1,766 @@
+//! The one verdict: given a test's results, thresholds, comparison and generator health, what is
+//! its status and why. Every output (terminal, JSON, JUnit, Markdown, exit code) reads its answer.
+//!
+//! - [`evaluate`] checks threshold rules (and the implicit error budget) on any [`Measurements`]:
+//!   the runtime's live metrics while a test runs (for `abort_on_fail`) and at its end.
+//! - [`judge_generator`] decides whether the load generator was saturated.
+//! - [`judge`] decides a test's [`TestStatus`] and the reasons for it.
+//! - [`run_outcome`] decides the run's [`RunStatus`] and exit code from its tests.
+
+use crate::exit_code;
+use crate::hdr::Hist;
+use crate::report::{
+    Comparison, GeneratorHealth, MetricComparison, MetricVerdict, RunReport, RunStatus, TestReport,
+    TestResult, TestStatus, ThresholdOutcome, human_us,
+};
+use loadtest_grammar::{Metric, Threshold, format_duration};
+use std::time::Duration;
+
+/// The rule name of the implicit error budget.
+pub const ERROR_BUDGET: &str = "error budget";
+
+/// What threshold rules are evaluated on: one test's measurements.
+///
+/// The runtime implements it on its merged per-worker metrics; anything else that holds a
+/// test's histograms and counts (a stored or merged report) can implement it too.
+pub trait Measurements {
+    /// Latency of whole iterations.
+    fn iteration_latency(&self) -> &Hist;
+    /// Latency of the requests of one name, or of the custom metric of that name.
+    fn named_latency(&self, name: &str) -> Option<&Hist>;
+    /// Iterations that ran to completion, ok or failed.
+    fn completed(&self) -> u64;
+    /// Iterations that failed.
+    fn failed(&self) -> u64;
+    /// `(requests, ok requests)` of all names together (`None`) or of one name (absent when no
+    /// request had that name).
+    fn requests(&self, name: Option<&str>) -> Option<(u64, u64)>;
+    /// Open model: iterations dropped at `max_in_flight`.
+    fn dropped(&self) -> u64;
+    /// Iterations that started late.
+    fn late(&self) -> u64;
+}
+
+/// Evaluates every rule, plus the implicit error budget when no rule bounds `error_rate`.
+pub fn evaluate(
+    rules: &[Threshold],
+    m: &impl Measurements,
+    elapsed_s: f64,
+) -> Vec<ThresholdOutcome> {
+    let mut out: Vec<ThresholdOutcome> = rules
+        .iter()
+        .map(|r| evaluate_one(r, m, elapsed_s))
+        .collect();
+    if !rules
+        .iter()
+        .any(|r| r.metric == Metric::ErrorRate && r.scope.is_none())
+    {
+        let (failed, total) = (m.failed(), m.completed());
+        let passed = failed == 0 && total > 0;
+        let message = if total == 0 {
+            "no iteration completed".to_string()
+        } else {
+            format!(
+                "{failed} of {total} iterations failed (no `error_rate` rule: any failure fails the test)"
+            )
+        };
+        out.push(ThresholdOutcome {
+            rule: ERROR_BUDGET.into(),
+            observed: Some(failed as f64),
+            passed,
+            message,
+        });
+    }
+    out
+}
+
+fn latency_source<'a>(m: &'a impl Measurements, scope: Option<&str>) -> Option<&'a Hist> {
+    match scope {
+        None => Some(m.iteration_latency()),
+        Some(name) => m.named_latency(name),
+    }
+}
+
+/// Successful iterations (no scope) or successful requests of a name; `None` for a custom
+/// metric or a name never recorded (judged by `latency_source`).
+fn successes(m: &impl Measurements, scope: Option<&str>) -> Option<u64> {
+    match scope {
+        None => Some(m.completed() - m.failed()),
+        Some(name) => m.requests(Some(name)).map(|(_, ok)| ok),
+    }
+}
+
+fn evaluate_one(rule: &Threshold, m: &impl Measurements, elapsed_s: f64) -> ThresholdOutcome {
+    let scope = rule.scope.as_deref();
+    let observed: Option<f64> = match rule.metric {
+        Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max => {
+            // Latency over failures alone says nothing about the target (a refused connection
+            // fails in microseconds): with no success there is no data, and the rule fails.
+            if successes(m, scope) == Some(0) {
+                return ThresholdOutcome {
+                    rule: rule.source.clone(),
+                    observed: None,
+                    passed: false,
+                    message: match scope {
+                        None => format!(
+                            "no data: none of the {} iterations succeeded, so there is no latency to judge",
+                            m.completed()
+                        ),
+                        Some(s) => format!(
+                            "no data: no request named {s:?} succeeded, so there is no latency to judge"
+                        ),
+                    },
+                };
+            }
+            latency_source(m, scope)
+                .filter(|h| !h.is_empty())
+                .map(|h| match rule.metric {
+                    Metric::Percentile(q) => h.value_at_quantile(q / 100.0) as f64,
+                    Metric::Mean => h.mean(),
+                    Metric::Min => h.min() as f64,
+                    _ => h.max() as f64,
+                })
+        }
+        Metric::ErrorRate => match scope {
+            None => {
+                let total = m.completed();
+                Some(if total == 0 {
+                    0.0
+                } else {
+                    m.failed() as f64 / total as f64
+                })
+            }
+            Some(name) => m.requests(Some(name)).map(|(n, ok)| {
+                if n == 0 {
+                    0.0
+                } else {
+                    (n - ok) as f64 / n as f64
+                }
+            }),
+        },
+        Metric::Rps => m.requests(scope).map(|(n, _)| {
+            if elapsed_s > 0.0 {
+                n as f64 / elapsed_s
+            } else {
+                0.0
+            }
+        }),
+        Metric::Requests => m.requests(scope).map(|(n, _)| n as f64),
+        Metric::Iterations => Some(m.completed() as f64),
+        Metric::Dropped => Some(m.dropped() as f64),
+        Metric::Late => Some(m.late() as f64),
+        Metric::Failed => Some(m.failed() as f64),
+    };
+    let show = |v: f64| -> String {
+        if rule.metric.is_latency() {
+            human_us(v)
+        } else if rule.metric == Metric::ErrorRate {
+            format!("{:.2}%", v * 100.0)
+        } else {
+            format!("{}", (v * 100.0).round() / 100.0)
+        }
+    };
+    let lhs = match scope {
+        Some(s) => format!("{}({s})", metric_name(rule.metric)),
+        None => metric_name(rule.metric),
+    };
+    match observed {
+        Some(v) => {
+            let passed = rule.op.holds(v, rule.limit);
+            ThresholdOutcome {
+                rule: rule.source.clone(),
+                observed: Some(v),
+                passed,
+                message: format!(
+                    "{lhs} was {}, limit {} {}",
+                    show(v),
+                    rule.op.as_str(),
+                    show(rule.limit)
+                ),
+            }
+        }
+        None => ThresholdOutcome {
+            rule: rule.source.clone(),
+            observed: None,
+            passed: false,
+            message: match scope {
+                Some(s) => format!("no request or custom metric named {s:?} was recorded"),
+                None => "no value was recorded".into(),
+            },
+        },
+    }
+}
+
+fn metric_name(m: Metric) -> String {
+    match m {
+        Metric::Percentile(q) => format!("p{q}"),
+        Metric::Mean => "mean".into(),
+        Metric::Min => "min".into(),
+        Metric::Max => "max".into(),
+        Metric::ErrorRate => "error_rate".into(),
+        Metric::Rps => "rps".into(),
+        Metric::Iterations => "iterations".into(),
+        Metric::Requests => "requests".into(),
+        Metric::Dropped => "dropped".into(),
+        Metric::Late => "late".into(),
+        Metric::Failed => "failed".into(),
+    }
+}
+
+/// CPU use above this share of the available cores marks the generator as saturated.
+const CPU_SATURATED: f64 = 0.90;
+/// A 99th percentile scheduling lag above this marks the generator as saturated.
+const LAG_SATURATED_US: u64 = 10_000;
+
+/// Run queue wait above this share of the time the generator was ready to run marks it
+/// disturbed...
+pub const DISTURBED_WAIT_SHARE: f64 = 0.25;
+/// ...when the wait adds up to at least this many seconds (a nearly idle test's few waits are
+/// no disturbance).
+pub const DISTURBED_MIN_WAIT_S: f64 = 0.1;
+/// Steal time above this share of the machine's CPU time marks the generator disturbed.
+pub const DISTURBED_STEAL_SHARE: f64 = 0.10;
+
+/// Judges the generator's health and fills in `saturated`, `disturbed` and `warnings`.
+pub fn judge_generator(h: &mut GeneratorHealth, open_model: bool) {
+    h.warnings.clear();
+    if h.dropped > 0 {
+        h.warnings.push(format!(
+            "{} iterations were dropped: max_in_flight was reached",
+            h.dropped
+        ));
+    }
+    if open_model && h.scheduling_lag.p99_us > LAG_SATURATED_US {
+        h.warnings.push(format!(
+            "iterations started up to {} late (p99 scheduling lag); {} started more than 10ms late",
+            format_duration(Duration::from_micros(h.scheduling_lag.p99_us)),
+            h.late
+        ));
+    }
+    if h.cpus > 0 && h.cpu_percent > CPU_SATURATED * 100.0 * h.cpus as f64 {
+        h.warnings.push(format!(
+            "the generator used {:.0}% CPU of {} cores: it may be the bottleneck",
+            h.cpu_percent, h.cpus
+        ));
+    }
+    h.saturated = !h.warnings.is_empty();
+    let waited = h.cpu_wait_percent > DISTURBED_WAIT_SHARE * 100.0
+        && h.cpu_wait_seconds >= DISTURBED_MIN_WAIT_S;
+    if waited {
+        h.warnings.push(format!(
+            "disturbed: the generator waited for a CPU {:.0}% of the time it was ready to run ({:.2}s in all; over {:.0}% means something else competed for its cores)",
+            h.cpu_wait_percent,
+            h.cpu_wait_seconds,
+            DISTURBED_WAIT_SHARE * 100.0
+        ));
+    }
+    let stolen = h.steal_percent > DISTURBED_STEAL_SHARE * 100.0;
+    if stolen {
+        h.warnings.push(format!(
+            "disturbed: the hypervisor gave {:.0}% of the machine's CPU time to other guests (steal; over {:.0}% counts)",
+            h.steal_percent,
+            DISTURBED_STEAL_SHARE * 100.0
+        ));
+    }
+    h.disturbed = waited || stolen;
+}
+
+/// How strictly a run is judged, beyond each test's own rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// A saturated load generator fails the test (`--fail-on-saturation`).
+    pub fail_on_saturation: bool,
+}
+
+/// What is known about a test when it is judged.
+#[derive(Clone, Copy, Debug)]
+pub enum Evidence<'a> {
+    /// The harness reported a result; `comparison` when a baseline was compared.
+    Finished {
+        /// Everything the harness measured.
+        result: &'a TestResult,
+        /// The comparison with a baseline, if any.
+        comparison: Option<&'a Comparison>,
+    },
+    /// The test could not run to its end (its harness crashed, did not start, its setup hook
+    /// failed, or the harness refused it).
+    Errored {
+        /// Why, in one line.
+        reason: &'a str,
+    },
+    /// The run was interrupted before the test started.
+    NotStarted {
+        /// Why, in one line.
+        reason: &'a str,
+    },
+}
+
+/// A test's status and the reasons for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    /// The status.
+    pub status: TestStatus,
+    /// Why the test did not pass, one readable line each; empty when it passed.
+    pub failures: Vec<String>,
+}
+
+/// The single place that decides a test's status.
+///
+/// A finished test fails when a threshold (or the error budget) failed, `abort_on_fail` stopped
+/// it, a compared metric regressed, or (under [`Policy::fail_on_saturation`]) its generator was
+/// saturated. An interrupted test is `interrupted` whatever its thresholds said.
+pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
+    let (result, comparison) = match evidence {
+        Evidence::Finished { result, comparison } => (result, comparison),
+        Evidence::Errored { reason } => {
+            return Judgement {
+                status: TestStatus::Errored,
+                failures: vec![reason.to_string()],
+            };
+        }
+        Evidence::NotStarted { reason } => {
+            return Judgement {
+                status: TestStatus::Interrupted,
+                failures: vec![reason.to_string()],
+            };
+        }
+    };
+    let mut failures: Vec<String> = Vec::new();
+    if let Some(rule) = &result.aborted_by {
+        failures.push(format!(
+            "aborted early: threshold `{rule}` failed (abort_on_fail)"
+        ));
+    }
+    failures.extend(
+        result
+            .thresholds
+            .iter()
+            .filter(|t| !t.passed)
+            .map(|t| format!("{}: {}", t.rule, t.message)),
+    );
+    if policy.fail_on_saturation && result.generator.saturated {
+        failures.push(format!(
+            "the load generator was saturated (--fail-on-saturation): {}",
+            result.generator.warnings.join("; ")
+        ));
+    }
+    if let Some(c) = comparison {
+        failures.extend(
+            c.metrics
+                .iter()
+                .filter(|m| m.verdict == MetricVerdict::Regressed)
+                .map(|m| format!("regression: {}", describe_change(m))),
+        );
+    }
+    let status = if result.interrupted {
+        TestStatus::Interrupted
+    } else if failures.is_empty() {
+        TestStatus::Passed
+    } else {
+        TestStatus::Failed
+    };
+    Judgement { status, failures }
+}
+
+/// Whether the harness's own rules held: every threshold and no `abort_on_fail` stop (the
+/// verdict before any baseline comparison or run policy, reported as `TestResult::passed`).
+pub fn thresholds_held(thresholds: &[ThresholdOutcome], aborted_by: Option<&str>) -> bool {
+    thresholds.iter().all(|t| t.passed) && aborted_by.is_none()
+}
+
+/// Re-judges a test already in a report (after a comparison was attached or removed): tests
+/// with a result are judged again; tests without one keep their status and reasons.
+pub fn rejudge(test: &mut TestReport, policy: &Policy) {
+    if let Some(result) = &test.result {
+        let j = judge(
+            Evidence::Finished {
+                result,
+                comparison: test.comparison.as_ref(),
+            },
+            policy,
+        );
+        test.status = j.status;
+        test.failures = j.failures;
+    }
+}
+
+/// The run's status and exit code from its tests: interrupted (130) over failed (100) over
+/// passed (0).
+pub fn run_outcome(tests: &[TestReport], interrupted: bool) -> (RunStatus, i32) {
+    let failed = tests
+        .iter()
+        .any(|r| matches!(r.status, TestStatus::Failed | TestStatus::Errored));
+    if interrupted {
+        (RunStatus::Interrupted, exit_code::INTERRUPTED)
+    } else if failed {
+        (RunStatus::Failed, exit_code::TEST_FAILED)
+    } else {
+        (RunStatus::Passed, exit_code::OK)
+    }
+}
+
+/// The outcome of `cargo loadtest compare`, which judges regressions only: a stored report with
+/// a regressed test fails (exit 100); otherwise its stored status stands and the exit code is 0.
+pub fn comparison_outcome(report: &RunReport) -> (RunStatus, i32) {
+    let regressed = report
+        .tests
+        .iter()
+        .any(|t| t.comparison.as_ref().is_some_and(|c| c.regressed));
+    if regressed {
+        (RunStatus::Failed, exit_code::TEST_FAILED)
+    } else {
+        (report.status, exit_code::OK)
+    }
+}
+
+/// One line for a compared metric: `p99 regressed +31.2% (95% CI +25.0% to +38.1%, tolerance 25%)`.
+pub fn describe_change(m: &MetricComparison) -> String {
+    let pct = |v: f64| format!("{:+.1}%", v * 100.0);
+    let pp = |v: f64| format!("{:+.2} pp", v * 100.0);
+    let f = |v: Option<f64>| {
+        v.map_or_else(
+            || "-".to_string(),
+            if m.metric == "error_rate" { pp } else { pct },
+        )
+    };
+    match m.verdict {
+        MetricVerdict::InsufficientData => {
+            format!("{}: too few one-second windows to compare", m.metric)
+        }
+        v => format!(
+            "{} {} {} (95% CI {} to {}, tolerance {})",
+            m.metric,
+            match v {
+                MetricVerdict::Regressed => "regressed",
+                MetricVerdict::Improved => "improved",
+                _ => "unchanged",
+            },
+            f(m.change),
+            f(m.ci_low),
+            f(m.ci_high),
+            if m.metric == "error_rate" {
+                format!("{:.2} pp", m.tolerance * 100.0)
+            } else {
+                format!("{:.0}%", m.tolerance * 100.0)
+            }
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdr;
+    use crate::report::{MetricComparison, TestResult};
+    use loadtest_grammar::parse_threshold;
+
+    /// Measurements held as plain values: enough to exercise every rule.
+    struct Fixed {
+        latency: Hist,
+        home: Option<Hist>,
+        completed: u64,
+        failed: u64,
+        home_requests: (u64, u64),
+        dropped: u64,
+    }
+
+    impl Measurements for Fixed {
+        fn iteration_latency(&self) -> &Hist {
+            &self.latency
+        }
+        fn named_latency(&self, name: &str) -> Option<&Hist> {
+            (name == "home").then_some(self.home.as_ref()).flatten()
+        }
+        fn completed(&self) -> u64 {
+            self.completed
+        }
+        fn failed(&self) -> u64 {
+            self.failed
+        }
+        fn requests(&self, name: Option<&str>) -> Option<(u64, u64)> {
+            match name {
+                None | Some("home") if self.home.is_some() => Some(self.home_requests),
+                None => Some((0, 0)),
+                _ => None,
+            }
+        }
+        fn dropped(&self) -> u64 {
+            self.dropped
+        }
+        fn late(&self) -> u64 {
+            0
+        }
+    }
+
+    fn measured() -> Fixed {
+        let (mut latency, mut home) = (hdr::new_hist(), hdr::new_hist());
+        for i in 1..=100 {
+            hdr::record(&mut latency, i * 1000);
+            hdr::record(&mut home, i * 100);
+        }
+        Fixed {
+            latency,
+            home: Some(home),
+            completed: 100,
+            failed: 0,
+            home_requests: (100, 100),
+            dropped: 0,
+        }
+    }
+
+    fn empty() -> Fixed {
+        Fixed {
+            latency: hdr::new_hist(),
+            home: None,
+            completed: 0,
+            failed: 0,
+            home_requests: (0, 0),
+            dropped: 0,
+        }
+    }
+
+    #[test]
+    fn waiting_for_a_cpu_is_a_disturbance_not_a_saturation() {
+        let mut h = GeneratorHealth {
+            cpus: 1,
+            cpu_percent: 40.0,
+            cpu_wait_percent: 45.0,
+            cpu_wait_seconds: 2.0,
+            ..Default::default()
+        };
+        judge_generator(&mut h, false);
+        assert!(h.disturbed && !h.saturated, "{h:?}");
+        assert!(h.warnings[0].starts_with("disturbed: the generator waited for a CPU 45%"));
+        h.cpu_wait_seconds = 0.01;
+        judge_generator(&mut h, false);
+        assert!(
+            !h.disturbed,
+            "a few milliseconds of waiting are no disturbance"
+        );
+        h.steal_percent = 30.0;
+        judge_generator(&mut h, false);
+        assert!(h.disturbed && h.warnings[0].contains("steal"));
+    }
+
+    #[test]
+    fn latency_rules_over_failures_alone_have_no_data() {
+        let mut m = measured();
+        m.failed = m.completed;
+        m.home_requests = (100, 0);
+        let out = evaluate(
+            &[
+                parse_threshold("p99 < 200ms").unwrap(),
+                parse_threshold("p99(home) < 200ms").unwrap(),
+            ],
+            &m,
+            1.0,
+        );
+        assert!(!out[0].passed && out[0].observed.is_none());
+        assert!(
+            out[0]
+                .message
+                .starts_with("no data: none of the 100 iterations succeeded"),
+            "{}",
+            out[0].message
+        );
+        assert!(
+            !out[1].passed
+                && out[1]
+                    .message
+                    .contains("no request named \"home\" succeeded")
+        );
+    }
+
+    #[test]
+    fn latency_rules() {
+        let out = evaluate(
+            &[
+                parse_threshold("p99 < 50ms").unwrap(),
+                parse_threshold("p95(home) < 10ms").unwrap(),
+            ],
+            &measured(),
+            10.0,
+        );
+        assert!(
+            !out[0].passed && out[0].message.contains("p99 was 99.0ms, limit < 50.0ms"),
+            "{}",
+            out[0].message
+        );
+        assert!(out[1].passed, "{}", out[1].message);
+        assert_eq!(out[2].rule, ERROR_BUDGET);
+        assert!(out[2].passed);
+    }
+
+    #[test]
+    fn the_error_budget_fails_on_one_failure_unless_a_rule_replaces_it() {
+        let mut m = measured();
+        m.completed += 1;
+        m.failed = 1;
+        let out = evaluate(&[], &m, 1.0);
+        assert!(!out[0].passed && out[0].message.starts_with("1 of 101"));
+        let out = evaluate(&[parse_threshold("error_rate < 2%").unwrap()], &m, 1.0);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].passed);
+    }
+
+    #[test]
+    fn missing_names_and_empty_runs_fail() {
+        let out = evaluate(&[parse_threshold("p99(nope) < 1s").unwrap()], &empty(), 1.0);
+        assert!(!out[0].passed && out[0].message.contains("\"nope\""));
+        assert!(!out[1].passed && out[1].message == "no iteration completed");
+    }
+
+    #[test]
+    fn rps_and_counts() {
+        let out = evaluate(
+            &[
+                parse_threshold("rps > 9").unwrap(),
+                parse_threshold("dropped == 0").unwrap(),
+            ],
+            &measured(),
+            10.0,
+        );
+        assert!(out[0].passed && out[1].passed);
+    }
+
+    #[test]
+    fn generator_judgement() {
+        let mut h = GeneratorHealth {
+            cpus: 2,
+            cpu_percent: 50.0,
+            ..Default::default()
+        };
+        judge_generator(&mut h, true);
+        assert!(!h.saturated);
+        h.dropped = 3;
+        judge_generator(&mut h, true);
+        assert!(h.saturated && h.warnings[0].contains("3 iterations were dropped"));
+    }
+
+    fn result_with(thresholds: Vec<ThresholdOutcome>) -> TestResult {
+        TestResult {
+            thresholds,
+            ..TestResult::default()
+        }
+    }
+
+    fn outcome(rule: &str, passed: bool) -> ThresholdOutcome {
+        ThresholdOutcome {
+            rule: rule.into(),
+            passed,
+            message: format!("{rule} message"),
+            ..ThresholdOutcome::default()
+        }
+    }
+
+    #[test]
+    fn judge_reads_thresholds_abort_saturation_and_regressions() {
+        let policy = Policy::default();
+        let finished = |r: &TestResult, c: Option<&Comparison>| {
+            judge(
+                Evidence::Finished {
+                    result: r,
+                    comparison: c,
+                },
+                &policy,
+            )
+        };
+        let passing = result_with(vec![outcome("p99 < 1s", true)]);
+        assert_eq!(finished(&passing, None).status, TestStatus::Passed);
+        assert!(thresholds_held(&passing.thresholds, None));
+
+        let failing = result_with(vec![outcome("p99 < 1s", false), outcome("x", true)]);
+        let j = finished(&failing, None);
+        assert_eq!(j.status, TestStatus::Failed);
+        assert_eq!(j.failures, ["p99 < 1s: p99 < 1s message"]);
+
+        let mut aborted = failing.clone();
+        aborted.aborted_by = Some("p99 < 1s".into());
+        let j = finished(&aborted, None);
+        assert!(j.failures[0].starts_with("aborted early: threshold `p99 < 1s`"));
+        assert!(!thresholds_held(&aborted.thresholds, Some("p99 < 1s")));
+
+        let mut interrupted = failing.clone();
+        interrupted.interrupted = true;
+        assert_eq!(finished(&interrupted, None).status, TestStatus::Interrupted);
+
+        let mut saturated = passing.clone();
+        saturated.generator.saturated = true;
+        saturated.generator.warnings = vec!["cpu".into()];
+        assert_eq!(finished(&saturated, None).status, TestStatus::Passed);
+        let strict = Policy {
+            fail_on_saturation: true,
+        };
+        let j = judge(
+            Evidence::Finished {
+                result: &saturated,
+                comparison: None,
+            },
+            &strict,
+        );
+        assert_eq!(j.status, TestStatus::Failed);
+        assert!(j.failures[0].contains("--fail-on-saturation): cpu"));
+
+        let comparison = Comparison {
+            metrics: vec![MetricComparison {
+                metric: "p99".into(),
+                change: Some(0.5),
+                ci_low: Some(0.4),
+                ci_high: Some(0.6),
+                tolerance: 0.25,
+                verdict: MetricVerdict::Regressed,
+                ..MetricComparison::default()
+            }],
+            regressed: true,
+            ..Comparison::default()
+        };
+        let j = finished(&passing, Some(&comparison));
+        assert_eq!(j.status, TestStatus::Failed);
+        assert_eq!(
+            j.failures,
+            ["regression: p99 regressed +50.0% (95% CI +40.0% to +60.0%, tolerance 25%)"]
+        );
+    }
+
+    #[test]
+    fn tests_that_did_not_finish_and_the_run_outcome() {
+        let policy = Policy::default();
+        let j = judge(Evidence::Errored { reason: "crashed" }, &policy);
+        assert_eq!(
+            (j.status, j.failures),
+            (TestStatus::Errored, vec!["crashed".into()])
+        );
+        let j = judge(
+            Evidence::NotStarted {
+                reason: "interrupted",
+            },
+            &policy,
+        );
+        assert_eq!(j.status, TestStatus::Interrupted);
+
+        let report = |status| TestReport {
+            package: "p".into(),
+            target: "t".into(),
+            name: "n".into(),
+            status,
+            failures: vec![],
+            result: None,
+            error: None,
+            comparison: None,
+        };
+        let passed = [report(TestStatus::Passed)];
+        assert_eq!(
+            run_outcome(&passed, false),
+            (RunStatus::Passed, exit_code::OK)
+        );
+        let errored = [report(TestStatus::Passed), report(TestStatus::Errored)];
+        assert_eq!(
+            run_outcome(&errored, false),
+            (RunStatus::Failed, exit_code::TEST_FAILED)
+        );
+        assert_eq!(
+            run_outcome(&errored, true),
+            (RunStatus::Interrupted, exit_code::INTERRUPTED)
+        );
+    }
+}
