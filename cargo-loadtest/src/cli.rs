@@ -170,8 +170,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "TAG")]
     pub tag: Vec<String>,
     /// Base URL of the system under test (overrides LOADTEST_TARGET and attributes).
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
+    #[arg(long = "target", value_name = "URL")]
+    pub base_url: Option<String>,
     /// Virtual users (switches a test to the closed model).
     #[arg(long, value_name = "N")]
     pub users: Option<String>,

@@ -13,7 +13,16 @@
 //! | 2 | usage or configuration error (bad flag, option value, config file, missing manifest) |
 //! | 130 | interrupted (Ctrl-C / SIGTERM); reports hold what ran |
 //!
-//! The constants live in [`exit_code`].
+//! The constants live in [`exit_code`] (from `loadtest-report`).
+//!
+//! # Responsibilities and boundaries
+//!
+//! Responsible for: the command line, workspace discovery (cargo_metadata), building harnesses,
+//! running them in sessions (one harness process each) through the machine interface, the
+//! baseline gate's statistics, and the reporters that write every output.
+//!
+//! Must never depend on: `loadtest-runtime`, tokio or an HTTP client. It meets the harness only
+//! through `loadtest-report`'s protocol and report types, and judges with its verdict.
 
 pub mod cli;
 pub mod compare;

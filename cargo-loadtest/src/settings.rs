@@ -61,8 +61,8 @@ impl Settings {
             .map_err(CliError::Usage)
     }
 
-    /// The target for the whole run (command line, then environment), for setup hooks.
-    pub(crate) fn run_target(&self) -> Option<String> {
+    /// The base URL for the whole run (`--target`, then `LOADTEST_TARGET`), for setup hooks.
+    pub(crate) fn run_base_url(&self) -> Option<String> {
         [&self.cli, &self.env]
             .iter()
             .find_map(|l| l.get("target").and_then(|v| v.first().cloned()))
@@ -72,7 +72,7 @@ impl Settings {
 fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
     let mut layer = OptionLayer::new("the command line");
     let flags = [
-        ("--target", "target", &args.target),
+        ("--target", "target", &args.base_url),
         ("--users", "users", &args.users),
         ("--rate", "rate", &args.rate),
         ("--duration", "duration", &args.duration),

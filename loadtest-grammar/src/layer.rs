@@ -167,9 +167,9 @@ fn stage_peak(stages: &[String]) -> Option<(&'static str, String)> {
     let mut users = None::<u64>;
     let mut rate = None::<f64>;
     for st in &parsed {
-        match st.target {
-            grammar::StageTarget::Users(u) => users = Some(users.map_or(u, |m| m.max(u))),
-            grammar::StageTarget::Rate(r) => {
+        match st.level {
+            grammar::StageLevel::Users(u) => users = Some(users.map_or(u, |m| m.max(u))),
+            grammar::StageLevel::Rate(r) => {
                 rate = Some(rate.map_or(r.per_second, |m: f64| m.max(r.per_second)))
             }
         }

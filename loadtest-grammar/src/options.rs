@@ -249,7 +249,7 @@ pub fn check_combination(present: &[&str], stages: &[&str]) -> Result<(), String
 pub fn stages_are_rates(stages: &[&str]) -> Result<bool, String> {
     let mut kinds = stages
         .iter()
-        .map(|s| parse_stage(s).map(|st| matches!(st.target, StageTarget::Rate(_))));
+        .map(|s| parse_stage(s).map(|st| matches!(st.level, StageLevel::Rate(_))));
     let Some(first) = kinds.next().transpose()? else {
         return Ok(false);
     };
@@ -451,7 +451,7 @@ pub fn parse_saturation(s: &str) -> Result<Saturation, String> {
 
 /// Where a ramping stage goes.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum StageTarget {
+pub enum StageLevel {
     /// A number of virtual users (closed model).
     Users(u64),
     /// An arrival rate (open model).
@@ -464,7 +464,7 @@ pub struct Stage {
     /// How long the ramp takes.
     pub duration: Duration,
     /// Where it ends.
-    pub target: StageTarget,
+    pub level: StageLevel,
 }
 
 /// Parses `"30s:50"` (users) or `"30s:500/s"` (rate).
@@ -477,16 +477,16 @@ pub fn parse_stage(s: &str) -> Result<Stage, String> {
     let (d, t) = s.split_once(':').ok_or_else(|| err("missing `:`".into()))?;
     let duration = parse_duration(d).map_err(err)?;
     let t = t.trim();
-    let target = if t.contains('/') {
-        StageTarget::Rate(parse_rate(t).map_err(err)?)
+    let level = if t.contains('/') {
+        StageLevel::Rate(parse_rate(t).map_err(err)?)
     } else {
-        StageTarget::Users(
+        StageLevel::Users(
             t.replace('_', "")
                 .parse()
                 .map_err(|_| err(format!("target {t:?} is not a whole number")))?,
         )
     };
-    Ok(Stage { duration, target })
+    Ok(Stage { duration, level })
 }
 
 /// When a request is retried.
@@ -794,11 +794,11 @@ mod tests {
             parse_stage("30s:50").unwrap(),
             Stage {
                 duration: Duration::from_secs(30),
-                target: StageTarget::Users(50)
+                level: StageLevel::Users(50)
             }
         );
         assert!(
-            matches!(parse_stage("1m:500/s").unwrap().target, StageTarget::Rate(r) if r.per_second == 500.0)
+            matches!(parse_stage("1m:500/s").unwrap().level, StageLevel::Rate(r) if r.per_second == 500.0)
         );
         assert!(parse_stage("30s").is_err());
         assert!(stages_are_rates(&["1s:5", "1s:5/s"]).is_err());
@@ -879,6 +879,38 @@ mod tests {
             check_value("duraton", &["1s"])
                 .unwrap_err()
                 .contains("did you mean `duration`?")
+        );
+    }
+
+    /// The messages the attribute shows for bad values and combinations (formerly trybuild
+    /// cases; the span they point at is still checked there for one value and one conflict).
+    #[test]
+    fn attribute_error_messages() {
+        assert_eq!(
+            check_value("rate", &["500/day"]).unwrap_err(),
+            "invalid rate \"500/day\": expected a positive number per time unit, e.g. \"500/s\", \"30000/m\", \"10/h\" (a bare number means per second)"
+        );
+        assert_eq!(
+            check_value("thresholds", &["p99 < 250ms", "latency < 1s"]).unwrap_err(),
+            format!(
+                "invalid threshold \"latency < 1s\": unknown metric `latency`; {THRESHOLD_GRAMMAR}"
+            )
+        );
+        assert_eq!(
+            check_value("stages", &["30s:50", "1m", "10s:0"]).unwrap_err(),
+            "invalid stage \"1m\": missing `:`; expected \"DURATION:TARGET\", e.g. \"30s:50\" (users) or \"30s:500/s\" (rate)"
+        );
+        assert_eq!(
+            check_combination(&["users", "duration", "max_in_flight"], &[]).unwrap_err(),
+            "`max_in_flight` and `on_saturation` belong to the open model; add `rate = \"N/s\"` or rate stages"
+        );
+        assert_eq!(
+            check_combination(&["users", "duration", "rate"], &[]).unwrap_err(),
+            "`users` (closed model) and `rate` (open model) cannot be combined; pick one"
+        );
+        assert_eq!(
+            check_combination(&["stages"], &["30s:50", "1m:500/s"]).unwrap_err(),
+            "stages [\"30s:50\", \"1m:500/s\"] mix user counts and rates; use only \"30s:50\" (users) or only \"30s:500/s\" (rate)"
         );
     }
 }

@@ -140,3 +140,73 @@ fn lit_str(e: &Expr) -> Option<(String, Span)> {
 fn span_of(e: &Expr) -> Span {
     syn::spanned::Spanned::span(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn error(attr: TokenStream) -> String {
+        match parse(attr) {
+            Ok(_) => panic!("the attribute was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn options_are_given_once_and_known() {
+        assert_eq!(
+            error(quote!(duration = "30s", users = 5, duration = "1m")),
+            "duplicate option `duration`; give each option once"
+        );
+        assert_eq!(
+            error(quote!(users = 5, vus = 10)),
+            format!(
+                "unknown option `vus`; accepted options: {}",
+                grammar::option_names()
+            )
+        );
+        assert!(grammar::option_names().starts_with("users, think_time, rate, max_in_flight"));
+    }
+
+    #[test]
+    fn list_options_take_lists() {
+        assert_eq!(
+            error(quote!(users = 5, thresholds = "p99 < 250ms")),
+            "option `thresholds` accepts a list of rules, e.g. [\"p99 < 250ms\", \"error_rate < 1%\"]"
+        );
+    }
+
+    #[test]
+    fn grammar_errors_reach_the_attribute() {
+        // One of each grammar error through the parser; the messages themselves are unit tests
+        // of `loadtest-grammar`.
+        assert!(error(quote!(rate = "500/day")).starts_with("invalid rate \"500/day\""));
+        assert!(
+            error(quote!(
+                users = 5,
+                thresholds = ["p99 < 250ms", "latency < 1s"]
+            ))
+            .starts_with("invalid threshold \"latency < 1s\": unknown metric `latency`")
+        );
+        assert!(
+            error(quote!(stages = ["30s:50", "1m", "10s:0"]))
+                .starts_with("invalid stage \"1m\": missing `:`")
+        );
+        assert!(
+            error(quote!(users = 5, duration = "1m", max_in_flight = 100))
+                .starts_with("`max_in_flight` and `on_saturation` belong to the open model")
+        );
+        assert!(
+            error(quote!(stages = ["30s:50", "1m:500/s"])).contains("mix user counts and rates")
+        );
+        assert!(
+            parse(quote!(
+                users = 5,
+                duration = "1m",
+                thresholds = ["p99 < 1s"]
+            ))
+            .is_ok()
+        );
+    }
+}

@@ -61,7 +61,8 @@ pub struct RunRequest {
     pub tests: Vec<TestRequest>,
     /// The target given for the whole run (`--target` / `LOADTEST_TARGET`), if any; the setup
     /// hook sees it through `loadtest_runtime::configured_target()`.
-    pub target: Option<String>,
+    #[serde(rename = "target")]
+    pub base_url: Option<String>,
 }
 
 /// One test to run and the option layers to apply above its attribute, lowest first.

@@ -190,8 +190,9 @@ pub struct ConfigSummary {
     pub abort_on_fail: bool,
     /// Labels.
     pub tags: Vec<String>,
-    /// The target base URL, credentials removed.
-    pub target: Option<String>,
+    /// The base URL of the system under test (the `target` option), credentials removed.
+    #[serde(rename = "target")]
+    pub base_url: Option<String>,
     /// Regression tolerances as written (`p99=20%`); the gate's defaults apply to other metrics.
     #[serde(default)]
     pub tolerance: Vec<String>,

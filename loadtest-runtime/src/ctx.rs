@@ -13,7 +13,7 @@ use std::time::Duration;
 pub(crate) struct TestShared {
     pub(crate) name: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) target: Option<String>,
+    pub(crate) base_url: Option<String>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
@@ -77,7 +77,7 @@ impl Ctx {
 
     /// The target base URL, if one is configured.
     pub fn target(&self) -> Option<&str> {
-        self.shared.target.as_deref()
+        self.shared.base_url.as_deref()
     }
 
     /// The virtual user's number (closed model), or the iteration's global number (open model,

@@ -14,8 +14,8 @@ use crate::registry::{self, LoadTestDef};
 use args::{Args, Mode};
 use std::sync::{Mutex, OnceLock};
 
-static CONFIGURED_TARGET: OnceLock<Option<String>> = OnceLock::new();
-static DEFAULT_TARGET: Mutex<Option<String>> = Mutex::new(None);
+static CONFIGURED_BASE_URL: OnceLock<Option<String>> = OnceLock::new();
+static DEFAULT_BASE_URL: Mutex<Option<String>> = Mutex::new(None);
 static EXTRA_ARGS: OnceLock<Vec<String>> = OnceLock::new();
 
 /// The arguments given after `--` (`cargo loadtest -- ARGS`), for tests that read their own.
@@ -25,18 +25,18 @@ pub fn harness_args() -> &'static [String] {
 
 /// The target given for the whole run (`--target` or `LOADTEST_TARGET`), as the setup hook sees it.
 pub fn configured_target() -> Option<String> {
-    CONFIGURED_TARGET.get().cloned().flatten()
+    CONFIGURED_BASE_URL.get().cloned().flatten()
 }
 
 /// Sets the target used by tests that configure none (for a setup hook that starts a server).
 pub fn set_default_target(url: impl Into<String>) {
-    *DEFAULT_TARGET
+    *DEFAULT_BASE_URL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url.into());
 }
 
-pub(crate) fn default_target() -> Option<String> {
-    DEFAULT_TARGET
+pub(crate) fn default_base_url() -> Option<String> {
+    DEFAULT_BASE_URL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()

@@ -18,17 +18,30 @@
 //! Put load tests in a test target with `harness = false` and run them with `cargo loadtest`;
 //! `cargo test` smoke-runs each one (one user, three iterations).
 //!
+//! # Responsibilities and boundaries
+//!
+//! Responsible for: running load (executors for both load models, ramping, rate limiting,
+//! retries), measuring it (per-worker HdrHistogram shards), the instrumented HTTP client, and
+//! the harness entry point (libtest-compatible smoke runs and the machine interface). It fills
+//! the report types of `loadtest-report` and evaluates thresholds with its verdict.
+//!
+//! Must never depend on: the `cargo loadtest` CLI, or anything only demos and tests need (the
+//! demo server is its own crate; the bench recorder is behind the `bench` feature).
+//!
 //! # Where things live
 //!
 //! - [`load_test`], [`main!`], [`Ctx`]: writing tests.
 //! - [`config`]: options, their precedence, and load models.
-//! - [`report`]: the result types every report is made of; [`metrics::hdr`]: histogram encoding.
-//! - [`protocol`]: the harness's machine interface, used by `cargo loadtest`.
+//! - [`report`], [`protocol`], [`verdict`], [`redact`], [`metrics::hdr`]: re-exported from
+//!   `loadtest-report`, the contract shared with `cargo loadtest`; [`grammar`]: re-exported from
+//!   `loadtest-grammar`.
+//! - [`RuntimeError`]: why a test could not run.
 
 #![warn(missing_docs)]
 
 pub mod config;
 mod ctx;
+mod errors;
 mod executor;
 mod harness;
 pub mod http;
@@ -40,6 +53,7 @@ pub use loadtest_grammar as grammar;
 pub use loadtest_report::{protocol, redact, report, verdict};
 
 pub use ctx::Ctx;
+pub use errors::RuntimeError;
 pub use harness::{
     Hooks, WORKER_THREADS_VAR, configured_target, harness_args, set_default_target, worker_threads,
 };

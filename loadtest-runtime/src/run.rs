@@ -1,6 +1,7 @@
 //! Running a registered load test from code (integration tests, benchmarks, custom drivers),
 //! without a harness `main`.
 
+use crate::RuntimeError;
 use crate::config::{OptionLayer, TestConfig};
 use crate::executor::{RunTest, Stop, run_test};
 use crate::registry;
@@ -12,20 +13,23 @@ use std::sync::Arc;
 ///
 /// No setup hook runs; give the target with a `target` override. Fails with a message when no
 /// test has that name or the configuration is invalid.
-pub async fn run_registered(name: &str, overrides: &[OptionLayer]) -> Result<TestResult, String> {
+pub async fn run_registered(
+    name: &str,
+    overrides: &[OptionLayer],
+) -> Result<TestResult, RuntimeError> {
     let def = registry::all()
         .into_iter()
         .find(|d| d.full_name() == name)
-        .ok_or_else(|| format!("no load test named {name:?} is registered"))?;
+        .ok_or_else(|| RuntimeError::UnknownTest(name.to_string()))?;
     let attr = OptionLayer::from_attribute(name, def.options);
     let layers: Vec<&OptionLayer> = std::iter::once(&attr).chain(overrides.iter()).collect();
-    let config = TestConfig::resolve(&layers).map_err(|e| e.0)?;
+    let config = TestConfig::resolve(&layers)?;
     let mut ignore = |_| {};
     run_test(RunTest {
         def,
         config,
         setup: None,
-        default_target: None,
+        default_base_url: None,
         interrupt: Arc::new(Stop::default()),
         on_progress: &mut ignore,
     })

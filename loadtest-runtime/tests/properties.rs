@@ -18,7 +18,7 @@
 
 use fastrand::Rng;
 use loadtest_runtime::config::OptionLayer;
-use loadtest_runtime::grammar::{self, Metric, Op, StageTarget};
+use loadtest_runtime::grammar::{self, Metric, Op, StageLevel};
 use loadtest_runtime::metrics::hdr::{self, Hist, MAX_US};
 use loadtest_runtime::protocol::{
     EVENT_PREFIX, Event, ListedTest, Listing, PROTOCOL_VERSION, Progress, RunRequest, TestRequest,
@@ -909,9 +909,9 @@ fn generated_stages_parse_to_their_duration_and_target() {
             ensure(close(st.duration.as_nanos() as f64, ns), || {
                 format!("{s:?} parsed as {st:?}, expected {ns} ns")
             })?;
-            let ok = match (st.target, target) {
-                (StageTarget::Users(u), Ok(want)) => u == want,
-                (StageTarget::Rate(r), Err(want)) => (r.per_second - want).abs() <= want * 1e-12,
+            let ok = match (st.level, target) {
+                (StageLevel::Users(u), Ok(want)) => u == want,
+                (StageLevel::Rate(r), Err(want)) => (r.per_second - want).abs() <= want * 1e-12,
                 _ => false,
             };
             ensure(ok, || {
@@ -1411,7 +1411,7 @@ fn any_config(rng: &mut Rng) -> ConfigSummary {
         thresholds: strings(rng),
         abort_on_fail: rng.bool(),
         tags: strings(rng),
-        target: opt(rng, any_string),
+        base_url: opt(rng, any_string),
         tolerance: strings(rng),
         smoke: rng.bool(),
         danger_accept_invalid_certs: rng.bool(),
@@ -1599,7 +1599,7 @@ fn any_request(rng: &mut Rng) -> RunRequest {
                 overrides: (0..rng.usize(..3)).map(|_| any_layer(rng)).collect(),
             })
             .collect(),
-        target: opt(rng, any_string),
+        base_url: opt(rng, any_string),
     }
 }
 

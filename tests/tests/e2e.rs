@@ -45,7 +45,7 @@ fn junit_cases(path: &std::path::Path) -> Vec<(String, bool)> {
 fn passing_workspace_exits_0_and_writes_valid_reports() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let out = f.run(&["--target", &server.url()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = f.report();
@@ -78,7 +78,7 @@ fn passing_workspace_exits_0_and_writes_valid_reports() {
 fn reports_go_to_the_target_dir_by_default() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let dir = support::shared_target_dir().join("loadtest");
     let _ = std::fs::remove_dir_all(&dir);
     let mut cmd = f.command(&["--target", &server.url(), "--exact", "home"]);
@@ -98,7 +98,7 @@ fn reports_go_to_the_target_dir_by_default() {
 fn failing_threshold_exits_100_with_a_junit_failure_exactly_there() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("failing");
+    let f = Fixture::shared("failing");
     let out = f.run(&["--target", &server.url()]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let report = f.report();
@@ -141,7 +141,7 @@ fn failing_threshold_exits_100_with_a_junit_failure_exactly_there() {
 #[test]
 fn broken_build_exits_101() {
     let _g = serial();
-    let f = Fixture::copy("broken-build");
+    let f = Fixture::shared("broken-build");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -155,11 +155,11 @@ fn broken_build_exits_101() {
 #[test]
 fn no_load_tests_exits_4() {
     let _g = serial();
-    let f = Fixture::copy("no-tests");
+    let f = Fixture::shared("no-tests");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no load tests found"));
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let out = f.run(&["no_such_test"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no load test matched"));
@@ -169,7 +169,7 @@ fn no_load_tests_exits_4() {
 fn two_packages_run_and_package_selection_works() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("two-packages");
+    let f = Fixture::shared("two-packages");
     let out = f.run(&["--target", &server.url()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let pkgs: Vec<(String, String)> = f
@@ -200,7 +200,7 @@ fn two_packages_run_and_package_selection_works() {
 fn overrides_and_filters_take_effect() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     // `home` is a closed-model test; --rate turns it into a 100/s open-model test for 2 s.
     let out = f.run(&[
         "--target",
@@ -266,12 +266,11 @@ fn overrides_and_filters_take_effect() {
 fn workspace_file_and_environment_layers_apply() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
-    std::fs::write(
-        f.file("loadtest.toml"),
+    let f = Fixture::shared("passing");
+    let _cfg = f.write_source(
+        "loadtest.toml",
         "[defaults]\nduration = \"300ms\"\n[tests.home]\niterations = 2\n",
-    )
-    .unwrap();
+    );
     let mut cmd = f.command(&[
         "--json",
         f.file("report.json").to_str().unwrap(),
@@ -294,7 +293,7 @@ fn workspace_file_and_environment_layers_apply() {
 #[test]
 fn bad_input_exits_2_naming_the_value_and_writes_nothing() {
     let _g = serial();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (vec!["--frobnicate"], &["--frobnicate"]),
         (vec!["--duration", "5x"], &["\"5x\"", "500ms"]),
@@ -326,11 +325,10 @@ fn bad_input_exits_2_naming_the_value_and_writes_nothing() {
         "{stderr}"
     );
     assert!(!f.file("report.json").exists());
-    std::fs::write(
-        f.file("loadtest.toml"),
+    let _cfg = f.write_source(
+        "loadtest.toml",
         "[defaults]\nthresholds = [\"p99 is fast\"]\n",
-    )
-    .unwrap();
+    );
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -345,7 +343,7 @@ fn bad_input_exits_2_naming_the_value_and_writes_nothing() {
 fn sigint_exits_130_with_complete_reports() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     // Build first so that the signal lands during the run, not the build.
     let out = f.run(&[
         "--target",
@@ -410,7 +408,7 @@ fn sigint_exits_130_with_complete_reports() {
 #[test]
 fn no_arguments_in_the_repository_root_runs_the_demo() {
     let _g = serial();
-    let out = std::process::Command::new(support::binary())
+    let out = support::fixture_build_env(&mut std::process::Command::new(support::binary()))
         .current_dir(support::repo_root())
         .arg("loadtest")
         .env_remove("GITHUB_STEP_SUMMARY")
@@ -438,7 +436,7 @@ fn no_arguments_in_the_repository_root_runs_the_demo() {
 fn credentials_never_appear_in_reports_or_output() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("secrets");
+    let f = Fixture::shared("secrets");
     let target = server.url().replace("://", "://admin:SECRET-URL-PASS@");
     let out = f.run(&["--target", &target]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));

@@ -22,7 +22,7 @@ fn signal(pid: u32, sig: &str) {
 fn an_aborting_harness_is_reported_and_the_rest_still_runs() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("crashy");
+    let f = Fixture::shared("crashy");
     let out = f.run(&["--target", &server.url()]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let report = f.report();
@@ -72,7 +72,7 @@ fn an_aborting_harness_is_reported_and_the_rest_still_runs() {
 #[test]
 fn a_failing_setup_hook_is_named() {
     let _g = serial();
-    let f = Fixture::copy("bad-setup");
+    let f = Fixture::shared("bad-setup");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let t = &f.report().tests[0];
@@ -116,7 +116,7 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
     // During the build: touch the sources so cargo has work to do, interrupt, expect 130 fast and
     // no report.
     std::fs::remove_file(f.file("report.json")).unwrap();
-    let src = f.file("loadtests/api.rs");
+    let src = f.source("loadtests/api.rs");
     let code = std::fs::read_to_string(&src).unwrap();
     std::fs::write(&src, format!("{code}\n// changed {:?}\n", Instant::now())).unwrap();
     let mut cmd = f.command(&[
@@ -147,7 +147,7 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
 fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let args = [
         "--target",
         &server.url(),
@@ -197,7 +197,7 @@ fn too_few_file_descriptors_give_classified_errors_and_a_hint() {
     let _g = serial();
     let server = Server::start();
     server.server.set_delay(Duration::from_millis(200));
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     // Build first, with the normal limit.
     let out = f.run(&[
         "--target",
@@ -249,7 +249,7 @@ fn too_few_file_descriptors_give_classified_errors_and_a_hint() {
 #[test]
 fn arguments_are_passed_as_argv_never_through_a_shell() {
     let _g = serial();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let marker = f.file("pwned");
     let filter = format!("$(touch {})", marker.display());
     let out = f.run(&[&filter, "--", &format!("; touch {}", marker.display())]);
@@ -262,7 +262,7 @@ fn arguments_are_passed_as_argv_never_through_a_shell() {
 fn every_target_fault_is_classified_counted_and_reported() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("faults");
+    let f = Fixture::shared("faults");
     let out = f.run(&["--target", &server.url()]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let report = f.report();
@@ -354,7 +354,7 @@ fn signals_during_the_build_and_while_reports_are_written_leave_whole_reports() 
     let json = f.file("report.json");
     let junit = f.file("junit.xml");
     // SIGTERM during the build: exit 130 at once, no report.
-    let src = f.file("loadtests/api.rs");
+    let src = f.source("loadtests/api.rs");
     let code = std::fs::read_to_string(&src).unwrap();
     std::fs::write(&src, format!("{code}\n// changed {:?}\n", Instant::now())).unwrap();
     let mut cmd = f.command(&["--target", &server.url(), "--json", json.to_str().unwrap()]);
@@ -411,7 +411,7 @@ fn signals_during_the_build_and_while_reports_are_written_leave_whole_reports() 
                 std::fs::read_to_string(&junit).expect("the JUnit report is written with the JSON");
             roxmltree::Document::parse(&xml).expect("a whole JUnit report");
         }
-        let stray: Vec<_> = std::fs::read_dir(f.path())
+        let stray: Vec<_> = std::fs::read_dir(f.out_dir())
             .unwrap()
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))

@@ -48,12 +48,27 @@ fn the_readme_snippets_build_and_smoke_run_under_cargo_test_with_the_workspace_f
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let dependency = readme_block(&readme, "## Writing a load test", "toml");
     let first_test = readme_block(&readme, "# cargo-loadtest", "rust");
-    // The dependency snippet names the runtime inside a clone of this repository.
-    let placeholder = "/path/to/cargo-loadtest";
-    assert!(dependency.contains(placeholder), "{dependency}");
-    let runtime = repo_root().join("loadtest-runtime");
-    assert!(runtime.join("Cargo.toml").is_file());
-    let dependency = dependency.replace(placeholder, &repo_root().to_string_lossy());
+    // The dependency snippet's clone form names the runtime inside a clone of this repository
+    // (the published form, `loadtest-runtime = "0.1"`, needs the crate on crates.io).
+    let placeholder = "PATH/TO/cargo-loadtest";
+    let path_form = dependency
+        .lines()
+        .find(|l| l.contains(placeholder))
+        .unwrap_or_else(|| panic!("the snippet has a path form with {placeholder}: {dependency}"))
+        .trim_start_matches(['#', ' '])
+        .replace(placeholder, &repo_root().to_string_lossy());
+    assert!(path_form.starts_with("loadtest-runtime = { path = "), "{path_form}");
+    let dependency: String = dependency
+        .lines()
+        .map(|l| {
+            if l.starts_with("loadtest-runtime") {
+                path_form.as_str()
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let dir = tempfile::Builder::new()
         .prefix("loadtest-e2e-readme-")
         .tempdir()
@@ -105,7 +120,7 @@ fn the_readme_snippets_build_and_smoke_run_under_cargo_test_with_the_workspace_f
 #[test]
 fn a_refused_target_is_explained_and_latency_rules_over_failures_fail_with_no_data() {
     let _g = serial();
-    let f = Fixture::copy("real-world");
+    let f = Fixture::shared("real-world");
     // Port 9 (discard) on loopback: nothing listens there on these machines.
     let out = f.run(&["--exact", "refused", "--target", "http://127.0.0.1:9"]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
@@ -144,7 +159,7 @@ fn a_refused_target_is_explained_and_latency_rules_over_failures_fail_with_no_da
 fn retried_errors_are_counted_alike_in_the_summary_and_the_json() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("real-world");
+    let f = Fixture::shared("real-world");
     let out = f.run(&["--exact", "retried", "--target", &server.url()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = result(&f.report(), "retried");
@@ -179,16 +194,8 @@ fn retried_errors_are_counted_alike_in_the_summary_and_the_json() {
 fn a_build_says_what_it_builds_even_when_quiet_and_list_says_it_is_building() {
     let _g = serial();
     let server = Server::start();
-    // Each copy is a new package path, so cargo compiles the fixture crate again.
-    let f = Fixture::copy("passing");
-    let out = f.run(&["--quiet", "--exact", "home", "--target", &server.url()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("Building 1 load test target of fixture-passing")
-            && stderr(&out).contains("takes minutes"),
-        "{}",
-        text(&out)
-    );
+    // A private copy is a new package path, so cargo compiles the fixture crate; `list` builds
+    // it first, then a changed source makes the quiet run compile it again.
     let f = Fixture::copy("passing");
     let out = f.command(&["list"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -198,6 +205,18 @@ fn a_build_says_what_it_builds_even_when_quiet_and_list_says_it_is_building() {
         text(&out)
     );
     assert!(stdout(&out).contains("home"), "{}", text(&out));
+    let source = f.source("loadtests/api.rs");
+    let mut code = std::fs::read_to_string(&source).unwrap();
+    code.push_str("\n// changed by the test, so that the next run compiles\n");
+    std::fs::write(&source, code).unwrap();
+    let out = f.run(&["--quiet", "--exact", "home", "--target", &server.url()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("Building 1 load test target of fixture-passing")
+            && stderr(&out).contains("takes minutes"),
+        "{}",
+        text(&out)
+    );
     // The repository's alias shows cargo's progress while it compiles the tool.
     let config = std::fs::read_to_string(repo_root().join(".cargo/config.toml")).unwrap();
     let alias = config
@@ -211,7 +230,7 @@ fn a_build_says_what_it_builds_even_when_quiet_and_list_says_it_is_building() {
 fn reports_go_to_stdout_fifos_and_through_symlinks_without_replacing_them() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("passing");
+    let f = Fixture::shared("passing");
     let real = f.file("real.xml");
     std::fs::write(&real, "old").unwrap();
     let link = f.file("junit-link.xml");
@@ -253,7 +272,7 @@ fn reports_go_to_stdout_fifos_and_through_symlinks_without_replacing_them() {
     let report: RunReport = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is the JSON report alone ({e}): {}", text(&out)));
     assert_eq!(report.tests.len(), 1);
-    assert!(!f.file("-").exists(), "no file named -");
+    assert!(!f.path().join("-").exists(), "no file named -");
     assert!(
         stderr(&out).contains("loadtest result: ok"),
         "the summary went to stderr"
@@ -285,7 +304,11 @@ fn reports_go_to_stdout_fifos_and_through_symlinks_without_replacing_them() {
     // Compare: an argument that looks like a path and does not exist says so.
     std::fs::write(f.file("old.json"), &out.stdout).unwrap();
     let out = f
-        .command(&["compare", "old.json", "target/loadtest/report.json"])
+        .command(&[
+            "compare",
+            f.file("old.json").to_str().unwrap(),
+            "target/loadtest/report.json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -299,8 +322,8 @@ fn reports_go_to_stdout_fifos_and_through_symlinks_without_replacing_them() {
 #[test]
 fn misspelt_workspace_file_sections_and_options_exit_2_with_a_suggestion() {
     let _g = serial();
-    let f = Fixture::copy("passing");
-    std::fs::write(f.file("loadtest.toml"), "[tests.hom]\nusers = 2\n").unwrap();
+    let f = Fixture::shared("passing");
+    let toml = f.write_source("loadtest.toml", "[tests.hom]\nusers = 2\n");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
@@ -310,7 +333,8 @@ fn misspelt_workspace_file_sections_and_options_exit_2_with_a_suggestion() {
         text(&out)
     );
     assert!(!f.file("report.json").exists());
-    std::fs::write(f.file("loadtest.toml"), "[tests.home]\nuser = 2\n").unwrap();
+    drop(toml);
+    let _toml = f.write_source("loadtest.toml", "[tests.home]\nuser = 2\n");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
@@ -325,7 +349,7 @@ fn misspelt_workspace_file_sections_and_options_exit_2_with_a_suggestion() {
 fn ids_in_urls_and_metric_names_stay_within_the_cap_and_warn_once() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("real-world");
+    let f = Fixture::shared("real-world");
     let out = f.run(&["--exact", "rest", "--target", &server.url()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let r = result(&f.report(), "rest");
@@ -453,7 +477,7 @@ impl Drop for Spinner {
 fn a_busy_loop_on_the_generators_core_flags_it_disturbed_and_a_quiet_run_is_not() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("real-world");
+    let f = Fixture::shared("real-world");
     let flags = |out: &Output| {
         let junit = std::fs::read_to_string(f.file("junit.xml")).unwrap();
         let md = std::fs::read_to_string(f.file("report.md")).unwrap();
@@ -521,7 +545,7 @@ fn a_target_killed_and_restarted_mid_run_is_a_classified_gap_and_the_run_recover
         .unwrap();
     let first = rt.block_on(DemoServer::start()).unwrap();
     let port = first.addr().port();
-    let f = Fixture::copy("real-world");
+    let f = Fixture::shared("real-world");
     let mut cmd = f.command(&["--exact", "restart", "--target", &first.url()]);
     for (flag, file) in [
         ("--json", "report.json"),

@@ -11,7 +11,7 @@ fn the_gate_passes_on_the_same_server_and_fails_on_added_latency() {
     let _g = serial();
     let server = Server::start();
     server.server.set_delay(Duration::from_millis(20));
-    let f = Fixture::copy("gate");
+    let f = Fixture::shared("gate");
     let url = server.url();
     let out = f.run(&["--target", &url, "--save-baseline", "main"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -102,7 +102,7 @@ fn the_gate_passes_on_the_same_server_and_fails_on_added_latency() {
 fn mismatched_models_are_refused_and_bad_baselines_exit_2() {
     let _g = serial();
     let server = Server::start();
-    let f = Fixture::copy("gate");
+    let f = Fixture::shared("gate");
     let url = server.url();
     let out = f.run(&[
         "--target",

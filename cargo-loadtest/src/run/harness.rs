@@ -117,7 +117,7 @@ pub(crate) fn run_harness(
                     overrides: settings.layers_for(&s.test.name),
                 })
                 .collect(),
-            target: settings.run_target(),
+            base_url: settings.run_base_url(),
         };
         let session = match Session::spawn(h, &request, &args.harness_args, args.quiet) {
             Ok(p) => p,

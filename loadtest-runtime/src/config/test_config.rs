@@ -1,7 +1,7 @@
 //! The resolved configuration of one load test: its load model and every option, parsed.
 
 use super::ramp::Ramp;
-use crate::grammar::{self, DurationRange, Rate, RetryOn, Saturation, StageTarget, Threshold};
+use crate::grammar::{self, DurationRange, Rate, RetryOn, Saturation, StageLevel, Threshold};
 use crate::report::ConfigSummary;
 use loadtest_grammar::{OptionLayer, merge};
 use std::time::Duration;
@@ -96,7 +96,7 @@ pub struct TestConfig {
     /// Labels.
     pub tags: Vec<String>,
     /// The base URL, if configured.
-    pub target: Option<String>,
+    pub base_url: Option<String>,
     /// Regression tolerances as written (`p99=20%`), checked against the grammar.
     pub tolerance: Vec<String>,
     /// Accept invalid TLS certificates (opt-out of verification, by name).
@@ -145,10 +145,10 @@ impl TestConfig {
         } else if duration.is_none() && iterations.is_none() {
             duration = Some(DEFAULT_DURATION);
         }
-        let stage_points = |f: &dyn Fn(StageTarget) -> f64| -> Vec<(f64, f64)> {
+        let stage_points = |f: &dyn Fn(StageLevel) -> f64| -> Vec<(f64, f64)> {
             stages
                 .iter()
-                .map(|s| (s.duration.as_secs_f64(), f(s.target)))
+                .map(|s| (s.duration.as_secs_f64(), f(s.level)))
                 .collect()
         };
         let open =
@@ -162,8 +162,8 @@ impl TestConfig {
                 )
             } else {
                 Ramp::stages(&stage_points(&|t| match t {
-                    StageTarget::Rate(r) => r.per_second,
-                    StageTarget::Users(u) => u as f64,
+                    StageLevel::Rate(r) => r.per_second,
+                    StageLevel::Users(u) => u as f64,
                 }))
             };
             LoadModel::Open {
@@ -190,8 +190,8 @@ impl TestConfig {
                 )
             } else {
                 Ramp::stages(&stage_points(&|t| match t {
-                    StageTarget::Users(u) => u as f64,
-                    StageTarget::Rate(r) => r.per_second,
+                    StageLevel::Users(u) => u as f64,
+                    StageLevel::Rate(r) => r.per_second,
                 }))
             };
             LoadModel::Closed {
@@ -260,7 +260,7 @@ impl TestConfig {
                 .map_err(e)?
                 .unwrap_or(false),
             tags: get("tags").unwrap_or(&[]).to_vec(),
-            target: one("target").map(str::to_string),
+            base_url: one("target").map(str::to_string),
             tolerance: get("tolerance").unwrap_or(&[]).to_vec(),
             danger_accept_invalid_certs: one("danger_accept_invalid_certs")
                 .map(|v| grammar::parse_bool("danger_accept_invalid_certs", v))
@@ -386,7 +386,7 @@ impl TestConfig {
             thresholds: self.thresholds.iter().map(|t| t.source.clone()).collect(),
             abort_on_fail: self.abort_on_fail,
             tags: self.tags.clone(),
-            target: self.target.as_deref().map(crate::redact::url),
+            base_url: self.base_url.as_deref().map(crate::redact::url),
             tolerance: self.tolerance.clone(),
             smoke: self.smoke,
             danger_accept_invalid_certs: self.danger_accept_invalid_certs,

@@ -25,8 +25,8 @@ struct Users {
     iteration_timeout: Option<Duration>,
     soft: Arc<Stop>,
     hard: Arc<Stop>,
-    target: AtomicU64,
-    target_changed: Notify,
+    wanted: AtomicU64,
+    wanted_changed: Notify,
     started: AtomicU64,
     limit: Option<u64>,
     exited: Semaphore,
@@ -59,8 +59,8 @@ pub(crate) async fn run(
         iteration_timeout: plan.iteration_timeout,
         soft: soft.clone(),
         hard,
-        target: AtomicU64::new(0),
-        target_changed: Notify::new(),
+        wanted: AtomicU64::new(0),
+        wanted_changed: Notify::new(),
         started: AtomicU64::new(0),
         limit: plan.iterations,
         exited: Semaphore::new(0),
@@ -75,8 +75,8 @@ pub(crate) async fn run(
             break;
         }
         let want = plan.users.level_at(start.elapsed().as_secs_f64()).round() as u64;
-        if users.target.swap(want, Ordering::AcqRel) != want {
-            users.target_changed.notify_waiters();
+        if users.wanted.swap(want, Ordering::AcqRel) != want {
+            users.wanted_changed.notify_waiters();
         }
         while spawned < want {
             tokio::spawn(user(users.clone(), spawned));
@@ -101,7 +101,7 @@ pub(crate) async fn run(
         }
     }
     soft.stop();
-    users.target_changed.notify_waiters();
+    users.wanted_changed.notify_waiters();
     let n = u32::try_from(spawned).unwrap_or(u32::MAX);
     let _ = users.exited.acquire_many(n).await;
 }
@@ -115,9 +115,9 @@ async fn user(users: Arc<Users>, id: u64) {
         if users.soft.is_stopped() {
             break;
         }
-        if id >= users.target.load(Ordering::Acquire) {
-            let changed = users.target_changed.notified();
-            if id >= users.target.load(Ordering::Acquire) && !users.soft.is_stopped() {
+        if id >= users.wanted.load(Ordering::Acquire) {
+            let changed = users.wanted_changed.notified();
+            if id >= users.wanted.load(Ordering::Acquire) && !users.soft.is_stopped() {
                 changed.await;
             }
             next_start = None;

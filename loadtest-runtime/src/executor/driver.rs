@@ -5,6 +5,7 @@
 use super::Stop;
 use super::closed::{self, ClosedPlan};
 use super::open::{self, OpenPlan};
+use crate::RuntimeError;
 use crate::config::{LoadModel, TestConfig};
 use crate::ctx::TestShared;
 use crate::http::{RateLimiter, new_client};
@@ -30,18 +31,18 @@ pub(crate) struct RunTest<'a> {
     pub(crate) def: &'static LoadTestDef,
     pub(crate) config: TestConfig,
     pub(crate) setup: Option<Arc<dyn Any + Send + Sync>>,
-    pub(crate) default_target: Option<String>,
+    pub(crate) default_base_url: Option<String>,
     pub(crate) interrupt: Arc<Stop>,
     pub(crate) on_progress: &'a mut (dyn FnMut(Progress) + Send),
 }
 
 /// Runs one test to its end and returns what was measured.
-pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
+pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeError> {
     let RunTest {
         def,
         config,
         setup,
-        default_target,
+        default_base_url,
         interrupt,
         on_progress,
     } = req;
@@ -51,14 +52,14 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
         LoadModel::Closed { users, .. } => users.peak() as usize,
         LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
     };
-    let target = config.target.clone().or(default_target);
+    let base_url = config.base_url.clone().or(default_base_url);
     let shared = Arc::new(TestShared {
         name: name.clone(),
         client: new_client(
             max_idle.clamp(1, 100_000),
             config.danger_accept_invalid_certs,
         )?,
-        target: target.clone(),
+        base_url: base_url.clone(),
         metrics: metrics.clone(),
         retry: config.retry.clone(),
         timeout: config.timeout,
@@ -66,7 +67,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
         setup,
         secrets: {
             let secrets = crate::redact::secrets();
-            if let Some(t) = &target {
+            if let Some(t) = &base_url {
                 secrets.add_url(t);
             }
             secrets
@@ -124,8 +125,8 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, String> {
         let wake = hard_deadline.map_or(next_tick, |d| d.min(next_tick));
         tokio::select! {
             res = &mut load => {
-                if let Err(e) = res {
-                    return Err(format!("the load generator task of `{name}` failed: {e}"));
+                if let Err(source) = res {
+                    return Err(RuntimeError::Generator { test: name, source });
                 }
                 break;
             }

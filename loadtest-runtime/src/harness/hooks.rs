@@ -1,5 +1,6 @@
 //! The once-per-binary setup and teardown hooks given to `main!`.
 
+use crate::RuntimeError;
 use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
@@ -75,22 +76,26 @@ impl Hooks {
     }
 
     /// Runs the setup hook, if any. The error names the hook.
-    pub(crate) async fn run_setup(&mut self) -> Result<Option<Shared>, String> {
+    pub(crate) async fn run_setup(&mut self) -> Result<Option<Shared>, RuntimeError> {
         match self.setup.take() {
             None => Ok(None),
-            Some(f) => f()
-                .await
-                .map(Some)
-                .map_err(|e| format!("setup hook `{}` failed: {e}", self.setup_name)),
+            Some(f) => f().await.map(Some).map_err(|message| RuntimeError::Setup {
+                hook: self.setup_name,
+                message,
+            }),
         }
     }
 
     /// Runs the teardown hook, if any. The error names the hook.
-    pub(crate) async fn run_teardown(&mut self, shared: Option<Shared>) -> Result<(), String> {
+    pub(crate) async fn run_teardown(
+        &mut self,
+        shared: Option<Shared>,
+    ) -> Result<(), RuntimeError> {
         match (self.teardown.take(), shared) {
-            (Some(f), Some(s)) => f(s)
-                .await
-                .map_err(|e| format!("teardown hook `{}` failed: {e}", self.teardown_name)),
+            (Some(f), Some(s)) => f(s).await.map_err(|message| RuntimeError::Teardown {
+                hook: self.teardown_name,
+                message,
+            }),
             _ => Ok(()),
         }
     }

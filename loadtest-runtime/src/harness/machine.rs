@@ -1,7 +1,7 @@
 //! The machine interface (see [`crate::protocol`]): the JSON listing, and runs requested on stdin
 //! with events on stdout.
 
-use super::{CONFIGURED_TARGET, Hooks, default_target};
+use super::{CONFIGURED_BASE_URL, Hooks, default_base_url};
 use crate::config::{OptionLayer, TestConfig};
 use crate::executor::{RunTest, Stop, run_test};
 use crate::protocol::{Event, ListedTest, Listing, PROTOCOL_VERSION, RunRequest};
@@ -73,7 +73,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
         );
         return 2;
     }
-    let _ = CONFIGURED_TARGET.set(request.target.clone());
+    let _ = CONFIGURED_BASE_URL.set(request.base_url.clone());
     emit(&Event::Hello {
         protocol: PROTOCOL_VERSION,
         runtime_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -104,8 +104,10 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
         spawn_signal_watch(interrupt.clone());
         let setup = match hooks.run_setup().await {
             Ok(s) => s,
-            Err(message) => {
-                emit(&Event::SetupFailed { message });
+            Err(e) => {
+                emit(&Event::SetupFailed {
+                    message: e.to_string(),
+                });
                 return 3;
             }
         };
@@ -128,7 +130,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 Err(e) => {
                     emit(&Event::TestError {
                         test: t.name.clone(),
-                        message: e.0,
+                        message: e.to_string(),
                     });
                     continue;
                 }
@@ -142,7 +144,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 def,
                 config,
                 setup: setup.clone(),
-                default_target: default_target(),
+                default_base_url: default_base_url(),
                 interrupt: interrupt.clone(),
                 on_progress: &mut on_progress,
             };
@@ -151,9 +153,9 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                     test: t.name.clone(),
                     result: Box::new(result),
                 }),
-                Err(message) => emit(&Event::TestError {
+                Err(e) => emit(&Event::TestError {
                     test: t.name.clone(),
-                    message,
+                    message: e.to_string(),
                 }),
             }
         }

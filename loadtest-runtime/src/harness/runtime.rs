@@ -5,11 +5,12 @@
 //! 30,100 instead of 19,100 requests per second, 33 instead of 52 µs of CPU per request). With
 //! more, the multi-thread scheduler with that many workers.
 
+use crate::RuntimeError;
 pub use loadtest_grammar::threads::{WORKER_THREADS_VAR, worker_threads};
 
 /// Builds the harness's runtime.
-pub(crate) fn build() -> Result<tokio::runtime::Runtime, String> {
-    let threads = worker_threads()?;
+pub(crate) fn build() -> Result<tokio::runtime::Runtime, RuntimeError> {
+    let threads = worker_threads().map_err(RuntimeError::WorkerThreads)?;
     let built = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -21,5 +22,5 @@ pub(crate) fn build() -> Result<tokio::runtime::Runtime, String> {
             .thread_name("loadtest-worker")
             .build()
     };
-    built.map_err(|e| format!("cannot start the tokio runtime: {e}"))
+    built.map_err(RuntimeError::Runtime)
 }

@@ -5,7 +5,7 @@
 //! `cargo loadtest`.
 
 use super::args::Args;
-use super::{CONFIGURED_TARGET, Hooks, default_target};
+use super::{CONFIGURED_BASE_URL, Hooks, default_base_url};
 use crate::config::{OptionLayer, TestConfig, WorkspaceFile};
 use crate::executor::{RunTest, Stop, run_test};
 use crate::registry::LoadTestDef;
@@ -87,7 +87,7 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
     };
     quiet_panics();
     let env = OptionLayer::from_env(std::env::vars());
-    let _ = CONFIGURED_TARGET.set(env.get("target").and_then(|v| v.first().cloned()));
+    let _ = CONFIGURED_BASE_URL.set(env.get("target").and_then(|v| v.first().cloned()));
     let rt = match super::runtime::build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -99,7 +99,8 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
     rt.block_on(async {
         let setup = match hooks.run_setup().await {
             Ok(s) => s,
-            Err(message) => {
+            Err(e) => {
+                let message = e.to_string();
                 for d in &selected {
                     println!("test {} ... FAILED", d.full_name());
                     failures.push((d.full_name(), message.clone()));
@@ -114,18 +115,18 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
             layers.extend(file.tests.get(&name));
             layers.push(&env);
             let outcome = match TestConfig::resolve(&layers) {
-                Err(e) => Err(e.0),
+                Err(e) => Err(e.to_string()),
                 Ok(config) => {
                     let mut ignore = |_| {};
                     let run = RunTest {
                         def,
                         config: config.into_smoke(),
                         setup: setup.clone(),
-                        default_target: default_target(),
+                        default_base_url: default_base_url(),
                         interrupt: Arc::new(Stop::default()),
                         on_progress: &mut ignore,
                     };
-                    run_test(run).await
+                    run_test(run).await.map_err(|e| e.to_string())
                 }
             };
             match outcome {

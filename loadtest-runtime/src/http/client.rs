@@ -1,7 +1,7 @@
 //! `ctx.http()`: starting requests, and sending several at once.
 
 use super::{HttpError, Request, Response};
-use crate::Ctx;
+use crate::{Ctx, RuntimeError};
 use futures_util::future::join_all;
 use reqwest::Method;
 
@@ -10,14 +10,14 @@ use reqwest::Method;
 pub(crate) fn new_client(
     max_idle: usize,
     accept_invalid_certs: bool,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, RuntimeError> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .danger_accept_invalid_certs(accept_invalid_certs)
         .pool_max_idle_per_host(max_idle)
         .redirect(reqwest::redirect::Policy::limited(10))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(RuntimeError::HttpClient)
 }
 
 /// The instrumented HTTP client of one iteration, from [`Ctx::http`].

@@ -1,5 +1,6 @@
 //! Shared helpers of the end-to-end tests: the real `cargo-loadtest` binary, fixture workspaces
-//! copied to temporary folders, one shared target directory, and a loopback server.
+//! kept at fixed paths and built once (or copied, for tests that edit sources), one shared target
+//! directory, and a loopback server.
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
@@ -67,43 +68,91 @@ pub fn binary() -> &'static Path {
     })
 }
 
-/// A fixture workspace copied into a temporary folder.
+/// How fixture harnesses are built: cargo-loadtest's default `release` profile, made dev-like
+/// through cargo's environment configuration (which overrides the fixtures' manifests): no
+/// optimisation, no debug info. The load these tests make is small; compiling is what costs.
+pub fn fixture_build_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
+        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "false")
+}
+
+/// A fixture workspace, and a fresh folder for what a test writes (reports, scratch files).
 pub struct Fixture {
-    pub dir: tempfile::TempDir,
+    ws: PathBuf,
+    /// A private copy's folder (removed on drop); `None` for a shared fixture.
+    _copy: Option<tempfile::TempDir>,
+    out: tempfile::TempDir,
 }
 
 impl Fixture {
-    /// Copies `tests/fixtures/NAME`, pointing its `loadtest-runtime` dependency at this
-    /// repository and reusing this repository's Cargo.lock (same versions: nothing rebuilt).
+    /// `tests/fixtures/NAME` at a fixed path under the shared target directory, built once per
+    /// suite run and reused by every test: files are only rewritten when their content changed,
+    /// and keep the source's modification time, so cargo's fingerprints (which include the path
+    /// and mtimes) stay fresh. Its `loadtest-runtime` dependency points at this repository and it
+    /// uses this repository's Cargo.lock (same versions: no dependency is rebuilt).
+    pub fn shared(name: &str) -> Fixture {
+        let ws = shared_target_dir().join("workspaces").join(name);
+        sync_fixture(name, &ws);
+        Fixture {
+            ws,
+            _copy: None,
+            out: out_dir(name),
+        }
+    }
+
+    /// A private copy of `tests/fixtures/NAME` in a temporary folder, for a test that changes
+    /// its sources (it is built on its own).
     pub fn copy(name: &str) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix(&format!("loadtest-e2e-{name}-"))
             .tempdir()
             .expect("temp dir");
-        let runtime = repo_root().join("loadtest-runtime");
-        copy_tree(
-            &repo_root().join("tests/fixtures").join(name),
-            dir.path(),
-            &runtime.to_string_lossy(),
-        );
-        std::fs::copy(
-            repo_root().join("Cargo.lock"),
-            dir.path().join("Cargo.lock"),
-        )
-        .expect("copy Cargo.lock");
-        Fixture { dir }
+        let ws = dir.path().to_path_buf();
+        sync_fixture(name, &ws);
+        Fixture {
+            ws,
+            _copy: Some(dir),
+            out: out_dir(name),
+        }
     }
 
+    /// The workspace root (where `cargo loadtest` runs).
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.ws
     }
 
     pub fn manifest(&self) -> PathBuf {
         self.path().join("Cargo.toml")
     }
 
+    /// A file in this test's own output folder (reports, scratch files).
     pub fn file(&self, name: &str) -> PathBuf {
+        self.out.path().join(name)
+    }
+
+    /// This test's own output folder.
+    pub fn out_dir(&self) -> &Path {
+        self.out.path()
+    }
+
+    /// A file of the fixture workspace.
+    pub fn source(&self, name: &str) -> PathBuf {
         self.path().join(name)
+    }
+
+    /// Writes a file into the fixture workspace for the duration of the returned guard (a
+    /// shared fixture is shared by later tests: they must not see it).
+    pub fn write_source(&self, name: &str, text: &str) -> SourceGuard {
+        let path = self.source(name);
+        assert!(
+            !path.exists(),
+            "{} exists in the fixture already",
+            path.display()
+        );
+        std::fs::write(&path, text).expect("write fixture file");
+        SourceGuard(path)
     }
 
     /// `cargo loadtest ARGS` in this fixture with the shared target directory and report paths
@@ -117,6 +166,7 @@ impl Fixture {
             .arg(shared_target_dir())
             .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("CARGO_TERM_COLOR");
+        fixture_build_env(&mut cmd);
         for (k, _) in std::env::vars() {
             if k.starts_with("LOADTEST_") {
                 cmd.env_remove(k);
@@ -125,7 +175,7 @@ impl Fixture {
         cmd
     }
 
-    /// Runs `cargo loadtest ARGS --json/--junit/--markdown inside the fixture`.
+    /// Runs `cargo loadtest ARGS --json/--junit/--markdown` into this test's output folder.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = self.command(args);
         cmd.arg("--json")
@@ -145,18 +195,71 @@ impl Fixture {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path, runtime: &str) {
+/// Removes a file written into a fixture workspace when dropped (also when the test panics).
+pub struct SourceGuard(PathBuf);
+
+impl Drop for SourceGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn out_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("loadtest-e2e-{name}-out-"))
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Makes `to` hold fixture `name` (sources with `@RUNTIME@` replaced, and the repository's
+/// Cargo.lock), touching only files whose content differs.
+fn sync_fixture(name: &str, to: &Path) {
+    let runtime = repo_root().join("loadtest-runtime");
+    sync_tree(
+        &repo_root().join("tests/fixtures").join(name),
+        to,
+        &runtime.to_string_lossy(),
+    );
+    let lock = repo_root().join("Cargo.lock");
+    sync_file(
+        &lock,
+        &to.join("Cargo.lock"),
+        &std::fs::read(&lock).expect("read Cargo.lock"),
+    );
+}
+
+fn sync_tree(from: &Path, to: &Path, runtime: &str) {
     std::fs::create_dir_all(to).expect("create dir");
     for entry in std::fs::read_dir(from).expect("read fixture") {
         let entry = entry.expect("dir entry");
         let dest = to.join(entry.file_name());
         if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &dest, runtime);
+            sync_tree(&entry.path(), &dest, runtime);
         } else {
             let text = std::fs::read_to_string(entry.path()).expect("fixture files are text");
-            std::fs::write(&dest, text.replace("@RUNTIME@", runtime)).expect("write fixture file");
+            sync_file(
+                &entry.path(),
+                &dest,
+                text.replace("@RUNTIME@", runtime).as_bytes(),
+            );
         }
     }
+}
+
+/// Writes `bytes` to `dest` unless it holds them already, then gives it `source`'s mtime.
+fn sync_file(source: &Path, dest: &Path, bytes: &[u8]) {
+    if std::fs::read(dest).is_ok_and(|old| old == bytes) {
+        return;
+    }
+    std::fs::write(dest, bytes).expect("write fixture file");
+    let mtime = std::fs::metadata(source)
+        .and_then(|m| m.modified())
+        .expect("fixture files have an mtime");
+    std::fs::File::options()
+        .write(true)
+        .open(dest)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("set the fixture file's mtime");
 }
 
 /// A loopback server on its own runtime, alive as long as the value.

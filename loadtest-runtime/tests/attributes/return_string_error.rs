@@ -1,4 +1,4 @@
-// Returning `Result<(), String>`, and string slices (borrowed from the context or static).
+//! Returning `Result<(), String>`, and string slices (borrowed from the context or static).
 use loadtest_runtime::prelude::{Ctx, load_test};
 
 #[load_test(users = 2, think_time = "1ms")]
@@ -21,5 +21,3 @@ async fn borrowed(ctx: &Ctx) -> Result<(), &str> {
 async fn static_str(_ctx: &Ctx) -> Result<(), &'static str> {
     Ok(())
 }
-
-loadtest_runtime::main!();

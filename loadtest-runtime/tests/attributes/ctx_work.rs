@@ -1,4 +1,4 @@
-// Trivial non-HTTP work through the context: counters, custom latencies, per-user state, retry.
+//! Trivial non-HTTP work through the context: counters, custom latencies, per-user state, retry.
 use loadtest_runtime::prelude::*;
 
 #[derive(Default)]
@@ -27,5 +27,3 @@ async fn local_work(ctx: &Ctx) -> Result<()> {
     assert_eq!(value, 7);
     Ok(())
 }
-
-loadtest_runtime::main!();

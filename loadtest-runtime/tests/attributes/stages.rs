@@ -1,4 +1,4 @@
-// Ramping stages: user counts (closed model) and rates (open model).
+//! Ramping stages: user counts (closed model) and rates (open model).
 use loadtest_runtime::prelude::*;
 
 #[load_test(stages = ["30s:50", "1m:50", "10s:0"])]
@@ -20,5 +20,3 @@ async fn rate_stages(_ctx: &Ctx) -> Result<()> {
 async fn rate_stages_with_rate(_ctx: &Ctx) -> Result<()> {
     Ok(())
 }
-
-loadtest_runtime::main!();

@@ -1,4 +1,4 @@
-// Returning a user-defined error enum that implements Display (and nothing else).
+//! Returning a user-defined error enum that implements Display (and nothing else).
 use loadtest_runtime::{Ctx, load_test};
 use std::fmt;
 
@@ -30,5 +30,3 @@ async fn checkout(ctx: &Ctx) -> Result<(), CheckoutError> {
     ctx.count("checked_out", 1);
     Ok(())
 }
-
-loadtest_runtime::main!();

@@ -1,4 +1,4 @@
-// Returning `Result<(), Box<dyn std::error::Error + Send + Sync>>`, spelled out.
+//! Returning `Result<(), Box<dyn std::error::Error + Send + Sync>>`, spelled out.
 use loadtest_runtime::Ctx;
 use loadtest_runtime::load_test;
 
@@ -15,5 +15,3 @@ async fn boxed_std_result(
 ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
     Ok(())
 }
-
-loadtest_runtime::main!();

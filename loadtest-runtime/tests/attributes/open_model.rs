@@ -1,4 +1,4 @@
-// Open model: rates per second and per minute, max_in_flight, both saturation policies.
+//! Open model: rates per second and per minute, max_in_flight, both saturation policies.
 use loadtest_runtime::prelude::*;
 
 #[load_test(
@@ -25,5 +25,3 @@ async fn per_minute_drop(_ctx: &Ctx) -> Result<()> {
 async fn per_hour_defaults(_ctx: &Ctx) -> Result<()> {
     Ok(())
 }
-
-loadtest_runtime::main!();

@@ -1,4 +1,4 @@
-// Thresholds of every rule kind, and abort_on_fail. (Smoke runs clear thresholds.)
+//! Thresholds of every rule kind, and abort_on_fail. (Smoke runs clear thresholds.)
 use loadtest_runtime::prelude::*;
 
 #[load_test(
@@ -32,5 +32,3 @@ async fn many_rules(ctx: &Ctx) -> Result<()> {
 async fn open_model_rule(_ctx: &Ctx) -> Result<()> {
     Ok(())
 }
-
-loadtest_runtime::main!();

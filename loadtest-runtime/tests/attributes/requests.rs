@@ -1,4 +1,4 @@
-// Request options: rate_limit, retries, backoff, retry_on, timeout, iteration_timeout.
+//! Request options: rate_limit, retries, backoff, retry_on, timeout, iteration_timeout.
 use loadtest_runtime::prelude::*;
 
 #[load_test(
@@ -24,5 +24,3 @@ async fn single_backoff_and_codes(_ctx: &Ctx) -> Result<()> {
 async fn no_retries_short_timeout(_ctx: &Ctx) -> Result<()> {
     Ok(())
 }
-
-loadtest_runtime::main!();

@@ -1,4 +1,4 @@
-// Closed model: users, fixed and ranged think time, duration, iterations.
+//! Closed model: users, fixed and ranged think time, duration, iterations.
 use loadtest_runtime::prelude::*;
 
 #[load_test(users = 50, think_time = "50ms", duration = "30s")]
@@ -20,5 +20,3 @@ async fn bounded_by_iterations(_ctx: &Ctx) -> Result<()> {
 async fn iterations_and_duration(_ctx: &Ctx) -> Result<()> {
     Ok(())
 }
-
-loadtest_runtime::main!();

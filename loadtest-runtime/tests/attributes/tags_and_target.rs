@@ -1,4 +1,4 @@
-// Tags and target; no HTTP is sent, the test only reads its configured target.
+//! Tags and target; no HTTP is sent, the test only reads its configured target.
 use loadtest_runtime::prelude::*;
 
 #[load_test(tags = ["smoke", "api", "v1.2", "team:core", "read-only_path"], target = "http://127.0.0.1:8080")]
@@ -18,5 +18,3 @@ async fn tagged(ctx: &Ctx) -> Result<()> {
 async fn https_target(_ctx: &Ctx) -> Result<()> {
     Ok(())
 }
-
-loadtest_runtime::main!();

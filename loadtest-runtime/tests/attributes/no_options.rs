@@ -1,10 +1,10 @@
-// No options; visibility, doc comments, other attributes and modules are kept.
+//! No options; visibility, doc comments, other attributes and modules are kept.
 use loadtest_runtime::prelude::*;
 
 /// The defaults: one user for ten seconds.
 #[load_test]
 pub async fn defaults(ctx: &Ctx) -> Result<()> {
-    assert_eq!(ctx.test_name(), "defaults");
+    assert_eq!(ctx.test_name(), "no_options::defaults");
     Ok(())
 }
 
@@ -19,9 +19,7 @@ mod api {
 
     #[load_test(users = 2)]
     pub(crate) async fn checkout(ctx: &Ctx) -> Result<()> {
-        assert_eq!(ctx.test_name(), "api::checkout");
+        assert_eq!(ctx.test_name(), "no_options::api::checkout");
         Ok(())
     }
 }
-
-loadtest_runtime::main!();

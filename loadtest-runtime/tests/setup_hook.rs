@@ -1,4 +1,4 @@
-// A setup hook whose value tests read with `ctx.setup::<T>()`.
+//! A setup hook whose value tests read with `ctx.setup::<T>()`.
 use loadtest_runtime::prelude::*;
 
 struct Session {
