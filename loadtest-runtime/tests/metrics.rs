@@ -47,7 +47,7 @@ async fn requests_are_grouped_by_name_with_status_and_bytes() {
     let r = run("named", &server, &[]).await;
     let b = brief(&r);
     let names: Vec<&str> = r.request_names.keys().map(String::as_str).collect();
-    assert_eq!(names, ["GET /status/404", "bytes", "echo", "home"], "{b}");
+    assert_eq!(names, ["GET /status/{id}", "bytes", "echo", "home"], "{b}");
     assert_eq!(r.iterations.ok, 4, "{b}");
 
     let home = &r.request_names["home"];
@@ -56,7 +56,7 @@ async fn requests_are_grouped_by_name_with_status_and_bytes() {
     assert_eq!(home.by_class.get("ok"), Some(&4));
     assert_eq!(home.latency.summary.count, 4);
 
-    let missing = &r.request_names["GET /status/404"];
+    let missing = &r.request_names["GET /status/{id}"];
     assert_eq!(missing.count, 8, "with and without a query string; {b}");
     assert_eq!(missing.by_status.get("404"), Some(&8));
     assert_eq!(missing.by_class.get("http_4xx"), Some(&8));

@@ -978,7 +978,7 @@ fn check_value_accepts_what_the_parsers_accept() {
                 refs.iter().try_for_each(|v| f(v))
             };
             let want: Result<(), String> = match opt.name {
-                "users" | "max_in_flight" | "iterations" => {
+                "users" | "max_in_flight" | "iterations" | "max_names" => {
                     grammar::parse_count(opt.name, one).map(drop)
                 }
                 "retries" => grammar::parse_number(opt.name, one).map(drop),

@@ -57,7 +57,10 @@ fn the_readme_snippets_build_and_smoke_run_under_cargo_test_with_the_workspace_f
         .unwrap_or_else(|| panic!("the snippet has a path form with {placeholder}: {dependency}"))
         .trim_start_matches(['#', ' '])
         .replace(placeholder, &repo_root().to_string_lossy());
-    assert!(path_form.starts_with("loadtest-runtime = { path = "), "{path_form}");
+    assert!(
+        path_form.starts_with("loadtest-runtime = { path = "),
+        "{path_form}"
+    );
     let dependency: String = dependency
         .lines()
         .map(|l| {
