@@ -30,16 +30,31 @@ pub(crate) fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// Reads the workspace and finds its harness targets.
-pub(crate) fn discover(args: &WorkspaceArgs) -> Result<Workspace, CliError> {
-    if let Some(path) = &args.manifest_path
-        && !path.is_file()
-    {
-        return Err(CliError::Usage(format!(
+/// Refuses a `--manifest-path` that is not a file, naming it.
+pub(crate) fn check_manifest_path(path: Option<&Path>) -> Result<(), CliError> {
+    match path {
+        Some(path) if !path.is_file() => Err(CliError::Usage(format!(
             "manifest not found: {} (--manifest-path takes the path of a Cargo.toml file)",
             path.display()
-        )));
+        ))),
+        _ => Ok(()),
     }
+}
+
+/// Runs `cargo metadata`; a failure is a usage error carrying cargo's own message.
+pub(crate) fn read_metadata(cmd: &MetadataCommand) -> Result<cargo_metadata::Metadata, CliError> {
+    cmd.exec().map_err(|e| {
+        let detail = match &e {
+            cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().to_string(),
+            other => other.to_string(),
+        };
+        CliError::Usage(format!("cannot read the Cargo workspace: {detail}"))
+    })
+}
+
+/// Reads the workspace and finds its harness targets.
+pub(crate) fn discover(args: &WorkspaceArgs) -> Result<Workspace, CliError> {
+    check_manifest_path(args.manifest_path.as_deref())?;
     let mut cmd = MetadataCommand::new();
     cmd.cargo_path(cargo());
     if let Some(path) = &args.manifest_path {
@@ -56,13 +71,7 @@ pub(crate) fn discover(args: &WorkspaceArgs) -> Result<Workspace, CliError> {
         other.push("--frozen".to_string());
     }
     cmd.other_options(other);
-    let metadata = cmd.exec().map_err(|e| {
-        let detail = match &e {
-            cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().to_string(),
-            other => other.to_string(),
-        };
-        CliError::Usage(format!("cannot read the Cargo workspace: {detail}"))
-    })?;
+    let metadata = read_metadata(&cmd)?;
     let target_dir = args
         .target_dir
         .clone()

@@ -6,7 +6,7 @@
 //! first; if the manifest then cannot be written, the new file is removed again.
 
 use crate::errors::CliError;
-use crate::workspace::{RUNTIME_CRATE, cargo};
+use crate::workspace::{RUNTIME_CRATE, cargo, check_manifest_path, read_metadata};
 use cargo_metadata::MetadataCommand;
 use std::path::{Component, Path, PathBuf};
 use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
@@ -55,26 +55,13 @@ pub(crate) fn locate(
     package: Option<&str>,
     manifest_path: Option<&Path>,
 ) -> Result<Package, CliError> {
-    if let Some(path) = manifest_path
-        && !path.is_file()
-    {
-        return Err(CliError::Usage(format!(
-            "manifest not found: {} (--manifest-path takes the path of a Cargo.toml file)",
-            path.display()
-        )));
-    }
+    check_manifest_path(manifest_path)?;
     let mut cmd = MetadataCommand::new();
     cmd.cargo_path(cargo()).no_deps();
     if let Some(path) = manifest_path {
         cmd.manifest_path(path);
     }
-    let metadata = cmd.exec().map_err(|e| {
-        let detail = match &e {
-            cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().to_string(),
-            other => other.to_string(),
-        };
-        CliError::Usage(format!("cannot read the Cargo workspace: {detail}"))
-    })?;
+    let metadata = read_metadata(&cmd)?;
     let members = metadata.workspace_packages();
     let names = || {
         members
