@@ -1,5 +1,5 @@
 //! The A/B gate (`--baseline-rev REV`): the base revision is checked out into a temporary git
-//! worktree and built into the same target directory (so dependencies are built once); then
+//! worktree and built into a target directory of its own (kept between gates); then
 //! every test both revisions have runs once per revision per round, in a random order each round,
 //! on this machine. Each metric's change is estimated from the paired rounds
 //! ([`gate::compare_rounds`]), and the one verdict judges this revision's last run with it.
@@ -279,7 +279,10 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
 }
 
 /// The base revision's workspace flags: its manifest in the worktree (the same place relative
-/// to the repository), and this run's target directory, so cargo builds dependencies once.
+/// to the repository), and a target directory of its own, `TARGET_DIR/loadtest/base`, kept
+/// between gates. Not this run's: cargo names a workspace crate's artifacts by its path relative
+/// to the workspace root, so both revisions' crates would share names and fingerprints, and the
+/// base would be handed this revision's binaries. Its dependencies build once, on the first gate.
 fn base_workspace_args(
     wargs: &WorkspaceArgs,
     ws: &Workspace,
@@ -305,12 +308,7 @@ fn base_workspace_args(
         )));
     }
     b.manifest_path = Some(manifest);
-    b.target_dir = Some(
-        wargs
-            .target_dir
-            .clone()
-            .unwrap_or_else(|| ws.target_dir.clone()),
-    );
+    b.target_dir = Some(ws.target_dir.join("loadtest").join("base"));
     Ok(b)
 }
 
