@@ -476,7 +476,7 @@ mod tests {
         let swinging = |seed: u64| {
             let mut r = result(1000, 8, seed);
             for (i, p) in r.series.iter_mut().enumerate() {
-                p.p50_us = if (i as u64 + seed) % 2 == 0 {
+                p.p50_us = if (i as u64 + seed).is_multiple_of(2) {
                     700
                 } else {
                     1400
