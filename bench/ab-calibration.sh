@@ -30,12 +30,14 @@ OUT=$(cd "$OUT" && pwd)
 cargo build --quiet --release --package cargo-loadtest --bin cargo-loadtest
 bin="$root/target/release/cargo-loadtest"
 
-repo=$(mktemp -d /tmp/ab-calibration-XXXXXX)
+# The repository lives in $OUT/repo; its target directory is kept between calibrations.
+repo="$OUT/repo"
+mkdir -p "$repo"
+find "$repo" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
 noise_pid=""
 cleanup() {
   [ -n "$noise_pid" ] && kill "$noise_pid" 2>/dev/null || true
   pkill -9 -f "ab-calibration-hog" 2>/dev/null || true
-  rm -rf "$repo"
 }
 trap cleanup EXIT
 
@@ -55,6 +57,12 @@ g commit --quiet -am same
 g checkout --quiet -b slow base
 sed -i 's/const SERVICE_US: u64 = 5000;/const SERVICE_US: u64 = 5500;/' "$repo/loadtests/api.rs"
 g commit --quiet -am slower
+
+# Both revisions' harnesses are built before any gate is timed (and without the noise).
+g checkout --quiet same
+(cd "$repo" && "$bin" loadtest --quiet --target-dir "$repo/target" --baseline-rev base --rounds 3 \
+  --round-duration 1s --json "$OUT/warm-up.json" --junit "$OUT/warm-up.xml" \
+  --markdown "$OUT/warm-up.md" >"$OUT/warm-up.log" 2>&1) || true
 
 # The noise: a busy loop on NOISE_CPU, running or stopped at random each second.
 taskset -c "$NOISE_CPU" bash -c 'exec -a ab-calibration-hog bash -c "while :; do :; done"' &
