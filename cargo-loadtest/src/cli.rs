@@ -224,7 +224,7 @@ pub struct WorkspaceArgs {
 }
 
 /// Options of a run.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct RunArgs {
     /// Run only load tests whose name contains one of these (or equals one, with --exact).
     #[arg(value_name = "FILTER")]
@@ -295,6 +295,17 @@ pub struct RunArgs {
     /// Compare against a stored result file (or a folder holding report.json), e.g. a committed one.
     #[arg(long, value_name = "PATH")]
     pub baseline_file: Option<PathBuf>,
+    /// A/B gate: build REV (a commit, branch or tag) in a temporary git worktree and run both
+    /// revisions' tests interleaved on this machine, round after round; a regression fails the
+    /// run (exit 100).
+    #[arg(long, value_name = "REV", conflicts_with_all = ["baseline", "baseline_file", "save_baseline"])]
+    pub baseline_rev: Option<String>,
+    /// A/B gate: rounds, each one run of both revisions in random order (default 6; at least 3).
+    #[arg(long, value_name = "N", requires = "baseline_rev")]
+    pub rounds: Option<String>,
+    /// A/B gate: how long each run lasts, overriding the tests' durations (e.g. 5s).
+    #[arg(long, value_name = "DURATION", requires = "baseline_rev")]
+    pub round_duration: Option<String>,
     /// Options of the gate.
     #[command(flatten)]
     pub gate: GateArgs,

@@ -1,5 +1,5 @@
 //! Baselines and the regression gate: storing results, the comparability check, the statistics,
-//! and the per-test verdicts.
+//! the per-test verdicts, and the base revision's worktree for the A/B gate.
 
 pub mod apply;
 pub mod baseline;
@@ -8,3 +8,4 @@ mod command;
 pub(crate) use command::compare;
 pub mod gate;
 pub mod stats;
+pub(crate) mod worktree;

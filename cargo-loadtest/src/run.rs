@@ -1,9 +1,10 @@
 //! A run: one `cargo loadtest` invocation. It discovers and builds the harnesses, selects tests,
 //! runs each harness's tests in sessions (one harness process each, restarted after a crash for
 //! the tests it did not reach), judges every test with the one verdict, and hands the events to
-//! the reporters.
+//! the reporters. With `--baseline-rev`, the A/B gate runs both revisions' tests interleaved.
 
 mod harness;
+mod interleave;
 mod orchestrate;
 mod select;
 

@@ -294,6 +294,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
         ),
         exit_code: rng.i32(..),
         tests,
+        gate: None,
     }
 }
 

@@ -45,6 +45,31 @@ pub struct RunReport {
     pub exit_code: i32,
     /// One entry per load test that was selected, in the order they ran.
     pub tests: Vec<TestReport>,
+    /// The A/B gate against a base revision (`--baseline-rev`), when the run was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateSummary>,
+}
+
+/// How an A/B gate against a base revision ran: both revisions' tests interleaved on this
+/// machine, round after round.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct GateSummary {
+    /// The base revision as given (`origin/main`).
+    pub base_rev: String,
+    /// The commit it resolved to.
+    pub base_commit: String,
+    /// Rounds asked for.
+    pub rounds: u32,
+    /// Rounds that ran to their end (fewer when interrupted).
+    pub completed_rounds: u32,
+    /// The duration of each run, when `--round-duration` overrode the tests' own.
+    pub round_duration_s: Option<f64>,
+    /// Wall time of the gate (both builds excluded), in seconds.
+    pub duration_s: f64,
+    /// Tests only in this revision (`target::name`): run and judged, not compared.
+    pub new_tests: Vec<String>,
+    /// Tests only in the base revision: not run.
+    pub removed_tests: Vec<String>,
 }
 
 /// Where and when a run happened, and how it was asked for.
@@ -432,6 +457,9 @@ pub struct Comparison {
     pub regressed: bool,
     /// Why a comparison could not be made (e.g. the baseline has no such test), if so.
     pub note: Option<String>,
+    /// A/B gate: how many paired rounds (one run of each revision) the metrics come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
 }
 
 /// Where a baseline came from.
@@ -458,8 +486,11 @@ pub enum MetricVerdict {
     /// Neither.
     #[default]
     Unchanged,
-    /// Too few one-second windows to judge (fewer than 3 on a side).
+    /// Too few one-second windows (or, A/B, paired rounds) to judge.
     InsufficientData,
+    /// No verdict can be trusted: a generator was saturated, or the interval is too wide for the
+    /// tolerance (the runs disagree too much, or are too short). Never a failure, never silent.
+    Inconclusive,
 }
 
 /// One metric compared between the baseline and this run.
@@ -485,4 +516,7 @@ pub struct MetricComparison {
     pub tolerance: f64,
     /// The verdict.
     pub verdict: MetricVerdict,
+    /// Why the verdict is `inconclusive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -373,11 +373,12 @@ pub fn describe_change(m: &MetricComparison) -> String {
             format!("{}: too few one-second windows to compare", m.metric)
         }
         v => format!(
-            "{} {} {} (95% CI {} to {}, tolerance {})",
+            "{} {} {} (95% CI {} to {}, tolerance {}){}",
             m.metric,
             match v {
                 MetricVerdict::Regressed => "regressed",
                 MetricVerdict::Improved => "improved",
+                MetricVerdict::Inconclusive => "inconclusive",
                 _ => "unchanged",
             },
             f(m.change),
@@ -387,7 +388,10 @@ pub fn describe_change(m: &MetricComparison) -> String {
                 format!("{:.2} pp", m.tolerance * 100.0)
             } else {
                 format!("{:.0}%", m.tolerance * 100.0)
-            }
+            },
+            m.note
+                .as_deref()
+                .map_or_else(String::new, |n| format!(": {n}"))
         ),
     }
 }

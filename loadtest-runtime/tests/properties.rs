@@ -24,10 +24,10 @@ use loadtest_runtime::protocol::{
     EVENT_PREFIX, Event, ListedTest, Listing, PROTOCOL_VERSION, Progress, RunRequest, TestRequest,
 };
 use loadtest_runtime::report::{
-    BaselineInfo, Comparison, ConfigSummary, ErrorSample, GeneratorHealth, IntervalPoint,
-    IterationCounts, LatencySummary, MetricComparison, MetricVerdict, RequestMetrics,
-    RequestTotals, RunInfo, RunReport, RunStatus, SCHEMA_VERSION, TestReport, TestResult,
-    TestStatus, ThresholdOutcome,
+    BaselineInfo, Comparison, ConfigSummary, ErrorSample, GateSummary, GeneratorHealth,
+    IntervalPoint, IterationCounts, LatencySummary, MetricComparison, MetricVerdict,
+    RequestMetrics, RequestTotals, RunInfo, RunReport, RunStatus, SCHEMA_VERSION, TestReport,
+    TestResult, TestStatus, ThresholdOutcome,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -1882,6 +1882,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
         MetricVerdict::Improved,
         MetricVerdict::Unchanged,
         MetricVerdict::InsufficientData,
+        MetricVerdict::Inconclusive,
     ];
     RunReport {
         schema_version: SCHEMA_VERSION,
@@ -1927,13 +1928,25 @@ fn any_report(rng: &mut Rng) -> RunReport {
                             confidence: any_f64(rng),
                             tolerance: any_f64(rng),
                             verdict: *pick(rng, &verdicts),
+                            note: opt(rng, any_string),
                         })
                         .collect(),
                     regressed: rng.bool(),
                     note: opt(rng, any_string),
+                    rounds: opt(rng, |rng| rng.u32(..)),
                 }),
             })
             .collect(),
+        gate: opt(rng, |rng| GateSummary {
+            base_rev: any_string(rng),
+            base_commit: any_string(rng),
+            rounds: rng.u32(..),
+            completed_rounds: rng.u32(..),
+            round_duration_s: opt(rng, any_f64),
+            duration_s: any_f64(rng),
+            new_tests: strings(rng),
+            removed_tests: strings(rng),
+        }),
     }
 }
 

@@ -339,6 +339,7 @@ fn print_table(title: &str, rows: &[Vec<MetricComparison>], label: impl Fn(usize
                 MetricVerdict::Regressed => 'R',
                 MetricVerdict::Improved => 'I',
                 MetricVerdict::Unchanged => '.',
+                MetricVerdict::Inconclusive => '~',
                 MetricVerdict::InsufficientData => '?',
             };
             line.push_str(&format!(

@@ -5,27 +5,7 @@
 mod support;
 
 use loadtest_report::report::{RunStatus, TestStatus};
-use support::{CLIENTS, Fixture, Server, serial, text};
-
-fn validate_schema(json_path: &std::path::Path) {
-    let schema_path = support::repo_root().join("schema/report.schema.json");
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema file"))
-            .expect("schema is JSON");
-    let instance: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json_path).expect("report"))
-            .expect("report is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&instance)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "the report does not match the schema:\n{}",
-        errors.join("\n")
-    );
-}
+use support::{CLIENTS, Fixture, Server, serial, text, validate_schema};
 
 fn junit_cases(path: &std::path::Path) -> Vec<(String, bool)> {
     let xml = std::fs::read_to_string(path).expect("junit file");
@@ -369,10 +349,12 @@ fn sigint_exits_130_with_complete_reports() {
     ]);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
+    // The warm-up run's requests are already counted: wait for this run's.
+    let before = server.server.requests();
     let child = cmd.spawn().unwrap();
     // Wait for load to reach the server, then one more second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while server.server.requests() == 0 && std::time::Instant::now() < deadline {
+    while server.server.requests() == before && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_secs(1));

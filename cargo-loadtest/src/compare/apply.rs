@@ -64,6 +64,7 @@ pub fn apply(
             metrics,
             regressed,
             note: None,
+            rounds: None,
         });
         verdict::rejudge(test, policy);
     }

@@ -23,17 +23,33 @@ pub const DEFAULT_TOLERANCES: [(&str, f64); 5] = [
     ("error_rate", 0.01),
 ];
 
+/// The A/B gate's default tolerances (`--baseline-rev`): tighter, because both revisions run on
+/// the same machine in the same minutes, and pairing rounds removes the machine's drift (chosen by
+/// the calibration in `docs/regression-gate.md`).
+pub const AB_TOLERANCES: [(&str, f64); 5] = [
+    ("p50", 0.05),
+    ("p95", 0.08),
+    ("p99", 0.15),
+    ("throughput", 0.05),
+    ("error_rate", 0.01),
+];
+
 /// Tolerances per metric, defaults overridden by the test's `tolerance` option.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerances(pub Vec<(String, f64)>);
 
 impl Tolerances {
-    /// The defaults with `overrides` (`"p99=20%"` entries) applied.
+    /// The saved-baseline defaults with `overrides` (`"p99=20%"` entries) applied.
     pub fn from_config(overrides: &[String]) -> Result<Tolerances, String> {
-        let mut t: Vec<(String, f64)> = DEFAULT_TOLERANCES
-            .iter()
-            .map(|(m, v)| (m.to_string(), *v))
-            .collect();
+        Self::with_defaults(&DEFAULT_TOLERANCES, overrides)
+    }
+
+    /// `defaults` ([`DEFAULT_TOLERANCES`] or [`AB_TOLERANCES`]) with `overrides` applied.
+    pub fn with_defaults(
+        defaults: &[(&str, f64)],
+        overrides: &[String],
+    ) -> Result<Tolerances, String> {
+        let mut t: Vec<(String, f64)> = defaults.iter().map(|(m, v)| (m.to_string(), *v)).collect();
         for o in overrides {
             let (metric, value) = grammar::parse_tolerance(o)?;
             match t.iter_mut().find(|(m, _)| *m == metric) {
@@ -101,30 +117,100 @@ fn windows(series: &[IntervalPoint]) -> Vec<&IntervalPoint> {
     out
 }
 
+/// Why no verdict on `result` can be trusted, if so: its generator was saturated.
+fn unreliable(result: &TestResult, which: &str) -> Option<String> {
+    let g = &result.generator;
+    g.saturated.then(|| {
+        format!(
+            "the load generator of {which} was saturated ({})",
+            g.warnings.join("; ")
+        )
+    })
+}
+
+/// The reason a comparison between `old` and `new` cannot be trusted, if any.
+fn unreliable_pair(old: &TestResult, new: &TestResult, old_name: &str) -> Option<String> {
+    unreliable(old, old_name).or_else(|| unreliable(new, "this run"))
+}
+
+/// A judged metric: verdict, change and interval, and why it is inconclusive.
+struct Judged {
+    verdict: MetricVerdict,
+    change: Option<f64>,
+    low: Option<f64>,
+    high: Option<f64>,
+    note: Option<String>,
+}
+
+/// Regressed or improved only when the whole interval lies beyond the tolerance; inconclusive
+/// when the generator was unreliable or the interval is wider than twice the tolerance (the
+/// runs disagree too much, or are too short, to tell a change of the tolerance's size).
 fn verdict(
     est: Option<Estimate>,
     tolerance: f64,
     higher_is_worse: bool,
-) -> (MetricVerdict, Option<f64>, Option<f64>, Option<f64>) {
+    unreliable: Option<&str>,
+) -> Judged {
     let Some(e) = est else {
-        return (MetricVerdict::InsufficientData, None, None, None);
+        return Judged {
+            verdict: MetricVerdict::InsufficientData,
+            change: None,
+            low: None,
+            high: None,
+            note: None,
+        };
     };
     let (worse_low, better_high) = if higher_is_worse {
         (e.low, e.high)
     } else {
         (-e.high, -e.low)
     };
-    let v = if worse_low > tolerance {
-        MetricVerdict::Regressed
+    let (verdict, note) = if let Some(why) = unreliable {
+        (MetricVerdict::Inconclusive, Some(why.to_string()))
+    } else if worse_low > tolerance {
+        (MetricVerdict::Regressed, None)
     } else if better_high < -tolerance {
-        MetricVerdict::Improved
+        (MetricVerdict::Improved, None)
+    } else if e.high - e.low > 2.0 * tolerance {
+        (
+            MetricVerdict::Inconclusive,
+            Some("the interval is wider than twice the tolerance: the runs disagree too much, or are too short, to tell".to_string()),
+        )
     } else {
-        MetricVerdict::Unchanged
+        (MetricVerdict::Unchanged, None)
     };
-    (v, Some(e.value), Some(e.low), Some(e.high))
+    Judged {
+        verdict,
+        change: Some(e.value),
+        low: Some(e.low),
+        high: Some(e.high),
+        note,
+    }
 }
 
-/// Compares one test's results with its baseline's.
+fn metric_comparison(
+    metric: &str,
+    old: f64,
+    new: f64,
+    tolerance: f64,
+    j: Judged,
+) -> MetricComparison {
+    MetricComparison {
+        metric: metric.to_string(),
+        old,
+        new,
+        change: j.change,
+        ci_low: j.low,
+        ci_high: j.high,
+        confidence: CONFIDENCE,
+        tolerance,
+        verdict: j.verdict,
+        note: j.note,
+    }
+}
+
+/// Compares one test's results with its baseline's (saved-baseline mode: the samples are each
+/// run's one-second windows).
 pub fn compare(
     old: &TestResult,
     new: &TestResult,
@@ -132,6 +218,7 @@ pub fn compare(
     seed: u64,
 ) -> Vec<MetricComparison> {
     let (wo, wn) = (windows(&old.series), windows(&new.series));
+    let unreliable = unreliable_pair(old, new, "the baseline");
     let mut out = Vec::new();
     type Extract = fn(&IntervalPoint) -> f64;
     let latency: [(&str, Extract); 3] = [
@@ -140,6 +227,13 @@ pub fn compare(
         ("p99", |p| p.p99_us as f64),
     ];
     let throughput: (&str, Extract) = ("throughput", |p| p.iterations as f64);
+    let median_of = |xs: &[f64]| {
+        if xs.is_empty() {
+            0.0
+        } else {
+            stats::median(&mut xs.to_vec())
+        }
+    };
     for (i, (metric, f)) in latency
         .into_iter()
         .chain(std::iter::once(throughput))
@@ -151,49 +245,125 @@ pub fn compare(
         );
         let est =
             stats::ratio_of_medians(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(i as u64))
-                .map(|e| Estimate {
-                    value: e.value - 1.0,
-                    low: e.low - 1.0,
-                    high: e.high - 1.0,
-                });
+                .map(relative);
         let tolerance = tol.get(metric);
-        let (verdict, change, low, high) = verdict(est, tolerance, metric != "throughput");
-        out.push(MetricComparison {
-            metric: metric.to_string(),
-            old: if o.is_empty() {
-                0.0
-            } else {
-                stats::median(&mut o.clone())
-            },
-            new: if n.is_empty() {
-                0.0
-            } else {
-                stats::median(&mut n.clone())
-            },
-            change,
-            ci_low: low,
-            ci_high: high,
-            confidence: CONFIDENCE,
+        let j = verdict(
+            est,
             tolerance,
-            verdict,
-        });
+            metric != "throughput",
+            unreliable.as_deref(),
+        );
+        out.push(metric_comparison(
+            metric,
+            median_of(&o),
+            median_of(&n),
+            tolerance,
+            j,
+        ));
     }
     let err = |p: &&IntervalPoint| p.failed as f64 / p.iterations as f64;
     let (o, n): (Vec<f64>, Vec<f64>) = (wo.iter().map(err).collect(), wn.iter().map(err).collect());
     let est = stats::difference_of_means(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(9));
     let tolerance = tol.get("error_rate");
-    let (verdict, change, low, high) = verdict(est, tolerance, true);
-    out.push(MetricComparison {
-        metric: "error_rate".into(),
-        old: if o.is_empty() { 0.0 } else { stats::mean(&o) },
-        new: if n.is_empty() { 0.0 } else { stats::mean(&n) },
-        change,
-        ci_low: low,
-        ci_high: high,
-        confidence: CONFIDENCE,
+    let j = verdict(est, tolerance, true, unreliable.as_deref());
+    let mean_of = |xs: &[f64]| if xs.is_empty() { 0.0 } else { stats::mean(xs) };
+    out.push(metric_comparison(
+        "error_rate",
+        mean_of(&o),
+        mean_of(&n),
         tolerance,
-        verdict,
+        j,
+    ));
+    out
+}
+
+fn relative(e: Estimate) -> Estimate {
+    Estimate {
+        value: e.value - 1.0,
+        low: e.low - 1.0,
+        high: e.high - 1.0,
+    }
+}
+
+/// One run's value of each metric, for the A/B gate: whole-run iteration latency percentiles
+/// (microseconds), throughput (completed iterations per second) and error fraction.
+fn run_values(r: &TestResult) -> [f64; 5] {
+    let l = &r.iteration_latency.summary;
+    let completed = r.iterations.ok + r.iterations.failed;
+    let throughput = if r.elapsed_s > 0.0 {
+        completed as f64 / r.elapsed_s
+    } else {
+        0.0
+    };
+    let error = if completed > 0 {
+        r.iterations.failed as f64 / completed as f64
+    } else {
+        0.0
+    };
+    [
+        l.p50_us as f64,
+        l.p95_us as f64,
+        l.p99_us as f64,
+        throughput,
+        error,
+    ]
+}
+
+/// Compares a test over paired rounds (A/B gate): each round ran the base revision (`old`) and
+/// this revision (`new`) once, in random order, on this machine. A round's sample is the ratio
+/// of its two runs (the difference, for the error rate), so whatever slowed the machine during a
+/// round slows both sides of it; the interval comes from a bootstrap over rounds.
+pub fn compare_rounds(
+    rounds: &[(&TestResult, &TestResult)],
+    tol: &Tolerances,
+    seed: u64,
+) -> Vec<MetricComparison> {
+    let unreliable = rounds.iter().enumerate().find_map(|(i, (o, n))| {
+        unreliable_pair(o, n, "the base revision").map(|why| format!("round {}: {why}", i + 1))
     });
+    let values: Vec<([f64; 5], [f64; 5])> = rounds
+        .iter()
+        .map(|(o, n)| (run_values(o), run_values(n)))
+        .collect();
+    let geometric_mean = |xs: Vec<f64>| {
+        let xs: Vec<f64> = xs.into_iter().filter(|x| *x > 0.0).collect();
+        if xs.is_empty() {
+            0.0
+        } else {
+            (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
+        }
+    };
+    let mut out = Vec::new();
+    for (i, metric) in ["p50", "p95", "p99", "throughput", "error_rate"]
+        .iter()
+        .enumerate()
+    {
+        let pairs: Vec<(f64, f64)> = values.iter().map(|(o, n)| (o[i], n[i])).collect();
+        let tolerance = tol.get(metric);
+        let seed = seed.wrapping_add(i as u64);
+        let (est, old, new) = if *metric == "error_rate" {
+            (
+                stats::paired_difference(&pairs, RESAMPLES, seed),
+                stats::mean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+                stats::mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+            )
+        } else {
+            (
+                stats::paired_ratio(&pairs, RESAMPLES, seed).map(relative),
+                geometric_mean(pairs.iter().map(|p| p.0).collect()),
+                geometric_mean(pairs.iter().map(|p| p.1).collect()),
+            )
+        };
+        let old = if old.is_finite() { old } else { 0.0 };
+        let new = if new.is_finite() { new } else { 0.0 };
+        let j = verdict(
+            est,
+            tolerance,
+            *metric != "throughput",
+            unreliable.as_deref(),
+        );
+        out.push(metric_comparison(metric, old, new, tolerance, j));
+    }
     out
 }
 
@@ -273,6 +443,136 @@ mod tests {
         assert!(
             c.iter()
                 .all(|m| m.verdict == MetricVerdict::InsufficientData)
+        );
+    }
+
+    #[test]
+    fn a_saturated_generator_makes_every_verdict_inconclusive() {
+        let t = Tolerances::from_config(&[]).unwrap();
+        let mut slow = result(1500, 12, 2);
+        slow.generator.saturated = true;
+        slow.generator.warnings = vec!["the generator used 199% CPU of 2 cores".into()];
+        let c = compare(&result(1000, 12, 1), &slow, &t, 1);
+        for m in &c {
+            assert_eq!(m.verdict, MetricVerdict::Inconclusive, "{}", describe(m));
+            assert!(
+                m.note
+                    .as_deref()
+                    .unwrap()
+                    .contains("of this run was saturated"),
+                "{m:?}"
+            );
+        }
+        assert!(
+            describe(&c[0]).starts_with("p50 inconclusive +") && c[0].change.unwrap() > 0.4,
+            "{}",
+            describe(&c[0])
+        );
+    }
+
+    #[test]
+    fn an_interval_wider_than_twice_the_tolerance_is_inconclusive() {
+        // Windows that swing by a factor of two: no 10% verdict can be read from them.
+        let swinging = |seed: u64| {
+            let mut r = result(1000, 8, seed);
+            for (i, p) in r.series.iter_mut().enumerate() {
+                p.p50_us = if (i as u64 + seed).is_multiple_of(2) {
+                    700
+                } else {
+                    1400
+                };
+            }
+            r
+        };
+        let t = Tolerances::from_config(&[]).unwrap();
+        let c = compare(&swinging(1), &swinging(2), &t, 3);
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Inconclusive,
+            "{}",
+            describe(&c[0])
+        );
+        assert!(
+            c[0].note
+                .as_deref()
+                .unwrap()
+                .contains("wider than twice the tolerance")
+        );
+    }
+
+    /// One run of an A/B round: latency level and throughput scaled by the round's machine.
+    fn run(level_us: f64, machine: f64, rng: &mut fastrand::Rng) -> TestResult {
+        let own = 1.0 + (rng.f64() - 0.5) * 0.02;
+        let l = (level_us * machine * own) as u64;
+        let mut r = TestResult {
+            elapsed_s: 2.0,
+            ..TestResult::default()
+        };
+        r.iterations.ok = (2000.0 / machine) as u64;
+        r.iteration_latency.summary.p50_us = l;
+        r.iteration_latency.summary.p95_us = 2 * l;
+        r.iteration_latency.summary.p99_us = 3 * l;
+        r
+    }
+
+    fn rounds(old: f64, new: f64, seed: u64) -> Vec<(TestResult, TestResult)> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        (0..6)
+            .map(|_| {
+                // The machine's speed moves by up to ±40% from round to round.
+                let machine = 1.0 + (rng.f64() - 0.5) * 0.8;
+                (run(old, machine, &mut rng), run(new, machine, &mut rng))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn paired_rounds_see_through_a_drifting_machine() {
+        let t = Tolerances::with_defaults(&AB_TOLERANCES, &[]).unwrap();
+        let same = rounds(1000.0, 1000.0, 1);
+        let refs: Vec<_> = same.iter().map(|(o, n)| (o, n)).collect();
+        let c = compare_rounds(&refs, &t, 1);
+        assert!(
+            c.iter().all(|m| m.verdict == MetricVerdict::Unchanged),
+            "{:?}",
+            c.iter().map(describe).collect::<Vec<_>>()
+        );
+        let slower = rounds(1000.0, 1100.0, 2);
+        let refs: Vec<_> = slower.iter().map(|(o, n)| (o, n)).collect();
+        let c = compare_rounds(&refs, &t, 1);
+        for m in &c[..3] {
+            assert!((m.change.unwrap() - 0.1).abs() < 0.02, "{}", describe(m));
+        }
+        // +10% is beyond the A/B tolerances of p50 (5%) and p95 (8%), within p99's (15%).
+        let verdicts: Vec<MetricVerdict> = c.iter().map(|m| m.verdict).collect();
+        use MetricVerdict::{Regressed, Unchanged};
+        assert_eq!(
+            verdicts,
+            [Regressed, Regressed, Unchanged, Unchanged, Unchanged]
+        );
+    }
+
+    #[test]
+    fn paired_rounds_need_three_and_distrust_a_saturated_round() {
+        let t = Tolerances::with_defaults(&AB_TOLERANCES, &[]).unwrap();
+        let mut r = rounds(1000.0, 1300.0, 3);
+        let two: Vec<_> = r[..2].iter().map(|(o, n)| (o, n)).collect();
+        assert!(
+            compare_rounds(&two, &t, 1)
+                .iter()
+                .all(|m| m.verdict == MetricVerdict::InsufficientData)
+        );
+        r[4].0.generator.saturated = true;
+        let refs: Vec<_> = r.iter().map(|(o, n)| (o, n)).collect();
+        let c = compare_rounds(&refs, &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Inconclusive);
+        assert!(
+            c[0].note
+                .as_deref()
+                .unwrap()
+                .starts_with("round 5: the load generator of the base revision was saturated"),
+            "{:?}",
+            c[0].note
         );
     }
 

@@ -5,6 +5,7 @@
 use super::summary::status_word;
 use junit_report::{Duration, Report, TestCase, TestSuite};
 use loadtest_report::report::{RunReport, TestReport, TestStatus, human_us};
+use loadtest_report::verdict::describe_change;
 
 /// Makes text safe for XML 1.0: characters XML cannot hold become `U+FFFD`, and `]]>` is split
 /// so it cannot end the CDATA sections the writer uses.
@@ -54,6 +55,15 @@ fn figures(t: &TestReport) -> String {
     }
     for w in &r.generator.warnings {
         s.push_str(&format!("generator: {w}\n"));
+    }
+    if let Some(c) = &t.comparison {
+        for m in &c.metrics {
+            s.push_str(&format!(
+                "compared with {}: {}\n",
+                c.baseline.source,
+                describe_change(m)
+            ));
+        }
     }
     s
 }

@@ -78,16 +78,18 @@ pub fn render(report: &RunReport) -> String {
     }
     let rows = super::summary::comparison_rows(report);
     if !rows.is_empty() {
-        let source = report
-            .tests
-            .iter()
-            .find_map(|t| t.comparison.as_ref())
-            .map(|c| c.baseline.source.clone())
-            .unwrap_or_default();
+        let heading = if report.gate.is_some() {
+            capitalised(&super::summary::comparison_heading(report))
+        } else {
+            format!(
+                "Compared with {}",
+                super::summary::comparison_source(report)
+            )
+        };
         let header = super::summary::COMPARISON_HEADER;
         md.push_str(&format!(
-            "\n### Compared with {}\n\n| {} |\n|{}\n",
-            cell(&source),
+            "\n### {}\n\n| {} |\n|{}\n",
+            cell(&heading),
             header.join(" | "),
             "---|".repeat(header.len())
         ));
@@ -98,4 +100,12 @@ pub fn render(report: &RunReport) -> String {
     }
     md.push('\n');
     md
+}
+
+/// `compared with ...` as a heading: `Compared with ...`.
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

@@ -169,6 +169,10 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
                     MetricVerdict::Improved => "improved".into(),
                     MetricVerdict::Unchanged => "unchanged".into(),
                     MetricVerdict::InsufficientData => "insufficient data".into(),
+                    MetricVerdict::Inconclusive => match &m.note {
+                        Some(n) => format!("INCONCLUSIVE: {n}"),
+                        None => "INCONCLUSIVE".into(),
+                    },
                 },
             ]);
         }
@@ -187,14 +191,45 @@ pub fn comparison_table(report: &RunReport) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let source = report
+    format!(
+        "\n{}:\n{}",
+        comparison_heading(report),
+        render_table(&COMPARISON_HEADER, &rows)
+    )
+}
+
+/// What the report was compared with (`baseline "main"`, `revision origin/main`).
+pub fn comparison_source(report: &RunReport) -> String {
+    report
         .tests
         .iter()
         .find_map(|t| t.comparison.as_ref())
         .map(|c| c.baseline.source.clone())
-        .unwrap_or_default();
-    format!(
-        "\ncompared with {source} (medians of one-second windows):\n{}",
-        render_table(&COMPARISON_HEADER, &rows)
-    )
+        .unwrap_or_default()
+}
+
+/// What the comparison table compares, and how: `compared with baseline "main" (medians of
+/// one-second windows)`, or for an A/B gate its revision, rounds and time.
+pub fn comparison_heading(report: &RunReport) -> String {
+    let source = comparison_source(report);
+    let Some(g) = &report.gate else {
+        return format!("compared with {source} (medians of one-second windows)");
+    };
+    let mut s = format!(
+        "compared with {source}, interleaved on this machine: {} of {} rounds in {:.1}s (per-round ratios, paired)",
+        g.completed_rounds, g.rounds, g.duration_s
+    );
+    if !g.new_tests.is_empty() {
+        s.push_str(&format!(
+            "; new in this revision: {}",
+            g.new_tests.join(", ")
+        ));
+    }
+    if !g.removed_tests.is_empty() {
+        s.push_str(&format!(
+            "; only in the base revision (not run): {}",
+            g.removed_tests.join(", ")
+        ));
+    }
+    s
 }

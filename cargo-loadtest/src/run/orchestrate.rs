@@ -22,6 +22,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Runs the load tests and returns the exit code.
 pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
+    if let Some(rev) = &args.baseline_rev {
+        return super::interleave::run(args, rev, interrupt);
+    }
     let ws = workspace::discover(&args.workspace)?;
     let settings = Settings::load(&ws.root, args)?;
     // Everything the gate needs is checked before anything is built.
@@ -43,30 +46,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     let paths = ReportPaths::resolve(&ws.target_dir, args);
     paths.check()?;
     let selected = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
-    let mut reporters = Reporters::default();
-    reporters
-        .register(JsonFile(paths.json.clone()))
-        .register(JunitFile(paths.junit.clone()))
-        .register(MarkdownFile {
-            path: paths.markdown.clone(),
-            step_summary: true,
-        });
-    if let Some(bmf) = &args.bmf {
-        reporters.register(BmfFile(bmf.clone()));
-    }
-    if let Some(csv) = &paths.csv {
-        reporters.register(CsvFiles(csv.clone()));
-    }
-    if let Some(dir) = &paths.hlog {
-        reporters.register(IntervalLogs(dir.clone()));
-    }
-    reporters.register(Terminal::new(args.quiet, Some(paths.describe())));
-    if let Some(name) = &args.save_baseline {
-        reporters.register(SaveBaseline {
-            target_dir: ws.target_dir.clone(),
-            name: name.clone(),
-        });
-    }
+    let mut reporters = outputs(args, &paths, &ws.target_dir);
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
     };
@@ -80,42 +60,16 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         reporters: &mut reporters,
         policy,
     };
-    let mut harnesses: Vec<&BuiltHarness> = Vec::new();
-    for s in &selected {
-        if !harnesses
-            .iter()
-            .any(|h| h.executable == s.harness.executable)
-        {
-            harnesses.push(&s.harness);
-        }
-    }
-    for h in harnesses {
-        let tests: Vec<&Selected> = selected
-            .iter()
-            .filter(|s| s.harness.executable == h.executable)
-            .collect();
-        run_harness(h, &tests, &settings, args, interrupt, &mut outcomes)?;
-    }
+    let all: Vec<&Selected> = selected.iter().collect();
+    run_selected(&all, &settings, args, interrupt, &mut outcomes)?;
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
-        run: RunInfo {
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            started_at_unix: started_at
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
-            duration_s: clock.elapsed().as_secs_f64(),
-            git_commit: git_commit(&ws.root),
-            host: host_name(),
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            command_line: std::env::args()
-                .map(|a| loadtest_report::redact::url(&a))
-                .collect(),
-            fail_on_saturation: args.fail_on_saturation,
-        },
+        run: run_info(&ws.root, args, started_at, clock),
         // Placeholders: the verdict sets both once the comparison is attached.
         status: RunStatus::Passed,
         exit_code: exit_code::OK,
         tests: outcomes.reports,
+        gate: None,
     };
     let mut refusals = Vec::new();
     if let Some((old, source)) = &against {
@@ -140,7 +94,92 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     Ok(report.exit_code)
 }
 
-fn git_commit(root: &std::path::Path) -> Option<String> {
+/// Runs `selected`, harness after harness (each harness's tests in one session, in order).
+pub(super) fn run_selected(
+    selected: &[&Selected],
+    settings: &Settings,
+    args: &RunArgs,
+    interrupt: &Interrupt,
+    outcomes: &mut Outcomes<'_>,
+) -> Result<(), CliError> {
+    let mut harnesses: Vec<&BuiltHarness> = Vec::new();
+    for s in selected {
+        if !harnesses
+            .iter()
+            .any(|h| h.executable == s.harness.executable)
+        {
+            harnesses.push(&s.harness);
+        }
+    }
+    for h in harnesses {
+        let tests: Vec<&Selected> = selected
+            .iter()
+            .filter(|s| s.harness.executable == h.executable)
+            .copied()
+            .collect();
+        run_harness(h, &tests, settings, args, interrupt, outcomes)?;
+    }
+    Ok(())
+}
+
+/// The run's outputs, in the order they receive events: the report files, then the terminal,
+/// then the saved baseline.
+pub(super) fn outputs(
+    args: &RunArgs,
+    paths: &ReportPaths,
+    target_dir: &std::path::Path,
+) -> Reporters {
+    let mut reporters = Reporters::default();
+    reporters
+        .register(JsonFile(paths.json.clone()))
+        .register(JunitFile(paths.junit.clone()))
+        .register(MarkdownFile {
+            path: paths.markdown.clone(),
+            step_summary: true,
+        });
+    if let Some(bmf) = &args.bmf {
+        reporters.register(BmfFile(bmf.clone()));
+    }
+    if let Some(csv) = &paths.csv {
+        reporters.register(CsvFiles(csv.clone()));
+    }
+    if let Some(dir) = &paths.hlog {
+        reporters.register(IntervalLogs(dir.clone()));
+    }
+    reporters.register(Terminal::new(args.quiet, Some(paths.describe())));
+    if let Some(name) = &args.save_baseline {
+        reporters.register(SaveBaseline {
+            target_dir: target_dir.to_path_buf(),
+            name: name.clone(),
+        });
+    }
+    reporters
+}
+
+/// Where, when and how the run happened.
+pub(super) fn run_info(
+    root: &std::path::Path,
+    args: &RunArgs,
+    started_at: SystemTime,
+    clock: Instant,
+) -> RunInfo {
+    RunInfo {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at_unix: started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        duration_s: clock.elapsed().as_secs_f64(),
+        git_commit: git_commit(root),
+        host: host_name(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        command_line: std::env::args()
+            .map(|a| loadtest_report::redact::url(&a))
+            .collect(),
+        fail_on_saturation: args.fail_on_saturation,
+    }
+}
+
+pub(super) fn git_commit(root: &std::path::Path) -> Option<String> {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(root)
@@ -154,7 +193,7 @@ fn git_commit(root: &std::path::Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn host_name() -> String {
+pub(super) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())

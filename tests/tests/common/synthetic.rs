@@ -522,6 +522,7 @@ pub fn metric(
         confidence: 0.95,
         tolerance,
         verdict,
+        note: None,
     }
 }
 
@@ -599,6 +600,7 @@ pub fn comparison_unchanged() -> Comparison {
         ],
         regressed: false,
         note: None,
+        rounds: None,
     }
 }
 
@@ -644,6 +646,7 @@ pub fn comparison_regressed() -> Comparison {
         ],
         regressed: true,
         note: None,
+        rounds: None,
     }
 }
 
@@ -654,6 +657,7 @@ pub fn comparison_note(note: &str) -> Comparison {
         metrics: vec![],
         regressed: false,
         note: Some(note.into()),
+        rounds: None,
     }
 }
 
@@ -709,5 +713,6 @@ pub fn report() -> RunReport {
                 None,
             ),
         ],
+        gate: None,
     }
 }

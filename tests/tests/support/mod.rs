@@ -297,3 +297,24 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Validates a JSON report against `schema/report.schema.json` with a real JSON Schema validator.
+pub fn validate_schema(json_path: &std::path::Path) {
+    let schema_path = repo_root().join("schema/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema file"))
+            .expect("schema is JSON");
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json_path).expect("report"))
+            .expect("report is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report does not match the schema:\n{}",
+        errors.join("\n")
+    );
+}

@@ -1,0 +1,373 @@
+//! The A/B gate (`--baseline-rev REV`): the base revision is checked out into a temporary git
+//! worktree and built into a target directory of its own (kept between gates); then
+//! every test both revisions have runs once per revision per round, in a random order each round,
+//! on this machine. Each metric's change is estimated from the paired rounds
+//! ([`gate::compare_rounds`]), and the one verdict judges this revision's last run with it.
+//! Tests only in this revision run once and are reported as new; tests only in the base are
+//! listed as removed. The worktree is removed however the gate ends.
+
+use super::Selected;
+use super::harness::Outcomes;
+use super::orchestrate::{outputs, run_info, run_selected};
+use crate::cli::{RunArgs, WorkspaceArgs};
+use crate::compare::gate::{self, AB_TOLERANCES, Tolerances};
+use crate::compare::worktree::BaseWorktree;
+use crate::errors::CliError;
+use crate::exit_code;
+use crate::output::ReportPaths;
+use crate::reporter::{Event, Reporters};
+use crate::settings::Settings;
+use crate::signals::Interrupt;
+use crate::workspace::{self, Workspace};
+use loadtest_report::report::{
+    BaselineInfo, Comparison, GateSummary, MetricVerdict, RunReport, RunStatus, SCHEMA_VERSION,
+    TestReport, TestResult, human_us,
+};
+use loadtest_report::verdict::{self, Evidence, Policy};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Rounds when `--rounds` is not given (see the calibration in `docs/regression-gate.md`).
+pub(crate) const DEFAULT_ROUNDS: u64 = 6;
+/// Fewer paired rounds give no interval.
+const MIN_ROUNDS: u64 = 3;
+
+/// Which revision a run belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Base,
+    Head,
+}
+
+impl Side {
+    fn word(self) -> &'static str {
+        match self {
+            Side::Base => "base",
+            Side::Head => "head",
+        }
+    }
+}
+
+/// Runs the A/B gate against `rev` and returns the exit code.
+pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i32, CliError> {
+    let ws = workspace::discover(&args.workspace)?;
+    for t in &args.gate.tolerance {
+        loadtest_grammar::parse_tolerance(t)
+            .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
+    }
+    let rounds = match &args.rounds {
+        None => DEFAULT_ROUNDS,
+        Some(s) => match loadtest_grammar::parse_count("--rounds", s) {
+            Ok(n) if n >= MIN_ROUNDS => n,
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "invalid value {s:?} for `--rounds`: expected a whole number, at least {MIN_ROUNDS} (fewer paired rounds give no interval)"
+                )));
+            }
+        },
+    };
+    let mut round_args = args.clone();
+    if let Some(d) = &args.round_duration {
+        loadtest_grammar::parse_duration(d)
+            .map_err(|e| CliError::Usage(format!("--round-duration: {e}")))?;
+        round_args.duration = Some(d.clone());
+    }
+    let head_settings = Settings::load(&ws.root, &round_args)?;
+    let paths = ReportPaths::resolve(&ws.target_dir, args);
+    paths.check()?;
+
+    let base = BaseWorktree::create(&ws.root, rev)?;
+    let short = &base.commit[..12];
+    if !args.quiet {
+        eprintln!(
+            "      A/B gate: base revision {rev} ({short}) checked out in {}",
+            base.path.display()
+        );
+    }
+    let base_wargs = base_workspace_args(&args.workspace, &ws, &base)?;
+    let head = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
+    let base_ws = workspace::discover(&base_wargs)?;
+    let base_settings = Settings::load(&base_ws.root, &round_args)?;
+    let based = match super::build_and_select(&base_wargs, &base_ws, args, interrupt) {
+        Ok(s) => s,
+        Err(CliError::NoTests(_)) => Vec::new(),
+        Err(CliError::Build(m)) => {
+            return Err(CliError::Build(format!(
+                "the base revision {rev} ({short}) does not build: {m}"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+
+    let pairs: Vec<(&Selected, &Selected)> = head
+        .iter()
+        .filter_map(|h| based.iter().find(|b| same_test(b, h)).map(|b| (b, h)))
+        .collect();
+    let new_only: Vec<&Selected> = head
+        .iter()
+        .filter(|h| !based.iter().any(|b| same_test(b, h)))
+        .collect();
+    let removed: Vec<String> = based
+        .iter()
+        .filter(|b| !head.iter().any(|h| same_test(b, h)))
+        .map(Selected::qualified)
+        .collect();
+
+    let policy = Policy {
+        fail_on_saturation: args.fail_on_saturation,
+    };
+    let mut reporters = outputs(args, &paths, &ws.target_dir);
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    reporters.emit(&Event::RunStarted { tests: head.len() })?;
+
+    let mut rng = fastrand::Rng::new();
+    let mut rounds_of: Vec<Vec<(TestResult, TestResult)>> = vec![Vec::new(); pairs.len()];
+    let mut latest: Vec<Option<TestReport>> = vec![None; head.len()];
+    let mut completed = 0;
+    for round in 1..=rounds {
+        if interrupt.is_set() {
+            break;
+        }
+        let order = if rng.bool() {
+            [Side::Base, Side::Head]
+        } else {
+            [Side::Head, Side::Base]
+        };
+        let (mut base_reports, mut head_reports) = (Vec::new(), Vec::new());
+        for side in order {
+            let mut silent = Reporters::default();
+            let mut outcomes = Outcomes {
+                reports: Vec::new(),
+                reporters: &mut silent,
+                policy,
+            };
+            let (tests, settings): (Vec<&Selected>, &Settings) = match side {
+                Side::Base => (pairs.iter().map(|p| p.0).collect(), &base_settings),
+                Side::Head => {
+                    let mut tests: Vec<&Selected> = pairs.iter().map(|p| p.1).collect();
+                    if round == 1 {
+                        tests.extend(new_only.iter().copied());
+                    }
+                    (tests, &head_settings)
+                }
+            };
+            run_selected(&tests, settings, &round_args, interrupt, &mut outcomes)?;
+            if !args.quiet {
+                announce(round, rounds, side, &outcomes.reports);
+            }
+            match side {
+                Side::Base => base_reports = outcomes.reports,
+                Side::Head => head_reports = outcomes.reports,
+            }
+        }
+        for r in &head_reports {
+            if let Some(i) = head.iter().position(|h| is_report_of(h, r)) {
+                latest[i] = Some(r.clone());
+            }
+        }
+        if interrupt.is_set() {
+            break;
+        }
+        completed += 1;
+        for (i, (b, h)) in pairs.iter().enumerate() {
+            let result = |reports: &[TestReport], s: &Selected| {
+                reports
+                    .iter()
+                    .find(|r| is_report_of(s, r))
+                    .and_then(|r| r.result.clone())
+            };
+            if let (Some(old), Some(new)) = (result(&base_reports, b), result(&head_reports, h)) {
+                rounds_of[i].push((old, new));
+            }
+        }
+    }
+
+    let info = BaselineInfo {
+        source: format!("revision {rev}"),
+        git_commit: Some(base.commit.clone()),
+        host: super::orchestrate::host_name(),
+        started_at_unix: started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    };
+    let mut refusals = Vec::new();
+    let mut tests = Vec::new();
+    for (i, s) in head.iter().enumerate() {
+        let mut report = latest[i].take().unwrap_or_else(|| not_started(s));
+        let pair = pairs.iter().position(|(_, h)| std::ptr::eq(*h, s));
+        match (pair, &report.result) {
+            (None, _) => {
+                report.comparison = Some(Comparison {
+                    baseline: info.clone(),
+                    note: Some("new in this revision: the base revision has no such test".into()),
+                    ..Comparison::default()
+                });
+            }
+            (Some(p), Some(result)) => {
+                let runs = &rounds_of[p];
+                let comparison = match runs
+                    .first()
+                    .map(|(old, new)| gate::comparable(&s.qualified(), &old.config, &new.config))
+                {
+                    Some(Err(msg)) if !args.gate.force_compare => {
+                        refusals.push(msg.clone());
+                        Comparison {
+                            baseline: info.clone(),
+                            note: Some(msg),
+                            rounds: Some(runs.len() as u32),
+                            ..Comparison::default()
+                        }
+                    }
+                    _ => {
+                        let mut overrides = result.config.tolerance.clone();
+                        overrides.extend(args.gate.tolerance.iter().cloned());
+                        let tolerances = Tolerances::with_defaults(&AB_TOLERANCES, &overrides)
+                            .map_err(CliError::Usage)?;
+                        let refs: Vec<(&TestResult, &TestResult)> =
+                            runs.iter().map(|(o, n)| (o, n)).collect();
+                        let metrics = gate::compare_rounds(&refs, &tolerances, 0x5eed + i as u64);
+                        Comparison {
+                            baseline: info.clone(),
+                            regressed: metrics
+                                .iter()
+                                .any(|m| m.verdict == MetricVerdict::Regressed),
+                            metrics,
+                            note: None,
+                            rounds: Some(runs.len() as u32),
+                        }
+                    }
+                };
+                report.comparison = Some(comparison);
+                verdict::rejudge(&mut report, &policy);
+            }
+            (Some(_), None) => {}
+        }
+        reporters.emit(&Event::TestFinished(&report))?;
+        tests.push(report);
+    }
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        run: run_info(&ws.root, args, started_at, clock),
+        status: RunStatus::Passed,
+        exit_code: exit_code::OK,
+        tests,
+        gate: Some(GateSummary {
+            base_rev: rev.to_string(),
+            base_commit: base.commit.clone(),
+            rounds: rounds as u32,
+            completed_rounds: completed,
+            round_duration_s: args
+                .round_duration
+                .as_deref()
+                .and_then(|d| loadtest_grammar::parse_duration(d).ok())
+                .map(|d| d.as_secs_f64()),
+            duration_s: clock.elapsed().as_secs_f64(),
+            new_tests: new_only.iter().map(|s| s.qualified()).collect(),
+            removed_tests: removed,
+        }),
+    };
+    (report.status, report.exit_code) = verdict::run_outcome(&report.tests, interrupt.is_set());
+    if !refusals.is_empty() {
+        report.exit_code = exit_code::USAGE;
+    }
+    reporters.emit(&Event::RunFinished(&report))?;
+    for r in &refusals {
+        eprintln!("error: {r}");
+    }
+    drop(base);
+    Ok(report.exit_code)
+}
+
+/// The base revision's workspace flags: its manifest in the worktree (the same place relative
+/// to the repository), and a target directory of its own, `TARGET_DIR/loadtest/base`, kept
+/// between gates. Not this run's: cargo names a workspace crate's artifacts by its path relative
+/// to the workspace root, so both revisions' crates would share names and fingerprints, and the
+/// base would be handed this revision's binaries. Its dependencies build once, on the first gate.
+fn base_workspace_args(
+    wargs: &WorkspaceArgs,
+    ws: &Workspace,
+    base: &BaseWorktree,
+) -> Result<WorkspaceArgs, CliError> {
+    let mut b = wargs.clone();
+    let manifest = match &wargs.manifest_path {
+        Some(p) => {
+            let p = p.canonicalize().map_err(CliError::io(format!(
+                "cannot resolve --manifest-path {}",
+                p.display()
+            )))?;
+            let dir = p.parent().unwrap_or(&ws.root);
+            base.map(dir)?
+                .join(p.file_name().unwrap_or("Cargo.toml".as_ref()))
+        }
+        None => base.map(&ws.root)?.join("Cargo.toml"),
+    };
+    if !manifest.is_file() {
+        return Err(CliError::Usage(format!(
+            "--baseline-rev: the base revision has no {} (the workspace did not exist there)",
+            manifest.display()
+        )));
+    }
+    b.manifest_path = Some(manifest);
+    b.target_dir = Some(ws.target_dir.join("loadtest").join("base"));
+    Ok(b)
+}
+
+/// The same test in both revisions: same package, target and name.
+fn same_test(a: &Selected, b: &Selected) -> bool {
+    a.harness.target.package == b.harness.target.package
+        && a.harness.target.target == b.harness.target.target
+        && a.test.name == b.test.name
+}
+
+fn is_report_of(s: &Selected, r: &TestReport) -> bool {
+    r.package == s.harness.target.package
+        && r.target == s.harness.target.target
+        && r.name == s.test.name
+}
+
+/// A test of this revision that never ran (the gate was interrupted first).
+fn not_started(s: &Selected) -> TestReport {
+    let j = verdict::judge(
+        Evidence::NotStarted {
+            reason: "the gate was interrupted before this test ran",
+        },
+        &Policy::default(),
+    );
+    TestReport {
+        package: s.harness.target.package.clone(),
+        target: s.harness.target.target.clone(),
+        name: s.test.name.clone(),
+        status: j.status,
+        failures: j.failures,
+        result: None,
+        error: None,
+        comparison: None,
+    }
+}
+
+/// One line per test after each revision's run in a round.
+fn announce(round: u64, rounds: u64, side: Side, reports: &[TestReport]) {
+    for r in reports {
+        let what = match &r.result {
+            Some(res) => format!(
+                "{} iterations ({} failed), p50 {}, p99 {}{}",
+                res.iterations.ok + res.iterations.failed,
+                res.iterations.failed,
+                human_us(res.iteration_latency.summary.p50_us as f64),
+                human_us(res.iteration_latency.summary.p99_us as f64),
+                if res.generator.saturated {
+                    ", generator saturated"
+                } else {
+                    ""
+                }
+            ),
+            None => r.failures.join("; "),
+        };
+        eprintln!(
+            "      round {round}/{rounds} {}: {}::{}: {what}",
+            side.word(),
+            r.target,
+            r.name
+        );
+    }
+}
