@@ -8,7 +8,7 @@
 
 use super::Selected;
 use super::harness::Outcomes;
-use super::orchestrate::{outputs, run_info, run_selected};
+use super::orchestrate::{finish, outputs, run_info, run_selected};
 use crate::cli::{RunArgs, WorkspaceArgs};
 use crate::compare::gate::{self, AB_TOLERANCES, Tolerances};
 use crate::compare::worktree::BaseWorktree;
@@ -245,7 +245,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         reporters.emit(&Event::TestFinished(&report))?;
         tests.push(report);
     }
-    let mut report = RunReport {
+    let report = RunReport {
         schema_version: SCHEMA_VERSION,
         run: run_info(&ws.root, args, started_at, clock),
         status: RunStatus::Passed,
@@ -266,16 +266,9 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
             removed_tests: removed,
         }),
     };
-    (report.status, report.exit_code) = verdict::run_outcome(&report.tests, interrupt.is_set());
-    if !refusals.is_empty() {
-        report.exit_code = exit_code::USAGE;
-    }
-    reporters.emit(&Event::RunFinished(&report))?;
-    for r in &refusals {
-        eprintln!("error: {r}");
-    }
+    let code = finish(report, &refusals, &mut reporters, interrupt);
     drop(base);
-    Ok(report.exit_code)
+    code
 }
 
 /// The base revision's workspace flags: its manifest in the worktree (the same place relative

@@ -83,12 +83,23 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         )
         .map_err(CliError::Usage)?;
     }
+    finish(report, &refusals, &mut reporters, interrupt)
+}
+
+/// Judges the run from its tests (a refused comparison makes it exit 2), hands the final report
+/// to the reporters, names the refusals, and returns the exit code.
+pub(super) fn finish(
+    mut report: RunReport,
+    refusals: &[String],
+    reporters: &mut Reporters,
+    interrupt: &Interrupt,
+) -> Result<i32, CliError> {
     (report.status, report.exit_code) = verdict::run_outcome(&report.tests, interrupt.is_set());
     if !refusals.is_empty() {
         report.exit_code = exit_code::USAGE;
     }
     reporters.emit(&Event::RunFinished(&report))?;
-    for r in &refusals {
+    for r in refusals {
         eprintln!("error: {r}");
     }
     Ok(report.exit_code)
