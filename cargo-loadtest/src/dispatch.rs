@@ -27,7 +27,10 @@ pub fn main() -> i32 {
         Some(Command::Doctor(d)) => crate::doctor::doctor(d),
         Some(Command::Init(a)) => crate::scaffold::init(a),
         Some(Command::New(a)) => crate::scaffold::new(a),
-        None => crate::run::run(&args.run, &interrupt),
+        None => match &args.run.baseline_rev {
+            Some(rev) => crate::run::against_revision(&args.run, rev, &interrupt),
+            None => crate::run::run(&args.run, &interrupt),
+        },
     };
     match result {
         Ok(code) => code,

@@ -8,5 +8,6 @@ mod interleave;
 mod orchestrate;
 mod select;
 
+pub(crate) use interleave::run as against_revision;
 pub(crate) use orchestrate::run;
 pub(crate) use select::{Selected, build_and_select};

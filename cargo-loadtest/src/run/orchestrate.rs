@@ -22,9 +22,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Runs the load tests and returns the exit code.
 pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
-    if let Some(rev) = &args.baseline_rev {
-        return super::interleave::run(args, rev, interrupt);
-    }
     let ws = workspace::discover(&args.workspace)?;
     let settings = Settings::load(&ws.root, args)?;
     // Everything the gate needs is checked before anything is built.
