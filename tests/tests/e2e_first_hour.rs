@@ -11,7 +11,7 @@ use loadtest_report::report::{RunReport, TestResult};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{Fixture, Server, repo_root, serial, shared_target_dir, text};
+use support::{CLIENTS, Fixture, Server, repo_root, serial, shared_target_dir, text};
 
 fn result(report: &RunReport, name: &str) -> TestResult {
     report
@@ -388,7 +388,7 @@ fn ids_in_urls_and_metric_names_stay_within_the_cap_and_warn_once() {
     let server = Server::start();
     let f = Fixture::shared("real-world");
     // Both transports name requests through the same function: they group and cap alike.
-    for client in ["hyper", "reqwest"] {
+    for client in CLIENTS {
         let out = f.run(&[
             "--exact",
             "rest",
@@ -586,6 +586,16 @@ fn a_busy_loop_on_the_generators_core_flags_it_disturbed_and_a_quiet_run_is_not(
 #[test]
 fn a_target_killed_and_restarted_mid_run_is_a_classified_gap_and_the_run_recovers() {
     let _g = serial();
+    // Each transport meets the gap its own way (hyper: per-user connections it reopens; reqwest:
+    // its pool); both must classify it and recover.
+    for client in CLIENTS {
+        eprintln!("client = {client:?}");
+        restart_run(client);
+    }
+}
+
+/// The restart test through the transport `client`.
+fn restart_run(client: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -594,7 +604,14 @@ fn a_target_killed_and_restarted_mid_run_is_a_classified_gap_and_the_run_recover
     let first = rt.block_on(DemoServer::start()).unwrap();
     let port = first.addr().port();
     let f = Fixture::shared("real-world");
-    let mut cmd = f.command(&["--exact", "restart", "--target", &first.url()]);
+    let mut cmd = f.command(&[
+        "--exact",
+        "restart",
+        "--target",
+        &first.url(),
+        "--client",
+        client,
+    ]);
     for (flag, file) in [
         ("--json", "report.json"),
         ("--junit", "junit.xml"),
@@ -660,6 +677,7 @@ fn a_target_killed_and_restarted_mid_run_is_a_classified_gap_and_the_run_recover
         "the gap's failures fail the error budget:\n{summary}\n{err}"
     );
     let r = result(&f.report(), "restart");
+    assert_eq!(r.config.client, client);
     let by_class = &r.requests.by_class;
     let ok = by_class.get("ok").copied().unwrap_or(0);
     assert_eq!(
