@@ -197,9 +197,22 @@ fn retried_errors_are_counted_alike_in_the_summary_and_the_json() {
 fn a_build_says_what_it_builds_even_when_quiet_and_list_says_it_is_building() {
     let _g = serial();
     let server = Server::start();
-    // A private copy is a new package path, so cargo compiles the fixture crate; `list` builds
-    // it first, then a changed source makes the quiet run compile it again.
+    // A private copy alone is not enough: cargo hashes a path package by its path inside its
+    // workspace, so a copy with the same sources and modification times is fresh against the
+    // shared fixture's build (or a copy built by an earlier run). A source no build has seen
+    // makes `list` compile it; a second change makes the quiet run compile it again.
     let f = Fixture::copy("passing");
+    let source = f.source("loadtests/api.rs");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut code = std::fs::read_to_string(&source).unwrap();
+    code.push_str(&format!(
+        "\n// a source no build has seen: {} {nanos}\n",
+        std::process::id()
+    ));
+    std::fs::write(&source, &code).unwrap();
     let out = f.command(&["list"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
@@ -208,8 +221,6 @@ fn a_build_says_what_it_builds_even_when_quiet_and_list_says_it_is_building() {
         text(&out)
     );
     assert!(stdout(&out).contains("home"), "{}", text(&out));
-    let source = f.source("loadtests/api.rs");
-    let mut code = std::fs::read_to_string(&source).unwrap();
     code.push_str("\n// changed by the test, so that the next run compiles\n");
     std::fs::write(&source, code).unwrap();
     let out = f.run(&["--quiet", "--exact", "home", "--target", &server.url()]);
