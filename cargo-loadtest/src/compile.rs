@@ -1,6 +1,8 @@
 //! Building harness targets through cargo, reading its JSON messages to find the executables.
-//! Cargo renders its own diagnostics to stderr (`json-render-diagnostics`), so users see them as
-//! usual.
+//! Cargo renders its own diagnostics and progress to stderr (`json-render-diagnostics`), so users
+//! see them as usual. As soon as cargo reports a crate it had to compile (not fresh), one line
+//! says what is being built and that a first build takes minutes, even with `--quiet` (which
+//! silences cargo's own progress): a first build is never minutes of silence.
 
 use crate::cli::{Color, WorkspaceArgs};
 use crate::errors::CliError;
@@ -18,6 +20,18 @@ pub(crate) struct BuiltHarness {
     pub(crate) executable: PathBuf,
 }
 
+/// The line shown once when cargo has something to compile.
+fn building_line(profile: &str, targets: &[HarnessTarget]) -> String {
+    let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
+    packages.dedup();
+    format!(
+        "    Building {} load test target{} of {} (profile `{profile}`); a first build compiles tokio, hyper, reqwest and their dependencies and takes minutes",
+        targets.len(),
+        if targets.len() == 1 { "" } else { "s" },
+        packages.join(", ")
+    )
+}
+
 /// Builds every target (one cargo invocation per package) and returns their executables.
 pub(crate) fn build(
     args: &WorkspaceArgs,
@@ -27,6 +41,7 @@ pub(crate) fn build(
 ) -> Result<Vec<BuiltHarness>, CliError> {
     let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
     packages.dedup();
+    let announced = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut built = Vec::new();
     for pkg in packages {
         let mine: Vec<&HarnessTarget> = targets.iter().filter(|t| t.package == pkg).collect();
@@ -81,10 +96,17 @@ pub(crate) fn build(
             .map_err(CliError::io("cannot run cargo build"))?;
         let stdout = child.stdout.take().expect("stdout was piped");
         // Messages are read on a thread so that an interrupt can stop the build at once.
+        let announce = announced.clone();
+        let what = building_line(&args.profile, targets);
         let reader = std::thread::spawn(move || {
             Message::parse_stream(BufReader::new(stdout))
                 .filter_map(|m| match m {
-                    Ok(Message::CompilerArtifact(a)) => Some(a),
+                    Ok(Message::CompilerArtifact(a)) => {
+                        if !a.fresh && !announce.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            eprintln!("{what}");
+                        }
+                        Some(a)
+                    }
                     _ => None,
                 })
                 .collect::<Vec<_>>()

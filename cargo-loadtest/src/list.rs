@@ -2,7 +2,7 @@
 
 use crate::cli::{ListArgs, ListFormat, RunArgs};
 use crate::errors::CliError;
-use crate::run::build_and_select;
+use crate::run::build_and_list;
 use crate::signals::Interrupt;
 use crate::workspace;
 use serde::Serialize;
@@ -28,12 +28,10 @@ pub struct ListEntry {
 
 pub(crate) fn list(args: &ListArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
     let ws = workspace::discover(&args.workspace)?;
-    let run_args = RunArgs {
-        quiet: true,
-        workspace: args.workspace.clone(),
-        ..RunArgs::default()
-    };
-    let selected = build_and_select(&args.workspace, &ws, &run_args, interrupt)?;
+    let selected = crate::run::select(
+        &RunArgs::default(),
+        build_and_list(&args.workspace, &ws, true, interrupt)?,
+    )?;
     let entries: Vec<ListEntry> = selected
         .iter()
         .map(|s| {

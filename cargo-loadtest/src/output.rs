@@ -1,6 +1,7 @@
 //! Rendering reports: JUnit XML, Markdown, CSV, HdrHistogram interval logs and the terminal
 //! summary table, each a pure function of a `RunReport`; where they go by default; atomic file
-//! writes. The reporters (`crate::reporter`) decide when each is written.
+//! writes (`-`, FIFOs and devices are written directly, see [`atomic`]). The reporters
+//! (`crate::reporter`) decide when each is written.
 
 pub mod atomic;
 pub mod csv;
@@ -44,9 +45,29 @@ impl ReportPaths {
         }
     }
 
-    /// Refuses, before anything runs, a `--csv` that names a folder or an `--hlog` that names
-    /// something other than a folder.
+    /// Refuses, before anything runs, a `--csv` that names something other than a regular file
+    /// (a folder, a FIFO, a device: its series file is named after it, so `/dev/null` would
+    /// create `/dev/null-series`), an `--hlog` that names something other than a folder, and
+    /// either of them as `-` (both write several files, so neither can go to standard output).
     pub fn check(&self) -> Result<(), CliError> {
+        for (flag, path, what) in [
+            (
+                "--csv",
+                &self.csv,
+                "the CSV report is two files (PATH and PATH-series.csv)",
+            ),
+            (
+                "--hlog",
+                &self.hlog,
+                "interval logs are one file per test in a folder",
+            ),
+        ] {
+            if path.as_deref().is_some_and(atomic::is_stdout) {
+                return Err(CliError::Usage(format!(
+                    "{flag} -: {what}, so it cannot go to standard output; give a path (`-` is accepted by --json, --junit and --markdown)"
+                )));
+            }
+        }
         if let Some(p) = &self.csv {
             for p in [p.clone(), csv::series_path(p)] {
                 if p.exists() && !p.is_file() {
@@ -70,6 +91,13 @@ impl ReportPaths {
             )));
         }
         Ok(())
+    }
+
+    /// Whether a report goes to standard output (`-`).
+    pub fn any_stdout(&self) -> bool {
+        [&self.json, &self.junit, &self.markdown]
+            .iter()
+            .any(|p| atomic::is_stdout(p))
     }
 
     /// A one-line description for the terminal.

@@ -1,30 +1,16 @@
-//! Option layers above the attribute: `loadtest.toml` (workspace root), `LOADTEST_*`
-//! environment variables, then the command line, in increasing precedence.
-//!
-//! ```toml
-//! # loadtest.toml
-//! [defaults]            # every load test
-//! duration = "20s"
-//!
-//! [tests.checkout]      # one load test, by name
-//! users = 10
-//! thresholds = ["p99 < 300ms"]
-//! ```
+//! Option layers above the attribute: `loadtest.toml` (workspace root, parsed and checked by
+//! [`WorkspaceFile`]), `LOADTEST_*` environment variables, then the command line, in increasing
+//! precedence.
 
 use crate::cli::RunArgs;
 use crate::errors::CliError;
-use loadtest_grammar::OptionLayer;
-use std::collections::BTreeMap;
+use loadtest_grammar::{OptionLayer, WorkspaceFile};
 use std::path::Path;
-
-/// The name of the optional workspace file.
-pub(crate) const FILE_NAME: &str = "loadtest.toml";
 
 /// The layers that apply to every test, and per-test layers from the workspace file.
 #[derive(Debug, Default)]
 pub(crate) struct Settings {
-    file_defaults: OptionLayer,
-    file_tests: BTreeMap<String, OptionLayer>,
+    file: WorkspaceFile,
     env: OptionLayer,
     cli: OptionLayer,
 }
@@ -37,14 +23,8 @@ impl Settings {
             cli: cli_layer(args)?,
             ..Settings::default()
         };
-        let path = root.join(FILE_NAME);
-        if path.is_file() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(CliError::io(format!("cannot read {}", path.display())))?;
-            let (defaults, tests) = parse_file(&text)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-            s.file_defaults = defaults;
-            s.file_tests = tests;
+        if let Some(file) = WorkspaceFile::read(root).map_err(CliError::Usage)? {
+            s.file = file;
         }
         s.env = OptionLayer::from_env(std::env::vars());
         s.env.validate().map_err(CliError::Usage)?;
@@ -56,10 +36,10 @@ impl Settings {
     /// The layers for one test, lowest first.
     pub(crate) fn layers_for(&self, test: &str) -> Vec<OptionLayer> {
         let mut out = Vec::new();
-        if !self.file_defaults.is_empty() {
-            out.push(self.file_defaults.clone());
+        if !self.file.defaults.is_empty() {
+            out.push(self.file.defaults.clone());
         }
-        if let Some(l) = self.file_tests.get(test) {
+        if let Some(l) = self.file.tests.get(test) {
             out.push(l.clone());
         }
         for l in [&self.env, &self.cli] {
@@ -68,6 +48,17 @@ impl Settings {
             }
         }
         out
+    }
+
+    /// Refuses `[tests.NAME]` sections of the workspace file that name no load test of
+    /// `registered` (every test of the workspace, before filters).
+    pub(crate) fn check_test_names<'a>(
+        &self,
+        registered: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Result<(), CliError> {
+        self.file
+            .check_test_names(registered)
+            .map_err(CliError::Usage)
     }
 
     /// The base URL for the whole run (`--target`, then `LOADTEST_TARGET`), for setup hooks.
@@ -99,86 +90,9 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
     Ok(layer)
 }
 
-fn parse_file(text: &str) -> Result<(OptionLayer, BTreeMap<String, OptionLayer>), String> {
-    let doc: toml::Table = toml::from_str(text).map_err(|e| format!("not valid TOML: {e}"))?;
-    let mut defaults = OptionLayer::new(format!("{FILE_NAME} [defaults]"));
-    let mut tests = BTreeMap::new();
-    for (key, value) in &doc {
-        match (key.as_str(), value) {
-            ("defaults", toml::Value::Table(t)) => fill(&mut defaults, t)?,
-            ("tests", toml::Value::Table(t)) => {
-                for (name, v) in t {
-                    let toml::Value::Table(opts) = v else {
-                        return Err(format!("[tests.{name}] must be a table of options"));
-                    };
-                    let mut layer = OptionLayer::new(format!("{FILE_NAME} [tests.{name}]"));
-                    fill(&mut layer, opts)?;
-                    tests.insert(name.clone(), layer);
-                }
-            }
-            (other, _) => {
-                return Err(format!(
-                    "unknown section `{other}`; accepted: [defaults], [tests.NAME]"
-                ));
-            }
-        }
-    }
-    Ok((defaults, tests))
-}
-
-fn fill(layer: &mut OptionLayer, table: &toml::Table) -> Result<(), String> {
-    for (key, value) in table {
-        let values = match value {
-            toml::Value::String(s) => vec![s.clone()],
-            toml::Value::Integer(i) => vec![i.to_string()],
-            toml::Value::Boolean(b) => vec![b.to_string()],
-            toml::Value::Array(items) => items
-                .iter()
-                .map(|i| {
-                    i.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| format!("`{key}`: list items must be strings"))
-                })
-                .collect::<Result<_, _>>()?,
-            _ => {
-                return Err(format!(
-                    "`{key}`: expected a string, integer, boolean or list of strings"
-                ));
-            }
-        };
-        layer.set(key, values);
-    }
-    layer.validate()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_defaults_and_tests() {
-        let (d, t) = parse_file(
-            "[defaults]\nduration = \"5s\"\n[tests.checkout]\nusers = 3\ntags = [\"a\"]\n",
-        )
-        .unwrap();
-        assert_eq!(d.get("duration"), Some(&["5s".to_string()][..]));
-        assert_eq!(t["checkout"].get("users"), Some(&["3".to_string()][..]));
-    }
-
-    #[test]
-    fn rejects_bad_values_with_their_place() {
-        let e = parse_file("[defaults]\nrate = \"lots\"\n").unwrap_err();
-        assert!(
-            e.contains("loadtest.toml [defaults]") && e.contains("\"lots\""),
-            "{e}"
-        );
-        assert!(parse_file("[oops]\n").unwrap_err().contains("accepted"));
-        assert!(
-            parse_file("[defaults]\nbogus = 1\n")
-                .unwrap_err()
-                .contains("unknown option `bogus`")
-        );
-    }
 
     #[test]
     fn flags_are_validated_with_their_name() {

@@ -270,6 +270,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     passed: rng.bool(),
                     connections: Default::default(),
                     phases: Default::default(),
+                    warnings: (0..rng.usize(..2)).map(|_| words(rng)).collect(),
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,

@@ -5,15 +5,20 @@
 //!
 //! Responsible for: every option's name and the values it accepts ([`options`]), the parsers of
 //! durations, rates, ranges, stages, threshold rules and tolerances, and option layers with their
-//! precedence ([`layer`]), and the worker-thread setting ([`threads`]).
+//! precedence ([`layer`]), the worker-thread setting ([`threads`]), and, with the `file` feature,
+//! the workspace file `loadtest.toml` ([`file`]).
 //!
 //! Must never depend on: tokio, an HTTP client, or any other crate of this workspace. It is
 //! compiled into a proc-macro, so it stays small: `std` and serde (for the layers that travel
 //! between the CLI and a harness).
 
+#[cfg(feature = "file")]
+pub mod file;
 pub mod layer;
 pub mod options;
 pub mod threads;
 
+#[cfg(feature = "file")]
+pub use file::{FILE_NAME, WorkspaceFile};
 pub use layer::{OptionLayer, OptionValue, merge};
 pub use options::*;

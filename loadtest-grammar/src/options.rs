@@ -135,6 +135,11 @@ pub const OPTIONS: &[OptionInfo] = &[
         accepts: "true or false: accept invalid TLS certificates (self-signed, expired, wrong host); certificates are verified unless this is true",
     },
     OptionInfo {
+        name: "max_names",
+        kind: ValueKind::Count,
+        accepts: "a whole number, at least 1: the most distinct request names (and custom metric names) a test keeps; further ones are counted under \"(overflow)\"",
+    },
+    OptionInfo {
         name: "tolerance",
         kind: ValueKind::List,
         accepts: "a list of \"METRIC=PERCENT\" regression tolerances, METRIC one of p50, p95, p99, throughput, error_rate, e.g. [\"p99=20%\", \"error_rate=0.5%\"]",
@@ -170,17 +175,47 @@ pub fn option(name: &str) -> Option<&'static OptionInfo> {
     OPTIONS.iter().find(|o| o.name == name)
 }
 
+/// The candidate closest to `name` by edit distance, when it is close enough to be a typo
+/// (about a third of the longer name's characters differ, at most), for "did you mean" hints.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    candidates
+        .into_iter()
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, c)| *d > 0 && *d <= name.chars().count().max(c.chars().count()).div_ceil(3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 /// Checks one option's value(s); `values` has one element unless the option takes a list.
 pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
     let info = option(name).ok_or_else(|| {
+        let hint = closest(name, OPTIONS.iter().map(|o| o.name))
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
         format!(
-            "unknown option `{name}`; accepted options: {}",
+            "unknown option `{name}`{hint}; accepted options: {}",
             option_names()
         )
     })?;
     let one = || values.first().copied().unwrap_or("");
     match name {
-        "users" | "max_in_flight" | "iterations" => parse_count(name, one()).map(drop),
+        "users" | "max_in_flight" | "iterations" | "max_names" => {
+            parse_count(name, one()).map(drop)
+        }
         "retries" => parse_number(name, one()).map(drop),
         "abort_on_fail" | "danger_accept_invalid_certs" | "cookies" => {
             parse_bool(name, one()).map(drop)
@@ -950,6 +985,24 @@ mod tests {
         assert!(check_combination(&["stages", "max_in_flight"], &["10s:5/s"]).is_ok());
         assert!(check_combination(&["users", "duration"], &[]).is_ok());
         assert!(check_value("nope", &["1"]).unwrap_err().contains("users"));
+    }
+
+    #[test]
+    fn closest_suggests_typos_only() {
+        let names = ["checkout", "browse", "users"];
+        assert_eq!(closest("chekout", names), Some("checkout"));
+        assert_eq!(closest("usres", names), Some("users"));
+        assert_eq!(closest("zzz", names), None);
+        assert_eq!(
+            closest("checkout", names),
+            None,
+            "an exact match is no typo"
+        );
+        assert!(
+            check_value("duraton", &["1s"])
+                .unwrap_err()
+                .contains("did you mean `duration`?")
+        );
     }
 
     /// The messages the attribute shows for bad values and combinations (formerly trybuild

@@ -190,6 +190,10 @@ pub struct TestResult {
     /// opened), `first_byte` (request sent to response head) and `transfer` (head to end of body).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phases: BTreeMap<String, Histogram>,
+    /// What the user should know about how the test was measured, one line each: request or
+    /// custom metric names past `max_names`, counted under `(overflow)`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The resolved configuration of a test, as it ran.
@@ -433,6 +437,22 @@ pub struct GeneratorHealth {
     pub saturated: bool,
     /// Why it is flagged, one line each.
     pub warnings: Vec<String>,
+    /// Time the harness's threads spent ready to run but waiting for a CPU (the run queue
+    /// wait of `/proc/self/task/*/schedstat`), in seconds; 0 where the platform does not tell.
+    #[serde(default)]
+    pub cpu_wait_seconds: f64,
+    /// That wait as a percentage of the time the threads were ready to run (waiting plus
+    /// running).
+    #[serde(default)]
+    pub cpu_wait_percent: f64,
+    /// CPU time the hypervisor gave to other guests (steal, from `/proc/stat`), as a percentage
+    /// of the machine's CPU time during the test.
+    #[serde(default)]
+    pub steal_percent: f64,
+    /// Something else competed for the generator's CPUs (run queue wait or steal beyond the
+    /// README's limits): latencies may include time the generator was not running.
+    #[serde(default)]
+    pub disturbed: bool,
 }
 
 /// A distinct error message and how often it occurred.
@@ -516,7 +536,7 @@ pub struct MetricComparison {
     pub tolerance: f64,
     /// The verdict.
     pub verdict: MetricVerdict,
-    /// Why the verdict is `inconclusive`.
+    /// Why the verdict is `inconclusive`, or (A/B gate) which rounds were left out of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }

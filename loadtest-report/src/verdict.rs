@@ -81,10 +81,37 @@ fn latency_source<'a>(m: &'a impl Measurements, scope: Option<&str>) -> Option<&
     }
 }
 
+/// Successful iterations (no scope) or successful requests of a name; `None` for a custom
+/// metric or a name never recorded (judged by `latency_source`).
+fn successes(m: &impl Measurements, scope: Option<&str>) -> Option<u64> {
+    match scope {
+        None => Some(m.completed() - m.failed()),
+        Some(name) => m.requests(Some(name)).map(|(_, ok)| ok),
+    }
+}
+
 fn evaluate_one(rule: &Threshold, m: &impl Measurements, elapsed_s: f64) -> ThresholdOutcome {
     let scope = rule.scope.as_deref();
     let observed: Option<f64> = match rule.metric {
         Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max => {
+            // Latency over failures alone says nothing about the target (a refused connection
+            // fails in microseconds): with no success there is no data, and the rule fails.
+            if successes(m, scope) == Some(0) {
+                return ThresholdOutcome {
+                    rule: rule.source.clone(),
+                    observed: None,
+                    passed: false,
+                    message: match scope {
+                        None => format!(
+                            "no data: none of the {} iterations succeeded, so there is no latency to judge",
+                            m.completed()
+                        ),
+                        Some(s) => format!(
+                            "no data: no request named {s:?} succeeded, so there is no latency to judge"
+                        ),
+                    },
+                };
+            }
             latency_source(m, scope)
                 .filter(|h| !h.is_empty())
                 .map(|h| match rule.metric {
@@ -185,7 +212,16 @@ const CPU_SATURATED: f64 = 0.90;
 /// A 99th percentile scheduling lag above this marks the generator as saturated.
 const LAG_SATURATED_US: u64 = 10_000;
 
-/// Judges the generator's health and fills in `saturated` and `warnings`.
+/// Run queue wait above this share of the time the generator was ready to run marks it
+/// disturbed...
+pub const DISTURBED_WAIT_SHARE: f64 = 0.25;
+/// ...when the wait adds up to at least this many seconds (a nearly idle test's few waits are
+/// no disturbance).
+pub const DISTURBED_MIN_WAIT_S: f64 = 0.1;
+/// Steal time above this share of the machine's CPU time marks the generator disturbed.
+pub const DISTURBED_STEAL_SHARE: f64 = 0.10;
+
+/// Judges the generator's health and fills in `saturated`, `disturbed` and `warnings`.
 pub fn judge_generator(h: &mut GeneratorHealth, open_model: bool) {
     h.warnings.clear();
     if h.dropped > 0 {
@@ -208,6 +244,25 @@ pub fn judge_generator(h: &mut GeneratorHealth, open_model: bool) {
         ));
     }
     h.saturated = !h.warnings.is_empty();
+    let waited = h.cpu_wait_percent > DISTURBED_WAIT_SHARE * 100.0
+        && h.cpu_wait_seconds >= DISTURBED_MIN_WAIT_S;
+    if waited {
+        h.warnings.push(format!(
+            "disturbed: the generator waited for a CPU {:.0}% of the time it was ready to run ({:.2}s in all; over {:.0}% means something else competed for its cores)",
+            h.cpu_wait_percent,
+            h.cpu_wait_seconds,
+            DISTURBED_WAIT_SHARE * 100.0
+        ));
+    }
+    let stolen = h.steal_percent > DISTURBED_STEAL_SHARE * 100.0;
+    if stolen {
+        h.warnings.push(format!(
+            "disturbed: the hypervisor gave {:.0}% of the machine's CPU time to other guests (steal; over {:.0}% counts)",
+            h.steal_percent,
+            DISTURBED_STEAL_SHARE * 100.0
+        ));
+    }
+    h.disturbed = waited || stolen;
 }
 
 /// How strictly a run is judged, beyond each test's own rules.
@@ -466,6 +521,58 @@ mod tests {
             home_requests: (0, 0),
             dropped: 0,
         }
+    }
+
+    #[test]
+    fn waiting_for_a_cpu_is_a_disturbance_not_a_saturation() {
+        let mut h = GeneratorHealth {
+            cpus: 1,
+            cpu_percent: 40.0,
+            cpu_wait_percent: 45.0,
+            cpu_wait_seconds: 2.0,
+            ..Default::default()
+        };
+        judge_generator(&mut h, false);
+        assert!(h.disturbed && !h.saturated, "{h:?}");
+        assert!(h.warnings[0].starts_with("disturbed: the generator waited for a CPU 45%"));
+        h.cpu_wait_seconds = 0.01;
+        judge_generator(&mut h, false);
+        assert!(
+            !h.disturbed,
+            "a few milliseconds of waiting are no disturbance"
+        );
+        h.steal_percent = 30.0;
+        judge_generator(&mut h, false);
+        assert!(h.disturbed && h.warnings[0].contains("steal"));
+    }
+
+    #[test]
+    fn latency_rules_over_failures_alone_have_no_data() {
+        let mut m = measured();
+        m.failed = m.completed;
+        m.home_requests = (100, 0);
+        let out = evaluate(
+            &[
+                parse_threshold("p99 < 200ms").unwrap(),
+                parse_threshold("p99(home) < 200ms").unwrap(),
+            ],
+            &m,
+            1.0,
+        );
+        assert!(!out[0].passed && out[0].observed.is_none());
+        assert!(
+            out[0]
+                .message
+                .starts_with("no data: none of the 100 iterations succeeded"),
+            "{}",
+            out[0].message
+        );
+        assert!(
+            !out[1].passed
+                && out[1]
+                    .message
+                    .contains("no request named \"home\" succeeded")
+        );
     }
 
     #[test]

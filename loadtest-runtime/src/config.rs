@@ -4,6 +4,6 @@
 mod ramp;
 mod test_config;
 
-pub use loadtest_grammar::{OptionLayer, OptionValue};
+pub use loadtest_grammar::{FILE_NAME, OptionLayer, OptionValue, WorkspaceFile};
 pub use ramp::{Arrivals, Ramp};
 pub use test_config::{ConfigError, LoadModel, RetryPolicy, TestConfig};

@@ -3,9 +3,10 @@
 pub use loadtest_report::hdr;
 mod process;
 pub use process::current_rss;
+pub(crate) mod names;
 mod recorder;
 mod shard;
 
-pub(crate) use process::ProcessSample;
+pub(crate) use process::{CpuWait, ProcessSample};
 pub(crate) use recorder::Metrics;
 pub(crate) use shard::{Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};

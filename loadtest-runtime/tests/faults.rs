@@ -131,7 +131,7 @@ async fn a_server_that_never_answers_times_out_and_is_retried() {
             (r.requests.retries_attempted, r.requests.retries_exhausted),
             (2, 2)
         );
-        let lat = &r.request_names["GET /fault/hang/5"].latency.summary;
+        let lat = &r.request_names["GET /fault/hang/{id}"].latency.summary;
         assert!(lat.min_us >= 190_000 && lat.max_us < 2_000_000, "{lat:?}");
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{brief, run, server};
+use common::{CLIENTS, brief, run, server};
 use loadtest_runtime::prelude::*;
 
 #[load_test(users = 1, iterations = 4)]
@@ -43,37 +43,42 @@ async fn named(ctx: &Ctx) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_grouped_by_name_with_status_and_bytes() {
-    let server = server().await;
-    let r = run("named", &server, &[]).await;
-    let b = brief(&r);
-    let names: Vec<&str> = r.request_names.keys().map(String::as_str).collect();
-    assert_eq!(names, ["GET /status/404", "bytes", "echo", "home"], "{b}");
-    assert_eq!(r.iterations.ok, 4, "{b}");
+    // Both transports: the default name (ids grouped) is computed once, in `send`, for either.
+    for client in CLIENTS {
+        eprintln!("client = {client:?}");
+        let server = server().await;
+        let r = run("named", &server, &[("client", client)]).await;
+        assert_eq!(r.config.client, client);
+        let b = brief(&r);
+        let names: Vec<&str> = r.request_names.keys().map(String::as_str).collect();
+        assert_eq!(names, ["GET /status/{id}", "bytes", "echo", "home"], "{b}");
+        assert_eq!(r.iterations.ok, 4, "{b}");
 
-    let home = &r.request_names["home"];
-    assert_eq!(home.count, 4);
-    assert_eq!(home.by_status.get("200"), Some(&4));
-    assert_eq!(home.by_class.get("ok"), Some(&4));
-    assert_eq!(home.latency.summary.count, 4);
+        let home = &r.request_names["home"];
+        assert_eq!(home.count, 4);
+        assert_eq!(home.by_status.get("200"), Some(&4));
+        assert_eq!(home.by_class.get("ok"), Some(&4));
+        assert_eq!(home.latency.summary.count, 4);
 
-    let missing = &r.request_names["GET /status/404"];
-    assert_eq!(missing.count, 8, "with and without a query string; {b}");
-    assert_eq!(missing.by_status.get("404"), Some(&8));
-    assert_eq!(missing.by_class.get("http_4xx"), Some(&8));
-    assert_eq!(r.requests.by_status.get("404"), Some(&8), "{b}");
-    assert_eq!(r.requests.by_class.get("http_4xx"), Some(&8), "{b}");
-    assert_eq!(
-        r.requests.retries_attempted, 0,
-        "a 404 is not retried by default; {b}"
-    );
+        let missing = &r.request_names["GET /status/{id}"];
+        assert_eq!(missing.count, 8, "with and without a query string; {b}");
+        assert_eq!(missing.by_status.get("404"), Some(&8));
+        assert_eq!(missing.by_class.get("http_4xx"), Some(&8));
+        assert_eq!(r.requests.by_status.get("404"), Some(&8), "{b}");
+        assert_eq!(r.requests.by_class.get("http_4xx"), Some(&8), "{b}");
+        assert_eq!(
+            r.requests.retries_attempted, 0,
+            "a 404 is not retried by default; {b}"
+        );
 
-    assert_eq!(r.request_names["bytes"].bytes_received, 4 * 1000, "{b}");
-    assert_eq!(r.request_names["echo"].bytes_sent, 4 * 5, "{b}");
-    assert!(r.requests.bytes_received > 4 * 1000, "{b}");
-    assert_eq!(r.requests.bytes_sent, 4 * 5, "{b}");
-    assert_eq!(r.requests.total, 4 * 5, "{b}");
-    assert_eq!(server.requests(), 4 * 5);
-    assert!(r.passed, "{b}");
+        assert_eq!(r.request_names["bytes"].bytes_received, 4 * 1000, "{b}");
+        assert_eq!(r.request_names["echo"].bytes_sent, 4 * 5, "{b}");
+        assert!(r.requests.bytes_received > 4 * 1000, "{b}");
+        assert_eq!(r.requests.bytes_sent, 4 * 5, "{b}");
+        assert_eq!(r.requests.total, 4 * 5, "{b}");
+        assert_eq!(server.requests(), 4 * 5);
+        assert!(r.passed, "{b}");
+    }
 }
 
 /// Three concurrent requests per iteration, each 100 ms long.

@@ -980,7 +980,7 @@ fn check_value_accepts_what_the_parsers_accept() {
                 refs.iter().try_for_each(|v| f(v))
             };
             let want: Result<(), String> = match opt.name {
-                "users" | "max_in_flight" | "iterations" => {
+                "users" | "max_in_flight" | "iterations" | "max_names" => {
                     grammar::parse_count(opt.name, one).map(drop)
                 }
                 "retries" => grammar::parse_number(opt.name, one).map(drop),
@@ -1760,6 +1760,10 @@ fn any_result(rng: &mut Rng) -> TestResult {
             late: any_u64(rng),
             saturated: rng.bool(),
             warnings: strings(rng),
+            cpu_wait_seconds: any_f64(rng),
+            cpu_wait_percent: any_f64(rng),
+            steal_percent: any_f64(rng),
+            disturbed: rng.bool(),
         },
         errors: (0..rng.usize(..3))
             .map(|_| ErrorSample {
@@ -1782,6 +1786,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
                 )
             })
             .collect(),
+        warnings: strings(rng),
     }
 }
 

@@ -269,4 +269,16 @@ fn bad_csv_and_hlog_paths_exit_2_before_anything_runs() {
         assert!(stderr.contains(value) && stderr.contains(says), "{stderr}");
         assert!(!f.file("report.json").exists());
     }
+    // `-` is standard output for the single-file reports; these write several files.
+    for flag in ["--csv", "--hlog"] {
+        let out = f.run(&["--target", "http://127.0.0.1:9", flag, "-"]);
+        assert_eq!(out.status.code(), Some(2), "{flag} -: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{flag} -:"))
+                && stderr.contains("cannot go to standard output"),
+            "{stderr}"
+        );
+        assert!(!f.file("report.json").exists());
+    }
 }

@@ -99,9 +99,18 @@ pub fn load_spec(target_dir: &Path, spec: &str) -> Result<(RunReport, String), C
     let p = Path::new(spec);
     if p.exists() {
         Ok((load_file(p)?, p.display().to_string()))
+    } else if looks_like_path(spec) {
+        Err(CliError::Usage(format!(
+            "no such file or folder: {spec:?}; compare takes report files (report.json written by cargo loadtest), folders holding one, or names of baselines saved with --save-baseline"
+        )))
     } else {
         Ok((load_named(target_dir, spec)?, spec.to_string()))
     }
+}
+
+/// Whether a compare argument is meant as a path rather than a baseline name.
+fn looks_like_path(spec: &str) -> bool {
+    spec.contains(['/', '\\']) || spec.ends_with(".json")
 }
 
 #[cfg(test)]
@@ -138,6 +147,9 @@ mod tests {
         std::fs::write(&f, "{\"schema_version\": 1}").unwrap();
         assert!(
             matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("not a valid cargo-loadtest report"))
+        );
+        assert!(
+            matches!(load_spec(&dir, "target/loadtest/nope.json"), Err(CliError::Usage(m)) if m.starts_with("no such file or folder: \"target/loadtest/nope.json\""))
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

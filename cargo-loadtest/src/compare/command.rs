@@ -3,6 +3,7 @@
 use super::{apply, baseline};
 use crate::cli::CompareArgs;
 use crate::errors::CliError;
+use crate::output::atomic;
 use crate::reporter::{
     BmfFile, ComparisonTable, Event, JsonFile, JunitFile, MarkdownFile, Reporters,
 };
@@ -69,7 +70,10 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
     if let Some(p) = &args.bmf {
         reporters.register(BmfFile(p.clone()));
     }
-    reporters.register(ComparisonTable);
+    let to_stderr = [&args.json, &args.junit, &args.markdown, &args.bmf]
+        .iter()
+        .any(|p| p.as_deref().is_some_and(atomic::is_stdout));
+    reporters.register(ComparisonTable { to_stderr });
     reporters.emit(&Event::RunFinished(&new))?;
     Ok(new.exit_code)
 }

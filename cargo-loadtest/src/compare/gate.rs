@@ -11,6 +11,8 @@ use loadtest_report::report::{
 pub const CONFIDENCE: f64 = 0.95;
 /// Bootstrap resamples per metric.
 pub const RESAMPLES: usize = 2000;
+/// A/B gate: fewer rounds with a healthy generator on both sides than this is inconclusive.
+pub const MIN_CLEAN_ROUNDS: usize = 3;
 
 /// The metrics the gate compares, with their default tolerances (chosen from A/A measurements,
 /// see `docs/regression-gate.md`): relative for latencies and throughput, absolute (a fraction)
@@ -117,15 +119,19 @@ fn windows(series: &[IntervalPoint]) -> Vec<&IntervalPoint> {
     out
 }
 
-/// Why no verdict on `result` can be trusted, if so: its generator was saturated.
+/// Why no verdict on `result` can be trusted, if so: its generator was saturated or disturbed.
 fn unreliable(result: &TestResult, which: &str) -> Option<String> {
     let g = &result.generator;
-    g.saturated.then(|| {
-        format!(
-            "the load generator of {which} was saturated ({})",
-            g.warnings.join("; ")
-        )
-    })
+    let what = match (g.saturated, g.disturbed) {
+        (false, false) => return None,
+        (true, false) => "saturated",
+        (false, true) => "disturbed",
+        (true, true) => "saturated and disturbed",
+    };
+    Some(format!(
+        "the load generator of {which} was {what} ({})",
+        g.warnings.join("; ")
+    ))
 }
 
 /// The reason a comparison between `old` and `new` cannot be trusted, if any.
@@ -153,11 +159,15 @@ fn verdict(
 ) -> Judged {
     let Some(e) = est else {
         return Judged {
-            verdict: MetricVerdict::InsufficientData,
+            verdict: if unreliable.is_some() {
+                MetricVerdict::Inconclusive
+            } else {
+                MetricVerdict::InsufficientData
+            },
             change: None,
             low: None,
             high: None,
-            note: None,
+            note: unreliable.map(str::to_string),
         };
     };
     let (worse_low, better_high) = if higher_is_worse {
@@ -312,19 +322,38 @@ fn run_values(r: &TestResult) -> [f64; 5] {
 /// Compares a test over paired rounds (A/B gate): each round ran the base revision (`old`) and
 /// this revision (`new`) once, in random order, on this machine. A round's sample is the ratio
 /// of its two runs (the difference, for the error rate), so whatever slowed the machine during a
-/// round slows both sides of it; the interval comes from a bootstrap over rounds.
+/// round slows both sides of it; the interval comes from a bootstrap over rounds. Rounds in which
+/// either side's generator was saturated or disturbed are left out (and said so); with fewer than
+/// [`MIN_CLEAN_ROUNDS`] left, every metric is inconclusive.
 pub fn compare_rounds(
     rounds: &[(&TestResult, &TestResult)],
     tol: &Tolerances,
     seed: u64,
 ) -> Vec<MetricComparison> {
-    let unreliable = rounds.iter().enumerate().find_map(|(i, (o, n))| {
-        unreliable_pair(o, n, "the base revision").map(|why| format!("round {}: {why}", i + 1))
+    let mut left_out = Vec::new();
+    let mut clean = Vec::new();
+    for (i, (o, n)) in rounds.iter().enumerate() {
+        match unreliable_pair(o, n, "the base revision") {
+            Some(why) => left_out.push(format!("round {}: {why}", i + 1)),
+            None => clean.push((run_values(o), run_values(n))),
+        }
+    }
+    let unreliable = (!left_out.is_empty() && clean.len() < MIN_CLEAN_ROUNDS).then(|| {
+        format!(
+            "only {} of {} rounds had a healthy generator on both sides; {}",
+            clean.len(),
+            rounds.len(),
+            left_out.join("; ")
+        )
     });
-    let values: Vec<([f64; 5], [f64; 5])> = rounds
-        .iter()
-        .map(|(o, n)| (run_values(o), run_values(n)))
-        .collect();
+    let left_out_note = (!left_out.is_empty()).then(|| {
+        format!(
+            "{} of {} rounds left out: {}",
+            left_out.len(),
+            rounds.len(),
+            left_out.join("; ")
+        )
+    });
     let geometric_mean = |xs: Vec<f64>| {
         let xs: Vec<f64> = xs.into_iter().filter(|x| *x > 0.0).collect();
         if xs.is_empty() {
@@ -338,7 +367,7 @@ pub fn compare_rounds(
         .iter()
         .enumerate()
     {
-        let pairs: Vec<(f64, f64)> = values.iter().map(|(o, n)| (o[i], n[i])).collect();
+        let pairs: Vec<(f64, f64)> = clean.iter().map(|(o, n)| (o[i], n[i])).collect();
         let tolerance = tol.get(metric);
         let seed = seed.wrapping_add(i as u64);
         let (est, old, new) = if *metric == "error_rate" {
@@ -356,12 +385,15 @@ pub fn compare_rounds(
         };
         let old = if old.is_finite() { old } else { 0.0 };
         let new = if new.is_finite() { new } else { 0.0 };
-        let j = verdict(
+        let mut j = verdict(
             est,
             tolerance,
             *metric != "throughput",
             unreliable.as_deref(),
         );
+        if j.note.is_none() {
+            j.note = left_out_note.clone();
+        }
         out.push(metric_comparison(metric, old, new, tolerance, j));
     }
     out
@@ -553,7 +585,7 @@ mod tests {
     }
 
     #[test]
-    fn paired_rounds_need_three_and_distrust_a_saturated_round() {
+    fn paired_rounds_need_three_and_leave_out_unhealthy_rounds() {
         let t = Tolerances::with_defaults(&AB_TOLERANCES, &[]).unwrap();
         let mut r = rounds(1000.0, 1300.0, 3);
         let two: Vec<_> = r[..2].iter().map(|(o, n)| (o, n)).collect();
@@ -562,15 +594,39 @@ mod tests {
                 .iter()
                 .all(|m| m.verdict == MetricVerdict::InsufficientData)
         );
-        r[4].0.generator.saturated = true;
+        // One disturbed round is left out; the other five still show the regression.
+        r[4].0.generator.disturbed = true;
         let refs: Vec<_> = r.iter().map(|(o, n)| (o, n)).collect();
         let c = compare_rounds(&refs, &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Inconclusive);
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Regressed,
+            "{}",
+            describe(&c[0])
+        );
+        assert!(
+            c[0].note.as_deref().unwrap().starts_with(
+                "1 of 6 rounds left out: round 5: the load generator of the base revision was disturbed"
+            ),
+            "{:?}",
+            c[0].note
+        );
+        // Four unhealthy rounds leave two: inconclusive, whatever the two say.
+        for (o, n) in r.iter_mut().take(3) {
+            o.generator.saturated = true;
+            n.generator.disturbed = true;
+        }
+        let refs: Vec<_> = r.iter().map(|(o, n)| (o, n)).collect();
+        let c = compare_rounds(&refs, &t, 1);
+        assert!(
+            c.iter().all(|m| m.verdict == MetricVerdict::Inconclusive),
+            "{c:?}"
+        );
         assert!(
             c[0].note
                 .as_deref()
                 .unwrap()
-                .starts_with("round 5: the load generator of the base revision was saturated"),
+                .starts_with("only 2 of 6 rounds had a healthy generator on both sides; round 1: "),
             "{:?}",
             c[0].note
         );

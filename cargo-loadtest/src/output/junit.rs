@@ -53,8 +53,17 @@ fn figures(t: &TestReport) -> String {
             th.message
         ));
     }
+    if r.generator.disturbed {
+        s.push_str("generator: DISTURBED\n");
+    }
     for w in &r.generator.warnings {
         s.push_str(&format!("generator: {w}\n"));
+    }
+    for w in &r.warnings {
+        s.push_str(&format!("warning: {w}\n"));
+    }
+    for c in super::summary::top_error_classes(r, super::summary::TOP_ERROR_CLASSES) {
+        s.push_str(&format!("errors {} x{}: {}\n", c.class, c.count, c.sample));
     }
     if let Some(c) = &t.comparison {
         for m in &c.metrics {

@@ -49,7 +49,12 @@ pub fn render(report: &RunReport) -> String {
             }
             continue;
         };
-        if r.thresholds.is_empty() && r.generator.warnings.is_empty() {
+        let top = super::summary::top_error_classes(r, super::summary::TOP_ERROR_CLASSES);
+        if r.thresholds.is_empty()
+            && r.generator.warnings.is_empty()
+            && r.warnings.is_empty()
+            && top.is_empty()
+        {
             continue;
         }
         md.push_str(&format!(
@@ -68,6 +73,20 @@ pub fn render(report: &RunReport) -> String {
         }
         for w in &r.generator.warnings {
             md.push_str(&format!("- ⚠️ generator: {}\n", cell(w)));
+        }
+        for w in &r.warnings {
+            md.push_str(&format!("- ⚠️ {}\n", cell(w)));
+        }
+        if !top.is_empty() {
+            md.push_str("\nTop errors:\n\n| class | count | sample |\n|---|---|---|\n");
+            for c in &top {
+                md.push_str(&format!(
+                    "| {} | {} | {} |\n",
+                    cell(&c.class),
+                    c.count,
+                    cell(&c.sample)
+                ));
+            }
         }
         if let Some(u) = &r.iteration_latency_uncorrected {
             md.push_str(&format!(

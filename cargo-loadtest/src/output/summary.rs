@@ -1,6 +1,6 @@
 //! The summary table printed at the end of a run, and the table renderer `list` shares.
 
-use loadtest_report::report::{RunReport, RunStatus, TestReport, TestStatus, human_us};
+use loadtest_report::report::{RunReport, RunStatus, TestReport, TestResult, TestStatus, human_us};
 
 /// Renders rows under a header with aligned columns (two spaces apart).
 pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -38,53 +38,108 @@ pub fn status_word(s: TestStatus) -> &'static str {
     }
 }
 
-/// The cells of one test's row: test, iterations, requests, rate, p50, p95, p99, max, errors,
-/// thresholds, generator, result.
+/// The cells of one test's row: test, iterations, failed, iter/s, requests, req errors, p50,
+/// p95, p99, max, thresholds, generator, result.
+///
+/// `failed` counts iterations that failed after their retries (what the error budget judges),
+/// as the progress line's `failed`; `req errors` counts request attempts that were not `ok`,
+/// retried ones included, as the progress line's `req errors`.
 pub fn row(t: &TestReport) -> Vec<String> {
     let name = format!("{}::{}", t.target, t.name);
     let Some(r) = &t.result else {
         let mut cells = vec![name];
-        cells.extend(std::iter::repeat_n("-".to_string(), 10));
+        cells.extend(std::iter::repeat_n("-".to_string(), HEADER.len() - 2));
         cells.push(status_word(t.status).to_string());
         return cells;
     };
     let l = &r.iteration_latency.summary;
     let passed = r.thresholds.iter().filter(|th| th.passed).count();
+    let request_errors = r.requests.total - r.requests.by_class.get("ok").copied().unwrap_or(0);
     vec![
         name,
         r.iterations.total.to_string(),
+        r.iterations.failed.to_string(),
+        format!("{:.1}", r.iterations.rate_per_s),
         r.requests.total.to_string(),
-        format!("{:.1}/s", r.iterations.rate_per_s),
+        request_errors.to_string(),
         human_us(l.p50_us as f64),
         human_us(l.p95_us as f64),
         human_us(l.p99_us as f64),
         human_us(l.max_us as f64),
-        format!("{}", r.iterations.failed + r.iterations.dropped),
         format!("{passed}/{}", r.thresholds.len()),
-        if r.generator.saturated {
-            "SATURATED".into()
-        } else {
-            "ok".into()
-        },
+        generator_word(r),
         status_word(t.status).to_string(),
     ]
 }
 
+/// The generator column: `ok`, `SATURATED`, `DISTURBED` or both.
+pub fn generator_word(r: &TestResult) -> String {
+    match (r.generator.saturated, r.generator.disturbed) {
+        (false, false) => "ok".into(),
+        (true, false) => "SATURATED".into(),
+        (false, true) => "DISTURBED".into(),
+        (true, true) => "SATURATED,DISTURBED".into(),
+    }
+}
+
 /// The header of the summary table.
-pub const HEADER: [&str; 12] = [
+pub const HEADER: [&str; 13] = [
     "test",
     "iterations",
+    "failed",
+    "iter/s",
     "requests",
-    "rate",
+    "req errors",
     "p50",
     "p95",
     "p99",
     "max",
-    "errors",
     "thresholds",
     "generator",
     "result",
 ];
+
+/// How many error classes a summary lists per test.
+pub const TOP_ERROR_CLASSES: usize = 3;
+
+/// One error class of a test: its name, how often it occurred, and its most frequent message
+/// (already redacted by the harness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorClass {
+    /// The class (`connect`, `http_5xx`, `user`, ...).
+    pub class: String,
+    /// Occurrences of every message of the class.
+    pub count: u64,
+    /// One sample message.
+    pub sample: String,
+}
+
+/// The most frequent error classes of a test, most frequent first, at most `n`.
+pub fn top_error_classes(r: &TestResult, n: usize) -> Vec<ErrorClass> {
+    let mut classes: Vec<ErrorClass> = Vec::new();
+    // `errors` is sorted by count, so the first message of a class is its most frequent. The
+    // harness folds messages past its limit into one placeholder: a real message is a better
+    // sample, whatever its count.
+    let placeholder = |m: &str| m.starts_with('(') && m.ends_with(')');
+    for e in &r.errors {
+        match classes.iter_mut().find(|c| c.class == e.class) {
+            Some(c) => {
+                c.count += e.count;
+                if placeholder(&c.sample) && !placeholder(&e.message) {
+                    c.sample = e.message.clone();
+                }
+            }
+            None => classes.push(ErrorClass {
+                class: e.class.clone(),
+                count: e.count,
+                sample: e.message.clone(),
+            }),
+        }
+    }
+    classes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.class.cmp(&b.class)));
+    classes.truncate(n);
+    classes
+}
 
 /// The whole summary: the table, then failures and generator warnings, then the verdict line.
 pub fn table(report: &RunReport) -> String {
@@ -98,6 +153,22 @@ pub fn table(report: &RunReport) -> String {
         if let Some(r) = &t.result {
             for w in &r.generator.warnings {
                 out.push_str(&format!("  {}::{}: generator: {w}\n", t.target, t.name));
+            }
+            for w in &r.warnings {
+                out.push_str(&format!("  {}::{}: warning: {w}\n", t.target, t.name));
+            }
+            let top = top_error_classes(r, TOP_ERROR_CLASSES);
+            if !top.is_empty() {
+                out.push_str(&format!("  {}::{}: top errors:\n", t.target, t.name));
+                let width = top.iter().map(|c| c.class.len()).max().unwrap_or(0);
+                for c in top {
+                    out.push_str(&format!(
+                        "    {:<width$}  {:>8}  e.g. {}\n",
+                        c.class,
+                        c.count,
+                        one_line(&c.sample)
+                    ));
+                }
             }
         }
     }
@@ -117,6 +188,18 @@ pub fn table(report: &RunReport) -> String {
         report.run.duration_s
     ));
     out
+}
+
+/// A message on one line, at most 200 characters.
+fn one_line(s: &str) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match flat.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &flat[..i]),
+        None => flat,
+    }
 }
 
 /// Formats a metric's value for people: latencies in time units, throughput per second, error

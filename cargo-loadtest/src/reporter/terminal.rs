@@ -1,5 +1,6 @@
 //! The terminal: live progress on stderr (one redrawn line on a terminal; a plain line every few
-//! seconds otherwise, for CI logs; nothing with `--quiet`), then the summary table on stdout.
+//! seconds otherwise, for CI logs; nothing with `--quiet`), then the summary table on stdout (on
+//! stderr when a report is written to stdout with `-`).
 
 use super::{Event, Reporter};
 use crate::errors::CliError;
@@ -23,6 +24,8 @@ pub(crate) struct Terminal {
     /// Tests selected, and tests started so far.
     tests: usize,
     started: usize,
+    /// A report goes to standard output (`--json -`): the summary goes to stderr.
+    summary_to_stderr: bool,
 }
 
 impl Reporter for Terminal {
@@ -33,7 +36,11 @@ impl Reporter for Terminal {
             Event::Progress(p) => self.progress(p),
             Event::TestFinished(r) => self.finished(r),
             Event::RunFinished(report) => {
-                print!("{}", summary::table(report));
+                if self.summary_to_stderr {
+                    eprint!("{}", summary::table(report));
+                } else {
+                    print!("{}", summary::table(report));
+                }
                 if let (false, Some(line)) = (self.quiet, &self.reports_line) {
                     eprintln!("     Reports {line}");
                 }
@@ -44,8 +51,9 @@ impl Reporter for Terminal {
 }
 
 impl Terminal {
-    /// A terminal display; `reports_line` says where the report files went.
-    pub(crate) fn new(quiet: bool, reports_line: Option<String>) -> Self {
+    /// A terminal display; `reports_line` says where the report files went;
+    /// `summary_to_stderr` when a report takes standard output.
+    pub(crate) fn new(quiet: bool, reports_line: Option<String>, summary_to_stderr: bool) -> Self {
         Terminal {
             tty: std::io::stderr().is_terminal(),
             quiet,
@@ -54,6 +62,7 @@ impl Terminal {
             reports_line,
             tests: 0,
             started: 0,
+            summary_to_stderr,
         }
     }
 
@@ -86,7 +95,7 @@ impl Terminal {
         }
         let remaining = p.planned_s.map(|t| format!("/{t:.0}s")).unwrap_or_default();
         let line = format!(
-            "{:>12} {:.0}s{remaining}  {} iterations  {:.0}/s  p99 {}  failed {}  request errors {}{}",
+            "{:>12} {:.0}s{remaining}  {} iterations  {:.0} iter/s  p99 {}  failed {}  req errors {}{}",
             "",
             p.elapsed_s,
             p.iterations,
@@ -131,13 +140,21 @@ impl Terminal {
     }
 }
 
-/// `cargo loadtest compare`'s terminal output: the comparison table alone.
-pub(crate) struct ComparisonTable;
+/// `cargo loadtest compare`'s terminal output: the comparison table alone, on stdout (on stderr
+/// when a report is written to stdout with `-`).
+pub(crate) struct ComparisonTable {
+    /// A report goes to standard output: the table goes to stderr.
+    pub(crate) to_stderr: bool,
+}
 
 impl Reporter for ComparisonTable {
     fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
         if let Event::RunFinished(report) = event {
-            print!("{}", summary::comparison_table(report));
+            if self.to_stderr {
+                eprint!("{}", summary::comparison_table(report));
+            } else {
+                print!("{}", summary::comparison_table(report));
+            }
         }
         Ok(())
     }

@@ -84,10 +84,14 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         );
     }
     let base_wargs = base_workspace_args(&args.workspace, &ws, &base)?;
-    let head = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
+    let listed = super::build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
+    head_settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
+    let head = super::select(args, listed)?;
     let base_ws = workspace::discover(&base_wargs)?;
     let base_settings = Settings::load(&base_ws.root, &round_args)?;
-    let based = match super::build_and_select(&base_wargs, &base_ws, args, interrupt) {
+    let based = match super::build_and_list(&base_wargs, &base_ws, args.quiet, interrupt)
+        .and_then(|listed| super::select(args, listed))
+    {
         Ok(s) => s,
         Err(CliError::NoTests(_)) => Vec::new(),
         Err(CliError::Build(m)) => {

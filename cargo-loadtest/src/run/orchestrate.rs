@@ -8,7 +8,7 @@ use crate::compare::baseline;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::exit_code;
-use crate::output::ReportPaths;
+use crate::output::{ReportPaths, atomic};
 use crate::reporter::{
     BmfFile, CsvFiles, Event, IntervalLogs, JsonFile, JunitFile, MarkdownFile, Reporters,
     SaveBaseline, Terminal,
@@ -42,7 +42,9 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     };
     let paths = ReportPaths::resolve(&ws.target_dir, args);
     paths.check()?;
-    let selected = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
+    let listed = super::build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
+    settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
+    let selected = super::select(args, listed)?;
     let mut reporters = outputs(args, &paths, &ws.target_dir);
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
@@ -154,7 +156,11 @@ pub(super) fn outputs(
     if let Some(dir) = &paths.hlog {
         reporters.register(IntervalLogs(dir.clone()));
     }
-    reporters.register(Terminal::new(args.quiet, Some(paths.describe())));
+    reporters.register(Terminal::new(
+        args.quiet,
+        Some(paths.describe()),
+        paths.any_stdout() || args.bmf.as_deref().is_some_and(atomic::is_stdout),
+    ));
     if let Some(name) = &args.save_baseline {
         reporters.register(SaveBaseline {
             target_dir: target_dir.to_path_buf(),

@@ -21,11 +21,11 @@ impl Selected {
     }
 }
 
-/// Builds the harnesses, lists their tests and applies the filters.
-pub(crate) fn build_and_select(
+/// Builds the harnesses and lists every load test they hold.
+pub(crate) fn build_and_list(
     wargs: &WorkspaceArgs,
     ws: &Workspace,
-    args: &RunArgs,
+    quiet: bool,
     interrupt: &Interrupt,
 ) -> Result<Vec<Selected>, CliError> {
     if ws.targets.is_empty() {
@@ -34,7 +34,7 @@ pub(crate) fn build_and_select(
             ws.root.display()
         )));
     }
-    let built = compile::build(wargs, &ws.targets, args.quiet, interrupt)?;
+    let built = compile::build(wargs, &ws.targets, quiet, interrupt)?;
     let mut all = Vec::new();
     for h in built {
         let listing = session::list(&h).map_err(CliError::Usage)?;
@@ -45,6 +45,11 @@ pub(crate) fn build_and_select(
             });
         }
     }
+    Ok(all)
+}
+
+/// Applies the filters (names, `--skip`, `--tag`) to the listed tests.
+pub(crate) fn select(args: &RunArgs, all: Vec<Selected>) -> Result<Vec<Selected>, CliError> {
     let total = all.len();
     let selected: Vec<Selected> = all.into_iter().filter(|s| selects(args, s)).collect();
     if selected.is_empty() {

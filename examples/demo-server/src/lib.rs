@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `/` | 200, a short text |
 //! | `/items` | 200, a JSON array |
+//! | `/items/{id}` | 200, one JSON object |
 //! | `/delay/{ms}` | 200 after `ms` milliseconds |
 //! | `/status/{code}` | that status |
 //! | `/flaky/{n}/{key}` | 503 for the first `n` requests with this `key`, then 200 |
@@ -23,7 +24,9 @@
 //! | `/fault/huge-headers/{n}` | `n` 100-byte headers (default 2,000: 200 KB) |
 //! | `/fault/bad-chunked` | a broken chunked encoding |
 //!
-//! Every answer is also delayed by [`DemoServer::set_delay`] (0 by default).
+//! Every answer is also delayed by [`DemoServer::set_delay`] (0 by default). Dropping the server
+//! closes its listener and every open connection at once, as a killed process would; a test can
+//! then start a new one on the same port with [`DemoServer::start_on`].
 
 use std::collections::HashMap;
 use std::io;
@@ -39,6 +42,7 @@ use tokio::task::JoinHandle;
 struct State {
     delay_us: AtomicU64,
     requests: AtomicU64,
+    answered: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     stalled: AtomicBool,
@@ -46,33 +50,48 @@ struct State {
     paths: Mutex<HashMap<String, u64>>,
 }
 
-/// A running demo server; it stops accepting connections when dropped.
+/// A running demo server; dropping it closes its listener and every connection.
 pub struct DemoServer {
     addr: SocketAddr,
     state: Arc<State>,
     accept: JoinHandle<()>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl DemoServer {
     /// Starts a server on 127.0.0.1 with a free port, on the current tokio runtime.
     pub async fn start() -> io::Result<DemoServer> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        DemoServer::start_on(0).await
+    }
+
+    /// Starts a server on 127.0.0.1:`port` (0: a free port), on the current tokio runtime.
+    pub async fn start_on(port: u16) -> io::Result<DemoServer> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::default());
         let st = state.clone();
+        let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, st.clone()));
+                let mut stopped = stopped.clone();
+                let st = st.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = serve(stream, st) => {}
+                        _ = stopped.wait_for(|s| *s) => {}
+                    }
+                });
             }
         });
         Ok(DemoServer {
             addr,
             state,
             accept,
+            shutdown,
         })
     }
 
@@ -98,6 +117,18 @@ impl DemoServer {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// Stops at once, as a killed process would: the listener and every open connection close
+    /// (in-flight requests get no answer). Counts stay readable.
+    pub fn kill(&self) {
+        self.shutdown.send_replace(true);
+        self.accept.abort();
+    }
+
+    /// Responses written in full (to the socket) so far: what a client can have received.
+    pub fn answered(&self) -> u64 {
+        self.state.answered.load(Ordering::Relaxed)
+    }
+
     /// The most requests that were being handled at the same time.
     pub fn max_concurrent(&self) -> u64 {
         self.state.max_in_flight.load(Ordering::Relaxed)
@@ -120,7 +151,7 @@ impl DemoServer {
 
 impl Drop for DemoServer {
     fn drop(&mut self) {
-        self.accept.abort();
+        self.kill();
     }
 }
 
@@ -199,6 +230,7 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
         {
             return;
         }
+        state.answered.fetch_add(1, Ordering::Relaxed);
         if close {
             return;
         }
@@ -224,6 +256,11 @@ async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<
             200,
             String::new(),
             br#"[{"id":1,"name":"apple"},{"id":2,"name":"pear"}]"#.to_vec(),
+        ),
+        ["items", id] => (
+            200,
+            String::new(),
+            format!("{{\"id\":{:?}}}", id).into_bytes(),
         ),
         ["delay", _] => {
             tokio::time::sleep(Duration::from_millis(num(1).unwrap_or(0))).await;

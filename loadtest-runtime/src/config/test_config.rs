@@ -113,6 +113,8 @@ pub struct TestConfig {
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
     pub smoke: bool,
+    /// The most distinct request names (and, separately, custom metric names) the test keeps.
+    pub max_names: u64,
 }
 
 impl TestConfig {
@@ -293,6 +295,11 @@ impl TestConfig {
             .map_err(e)?,
             raw: raw.clone(),
             smoke: false,
+            max_names: one("max_names")
+                .map(|v| grammar::parse_count("max_names", v))
+                .transpose()
+                .map_err(e)?
+                .unwrap_or(crate::metrics::names::DEFAULT_MAX_NAMES),
         })
     }
 

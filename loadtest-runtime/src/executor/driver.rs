@@ -11,7 +11,9 @@ use crate::ctx::TestShared;
 use crate::grammar::ClientKind;
 use crate::http::{RateLimiter, new_transport, proxy_variables};
 use crate::metrics::hdr;
-use crate::metrics::{Interval, IterationClass, Metrics, PHASE_NAMES, ProcessSample, RequestClass};
+use crate::metrics::{
+    CpuWait, Interval, IterationClass, Metrics, PHASE_NAMES, ProcessSample, RequestClass,
+};
 pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
@@ -51,7 +53,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         request_series,
     } = req;
     let name = def.full_name();
-    let metrics = Metrics::with_request_intervals(request_series);
+    let metrics = Metrics::with_settings(config.max_names, request_series);
     let max_idle = match &config.model {
         LoadModel::Closed { users, .. } => users.peak() as usize,
         LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
@@ -218,6 +220,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         .duration_since(std::time::UNIX_EPOCH)
         .ok()
         .map(|d| d.as_secs_f64());
+    result.warnings = metrics.name_warnings();
     Ok(result)
 }
 
@@ -365,6 +368,7 @@ fn assemble(
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpus = super::workers::threads().clamp(1, available);
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
+    let wait = CpuWait::between(&before, &after);
     let mut generator = GeneratorHealth {
         cpu_seconds,
         cpu_percent: if elapsed_s > 0.0 {
@@ -379,6 +383,10 @@ fn assemble(
         late: m.late,
         saturated: false,
         warnings: Vec::new(),
+        cpu_wait_seconds: wait.wait_seconds,
+        cpu_wait_percent: wait.wait_share * 100.0,
+        steal_percent: wait.steal_share * 100.0,
+        disturbed: false,
     };
     verdict::judge_generator(&mut generator, open_model);
     let thresholds = if config.smoke {
@@ -463,6 +471,7 @@ fn assemble(
             .filter(|(_, h)| !h.is_empty())
             .map(|(n, h)| (n.to_string(), hdr::to_report(h)))
             .collect(),
+        warnings: Vec::new(),
     }
 }
 

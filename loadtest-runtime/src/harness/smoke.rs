@@ -1,9 +1,12 @@
 //! Smoke runs under `cargo test` and nextest: each selected load test runs briefly (one user, a
 //! few iterations, bounded time) and fails if an iteration fails; output follows libtest's.
+//! Options come from the attribute, the workspace's `loadtest.toml` (found from the current
+//! folder, which cargo and nextest set to the package's) and `LOADTEST_*` variables, as under
+//! `cargo loadtest`.
 
 use super::args::Args;
 use super::{CONFIGURED_BASE_URL, Hooks, default_base_url};
-use crate::config::{OptionLayer, TestConfig};
+use crate::config::{OptionLayer, TestConfig, WorkspaceFile};
 use crate::executor::{RunTest, Stop, run_test};
 use crate::registry::LoadTestDef;
 use std::sync::Arc;
@@ -70,6 +73,18 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
         );
         return 0;
     }
+    let file = match std::env::current_dir()
+        .ok()
+        .and_then(|d| WorkspaceFile::find(&d))
+        .map(|dir| WorkspaceFile::read(&dir))
+        .transpose()
+    {
+        Ok(file) => file.flatten().unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 101;
+        }
+    };
     quiet_panics();
     let env = OptionLayer::from_env(std::env::vars());
     let _ = CONFIGURED_BASE_URL.set(env.get("target").and_then(|v| v.first().cloned()));
@@ -96,7 +111,10 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
         for def in &selected {
             let name = def.full_name();
             let attr = OptionLayer::from_attribute(&name, def.options);
-            let outcome = match TestConfig::resolve(&[&attr, &env]) {
+            let mut layers = vec![&attr, &file.defaults];
+            layers.extend(file.tests.get(&name));
+            layers.push(&env);
+            let outcome = match TestConfig::resolve(&layers) {
                 Err(e) => Err(e.to_string()),
                 Ok(config) => {
                     let mut ignore = |_| {};

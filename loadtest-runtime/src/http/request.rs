@@ -46,7 +46,8 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// Names the request for grouping in reports (default: method and path, e.g. `GET /users`).
+    /// Names the request for grouping in reports (default: method and path with ids grouped, e.g.
+    /// `GET /users/{id}`; see [`crate::metrics`] on the cap of distinct names).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -118,7 +119,7 @@ impl<'a> Request<'a> {
         let name = match &self.name {
             Some(n) => n.as_str(),
             None => {
-                default = default_name(&self.method, &self.url);
+                default = crate::metrics::names::request_name(self.method.as_str(), &self.url);
                 default.as_str()
             }
         };
@@ -326,28 +327,5 @@ impl<'a> Request<'a> {
             method: Method::GET,
             url: String::new(),
         })
-    }
-}
-
-/// `METHOD /path` (no query string, no credentials): the default request name.
-fn default_name(method: &Method, url: &str) -> String {
-    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
-    let path_start = after_scheme.find('/').map_or(after_scheme.len(), |i| i);
-    let path = &after_scheme[path_start..];
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    format!("{method} {}", if path.is_empty() { "/" } else { path })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_names_are_method_and_path() {
-        assert_eq!(
-            default_name(&Method::GET, "http://u:p@127.0.0.1:80/a/b?q=1"),
-            "GET /a/b"
-        );
-        assert_eq!(default_name(&Method::POST, "http://127.0.0.1:80"), "POST /");
     }
 }

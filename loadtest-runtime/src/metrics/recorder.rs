@@ -2,6 +2,7 @@
 //! hot path takes only its own thread's (uncontended) lock. The collector visits the shards once
 //! per second for the interval series and once at the end for the totals.
 
+use super::names::{NameKind, Names};
 use super::shard::Shard;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,9 @@ pub(crate) struct Metrics {
     id: u64,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
     request_intervals: bool,
+    request_names: Arc<Names>,
+    latency_names: Arc<Names>,
+    counter_names: Arc<Names>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -37,20 +41,37 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    /// A new, empty registry.
+    /// A new, empty registry keeping the default number of distinct names, without request
+    /// intervals.
     #[cfg(any(test, feature = "bench"))]
     pub(crate) fn new() -> Arc<Metrics> {
-        Self::with_request_intervals(false)
+        Metrics::with_settings(super::names::DEFAULT_MAX_NAMES, false)
     }
 
-    /// A new, empty registry whose intervals also hold each request name's latency when
-    /// `request_intervals` is set.
-    pub(crate) fn with_request_intervals(request_intervals: bool) -> Arc<Metrics> {
+    /// A new, empty registry keeping at most `max_names` request names and as many custom
+    /// metric names of each kind (further names are counted under [`super::names::OVERFLOW`]),
+    /// whose intervals also hold each request name's latency when `request_intervals` is set.
+    pub(crate) fn with_settings(max_names: u64, request_intervals: bool) -> Arc<Metrics> {
         Arc::new(Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shards: Mutex::new(Vec::new()),
             request_intervals,
+            request_names: Arc::new(Names::new(NameKind::Request, max_names)),
+            latency_names: Arc::new(Names::new(NameKind::Latency, max_names)),
+            counter_names: Arc::new(Names::new(NameKind::Counter, max_names)),
         })
+    }
+
+    /// The warnings of names that did not fit under the cap (none when all fit).
+    pub(crate) fn name_warnings(&self) -> Vec<String> {
+        [
+            &self.request_names,
+            &self.latency_names,
+            &self.counter_names,
+        ]
+        .iter()
+        .filter_map(|n| n.warning())
+        .collect()
     }
 
     /// Runs `f` on this thread's shard, creating it on first use.
@@ -61,6 +82,9 @@ impl Metrics {
             if local.as_ref().is_none_or(|(id, _)| *id != self.id) {
                 let shard = Arc::new(Mutex::new(Shard {
                     request_intervals: self.request_intervals,
+                    request_names: self.request_names.clone(),
+                    latency_names: self.latency_names.clone(),
+                    counter_names: self.counter_names.clone(),
                     ..Shard::default()
                 }));
                 lock(&self.shards).push(shard.clone());

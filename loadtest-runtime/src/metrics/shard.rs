@@ -2,8 +2,10 @@
 //! are merged once per second (the interval) and at the end (the totals).
 
 use super::hdr::{self, Hist};
+use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
 use loadtest_report::verdict::Measurements;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How an HTTP request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,6 +251,12 @@ pub(crate) struct Shard {
     pub(crate) conn_reopened: u64,
     /// Whether each request name's latency is also kept per interval (for the series).
     pub(crate) request_intervals: bool,
+    /// The test-wide bound on request names (shared by every shard of the test).
+    pub(crate) request_names: Arc<Names>,
+    /// The test-wide bound on custom latency names.
+    pub(crate) latency_names: Arc<Names>,
+    /// The test-wide bound on custom counter names.
+    pub(crate) counter_names: Arc<Names>,
 }
 
 impl Default for Shard {
@@ -274,6 +282,9 @@ impl Default for Shard {
             conn_reused: 0,
             conn_reopened: 0,
             request_intervals: false,
+            request_names: Arc::new(Names::new(NameKind::Request, DEFAULT_MAX_NAMES)),
+            latency_names: Arc::new(Names::new(NameKind::Latency, DEFAULT_MAX_NAMES)),
+            counter_names: Arc::new(Names::new(NameKind::Counter, DEFAULT_MAX_NAMES)),
         }
     }
 }
@@ -318,7 +329,10 @@ impl Shard {
     ) {
         let stats = match self.requests.get_mut(name) {
             Some(s) => s,
-            None => self.requests.entry(name.into()).or_default(),
+            None => {
+                let name = self.request_names.admit(name);
+                self.requests.entry(name.into()).or_default()
+            }
         };
         stats.by_class[class as usize] += 1;
         if let Some(s) = status {
@@ -377,10 +391,12 @@ impl Shard {
     pub(crate) fn custom(&mut self, name: &str, us: u64) {
         let h = match self.custom_latencies.get_mut(name) {
             Some(h) => h,
-            None => self
-                .custom_latencies
-                .entry(name.into())
-                .or_insert_with(hdr::new_hist),
+            None => {
+                let name = self.latency_names.admit(name);
+                self.custom_latencies
+                    .entry(name.into())
+                    .or_insert_with(hdr::new_hist)
+            }
         };
         hdr::record(h, us);
     }
@@ -390,7 +406,8 @@ impl Shard {
         match self.counters.get_mut(name) {
             Some(c) => *c += n,
             None => {
-                self.counters.insert(name.into(), n);
+                let name = self.counter_names.admit(name);
+                *self.counters.entry(name.into()).or_insert(0) += n;
             }
         }
     }

@@ -277,6 +277,10 @@ pub fn open_model_passed() -> TestResult {
             late: 12,
             saturated: true,
             warnings: strings(&["4 iterations were dropped: max_in_flight was reached"]),
+            cpu_wait_seconds: 0.02,
+            cpu_wait_percent: 0.6,
+            steal_percent: 0.0,
+            disturbed: false,
         },
         errors: vec![
             ErrorSample {
@@ -303,6 +307,7 @@ pub fn open_model_passed() -> TestResult {
         passed: true,
         connections: Default::default(),
         phases: Default::default(),
+        warnings: vec![],
     }
 }
 
@@ -418,12 +423,21 @@ pub fn closed_model_failed() -> TestResult {
             dropped: 0,
             late: 0,
             saturated: false,
-            warnings: vec![],
+            warnings: strings(&[
+                "disturbed: the generator waited for a CPU 38% of the time it was ready to run (0.90s in all; over 25% means something else competed for its cores)",
+            ]),
+            cpu_wait_seconds: 0.9,
+            cpu_wait_percent: 38.0,
+            steal_percent: 0.0,
+            disturbed: true,
         },
         errors: vec![],
         passed: false,
         connections: Default::default(),
         phases: Default::default(),
+        warnings: strings(&[
+            "more than 200 distinct request names (the first left out: \"GET /search/q17\"); further requests are counted under \"(overflow)\". URLs with ids in them need a fixed name: ctx.http().get(url).name(\"GET /items/{id}\"), or raise `max_names`",
+        ]),
     }
 }
 
@@ -490,6 +504,7 @@ pub fn interrupted_partial() -> TestResult {
         passed: true,
         connections: Default::default(),
         phases: Default::default(),
+        warnings: vec![],
     }
 }
 
