@@ -1,10 +1,11 @@
-//! Rendering reports: JUnit XML, Markdown, CSV, HdrHistogram interval logs and the terminal
+//! Rendering reports: JUnit XML, Markdown, CSV, HdrHistogram interval logs, HTML and the terminal
 //! summary table, each a pure function of a `RunReport`; where they go by default; atomic file
 //! writes. The reporters (`crate::reporter`) decide when each is written.
 
 pub mod atomic;
 pub mod csv;
 pub mod hlog;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod summary;
@@ -26,10 +27,13 @@ pub struct ReportPaths {
     pub csv: Option<PathBuf>,
     /// The folder of interval logs, when asked for.
     pub hlog: Option<PathBuf>,
+    /// The HTML report.
+    pub html: PathBuf,
 }
 
 impl ReportPaths {
-    /// The paths given on the command line, else `TARGET_DIR/loadtest/{report.json,junit.xml,report.md}`.
+    /// The paths given on the command line, else
+    /// `TARGET_DIR/loadtest/{report.json,junit.xml,report.md,report.html}`.
     pub fn resolve(target_dir: &Path, args: &RunArgs) -> ReportPaths {
         let dir = target_dir.join("loadtest");
         ReportPaths {
@@ -41,11 +45,12 @@ impl ReportPaths {
                 .unwrap_or_else(|| dir.join("report.md")),
             csv: args.csv.clone(),
             hlog: args.hlog.clone(),
+            html: args.html.clone().unwrap_or_else(|| dir.join("report.html")),
         }
     }
 
-    /// Refuses, before anything runs, a `--csv` that names a folder or an `--hlog` that names
-    /// something other than a folder.
+    /// Refuses, before anything runs, a `--csv` or `--html` that names a folder or an `--hlog`
+    /// that names something other than a folder.
     pub fn check(&self) -> Result<(), CliError> {
         if let Some(p) = &self.csv {
             for p in [p.clone(), csv::series_path(p)] {
@@ -59,6 +64,12 @@ impl ReportPaths {
                     )));
                 }
             }
+        }
+        if self.html.is_dir() {
+            return Err(CliError::Usage(format!(
+                "--html {}: is a folder; give the path of the file to write",
+                self.html.display()
+            )));
         }
         if let Some(p) = &self.hlog
             && p.exists()
@@ -75,10 +86,11 @@ impl ReportPaths {
     /// A one-line description for the terminal.
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "{}, {}, {}",
+            "{}, {}, {}, {}",
             self.json.display(),
             self.junit.display(),
-            self.markdown.display()
+            self.markdown.display(),
+            self.html.display()
         );
         if let Some(p) = &self.csv {
             s += &format!(", {}, {}", p.display(), csv::series_path(p).display());

@@ -10,8 +10,8 @@ use crate::errors::CliError;
 use crate::exit_code;
 use crate::output::ReportPaths;
 use crate::reporter::{
-    BmfFile, CsvFiles, Event, IntervalLogs, JsonFile, JunitFile, MarkdownFile, Reporters,
-    SaveBaseline, Terminal,
+    BmfFile, CsvFiles, Event, HtmlFile, IntervalLogs, JsonFile, JunitFile, MarkdownFile,
+    MetricsEndpoint, Reporters, SaveBaseline, Terminal,
 };
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -42,6 +42,21 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     };
     let paths = ReportPaths::resolve(&ws.target_dir, args);
     paths.check()?;
+    // Bound before the build, so that a port in use is refused before anything runs; it
+    // answers from here to the end of the invocation.
+    let metrics = match &args.metrics_listen {
+        Some(addr) => {
+            let server = crate::live::MetricsServer::start(
+                crate::live::parse_listen(addr)?,
+                String::new(),
+            )?;
+            if !args.quiet {
+                eprintln!("     Metrics at http://{}/metrics", server.addr);
+            }
+            Some(server)
+        }
+        None => None,
+    };
     let selected = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
     let mut reporters = Reporters::default();
     reporters
@@ -50,7 +65,17 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         .register(MarkdownFile {
             path: paths.markdown.clone(),
             step_summary: true,
+        })
+        .register(HtmlFile {
+            path: paths.html.clone(),
+            baseline: against.as_ref().map(|(old, _)| old.clone()),
         });
+    if let Some(server) = metrics {
+        reporters.register(MetricsEndpoint {
+            server,
+            quiet: args.quiet,
+        });
+    }
     if let Some(bmf) = &args.bmf {
         reporters.register(BmfFile(bmf.clone()));
     }
