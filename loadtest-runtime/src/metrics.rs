@@ -7,5 +7,5 @@ mod recorder;
 mod shard;
 
 pub(crate) use process::ProcessSample;
-pub(crate) use recorder::{Metrics, NameCounts};
+pub(crate) use recorder::Metrics;
 pub(crate) use shard::{Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};

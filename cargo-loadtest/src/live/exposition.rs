@@ -9,7 +9,8 @@
 //! fixed bounds of [`loadtest_report::live::LATENCY_BUCKETS_US`].
 
 use super::state::{LiveState, LiveTest};
-use loadtest_report::live::Buckets;
+use loadtest_report::live::{Buckets, LiveRequest};
+use loadtest_report::report::TestStatus;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -158,33 +159,62 @@ fn seconds_buckets(b: &Buckets) -> Vec<(f64, u64)> {
         .collect()
 }
 
+/// Rows of a per-test family.
+fn per_test<'a>(
+    c: &StateCollector,
+    tests: &'a [(String, LiveTest)],
+    f: impl Fn(&'a LiveTest) -> Option<Value<'a>>,
+) -> Vec<(Labels, Value<'a>)> {
+    tests
+        .iter()
+        .filter_map(|(q, t)| f(t).map(|v| (c.labels(q), v)))
+        .collect()
+}
+
+/// Rows of a per-request family; `f` gives each request's values with their extra label.
+fn per_request<'a>(
+    c: &StateCollector,
+    tests: &'a [(String, LiveTest)],
+    f: impl Fn(&'a LiveRequest) -> Vec<(Option<(&'static str, String)>, Value<'a>)>,
+) -> Vec<(Labels, Value<'a>)> {
+    let mut rows = Vec::new();
+    for (q, t) in tests {
+        for (name, r) in &t.detail.requests {
+            for (extra, v) in f(r) {
+                let mut l = c.labels(q);
+                l.push(("request", name.clone()));
+                l.extend(extra);
+                rows.push((l, v));
+            }
+        }
+    }
+    rows
+}
+
+fn gauge<'a>(v: u64) -> Value<'a> {
+    Value::Gauge(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let tests: &[(String, LiveTest)] = &state.tests;
         let e = &mut encoder;
-        let per_test = |f: &dyn Fn(&LiveTest) -> Option<Value<'_>>| -> Vec<(Labels, Value<'_>)> {
-            tests
-                .iter()
-                .filter_map(|(q, t)| f(t).map(|v| (self.labels(q), v)))
-                .collect()
-        };
         family(
             e,
             "loadtest_test_running",
             None,
             MetricType::Gauge,
-            per_test(&|t| Some(Value::Gauge(i64::from(t.running)))),
+            per_test(self, tests, |t| Some(Value::Gauge(i64::from(t.running)))),
         )?;
         family(
             e,
             "loadtest_test_passed",
             None,
             MetricType::Gauge,
-            per_test(&|t| {
-                t.status.map(|s| {
-                    Value::Gauge(i64::from(s == loadtest_report::report::TestStatus::Passed))
-                })
+            per_test(self, tests, |t| {
+                t.status
+                    .map(|s| Value::Gauge(i64::from(s == TestStatus::Passed)))
             }),
         )?;
         let mut rows = Vec::new();
@@ -206,39 +236,23 @@ impl Collector for StateCollector {
             "loadtest_iterations_late",
             None,
             MetricType::Counter,
-            per_test(&|t| Some(Value::Counter(t.detail.late))),
+            per_test(self, tests, |t| Some(Value::Counter(t.detail.late))),
         )?;
         family(
             e,
             "loadtest_iteration_duration",
             Some(&Unit::Seconds),
             MetricType::Histogram,
-            per_test(&|t| Some(Value::Histogram(&t.detail.iteration_latency))),
+            per_test(self, tests, |t| {
+                Some(Value::Histogram(&t.detail.iteration_latency))
+            }),
         )?;
-        let per_request = |f: &dyn Fn(&loadtest_report::live::LiveRequest) -> Vec<(
-            Option<(&'static str, String)>,
-            Value<'_>,
-        )>|
-         -> Vec<(Labels, Value<'_>)> {
-            let mut rows = Vec::new();
-            for (q, t) in tests {
-                for (name, r) in &t.detail.requests {
-                    for (extra, v) in f(r) {
-                        let mut l = self.labels(q);
-                        l.push(("request", name.clone()));
-                        l.extend(extra);
-                        rows.push((l, v));
-                    }
-                }
-            }
-            rows
-        };
         family(
             e,
             "loadtest_requests",
             None,
             MetricType::Counter,
-            per_request(&|r| {
+            per_request(self, tests, |r| {
                 r.by_class
                     .iter()
                     .map(|(c, n)| (Some(("class", c.clone())), Value::Counter(*n)))
@@ -250,7 +264,7 @@ impl Collector for StateCollector {
             "loadtest_responses",
             None,
             MetricType::Counter,
-            per_request(&|r| {
+            per_request(self, tests, |r| {
                 r.by_status
                     .iter()
                     .map(|(s, n)| (Some(("status", s.clone())), Value::Counter(*n)))
@@ -262,57 +276,58 @@ impl Collector for StateCollector {
             "loadtest_request_duration",
             Some(&Unit::Seconds),
             MetricType::Histogram,
-            per_request(&|r| vec![(None, Value::Histogram(&r.latency))]),
+            per_request(self, tests, |r| vec![(None, Value::Histogram(&r.latency))]),
         )?;
         family(
             e,
             "loadtest_request_sent",
             Some(&Unit::Bytes),
             MetricType::Counter,
-            per_request(&|r| vec![(None, Value::Counter(r.bytes_sent))]),
+            per_request(self, tests, |r| vec![(None, Value::Counter(r.bytes_sent))]),
         )?;
         family(
             e,
             "loadtest_response_received",
             Some(&Unit::Bytes),
             MetricType::Counter,
-            per_request(&|r| vec![(None, Value::Counter(r.bytes_received))]),
+            per_request(self, tests, |r| {
+                vec![(None, Value::Counter(r.bytes_received))]
+            }),
         )?;
-        let gauge = |v: Option<u64>| v.map(|n| Value::Gauge(i64::try_from(n).unwrap_or(i64::MAX)));
         family(
             e,
             "loadtest_users",
             None,
             MetricType::Gauge,
-            per_test(&|t| gauge(t.detail.users)),
+            per_test(self, tests, |t| t.detail.users.map(gauge)),
         )?;
         family(
             e,
             "loadtest_iterations_in_flight",
             None,
             MetricType::Gauge,
-            per_test(&|t| gauge(t.detail.in_flight)),
+            per_test(self, tests, |t| t.detail.in_flight.map(gauge)),
         )?;
         family(
             e,
             "loadtest_generator_cpu",
             Some(&Unit::Seconds),
             MetricType::Counter,
-            per_test(&|t| Some(Value::CounterF(t.detail.cpu_seconds))),
+            per_test(self, tests, |t| Some(Value::CounterF(t.detail.cpu_seconds))),
         )?;
         family(
             e,
             "loadtest_generator_resident_memory",
             Some(&Unit::Bytes),
             MetricType::Gauge,
-            per_test(&|t| Some(gauge(Some(t.detail.rss_bytes)).expect("Some in, Some out"))),
+            per_test(self, tests, |t| Some(gauge(t.detail.rss_bytes))),
         )?;
         family(
             e,
             "loadtest_scheduling_lag",
             Some(&Unit::Seconds),
             MetricType::Histogram,
-            per_test(&|t| {
+            per_test(self, tests, |t| {
                 (!t.detail.scheduling_lag.counts.is_empty())
                     .then_some(Value::Histogram(&t.detail.scheduling_lag))
             }),

@@ -7,7 +7,7 @@ use super::exposition;
 use super::state::LiveState;
 use crate::errors::CliError;
 use prometheus_client::registry::Registry;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -192,7 +192,6 @@ fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     #[test]
     fn listen_addresses_default_to_loopback() {

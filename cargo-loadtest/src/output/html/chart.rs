@@ -205,7 +205,7 @@ pub(crate) fn render(c: &Chart) -> String {
     };
     let _ = write!(
         s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{x_name}</text>"#,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{x_name}</text>"##,
         LEFT + pw / 2.0,
         HEIGHT - 6.0
     );
