@@ -343,10 +343,75 @@ pub(crate) fn registry(state: Arc<Mutex<LiveState>>, shard: String) -> Registry 
     registry
 }
 
-/// The page's text.
+/// The page in the OpenMetrics text format.
 pub(crate) fn render(registry: &Registry) -> String {
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, registry)
         .expect("writing into a String cannot fail");
     out
+}
+
+/// The same page in Prometheus's older text format (0.0.4), for clients that do not ask for
+/// OpenMetrics (`promtool check metrics`, `curl`): a counter family is named with its `_total`
+/// (OpenMetrics names it without), and there are no `# UNIT` or `# EOF` lines.
+pub(crate) fn to_text_format(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut help: Option<&str> = None;
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            // Held until the TYPE line tells whether the family is a counter.
+            help = Some(rest);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            let name = if kind == "counter" && !name.ends_with("_total") {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            if let Some(h) = help.take() {
+                let text = h.split_once(' ').map_or("", |(_, t)| t);
+                out.push_str(&format!("# HELP {name} {text}\n"));
+            }
+            out.push_str(&format!("# TYPE {name} {kind}\n"));
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::state::LiveState;
+    use loadtest_report::protocol::Progress;
+
+    #[test]
+    fn counters_carry_their_total_in_the_older_text_format() {
+        let state = Arc::new(Mutex::new(LiveState::default()));
+        {
+            let mut s = state.lock().unwrap();
+            s.started("api::home");
+            s.progress(&Progress {
+                iterations: 3,
+                ..Progress::default()
+            });
+        }
+        let page = render(&registry(state, "0/1".into()));
+        assert!(page.contains("# TYPE loadtest_iterations counter\n"), "{page}");
+        assert!(page.contains(r#"loadtest_iterations_total{test="api::home",shard="0/1",outcome="ok"} 3"#), "{page}");
+        let text = to_text_format(&page);
+        assert!(text.contains("# HELP loadtest_iterations_total iterations by outcome"), "{text}");
+        assert!(text.contains("# TYPE loadtest_iterations_total counter\n"), "{text}");
+        assert!(text.contains("# TYPE loadtest_test_running gauge\n"), "{text}");
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
+        let samples = |p: &str| p.lines().filter(|l| !l.starts_with('#')).map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(samples(&page), samples(&text));
+    }
 }

@@ -12,8 +12,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, ToSocketAdd
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The content type of the OpenMetrics text format that `prometheus-client` writes.
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type of the OpenMetrics text format that `prometheus-client` writes, served to
+/// clients that ask for it (Prometheus does).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Prometheus's older text format, served to every other client.
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// How long a client may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -145,10 +149,17 @@ fn answer(
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     // The rest of the head, up to the empty line.
+    let mut openmetrics = false;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
             break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("accept")
+            && value.contains("application/openmetrics-text")
+        {
+            openmetrics = true;
         }
     }
     let mut parts = request_line.split_whitespace();
@@ -165,7 +176,11 @@ fn answer(
                 s.times.remove(0);
             }
             s.last_version = s.last_version.max(version);
-            ("200 OK", CONTENT_TYPE, body)
+            if openmetrics {
+                ("200 OK", OPENMETRICS, body)
+            } else {
+                ("200 OK", TEXT_FORMAT, exposition::to_text_format(&body))
+            }
         }
         ("GET" | "HEAD", _) => (
             "404 Not Found",
@@ -221,8 +236,17 @@ mod tests {
         };
         let page = get("/metrics");
         assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+        assert!(page.contains("text/plain; version=0.0.4"), "{page}");
         assert!(page.contains(r#"loadtest_test_running{test="api::home",shard=""} 1"#), "{page}");
-        assert!(page.trim_end().ends_with("# EOF"), "{page}");
+        let mut s = TcpStream::connect(server.addr).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n\r\n"
+        )
+        .unwrap();
+        let mut om = String::new();
+        s.read_to_string(&mut om).unwrap();
+        assert!(om.contains("application/openmetrics-text") && om.trim_end().ends_with("# EOF"), "{om}");
         assert!(get("/").starts_with("HTTP/1.1 404"));
         let waited = server
             .wait_for_last_scrape()
