@@ -398,18 +398,16 @@ mod tests {
     #[test]
     fn parses_report_and_the_watch_flags() {
         let Cargo::Loadtest(a) = Cargo::try_parse_from([
-            "cargo",
-            "loadtest",
-            "report",
-            "r.json",
-            "--html",
-            "out.html",
+            "cargo", "loadtest", "report", "r.json", "--html", "out.html",
         ])
         .unwrap();
         let Some(Command::Report(r)) = a.command else {
             panic!("not report")
         };
-        assert_eq!((r.report.as_str(), r.html.to_str()), ("r.json", Some("out.html")));
+        assert_eq!(
+            (r.report.as_str(), r.html.to_str()),
+            ("r.json", Some("out.html"))
+        );
         assert!(Cargo::try_parse_from(["cargo", "loadtest", "report", "r.json"]).is_err());
         let Cargo::Loadtest(a) = Cargo::try_parse_from([
             "cargo",

@@ -191,7 +191,11 @@ mod tests {
         assert_eq!(cumulative.last(), Some(&(None, 7)));
         assert_eq!(cumulative[6], (Some(1_000), 5));
         // The sum is exact below 2048 µs, where HdrHistogram keeps every value apart.
-        assert!(b.sum_us.abs_diff(5 + 10 + 15 + 999 + 1_000 + 1_001 + 7_000_000) < 7_000);
+        assert!(
+            b.sum_us
+                .abs_diff(5 + 10 + 15 + 999 + 1_000 + 1_001 + 7_000_000)
+                < 7_000
+        );
     }
 
     #[test]

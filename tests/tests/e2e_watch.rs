@@ -271,7 +271,11 @@ fn the_metrics_endpoint_agrees_with_the_report_and_serves_every_dashboard_name()
             "{name}: {page}"
         );
         assert_eq!(
-            sum(&s, "loadtest_iterations_total", &[test[0], ("outcome", "ok")]),
+            sum(
+                &s,
+                "loadtest_iterations_total",
+                &[test[0], ("outcome", "ok")]
+            ),
             r.iterations.ok as f64
         );
         assert_eq!(
@@ -294,10 +298,19 @@ fn the_metrics_endpoint_agrees_with_the_report_and_serves_every_dashboard_name()
         assert_eq!(sum(&s, "loadtest_test_passed", &test), 1.0);
     }
     // Only the open-model test has a schedule to lag behind.
-    assert!(sum(&s, "loadtest_scheduling_lag_seconds_count", &[("test", "api::items")]) > 0.0);
+    assert!(
+        sum(
+            &s,
+            "loadtest_scheduling_lag_seconds_count",
+            &[("test", "api::items")]
+        ) > 0.0
+    );
     assert!(!page.contains(r#"loadtest_scheduling_lag_seconds_count{test="api::home""#));
     // Every series carries the shard label (empty: one generator).
-    assert!(s.iter().all(|x| x.labels.get("shard").map(String::as_str) == Some("")));
+    assert!(
+        s.iter()
+            .all(|x| x.labels.get("shard").map(String::as_str) == Some(""))
+    );
 
     let exposed: BTreeSet<String> = s.iter().map(|x| x.name.clone()).collect();
     let wanted = dashboard_names();
@@ -677,7 +690,10 @@ fn the_html_report_of_a_failed_compared_run_renders_offline_and_renders_again_id
     };
     let mut stderr = String::new();
     let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-    assert!(status.success() && png.is_file(), "chromium: {status}; {stderr}");
+    assert!(
+        status.success() && png.is_file(),
+        "chromium: {status}; {stderr}"
+    );
     let (width, height, pixels) = png_pixels(&std::fs::read(&png).unwrap());
     assert_eq!((width, height), (1280, 2000));
     let distinct: BTreeSet<[u8; 3]> = pixels.iter().copied().collect();
@@ -688,8 +704,20 @@ fn the_html_report_of_a_failed_compared_run_renders_offline_and_renders_again_id
         distinct.len(),
         pixels.len()
     );
+    // `LOADTEST_E2E_KEEP=DIR` keeps the page, its reports and the screenshot (the README's
+    // screenshots come from there).
+    if let Some(dir) = std::env::var_os("LOADTEST_E2E_KEEP") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["report.html", "report.json", "report.png", "baseline.json"] {
+            std::fs::copy(f.file(name), dir.join(name)).unwrap();
+        }
+    }
     // The chart colours are on screen: the p99 curve's red and the iterations' blue.
-    for (name, colour) in [("p99", [0xb2, 0x18, 0x2b]), ("iterations", [0x21, 0x66, 0xac])] {
+    for (name, colour) in [
+        ("p99", [0xb2, 0x18, 0x2b]),
+        ("iterations", [0x21, 0x66, 0xac]),
+    ] {
         assert!(
             pixels.contains(&colour),
             "no pixel of the {name} curve's colour in the screenshot"

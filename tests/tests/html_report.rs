@@ -24,7 +24,10 @@ fn every_test_with_a_result_gets_its_three_charts_and_tables() {
     }
     assert_eq!(page.matches("<svg").count(), 3 * with_result);
     assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
-    assert_eq!(page.matches("<section class=\"test\"").count(), report.tests.len());
+    assert_eq!(
+        page.matches("<section class=\"test\"").count(),
+        report.tests.len()
+    );
     // Per request name, phase timings when present, the generator, the verdict table.
     assert!(page.contains("Requests by name") && page.contains("GET /search"));
     assert!(page.contains("Load generator") && page.contains("Compared with the baseline"));
@@ -84,7 +87,10 @@ fn ten_minutes() -> RunReport {
         .map(|s| {
             let mut h = new_hist();
             for i in 0..200u64 {
-                record(&mut h, 4_000 + (i * 7_919 + s * 31) % 30_000 + if i == 199 { 90_000 } else { 0 });
+                record(
+                    &mut h,
+                    4_000 + (i * 7_919 + s * 31) % 30_000 + if i == 199 { 90_000 } else { 0 },
+                );
             }
             let e = to_report(&h);
             IntervalPoint {

@@ -134,12 +134,7 @@ impl Value<'_> {
             Value::Gauge(v) => ConstGauge::new(*v).encode(e),
             Value::Histogram(b) => {
                 let buckets = seconds_buckets(b);
-                e.encode_histogram::<NoLabelSet>(
-                    b.sum_us as f64 / 1e6,
-                    b.count(),
-                    &buckets,
-                    None,
-                )
+                e.encode_histogram::<NoLabelSet>(b.sum_us as f64 / 1e6, b.count(), &buckets, None)
             }
         }
     }
@@ -404,14 +399,36 @@ mod tests {
             });
         }
         let page = render(&registry(state, "0/1".into()));
-        assert!(page.contains("# TYPE loadtest_iterations counter\n"), "{page}");
-        assert!(page.contains(r#"loadtest_iterations_total{test="api::home",shard="0/1",outcome="ok"} 3"#), "{page}");
+        assert!(
+            page.contains("# TYPE loadtest_iterations counter\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                r#"loadtest_iterations_total{test="api::home",shard="0/1",outcome="ok"} 3"#
+            ),
+            "{page}"
+        );
         let text = to_text_format(&page);
-        assert!(text.contains("# HELP loadtest_iterations_total iterations by outcome"), "{text}");
-        assert!(text.contains("# TYPE loadtest_iterations_total counter\n"), "{text}");
-        assert!(text.contains("# TYPE loadtest_test_running gauge\n"), "{text}");
+        assert!(
+            text.contains("# HELP loadtest_iterations_total iterations by outcome"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE loadtest_iterations_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE loadtest_test_running gauge\n"),
+            "{text}"
+        );
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
-        let samples = |p: &str| p.lines().filter(|l| !l.starts_with('#')).map(str::to_string).collect::<Vec<_>>();
+        let samples = |p: &str| {
+            p.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(samples(&page), samples(&text));
     }
 }

@@ -48,9 +48,7 @@ pub(crate) fn parse_listen(value: &str) -> Result<SocketAddr, CliError> {
         return Err(bad("no port"));
     }
     match v.to_socket_addrs() {
-        Ok(mut addrs) => addrs
-            .next()
-            .ok_or_else(|| bad("the host has no address")),
+        Ok(mut addrs) => addrs.next().ok_or_else(|| bad("the host has no address")),
         Err(e) => Err(bad(&format!("cannot resolve it ({e})"))),
     }
 }
@@ -237,7 +235,10 @@ mod tests {
         let page = get("/metrics");
         assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
         assert!(page.contains("text/plain; version=0.0.4"), "{page}");
-        assert!(page.contains(r#"loadtest_test_running{test="api::home",shard=""} 1"#), "{page}");
+        assert!(
+            page.contains(r#"loadtest_test_running{test="api::home",shard=""} 1"#),
+            "{page}"
+        );
         let mut s = TcpStream::connect(server.addr).unwrap();
         write!(
             s,
@@ -246,11 +247,17 @@ mod tests {
         .unwrap();
         let mut om = String::new();
         s.read_to_string(&mut om).unwrap();
-        assert!(om.contains("application/openmetrics-text") && om.trim_end().ends_with("# EOF"), "{om}");
+        assert!(
+            om.contains("application/openmetrics-text") && om.trim_end().ends_with("# EOF"),
+            "{om}"
+        );
         assert!(get("/").starts_with("HTTP/1.1 404"));
         let waited = server
             .wait_for_last_scrape()
             .expect("something scraped, so the end waits for it");
-        assert!(waited < Duration::from_secs(1), "the last scrape saw the last update");
+        assert!(
+            waited < Duration::from_secs(1),
+            "the last scrape saw the last update"
+        );
     }
 }

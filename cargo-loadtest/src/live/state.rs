@@ -38,7 +38,8 @@ impl LiveState {
         let i = match self.tests.iter().position(|(q, _)| q == qualified) {
             Some(i) => i,
             None => {
-                self.tests.push((qualified.to_string(), LiveTest::default()));
+                self.tests
+                    .push((qualified.to_string(), LiveTest::default()));
                 self.tests.len() - 1
             }
         };

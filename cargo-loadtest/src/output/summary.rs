@@ -120,8 +120,7 @@ pub fn request_table(t: &TestReport) -> Option<String> {
     let r = t.result.as_ref()?;
     let any_failure = t.status != TestStatus::Passed
         || r.iterations.failed > 0
-        || r
-            .request_names
+        || r.request_names
             .values()
             .any(|m| m.by_class.iter().any(|(c, n)| c != "ok" && *n > 0));
     if r.request_names.is_empty() || (r.request_names.len() < 2 && !any_failure) {

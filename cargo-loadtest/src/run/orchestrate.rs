@@ -46,10 +46,8 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     // answers from here to the end of the invocation.
     let metrics = match &args.metrics_listen {
         Some(addr) => {
-            let server = crate::live::MetricsServer::start(
-                crate::live::parse_listen(addr)?,
-                String::new(),
-            )?;
+            let server =
+                crate::live::MetricsServer::start(crate::live::parse_listen(addr)?, String::new())?;
             if !args.quiet {
                 eprintln!("     Metrics at http://{}/metrics", server.addr);
             }

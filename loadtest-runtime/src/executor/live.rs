@@ -53,7 +53,10 @@ impl LiveGauges {
     }
 
     fn in_flight(&self) -> Option<u64> {
-        let counters = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let counters = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         (!counters.is_empty()).then(|| counters.iter().map(|c| c.load(Ordering::Relaxed)).sum())
     }
 }

@@ -181,7 +181,9 @@ impl Fixture {
     /// Runs `cargo loadtest ARGS --json/--junit/--markdown/--html` into this test's output
     /// folder.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.run_command(args).output().expect("cargo-loadtest runs")
+        self.run_command(args)
+            .output()
+            .expect("cargo-loadtest runs")
     }
 
     /// The command [`Fixture::run`] runs, to add to it before running it.

@@ -148,8 +148,16 @@ pub(crate) fn render(c: &Chart) -> String {
     let y_max = all().map(|p| p.1).fold(0.0f64, f64::max);
     let x_ticks = ticks(c.x, x_max);
     let y_ticks = ticks(c.y, y_max * 1.04);
-    let x_top = x_ticks.last().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE);
-    let y_top = y_ticks.last().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE);
+    let x_top = x_ticks
+        .last()
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
+    let y_top = y_ticks
+        .last()
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
     let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let sx = |x: f64| LEFT + x / x_top * pw;
     let sy = |y: f64| TOP + ph - y / y_top * ph;

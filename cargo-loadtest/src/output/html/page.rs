@@ -216,7 +216,9 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
         let _ = writeln!(s, "<pre>{}</pre>", esc(e));
     }
     let Some(r) = &t.result else {
-        s.push_str("<p class=\"note\">No result: the test did not run to its end.</p>\n</section>\n");
+        s.push_str(
+            "<p class=\"note\">No result: the test did not run to its end.</p>\n</section>\n",
+        );
         return;
     };
     config_line(s, r);
@@ -274,7 +276,9 @@ fn thresholds(s: &mut String, r: &TestResult) {
     if r.thresholds.is_empty() {
         return;
     }
-    s.push_str("<h3>Thresholds</h3>\n<table>\n<tr><th>rule</th><th>result</th><th>observed</th></tr>\n");
+    s.push_str(
+        "<h3>Thresholds</h3>\n<table>\n<tr><th>rule</th><th>result</th><th>observed</th></tr>\n",
+    );
     for th in &r.thresholds {
         let (word, class) = if th.passed {
             ("held", "ok")
@@ -383,9 +387,19 @@ pub(crate) fn charts(r: &TestResult, old: Option<&TestResult>) -> Vec<Chart> {
             .collect()
     };
     let mut throughput = vec![
-        line("iterations/s", ITERATIONS, false, rate(pts, |p| p.iterations)),
+        line(
+            "iterations/s",
+            ITERATIONS,
+            false,
+            rate(pts, |p| p.iterations),
+        ),
         line("requests/s", REQUESTS, false, rate(pts, |p| p.requests)),
-        line("failed iterations/s", FAILED, false, rate(pts, |p| p.failed)),
+        line(
+            "failed iterations/s",
+            FAILED,
+            false,
+            rate(pts, |p| p.failed),
+        ),
         line(
             "request errors/s",
             REQUEST_ERRORS,
@@ -409,8 +423,18 @@ pub(crate) fn charts(r: &TestResult, old: Option<&TestResult>) -> Vec<Chart> {
     }
     if let Some(o) = old {
         let ops = &o.series;
-        latency.push(line("baseline p50", BASELINE, true, pick(ops, |p| p.p50_us)));
-        latency.push(line("baseline p99", BASELINE, true, pick(ops, |p| p.p99_us)));
+        latency.push(line(
+            "baseline p50",
+            BASELINE,
+            true,
+            pick(ops, |p| p.p50_us),
+        ));
+        latency.push(line(
+            "baseline p99",
+            BASELINE,
+            true,
+            pick(ops, |p| p.p99_us),
+        ));
         throughput.push(line(
             "baseline iterations/s",
             BASELINE,
