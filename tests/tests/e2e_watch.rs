@@ -399,6 +399,33 @@ impl Prometheus {
         p
     }
 
+    /// Waits until Prometheus has tried to scrape its target once (it hands new targets to its
+    /// scrape loops only every few seconds): from then on it scrapes every second.
+    fn wait_for_scrape_loop(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((200, body)) = http_get(self.port, "/api/v1/targets") {
+                let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+                let tried = v["data"]["activeTargets"].as_array().is_some_and(|ts| {
+                    ts.iter().any(|t| {
+                        t["lastScrape"]
+                            .as_str()
+                            .is_some_and(|s| !s.starts_with("0001-"))
+                    })
+                });
+                if tried {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus did not start scraping within 60 s: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
     }
@@ -426,6 +453,7 @@ fn prometheus_scrapes_a_run_and_agrees_with_its_report() {
     let f = Fixture::shared("passing");
     let port = free_port();
     let prometheus = Prometheus::start(&binary, port);
+    prometheus.wait_for_scrape_loop();
     let out = f.run(&[
         "--target",
         &server.url(),

@@ -102,8 +102,9 @@ impl MetricsServer {
     }
 
     /// After the last update: waits until a scrape has seen it, when something has been
-    /// scraping, for at most twice the interval between its scrapes (capped at 30 s).
-    pub(crate) fn wait_for_last_scrape(&self) -> Option<Duration> {
+    /// scraping, for at most twice the interval between its scrapes (capped at 30 s), and not
+    /// once `stop` says so (an interrupt).
+    pub(crate) fn wait_for_last_scrape(&self, stop: impl Fn() -> bool) -> Option<Duration> {
         let version = self
             .state
             .lock()
@@ -119,7 +120,7 @@ impl MetricsServer {
         };
         let limit = (interval * 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
         let start = Instant::now();
-        while start.elapsed() < limit {
+        while start.elapsed() < limit && !stop() {
             if self
                 .scrapes
                 .lock()
@@ -253,7 +254,7 @@ mod tests {
         );
         assert!(get("/").starts_with("HTTP/1.1 404"));
         let waited = server
-            .wait_for_last_scrape()
+            .wait_for_last_scrape(|| false)
             .expect("something scraped, so the end waits for it");
         assert!(
             waited < Duration::from_secs(1),

@@ -4,6 +4,7 @@
 use super::{Event, Reporter};
 use crate::errors::CliError;
 use crate::live::MetricsServer;
+use crate::signals::Interrupt;
 use std::sync::PoisonError;
 
 /// Keeps the endpoint's state in step with the run.
@@ -12,6 +13,8 @@ pub(crate) struct MetricsEndpoint {
     pub(crate) server: MetricsServer,
     /// Print nothing but errors.
     pub(crate) quiet: bool,
+    /// Ctrl-C or SIGTERM: the end does not wait for a last scrape.
+    pub(crate) interrupt: Interrupt,
 }
 
 impl Reporter for MetricsEndpoint {
@@ -28,7 +31,8 @@ impl Reporter for MetricsEndpoint {
             Event::TestFinished(t) => state.finished(t),
             Event::RunFinished(_) => {
                 drop(state);
-                if let Some(waited) = self.server.wait_for_last_scrape()
+                let interrupt = &self.interrupt;
+                if let Some(waited) = self.server.wait_for_last_scrape(|| interrupt.is_set())
                     && !self.quiet
                     && waited.as_secs_f64() >= 0.5
                 {

@@ -72,6 +72,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         reporters.register(MetricsEndpoint {
             server,
             quiet: args.quiet,
+            interrupt: interrupt.clone(),
         });
     }
     if let Some(bmf) = &args.bmf {
