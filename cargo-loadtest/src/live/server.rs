@@ -223,6 +223,21 @@ mod tests {
     }
 
     #[test]
+    fn a_port_in_use_is_a_usage_error_naming_it() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let Err(e) = MetricsServer::start(addr, String::new()) else {
+            panic!("bound a port in use")
+        };
+        assert_eq!(e.exit_code(), crate::exit_code::USAGE);
+        let text = e.to_string();
+        assert!(
+            text.contains(&addr.to_string()) && text.contains("free port"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn serves_metrics_and_refuses_other_paths() {
         let server = MetricsServer::start(parse_listen("0").unwrap(), String::new()).unwrap();
         server.state.lock().unwrap().started("api::home");
