@@ -36,6 +36,11 @@ pub enum Command {
     List(ListArgs),
     /// Compare two stored results (report files, folders holding report.json, or baseline names).
     Compare(CompareArgs),
+    /// Render a stored report (a run, a baseline, a merged result) without rerunning it.
+    #[command(
+        long_about = "Render a stored report (report.json, or a folder holding one, or a baseline name) without rerunning it. --html writes the same self-contained page a run writes as report.html: the same report gives the same bytes. A report compared with a baseline shows the verdicts it holds; give that baseline with --baseline to draw its curves under the run's too."
+    )]
+    Report(ReportArgs),
     /// Check what on this machine limits a big run (open files, ports, memory) and say what to change.
     Doctor(DoctorArgs),
     /// Set a package up for load tests: the dev-dependency, a `[[test]]` target, a first test.
@@ -97,6 +102,26 @@ pub struct NewArgs {
     /// Path to Cargo.toml.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
+}
+
+/// `cargo loadtest report FILE --html OUT`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report: a report.json file, a folder holding one, or a baseline name.
+    pub report: String,
+    /// Where to write the HTML page.
+    #[arg(long, value_name = "PATH")]
+    pub html: PathBuf,
+    /// The baseline the report was compared with (file, folder or baseline name), for its
+    /// curves overlaid on the report's.
+    #[arg(long, value_name = "BASELINE")]
+    pub baseline: Option<String>,
+    /// Path to Cargo.toml (to find the target directory that holds named baselines).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The target directory that holds named baselines.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
 }
 
 /// `cargo loadtest doctor`
@@ -286,6 +311,14 @@ pub struct RunArgs {
     /// name's per-second histograms in the JSON report's series.
     #[arg(long, value_name = "DIR")]
     pub hlog: Option<PathBuf>,
+    /// Where to write the HTML report, one self-contained page with charts (default:
+    /// TARGET_DIR/loadtest/report.html).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Serve live OpenMetrics / Prometheus metrics at http://ADDR/metrics while the run lasts:
+    /// PORT or :PORT listen on 127.0.0.1, HOST:PORT where given (0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Save this run's results as the named baseline (TARGET_DIR/loadtest/baselines/NAME/).
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
@@ -371,6 +404,33 @@ mod tests {
         ] {
             assert!(Cargo::try_parse_from(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn parses_report_and_the_watch_flags() {
+        let Cargo::Loadtest(a) = Cargo::try_parse_from([
+            "cargo", "loadtest", "report", "r.json", "--html", "out.html",
+        ])
+        .unwrap();
+        let Some(Command::Report(r)) = a.command else {
+            panic!("not report")
+        };
+        assert_eq!(
+            (r.report.as_str(), r.html.to_str()),
+            ("r.json", Some("out.html"))
+        );
+        assert!(Cargo::try_parse_from(["cargo", "loadtest", "report", "r.json"]).is_err());
+        let Cargo::Loadtest(a) = Cargo::try_parse_from([
+            "cargo",
+            "loadtest",
+            "--metrics-listen",
+            "9464",
+            "--html",
+            "x.html",
+        ])
+        .unwrap();
+        assert_eq!(a.run.metrics_listen.as_deref(), Some("9464"));
+        assert_eq!(a.run.html.as_deref(), Some(std::path::Path::new("x.html")));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub fn main() -> i32 {
     let result = match &args.command {
         Some(Command::List(list)) => crate::list::list(list, &interrupt),
         Some(Command::Compare(c)) => crate::compare::compare(c),
+        Some(Command::Report(r)) => crate::report_command::report(r),
         Some(Command::Doctor(d)) => crate::doctor::doctor(d),
         Some(Command::Init(a)) => crate::scaffold::init(a),
         Some(Command::New(a)) => crate::scaffold::new(a),

@@ -1,4 +1,4 @@
-//! Rendering reports: JUnit XML, Markdown, CSV, HdrHistogram interval logs and the terminal
+//! Rendering reports: JUnit XML, Markdown, CSV, HdrHistogram interval logs, HTML and the terminal
 //! summary table, each a pure function of a `RunReport`; where they go by default; atomic file
 //! writes (`-`, FIFOs and devices are written directly, see [`atomic`]). The reporters
 //! (`crate::reporter`) decide when each is written.
@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod csv;
 pub mod hlog;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod summary;
@@ -27,10 +28,13 @@ pub struct ReportPaths {
     pub csv: Option<PathBuf>,
     /// The folder of interval logs, when asked for.
     pub hlog: Option<PathBuf>,
+    /// The HTML report.
+    pub html: PathBuf,
 }
 
 impl ReportPaths {
-    /// The paths given on the command line, else `TARGET_DIR/loadtest/{report.json,junit.xml,report.md}`.
+    /// The paths given on the command line, else
+    /// `TARGET_DIR/loadtest/{report.json,junit.xml,report.md,report.html}`.
     pub fn resolve(target_dir: &Path, args: &RunArgs) -> ReportPaths {
         let dir = target_dir.join("loadtest");
         ReportPaths {
@@ -42,13 +46,15 @@ impl ReportPaths {
                 .unwrap_or_else(|| dir.join("report.md")),
             csv: args.csv.clone(),
             hlog: args.hlog.clone(),
+            html: args.html.clone().unwrap_or_else(|| dir.join("report.html")),
         }
     }
 
     /// Refuses, before anything runs, a `--csv` that names something other than a regular file
     /// (a folder, a FIFO, a device: its series file is named after it, so `/dev/null` would
-    /// create `/dev/null-series`), an `--hlog` that names something other than a folder, and
-    /// either of them as `-` (both write several files, so neither can go to standard output).
+    /// create `/dev/null-series`), an `--html` that names a folder, an `--hlog` that names
+    /// something other than a folder, and `--csv` or `--hlog` as `-` (both write several files, so
+    /// neither can go to standard output).
     pub fn check(&self) -> Result<(), CliError> {
         for (flag, path, what) in [
             (
@@ -81,6 +87,12 @@ impl ReportPaths {
                 }
             }
         }
+        if self.html.is_dir() {
+            return Err(CliError::Usage(format!(
+                "--html {}: is a folder; give the path of the file to write",
+                self.html.display()
+            )));
+        }
         if let Some(p) = &self.hlog
             && p.exists()
             && !p.is_dir()
@@ -103,10 +115,11 @@ impl ReportPaths {
     /// A one-line description for the terminal.
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "{}, {}, {}",
+            "{}, {}, {}, {}",
             self.json.display(),
             self.junit.display(),
-            self.markdown.display()
+            self.markdown.display(),
+            self.html.display()
         );
         if let Some(p) = &self.csv {
             s += &format!(", {}, {}", p.display(), csv::series_path(p).display());

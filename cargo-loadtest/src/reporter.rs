@@ -1,6 +1,7 @@
 //! The reporter seam: the orchestrator emits typed [`Event`]s, and every output is a
 //! [`Reporter`] that consumes them: the terminal display, the JSON, JUnit and Markdown files, the
-//! BMF, CSV and interval log files, the saved baseline. `compare` (and any later command that produces a run report)
+//! BMF, CSV and interval log files, the HTML report, the saved baseline, the live metrics endpoint.
+//! `compare` (and any later command that produces a run report)
 //! reuses the same reporters by emitting [`Event::RunFinished`] alone.
 //!
 //! Adding an output means implementing [`Reporter`] in a file of this module and registering it
@@ -8,12 +9,16 @@
 
 mod baseline;
 mod files;
+mod html;
 mod markdown;
+mod metrics;
 mod terminal;
 
 pub(crate) use baseline::SaveBaseline;
 pub(crate) use files::{BmfFile, CsvFiles, IntervalLogs, JsonFile, JunitFile};
+pub(crate) use html::HtmlFile;
 pub(crate) use markdown::MarkdownFile;
+pub(crate) use metrics::MetricsEndpoint;
 pub(crate) use terminal::{ComparisonTable, Terminal};
 
 use crate::errors::CliError;

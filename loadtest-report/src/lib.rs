@@ -5,7 +5,7 @@
 //!
 //! Responsible for: [`report`] (the JSON report's serde types, versioned by
 //! [`report::SCHEMA_VERSION`]), [`protocol`] (the harness's listing and event stream), [`hdr`]
-//! (HdrHistogram encoding), [`redact`] (what never appears in a report), [`exit_code`] (the
+//! (HdrHistogram encoding), [`live`] (the fixed-bucket live metrics of progress events), [`redact`] (what never appears in a report), [`exit_code`] (the
 //! documented exit codes) and [`verdict`] (the single owner of pass/fail).
 //!
 //! Must never depend on: tokio, an HTTP client, the runtime or the CLI. Installing
@@ -16,6 +16,7 @@
 
 pub mod exit_code;
 pub mod hdr;
+pub mod live;
 pub mod protocol;
 pub mod redact;
 pub mod report;

@@ -67,6 +67,10 @@ pub struct RunRequest {
     /// ([`crate::report::IntervalPoint::request_latency`]); off unless asked for.
     #[serde(default)]
     pub request_series: bool,
+    /// Send [`Progress::live`] with every progress event (for a metrics endpoint); off unless
+    /// asked for. Harnesses that predate it ignore it and send progress without it.
+    #[serde(default)]
+    pub live_metrics: bool,
 }
 
 /// One test to run and the option layers to apply above its attribute, lowest first.
@@ -101,6 +105,11 @@ pub struct Progress {
     pub p99_us: u64,
     /// Open model: iterations dropped so far.
     pub dropped: u64,
+    /// Per request name counters, fixed-bucket latencies and the generator's gauges, when the
+    /// run request asked for them ([`RunRequest::live_metrics`]); absent otherwise and from
+    /// harnesses that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Box<crate::live::LiveDetail>>,
 }
 
 /// A message from the harness.
@@ -181,5 +190,25 @@ mod tests {
         assert_eq!(Event::from_line(&line).unwrap().unwrap(), e);
         assert!(Event::from_line("user output").is_none());
         assert!(Event::from_line("@loadtest-event {nope").unwrap().is_err());
+    }
+
+    #[test]
+    fn progress_without_live_detail_still_reads() {
+        // What a harness of an earlier version sends: no `live` field.
+        let line = r#"@loadtest-event {"event":"progress","test":"a","elapsed_s":1.0,"planned_s":null,"iterations":3,"failed":0,"requests":3,"request_errors":0,"rate_per_s":3.0,"p99_us":10,"dropped":0}"#;
+        let Some(Ok(Event::Progress(p))) = Event::from_line(line) else {
+            panic!("not a progress event")
+        };
+        assert_eq!((p.iterations, p.live), (3, None));
+        let request: RunRequest =
+            serde_json::from_str(r#"{"protocol":1,"tests":[],"target":null}"#).unwrap();
+        assert!(!request.live_metrics && !request.request_series);
+        let mut live = crate::live::LiveDetail::default();
+        live.requests.insert("home".into(), Default::default());
+        let e = Event::Progress(Progress {
+            live: Some(Box::new(live)),
+            ..Progress::default()
+        });
+        assert_eq!(Event::from_line(&e.to_line()).unwrap().unwrap(), e);
     }
 }

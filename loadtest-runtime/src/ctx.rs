@@ -26,6 +26,8 @@ pub(crate) struct TestShared {
     pub(crate) setup: Option<Arc<dyn Any + Send + Sync>>,
     /// Values that must never appear in a report (redacted from error messages).
     pub(crate) secrets: &'static crate::redact::Secrets,
+    /// Users and in-flight iterations, for live metrics.
+    pub(crate) gauges: crate::executor::LiveGauges,
 }
 
 /// The context of one iteration of a load test.

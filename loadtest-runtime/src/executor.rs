@@ -5,9 +5,11 @@ mod closed;
 mod driver;
 mod fine_timer;
 mod iteration;
+mod live;
 mod open;
 mod stop;
 pub(crate) mod workers;
 
 pub(crate) use driver::{RunTest, run_test};
+pub(crate) use live::LiveGauges;
 pub(crate) use stop::Stop;

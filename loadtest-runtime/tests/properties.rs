@@ -1814,6 +1814,7 @@ fn any_event(rng: &mut Rng) -> Event {
             rate_per_s: any_f64(rng),
             p99_us: any_u64(rng),
             dropped: any_u64(rng),
+            live: rng.bool().then(|| Box::new(any_live(rng))),
         }),
         4 => Event::Finished {
             test: any_string(rng),
@@ -1857,6 +1858,45 @@ fn any_request(rng: &mut Rng) -> RunRequest {
             .collect(),
         base_url: opt(rng, any_string),
         request_series: rng.bool(),
+        live_metrics: rng.bool(),
+    }
+}
+
+fn any_buckets(rng: &mut Rng) -> loadtest_runtime::live::Buckets {
+    loadtest_runtime::live::Buckets {
+        counts: (0..rng.usize(..26)).map(|_| any_u64(rng)).collect(),
+        sum_us: any_u64(rng),
+    }
+}
+
+fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
+    use loadtest_runtime::live::{LiveDetail, LiveRequest};
+    LiveDetail {
+        ok: any_u64(rng),
+        late: any_u64(rng),
+        interrupted: any_u64(rng),
+        users: opt(rng, any_u64),
+        in_flight: opt(rng, any_u64),
+        cpu_seconds: any_f64(rng),
+        rss_bytes: any_u64(rng),
+        iteration_latency: any_buckets(rng),
+        scheduling_lag: any_buckets(rng),
+        requests: (0..rng.usize(..3))
+            .map(|_| {
+                let r = LiveRequest {
+                    by_class: (0..rng.usize(..3))
+                        .map(|_| (any_string(rng), any_u64(rng)))
+                        .collect(),
+                    by_status: (0..rng.usize(..3))
+                        .map(|_| (any_string(rng), any_u64(rng)))
+                        .collect(),
+                    bytes_sent: any_u64(rng),
+                    bytes_received: any_u64(rng),
+                    latency: any_buckets(rng),
+                };
+                (any_string(rng), r)
+            })
+            .collect(),
     }
 }
 

@@ -64,7 +64,7 @@ fn reports_go_to_the_target_dir_by_default() {
     let mut cmd = f.command(&["--target", &server.url(), "--exact", "home"]);
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    for name in ["report.json", "junit.xml", "report.md"] {
+    for name in ["report.json", "junit.xml", "report.md", "report.html"] {
         assert!(
             dir.join(name).is_file(),
             "{name} missing in {}",
@@ -445,7 +445,7 @@ fn credentials_stay_out(f: &Fixture, target: &str, client: &str) {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         ),
     ];
-    for name in ["report.json", "junit.xml", "report.md"] {
+    for name in ["report.json", "junit.xml", "report.md", "report.html"] {
         haystacks.push((
             name.to_string(),
             std::fs::read_to_string(f.file(name)).unwrap(),

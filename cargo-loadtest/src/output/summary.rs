@@ -141,11 +141,85 @@ pub fn top_error_classes(r: &TestResult, n: usize) -> Vec<ErrorClass> {
     classes
 }
 
-/// The whole summary: the table, then failures and generator warnings, then the verdict line.
+/// A count per second over `elapsed_s` seconds, as the tables show rates.
+pub fn rate(count: u64, elapsed_s: f64) -> String {
+    let r = if elapsed_s > 0.0 {
+        count as f64 / elapsed_s
+    } else {
+        0.0
+    };
+    format!("{r:.1}/s")
+}
+
+/// Requests that were not `ok`, by class (`http_5xx 3, timeout 1`), or `-`.
+pub fn errors_by_class(by_class: &std::collections::BTreeMap<String, u64>) -> String {
+    let errors: Vec<String> = by_class
+        .iter()
+        .filter(|(c, n)| c.as_str() != "ok" && **n > 0)
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    if errors.is_empty() {
+        "-".into()
+    } else {
+        errors.join(", ")
+    }
+}
+
+/// The header of a test's per-request-name table.
+pub const REQUEST_HEADER: [&str; 7] = ["name", "count", "rate", "p50", "p95", "p99", "errors"];
+
+/// A test's per-request-name table (name, count, rate, p50, p95, p99, errors by class), when
+/// it is worth showing: the test has more than one request name, or anything failed (an
+/// iteration, a request, or the verdict).
+pub fn request_table(t: &TestReport) -> Option<String> {
+    let r = t.result.as_ref()?;
+    let any_failure = t.status != TestStatus::Passed
+        || r.iterations.failed > 0
+        || r.request_names
+            .values()
+            .any(|m| m.by_class.iter().any(|(c, n)| c != "ok" && *n > 0));
+    if r.request_names.is_empty() || (r.request_names.len() < 2 && !any_failure) {
+        return None;
+    }
+    let rows: Vec<Vec<String>> = r
+        .request_names
+        .iter()
+        .map(|(name, m)| {
+            let l = &m.latency.summary;
+            vec![
+                name.clone(),
+                m.count.to_string(),
+                rate(m.count, r.elapsed_s),
+                human_us(l.p50_us as f64),
+                human_us(l.p95_us as f64),
+                human_us(l.p99_us as f64),
+                errors_by_class(&m.by_class),
+            ]
+        })
+        .collect();
+    let mut out = format!("\n{}::{} by request name:\n", t.target, t.name);
+    for line in render_table(&REQUEST_HEADER, &rows).lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    Some(out)
+}
+
+/// The whole summary: the table, each test's per-request-name table where it is shown
+/// ([`request_table`]), then failures and generator warnings, then the verdict line.
 pub fn table(report: &RunReport) -> String {
     let rows: Vec<Vec<String>> = report.tests.iter().map(row).collect();
     let mut out = String::from("\n");
     out.push_str(&render_table(&HEADER, &rows));
+    let mut tables = false;
+    for t in &report.tests {
+        if let Some(requests) = request_table(t) {
+            out.push_str(&requests);
+            tables = true;
+        }
+    }
+    if tables && report.tests.iter().any(|t| !t.failures.is_empty()) {
+        out.push('\n');
+    }
     for t in &report.tests {
         for f in &t.failures {
             out.push_str(&format!("  {}::{}: {}\n", t.target, t.name, f));

@@ -119,6 +119,7 @@ pub(crate) fn run_harness(
                 .collect(),
             base_url: settings.run_base_url(),
             request_series: args.hlog.is_some(),
+            live_metrics: args.metrics_listen.is_some(),
         };
         let session = match Session::spawn(h, &request, &args.harness_args, args.quiet) {
             Ok(p) => p,

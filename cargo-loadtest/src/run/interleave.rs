@@ -75,6 +75,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let paths = ReportPaths::resolve(&ws.target_dir, args);
     paths.check()?;
 
+    let metrics = super::orchestrate::metrics_server(args)?;
     let base = BaseWorktree::create(&ws.root, rev)?;
     let short = &base.commit[..12];
     if !args.quiet {
@@ -119,7 +120,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
     };
-    let mut reporters = outputs(args, &paths, &ws.target_dir);
+    let mut reporters = outputs(args, &paths, &ws.target_dir, None, metrics, interrupt);
     let started_at = SystemTime::now();
     let clock = Instant::now();
     reporters.emit(&Event::RunStarted { tests: head.len() })?;

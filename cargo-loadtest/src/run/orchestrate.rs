@@ -10,8 +10,8 @@ use crate::errors::CliError;
 use crate::exit_code;
 use crate::output::{ReportPaths, atomic};
 use crate::reporter::{
-    BmfFile, CsvFiles, Event, IntervalLogs, JsonFile, JunitFile, MarkdownFile, Reporters,
-    SaveBaseline, Terminal,
+    BmfFile, CsvFiles, Event, HtmlFile, IntervalLogs, JsonFile, JunitFile, MarkdownFile,
+    MetricsEndpoint, Reporters, SaveBaseline, Terminal,
 };
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -42,10 +42,18 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     };
     let paths = ReportPaths::resolve(&ws.target_dir, args);
     paths.check()?;
+    let metrics = metrics_server(args)?;
     let listed = super::build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
     settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
     let selected = super::select(args, listed)?;
-    let mut reporters = outputs(args, &paths, &ws.target_dir);
+    let mut reporters = outputs(
+        args,
+        &paths,
+        &ws.target_dir,
+        against.as_ref().map(|(old, _)| old),
+        metrics,
+        interrupt,
+    );
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
     };
@@ -134,10 +142,32 @@ pub(super) fn run_selected(
 
 /// The run's outputs, in the order they receive events: the report files, then the terminal,
 /// then the saved baseline.
+/// `--metrics-listen`: bound before the build, so that a port in use is refused before anything
+/// runs; it answers from here to the end of the invocation.
+pub(super) fn metrics_server(
+    args: &RunArgs,
+) -> Result<Option<crate::live::MetricsServer>, CliError> {
+    let Some(addr) = &args.metrics_listen else {
+        return Ok(None);
+    };
+    let server =
+        crate::live::MetricsServer::start(crate::live::parse_listen(addr)?, String::new())?;
+    if !args.quiet {
+        eprintln!("     Metrics at http://{}/metrics", server.addr);
+    }
+    Ok(Some(server))
+}
+
+/// The run's outputs, in the order they receive events: the report files (the HTML page with
+/// `baseline`'s curves, when there is one), the metrics endpoint, the terminal, then the saved
+/// baseline.
 pub(super) fn outputs(
     args: &RunArgs,
     paths: &ReportPaths,
     target_dir: &std::path::Path,
+    baseline: Option<&RunReport>,
+    metrics: Option<crate::live::MetricsServer>,
+    interrupt: &Interrupt,
 ) -> Reporters {
     let mut reporters = Reporters::default();
     reporters
@@ -146,7 +176,18 @@ pub(super) fn outputs(
         .register(MarkdownFile {
             path: paths.markdown.clone(),
             step_summary: true,
+        })
+        .register(HtmlFile {
+            path: paths.html.clone(),
+            baseline: baseline.cloned(),
         });
+    if let Some(server) = metrics {
+        reporters.register(MetricsEndpoint {
+            server,
+            quiet: args.quiet,
+            interrupt: interrupt.clone(),
+        });
+    }
     if let Some(bmf) = &args.bmf {
         reporters.register(BmfFile(bmf.clone()));
     }

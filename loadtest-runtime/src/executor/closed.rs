@@ -83,6 +83,11 @@ pub(crate) async fn run(
             super::workers::spawn(spawned as usize, user(users.clone(), spawned));
             spawned += 1;
         }
+        let exited = users.exited.available_permits() as u64;
+        users
+            .test
+            .gauges
+            .set_users(want.min(spawned).saturating_sub(exited));
         if users.limit.is_some()
             && users.exited.available_permits() as u64 == spawned
             && spawned > 0
@@ -102,6 +107,7 @@ pub(crate) async fn run(
         }
     }
     soft.stop();
+    users.test.gauges.set_users(0);
     users.wanted_changed.notify_waiters();
     let n = u32::try_from(spawned).unwrap_or(u32::MAX);
     let _ = users.exited.acquire_many(n).await;

@@ -39,6 +39,8 @@ pub(crate) struct RunTest<'a> {
     pub(crate) on_progress: &'a mut (dyn FnMut(Progress) + Send),
     /// Keep each request name's latency per second in the series.
     pub(crate) request_series: bool,
+    /// Send live metrics with each progress event.
+    pub(crate) live_metrics: bool,
 }
 
 /// Runs one test to its end and returns what was measured.
@@ -51,9 +53,11 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         interrupt,
         on_progress,
         request_series,
+        live_metrics,
     } = req;
     let name = def.full_name();
-    let metrics = Metrics::with_settings(config.max_names, request_series);
+    // Live metrics bucket each request name's latency from its per-second histograms.
+    let metrics = Metrics::with_settings(config.max_names, request_series || live_metrics);
     let max_idle = match &config.model {
         LoadModel::Closed { users, .. } => users.peak() as usize,
         LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
@@ -82,11 +86,13 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
             }
             secrets
         },
+        gauges: super::LiveGauges::new(),
     });
     let soft = Arc::new(Stop::default());
     let hard = Arc::new(Stop::default());
     let open_model = matches!(config.model, LoadModel::Open { .. });
     let before = ProcessSample::now();
+    let mut live = live_metrics.then(|| super::live::LiveState::new(before));
     let started_at = std::time::SystemTime::now();
     let start = Instant::now();
     let mut load = match config.model.clone() {
@@ -155,7 +161,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     hard.stop();
                 }
                 if now >= next_tick {
-                    let interval = metrics.take_interval();
+                    let mut interval = metrics.take_interval();
                     let (iterations, interval_latency) = (interval.iterations, &interval.latency);
                     last_tick = now;
                     next_tick += Duration::from_secs(1);
@@ -175,7 +181,13 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                         rate_per_s: iterations as f64,
                         p99_us: progress_latency.value_at_quantile(0.99),
                         dropped: totals.dropped,
+                        live: live
+                            .as_mut()
+                            .map(|l| Box::new(l.tick(&interval, &metrics, &shared.gauges))),
                     });
+                    if !request_series {
+                        interval.request_latency.clear();
+                    }
                     series.push((now - start).as_secs_f64(), interval);
                     if config.abort_on_fail && aborted_by.is_none() {
                         let merged = metrics.merged();
@@ -195,7 +207,10 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let elapsed_s = (end - start).as_secs_f64();
     // What ended after the last tick: a point of its own, or, when it is a sliver of a second,
     // part of the last point (so the series adds up to the totals and counts whole seconds).
-    let tail = metrics.take_interval();
+    let mut tail = metrics.take_interval();
+    if !request_series {
+        tail.request_latency.clear();
+    }
     if end > last_tick + Duration::from_millis(50) || series.is_empty() {
         series.push(elapsed_s, tail);
     } else {

@@ -72,6 +72,7 @@ pub(crate) fn record(
         if let Some(actual) = actual {
             let lag = actual.duration_since(intended);
             crate::metrics::hdr::record(&mut s.lag, lag.as_micros() as u64);
+            crate::metrics::hdr::record(&mut s.interval.lag, lag.as_micros() as u64);
             if lag > LATE_AFTER {
                 s.late += 1;
             }

@@ -103,6 +103,8 @@ async fn run_share(
         .min(Semaphore::MAX_PERMITS)
         .min(u32::MAX as usize);
     let slots = Arc::new(Semaphore::new(cap));
+    // Touched by this schedule's worker thread only: the iterations run on it too.
+    let in_flight = test.gauges.in_flight_counter();
     let mut arrivals = Arrivals::new(plan.rate, plan.duration.map(|d| d.as_secs_f64()));
     let timer = FineTimer::new();
     let start = Instant::now();
@@ -139,10 +141,13 @@ async fn run_share(
         let hard = hard.clone();
         let timeout = plan.iteration_timeout;
         let global_k = k * share.of as u64 + share.index as u64;
+        let in_flight = in_flight.clone();
+        in_flight.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let ctx = Ctx::for_iteration(test.clone(), global_k);
             let outcome = run_once(run, &ctx, timeout, &hard).await;
             record(&test.metrics, intended, Some(actual), outcome, test.secrets);
+            in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
         k += 1;

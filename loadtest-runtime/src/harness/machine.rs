@@ -148,6 +148,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 interrupt: interrupt.clone(),
                 on_progress: &mut on_progress,
                 request_series: request.request_series,
+                live_metrics: request.live_metrics,
             };
             match run_test(run).await {
                 Ok(result) => emit(&Event::Finished {

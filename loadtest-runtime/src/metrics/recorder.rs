@@ -22,6 +22,17 @@ pub(crate) struct Totals {
     pub(crate) requests: u64,
     pub(crate) request_errors: u64,
     pub(crate) dropped: u64,
+    pub(crate) late: u64,
+    pub(crate) interrupted: u64,
+}
+
+/// One request name's counters so far (no histogram), for live metrics.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct NameCounts {
+    pub(crate) by_class: [u64; 8],
+    pub(crate) by_status: Vec<(u16, u64)>,
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_received: u64,
 }
 
 /// The metrics of one running test.
@@ -109,6 +120,7 @@ impl Metrics {
             s.interval.request_errors = 0;
             s.interval.latency.reset();
             s.interval.latency_uncorrected.reset();
+            s.interval.lag.reset();
             for (name, stats) in s.requests.iter_mut() {
                 if let Some(h) = stats.interval_latency.as_mut().filter(|h| !h.is_empty()) {
                     super::shard::add(
@@ -136,8 +148,35 @@ impl Metrics {
             t.requests += requests;
             t.request_errors += request_errors;
             t.dropped += s.dropped;
+            t.late += s.late;
+            t.interrupted += s.interrupted;
         }
         t
+    }
+
+    /// Each request name's counters so far, summed over the shards without their histograms.
+    pub(crate) fn name_counts(&self) -> std::collections::HashMap<Box<str>, NameCounts> {
+        let shards = lock(&self.shards).clone();
+        let mut out: std::collections::HashMap<Box<str>, NameCounts> =
+            std::collections::HashMap::new();
+        for shard in shards {
+            let s = lock(&shard);
+            for (name, stats) in &s.requests {
+                let c = out.entry(name.clone()).or_default();
+                for (a, b) in c.by_class.iter_mut().zip(stats.by_class) {
+                    *a += b;
+                }
+                for &(status, n) in &stats.by_status {
+                    match c.by_status.iter_mut().find(|(st, _)| *st == status) {
+                        Some((_, m)) => *m += n,
+                        None => c.by_status.push((status, n)),
+                    }
+                }
+                c.bytes_sent += stats.bytes_sent;
+                c.bytes_received += stats.bytes_received;
+            }
+        }
+        out
     }
 
     /// Merges every shard into one (the totals so far).
@@ -199,6 +238,8 @@ mod tests {
                 requests,
                 request_errors,
                 dropped: merged.dropped,
+                late: merged.late,
+                interrupted: merged.interrupted,
             }
         );
         assert_eq!(
@@ -208,9 +249,15 @@ mod tests {
                 failed: 1,
                 requests: 2,
                 request_errors: 1,
-                dropped: 3
+                dropped: 3,
+                late: 0,
+                interrupted: 0,
             }
         );
+        let names = m.name_counts();
+        assert_eq!(names["GET /"].by_class[0], 1);
+        assert_eq!(names["GET /"].by_status, vec![(200, 1), (503, 1)]);
+        assert_eq!(names["GET /"].bytes_received, 4);
         assert_eq!(m.take_interval().iterations, 4001);
         assert_eq!(m.take_interval().iterations, 0);
     }

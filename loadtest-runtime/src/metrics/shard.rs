@@ -178,6 +178,8 @@ pub(crate) struct Interval {
     pub(crate) latency: Hist,
     /// Open model only, like the totals' uncorrected latency.
     pub(crate) latency_uncorrected: Hist,
+    /// Open model only: how late the interval's iterations started (for live metrics).
+    pub(crate) lag: Hist,
     /// Each request name's latency in the interval, when the shards keep it; filled by
     /// [`super::Metrics::take_interval`] from the shards' [`RequestStats::interval_latency`].
     pub(crate) request_latency: HashMap<Box<str>, Hist>,
@@ -192,6 +194,7 @@ impl Default for Interval {
             request_errors: 0,
             latency: hdr::new_hist(),
             latency_uncorrected: hdr::new_hist(),
+            lag: hdr::new_hist(),
             request_latency: HashMap::new(),
         }
     }
@@ -206,6 +209,7 @@ impl Interval {
         self.request_errors += other.request_errors;
         add(&mut self.latency, &other.latency);
         add(&mut self.latency_uncorrected, &other.latency_uncorrected);
+        add(&mut self.lag, &other.lag);
         for (name, h) in &other.request_latency {
             add(
                 self.request_latency

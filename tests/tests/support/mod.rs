@@ -178,16 +178,26 @@ impl Fixture {
         cmd
     }
 
-    /// Runs `cargo loadtest ARGS --json/--junit/--markdown` into this test's output folder.
+    /// Runs `cargo loadtest ARGS --json/--junit/--markdown/--html` into this test's output
+    /// folder.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_command(args)
+            .output()
+            .expect("cargo-loadtest runs")
+    }
+
+    /// The command [`Fixture::run`] runs, to add to it before running it.
+    pub fn run_command(&self, args: &[&str]) -> Command {
         let mut cmd = self.command(args);
         cmd.arg("--json")
             .arg(self.file("report.json"))
             .arg("--junit")
             .arg(self.file("junit.xml"))
             .arg("--markdown")
-            .arg(self.file("report.md"));
-        cmd.output().expect("cargo-loadtest runs")
+            .arg(self.file("report.md"))
+            .arg("--html")
+            .arg(self.file("report.html"));
+        cmd
     }
 
     /// The JSON report written by [`Fixture::run`], parsed with the project's own types.

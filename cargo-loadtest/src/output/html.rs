@@ -1,0 +1,8 @@
+//! The HTML report: one self-contained page (inline SVG charts and styles; no script, no
+//! network) rendered from a `RunReport`, by the run's reporter and by `cargo loadtest report`
+//! alike. [`chart`] draws, [`page`] lays the report out.
+
+mod chart;
+mod page;
+
+pub use page::render;

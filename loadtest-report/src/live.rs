@@ -1,0 +1,214 @@
+//! Live metrics of a running test, for metrics endpoints (`cargo loadtest --metrics-listen`):
+//! fixed-bucket latency counts and per-request-name counters, sent in
+//! [`crate::protocol::Progress::live`] once a second when the run asks for them.
+//!
+//! Latency is bucketed into [`LATENCY_BUCKETS_US`], the same fixed bounds on every run and
+//! shard, so that a metrics server can add histograms of several generators up and take their
+//! quantiles. The buckets are derived from the HdrHistograms the runtime records anyway
+//! ([`Buckets::add_hist`]): a value counts in the first bucket whose bound is at least the
+//! highest value HdrHistogram treats as equal to it (as its percentiles do), so the buckets of
+//! each second add up exactly to those of the whole test.
+
+use crate::hdr::Hist;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Upper bounds of the latency buckets, in microseconds: 1-2-5 steps from 10 µs to 50 s, then
+/// one, two and five minutes. A last, unbounded bucket (`+Inf`) follows them.
+pub const LATENCY_BUCKETS_US: [u64; 24] = [
+    10,
+    20,
+    50,
+    100,
+    200,
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    60_000_000,
+    120_000_000,
+    300_000_000,
+];
+
+/// The most request names a test exposes live; further names are counted under [`OTHER_NAME`].
+pub const MAX_LIVE_NAMES: usize = 50;
+
+/// The request name that holds the requests of names beyond [`MAX_LIVE_NAMES`].
+pub const OTHER_NAME: &str = "(other)";
+
+/// Latency counts per fixed bucket, cumulative since the test started.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Buckets {
+    /// Values per bucket (not cumulative across buckets): one per bound of
+    /// [`LATENCY_BUCKETS_US`], then the values above the last bound. Empty when nothing was
+    /// recorded.
+    pub counts: Vec<u64>,
+    /// The sum of the values, in microseconds (each value as HdrHistogram's median equivalent).
+    pub sum_us: u64,
+}
+
+impl Buckets {
+    /// Adds every value of `h` to the buckets.
+    pub fn add_hist(&mut self, h: &Hist) {
+        if h.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; LATENCY_BUCKETS_US.len() + 1];
+        }
+        for v in h.iter_recorded() {
+            let n = v.count_at_value();
+            let high = h.highest_equivalent(v.value_iterated_to());
+            self.counts[bucket_of(high)] += n;
+            self.sum_us = self
+                .sum_us
+                .saturating_add(h.median_equivalent(v.value_iterated_to()).saturating_mul(n));
+        }
+    }
+
+    /// The buckets of the values of `h`.
+    pub fn of(h: &Hist) -> Buckets {
+        let mut b = Buckets::default();
+        b.add_hist(h);
+        b
+    }
+
+    /// Adds `other` to these buckets.
+    pub fn add(&mut self, other: &Buckets) {
+        if other.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; LATENCY_BUCKETS_US.len() + 1];
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+    }
+
+    /// The number of values.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// `(upper bound in microseconds, values at or below it)` per bound, cumulative, as
+    /// Prometheus histograms expose them; the last entry (`None`) is `+Inf`.
+    pub fn cumulative(&self) -> Vec<(Option<u64>, u64)> {
+        let mut total = 0;
+        (0..=LATENCY_BUCKETS_US.len())
+            .map(|i| {
+                total += self.counts.get(i).copied().unwrap_or(0);
+                (LATENCY_BUCKETS_US.get(i).copied(), total)
+            })
+            .collect()
+    }
+}
+
+/// The index of the bucket a value (microseconds) falls in.
+pub fn bucket_of(us: u64) -> usize {
+    LATENCY_BUCKETS_US.partition_point(|&bound| bound < us)
+}
+
+/// One request name's counters and latency so far.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LiveRequest {
+    /// Requests by outcome class (`ok`, `http_4xx`, ...), as in the report.
+    pub by_class: BTreeMap<String, u64>,
+    /// Responses by status code.
+    pub by_status: BTreeMap<String, u64>,
+    /// Request body bytes sent.
+    pub bytes_sent: u64,
+    /// Response body bytes received.
+    pub bytes_received: u64,
+    /// Latency, from sending to the end of the response body.
+    pub latency: Buckets,
+}
+
+/// Everything a metrics endpoint shows of a running test, cumulative since it started (gauges
+/// are the current value).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LiveDetail {
+    /// Iterations that returned `Ok`.
+    pub ok: u64,
+    /// Iterations that started more than 10 ms after their intended start.
+    pub late: u64,
+    /// Iterations cut short by the end of the test or an interrupt.
+    pub interrupted: u64,
+    /// Closed model: virtual users currently running iterations (the ramp's current level).
+    pub users: Option<u64>,
+    /// Open model: iterations running now.
+    pub in_flight: Option<u64>,
+    /// CPU time the harness process used since the test started, in seconds.
+    pub cpu_seconds: f64,
+    /// Resident memory of the harness process now, in bytes.
+    pub rss_bytes: u64,
+    /// Iteration latency (corrected in the open model).
+    pub iteration_latency: Buckets,
+    /// Open model: how late iterations started against their schedule.
+    pub scheduling_lag: Buckets,
+    /// Per request name, at most [`MAX_LIVE_NAMES`] of them plus [`OTHER_NAME`].
+    pub requests: BTreeMap<String, LiveRequest>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdr::{new_hist, record};
+
+    #[test]
+    fn values_land_in_the_first_bucket_at_or_above_them() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(10), 0);
+        assert_eq!(bucket_of(11), 1);
+        assert_eq!(bucket_of(1_000), 6);
+        assert_eq!(bucket_of(300_000_000), LATENCY_BUCKETS_US.len() - 1);
+        assert_eq!(bucket_of(300_000_001), LATENCY_BUCKETS_US.len());
+        let mut h = new_hist();
+        for v in [5, 10, 15, 999, 1_000, 1_001, 7_000_000] {
+            record(&mut h, v);
+        }
+        let b = Buckets::of(&h);
+        assert_eq!(b.count(), 7);
+        assert_eq!(b.counts[0], 2);
+        assert_eq!(b.counts[1], 1);
+        assert_eq!(b.counts[6], 2);
+        assert_eq!(b.counts[7], 1);
+        assert_eq!(b.counts[18], 1, "7 s is in the 10 s bucket");
+        let cumulative = b.cumulative();
+        assert_eq!(cumulative.last(), Some(&(None, 7)));
+        assert_eq!(cumulative[6], (Some(1_000), 5));
+        // The sum is exact below 2048 µs, where HdrHistogram keeps every value apart.
+        assert!(
+            b.sum_us
+                .abs_diff(5 + 10 + 15 + 999 + 1_000 + 1_001 + 7_000_000)
+                < 7_000
+        );
+    }
+
+    #[test]
+    fn the_buckets_of_parts_add_up_to_the_buckets_of_the_whole() {
+        let (mut whole, mut a, mut b) = (new_hist(), new_hist(), new_hist());
+        for i in 0..5_000u64 {
+            let v = (i * 7_919) % 3_000_000;
+            record(&mut whole, v);
+            record(if i % 3 == 0 { &mut a } else { &mut b }, v);
+        }
+        let mut parts = Buckets::of(&a);
+        parts.add(&Buckets::of(&b));
+        assert_eq!(parts.counts, Buckets::of(&whole).counts);
+        assert_eq!(parts.count(), 5_000);
+    }
+}
