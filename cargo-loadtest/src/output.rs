@@ -31,16 +31,32 @@ pub struct ReportPaths {
 impl ReportPaths {
     /// The paths given on the command line, else `TARGET_DIR/loadtest/{report.json,junit.xml,report.md}`.
     pub fn resolve(target_dir: &Path, args: &RunArgs) -> ReportPaths {
+        ReportPaths::from_flags(
+            target_dir,
+            args.json.clone(),
+            args.junit.clone(),
+            args.markdown.clone(),
+            args.csv.clone(),
+            args.hlog.clone(),
+        )
+    }
+
+    /// The paths given by flags (any command's), else the defaults under `target_dir`.
+    pub fn from_flags(
+        target_dir: &Path,
+        json: Option<PathBuf>,
+        junit: Option<PathBuf>,
+        markdown: Option<PathBuf>,
+        csv: Option<PathBuf>,
+        hlog: Option<PathBuf>,
+    ) -> ReportPaths {
         let dir = target_dir.join("loadtest");
         ReportPaths {
-            json: args.json.clone().unwrap_or_else(|| dir.join("report.json")),
-            junit: args.junit.clone().unwrap_or_else(|| dir.join("junit.xml")),
-            markdown: args
-                .markdown
-                .clone()
-                .unwrap_or_else(|| dir.join("report.md")),
-            csv: args.csv.clone(),
-            hlog: args.hlog.clone(),
+            json: json.unwrap_or_else(|| dir.join("report.json")),
+            junit: junit.unwrap_or_else(|| dir.join("junit.xml")),
+            markdown: markdown.unwrap_or_else(|| dir.join("report.md")),
+            csv,
+            hlog,
         }
     }
 

@@ -8,4 +8,4 @@ mod orchestrate;
 mod select;
 
 pub(crate) use orchestrate::run;
-pub(crate) use select::{Selected, build_and_select};
+pub(crate) use select::{Selected, build_and_select, filter};

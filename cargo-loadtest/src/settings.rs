@@ -33,24 +33,43 @@ impl Settings {
     /// Reads the workspace file, the environment and the flags; every value is validated here,
     /// before anything is built.
     pub(crate) fn load(root: &Path, args: &RunArgs) -> Result<Settings, CliError> {
+        let path = root.join(FILE_NAME);
+        let (defaults, tests) = if path.is_file() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(CliError::io(format!("cannot read {}", path.display())))?;
+            parse_file(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?
+        } else {
+            (
+                OptionLayer::new(format!("{FILE_NAME} [defaults]")),
+                BTreeMap::new(),
+            )
+        };
+        Settings::with_file_layers(defaults, tests, args)
+    }
+
+    /// Like [`Settings::load`], with the workspace file's layers given (from an archive's
+    /// manifest) instead of read.
+    pub(crate) fn with_file_layers(
+        defaults: OptionLayer,
+        tests: BTreeMap<String, OptionLayer>,
+        args: &RunArgs,
+    ) -> Result<Settings, CliError> {
         let mut s = Settings {
             cli: cli_layer(args)?,
             ..Settings::default()
         };
-        let path = root.join(FILE_NAME);
-        if path.is_file() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(CliError::io(format!("cannot read {}", path.display())))?;
-            let (defaults, tests) = parse_file(&text)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-            s.file_defaults = defaults;
-            s.file_tests = tests;
-        }
+        s.file_defaults = defaults;
+        s.file_tests = tests;
         s.env = OptionLayer::from_env(std::env::vars());
         s.env.validate().map_err(CliError::Usage)?;
         // Read by the harnesses; checked here so that a bad value stops the run before the build.
         loadtest_grammar::threads::worker_threads().map_err(CliError::Usage)?;
         Ok(s)
+    }
+
+    /// The workspace file's layers: `[defaults]` and `[tests.NAME]`.
+    pub(crate) fn file_layers(&self) -> (&OptionLayer, &BTreeMap<String, OptionLayer>) {
+        (&self.file_defaults, &self.file_tests)
     }
 
     /// The layers for one test, lowest first.

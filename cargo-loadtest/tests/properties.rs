@@ -270,6 +270,8 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     passed: rng.bool(),
                     connections: Default::default(),
                     phases: Default::default(),
+                    shards: Vec::new(),
+                    missing_shards: Vec::new(),
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,
@@ -287,6 +289,8 @@ fn any_report(rng: &mut Rng) -> RunReport {
             cpus: rng.usize(..64),
             command_line: vec!["cargo".into(), "loadtest".into()],
             fail_on_saturation: rng.bool(),
+            shard: None,
+            merge: None,
         },
         status: *pick(
             rng,

@@ -16,6 +16,7 @@
 
 pub mod exit_code;
 pub mod hdr;
+pub mod merge;
 pub mod protocol;
 pub mod redact;
 pub mod report;

@@ -7,6 +7,15 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically, creating parent folders.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    write_with(path, |f| f.write_all(bytes))
+}
+
+/// Writes what `fill` writes into a file to `path` atomically (for content too large to hold in
+/// memory, such as an archive), creating parent folders.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), CliError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -20,7 +29,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -11,7 +11,7 @@ use crate::session::{Msg, Session};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use loadtest_report::protocol::{self, PROTOCOL_VERSION, RunRequest, TestRequest};
-use loadtest_report::report::{TestReport, TestResult};
+use loadtest_report::report::{ShardSpec, TestReport, TestResult};
 use loadtest_report::verdict::{self, Evidence, Policy};
 use std::time::Duration;
 
@@ -86,12 +86,21 @@ impl Outcomes<'_> {
     }
 }
 
+/// What every session of a run is asked beyond its tests: the shard to run and the
+/// coordinated start.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Launch {
+    pub(crate) shard: Option<ShardSpec>,
+    pub(crate) start_at_unix: Option<f64>,
+}
+
 /// Runs `tests` (all of harness `h`) until each one has a report.
 pub(crate) fn run_harness(
     h: &BuiltHarness,
     tests: &[&Selected],
     settings: &Settings,
     args: &RunArgs,
+    launch: Launch,
     interrupt: &Interrupt,
     out: &mut Outcomes<'_>,
 ) -> Result<(), CliError> {
@@ -119,6 +128,8 @@ pub(crate) fn run_harness(
                 .collect(),
             base_url: settings.run_base_url(),
             request_series: args.hlog.is_some(),
+            shard: launch.shard,
+            start_at_unix: launch.start_at_unix,
         };
         let session = match Session::spawn(h, &request, &args.harness_args, args.quiet) {
             Ok(p) => p,

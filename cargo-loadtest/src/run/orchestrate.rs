@@ -2,7 +2,8 @@
 //! harnesses one after another, the comparison, the verdict on the run, and the reporters.
 
 use super::Selected;
-use super::harness::{Outcomes, run_harness};
+use super::harness::{Launch, Outcomes, run_harness};
+use crate::scale::{self, archive::Extracted};
 use crate::cli::RunArgs;
 use crate::compare::baseline;
 use crate::compile::BuiltHarness;
@@ -16,14 +17,62 @@ use crate::reporter::{
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace;
-use loadtest_report::report::{RunInfo, RunReport, RunStatus, SCHEMA_VERSION};
+use loadtest_report::report::{RunInfo, RunReport, RunStatus, SCHEMA_VERSION, ShardRun};
 use loadtest_report::verdict::{self, Policy};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// Where the harnesses come from: the workspace (built by cargo) or an extracted archive.
+enum Source {
+    Workspace(workspace::Workspace),
+    Archive(Extracted),
+}
+
 /// Runs the load tests and returns the exit code.
 pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
-    let ws = workspace::discover(&args.workspace)?;
-    let settings = Settings::load(&ws.root, args)?;
+    // Scale-out flags are checked before anything is read or built.
+    let shard = scale::shard::resolve(args.shard.as_deref(), args.shard_count, |k| {
+        std::env::var(k).ok()
+    })
+    .map_err(CliError::Usage)?;
+    if args.judge_shard && shard.is_none() {
+        return Err(CliError::Usage(
+            "--judge-shard needs a shard (--shard K/N, LOADTEST_SHARD or JOB_COMPLETION_INDEX)"
+                .into(),
+        ));
+    }
+    let grace = match &args.start_grace {
+        Some(g) => loadtest_grammar::parse_duration(g)
+            .map_err(|e| CliError::Usage(format!("--start-grace: {e}")))?,
+        None => std::time::Duration::ZERO,
+    };
+    let start_at = match &args.start_at {
+        Some(text) => {
+            let at = scale::start_at::parse(text)
+                .map_err(|e| CliError::Usage(format!("--start-at: {e}")))?;
+            scale::start_at::check(text, at, unix_now(), grace).map_err(CliError::Usage)?;
+            Some((text.as_str(), at))
+        }
+        None => None,
+    };
+    let source = match &args.archive_file {
+        Some(path) => Source::Archive(scale::archive::extract(path, args.extract_to.as_deref())?),
+        None => Source::Workspace(workspace::discover(&args.workspace)?),
+    };
+    let (settings, target_dir) = match &source {
+        Source::Workspace(ws) => (Settings::load(&ws.root, args)?, ws.target_dir.clone()),
+        Source::Archive(x) => (
+            Settings::with_file_layers(
+                x.manifest.file_defaults.clone(),
+                x.manifest.file_tests.clone(),
+                args,
+            )?,
+            args.workspace
+                .target_dir
+                .clone()
+                .unwrap_or_else(|| "target".into()),
+        ),
+    };
+    let unjudged_shard = shard.is_some() && !args.judge_shard;
     // Everything the gate needs is checked before anything is built.
     for t in &args.gate.tolerance {
         loadtest_grammar::parse_tolerance(t)
@@ -34,15 +83,77 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     }
     let against = match (&args.baseline, &args.baseline_file) {
         (Some(name), _) => Some((
-            baseline::load_named(&ws.target_dir, name)?,
+            baseline::load_named(&target_dir, name)?,
             format!("baseline {name:?}"),
         )),
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
-    let paths = ReportPaths::resolve(&ws.target_dir, args);
+    let paths = ReportPaths::resolve(&target_dir, args);
     paths.check()?;
-    let selected = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
+    let selected = match &source {
+        Source::Workspace(ws) => super::build_and_select(&args.workspace, ws, args, interrupt)?,
+        Source::Archive(x) => super::filter(
+            args,
+            x.tests(),
+            &format!("in the archive {}", x.manifest.hash.get(..16).unwrap_or("")),
+        )?,
+    };
+    // What the shards of one run share: binaries and options.
+    let shard_run = match shard {
+        Some(spec) => {
+            let binaries = match &source {
+                Source::Archive(x) => x.binaries(),
+                Source::Workspace(_) => {
+                    let mut b = std::collections::BTreeMap::new();
+                    for s in &selected {
+                        let key = format!("{}::{}", s.harness.target.package, s.harness.target.target);
+                        if !b.contains_key(&key) {
+                            let sha = scale::identity::sha256_file(&s.harness.executable)
+                                .map_err(CliError::io(format!(
+                                    "cannot read {}",
+                                    s.harness.executable.display()
+                                )))?;
+                            b.insert(key, sha);
+                        }
+                    }
+                    b
+                }
+            };
+            let tests: Vec<scale::identity::TestOptions<'_>> = selected
+                .iter()
+                .map(|s| scale::identity::TestOptions {
+                    test: format!(
+                        "{}::{}::{}",
+                        s.harness.target.package, s.harness.target.target, s.test.name
+                    ),
+                    attribute: &s.test.options,
+                    layers: settings.layers_for(&s.test.name),
+                })
+                .collect();
+            let identity =
+                scale::identity::identity(env!("CARGO_PKG_VERSION"), &binaries, &tests);
+            if unjudged_shard {
+                eprintln!(
+                    "note: shard {spec}: thresholds and baselines are not judged on one shard; `cargo loadtest merge` judges the whole (--judge-shard judges this shard alone)"
+                );
+            }
+            Some(ShardRun {
+                shard: spec,
+                identity,
+                archive: match &source {
+                    Source::Archive(x) => Some(x.manifest.hash.clone()),
+                    Source::Workspace(_) => None,
+                },
+                binaries,
+                start_at_unix: start_at.map(|(_, at)| at),
+                start_offset_s: None,
+                host_clock_unix: 0.0,
+                judged: args.judge_shard,
+            })
+        }
+        None => None,
+    };
     let mut reporters = Reporters::default();
     reporters
         .register(JsonFile(paths.json.clone()))
@@ -69,6 +180,23 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     }
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
+        unjudged_shard,
+        allow_partial: false,
+    };
+    // The build may have taken long: the start is checked again right before the first test.
+    if let Some((text, at)) = start_at {
+        scale::start_at::check(text, at, unix_now(), grace).map_err(CliError::Usage)?;
+        if !args.quiet {
+            eprintln!(
+                "     Waiting for --start-at {text} ({:.1}s)",
+                (at - unix_now()).max(0.0)
+            );
+        }
+    }
+    let host_clock = unix_now();
+    let launch = Launch {
+        shard,
+        start_at_unix: start_at.map(|(_, at)| at),
     };
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -94,7 +222,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
             .iter()
             .filter(|s| s.harness.executable == h.executable)
             .collect();
-        run_harness(h, &tests, &settings, args, interrupt, &mut outcomes)?;
+        run_harness(h, &tests, &settings, args, launch, interrupt, &mut outcomes)?;
     }
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
@@ -104,13 +232,30 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             duration_s: clock.elapsed().as_secs_f64(),
-            git_commit: git_commit(&ws.root),
+            git_commit: match &source {
+                Source::Workspace(ws) => git_commit(&ws.root),
+                Source::Archive(_) => None,
+            },
             host: host_name(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             command_line: std::env::args()
                 .map(|a| loadtest_report::redact::url(&a))
                 .collect(),
             fail_on_saturation: args.fail_on_saturation,
+            shard: shard_run.map(|mut s| {
+                // The first test's first iteration against the coordinated start (or, without
+                // one, the moment the run was ready to start), by this host's clock.
+                let reference = s.start_at_unix.unwrap_or(host_clock);
+                s.start_offset_s = outcomes
+                    .reports
+                    .iter()
+                    .filter_map(|t| t.result.as_ref()?.started_at_unix)
+                    .reduce(f64::min)
+                    .map(|t| t - reference);
+                s.host_clock_unix = host_clock;
+                s
+            }),
+            merge: None,
         },
         // Placeholders: the verdict sets both once the comparison is attached.
         status: RunStatus::Passed,
@@ -118,7 +263,12 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         tests: outcomes.reports,
     };
     let mut refusals = Vec::new();
-    if let Some((old, source)) = &against {
+    if unjudged_shard && against.is_some() {
+        eprintln!(
+            "note: the baseline is not compared on one shard; give it to `cargo loadtest merge`"
+        );
+    }
+    if let (Some((old, source)), false) = (&against, unjudged_shard) {
         refusals = crate::compare::apply::apply(
             old,
             source,
@@ -138,6 +288,13 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         eprintln!("error: {r}");
     }
     Ok(report.exit_code)
+}
+
+/// The wall clock, as seconds since the Unix epoch.
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn git_commit(root: &std::path::Path) -> Option<String> {

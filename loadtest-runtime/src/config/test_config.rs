@@ -1,10 +1,11 @@
 //! The resolved configuration of one load test: its load model and every option, parsed.
 
 use super::ramp::Ramp;
+use super::shard::ShardPlan;
 use crate::grammar::{
     self, ClientKind, DurationRange, Rate, RetryOn, Saturation, StageLevel, Threshold,
 };
-use crate::report::ConfigSummary;
+use crate::report::{ConfigSummary, ShardSpec};
 use loadtest_grammar::{OptionLayer, merge};
 use std::time::Duration;
 
@@ -113,6 +114,9 @@ pub struct TestConfig {
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
     pub smoke: bool,
+    /// Under `--shard K/N`: this process's part of the load (the fields above stay the whole
+    /// test's).
+    pub shard: Option<ShardPlan>,
 }
 
 impl TestConfig {
@@ -293,7 +297,17 @@ impl TestConfig {
             .map_err(e)?,
             raw: raw.clone(),
             smoke: false,
+            shard: None,
         })
+    }
+
+    /// This configuration with only shard `spec`'s part of the load to run (see
+    /// [`ShardPlan`]); a smoke check is never sharded.
+    pub fn for_shard(mut self, spec: ShardSpec) -> TestConfig {
+        if !self.smoke {
+            self.shard = Some(ShardPlan::new(&self, spec));
+        }
+        self
     }
 
     /// The smoke-check version of this configuration, as run under `cargo test`: one user, a few
@@ -411,6 +425,7 @@ impl TestConfig {
             danger_accept_invalid_certs: self.danger_accept_invalid_certs,
             client: self.client.as_str().to_string(),
             cookies: self.cookies,
+            shard: self.shard.as_ref().map(ShardPlan::summary),
         }
     }
 }

@@ -167,6 +167,7 @@ pub fn open_model_passed() -> TestResult {
             danger_accept_invalid_certs: false,
             client: "hyper".into(),
             cookies: true,
+            shard: None,
         },
         elapsed_s: 10.25,
         interrupted: false,
@@ -303,6 +304,8 @@ pub fn open_model_passed() -> TestResult {
         passed: true,
         connections: Default::default(),
         phases: Default::default(),
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 
@@ -338,6 +341,7 @@ pub fn closed_model_failed() -> TestResult {
             danger_accept_invalid_certs: false,
             client: "hyper".into(),
             cookies: true,
+            shard: None,
         },
         elapsed_s: 30.5,
         interrupted: false,
@@ -424,6 +428,8 @@ pub fn closed_model_failed() -> TestResult {
         passed: false,
         connections: Default::default(),
         phases: Default::default(),
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 
@@ -490,6 +496,8 @@ pub fn interrupted_partial() -> TestResult {
         passed: true,
         connections: Default::default(),
         phases: Default::default(),
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 
@@ -676,6 +684,8 @@ pub fn report() -> RunReport {
                 "http://***@127.0.0.1:8080",
             ]),
             fail_on_saturation: false,
+            shard: None,
+            merge: None,
         },
         status: RunStatus::Interrupted,
         exit_code: 130,
