@@ -259,11 +259,9 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
         generator.dropped += g.dropped;
         generator.late += g.late;
         generator.saturated |= g.saturated;
-        generator.warnings.extend(
-            g.warnings
-                .iter()
-                .map(|w| format!("shard {}: {w}", p.shard)),
-        );
+        generator
+            .warnings
+            .extend(g.warnings.iter().map(|w| format!("shard {}: {w}", p.shard)));
         interrupted |= r.interrupted;
         if aborted_by.is_none() {
             aborted_by.clone_from(&r.aborted_by);
@@ -563,7 +561,10 @@ pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged
     // One report per shard index: the one not interrupted, then the one started last.
     let mut by_index: BTreeMap<u32, Vec<ShardReport>> = BTreeMap::new();
     for i in inputs.iter().cloned() {
-        by_index.entry(shard_of(&i).shard.index).or_default().push(i);
+        by_index
+            .entry(shard_of(&i).shard.index)
+            .or_default()
+            .push(i);
     }
     let mut notes = Vec::new();
     let mut ignored = Vec::new();
@@ -724,8 +725,5 @@ pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged
 
 /// `1, 3, 4`.
 fn list(xs: &[u32]) -> String {
-    xs.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    xs.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }

@@ -2,7 +2,7 @@
 //! value reports (counts, histograms, percentiles, the per-second series and threshold
 //! outcomes), for many random splits of random measurements.
 //!
-//! - `LOADTEST_PROPERTY_CASES`: cases (default 300).
+//! - `LOADTEST_PROPERTY_CASES`: cases (default 40; `--release` runs thousands in seconds).
 //! - `LOADTEST_PROPERTY_SEED`: the base seed; a failure prints the case's seed to replay with
 //!   `LOADTEST_PROPERTY_SEED=<seed> LOADTEST_PROPERTY_CASES=1`.
 
@@ -70,10 +70,7 @@ fn record(
             iterations.ok += 1;
         } else {
             iterations.failed += 1;
-            *iterations
-                .failed_by_class
-                .entry("user".into())
-                .or_insert(0) += 1;
+            *iterations.failed_by_class.entry("user".into()).or_insert(0) += 1;
         }
         let class = if s.ok { "ok" } else { "http_5xx" };
         let status = if s.ok { "200" } else { "503" };
@@ -232,10 +229,35 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
         .collect();
     let merged = merge_results(&inputs, &[])?;
 
-    ensure(merged.iterations == whole.iterations, || {
-        format!("iterations {:?} vs {:?}", merged.iterations, whole.iterations)
+    // Rates divide by the elapsed time, which the shards' absolute start times (Unix seconds
+    // near 1.8e9) carry to within a microsecond: compared as such; counts exactly.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+    let mut counts = merged.iterations.clone();
+    ensure(
+        close(counts.rate_per_s, whole.iterations.rate_per_s),
+        || {
+            format!(
+                "rate {} vs {}",
+                counts.rate_per_s, whole.iterations.rate_per_s
+            )
+        },
+    )?;
+    counts.rate_per_s = whole.iterations.rate_per_s;
+    ensure(counts == whole.iterations, || {
+        format!(
+            "iterations {:?} vs {:?}",
+            merged.iterations, whole.iterations
+        )
     })?;
-    ensure(merged.requests == whole.requests, || {
+    let mut totals = merged.requests.clone();
+    ensure(close(totals.rate_per_s, whole.requests.rate_per_s), || {
+        format!(
+            "request rate {} vs {}",
+            totals.rate_per_s, whole.requests.rate_per_s
+        )
+    })?;
+    totals.rate_per_s = whole.requests.rate_per_s;
+    ensure(totals == whole.requests, || {
         format!("requests {:?} vs {:?}", merged.requests, whole.requests)
     })?;
     ensure(
@@ -249,7 +271,10 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
         },
     )?;
     ensure(
-        merged.iteration_latency_uncorrected.as_ref().map(|h| (h.summary, values(h)))
+        merged
+            .iteration_latency_uncorrected
+            .as_ref()
+            .map(|h| (h.summary, values(h)))
             == whole
                 .iteration_latency_uncorrected
                 .as_ref()
@@ -273,7 +298,10 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
         )?;
     }
     ensure(
-        merged.custom_latencies.keys().eq(whole.custom_latencies.keys())
+        merged
+            .custom_latencies
+            .keys()
+            .eq(whole.custom_latencies.keys())
             && merged
                 .custom_latencies
                 .iter()
@@ -305,27 +333,32 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
         )?;
     }
     // The same threshold outcomes (rps over the same elapsed time).
-    ensure((merged.elapsed_s - whole.elapsed_s).abs() < 1e-9, || {
+    ensure(close(merged.elapsed_s, whole.elapsed_s), || {
         format!("elapsed {} vs {}", merged.elapsed_s, whole.elapsed_s)
     })?;
-    let outcomes = |r: &TestResult| -> Vec<(String, bool, Option<f64>)> {
-        r.thresholds
-            .iter()
-            .map(|t| (t.rule.clone(), t.passed, t.observed))
-            .collect()
-    };
-    ensure(outcomes(&merged) == outcomes(&whole), || {
-        format!("{:?} vs {:?}", outcomes(&merged), outcomes(&whole))
+    ensure(merged.thresholds.len() == whole.thresholds.len(), || {
+        "threshold count differs".into()
     })?;
+    for (m, w) in merged.thresholds.iter().zip(&whole.thresholds) {
+        let same_value = match (m.observed, w.observed) {
+            (Some(a), Some(b)) => close(a, b),
+            (a, b) => a == b,
+        };
+        ensure(
+            m.rule == w.rule && m.passed == w.passed && same_value,
+            || format!("{m:?} vs {w:?}"),
+        )?;
+    }
     ensure(merged.passed == whole.passed, || "passed differs".into())?;
     // And the decoded measurements are the same ones.
     ensure(
         Decoded::from_result(&merged)? == Decoded::from_result(&whole)?,
         || "decoded measurements differ".into(),
     )?;
-    ensure(merged.config.shard.is_none() && merged.shards.len() == shards as usize, || {
-        "the merged config keeps no shard part, each shard's health is kept".into()
-    })
+    ensure(
+        merged.config.shard.is_none() && merged.shards.len() == shards as usize,
+        || "the merged config keeps no shard part, each shard's health is kept".into(),
+    )
 }
 
 #[test]
@@ -333,11 +366,11 @@ fn merging_shards_equals_one_recorder() {
     let cases: u64 = std::env::var("LOADTEST_PROPERTY_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(40);
     let base: u64 = std::env::var("LOADTEST_PROPERTY_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5CA1_E0u64);
+        .unwrap_or(0x005C_A1E0_u64);
     for i in 0..cases {
         let seed = base.wrapping_add(i);
         let mut rng = Rng::with_seed(seed);

@@ -144,7 +144,9 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         "{}",
         text(&outs[2])
     );
-    let reports: Vec<RunReport> = (1..=3).map(|k| m.report(&format!("shard-{k}.json"))).collect();
+    let reports: Vec<RunReport> = (1..=3)
+        .map(|k| m.report(&format!("shard-{k}.json")))
+        .collect();
 
     // Each shard: its part, its start against the shared instant, its thresholds not judged.
     let mut rates = 0.0;
@@ -189,7 +191,10 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     assert!(identities.iter().all(|i| *i == identities[0]));
 
     // The merge: exact counts, judged as a whole.
-    let out = m.merge(&["shard-1.json", "shard-2.json", "shard-3.json"], "merged.json");
+    let out = m.merge(
+        &["shard-1.json", "shard-2.json", "shard-3.json"],
+        "merged.json",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let merged = m.report("merged.json");
     let info = merged.run.merge.as_ref().unwrap();
@@ -205,7 +210,11 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         "{} of {asked}",
         ar.iterations.total
     );
-    assert!(ar.thresholds.iter().all(|t| t.passed), "{:?}", ar.thresholds);
+    assert!(
+        ar.thresholds.iter().all(|t| t.passed),
+        "{:?}",
+        ar.thresholds
+    );
     assert_eq!(ar.shards.len(), 3);
     let ur = test(&merged, "users").result.as_ref().unwrap();
     assert_eq!(ur.iterations.total, 40);
@@ -252,20 +261,34 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     // A shard that ran twice keeps one report.
     std::fs::copy(m.path("shard-2.json"), m.path("shard-2-again.json")).unwrap();
     let out = m.merge(
-        &["shard-1.json", "shard-2.json", "shard-2-again.json", "shard-3.json"],
+        &[
+            "shard-1.json",
+            "shard-2.json",
+            "shard-2-again.json",
+            "shard-3.json",
+        ],
         "twice.json",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ran more than once"));
     let twice = m.report("twice.json");
-    assert_eq!(test(&twice, "arrivals").result.as_ref().unwrap().iterations.total, 900);
+    assert_eq!(
+        test(&twice, "arrivals")
+            .result
+            .as_ref()
+            .unwrap()
+            .iterations
+            .total,
+        900
+    );
 
     // A rule the whole fails fails the merge with 100: the same reports, judged against 1000.
     std::fs::create_dir_all(m.path("strict")).unwrap();
     for k in 1..=3 {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(m.path(&format!("shard-{k}.json"))).unwrap())
-                .unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(m.path(&format!("shard-{k}.json"))).unwrap(),
+        )
+        .unwrap();
         for t in v["tests"].as_array_mut().unwrap() {
             if t["name"] == "arrivals" {
                 t["result"]["config"]["thresholds"] = serde_json::json!(["iterations >= 1000"]);
@@ -288,7 +311,12 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     // Another archive (a different selection of the same tests): refused with exit 2.
     let other = f.file("other.tar.zst");
     let out = f
-        .command(&["archive", "--archive-file", other.to_str().unwrap(), "arrivals"])
+        .command(&[
+            "archive",
+            "--archive-file",
+            other.to_str().unwrap(),
+            "arrivals",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -300,11 +328,17 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = m.command(&args).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = m.merge(&["other-1.json", "shard-2.json", "shard-3.json"], "mixed.json");
+    let out = m.merge(
+        &["other-1.json", "shard-2.json", "shard-3.json"],
+        "mixed.json",
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("different archives"), "{err}");
-    assert!(!m.path("mixed.json").exists(), "a refused merge writes no report");
+    assert!(
+        !m.path("mixed.json").exists(),
+        "a refused merge writes no report"
+    );
 
     // A start already past is refused before anything runs.
     let past = format!("{}", unix_now().floor() - 60.0);
@@ -312,5 +346,9 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = m.command(&args).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("passed"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("passed"),
+        "{}",
+        text(&out)
+    );
 }

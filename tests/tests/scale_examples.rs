@@ -41,7 +41,9 @@ fn available(program: &str) -> bool {
             std::env::var("CI").as_deref() != Ok("true"),
             "{program} is not installed (.ci/run installs it: python3 -m pip install kubernetes-validate check-jsonschema)"
         );
-        eprintln!("skipped: {program} is not installed (pip install kubernetes-validate check-jsonschema)");
+        eprintln!(
+            "skipped: {program} is not installed (pip install kubernetes-validate check-jsonschema)"
+        );
     }
     found
 }
@@ -58,7 +60,10 @@ fn run(cmd: &[String], dir: &Path) -> std::process::Output {
 /// fail: the validator really checks).
 fn validate(program: &str, break_it: impl Fn(&str) -> String) {
     let cmds = commands(program);
-    assert!(!cmds.is_empty(), "the README's Scaling out section runs {program}");
+    assert!(
+        !cmds.is_empty(),
+        "the README's Scaling out section runs {program}"
+    );
     if !available(program) {
         return;
     }
@@ -89,8 +94,9 @@ fn validate(program: &str, break_it: impl Fn(&str) -> String) {
 
 #[test]
 fn the_kubernetes_indexed_job_validates() {
-    let text = std::fs::read_to_string(repo().join("examples/scale-out/kubernetes/loadtest-job.yaml"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(repo().join("examples/scale-out/kubernetes/loadtest-job.yaml"))
+            .unwrap();
     assert!(text.contains("completionMode: Indexed"));
     assert!(text.contains("LOADTEST_SHARD_COUNT") && text.contains("--start-at"));
     validate("kubernetes-validate", |t| {
@@ -100,8 +106,9 @@ fn the_kubernetes_indexed_job_validates() {
 
 #[test]
 fn the_github_workflow_validates() {
-    let text = std::fs::read_to_string(repo().join("examples/scale-out/github/loadtest-shards.yml"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(repo().join("examples/scale-out/github/loadtest-shards.yml"))
+            .unwrap();
     assert!(text.contains("matrix:") && text.contains("loadtest merge"));
     validate("check-jsonschema", |t| t.replace("runs-on:", "runs_on:"));
 }

@@ -68,8 +68,12 @@ pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
     } else {
         "write it again"
     };
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::Usage(format!("the {what} {} is not valid JSON ({e}); it may be corrupted: {again}", file.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::Usage(format!(
+            "the {what} {} is not valid JSON ({e}); it may be corrupted: {again}",
+            file.display()
+        ))
+    })?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(v) if (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) => {}
         Some(v) => {

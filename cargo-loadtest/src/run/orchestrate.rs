@@ -3,7 +3,6 @@
 
 use super::Selected;
 use super::harness::{Launch, Outcomes, run_harness};
-use crate::scale::{self, archive::Extracted};
 use crate::cli::RunArgs;
 use crate::compare::baseline;
 use crate::compile::BuiltHarness;
@@ -14,6 +13,7 @@ use crate::reporter::{
     BmfFile, CsvFiles, Event, IntervalLogs, JsonFile, JunitFile, MarkdownFile, Reporters,
     SaveBaseline, Terminal,
 };
+use crate::scale::{self, archive::Extracted};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace;
@@ -107,14 +107,16 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
                 Source::Workspace(_) => {
                     let mut b = std::collections::BTreeMap::new();
                     for s in &selected {
-                        let key = format!("{}::{}", s.harness.target.package, s.harness.target.target);
-                        if !b.contains_key(&key) {
-                            let sha = scale::identity::sha256_file(&s.harness.executable)
-                                .map_err(CliError::io(format!(
+                        let key =
+                            format!("{}::{}", s.harness.target.package, s.harness.target.target);
+                        if let std::collections::btree_map::Entry::Vacant(e) = b.entry(key) {
+                            let sha = scale::identity::sha256_file(&s.harness.executable).map_err(
+                                CliError::io(format!(
                                     "cannot read {}",
                                     s.harness.executable.display()
-                                )))?;
-                            b.insert(key, sha);
+                                )),
+                            )?;
+                            e.insert(sha);
                         }
                     }
                     b
@@ -131,8 +133,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
                     layers: settings.layers_for(&s.test.name),
                 })
                 .collect();
-            let identity =
-                scale::identity::identity(env!("CARGO_PKG_VERSION"), &binaries, &tests);
+            let identity = scale::identity::identity(env!("CARGO_PKG_VERSION"), &binaries, &tests);
             if unjudged_shard {
                 eprintln!(
                     "note: shard {spec}: thresholds and baselines are not judged on one shard; `cargo loadtest merge` judges the whole (--judge-shard judges this shard alone)"
@@ -174,7 +175,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     reporters.register(Terminal::new(args.quiet, Some(paths.describe())));
     if let Some(name) = &args.save_baseline {
         reporters.register(SaveBaseline {
-            target_dir: ws.target_dir.clone(),
+            target_dir: target_dir.clone(),
             name: name.clone(),
         });
     }

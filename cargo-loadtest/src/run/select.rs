@@ -45,7 +45,11 @@ pub(crate) fn build_and_select(
             });
         }
     }
-    filter(args, all, "in the workspace; `cargo loadtest list` shows them")
+    filter(
+        args,
+        all,
+        "in the workspace; `cargo loadtest list` shows them",
+    )
 }
 
 /// The tests of `all` that the filters select; none is exit 4 (`where_` says where they were).

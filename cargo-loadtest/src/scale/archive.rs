@@ -329,15 +329,19 @@ pub(crate) fn extract(archive: &Path, to: Option<&Path>) -> Result<Extracted, Cl
                 path.display()
             )));
         }
-        entry.unpack_in(&extracted.dir).map_err(CliError::io(format!(
-            "cannot extract {} into {}",
-            path.display(),
-            extracted.dir.display()
-        )))?;
+        entry
+            .unpack_in(&extracted.dir)
+            .map_err(CliError::io(format!(
+                "cannot extract {} into {}",
+                path.display(),
+                extracted.dir.display()
+            )))?;
     }
     let manifest_path = extracted.dir.join(MANIFEST);
     let text = std::fs::read(&manifest_path).map_err(|e| {
-        CliError::Usage(format!("--archive-file {what}: it holds no {MANIFEST} ({e})"))
+        CliError::Usage(format!(
+            "--archive-file {what}: it holds no {MANIFEST} ({e})"
+        ))
     })?;
     let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
         CliError::Usage(format!(
@@ -379,8 +383,9 @@ pub(crate) fn extract(archive: &Path, to: Option<&Path>) -> Result<Extracted, Cl
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                .map_err(CliError::io(format!("cannot make {} executable", path.display())))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(
+                CliError::io(format!("cannot make {} executable", path.display())),
+            )?;
         }
     }
     if manifest.tool_version != env!("CARGO_PKG_VERSION") {

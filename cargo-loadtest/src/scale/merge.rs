@@ -75,9 +75,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), CliError
         let path = e.path();
         match e.file_type() {
             Ok(t) if t.is_dir() => walk(&path, depth + 1, out)?,
-            Ok(t) if t.is_file() && path.extension().is_some_and(|x| x == "json") => {
-                out.push(path)
-            }
+            Ok(t) if t.is_file() && path.extension().is_some_and(|x| x == "json") => out.push(path),
             _ => {}
         }
     }
@@ -89,7 +87,8 @@ fn is_shard_report(path: &Path) -> bool {
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .is_some_and(|v| {
-            v.get("schema_version").is_some() && v.pointer("/run/shard").is_some_and(|s| !s.is_null())
+            v.get("schema_version").is_some()
+                && v.pointer("/run/shard").is_some_and(|s| !s.is_null())
         })
 }
 

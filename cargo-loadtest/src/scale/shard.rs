@@ -48,7 +48,9 @@ pub fn resolve(
     match (env(JOB_INDEX_VAR), count) {
         (Some(index), Some(count)) => {
             let i: u32 = index.trim().parse().map_err(|_| {
-                format!("{JOB_INDEX_VAR}={index:?} is not a whole number (Kubernetes sets it from 0)")
+                format!(
+                    "{JOB_INDEX_VAR}={index:?} is not a whole number (Kubernetes sets it from 0)"
+                )
             })?;
             let spec = ShardSpec::new(i.saturating_add(1), count).map_err(|e| {
                 format!("{JOB_INDEX_VAR}={i} with {count} shards: {e} (JOB_COMPLETION_INDEX i is shard i+1)")

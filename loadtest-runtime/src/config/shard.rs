@@ -61,9 +61,13 @@ impl ShardPlan {
                 let mine = share(peak, offset, count);
                 // The budget goes to the shards that have users.
                 let active = peak.min(count);
-                let iterations = config
-                    .iterations
-                    .map(|b| if mine == 0 { 0 } else { share(b, offset, active) });
+                let iterations = config.iterations.map(|b| {
+                    if mine == 0 {
+                        0
+                    } else {
+                        share(b, offset, active)
+                    }
+                });
                 ShardPlan {
                     spec,
                     iterations,

@@ -87,10 +87,7 @@ pub(crate) async fn run(
         while spawned < want {
             // Round-robin over the workers: each core runs its share of the users.
             let global_id = plan.shard.0 + spawned * plan.shard.1;
-            super::workers::spawn(
-                spawned as usize,
-                user(users.clone(), spawned, global_id),
-            );
+            super::workers::spawn(spawned as usize, user(users.clone(), spawned, global_id));
             spawned += 1;
         }
         if users.limit.is_some()

@@ -60,9 +60,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         (LoadModel::Open { .. }, Some(s)) => s.max_in_flight.unwrap_or(1) as usize,
         (LoadModel::Open { max_in_flight, .. }, None) => *max_in_flight as usize,
     };
-    let rate_limit = shard
-        .as_ref()
-        .map_or(config.rate_limit, |s| s.rate_limit);
+    let rate_limit = shard.as_ref().map_or(config.rate_limit, |s| s.rate_limit);
     let base_url = config.base_url.clone().or(default_base_url);
     let shared = Arc::new(TestShared {
         name: name.clone(),
