@@ -181,6 +181,8 @@ pub(crate) fn archive(args: &ArchiveArgs, interrupt: &Interrupt) -> Result<i32, 
     crate::output::atomic::write_with(&args.archive_file, |file| {
         let encoder = zstd::Encoder::new(file, 3)?;
         let mut tar = tar::Builder::new(encoder);
+        // Plain entries: any tar reads them (sparse ones need GNU's extension).
+        tar.sparse(false);
         let mut header = tar::Header::new_gnu();
         header.set_size(json.len() as u64);
         header.set_mode(0o644);
@@ -323,7 +325,9 @@ pub(crate) fn extract(archive: &Path, to: Option<&Path>) -> Result<Extracted, Cl
     for (n, entry) in entries.enumerate() {
         let mut entry = entry.map_err(not_archive)?;
         let path = entry.path().map_err(not_archive)?.into_owned();
-        if n >= MAX_ENTRIES || !allowed(&path) || !entry.header().entry_type().is_file() {
+        let kind = entry.header().entry_type();
+        let file = kind.is_file() || kind == tar::EntryType::GNUSparse;
+        if n >= MAX_ENTRIES || !allowed(&path) || !file {
             return Err(CliError::Usage(format!(
                 "--archive-file {what}: unexpected entry {} (an archive holds {MANIFEST} and {HARNESS_DIR}/PACKAGE/TARGET files only)",
                 path.display()
