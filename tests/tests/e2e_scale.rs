@@ -321,13 +321,25 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     std::fs::copy(&other, m.path("other.tar.zst")).unwrap();
+    // This shard finds its index as a Kubernetes Indexed Job pod does: JOB_COMPLETION_INDEX
+    // (from 0) and the count from LOADTEST_SHARD_COUNT.
     let start_other = format!("{}", unix_now().ceil() + 1.0);
     let mut args = m.shard_args(1, &start_other, &url, "other.tar.zst");
-    args[9] = "other-1.json".into();
+    args.drain(2..4); // no --shard
+    args[7] = "other-1.json".into();
     args.extend(["--iterations".to_string(), "3".to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = m.command(&args).output().unwrap();
+    let out = m
+        .command(&args)
+        .env("JOB_COMPLETION_INDEX", "0")
+        .env("LOADTEST_SHARD_COUNT", "3")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let other_report = m.report("other-1.json");
+    let s = other_report.run.shard.as_ref().unwrap();
+    assert_eq!((s.shard.index, s.shard.count), (1, 3));
+    assert_ne!(s.archive, reports[1].run.shard.as_ref().unwrap().archive);
     let out = m.merge(
         &["other-1.json", "shard-2.json", "shard-3.json"],
         "mixed.json",

@@ -406,6 +406,120 @@ pub(crate) fn extract(archive: &Path, to: Option<&Path>) -> Result<Extracted, Cl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadtest_report::report::ConfigSummary;
+
+    fn manifest(binary: &[u8]) -> Manifest {
+        let mut m = Manifest {
+            format: FORMAT,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            target_triple: format!(
+                "{}-unknown-{}-gnu",
+                std::env::consts::ARCH,
+                std::env::consts::OS
+            ),
+            created_unix: 1.0,
+            harnesses: vec![ArchivedHarness {
+                package: "p".into(),
+                target: "t".into(),
+                path: "harness/p/t".into(),
+                sha256: sha256_hex(binary),
+            }],
+            tests: vec![ArchivedTest {
+                package: "p".into(),
+                target: "t".into(),
+                test: ListedTest {
+                    name: "x".into(),
+                    file: "t.rs".into(),
+                    line: 1,
+                    options: OptionLayer::new("x"),
+                    config: ConfigSummary::default(),
+                },
+            }],
+            file_defaults: OptionLayer::new("d"),
+            file_tests: BTreeMap::new(),
+            hash: String::new(),
+        };
+        m.hash = m.compute_hash();
+        m
+    }
+
+    /// Writes a tar + zstd file of `entries`.
+    fn pack(path: &Path, entries: &[(&str, &[u8])]) {
+        let f = std::fs::File::create(path).unwrap();
+        let mut tar = tar::Builder::new(zstd::Encoder::new(f, 1).unwrap());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, name, *data).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+
+    #[test]
+    fn extraction_checks_every_binary_and_refuses_what_it_does_not_know() {
+        let dir =
+            std::env::temp_dir().join(format!("cargo-loadtest-archive-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join("a.tar.zst");
+        let json = serde_json::to_vec(&manifest(b"binary")).unwrap();
+        pack(&archive, &[(MANIFEST, &json), ("harness/p/t", b"binary")]);
+        let x = extract(&archive, Some(&dir.join("ok"))).unwrap();
+        let tests = x.tests();
+        assert_eq!(tests.len(), 1);
+        assert_eq!(
+            std::fs::read(&tests[0].harness.executable).unwrap(),
+            b"binary"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&tests[0].harness.executable)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o111, 0o111, "{mode:o}");
+        }
+        assert_eq!(x.binaries()["p::t"], sha256_hex(b"binary"));
+        drop(x);
+        assert!(dir.join("ok").exists(), "an --extract-to folder is kept");
+
+        let refused = |entries: &[(&str, &[u8])]| {
+            pack(&archive, entries);
+            match extract(&archive, None) {
+                Err(CliError::Usage(m)) => m,
+                Err(e) => panic!("not a usage error: {e}"),
+                Ok(_) => panic!("accepted"),
+            }
+        };
+        let e = refused(&[(MANIFEST, &json), ("harness/p/t", b"tampered")]);
+        assert!(e.contains("does not match its SHA-256"), "{e}");
+        let e = refused(&[(MANIFEST, &json), ("elsewhere/p/t", b"binary")]);
+        assert!(e.contains("unexpected entry elsewhere/p/t"), "{e}");
+        let mut changed = manifest(b"binary");
+        changed.tests.clear();
+        let changed = serde_json::to_vec(&changed).unwrap();
+        let e = refused(&[(MANIFEST, &changed), ("harness/p/t", b"binary")]);
+        assert!(e.contains("does not match its own hash"), "{e}");
+        let e = refused(&[("harness/p/t", b"binary")]);
+        assert!(e.contains("holds no manifest.json"), "{e}");
+        std::fs::write(&archive, b"not zstd at all").unwrap();
+        let e = match extract(&archive, None) {
+            Err(CliError::Usage(m)) => m,
+            _ => panic!("accepted a file that is no archive"),
+        };
+        assert!(
+            e.contains("not an archive written by `cargo loadtest archive`"),
+            "{e}"
+        );
+        let e = match extract(&dir.join("missing.tar.zst"), None) {
+            Err(CliError::Usage(m)) => m,
+            _ => panic!("accepted a missing file"),
+        };
+        assert!(e.contains("cannot read it"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn only_the_manifest_and_harnesses_are_extracted() {
