@@ -13,6 +13,7 @@ if [ -z "${CLI:-}" ]; then
   cargo build --release --quiet --package cargo-loadtest --bin cargo-loadtest
   CLI=target/release/cargo-loadtest
 fi
+CLI=$(realpath "$CLI")
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
