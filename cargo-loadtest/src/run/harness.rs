@@ -141,7 +141,7 @@ pub(crate) fn run_harness(
                 return Ok(());
             }
         };
-        let end = drive(session, &mut remaining, interrupt, out)?;
+        let end = drive(session, &mut remaining, launch, interrupt, out)?;
         match end {
             SessionEnd::SetupFailed { message, tail } => {
                 for s in remaining.drain(..) {
@@ -200,10 +200,14 @@ enum SessionEnd {
 fn drive(
     mut session: Session,
     remaining: &mut Vec<&Selected>,
+    launch: Launch,
     interrupt: &Interrupt,
     out: &mut Outcomes<'_>,
 ) -> Result<SessionEnd, CliError> {
     let mut running: Option<usize> = None;
+    // A harness whose runtime predates sharding ignores the shard and would run the whole
+    // load: it is stopped as soon as it says so, and its tests error.
+    let mut ignored_shard: Option<String> = None;
     let mut done = false;
     let mut stopping = false;
     let mut setup_failed: Option<String> = None;
@@ -224,6 +228,18 @@ fn drive(
         match event {
             protocol::Event::Hello { .. } => {}
             protocol::Event::Started { test, config } => {
+                if let Some(spec) = launch.shard
+                    && config.shard.is_none()
+                    && !config.smoke
+                    && ignored_shard.is_none()
+                {
+                    ignored_shard = Some(format!(
+                        "the harness ignored --shard {spec} and started the whole load, so it was stopped: its loadtest-runtime is older than this cargo-loadtest ({}); use matching versions",
+                        env!("CARGO_PKG_VERSION")
+                    ));
+                    session.stop();
+                    stopping = true;
+                }
                 running = find(&test, remaining);
                 if let Some(i) = running {
                     let qualified = remaining[i].qualified();
@@ -236,7 +252,15 @@ fn drive(
             protocol::Event::Progress(p) => out.reporters.emit(&Event::Progress(&p))?,
             protocol::Event::Finished { test, result } => {
                 if let Some(i) = find(&test, remaining) {
-                    out.finished(remaining.remove(i), *result)?;
+                    match &ignored_shard {
+                        Some(why) => out.without_result(
+                            remaining.remove(i),
+                            NoResult::Errored(why),
+                            Some(why.clone()),
+                            true,
+                        )?,
+                        None => out.finished(remaining.remove(i), *result)?,
+                    }
                 }
                 running = None;
             }
