@@ -54,6 +54,97 @@ pub enum Command {
         after_help = "Examples:\n  cargo loadtest new --from-har session.har --only app.example.com\n  cargo loadtest new --from-openapi openapi.yaml --operations listPets,getPet"
     )]
     New(NewArgs),
+    /// Build the selected load tests and write them, with a manifest, into one archive (tar +
+    /// zstd) that `cargo loadtest --archive-file` runs on a machine with no toolchain.
+    #[command(
+        after_help = "Example:\n  cargo loadtest archive --archive-file loadtests.tar.zst\n  cargo-loadtest loadtest --archive-file loadtests.tar.zst --shard 1/3 --start-at 2026-12-02T10:00:00Z"
+    )]
+    Archive(ArchiveArgs),
+    /// Merge the reports of a scale-out run's shards exactly and judge the whole.
+    #[command(
+        long_about = "Merge the JSON reports of a scale-out run's shards (files, or folders searched for them): counts and HdrHistograms are added exactly, the per-second series aligned by wall-clock second, each shard's generator health kept. Thresholds, the error budget and the baseline gate are then judged on the merged data, and every report is written from it. Reports of different archives, binaries or options are refused (exit 2), a shard that ran twice keeps one report, and missing shards make the merge partial (a failure unless --allow-partial).",
+        after_help = "Exit codes: 0 passed, 100 a load test failed (threshold, error budget, regression, partial merge), 2 bad input (unreadable report, reports of different runs), 130 a shard was interrupted."
+    )]
+    Merge(MergeArgs),
+}
+
+/// `cargo loadtest archive [FILTER]... --archive-file PATH`
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Where to write the archive (tar + zstd, conventionally `.tar.zst`).
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: PathBuf,
+    /// Archive only load tests whose name contains one of these (or equals one, with --exact).
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Match filters exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip load tests whose name contains this (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// Archive only load tests with this tag (repeatable; any tag matches).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Print only errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Which packages and how to build them.
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `cargo loadtest merge REPORT...|DIR`
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard reports (JSON files), or folders searched (recursively) for them.
+    #[arg(value_name = "REPORT|DIR", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Judge a merge with missing shards on the shards that reported instead of failing it.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Fail a test whose load generator was saturated on any shard.
+    #[arg(long)]
+    pub fail_on_saturation: bool,
+    /// Print only the summary and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Where to write the JSON report (default: TARGET_DIR/loadtest/report.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Where to write the JUnit XML report (default: TARGET_DIR/loadtest/junit.xml).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Where to write the Markdown report (default: TARGET_DIR/loadtest/report.md).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Where to write the results in Bencher's metric format (BMF JSON).
+    #[arg(long, value_name = "PATH")]
+    pub bmf: Option<PathBuf>,
+    /// Write the per-test summary as CSV to PATH and the per-second series to PATH-series.csv.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+    /// Write one HdrHistogram interval log per test into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub hlog: Option<PathBuf>,
+    /// Where to write the merged run's HTML report (default: TARGET_DIR/loadtest/report.html).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Compare the merged run against the named baseline; a regression fails it (exit 100).
+    #[arg(long, value_name = "NAME", conflicts_with = "baseline_file")]
+    pub baseline: Option<String>,
+    /// Compare against a stored result file (or a folder holding report.json).
+    #[arg(long, value_name = "PATH")]
+    pub baseline_file: Option<PathBuf>,
+    /// Save the merged run as the named baseline.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Options of the gate.
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// The folder reports and named baselines live under (default: ./target).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
 }
 
 /// `cargo loadtest init [-p PACKAGE] [--name NAME]`
@@ -342,6 +433,33 @@ pub struct RunArgs {
     /// Options of the gate.
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Run shard K of N of every selected test (users, rates and iteration budgets split
+    /// exactly); also LOADTEST_SHARD=K/N, or JOB_COMPLETION_INDEX (shard index + 1) with
+    /// --shard-count.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// The number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Job); also LOADTEST_SHARD_COUNT.
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u32>,
+    /// Under sharding, judge thresholds and baselines on this shard alone (by default the
+    /// shard is not judged: `cargo loadtest merge` judges the whole).
+    #[arg(long)]
+    pub judge_shard: bool,
+    /// Hold the first test until this instant: RFC 3339 (2026-12-02T10:00:00Z, or with an
+    /// offset) or seconds since the Unix epoch. A time already past is refused (exit 2).
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Accept a --start-at up to this long ago and start at once (a shard that was rerun).
+    #[arg(long, value_name = "DURATION", requires = "start_at")]
+    pub start_grace: Option<String>,
+    /// Run the load tests of an archive written by `cargo loadtest archive`: no cargo, no
+    /// source tree needed.
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: Option<PathBuf>,
+    /// Where to extract the archive (default: a temporary folder, removed afterwards).
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub extract_to: Option<PathBuf>,
     /// Which packages and how to build them.
     #[command(flatten)]
     pub workspace: WorkspaceArgs,

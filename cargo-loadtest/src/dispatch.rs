@@ -28,6 +28,8 @@ pub fn main() -> i32 {
         Some(Command::Doctor(d)) => crate::doctor::doctor(d),
         Some(Command::Init(a)) => crate::scaffold::init(a),
         Some(Command::New(a)) => crate::scaffold::new(a),
+        Some(Command::Archive(a)) => crate::scale::archive::archive(a, &interrupt),
+        Some(Command::Merge(a)) => crate::scale::merge::merge(a),
         None => match &args.run.baseline_rev {
             Some(rev) => crate::run::against_revision(&args.run, rev, &interrupt),
             None => crate::run::run(&args.run, &interrupt),

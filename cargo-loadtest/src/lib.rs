@@ -19,7 +19,8 @@
 //!
 //! Responsible for: the command line, workspace discovery (cargo_metadata), building harnesses,
 //! running them in sessions (one harness process each) through the machine interface, the
-//! baseline gate's statistics, and the reporters that write every output.
+//! baseline gate's statistics, the reporters that write every output, and scale-out (archives,
+//! shards, the coordinated start and the exact merge, in [`scale`]).
 //!
 //! Must never depend on: `loadtest-runtime`, tokio or an HTTP client. It meets the harness only
 //! through `loadtest-report`'s protocol and report types, and judges with its verdict.
@@ -38,6 +39,7 @@ mod report_command;
 mod reporter;
 mod run;
 mod scaffold;
+pub mod scale;
 mod session;
 mod settings;
 mod signals;

@@ -36,17 +36,35 @@ impl ReportPaths {
     /// The paths given on the command line, else
     /// `TARGET_DIR/loadtest/{report.json,junit.xml,report.md,report.html}`.
     pub fn resolve(target_dir: &Path, args: &RunArgs) -> ReportPaths {
+        ReportPaths::from_flags(
+            target_dir,
+            args.json.clone(),
+            args.junit.clone(),
+            args.markdown.clone(),
+            args.csv.clone(),
+            args.hlog.clone(),
+            args.html.clone(),
+        )
+    }
+
+    /// The paths given by flags (any command's), else the defaults under `target_dir`.
+    pub fn from_flags(
+        target_dir: &Path,
+        json: Option<PathBuf>,
+        junit: Option<PathBuf>,
+        markdown: Option<PathBuf>,
+        csv: Option<PathBuf>,
+        hlog: Option<PathBuf>,
+        html: Option<PathBuf>,
+    ) -> ReportPaths {
         let dir = target_dir.join("loadtest");
         ReportPaths {
-            json: args.json.clone().unwrap_or_else(|| dir.join("report.json")),
-            junit: args.junit.clone().unwrap_or_else(|| dir.join("junit.xml")),
-            markdown: args
-                .markdown
-                .clone()
-                .unwrap_or_else(|| dir.join("report.md")),
-            csv: args.csv.clone(),
-            hlog: args.hlog.clone(),
-            html: args.html.clone().unwrap_or_else(|| dir.join("report.html")),
+            json: json.unwrap_or_else(|| dir.join("report.json")),
+            junit: junit.unwrap_or_else(|| dir.join("junit.xml")),
+            markdown: markdown.unwrap_or_else(|| dir.join("report.md")),
+            csv,
+            hlog,
+            html: html.unwrap_or_else(|| dir.join("report.html")),
         }
     }
 

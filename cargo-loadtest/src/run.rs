@@ -10,4 +10,4 @@ mod select;
 
 pub(crate) use interleave::run as against_revision;
 pub(crate) use orchestrate::run;
-pub(crate) use select::{Selected, build_and_list, select};
+pub(crate) use select::{Selected, build_and_list, filter, select};

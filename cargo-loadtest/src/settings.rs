@@ -5,6 +5,7 @@
 use crate::cli::RunArgs;
 use crate::errors::CliError;
 use loadtest_grammar::{OptionLayer, WorkspaceFile};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The layers that apply to every test, and per-test layers from the workspace file.
@@ -19,18 +20,38 @@ impl Settings {
     /// Reads the workspace file, the environment and the flags; every value is validated here,
     /// before anything is built.
     pub(crate) fn load(root: &Path, args: &RunArgs) -> Result<Settings, CliError> {
+        let file = WorkspaceFile::read(root)
+            .map_err(CliError::Usage)?
+            .unwrap_or_default();
+        Settings::with_file(file, args)
+    }
+
+    /// Like [`Settings::load`], with the workspace file's layers given (from an archive's
+    /// manifest) instead of read.
+    pub(crate) fn with_file_layers(
+        defaults: OptionLayer,
+        tests: BTreeMap<String, OptionLayer>,
+        args: &RunArgs,
+    ) -> Result<Settings, CliError> {
+        Settings::with_file(WorkspaceFile { defaults, tests }, args)
+    }
+
+    fn with_file(file: WorkspaceFile, args: &RunArgs) -> Result<Settings, CliError> {
         let mut s = Settings {
             cli: cli_layer(args)?,
+            file,
             ..Settings::default()
         };
-        if let Some(file) = WorkspaceFile::read(root).map_err(CliError::Usage)? {
-            s.file = file;
-        }
         s.env = OptionLayer::from_env(std::env::vars());
         s.env.validate().map_err(CliError::Usage)?;
         // Read by the harnesses; checked here so that a bad value stops the run before the build.
         loadtest_grammar::threads::worker_threads().map_err(CliError::Usage)?;
         Ok(s)
+    }
+
+    /// The workspace file's layers: `[defaults]` and `[tests.NAME]`.
+    pub(crate) fn file_layers(&self) -> (&OptionLayer, &BTreeMap<String, OptionLayer>) {
+        (&self.file.defaults, &self.file.tests)
     }
 
     /// The layers for one test, lowest first.

@@ -271,6 +271,8 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     connections: Default::default(),
                     phases: Default::default(),
                     warnings: (0..rng.usize(..2)).map(|_| words(rng)).collect(),
+                    shards: Vec::new(),
+                    missing_shards: Vec::new(),
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,
@@ -288,6 +290,8 @@ fn any_report(rng: &mut Rng) -> RunReport {
             cpus: rng.usize(..64),
             command_line: vec!["cargo".into(), "loadtest".into()],
             fail_on_saturation: rng.bool(),
+            shard: None,
+            merge: None,
         },
         status: *pick(
             rng,

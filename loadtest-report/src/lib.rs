@@ -17,6 +17,7 @@
 pub mod exit_code;
 pub mod hdr;
 pub mod live;
+pub mod merge;
 pub mod protocol;
 pub mod redact;
 pub mod report;

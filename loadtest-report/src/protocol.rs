@@ -18,7 +18,7 @@
 //! Exit codes: 0 when `done` was sent (whatever the tests' verdicts), 2 for a bad request,
 //! 3 when the setup hook failed (after a `setup_failed` event).
 
-use crate::report::{ConfigSummary, TestResult};
+use crate::report::{ConfigSummary, ShardSpec, TestResult};
 use loadtest_grammar::OptionLayer;
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +71,14 @@ pub struct RunRequest {
     /// asked for. Harnesses that predate it ignore it and send progress without it.
     #[serde(default)]
     pub live_metrics: bool,
+    /// Run only this shard's part of every test's load (`--shard K/N`; see
+    /// [`crate::report::ShardPart`]); the whole load when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSpec>,
+    /// Hold the first test until this instant (seconds since the Unix epoch, `--start-at`),
+    /// after the setup hook ran; an instant already past starts at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_unix: Option<f64>,
 }
 
 /// One test to run and the option layers to apply above its attribute, lowest first.

@@ -92,6 +92,141 @@ pub struct RunInfo {
     /// The run was judged with `--fail-on-saturation` (a saturated generator fails its test).
     #[serde(default)]
     pub fail_on_saturation: bool,
+    /// This run was one shard of a scale-out run (`--shard K/N`): which one, and what it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRun>,
+    /// This report merges the reports of a scale-out run's shards (`cargo loadtest merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeInfo>,
+}
+
+/// Which shard of a scale-out run a process runs: shard `index` (1 to `count`) of `count`.
+/// Written `K/N` (`2/3`); Kubernetes' `JOB_COMPLETION_INDEX` `i` is shard `i + 1`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardSpec {
+    /// This shard, from 1.
+    pub index: u32,
+    /// How many shards the run has.
+    pub count: u32,
+}
+
+/// The most shards a run may have.
+pub const MAX_SHARDS: u32 = 10_000;
+
+impl ShardSpec {
+    /// Shard `index` of `count`, or why that is no shard (`index` from 1 to `count`, `count`
+    /// from 1 to [`MAX_SHARDS`]).
+    pub fn new(index: u32, count: u32) -> Result<ShardSpec, String> {
+        if count == 0 || count > MAX_SHARDS {
+            return Err(format!(
+                "the shard count {count} is out of range: 1 to {MAX_SHARDS}"
+            ));
+        }
+        if index == 0 || index > count {
+            return Err(format!(
+                "shard {index} of {count} is out of range: shards are numbered 1 to {count}"
+            ));
+        }
+        Ok(ShardSpec { index, count })
+    }
+
+    /// Parses `K/N` (`2/3`: the second of three shards).
+    pub fn parse(text: &str) -> Result<ShardSpec, String> {
+        let bad = |why: String| {
+            format!("invalid shard {text:?}: {why}; expected K/N with 1 <= K <= N, e.g. 1/3")
+        };
+        let (k, n) = text
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| bad("no `/`".into()))?;
+        let num = |s: &str, what: &str| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|_| bad(format!("{what} {s:?} is not a whole number")))
+        };
+        let (k, n) = (num(k, "K")?, num(n, "N")?);
+        ShardSpec::new(k, n).map_err(bad)
+    }
+
+    /// The shard's position from 0 (`index - 1`).
+    pub fn offset(&self) -> u64 {
+        u64::from(self.index - 1)
+    }
+}
+
+impl std::fmt::Display for ShardSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// What one shard of a scale-out run ran, and when.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ShardRun {
+    /// This shard.
+    pub shard: ShardSpec,
+    /// The run's identity: a SHA-256 over the tool version, the harness binaries and every
+    /// selected test's options (attribute and every layer above it). Shards of one run share it;
+    /// `merge` refuses reports whose identities differ.
+    pub identity: String,
+    /// The SHA-256 of the archive's manifest, when the shard ran from `--archive-file`.
+    #[serde(default)]
+    pub archive: Option<String>,
+    /// The SHA-256 of each harness binary, by `package::target`.
+    #[serde(default)]
+    pub binaries: BTreeMap<String, String>,
+    /// The coordinated start (`--start-at`), as seconds since the Unix epoch.
+    #[serde(default)]
+    pub start_at_unix: Option<f64>,
+    /// How long after the coordinated start (or, without one, after the run began) the first
+    /// test's first iteration was scheduled, in seconds, by this host's clock.
+    #[serde(default)]
+    pub start_offset_s: Option<f64>,
+    /// This host's clock when the shard began waiting for its start, as seconds since the Unix
+    /// epoch (the shards' clocks are compared through it).
+    pub host_clock_unix: f64,
+    /// Whether thresholds and baselines were judged on this shard alone (`--judge-shard`); by
+    /// default they are not, and `merge` judges the whole.
+    #[serde(default)]
+    pub judged: bool,
+}
+
+/// How a merged report came about.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MergeInfo {
+    /// How many shards the run has.
+    pub count: u32,
+    /// The shards' common identity (see [`ShardRun::identity`]).
+    pub identity: String,
+    /// The archive the shards ran from, if any.
+    #[serde(default)]
+    pub archive: Option<String>,
+    /// Each shard merged, by index.
+    pub shards: Vec<MergedShard>,
+    /// Shards with no report: the merge is partial.
+    pub missing: Vec<u32>,
+    /// Some shards are missing.
+    pub partial: bool,
+    /// Reports not merged because another report of the same shard was kept (a shard that ran
+    /// twice), one line each.
+    #[serde(default)]
+    pub ignored: Vec<String>,
+}
+
+/// One shard's report as merged.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MergedShard {
+    /// The shard's index (1 to the count).
+    pub index: u32,
+    /// The report file it came from.
+    pub source: String,
+    /// The host it ran on.
+    pub host: String,
+    /// When that run started (seconds since the Unix epoch, its host's clock).
+    pub started_at_unix: f64,
+    /// Its start offset (see [`ShardRun::start_offset_s`]).
+    #[serde(default)]
+    pub start_offset_s: Option<f64>,
 }
 
 /// The outcome of a whole run.
@@ -194,6 +329,31 @@ pub struct TestResult {
     /// custom metric names past `max_names`, counted under `(overflow)`.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// A merged result: each shard's own figures and generator health, by shard index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardHealth>,
+    /// A merged result: the shards whose reports were missing (a partial merge).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<u32>,
+}
+
+/// One shard's part of a merged test: its own counts and its generator's health.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ShardHealth {
+    /// The shard's index.
+    pub shard: u32,
+    /// The host it ran on.
+    pub host: String,
+    /// When the test started on that shard (seconds since the Unix epoch).
+    pub started_at_unix: Option<f64>,
+    /// Its elapsed time, in seconds.
+    pub elapsed_s: f64,
+    /// Iterations it completed.
+    pub iterations: u64,
+    /// Requests it sent.
+    pub requests: u64,
+    /// Its load generator's health.
+    pub generator: GeneratorHealth,
 }
 
 /// The resolved configuration of a test, as it ran.
@@ -252,6 +412,32 @@ pub struct ConfigSummary {
     /// Whether each virtual user kept a cookie jar.
     #[serde(default = "default_true")]
     pub cookies: bool,
+    /// Under `--shard K/N`: this shard's part of the load. The fields above describe the whole
+    /// test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardPart>,
+}
+
+/// One shard's part of a test's load: shard K of N runs the global users `K-1, K-1+N, ...`,
+/// every N-th arrival of the open model's schedule from arrival `K-1` (through ramping stages
+/// too), and its share of the iteration budget, so that the shards add up exactly to the whole.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ShardPart {
+    /// Which shard.
+    pub shard: ShardSpec,
+    /// Closed model: this shard's virtual users (at the peak).
+    pub users: Option<u64>,
+    /// Open model: this shard's arrival rate per second (at the peak).
+    pub rate_per_s: Option<f64>,
+    /// This shard's share of the iteration budget.
+    pub iterations: Option<u64>,
+    /// Open model: this shard's share of `max_in_flight`.
+    pub max_in_flight: Option<u64>,
+    /// This shard's share of the request rate cap.
+    pub rate_limit_per_s: Option<f64>,
+    /// The shard has no load of its own (more shards than users, or than iterations): it ends
+    /// at once and says so.
+    pub idle: bool,
 }
 
 /// Reports written before the field existed were all made with reqwest.

@@ -270,6 +270,13 @@ pub fn judge_generator(h: &mut GeneratorHealth, open_model: bool) {
 pub struct Policy {
     /// A saturated load generator fails the test (`--fail-on-saturation`).
     pub fail_on_saturation: bool,
+    /// The run is one shard of a scale-out run (`--shard K/N`) whose thresholds, saturation and
+    /// baseline are not judged on the shard alone: `cargo loadtest merge` judges the whole. A
+    /// shard's test still errors when it could not run.
+    pub unjudged_shard: bool,
+    /// A merged result with missing shards (a partial merge) is judged on what is there instead
+    /// of failing (`merge --allow-partial`).
+    pub allow_partial: bool,
 }
 
 /// What is known about a test when it is judged.
@@ -326,6 +333,14 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
         }
     };
     let mut failures: Vec<String> = Vec::new();
+    if !result.missing_shards.is_empty() && !policy.allow_partial {
+        let missing: Vec<String> = result.missing_shards.iter().map(u32::to_string).collect();
+        failures.push(format!(
+            "partial merge: shard(s) {} of {} missing (merge --allow-partial judges the shards that reported)",
+            missing.join(", "),
+            result.shards.len() + result.missing_shards.len()
+        ));
+    }
     if let Some(rule) = &result.aborted_by {
         failures.push(format!(
             "aborted early: threshold `{rule}` failed (abort_on_fail)"
@@ -351,6 +366,10 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
                 .filter(|m| m.verdict == MetricVerdict::Regressed)
                 .map(|m| format!("regression: {}", describe_change(m))),
         );
+    }
+    if policy.unjudged_shard {
+        // The shard's figures are a part of the whole: merge judges them together.
+        failures.clear();
     }
     let status = if result.interrupted {
         TestStatus::Interrupted
@@ -694,6 +713,7 @@ mod tests {
         assert_eq!(finished(&saturated, None).status, TestStatus::Passed);
         let strict = Policy {
             fail_on_saturation: true,
+            ..Policy::default()
         };
         let j = judge(
             Evidence::Finished {

@@ -1652,6 +1652,7 @@ fn any_config(rng: &mut Rng) -> ConfigSummary {
         danger_accept_invalid_certs: rng.bool(),
         client: if rng.bool() { "hyper" } else { "reqwest" }.to_string(),
         cookies: rng.bool(),
+        shard: None,
     }
 }
 
@@ -1787,6 +1788,8 @@ fn any_result(rng: &mut Rng) -> TestResult {
             })
             .collect(),
         warnings: strings(rng),
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 
@@ -1858,6 +1861,11 @@ fn any_request(rng: &mut Rng) -> RunRequest {
             .collect(),
         base_url: opt(rng, any_string),
         request_series: rng.bool(),
+        shard: rng.bool().then(|| loadtest_runtime::report::ShardSpec {
+            index: 1,
+            count: rng.u32(1..9),
+        }),
+        start_at_unix: opt(rng, any_f64),
         live_metrics: rng.bool(),
     }
 }
@@ -1940,6 +1948,8 @@ fn any_report(rng: &mut Rng) -> RunReport {
             cpus: rng.usize(..),
             command_line: strings(rng),
             fail_on_saturation: rng.bool(),
+            shard: None,
+            merge: None,
         },
         status: *pick(
             rng,

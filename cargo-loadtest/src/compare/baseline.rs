@@ -49,34 +49,49 @@ pub fn save(target_dir: &Path, name: &str, report: &RunReport) -> Result<PathBuf
 
 /// Reads a stored result: a report file, or a folder holding `report.json`.
 pub fn load_file(path: &Path) -> Result<RunReport, CliError> {
+    read_report(path, "baseline")
+}
+
+/// Reads a report file (or a folder holding `report.json`); `what` names it in errors
+/// (`baseline`, `shard report`).
+pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
     let file = if path.is_dir() {
         path.join(BASELINE_FILE)
     } else {
         path.to_path_buf()
     };
     let text = std::fs::read_to_string(&file).map_err(|e| {
-        CliError::Usage(format!("cannot read the baseline {}: {e} (expected a report.json written by cargo loadtest, or a folder holding one)", file.display()))
+        CliError::Usage(format!("cannot read the {what} {}: {e} (expected a report.json written by cargo loadtest, or a folder holding one)", file.display()))
     })?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::Usage(format!("the baseline {} is not valid JSON ({e}); it may be corrupted: save it again with --save-baseline", file.display())))?;
+    let again = if what == "baseline" {
+        "save it again with --save-baseline"
+    } else {
+        "write it again"
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::Usage(format!(
+            "the {what} {} is not valid JSON ({e}); it may be corrupted: {again}",
+            file.display()
+        ))
+    })?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(v) if (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) => {}
         Some(v) => {
             return Err(CliError::Usage(format!(
-                "the baseline {} has schema_version {v}; this cargo-loadtest reads versions {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}",
+                "the {what} {} has schema_version {v}; this cargo-loadtest reads versions {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}",
                 file.display()
             )));
         }
         None => {
             return Err(CliError::Usage(format!(
-                "the baseline {} is not a cargo-loadtest report (no schema_version)",
+                "the {what} {} is not a cargo-loadtest report (no schema_version)",
                 file.display()
             )));
         }
     }
     serde_json::from_value(value).map_err(|e| {
         CliError::Usage(format!(
-            "the baseline {} is not a valid cargo-loadtest report: {e}",
+            "the {what} {} is not a valid cargo-loadtest report: {e}",
             file.display()
         ))
     })

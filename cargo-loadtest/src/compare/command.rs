@@ -37,6 +37,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
     let (mut new, _) = load(&args.new)?;
     let policy = Policy {
         fail_on_saturation: new.run.fail_on_saturation,
+        ..Policy::default()
     };
     for t in &mut new.tests {
         t.comparison = None;

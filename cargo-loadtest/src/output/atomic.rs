@@ -53,7 +53,20 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         }
         _ => {}
     }
-    replace(&resolve_links(path).map_err(fail)?, bytes).map_err(fail)
+    replace(&resolve_links(path).map_err(fail)?, |f| f.write_all(bytes)).map_err(fail)
+}
+
+/// Writes what `fill` writes into a file to `path` atomically (for content too large to hold in
+/// memory, such as an archive), creating parent folders and keeping symbolic links.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    let fail = |source: std::io::Error| CliError::Io {
+        context: format!("cannot write {}", path.display()),
+        source,
+    };
+    replace(&resolve_links(path).map_err(fail)?, fill).map_err(fail)
 }
 
 /// Follows symbolic links from `path` to the first path that is not one (which may not exist
@@ -75,8 +88,11 @@ fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
     Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
-/// Replaces the regular file (or new path) `path` atomically.
-fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces the regular file (or new path) `path` atomically with what `fill` writes.
+fn replace(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -89,7 +105,7 @@ fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -6,7 +6,7 @@ use super::{Event, Reporter};
 use crate::errors::CliError;
 use crate::output::summary;
 use loadtest_report::protocol::Progress;
-use loadtest_report::report::{ConfigSummary, TestReport, TestStatus, human_us};
+use loadtest_report::report::{ConfigSummary, ShardPart, TestReport, TestStatus, human_us};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,9 @@ impl Terminal {
             "     Running {qualified} ({model}{span}) [{}/{}]",
             self.started, self.tests
         );
+        if let Some(part) = &c.shard {
+            eprintln!("{:>12} {}", "", shard_line(c, part));
+        }
         self.last_plain = Some(Instant::now());
     }
 
@@ -138,6 +141,30 @@ impl Terminal {
             eprintln!("{:>12} - {f}", "");
         }
     }
+}
+
+/// What one shard runs of a test: `shard 3/4: 0 of 3 users: no load of its own, ends at once`.
+pub(crate) fn shard_line(c: &ConfigSummary, part: &ShardPart) -> String {
+    let load = match (part.users, part.rate_per_s) {
+        (Some(u), _) => format!("{u} of {} users", c.users.unwrap_or(0)),
+        (_, Some(r)) => format!(
+            "{r:.2}/s of {:.2}/s (every {}th arrival from arrival {})",
+            c.rate_per_s.unwrap_or(0.0),
+            part.shard.count,
+            part.shard.offset()
+        ),
+        _ => String::new(),
+    };
+    let budget = match (part.iterations, c.iterations) {
+        (Some(mine), Some(all)) => format!(", {mine} of {all} iterations"),
+        _ => String::new(),
+    };
+    let idle = if part.idle {
+        ": no load of its own, ends at once"
+    } else {
+        ""
+    };
+    format!("shard {}: {load}{budget}{idle}", part.shard)
 }
 
 /// `cargo loadtest compare`'s terminal output: the comparison table alone, on stdout (on stderr

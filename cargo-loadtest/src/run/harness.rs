@@ -11,7 +11,7 @@ use crate::session::{Msg, Session};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use loadtest_report::protocol::{self, PROTOCOL_VERSION, RunRequest, TestRequest};
-use loadtest_report::report::{TestReport, TestResult};
+use loadtest_report::report::{ShardSpec, TestReport, TestResult};
 use loadtest_report::verdict::{self, Evidence, Policy};
 use std::time::Duration;
 
@@ -86,12 +86,21 @@ impl Outcomes<'_> {
     }
 }
 
+/// What every session of a run is asked beyond its tests: the shard to run and the
+/// coordinated start.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Launch {
+    pub(crate) shard: Option<ShardSpec>,
+    pub(crate) start_at_unix: Option<f64>,
+}
+
 /// Runs `tests` (all of harness `h`) until each one has a report.
 pub(crate) fn run_harness(
     h: &BuiltHarness,
     tests: &[&Selected],
     settings: &Settings,
     args: &RunArgs,
+    launch: Launch,
     interrupt: &Interrupt,
     out: &mut Outcomes<'_>,
 ) -> Result<(), CliError> {
@@ -120,6 +129,8 @@ pub(crate) fn run_harness(
             base_url: settings.run_base_url(),
             request_series: args.hlog.is_some(),
             live_metrics: args.metrics_listen.is_some(),
+            shard: launch.shard,
+            start_at_unix: launch.start_at_unix,
         };
         let session = match Session::spawn(h, &request, &args.harness_args, args.quiet) {
             Ok(p) => p,
@@ -131,7 +142,7 @@ pub(crate) fn run_harness(
                 return Ok(());
             }
         };
-        let end = drive(session, &mut remaining, interrupt, out)?;
+        let end = drive(session, &mut remaining, launch, interrupt, out)?;
         match end {
             SessionEnd::SetupFailed { message, tail } => {
                 for s in remaining.drain(..) {
@@ -190,10 +201,14 @@ enum SessionEnd {
 fn drive(
     mut session: Session,
     remaining: &mut Vec<&Selected>,
+    launch: Launch,
     interrupt: &Interrupt,
     out: &mut Outcomes<'_>,
 ) -> Result<SessionEnd, CliError> {
     let mut running: Option<usize> = None;
+    // A harness whose runtime predates sharding ignores the shard and would run the whole
+    // load: it is stopped as soon as it says so, and its tests error.
+    let mut ignored_shard: Option<String> = None;
     let mut done = false;
     let mut stopping = false;
     let mut setup_failed: Option<String> = None;
@@ -214,6 +229,18 @@ fn drive(
         match event {
             protocol::Event::Hello { .. } => {}
             protocol::Event::Started { test, config } => {
+                if let Some(spec) = launch.shard
+                    && config.shard.is_none()
+                    && !config.smoke
+                    && ignored_shard.is_none()
+                {
+                    ignored_shard = Some(format!(
+                        "the harness ignored --shard {spec} and started the whole load, so it was stopped: its loadtest-runtime is older than this cargo-loadtest ({}); use matching versions",
+                        env!("CARGO_PKG_VERSION")
+                    ));
+                    session.stop();
+                    stopping = true;
+                }
                 running = find(&test, remaining);
                 if let Some(i) = running {
                     let qualified = remaining[i].qualified();
@@ -226,7 +253,15 @@ fn drive(
             protocol::Event::Progress(p) => out.reporters.emit(&Event::Progress(&p))?,
             protocol::Event::Finished { test, result } => {
                 if let Some(i) = find(&test, remaining) {
-                    out.finished(remaining.remove(i), *result)?;
+                    match &ignored_shard {
+                        Some(why) => out.without_result(
+                            remaining.remove(i),
+                            NoResult::Errored(why),
+                            Some(why.clone()),
+                            true,
+                        )?,
+                        None => out.finished(remaining.remove(i), *result)?,
+                    }
                 }
                 running = None;
             }

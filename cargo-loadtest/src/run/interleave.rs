@@ -7,7 +7,7 @@
 //! listed as removed. The worktree is removed however the gate ends.
 
 use super::Selected;
-use super::harness::Outcomes;
+use super::harness::{Launch, Outcomes};
 use super::orchestrate::{finish, outputs, run_info, run_selected};
 use crate::cli::{RunArgs, WorkspaceArgs};
 use crate::compare::gate::{self, AB_TOLERANCES, Tolerances};
@@ -119,6 +119,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
 
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
+        ..Policy::default()
     };
     let mut reporters = outputs(args, &paths, &ws.target_dir, None, metrics, interrupt);
     let started_at = SystemTime::now();
@@ -156,7 +157,14 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
                     (tests, &head_settings)
                 }
             };
-            run_selected(&tests, settings, &round_args, interrupt, &mut outcomes)?;
+            run_selected(
+                &tests,
+                settings,
+                &round_args,
+                Launch::default(),
+                interrupt,
+                &mut outcomes,
+            )?;
             if !args.quiet {
                 announce(round, rounds, side, &outcomes.reports);
             }
@@ -252,7 +260,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     }
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
-        run: run_info(&ws.root, args, started_at, clock),
+        run: run_info(Some(&ws.root), args, started_at, clock),
         status: RunStatus::Passed,
         exit_code: exit_code::OK,
         tests,

@@ -2,7 +2,7 @@
 //! harnesses one after another, the comparison, the verdict on the run, and the reporters.
 
 use super::Selected;
-use super::harness::{Outcomes, run_harness};
+use super::harness::{Launch, Outcomes, run_harness};
 use crate::cli::RunArgs;
 use crate::compare::baseline;
 use crate::compile::BuiltHarness;
@@ -13,17 +13,66 @@ use crate::reporter::{
     BmfFile, CsvFiles, Event, HtmlFile, IntervalLogs, JsonFile, JunitFile, MarkdownFile,
     MetricsEndpoint, Reporters, SaveBaseline, Terminal,
 };
+use crate::scale::{self, archive::Extracted};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace;
-use loadtest_report::report::{RunInfo, RunReport, RunStatus, SCHEMA_VERSION};
+use loadtest_report::report::{RunInfo, RunReport, RunStatus, SCHEMA_VERSION, ShardRun};
 use loadtest_report::verdict::{self, Policy};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// Where the harnesses come from: the workspace (built by cargo) or an extracted archive.
+enum Source {
+    Workspace(workspace::Workspace),
+    Archive(Extracted),
+}
+
 /// Runs the load tests and returns the exit code.
 pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
-    let ws = workspace::discover(&args.workspace)?;
-    let settings = Settings::load(&ws.root, args)?;
+    // Scale-out flags are checked before anything is read or built.
+    let shard = scale::shard::resolve(args.shard.as_deref(), args.shard_count, |k| {
+        std::env::var(k).ok()
+    })
+    .map_err(CliError::Usage)?;
+    if args.judge_shard && shard.is_none() {
+        return Err(CliError::Usage(
+            "--judge-shard needs a shard (--shard K/N, LOADTEST_SHARD or JOB_COMPLETION_INDEX)"
+                .into(),
+        ));
+    }
+    let grace = match &args.start_grace {
+        Some(g) => loadtest_grammar::parse_duration(g)
+            .map_err(|e| CliError::Usage(format!("--start-grace: {e}")))?,
+        None => std::time::Duration::ZERO,
+    };
+    let start_at = match &args.start_at {
+        Some(text) => {
+            let at = scale::start_at::parse(text)
+                .map_err(|e| CliError::Usage(format!("--start-at: {e}")))?;
+            scale::start_at::check(text, at, unix_now(), grace).map_err(CliError::Usage)?;
+            Some((text.as_str(), at))
+        }
+        None => None,
+    };
+    let source = match &args.archive_file {
+        Some(path) => Source::Archive(scale::archive::extract(path, args.extract_to.as_deref())?),
+        None => Source::Workspace(workspace::discover(&args.workspace)?),
+    };
+    let (settings, target_dir) = match &source {
+        Source::Workspace(ws) => (Settings::load(&ws.root, args)?, ws.target_dir.clone()),
+        Source::Archive(x) => (
+            Settings::with_file_layers(
+                x.manifest.file_defaults.clone(),
+                x.manifest.file_tests.clone(),
+                args,
+            )?,
+            args.workspace
+                .target_dir
+                .clone()
+                .unwrap_or_else(|| "target".into()),
+        ),
+    };
+    let unjudged_shard = shard.is_some() && !args.judge_shard;
     // Everything the gate needs is checked before anything is built.
     for t in &args.gate.tolerance {
         loadtest_grammar::parse_tolerance(t)
@@ -34,28 +83,110 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     }
     let against = match (&args.baseline, &args.baseline_file) {
         (Some(name), _) => Some((
-            baseline::load_named(&ws.target_dir, name)?,
+            baseline::load_named(&target_dir, name)?,
             format!("baseline {name:?}"),
         )),
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
-    let paths = ReportPaths::resolve(&ws.target_dir, args);
+    let paths = ReportPaths::resolve(&target_dir, args);
     paths.check()?;
     let metrics = metrics_server(args)?;
-    let listed = super::build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
-    settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
-    let selected = super::select(args, listed)?;
+    let selected = match &source {
+        Source::Workspace(ws) => {
+            let listed = super::build_and_list(&args.workspace, ws, args.quiet, interrupt)?;
+            settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
+            super::select(args, listed)?
+        }
+        Source::Archive(x) => super::filter(
+            args,
+            x.tests(),
+            &format!("in the archive {}", x.manifest.hash.get(..16).unwrap_or("")),
+        )?,
+    };
+    // What the shards of one run share: binaries and options.
+    let shard_run = match shard {
+        Some(spec) => {
+            let binaries = match &source {
+                Source::Archive(x) => x.binaries(),
+                Source::Workspace(_) => {
+                    let mut b = std::collections::BTreeMap::new();
+                    for s in &selected {
+                        let key =
+                            format!("{}::{}", s.harness.target.package, s.harness.target.target);
+                        if let std::collections::btree_map::Entry::Vacant(e) = b.entry(key) {
+                            let sha = scale::identity::sha256_file(&s.harness.executable).map_err(
+                                CliError::io(format!(
+                                    "cannot read {}",
+                                    s.harness.executable.display()
+                                )),
+                            )?;
+                            e.insert(sha);
+                        }
+                    }
+                    b
+                }
+            };
+            let tests: Vec<scale::identity::TestOptions<'_>> = selected
+                .iter()
+                .map(|s| scale::identity::TestOptions {
+                    test: format!(
+                        "{}::{}::{}",
+                        s.harness.target.package, s.harness.target.target, s.test.name
+                    ),
+                    attribute: &s.test.options,
+                    layers: settings.layers_for(&s.test.name),
+                })
+                .collect();
+            let identity = scale::identity::identity(env!("CARGO_PKG_VERSION"), &binaries, &tests);
+            if unjudged_shard {
+                eprintln!(
+                    "note: shard {spec}: thresholds and baselines are not judged on one shard; `cargo loadtest merge` judges the whole (--judge-shard judges this shard alone)"
+                );
+            }
+            Some(ShardRun {
+                shard: spec,
+                identity,
+                archive: match &source {
+                    Source::Archive(x) => Some(x.manifest.hash.clone()),
+                    Source::Workspace(_) => None,
+                },
+                binaries,
+                start_at_unix: start_at.map(|(_, at)| at),
+                start_offset_s: None,
+                host_clock_unix: 0.0,
+                judged: args.judge_shard,
+            })
+        }
+        None => None,
+    };
     let mut reporters = outputs(
         args,
         &paths,
-        &ws.target_dir,
+        &target_dir,
         against.as_ref().map(|(old, _)| old),
         metrics,
         interrupt,
     );
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
+        unjudged_shard,
+        allow_partial: false,
+    };
+    // The build may have taken long: the start is checked again right before the first test.
+    if let Some((text, at)) = start_at {
+        scale::start_at::check(text, at, unix_now(), grace).map_err(CliError::Usage)?;
+        if !args.quiet {
+            eprintln!(
+                "     Waiting for --start-at {text} ({:.1}s)",
+                (at - unix_now()).max(0.0)
+            );
+        }
+    }
+    let host_clock = unix_now();
+    let launch = Launch {
+        shard,
+        start_at_unix: start_at.map(|(_, at)| at),
     };
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -68,10 +199,33 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         policy,
     };
     let all: Vec<&Selected> = selected.iter().collect();
-    run_selected(&all, &settings, args, interrupt, &mut outcomes)?;
+    run_selected(&all, &settings, args, launch, interrupt, &mut outcomes)?;
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
-        run: run_info(&ws.root, args, started_at, clock),
+        run: RunInfo {
+            shard: shard_run.map(|mut s| {
+                // The first test's first iteration against the coordinated start (or, without
+                // one, the moment the run was ready to start), by this host's clock.
+                let reference = s.start_at_unix.unwrap_or(host_clock);
+                s.start_offset_s = outcomes
+                    .reports
+                    .iter()
+                    .filter_map(|t| t.result.as_ref()?.started_at_unix)
+                    .reduce(f64::min)
+                    .map(|t| t - reference);
+                s.host_clock_unix = host_clock;
+                s
+            }),
+            ..run_info(
+                match &source {
+                    Source::Workspace(ws) => Some(ws.root.as_path()),
+                    Source::Archive(_) => None,
+                },
+                args,
+                started_at,
+                clock,
+            )
+        },
         // Placeholders: the verdict sets both once the comparison is attached.
         status: RunStatus::Passed,
         exit_code: exit_code::OK,
@@ -79,7 +233,12 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         gate: None,
     };
     let mut refusals = Vec::new();
-    if let Some((old, source)) = &against {
+    if unjudged_shard && against.is_some() {
+        eprintln!(
+            "note: the baseline is not compared on one shard; give it to `cargo loadtest merge`"
+        );
+    }
+    if let (Some((old, source)), false) = (&against, unjudged_shard) {
         refusals = crate::compare::apply::apply(
             old,
             source,
@@ -117,6 +276,7 @@ pub(super) fn run_selected(
     selected: &[&Selected],
     settings: &Settings,
     args: &RunArgs,
+    launch: Launch,
     interrupt: &Interrupt,
     outcomes: &mut Outcomes<'_>,
 ) -> Result<(), CliError> {
@@ -135,13 +295,11 @@ pub(super) fn run_selected(
             .filter(|s| s.harness.executable == h.executable)
             .copied()
             .collect();
-        run_harness(h, &tests, settings, args, interrupt, outcomes)?;
+        run_harness(h, &tests, settings, args, launch, interrupt, outcomes)?;
     }
     Ok(())
 }
 
-/// The run's outputs, in the order they receive events: the report files, then the terminal,
-/// then the saved baseline.
 /// `--metrics-listen`: bound before the build, so that a port in use is refused before anything
 /// runs; it answers from here to the end of the invocation.
 pub(super) fn metrics_server(
@@ -211,9 +369,10 @@ pub(super) fn outputs(
     reporters
 }
 
-/// Where, when and how the run happened.
+/// Where, when and how the run happened (`root`: the workspace, when the run has one; not a
+/// shard or a merge).
 pub(super) fn run_info(
-    root: &std::path::Path,
+    root: Option<&std::path::Path>,
     args: &RunArgs,
     started_at: SystemTime,
     clock: Instant,
@@ -224,13 +383,15 @@ pub(super) fn run_info(
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
         duration_s: clock.elapsed().as_secs_f64(),
-        git_commit: git_commit(root),
+        git_commit: root.and_then(git_commit),
         host: host_name(),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         command_line: std::env::args()
             .map(|a| loadtest_report::redact::url(&a))
             .collect(),
         fail_on_saturation: args.fail_on_saturation,
+        shard: None,
+        merge: None,
     }
 }
 
@@ -254,4 +415,11 @@ pub(super) fn host_name() -> String {
         .map(|s| s.trim().to_string())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The wall clock, as seconds since the Unix epoch.
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

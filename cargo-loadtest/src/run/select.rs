@@ -48,13 +48,26 @@ pub(crate) fn build_and_list(
     Ok(all)
 }
 
-/// Applies the filters (names, `--skip`, `--tag`) to the listed tests.
+/// Applies the filters (names, `--skip`, `--tag`) to the tests listed in the workspace.
 pub(crate) fn select(args: &RunArgs, all: Vec<Selected>) -> Result<Vec<Selected>, CliError> {
+    filter(
+        args,
+        all,
+        "in the workspace; `cargo loadtest list` shows them",
+    )
+}
+
+/// The tests of `all` that the filters select; none is exit 4 (`where_` says where they were).
+pub(crate) fn filter(
+    args: &RunArgs,
+    all: Vec<Selected>,
+    where_: &str,
+) -> Result<Vec<Selected>, CliError> {
     let total = all.len();
     let selected: Vec<Selected> = all.into_iter().filter(|s| selects(args, s)).collect();
     if selected.is_empty() {
         return Err(CliError::NoTests(format!(
-            "no load test matched the filters ({total} load tests in the workspace; `cargo loadtest list` shows them)"
+            "no load test matched the filters ({total} load tests {where_})"
         )));
     }
     Ok(selected)

@@ -76,18 +76,32 @@ pub struct Arrivals {
     segment: usize,
     cum_at_segment: f64,
     next_k: u64,
+    stride: u64,
 }
 
 impl Arrivals {
     /// A schedule that follows `ramp` (iterations per second) and stops at `end` seconds, if any.
     pub fn new(ramp: Ramp, end: Option<f64>) -> Self {
+        Arrivals::strided(ramp, end, 0, 1)
+    }
+
+    /// Every `stride`-th arrival of the schedule of `ramp`, from arrival `offset`: the
+    /// schedules of offsets `0..stride` together are exactly the whole schedule (how shards and
+    /// worker threads split the open model).
+    pub fn strided(ramp: Ramp, end: Option<f64>, offset: u64, stride: u64) -> Self {
         Arrivals {
             ramp,
             end,
             segment: 0,
             cum_at_segment: 0.0,
-            next_k: 0,
+            next_k: offset,
+            stride: stride.max(1),
         }
+    }
+
+    /// The global number of the arrival [`Arrivals::next_offset`] returns next.
+    pub fn next_index(&self) -> u64 {
+        self.next_k
     }
 
     /// The intended start of the next iteration, in seconds from the start, or `None` when the
@@ -128,7 +142,7 @@ impl Arrivals {
         if self.end.is_some_and(|end| t >= end) {
             return None;
         }
-        self.next_k += 1;
+        self.next_k += self.stride;
         Some(t)
     }
 }
@@ -156,6 +170,37 @@ mod tests {
         let first_half = times.iter().filter(|&&t| t < 10.0).count();
         assert!((499..=501).contains(&first_half), "{first_half}");
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn strided_schedules_interleave_into_the_whole() {
+        let ramps = [
+            Ramp::constant(300.0),
+            Ramp::stages(&[(2.0, 150.0), (1.0, 150.0), (1.0, 0.0)]),
+            Ramp::stages(&[(0.5, 1000.0), (1.5, 20.0)]),
+        ];
+        for ramp in ramps {
+            let end = Some(if ramp.end() > 0.0 { ramp.end() } else { 3.0 });
+            let mut whole = Arrivals::new(ramp.clone(), end);
+            let all: Vec<f64> = std::iter::from_fn(|| whole.next_offset()).collect();
+            for stride in [1u64, 2, 3, 7, 64] {
+                let mut merged: Vec<(u64, f64)> = Vec::new();
+                for offset in 0..stride {
+                    let mut a = Arrivals::strided(ramp.clone(), end, offset, stride);
+                    loop {
+                        let k = a.next_index();
+                        let Some(t) = a.next_offset() else { break };
+                        merged.push((k, t));
+                    }
+                }
+                merged.sort_by_key(|m| m.0);
+                assert_eq!(merged.len(), all.len(), "stride {stride}");
+                for (i, (m, t)) in merged.iter().zip(&all).enumerate() {
+                    assert_eq!(m.0, i as u64, "stride {stride}");
+                    assert!((m.1 - t).abs() < 1e-9, "stride {stride}: {} vs {t}", m.1);
+                }
+            }
+        }
     }
 
     #[test]

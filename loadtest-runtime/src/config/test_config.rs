@@ -1,10 +1,11 @@
 //! The resolved configuration of one load test: its load model and every option, parsed.
 
 use super::ramp::Ramp;
+use super::shard::ShardPlan;
 use crate::grammar::{
     self, ClientKind, DurationRange, Rate, RetryOn, Saturation, StageLevel, Threshold,
 };
-use crate::report::ConfigSummary;
+use crate::report::{ConfigSummary, ShardSpec};
 use loadtest_grammar::{OptionLayer, merge};
 use std::time::Duration;
 
@@ -115,6 +116,9 @@ pub struct TestConfig {
     pub smoke: bool,
     /// The most distinct request names (and, separately, custom metric names) the test keeps.
     pub max_names: u64,
+    /// Under `--shard K/N`: this process's part of the load (the fields above stay the whole
+    /// test's).
+    pub shard: Option<ShardPlan>,
 }
 
 impl TestConfig {
@@ -300,7 +304,17 @@ impl TestConfig {
                 .transpose()
                 .map_err(e)?
                 .unwrap_or(crate::metrics::names::DEFAULT_MAX_NAMES),
+            shard: None,
         })
+    }
+
+    /// This configuration with only shard `spec`'s part of the load to run (see
+    /// [`ShardPlan`]); a smoke check is never sharded.
+    pub fn for_shard(mut self, spec: ShardSpec) -> TestConfig {
+        if !self.smoke {
+            self.shard = Some(ShardPlan::new(&self, spec));
+        }
+        self
     }
 
     /// The smoke-check version of this configuration, as run under `cargo test`: one user, a few
@@ -418,6 +432,7 @@ impl TestConfig {
             danger_accept_invalid_certs: self.danger_accept_invalid_certs,
             client: self.client.as_str().to_string(),
             cookies: self.cookies,
+            shard: self.shard.as_ref().map(ShardPlan::summary),
         }
     }
 }

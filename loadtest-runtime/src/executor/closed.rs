@@ -39,8 +39,12 @@ pub(crate) struct ClosedPlan {
     pub(crate) users: Ramp,
     pub(crate) think: DurationRange,
     pub(crate) duration: Option<Duration>,
+    /// This process's iteration budget (its shard's, under `--shard`).
     pub(crate) iterations: Option<u64>,
     pub(crate) iteration_timeout: Option<Duration>,
+    /// Under `--shard K/N`: `(K-1, N)`, this process runs the global users `K-1, K-1+N, ...`;
+    /// `(0, 1)` otherwise.
+    pub(crate) shard: (u64, u64),
 }
 
 /// Runs the closed model until the duration ends, the iteration budget is spent, or `soft` is
@@ -74,13 +78,16 @@ pub(crate) async fn run(
         if soft.is_stopped() || end.is_some_and(|e| Instant::now() >= e) {
             break;
         }
-        let want = plan.users.level_at(start.elapsed().as_secs_f64()).round() as u64;
+        let global_want = plan.users.level_at(start.elapsed().as_secs_f64()).round() as u64;
+        // This process's users among the global ones (all of them unless sharded).
+        let want = crate::config::shard::share(global_want, plan.shard.0, plan.shard.1);
         if users.wanted.swap(want, Ordering::AcqRel) != want {
             users.wanted_changed.notify_waiters();
         }
         while spawned < want {
             // Round-robin over the workers: each core runs its share of the users.
-            super::workers::spawn(spawned as usize, user(users.clone(), spawned));
+            let global_id = plan.shard.0 + spawned * plan.shard.1;
+            super::workers::spawn(spawned as usize, user(users.clone(), spawned, global_id));
             spawned += 1;
         }
         let exited = users.exited.available_permits() as u64;
@@ -113,8 +120,9 @@ pub(crate) async fn run(
     let _ = users.exited.acquire_many(n).await;
 }
 
-async fn user(users: Arc<Users>, id: u64) {
-    let mut ctx = Ctx::new(users.test.clone(), id);
+/// User `id` of this process (global user `global_id`, what `ctx.user()` says).
+async fn user(users: Arc<Users>, id: u64, global_id: u64) {
+    let mut ctx = Ctx::new(users.test.clone(), global_id);
     // When the next iteration starts: read from the clock after a wait, or the previous
     // iteration's end when it follows at once (one clock read per iteration instead of two).
     let mut next_start: Option<Instant> = None;

@@ -58,10 +58,15 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let name = def.full_name();
     // Live metrics bucket each request name's latency from its per-second histograms.
     let metrics = Metrics::with_settings(config.max_names, request_series || live_metrics);
-    let max_idle = match &config.model {
-        LoadModel::Closed { users, .. } => users.peak() as usize,
-        LoadModel::Open { max_in_flight, .. } => *max_in_flight as usize,
+    let shard = config.shard.clone();
+    let position = shard.as_ref().map_or((0, 1), |s| s.position());
+    let max_idle = match (&config.model, &shard) {
+        (LoadModel::Closed { .. }, Some(s)) => s.users.unwrap_or(0) as usize,
+        (LoadModel::Closed { users, .. }, None) => users.peak() as usize,
+        (LoadModel::Open { .. }, Some(s)) => s.max_in_flight.unwrap_or(1) as usize,
+        (LoadModel::Open { max_in_flight, .. }, None) => *max_in_flight as usize,
     };
+    let rate_limit = shard.as_ref().map_or(config.rate_limit, |s| s.rate_limit);
     let base_url = config.base_url.clone().or(default_base_url);
     let shared = Arc::new(TestShared {
         name: name.clone(),
@@ -77,7 +82,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         metrics: metrics.clone(),
         retry: config.retry.clone(),
         timeout: config.timeout,
-        limiter: config.rate_limit.map(|r| RateLimiter::new(r.per_second)),
+        limiter: rate_limit.map(|r| RateLimiter::new(r.per_second)),
         setup,
         secrets: {
             let secrets = crate::redact::secrets();
@@ -96,6 +101,8 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let started_at = std::time::SystemTime::now();
     let start = Instant::now();
     let mut load = match config.model.clone() {
+        // A shard with no load of its own (more shards than users) ends at once.
+        _ if shard.as_ref().is_some_and(|s| s.idle) => tokio::spawn(async {}),
         LoadModel::Closed { users, think_time } => tokio::spawn(closed::run(
             shared.clone(),
             def.run,
@@ -103,8 +110,9 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                 users,
                 think: think_time,
                 duration: config.duration,
-                iterations: config.iterations,
+                iterations: shard.as_ref().map_or(config.iterations, |s| s.iterations),
                 iteration_timeout: config.iteration_timeout,
+                shard: position,
             },
             soft.clone(),
             hard.clone(),
@@ -118,11 +126,16 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
             def.run,
             OpenPlan {
                 rate,
-                max_in_flight,
+                max_in_flight: shard
+                    .as_ref()
+                    .and_then(|s| s.max_in_flight)
+                    .unwrap_or(max_in_flight),
                 on_saturation,
                 duration: config.duration,
+                // The whole test's budget: each shard starts its arrivals among the first ones.
                 iterations: config.iterations,
                 iteration_timeout: config.iteration_timeout,
+                shard: position,
             },
             soft.clone(),
             hard.clone(),
@@ -487,6 +500,8 @@ fn assemble(
             .map(|(n, h)| (n.to_string(), hdr::to_report(h)))
             .collect(),
         warnings: Vec::new(),
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 

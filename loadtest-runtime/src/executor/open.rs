@@ -24,14 +24,20 @@ pub(crate) struct OpenPlan {
     pub(crate) max_in_flight: u64,
     pub(crate) on_saturation: Saturation,
     pub(crate) duration: Option<Duration>,
+    /// The whole test's iteration budget: the first `iterations` arrivals of its schedule.
     pub(crate) iterations: Option<u64>,
     pub(crate) iteration_timeout: Option<Duration>,
+    /// Under `--shard K/N`: `(K-1, N)`, this process starts every N-th arrival from `K-1`;
+    /// `(0, 1)` otherwise.
+    pub(crate) shard: (u64, u64),
 }
 
 /// Runs the open model until the schedule ends or `soft` is set, then waits for in-flight
-/// iterations (until `hard` cancels them). With several workers, each runs a schedule of its own
-/// with its share of the rate, of `max_in_flight` and of `iterations`, shifted so that the
-/// workers' starts interleave.
+/// iterations (until `hard` cancels them). The process's arrivals (all, or its shard's: every
+/// N-th from K-1) are dealt to the workers the same way: with `W` workers, worker `w` starts the
+/// arrivals `K-1 + N*w`, `K-1 + N*(w+W)`, ... of the whole schedule, each at its own intended
+/// time, so the workers together start exactly the process's arrivals, through ramps too.
+/// `max_in_flight` is divided among the workers.
 pub(crate) async fn run(
     test: Arc<TestShared>,
     run: RunFn,
@@ -39,39 +45,38 @@ pub(crate) async fn run(
     soft: Arc<Stop>,
     hard: Arc<Stop>,
 ) {
-    let n = super::workers::count();
+    let n = super::workers::count() as u64;
+    let start = Instant::now();
+    let (offset, count) = plan.shard;
+    let schedules_left = Arc::new(AtomicUsize::new(n as usize));
     if n == 1 {
         let share = Share {
-            index: 0,
-            of: 1,
-            schedules_left: Arc::new(AtomicUsize::new(1)),
+            offset,
+            stride: count,
+            start,
+            schedules_left,
         };
         return run_share(test, run, plan, share, soft, hard).await;
     }
-    let start = Instant::now();
-    let peak = plan.rate.peak();
-    let schedules_left = Arc::new(AtomicUsize::new(n));
-    let mut shares = Vec::with_capacity(n);
-    for index in 0..n {
-        let of = n as u64;
-        let i = index as u64;
+    let mut shares = Vec::with_capacity(n as usize);
+    for w in 0..n {
         let share = OpenPlan {
-            rate: plan.rate.scaled(1.0 / n as f64),
-            max_in_flight: plan.max_in_flight.div_ceil(of).max(1),
+            rate: plan.rate.clone(),
+            max_in_flight: plan.max_in_flight.div_ceil(n).max(1),
             on_saturation: plan.on_saturation,
             duration: plan.duration,
-            iterations: plan.iterations.map(|k| k / of + u64::from(i < k % of)),
+            iterations: plan.iterations,
             iteration_timeout: plan.iteration_timeout,
+            shard: plan.shard,
         };
         let (test, soft, hard) = (test.clone(), soft.clone(), hard.clone());
         let share_of = Share {
-            index,
-            of: n,
+            offset: offset + count * w,
+            stride: count * n,
+            start,
             schedules_left: schedules_left.clone(),
         };
-        let shift = if peak > 0.0 { i as f64 / peak } else { 0.0 };
-        shares.push(super::workers::spawn(index, async move {
-            tokio::time::sleep_until(start + Duration::from_secs_f64(shift)).await;
+        shares.push(super::workers::spawn(w as usize, async move {
             run_share(test, run, share, share_of, soft, hard).await
         }));
     }
@@ -80,11 +85,12 @@ pub(crate) async fn run(
     }
 }
 
-/// Which share of the arrivals a schedule runs: iteration `k` of share `index` is the test's
-/// iteration `k * of + index`.
+/// Which arrivals a schedule starts: arrival `offset + j * stride` of the whole schedule, for
+/// `j = 0, 1, ...`, timed from `start`.
 struct Share {
-    index: usize,
-    of: usize,
+    offset: u64,
+    stride: u64,
+    start: Instant,
     /// Schedules still starting iterations: the last to end sets the soft stop, which starts
     /// the grace period of the iterations still in flight.
     schedules_left: Arc<AtomicUsize>,
@@ -105,12 +111,20 @@ async fn run_share(
     let slots = Arc::new(Semaphore::new(cap));
     // Touched by this schedule's worker thread only: the iterations run on it too.
     let in_flight = test.gauges.in_flight_counter();
-    let mut arrivals = Arrivals::new(plan.rate, plan.duration.map(|d| d.as_secs_f64()));
+    let mut arrivals = Arrivals::strided(
+        plan.rate,
+        plan.duration.map(|d| d.as_secs_f64()),
+        share.offset,
+        share.stride,
+    );
     let timer = FineTimer::new();
-    let start = Instant::now();
+    let start = share.start;
     let mut last_wake = start;
-    let mut k: u64 = 0;
-    while !soft.is_stopped() && plan.iterations.is_none_or(|limit| k < limit) {
+    loop {
+        let global_k = arrivals.next_index();
+        if soft.is_stopped() || plan.iterations.is_some_and(|limit| global_k >= limit) {
+            break;
+        }
         let Some(offset) = arrivals.next_offset() else {
             break;
         };
@@ -128,7 +142,6 @@ async fn run_share(
             Ok(p) => p,
             Err(_) if plan.on_saturation == Saturation::Drop => {
                 test.metrics.with(|s| s.dropped += 1);
-                k += 1;
                 continue;
             }
             Err(_) => tokio::select! {
@@ -140,7 +153,6 @@ async fn run_share(
         let test = test.clone();
         let hard = hard.clone();
         let timeout = plan.iteration_timeout;
-        let global_k = k * share.of as u64 + share.index as u64;
         let in_flight = in_flight.clone();
         in_flight.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
@@ -150,7 +162,6 @@ async fn run_share(
             in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
-        k += 1;
     }
     if share.schedules_left.fetch_sub(1, Ordering::AcqRel) == 1 {
         soft.stop();

@@ -111,6 +111,18 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 return 3;
             }
         };
+        if let Some(at) = request.start_at_unix {
+            // The coordinated start: every shard holds its first test until the same instant.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            if at > now {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs_f64(at - now)) => {}
+                    _ = interrupt.wait() => {}
+                }
+            }
+        }
         for t in &request.tests {
             if interrupt.is_stopped() {
                 break;
@@ -126,7 +138,10 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
             let layers: Vec<&OptionLayer> =
                 std::iter::once(&attr).chain(t.overrides.iter()).collect();
             let config = match TestConfig::resolve(&layers) {
-                Ok(c) => c,
+                Ok(c) => match request.shard {
+                    Some(spec) => c.for_shard(spec),
+                    None => c,
+                },
                 Err(e) => {
                     emit(&Event::TestError {
                         test: t.name.clone(),

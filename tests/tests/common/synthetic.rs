@@ -167,6 +167,7 @@ pub fn open_model_passed() -> TestResult {
             danger_accept_invalid_certs: false,
             client: "hyper".into(),
             cookies: true,
+            shard: None,
         },
         elapsed_s: 10.25,
         interrupted: false,
@@ -308,6 +309,8 @@ pub fn open_model_passed() -> TestResult {
         connections: Default::default(),
         phases: Default::default(),
         warnings: vec![],
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 
@@ -343,6 +346,7 @@ pub fn closed_model_failed() -> TestResult {
             danger_accept_invalid_certs: false,
             client: "hyper".into(),
             cookies: true,
+            shard: None,
         },
         elapsed_s: 30.5,
         interrupted: false,
@@ -438,6 +442,8 @@ pub fn closed_model_failed() -> TestResult {
         warnings: strings(&[
             "more than 200 distinct request names (the first left out: \"GET /search/q17\"); further requests are counted under \"(overflow)\". URLs with ids in them need a fixed name: ctx.http().get(url).name(\"GET /items/{id}\"), or raise `max_names`",
         ]),
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 
@@ -505,6 +511,8 @@ pub fn interrupted_partial() -> TestResult {
         connections: Default::default(),
         phases: Default::default(),
         warnings: vec![],
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
     }
 }
 
@@ -695,6 +703,8 @@ pub fn report() -> RunReport {
                 "http://***@127.0.0.1:8080",
             ]),
             fail_on_saturation: false,
+            shard: None,
+            merge: None,
         },
         status: RunStatus::Interrupted,
         exit_code: 130,

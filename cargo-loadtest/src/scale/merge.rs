@@ -1,0 +1,257 @@
+//! `cargo loadtest merge REPORT...|DIR`: reads the shards' JSON reports, merges them exactly
+//! (`loadtest_report::merge`, judged there by the one verdict), compares the whole with a
+//! baseline when asked, and writes every report through the reporters.
+
+use crate::cli::MergeArgs;
+use crate::compare::baseline;
+use crate::errors::CliError;
+use crate::output::{ReportPaths, atomic};
+use crate::reporter::{
+    BmfFile, CsvFiles, Event, HtmlFile, IntervalLogs, JsonFile, JunitFile, MarkdownFile, Reporters,
+    SaveBaseline, Terminal,
+};
+use loadtest_report::exit_code;
+use loadtest_report::merge::{MergeContext, ShardReport, merge_runs};
+use loadtest_report::report::TestStatus;
+use loadtest_report::verdict::{self, Policy};
+use std::path::{Path, PathBuf};
+
+/// How deep folders are searched for reports.
+const MAX_DEPTH: usize = 8;
+/// The most files a merge reads.
+const MAX_FILES: usize = 10_000;
+
+/// The report files among `inputs`: files as given, folders searched for `*.json` files that
+/// are shard reports (other JSON files there are skipped and named).
+fn collect(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>), CliError> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found = Vec::new();
+            walk(input, 0, &mut found)?;
+            found.sort();
+            for f in found {
+                if is_shard_report(&f) {
+                    files.push(f);
+                } else {
+                    skipped.push(format!("{}: not a shard report", f.display()));
+                }
+            }
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            return Err(CliError::Usage(format!(
+                "{}: no such file or folder (give shard reports, or folders holding them)",
+                input.display()
+            )));
+        }
+        if files.len() > MAX_FILES {
+            return Err(CliError::Usage(format!(
+                "more than {MAX_FILES} report files to merge"
+            )));
+        }
+    }
+    if files.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no shard report found in {} (shard reports are the JSON reports of runs with --shard K/N)",
+            inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok((files, skipped))
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
+    if depth > MAX_DEPTH || out.len() > MAX_FILES {
+        return Ok(());
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(CliError::io(format!("cannot read {}", dir.display())))?;
+    for e in entries.flatten() {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, depth + 1, out)?,
+            Ok(t) if t.is_file() && path.extension().is_some_and(|x| x == "json") => out.push(path),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_shard_report(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| {
+            v.get("schema_version").is_some()
+                && v.pointer("/run/shard").is_some_and(|s| !s.is_null())
+        })
+}
+
+/// Runs the merge and returns the exit code.
+pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
+    for t in &args.gate.tolerance {
+        loadtest_grammar::parse_tolerance(t)
+            .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
+    }
+    if let Some(name) = &args.save_baseline {
+        baseline::check_name(name)?;
+    }
+    let target_dir = args
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let against = match (&args.baseline, &args.baseline_file) {
+        (Some(name), _) => Some((
+            baseline::load_named(&target_dir, name)?,
+            format!("baseline {name:?}"),
+        )),
+        (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
+        (None, None) => None,
+    };
+    let paths = ReportPaths::from_flags(
+        &target_dir,
+        args.json.clone(),
+        args.junit.clone(),
+        args.markdown.clone(),
+        args.csv.clone(),
+        args.hlog.clone(),
+        args.html.clone(),
+    );
+    paths.check()?;
+    let (files, skipped) = collect(&args.inputs)?;
+    for s in &skipped {
+        eprintln!("note: skipped {s}");
+    }
+    let mut inputs = Vec::new();
+    for f in &files {
+        inputs.push(ShardReport {
+            source: f.display().to_string(),
+            report: baseline::read_report(f, "shard report")?,
+        });
+    }
+    let policy = Policy {
+        fail_on_saturation: args.fail_on_saturation,
+        unjudged_shard: false,
+        allow_partial: args.allow_partial,
+    };
+    let ctx = MergeContext {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        command_line: std::env::args()
+            .map(|a| loadtest_report::redact::url(&a))
+            .collect(),
+        policy,
+    };
+    let merged = merge_runs(inputs, &ctx).map_err(CliError::Usage)?;
+    for n in &merged.notes {
+        eprintln!("note: {n}");
+    }
+    let mut report = merged.report;
+    if !args.quiet
+        && let Some(m) = &report.run.merge
+    {
+        eprintln!(
+            "      Merged {} of {} shards ({} report files){}",
+            m.shards.len(),
+            m.count,
+            files.len(),
+            if m.partial { ": PARTIAL" } else { "" }
+        );
+    }
+    let mut refusals = Vec::new();
+    if let Some((old, source)) = &against {
+        refusals = crate::compare::apply::apply(
+            old,
+            source,
+            &mut report,
+            &args.gate.tolerance,
+            args.gate.force_compare,
+            &policy,
+        )
+        .map_err(CliError::Usage)?;
+    }
+    let interrupted = report
+        .tests
+        .iter()
+        .any(|t| t.status == TestStatus::Interrupted);
+    (report.status, report.exit_code) = verdict::run_outcome(&report.tests, interrupted);
+    if !refusals.is_empty() {
+        report.exit_code = exit_code::USAGE;
+    }
+    let mut reporters = Reporters::default();
+    reporters
+        .register(JsonFile(paths.json.clone()))
+        .register(JunitFile(paths.junit.clone()))
+        .register(MarkdownFile {
+            path: paths.markdown.clone(),
+            step_summary: true,
+        })
+        .register(HtmlFile {
+            path: paths.html.clone(),
+            baseline: against.as_ref().map(|(old, _)| old.clone()),
+        });
+    if let Some(bmf) = &args.bmf {
+        reporters.register(BmfFile(bmf.clone()));
+    }
+    if let Some(csv) = &paths.csv {
+        reporters.register(CsvFiles(csv.clone()));
+    }
+    if let Some(dir) = &paths.hlog {
+        reporters.register(IntervalLogs(dir.clone()));
+    }
+    reporters.register(Terminal::new(
+        args.quiet,
+        Some(paths.describe()),
+        paths.any_stdout() || args.bmf.as_deref().is_some_and(atomic::is_stdout),
+    ));
+    if let Some(name) = &args.save_baseline {
+        reporters.register(SaveBaseline {
+            target_dir: target_dir.clone(),
+            name: name.clone(),
+        });
+    }
+    reporters.emit(&Event::RunStarted {
+        tests: report.tests.len(),
+    })?;
+    for t in &report.tests {
+        reporters.emit(&Event::TestFinished(t))?;
+    }
+    reporters.emit(&Event::RunFinished(&report))?;
+    for r in &refusals {
+        eprintln!("error: {r}");
+    }
+    Ok(report.exit_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_searched_for_shard_reports_only() {
+        let dir = std::env::temp_dir().join(format!("cargo-loadtest-merge-{}", std::process::id()));
+        let sub = dir.join("shard-1");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(
+            sub.join("report.json"),
+            r#"{"schema_version": 2, "run": {"shard": {"shard": {"index": 1, "count": 2}}}}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.join("bmf.json"), r#"{"x": 1}"#).unwrap();
+        std::fs::write(dir.join("notes.txt"), "x").unwrap();
+        let (files, skipped) = collect(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(files, [sub.join("report.json")]);
+        assert_eq!(skipped.len(), 1);
+        assert!(skipped[0].contains("bmf.json"), "{skipped:?}");
+        let e = collect(&[dir.join("nope")]).unwrap_err().to_string();
+        assert!(e.contains("no such file or folder"), "{e}");
+        std::fs::remove_file(sub.join("report.json")).unwrap();
+        let e = collect(std::slice::from_ref(&dir)).unwrap_err().to_string();
+        assert!(e.contains("no shard report found"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,745 @@
+//! Merging the reports of a scale-out run's shards into one exact result (`cargo loadtest
+//! merge`).
+//!
+//! Every shard report carries its histograms losslessly (HdrHistogram V2), so merging is exact:
+//! counts are added, histograms of the same configuration are added bucket by bucket (never
+//! re-quantised), the per-second series are aligned by wall-clock second (each shard's points
+//! placed at the nearest whole second after the earliest shard's start), and each shard's
+//! generator health is kept beside the whole. Thresholds and the error budget are then evaluated
+//! on the merged data by [`crate::verdict::evaluate`], and each test is judged by
+//! [`crate::verdict::judge`]: nothing here decides pass or fail.
+//!
+//! [`merge_runs`] checks that the reports belong to one run (same shard count, archive,
+//! binaries, tests and options, naming the first difference), keeps one report per shard index
+//! when a shard ran twice, and flags missing shards (a partial merge). [`merge_results`] merges
+//! one test's results.
+
+use crate::hdr::{self, Hist};
+use crate::report::{
+    ConfigSummary, ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts,
+    MergeInfo, MergedShard, RequestMetrics, RequestTotals, RunInfo, RunReport, RunStatus,
+    SCHEMA_VERSION, ShardHealth, TestReport, TestResult, TestStatus,
+};
+use crate::verdict::{self, Evidence, Measurements, Policy};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A test's measurements with its histograms decoded: what threshold rules are evaluated on
+/// when the data comes from a report rather than a live recorder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    latency: Hist,
+    request_latency: BTreeMap<String, Hist>,
+    custom_latency: BTreeMap<String, Hist>,
+    /// `(requests, ok requests)` by request name.
+    request_counts: BTreeMap<String, (u64, u64)>,
+    completed: u64,
+    failed: u64,
+    dropped: u64,
+    late: u64,
+}
+
+impl Decoded {
+    /// Decodes every histogram of `r`.
+    pub fn from_result(r: &TestResult) -> Result<Decoded, String> {
+        let decode = |what: &str, h: &crate::report::Histogram| {
+            hdr::decode(&h.hdr_v2_base64).map_err(|e| format!("{what}: {e}"))
+        };
+        let mut request_latency = BTreeMap::new();
+        let mut request_counts = BTreeMap::new();
+        for (name, m) in &r.request_names {
+            request_latency.insert(name.clone(), decode(name, &m.latency)?);
+            request_counts.insert(
+                name.clone(),
+                (m.count, m.by_class.get("ok").copied().unwrap_or(0)),
+            );
+        }
+        let mut custom_latency = BTreeMap::new();
+        for (name, h) in &r.custom_latencies {
+            custom_latency.insert(name.clone(), decode(name, h)?);
+        }
+        Ok(Decoded {
+            latency: decode("iteration latency", &r.iteration_latency)?,
+            request_latency,
+            custom_latency,
+            request_counts,
+            completed: r.iterations.total,
+            failed: r.iterations.failed,
+            dropped: r.iterations.dropped,
+            late: r.iterations.late,
+        })
+    }
+}
+
+impl Measurements for Decoded {
+    fn iteration_latency(&self) -> &Hist {
+        &self.latency
+    }
+    fn named_latency(&self, name: &str) -> Option<&Hist> {
+        self.request_latency
+            .get(name)
+            .or_else(|| self.custom_latency.get(name))
+    }
+    fn completed(&self) -> u64 {
+        self.completed
+    }
+    fn failed(&self) -> u64 {
+        self.failed
+    }
+    fn requests(&self, name: Option<&str>) -> Option<(u64, u64)> {
+        match name {
+            None => Some(
+                self.request_counts
+                    .values()
+                    .fold((0, 0), |(n, ok), (a, b)| (n + a, ok + b)),
+            ),
+            Some(name) => self.request_counts.get(name).copied(),
+        }
+    }
+    fn dropped(&self) -> u64 {
+        self.dropped
+    }
+    fn late(&self) -> u64 {
+        self.late
+    }
+}
+
+/// One shard's result of a test, for [`merge_results`].
+#[derive(Clone, Copy, Debug)]
+pub struct ShardResult<'a> {
+    /// The shard's index (1 to the count).
+    pub shard: u32,
+    /// The host it ran on.
+    pub host: &'a str,
+    /// What it measured.
+    pub result: &'a TestResult,
+}
+
+/// The first difference between two test configurations other than their shard parts, as
+/// `` `users`: 5 vs 6 ``; `None` when they are the same.
+pub fn config_difference(a: &ConfigSummary, b: &ConfigSummary) -> Option<String> {
+    let plain = |c: &ConfigSummary| {
+        let mut c = c.clone();
+        c.shard = None;
+        serde_json::to_value(c).expect("configurations always serialize")
+    };
+    let (a, b) = (plain(a), plain(b));
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return None;
+    };
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter().find_map(|k| {
+        let (x, y) = (a.get(k), b.get(k));
+        (x != y).then(|| {
+            let show = |v: Option<&serde_json::Value>| {
+                v.map_or_else(|| "absent".to_string(), |v| v.to_string())
+            };
+            format!("`{k}`: {} vs {}", show(x), show(y))
+        })
+    })
+}
+
+/// Merges one test's results from several shards exactly, and evaluates its thresholds (and
+/// the error budget) on the merged data. `missing` lists the shards that have no result.
+pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestResult, String> {
+    let first = parts.first().ok_or("no shard result to merge")?.result;
+    for p in &parts[1..] {
+        if let Some(d) = config_difference(&first.config, &p.result.config) {
+            return Err(format!(
+                "shard {} ran `{}` with another configuration than shard {}: {d}",
+                p.shard, first.name, parts[0].shard
+            ));
+        }
+    }
+    let mut config = first.config.clone();
+    config.shard = None;
+    // Alignment: each shard's series counts from its own start; the merged one from the first.
+    let starts: Option<Vec<f64>> = parts.iter().map(|p| p.result.started_at_unix).collect();
+    let start = starts
+        .as_ref()
+        .map(|s| s.iter().copied().fold(f64::INFINITY, f64::min));
+    let offsets: Vec<f64> = match (&starts, start) {
+        (Some(s), Some(min)) => s.iter().map(|t| t - min).collect(),
+        _ => vec![0.0; parts.len()],
+    };
+    let elapsed_s = parts
+        .iter()
+        .zip(&offsets)
+        .map(|(p, off)| off + p.result.elapsed_s)
+        .fold(0.0, f64::max);
+    let per_s = |n: u64| {
+        if elapsed_s > 0.0 {
+            n as f64 / elapsed_s
+        } else {
+            0.0
+        }
+    };
+    let open_model = first.iteration_latency_uncorrected.is_some();
+    let shard_err = |shard: u32| move |e: String| format!("shard {shard}: {e}");
+
+    let mut latency = hdr::new_hist();
+    let mut uncorrected = open_model.then(hdr::new_hist);
+    let mut iterations = IterationCounts::default();
+    let mut requests = RequestTotals::default();
+    let mut names: BTreeMap<String, (RequestMetrics, Hist)> = BTreeMap::new();
+    let mut custom: BTreeMap<String, Hist> = BTreeMap::new();
+    let mut counters: BTreeMap<String, u64> = BTreeMap::new();
+    let mut phases: BTreeMap<String, Hist> = BTreeMap::new();
+    let mut errors: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut connections = ConnectionCounts::default();
+    let mut generator = GeneratorHealth::default();
+    let mut shards = Vec::new();
+    let mut interrupted = false;
+    let mut aborted_by = None;
+    for p in parts {
+        let r = p.result;
+        let err = shard_err(p.shard);
+        add(&mut latency, &r.iteration_latency.hdr_v2_base64).map_err(&err)?;
+        if let (Some(acc), Some(h)) = (&mut uncorrected, &r.iteration_latency_uncorrected) {
+            add(acc, &h.hdr_v2_base64).map_err(&err)?;
+        }
+        let i = &r.iterations;
+        iterations.total += i.total;
+        iterations.ok += i.ok;
+        iterations.failed += i.failed;
+        iterations.dropped += i.dropped;
+        iterations.late += i.late;
+        iterations.interrupted += i.interrupted;
+        add_counts(&mut iterations.failed_by_class, &i.failed_by_class);
+        let q = &r.requests;
+        requests.total += q.total;
+        requests.bytes_sent += q.bytes_sent;
+        requests.bytes_received += q.bytes_received;
+        requests.retries_attempted += q.retries_attempted;
+        requests.retries_exhausted += q.retries_exhausted;
+        add_counts(&mut requests.by_class, &q.by_class);
+        add_counts(&mut requests.by_status, &q.by_status);
+        for (name, m) in &r.request_names {
+            let (acc, h) = names
+                .entry(name.clone())
+                .or_insert_with(|| (RequestMetrics::default(), hdr::new_hist()));
+            acc.count += m.count;
+            acc.bytes_sent += m.bytes_sent;
+            acc.bytes_received += m.bytes_received;
+            add_counts(&mut acc.by_class, &m.by_class);
+            add_counts(&mut acc.by_status, &m.by_status);
+            add(h, &m.latency.hdr_v2_base64).map_err(&err)?;
+        }
+        for (name, h) in &r.custom_latencies {
+            add(
+                custom.entry(name.clone()).or_insert_with(hdr::new_hist),
+                &h.hdr_v2_base64,
+            )
+            .map_err(&err)?;
+        }
+        add_counts(&mut counters, &r.custom_counters);
+        for (name, h) in &r.phases {
+            add(
+                phases.entry(name.clone()).or_insert_with(hdr::new_hist),
+                &h.hdr_v2_base64,
+            )
+            .map_err(&err)?;
+        }
+        for e in &r.errors {
+            *errors
+                .entry((e.class.clone(), e.message.clone()))
+                .or_insert(0) += e.count;
+        }
+        connections.opened += r.connections.opened;
+        connections.reused += r.connections.reused;
+        connections.reopened += r.connections.reopened;
+        let g = &r.generator;
+        generator.cpu_seconds += g.cpu_seconds;
+        generator.cpu_percent += g.cpu_percent;
+        generator.cpus += g.cpus;
+        generator.peak_rss_bytes = generator.peak_rss_bytes.max(g.peak_rss_bytes);
+        if g.scheduling_lag.p99_us >= generator.scheduling_lag.p99_us {
+            // Lag is each generator's own: the whole reports the worst shard's.
+            generator.scheduling_lag = g.scheduling_lag;
+        }
+        generator.dropped += g.dropped;
+        generator.late += g.late;
+        generator.saturated |= g.saturated;
+        // Disturbance is each generator's own too: the whole shows the most disturbed shard's.
+        generator.disturbed |= g.disturbed;
+        generator.cpu_wait_seconds += g.cpu_wait_seconds;
+        generator.cpu_wait_percent = generator.cpu_wait_percent.max(g.cpu_wait_percent);
+        generator.steal_percent = generator.steal_percent.max(g.steal_percent);
+        generator
+            .warnings
+            .extend(g.warnings.iter().map(|w| format!("shard {}: {w}", p.shard)));
+        interrupted |= r.interrupted;
+        if aborted_by.is_none() {
+            aborted_by.clone_from(&r.aborted_by);
+        }
+        shards.push(ShardHealth {
+            shard: p.shard,
+            host: p.host.to_string(),
+            started_at_unix: r.started_at_unix,
+            elapsed_s: r.elapsed_s,
+            iterations: r.iterations.total,
+            requests: r.requests.total,
+            generator: g.clone(),
+        });
+    }
+    iterations.rate_per_s = per_s(iterations.total);
+    requests.rate_per_s = per_s(requests.total);
+    let series = merge_series(parts, &offsets, open_model)?;
+    let request_names: BTreeMap<String, RequestMetrics> = names
+        .into_iter()
+        .map(|(name, (mut m, h))| {
+            m.latency = hdr::to_report(&h);
+            (name, m)
+        })
+        .collect();
+    let mut errors: Vec<ErrorSample> = errors
+        .into_iter()
+        .map(|((class, message), count)| ErrorSample {
+            class,
+            message,
+            count,
+        })
+        .collect();
+    errors.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    // What any shard warned about (names past `max_names`), once each.
+    let mut warnings: Vec<String> = Vec::new();
+    for p in parts {
+        for w in &p.result.warnings {
+            if !warnings.contains(w) {
+                warnings.push(w.clone());
+            }
+        }
+    }
+    let mut merged = TestResult {
+        name: first.name.clone(),
+        started_at_unix: start,
+        config,
+        elapsed_s,
+        interrupted,
+        aborted_by,
+        iterations,
+        iteration_latency: hdr::to_report(&latency),
+        iteration_latency_uncorrected: uncorrected.as_ref().map(hdr::to_report),
+        requests,
+        request_names,
+        custom_latencies: custom
+            .iter()
+            .map(|(k, h)| (k.clone(), hdr::to_report(h)))
+            .collect(),
+        custom_counters: counters,
+        series,
+        thresholds: Vec::new(),
+        generator,
+        errors,
+        passed: false,
+        connections,
+        phases: phases
+            .iter()
+            .map(|(k, h)| (k.clone(), hdr::to_report(h)))
+            .collect(),
+        warnings,
+        shards,
+        missing_shards: missing.to_vec(),
+    };
+    evaluate_thresholds(&mut merged)?;
+    Ok(merged)
+}
+
+/// Evaluates a result's threshold rules (its configuration's, or only the error budget for a
+/// smoke check) on its own histograms and counts, and sets `thresholds` and `passed`.
+pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), String> {
+    let rules = if r.config.smoke {
+        Vec::new()
+    } else {
+        r.config
+            .thresholds
+            .iter()
+            .map(|t| loadtest_grammar::parse_threshold(t))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let m = Decoded::from_result(r)?;
+    r.thresholds = verdict::evaluate(&rules, &m, r.elapsed_s);
+    r.passed = verdict::thresholds_held(&r.thresholds, r.aborted_by.as_deref());
+    Ok(())
+}
+
+fn add(acc: &mut Hist, encoded: &str) -> Result<(), String> {
+    let h = hdr::decode(encoded)?;
+    acc.add(&h)
+        .map_err(|e| format!("histograms cannot be added: {e:?}"))
+}
+
+fn add_counts(acc: &mut BTreeMap<String, u64>, more: &BTreeMap<String, u64>) {
+    for (k, v) in more {
+        *acc.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+/// One merged second.
+struct Second {
+    t_s: f64,
+    iterations: u64,
+    failed: u64,
+    requests: u64,
+    request_errors: u64,
+    latency: Hist,
+    uncorrected: Hist,
+    request_latency: BTreeMap<String, Hist>,
+}
+
+/// The shards' series, each point placed at the nearest whole second (of its end) after the
+/// earliest shard's start, points of one second added together.
+fn merge_series(
+    parts: &[ShardResult<'_>],
+    offsets: &[f64],
+    open_model: bool,
+) -> Result<Vec<IntervalPoint>, String> {
+    let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
+    for (p, off) in parts.iter().zip(offsets) {
+        for point in &p.result.series {
+            let end = off + point.t_s;
+            let at = end.round().max(1.0) as u64;
+            let s = seconds.entry(at).or_insert_with(|| Second {
+                t_s: 0.0,
+                iterations: 0,
+                failed: 0,
+                requests: 0,
+                request_errors: 0,
+                latency: hdr::new_hist(),
+                uncorrected: hdr::new_hist(),
+                request_latency: BTreeMap::new(),
+            });
+            s.t_s = s.t_s.max(end);
+            s.iterations += point.iterations;
+            s.failed += point.failed;
+            s.requests += point.requests;
+            s.request_errors += point.request_errors;
+            let Some(h) = &point.iteration_latency else {
+                return Err(format!(
+                    "shard {}: the series of `{}` has no per-second histograms (a report older than schema version 2)",
+                    p.shard, p.result.name
+                ));
+            };
+            add(&mut s.latency, h).map_err(|e| format!("shard {}: {e}", p.shard))?;
+            if let Some(h) = &point.iteration_latency_uncorrected {
+                add(&mut s.uncorrected, h).map_err(|e| format!("shard {}: {e}", p.shard))?;
+            }
+            for (name, h) in &point.request_latency {
+                add(
+                    s.request_latency
+                        .entry(name.clone())
+                        .or_insert_with(hdr::new_hist),
+                    h,
+                )
+                .map_err(|e| format!("shard {}: {e}", p.shard))?;
+            }
+        }
+    }
+    Ok(seconds
+        .into_values()
+        .map(|s| IntervalPoint {
+            t_s: s.t_s,
+            iterations: s.iterations,
+            failed: s.failed,
+            requests: s.requests,
+            request_errors: s.request_errors,
+            p50_us: s.latency.value_at_quantile(0.50),
+            p95_us: s.latency.value_at_quantile(0.95),
+            p99_us: s.latency.value_at_quantile(0.99),
+            iteration_latency: Some(hdr::encode(&s.latency)),
+            iteration_latency_uncorrected: open_model.then(|| hdr::encode(&s.uncorrected)),
+            request_latency: s
+                .request_latency
+                .iter()
+                .map(|(k, h)| (k.clone(), hdr::encode(h)))
+                .collect(),
+        })
+        .collect())
+}
+
+/// One shard's report and the file it came from.
+#[derive(Clone, Debug)]
+pub struct ShardReport {
+    /// Where it was read from (shown in messages).
+    pub source: String,
+    /// The report.
+    pub report: RunReport,
+}
+
+/// A merge: the judged report, and what the terminal should say about how it came about.
+#[derive(Clone, Debug)]
+pub struct Merged {
+    /// The merged run, each test judged by [`verdict::judge`], `status` and `exit_code` set by
+    /// [`verdict::run_outcome`] (a later baseline comparison sets them again).
+    pub report: RunReport,
+    /// Notes for people: shards that ran twice, missing shards.
+    pub notes: Vec<String>,
+}
+
+/// Where and with what the merged report is made.
+#[derive(Clone, Debug)]
+pub struct MergeContext {
+    /// The version of the tool that merges.
+    pub tool_version: String,
+    /// The merge's command line (credentials already removed).
+    pub command_line: Vec<String>,
+    /// How the merged tests are judged.
+    pub policy: Policy,
+}
+
+/// Merges the reports of one scale-out run's shards. Refuses (with the first difference named)
+/// reports that are not shard reports, or that belong to different runs: another shard count,
+/// archive, binary, set of tests, test configuration, or identity. When a shard index has
+/// several reports (a shard that ran twice), the one not interrupted and started last is kept.
+pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged, String> {
+    if inputs.is_empty() {
+        return Err("no shard report to merge".into());
+    }
+    for i in &inputs {
+        if i.report.run.shard.is_none() {
+            return Err(format!(
+                "{} is not a shard report: it was not written by a run with --shard K/N (or LOADTEST_SHARD, JOB_COMPLETION_INDEX)",
+                i.source
+            ));
+        }
+    }
+    let shard_of = |i: &ShardReport| i.report.run.shard.clone().expect("checked above");
+    let (first, rest) = inputs.split_first().expect("not empty");
+    let f = shard_of(first);
+    for other in rest {
+        let o = shard_of(other);
+        let (a, b) = (&first.source, &other.source);
+        if o.shard.count != f.shard.count {
+            return Err(format!(
+                "{a} is shard {} and {b} is shard {}: the shard counts differ, so they are not shards of one run",
+                f.shard, o.shard
+            ));
+        }
+        if o.archive != f.archive {
+            let show = |x: &Option<String>| {
+                x.as_deref()
+                    .map_or_else(|| "no archive".to_string(), |h| format!("archive {h}"))
+            };
+            return Err(format!(
+                "{a} ran from {} and {b} from {}: merge refuses reports of different archives",
+                show(&f.archive),
+                show(&o.archive)
+            ));
+        }
+        let targets: BTreeSet<&String> = f.binaries.keys().chain(o.binaries.keys()).collect();
+        for t in targets {
+            let (x, y) = (f.binaries.get(t), o.binaries.get(t));
+            if x != y {
+                let show = |v: Option<&String>| v.map_or("absent", String::as_str).to_string();
+                return Err(format!(
+                    "the harness {t} differs: {} in {a}, {} in {b}; merge refuses reports of different binaries",
+                    show(x),
+                    show(y)
+                ));
+            }
+        }
+        let names = |r: &RunReport| -> Vec<String> {
+            r.tests
+                .iter()
+                .map(|t| format!("{}::{}::{}", t.package, t.target, t.name))
+                .collect()
+        };
+        let (na, nb) = (names(&first.report), names(&other.report));
+        if na != nb {
+            let only_a: Vec<&String> = na.iter().filter(|n| !nb.contains(n)).collect();
+            let only_b: Vec<&String> = nb.iter().filter(|n| !na.contains(n)).collect();
+            return Err(format!(
+                "{a} and {b} ran different tests (only in {a}: {only_a:?}; only in {b}: {only_b:?}); run every shard with the same selection"
+            ));
+        }
+        for (ta, tb) in first.report.tests.iter().zip(&other.report.tests) {
+            if let (Some(ra), Some(rb)) = (&ta.result, &tb.result)
+                && let Some(d) = config_difference(&ra.config, &rb.config)
+            {
+                return Err(format!(
+                    "{}::{} ran with different options in {a} and {b}: {d}",
+                    ta.target, ta.name
+                ));
+            }
+        }
+        if o.identity != f.identity {
+            return Err(format!(
+                "{a} and {b} have different run identities ({} vs {}): their binaries or options differ",
+                f.identity, o.identity
+            ));
+        }
+    }
+    let count = f.shard.count;
+    // One report per shard index: the one not interrupted, then the one started last.
+    let mut by_index: BTreeMap<u32, Vec<ShardReport>> = BTreeMap::new();
+    for i in inputs.iter().cloned() {
+        by_index
+            .entry(shard_of(&i).shard.index)
+            .or_default()
+            .push(i);
+    }
+    let mut notes = Vec::new();
+    let mut ignored = Vec::new();
+    let mut kept: Vec<ShardReport> = Vec::new();
+    for (index, mut reports) in by_index {
+        reports.sort_by(|x, y| {
+            let key = |r: &ShardReport| {
+                (
+                    r.report.status != RunStatus::Interrupted,
+                    r.report.run.started_at_unix,
+                )
+            };
+            key(x)
+                .partial_cmp(&key(y))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let keep = reports.pop().expect("each index has a report");
+        for r in reports {
+            let line = format!(
+                "shard {index}/{count} ran more than once: kept {}, ignored {}",
+                keep.source, r.source
+            );
+            notes.push(line.clone());
+            ignored.push(line);
+        }
+        kept.push(keep);
+    }
+    let present: Vec<u32> = kept.iter().map(|k| shard_of(k).shard.index).collect();
+    let missing: Vec<u32> = (1..=count).filter(|i| !present.contains(i)).collect();
+    if !missing.is_empty() {
+        notes.push(format!(
+            "partial merge: {} of {count} shards missing ({}); the figures cover the shards that reported",
+            missing.len(),
+            list(&missing)
+        ));
+    }
+    let mut tests = Vec::new();
+    for (i, t) in first.report.tests.iter().enumerate() {
+        let per_shard: Vec<(u32, &ShardReport, &TestReport)> = kept
+            .iter()
+            .map(|k| (shard_of(k).shard.index, k, &k.report.tests[i]))
+            .collect();
+        let no_result: Vec<String> = per_shard
+            .iter()
+            .filter(|(_, _, tr)| tr.result.is_none())
+            .map(|(idx, _, tr)| {
+                let why = tr
+                    .failures
+                    .first()
+                    .cloned()
+                    .or_else(|| tr.error.clone())
+                    .unwrap_or_else(|| "no result".into());
+                format!("shard {idx}/{count}: {why}")
+            })
+            .collect();
+        let (status, failures, result) = if no_result.is_empty() {
+            let parts: Vec<ShardResult<'_>> = per_shard
+                .iter()
+                .map(|(idx, k, tr)| ShardResult {
+                    shard: *idx,
+                    host: &k.report.run.host,
+                    result: tr.result.as_ref().expect("checked"),
+                })
+                .collect();
+            let merged = merge_results(&parts, &missing)
+                .map_err(|e| format!("{}::{}: {e}", t.target, t.name))?;
+            let j = verdict::judge(
+                Evidence::Finished {
+                    result: &merged,
+                    comparison: None,
+                },
+                &ctx.policy,
+            );
+            (j.status, j.failures, Some(merged))
+        } else {
+            let reason = no_result.join("; ");
+            let interrupted = per_shard
+                .iter()
+                .any(|(_, _, tr)| tr.status == TestStatus::Interrupted);
+            let evidence = if interrupted {
+                Evidence::NotStarted { reason: &reason }
+            } else {
+                Evidence::Errored { reason: &reason }
+            };
+            let j = verdict::judge(evidence, &ctx.policy);
+            (j.status, j.failures, None)
+        };
+        tests.push(TestReport {
+            package: t.package.clone(),
+            target: t.target.clone(),
+            name: t.name.clone(),
+            status,
+            failures,
+            result,
+            error: None,
+            comparison: None,
+        });
+    }
+    let started = kept
+        .iter()
+        .map(|k| k.report.run.started_at_unix)
+        .fold(f64::INFINITY, f64::min);
+    let ended = kept
+        .iter()
+        .map(|k| k.report.run.started_at_unix + k.report.run.duration_s)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut hosts: Vec<String> = Vec::new();
+    for k in &kept {
+        if !hosts.contains(&k.report.run.host) {
+            hosts.push(k.report.run.host.clone());
+        }
+    }
+    let info = MergeInfo {
+        count,
+        identity: f.identity.clone(),
+        archive: f.archive.clone(),
+        shards: kept
+            .iter()
+            .map(|k| {
+                let s = shard_of(k);
+                MergedShard {
+                    index: s.shard.index,
+                    source: k.source.clone(),
+                    host: k.report.run.host.clone(),
+                    started_at_unix: k.report.run.started_at_unix,
+                    start_offset_s: s.start_offset_s,
+                }
+            })
+            .collect(),
+        partial: !missing.is_empty(),
+        missing,
+        ignored,
+    };
+    let interrupted = tests.iter().any(|t| t.status == TestStatus::Interrupted);
+    let (status, exit_code) = verdict::run_outcome(&tests, interrupted);
+    Ok(Merged {
+        report: RunReport {
+            gate: None,
+            schema_version: SCHEMA_VERSION,
+            run: RunInfo {
+                tool_version: ctx.tool_version.clone(),
+                started_at_unix: started,
+                duration_s: (ended - started).max(0.0),
+                git_commit: first.report.run.git_commit.clone(),
+                host: hosts.join(", "),
+                cpus: kept.iter().map(|k| k.report.run.cpus).sum::<usize>().max(1),
+                command_line: ctx.command_line.clone(),
+                fail_on_saturation: ctx.policy.fail_on_saturation,
+                shard: None,
+                merge: Some(info),
+            },
+            status,
+            exit_code,
+            tests,
+        },
+        notes,
+    })
+}
+
+/// `1, 3, 4`.
+fn list(xs: &[u32]) -> String {
+    xs.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,456 @@
+//! Merging is exact: the merge of N shards' results equals what one recorder that saw every
+//! value reports (counts, histograms, percentiles, the per-second series and threshold
+//! outcomes), for many random splits of random measurements.
+//!
+//! - `LOADTEST_PROPERTY_CASES`: cases (default 40; `--release` runs thousands in seconds).
+//! - `LOADTEST_PROPERTY_SEED`: the base seed; a failure prints the case's seed to replay with
+//!   `LOADTEST_PROPERTY_SEED=<seed> LOADTEST_PROPERTY_CASES=1`.
+
+use fastrand::Rng;
+use loadtest_report::hdr::{self, Hist};
+use loadtest_report::merge::{Decoded, ShardResult, merge_results};
+use loadtest_report::report::{
+    ConfigSummary, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals, ShardPart,
+    ShardSpec, TestResult,
+};
+use std::collections::BTreeMap;
+
+/// One measured iteration: the second it ended in (from 1), its latency, its request.
+#[derive(Clone, Debug)]
+struct Sample {
+    second: u64,
+    latency_us: u64,
+    uncorrected_us: u64,
+    request: &'static str,
+    ok: bool,
+    custom_us: Option<u64>,
+}
+
+const NAMES: [&str; 3] = ["GET /", "checkout", "GET /items/{id}"];
+
+fn config(open: bool) -> ConfigSummary {
+    ConfigSummary {
+        model: if open { "open" } else { "closed" }.into(),
+        users: (!open).then_some(5),
+        rate_per_s: open.then_some(300.0),
+        duration_s: Some(10.0),
+        thresholds: vec![
+            "iterations >= 900".into(),
+            "p99 < 250ms".into(),
+            "p95(checkout) < 100ms".into(),
+            "error_rate < 5%".into(),
+            "rps > 250".into(),
+            "max(think) < 1s".into(),
+        ],
+        ..ConfigSummary::default()
+    }
+}
+
+/// What one recorder reports after seeing `samples` over `elapsed_s` from `started_at`: the
+/// same construction the runtime makes (each histogram recorded value by value, encoded).
+fn record(
+    samples: &[Sample],
+    started_at: f64,
+    elapsed_s: f64,
+    open: bool,
+    shard: Option<ShardSpec>,
+) -> TestResult {
+    let mut latency = hdr::new_hist();
+    let mut uncorrected = hdr::new_hist();
+    let mut names: BTreeMap<String, (RequestMetrics, Hist)> = BTreeMap::new();
+    let mut custom = hdr::new_hist();
+    let mut seconds: BTreeMap<u64, (IntervalPoint, Hist, Hist)> = BTreeMap::new();
+    let mut iterations = IterationCounts::default();
+    let mut requests = RequestTotals::default();
+    for s in samples {
+        hdr::record(&mut latency, s.latency_us);
+        hdr::record(&mut uncorrected, s.uncorrected_us);
+        iterations.total += 1;
+        if s.ok {
+            iterations.ok += 1;
+        } else {
+            iterations.failed += 1;
+            *iterations.failed_by_class.entry("user".into()).or_insert(0) += 1;
+        }
+        let class = if s.ok { "ok" } else { "http_5xx" };
+        let status = if s.ok { "200" } else { "503" };
+        let (m, h) = names
+            .entry(s.request.to_string())
+            .or_insert_with(|| (RequestMetrics::default(), hdr::new_hist()));
+        m.count += 1;
+        m.bytes_received += 100;
+        *m.by_class.entry(class.into()).or_insert(0) += 1;
+        *m.by_status.entry(status.into()).or_insert(0) += 1;
+        hdr::record(h, s.latency_us / 2);
+        requests.total += 1;
+        requests.bytes_received += 100;
+        *requests.by_class.entry(class.into()).or_insert(0) += 1;
+        *requests.by_status.entry(status.into()).or_insert(0) += 1;
+        if let Some(c) = s.custom_us {
+            hdr::record(&mut custom, c);
+        }
+        let (p, h, u) = seconds
+            .entry(s.second)
+            .or_insert_with(|| (IntervalPoint::default(), hdr::new_hist(), hdr::new_hist()));
+        p.t_s = s.second as f64;
+        p.iterations += 1;
+        p.requests += 1;
+        if !s.ok {
+            p.failed += 1;
+            p.request_errors += 1;
+        }
+        hdr::record(h, s.latency_us);
+        hdr::record(u, s.uncorrected_us);
+    }
+    iterations.rate_per_s = iterations.total as f64 / elapsed_s;
+    requests.rate_per_s = requests.total as f64 / elapsed_s;
+    let series = seconds
+        .into_values()
+        .map(|(mut p, h, u)| {
+            p.p50_us = h.value_at_quantile(0.5);
+            p.p95_us = h.value_at_quantile(0.95);
+            p.p99_us = h.value_at_quantile(0.99);
+            p.iteration_latency = Some(hdr::encode(&h));
+            p.iteration_latency_uncorrected = open.then(|| hdr::encode(&u));
+            p
+        })
+        .collect();
+    let mut config = config(open);
+    config.shard = shard.map(|shard| ShardPart {
+        shard,
+        users: None,
+        rate_per_s: None,
+        iterations: None,
+        max_in_flight: None,
+        rate_limit_per_s: None,
+        idle: false,
+    });
+    let mut r = TestResult {
+        name: "checkout".into(),
+        started_at_unix: Some(started_at),
+        config,
+        elapsed_s,
+        iterations,
+        iteration_latency: hdr::to_report(&latency),
+        iteration_latency_uncorrected: open.then(|| hdr::to_report(&uncorrected)),
+        requests,
+        request_names: names
+            .into_iter()
+            .map(|(k, (mut m, h))| {
+                m.latency = hdr::to_report(&h);
+                (k, m)
+            })
+            .collect(),
+        custom_latencies: if custom.is_empty() {
+            BTreeMap::new()
+        } else {
+            [("think".to_string(), hdr::to_report(&custom))].into()
+        },
+        custom_counters: [("items".to_string(), samples.len() as u64)].into(),
+        series,
+        ..TestResult::default()
+    };
+    loadtest_report::merge::evaluate_thresholds(&mut r).expect("the rules parse");
+    r
+}
+
+fn values(h: &loadtest_report::report::Histogram) -> Vec<(u64, u64)> {
+    hdr::decode(&h.hdr_v2_base64)
+        .expect("decodes")
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
+fn encoded_values(s: &str) -> Vec<(u64, u64)> {
+    hdr::decode(s)
+        .expect("decodes")
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
+fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(why()) }
+}
+
+fn one_case(rng: &mut Rng) -> Result<(), String> {
+    let shards = rng.u32(1..=6);
+    let open = rng.bool();
+    let seconds = rng.u64(1..=8);
+    let n = rng.usize(0..1500);
+    let samples: Vec<Sample> = (0..n)
+        .map(|_| {
+            // Latencies over six orders of magnitude, as real ones spread.
+            let latency_us = 10u64.pow(rng.u32(0..7)) * rng.u64(1..10) + rng.u64(0..1000);
+            Sample {
+                second: rng.u64(1..=seconds),
+                latency_us,
+                uncorrected_us: latency_us / rng.u64(1..4),
+                request: NAMES[rng.usize(..NAMES.len())],
+                ok: rng.u8(..20) != 0,
+                custom_us: rng.bool().then(|| rng.u64(1..2_000_000)),
+            }
+        })
+        .collect();
+    let start = 1_796_205_600.0;
+    let elapsed = seconds as f64;
+    let whole = record(&samples, start, elapsed, open, None);
+    // Each value goes to a random shard; each shard starts within 40 ms of the first.
+    let mut parts: Vec<Vec<Sample>> = vec![Vec::new(); shards as usize];
+    for s in &samples {
+        parts[rng.usize(..shards as usize)].push(s.clone());
+    }
+    let lag: Vec<f64> = (0..shards)
+        .map(|i| if i == 0 { 0.0 } else { rng.f64() * 0.04 })
+        .collect();
+    let results: Vec<TestResult> = parts
+        .iter()
+        .zip(&lag)
+        .enumerate()
+        .map(|(i, (p, l))| {
+            let spec = ShardSpec::new(i as u32 + 1, shards).unwrap();
+            let mut r = record(p, start + l, elapsed - l, open, Some(spec));
+            // Local series times count from the shard's own start.
+            for point in &mut r.series {
+                point.t_s -= l;
+            }
+            r
+        })
+        .collect();
+    let inputs: Vec<ShardResult<'_>> = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ShardResult {
+            shard: i as u32 + 1,
+            host: "h",
+            result: r,
+        })
+        .collect();
+    let merged = merge_results(&inputs, &[])?;
+
+    // Rates divide by the elapsed time, which the shards' absolute start times (Unix seconds
+    // near 1.8e9) carry to within a microsecond: compared as such; counts exactly.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+    let mut counts = merged.iterations.clone();
+    ensure(
+        close(counts.rate_per_s, whole.iterations.rate_per_s),
+        || {
+            format!(
+                "rate {} vs {}",
+                counts.rate_per_s, whole.iterations.rate_per_s
+            )
+        },
+    )?;
+    counts.rate_per_s = whole.iterations.rate_per_s;
+    ensure(counts == whole.iterations, || {
+        format!(
+            "iterations {:?} vs {:?}",
+            merged.iterations, whole.iterations
+        )
+    })?;
+    let mut totals = merged.requests.clone();
+    ensure(close(totals.rate_per_s, whole.requests.rate_per_s), || {
+        format!(
+            "request rate {} vs {}",
+            totals.rate_per_s, whole.requests.rate_per_s
+        )
+    })?;
+    totals.rate_per_s = whole.requests.rate_per_s;
+    ensure(totals == whole.requests, || {
+        format!("requests {:?} vs {:?}", merged.requests, whole.requests)
+    })?;
+    ensure(
+        merged.iteration_latency.summary == whole.iteration_latency.summary
+            && values(&merged.iteration_latency) == values(&whole.iteration_latency),
+        || {
+            format!(
+                "iteration latency {:?} vs {:?}",
+                merged.iteration_latency.summary, whole.iteration_latency.summary
+            )
+        },
+    )?;
+    ensure(
+        merged
+            .iteration_latency_uncorrected
+            .as_ref()
+            .map(|h| (h.summary, values(h)))
+            == whole
+                .iteration_latency_uncorrected
+                .as_ref()
+                .map(|h| (h.summary, values(h))),
+        || "uncorrected latency differs".into(),
+    )?;
+    ensure(
+        merged.request_names.keys().eq(whole.request_names.keys()),
+        || "request names differ".into(),
+    )?;
+    for (name, m) in &whole.request_names {
+        let got = &merged.request_names[name];
+        ensure(
+            got.count == m.count
+                && got.by_class == m.by_class
+                && got.by_status == m.by_status
+                && got.bytes_received == m.bytes_received
+                && got.latency.summary == m.latency.summary
+                && values(&got.latency) == values(&m.latency),
+            || format!("request {name}: {got:?} vs {m:?}"),
+        )?;
+    }
+    ensure(
+        merged
+            .custom_latencies
+            .keys()
+            .eq(whole.custom_latencies.keys())
+            && merged
+                .custom_latencies
+                .iter()
+                .all(|(k, h)| values(h) == values(&whole.custom_latencies[k])),
+        || "custom latencies differ".into(),
+    )?;
+    ensure(merged.custom_counters == whole.custom_counters, || {
+        "custom counters differ".into()
+    })?;
+    // The series: the same seconds, counts and histograms as the one recorder's.
+    ensure(merged.series.len() == whole.series.len(), || {
+        format!(
+            "{} merged seconds vs {}",
+            merged.series.len(),
+            whole.series.len()
+        )
+    })?;
+    for (m, w) in merged.series.iter().zip(&whole.series) {
+        ensure(
+            m.iterations == w.iterations
+                && m.failed == w.failed
+                && m.requests == w.requests
+                && m.request_errors == w.request_errors
+                && (m.p50_us, m.p95_us, m.p99_us) == (w.p50_us, w.p95_us, w.p99_us)
+                && encoded_values(m.iteration_latency.as_deref().unwrap())
+                    == encoded_values(w.iteration_latency.as_deref().unwrap())
+                && (m.t_s - w.t_s).abs() < 0.05,
+            || format!("second {}: {m:?} vs {w:?}", w.t_s),
+        )?;
+    }
+    // The same threshold outcomes (rps over the same elapsed time).
+    ensure(close(merged.elapsed_s, whole.elapsed_s), || {
+        format!("elapsed {} vs {}", merged.elapsed_s, whole.elapsed_s)
+    })?;
+    ensure(merged.thresholds.len() == whole.thresholds.len(), || {
+        "threshold count differs".into()
+    })?;
+    for (m, w) in merged.thresholds.iter().zip(&whole.thresholds) {
+        let same_value = match (m.observed, w.observed) {
+            (Some(a), Some(b)) => close(a, b),
+            (a, b) => a == b,
+        };
+        ensure(
+            m.rule == w.rule && m.passed == w.passed && same_value,
+            || format!("{m:?} vs {w:?}"),
+        )?;
+    }
+    ensure(merged.passed == whole.passed, || "passed differs".into())?;
+    // And the decoded measurements are the same ones.
+    ensure(
+        Decoded::from_result(&merged)? == Decoded::from_result(&whole)?,
+        || "decoded measurements differ".into(),
+    )?;
+    ensure(
+        merged.config.shard.is_none() && merged.shards.len() == shards as usize,
+        || "the merged config keeps no shard part, each shard's health is kept".into(),
+    )
+}
+
+#[test]
+fn merging_shards_equals_one_recorder() {
+    let cases: u64 = std::env::var("LOADTEST_PROPERTY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let base: u64 = std::env::var("LOADTEST_PROPERTY_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x005C_A1E0_u64);
+    for i in 0..cases {
+        let seed = base.wrapping_add(i);
+        let mut rng = Rng::with_seed(seed);
+        if let Err(why) = one_case(&mut rng) {
+            panic!(
+                "case {i} failed: {why}\nreplay with LOADTEST_PROPERTY_SEED={seed} LOADTEST_PROPERTY_CASES=1"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_threshold_no_shard_meets_passes_on_the_merge() {
+    // Three shards of 300 iterations each: `iterations >= 900` fails on each, holds on the whole.
+    let samples: Vec<Sample> = (0..900)
+        .map(|i| Sample {
+            second: 1 + i % 3,
+            latency_us: 1_000 + i,
+            uncorrected_us: 1_000,
+            request: "checkout",
+            ok: true,
+            custom_us: None,
+        })
+        .collect();
+    let shards: Vec<TestResult> = samples
+        .chunks(300)
+        .enumerate()
+        .map(|(i, c)| {
+            record(
+                c,
+                100.0,
+                3.0,
+                true,
+                Some(ShardSpec::new(i as u32 + 1, 3).unwrap()),
+            )
+        })
+        .collect();
+    let rule = |r: &TestResult| {
+        r.thresholds
+            .iter()
+            .find(|t| t.rule == "iterations >= 900")
+            .unwrap()
+            .passed
+    };
+    assert!(shards.iter().all(|r| !rule(r)));
+    let parts: Vec<ShardResult<'_>> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ShardResult {
+            shard: i as u32 + 1,
+            host: "h",
+            result: r,
+        })
+        .collect();
+    let merged = merge_results(&parts, &[]).unwrap();
+    assert!(rule(&merged), "{:?}", merged.thresholds);
+    assert_eq!(merged.iterations.total, 900);
+    // Two of three shards: the whole fails the rule, and the result says which shard is missing.
+    let partial = merge_results(&parts[..2], &[3]).unwrap();
+    assert!(!rule(&partial));
+    assert_eq!(partial.missing_shards, [3]);
+}
+
+#[test]
+fn different_configurations_are_refused_naming_the_field() {
+    let a = record(&[], 1.0, 1.0, false, None);
+    let mut b = a.clone();
+    b.config.users = Some(6);
+    let parts = [
+        ShardResult {
+            shard: 1,
+            host: "h",
+            result: &a,
+        },
+        ShardResult {
+            shard: 2,
+            host: "h",
+            result: &b,
+        },
+    ];
+    let e = merge_results(&parts, &[]).unwrap_err();
+    assert!(e.contains("`users`: 5 vs 6"), "{e}");
+}

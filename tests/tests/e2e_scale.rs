@@ -1,0 +1,366 @@
+//! End-to-end scale-out through the real binary: archive a fixture, run three shards of it at
+//! once from the archive alone (no cargo on PATH, no source tree) against one loopback server
+//! with a shared `--start-at`, merge them, and judge the whole.
+
+mod support;
+
+use loadtest_report::report::{RunReport, TestReport, TestStatus};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+use support::{Fixture, Server, serial, text};
+
+/// A folder with the cargo-loadtest binary and an archive in it, nothing else.
+struct Machine {
+    dir: tempfile::TempDir,
+}
+
+impl Machine {
+    fn new(archive: &Path) -> Machine {
+        let dir = tempfile::Builder::new()
+            .prefix("loadtest-e2e-scale-machine-")
+            .tempdir()
+            .unwrap();
+        std::fs::copy(support::binary(), dir.path().join("cargo-loadtest")).unwrap();
+        std::fs::copy(archive, dir.path().join("loadtests.tar.zst")).unwrap();
+        Machine { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `./cargo-loadtest loadtest ARGS` in the folder, with a PATH that has no cargo and an
+    /// environment that has nothing of the workspace.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.path("cargo-loadtest"));
+        cmd.current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", NO_CARGO_PATH)
+            .arg("loadtest")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn shard_args(&self, k: u32, start_at: &str, url: &str, archive: &str) -> Vec<String> {
+        [
+            "--archive-file",
+            archive,
+            "--shard",
+            &format!("{k}/3"),
+            "--start-at",
+            start_at,
+            "--target",
+            url,
+            "--json",
+            &format!("shard-{k}.json"),
+            "--junit",
+            &format!("shard-{k}.xml"),
+            "--markdown",
+            &format!("shard-{k}.md"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    fn merge(&self, reports: &[&str], out: &str) -> Output {
+        let mut args = vec!["merge"];
+        args.extend_from_slice(reports);
+        args.extend_from_slice(&[
+            "--json",
+            out,
+            "--junit",
+            "merged.xml",
+            "--markdown",
+            "merged.md",
+        ]);
+        self.command(&args).output().unwrap()
+    }
+
+    fn report(&self, name: &str) -> RunReport {
+        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
+    }
+}
+
+/// Standard system folders only: no `~/.cargo/bin`.
+const NO_CARGO_PATH: &str = "/usr/bin:/bin";
+
+fn test<'a>(r: &'a RunReport, name: &str) -> &'a TestReport {
+    r.tests.iter().find(|t| t.name == name).unwrap()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
+    let _g = serial();
+    for dir in NO_CARGO_PATH.split(':') {
+        assert!(
+            !Path::new(dir).join("cargo").exists(),
+            "{dir} holds cargo: the test needs a PATH without it"
+        );
+    }
+    let server = Server::start();
+    let url = server.url();
+    let f = Fixture::shared("scale");
+    let archive = f.file("loadtests.tar.zst");
+    let out = f
+        .command(&["archive", "--archive-file", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let m = Machine::new(&archive);
+
+    // Three shards at once, held until one instant a few seconds ahead.
+    let start_at = (unix_now() + 8.0).ceil();
+    let start_text = format!("{start_at}");
+    let shards: Vec<std::process::Child> = (1..=3)
+        .map(|k| {
+            let args = m.shard_args(k, &start_text, &url, "loadtests.tar.zst");
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            m.command(&args).spawn().unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = shards
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for (k, out) in outs.iter().enumerate() {
+        assert_eq!(out.status.code(), Some(0), "shard {}: {}", k + 1, text(out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not judged on one shard"), "{}", text(out));
+    }
+    assert!(
+        String::from_utf8_lossy(&outs[2].stderr).contains("shard 3/3: 0 of 2 users"),
+        "{}",
+        text(&outs[2])
+    );
+    let reports: Vec<RunReport> = (1..=3)
+        .map(|k| m.report(&format!("shard-{k}.json")))
+        .collect();
+
+    // Each shard: its part, its start against the shared instant, its thresholds not judged.
+    let mut rates = 0.0;
+    let (mut users, mut budget, mut arrivals) = (0, 0, 0);
+    for (k, r) in reports.iter().enumerate() {
+        let s = r.run.shard.as_ref().expect("a shard report");
+        assert_eq!((s.shard.index, s.shard.count), (k as u32 + 1, 3));
+        assert!(s.archive.is_some());
+        assert_eq!(s.start_at_unix, Some(start_at));
+        let offset = s.start_offset_s.expect("a start offset");
+        assert!(
+            (0.0..2.0).contains(&offset),
+            "shard {} started {offset}s after --start-at",
+            k + 1
+        );
+        let a = test(r, "arrivals");
+        assert_eq!(a.status, TestStatus::Passed, "{a:?}");
+        let result = a.result.as_ref().unwrap();
+        let part = result.config.shard.as_ref().unwrap();
+        rates += part.rate_per_s.unwrap();
+        arrivals += result.iterations.total;
+        assert_eq!(result.iterations.total, 300, "shard {}", k + 1);
+        let rule = result
+            .thresholds
+            .iter()
+            .find(|t| t.rule == "iterations >= 900")
+            .unwrap();
+        assert!(!rule.passed, "no shard meets the whole's rule alone");
+        let u = test(r, "users").result.as_ref().unwrap();
+        let part = u.config.shard.as_ref().unwrap();
+        users += part.users.unwrap();
+        budget += part.iterations.unwrap();
+        assert_eq!(u.iterations.total, part.iterations.unwrap());
+        assert_eq!(part.idle, k == 2);
+    }
+    assert!((rates - 300.0).abs() < 1e-9, "{rates}");
+    assert_eq!((users, budget, arrivals), (2, 40, 900));
+    let identities: Vec<&str> = reports
+        .iter()
+        .map(|r| r.run.shard.as_ref().unwrap().identity.as_str())
+        .collect();
+    assert!(identities.iter().all(|i| *i == identities[0]));
+
+    // The merge: exact counts, judged as a whole.
+    let out = m.merge(
+        &["shard-1.json", "shard-2.json", "shard-3.json"],
+        "merged.json",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let merged = m.report("merged.json");
+    let info = merged.run.merge.as_ref().unwrap();
+    assert!(!info.partial && info.missing.is_empty());
+    assert_eq!(info.shards.len(), 3);
+    let a = test(&merged, "arrivals");
+    assert_eq!(a.status, TestStatus::Passed, "{a:?}");
+    let ar = a.result.as_ref().unwrap();
+    // Within 1% of what one unsharded run asks for: 300/s for 3 s.
+    let asked = ar.config.rate_per_s.unwrap() * ar.config.duration_s.unwrap();
+    assert!(
+        (ar.iterations.total as f64 - asked).abs() <= asked * 0.01,
+        "{} of {asked}",
+        ar.iterations.total
+    );
+    assert!(
+        ar.thresholds.iter().all(|t| t.passed),
+        "{:?}",
+        ar.thresholds
+    );
+    assert_eq!(ar.shards.len(), 3);
+    let ur = test(&merged, "users").result.as_ref().unwrap();
+    assert_eq!(ur.iterations.total, 40);
+    let merged_requests: u64 = merged
+        .tests
+        .iter()
+        .map(|t| t.result.as_ref().unwrap().requests.total)
+        .sum();
+    assert_eq!(server.server.requests(), merged_requests);
+    assert_eq!(server.server.requests_to("/items"), ur.requests.total);
+    let series_iterations: u64 = ar.series.iter().map(|p| p.iterations).sum();
+    assert_eq!(series_iterations, ar.iterations.total);
+
+    // The shard and merged reports match the report schema.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("schema/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for name in ["shard-1.json", "shard-3.json", "merged.json"] {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(m.path(name)).unwrap()).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name}: {}", errors.join("\n"));
+    }
+
+    // A missing shard: a partial merge, which fails.
+    let out = m.merge(&["shard-1.json", "shard-2.json"], "partial.json");
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("partial merge"));
+    let partial = m.report("partial.json");
+    let info = partial.run.merge.as_ref().unwrap();
+    assert!(info.partial);
+    assert_eq!(info.missing, [3]);
+    assert!(
+        test(&partial, "arrivals")
+            .failures
+            .iter()
+            .any(|f| f.contains("partial merge")),
+        "{:?}",
+        test(&partial, "arrivals").failures
+    );
+
+    // A shard that ran twice keeps one report.
+    std::fs::copy(m.path("shard-2.json"), m.path("shard-2-again.json")).unwrap();
+    let out = m.merge(
+        &[
+            "shard-1.json",
+            "shard-2.json",
+            "shard-2-again.json",
+            "shard-3.json",
+        ],
+        "twice.json",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ran more than once"));
+    let twice = m.report("twice.json");
+    assert_eq!(
+        test(&twice, "arrivals")
+            .result
+            .as_ref()
+            .unwrap()
+            .iterations
+            .total,
+        900
+    );
+
+    // A rule the whole fails fails the merge with 100: the same reports, judged against 1000.
+    std::fs::create_dir_all(m.path("strict")).unwrap();
+    for k in 1..=3 {
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(m.path(&format!("shard-{k}.json"))).unwrap(),
+        )
+        .unwrap();
+        for t in v["tests"].as_array_mut().unwrap() {
+            if t["name"] == "arrivals" {
+                t["result"]["config"]["thresholds"] = serde_json::json!(["iterations >= 1000"]);
+            }
+        }
+        let path = format!("strict/shard-{k}.json");
+        std::fs::write(m.path(&path), serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    let out = m.merge(&["strict"], "strict.json");
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let strict = m.report("strict.json");
+    let a = test(&strict, "arrivals");
+    assert_eq!(a.status, TestStatus::Failed);
+    assert!(
+        a.failures[0].contains("iterations was 900, limit >= 1000"),
+        "{:?}",
+        a.failures
+    );
+
+    // Another archive (a different selection of the same tests): refused with exit 2.
+    let other = f.file("other.tar.zst");
+    let out = f
+        .command(&[
+            "archive",
+            "--archive-file",
+            other.to_str().unwrap(),
+            "arrivals",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::copy(&other, m.path("other.tar.zst")).unwrap();
+    // This shard finds its index as a Kubernetes Indexed Job pod does: JOB_COMPLETION_INDEX
+    // (from 0) and the count from LOADTEST_SHARD_COUNT.
+    let start_other = format!("{}", unix_now().ceil() + 1.0);
+    let mut args = m.shard_args(1, &start_other, &url, "other.tar.zst");
+    args.drain(2..4); // no --shard
+    args[7] = "other-1.json".into();
+    args.extend(["--iterations".to_string(), "3".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = m
+        .command(&args)
+        .env("JOB_COMPLETION_INDEX", "0")
+        .env("LOADTEST_SHARD_COUNT", "3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let other_report = m.report("other-1.json");
+    let s = other_report.run.shard.as_ref().unwrap();
+    assert_eq!((s.shard.index, s.shard.count), (1, 3));
+    assert_ne!(s.archive, reports[1].run.shard.as_ref().unwrap().archive);
+    let out = m.merge(
+        &["other-1.json", "shard-2.json", "shard-3.json"],
+        "mixed.json",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("different archives"), "{err}");
+    assert!(
+        !m.path("mixed.json").exists(),
+        "a refused merge writes no report"
+    );
+
+    // A start already past is refused before anything runs.
+    let past = format!("{}", unix_now().floor() - 60.0);
+    let args = m.shard_args(1, &past, &url, "loadtests.tar.zst");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = m.command(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("passed"),
+        "{}",
+        text(&out)
+    );
+}
