@@ -1,10 +1,13 @@
 //! A run: one `cargo loadtest` invocation. It discovers and builds the harnesses, selects tests,
 //! runs each harness's tests in sessions (one harness process each, restarted after a crash for
 //! the tests it did not reach), judges every test with the one verdict, and hands the events to
-//! the reporters.
+//! the reporters. Under `--find-max` each test is a capacity search instead: a series of
+//! steps at overridden rates ([`capacity`]), the next rate chosen by [`search`].
 
+mod capacity;
 mod harness;
 mod orchestrate;
+mod search;
 mod select;
 
 pub(crate) use orchestrate::run;

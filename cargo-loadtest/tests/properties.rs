@@ -273,6 +273,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,
+                capacity: None,
             }
         })
         .collect();

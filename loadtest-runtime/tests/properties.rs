@@ -1932,6 +1932,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     regressed: rng.bool(),
                     note: opt(rng, any_string),
                 }),
+                capacity: None,
             })
             .collect(),
     }

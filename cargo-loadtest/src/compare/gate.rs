@@ -4,7 +4,7 @@
 use super::stats::{self, Estimate};
 use loadtest_grammar as grammar;
 use loadtest_report::report::{
-    ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult,
+    CapacityResult, ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult,
 };
 
 /// The confidence level of every interval.
@@ -22,6 +22,46 @@ pub const DEFAULT_TOLERANCES: [(&str, f64); 5] = [
     ("throughput", 0.10),
     ("error_rate", 0.01),
 ];
+
+/// The default tolerance of a capacity (`--find-max`): relative, like throughput's.
+pub const CAPACITY_TOLERANCE: f64 = 0.10;
+
+/// Compares two capacity searches: `capacity` regressed when even the most favourable reading
+/// of both brackets (this run's upper end against the baseline's capacity) lies more than the
+/// tolerance below, improved when the least favourable lies more than it above. A bracket
+/// without an upper end (the ceiling passed) is read as its capacity.
+pub fn compare_capacity(
+    old: &CapacityResult,
+    new: &CapacityResult,
+    tol: &Tolerances,
+) -> Option<MetricComparison> {
+    let (o, n) = (old.capacity_per_s?, new.capacity_per_s?);
+    if o <= 0.0 {
+        return None;
+    }
+    let o_high = old.above_per_s.unwrap_or(o).max(o);
+    let n_high = new.above_per_s.unwrap_or(n).max(n);
+    let tolerance = tol.get_or("capacity", CAPACITY_TOLERANCE);
+    let (low, high) = (n / o_high - 1.0, n_high / o - 1.0);
+    let verdict = if high < -tolerance {
+        MetricVerdict::Regressed
+    } else if low > tolerance {
+        MetricVerdict::Improved
+    } else {
+        MetricVerdict::Unchanged
+    };
+    Some(MetricComparison {
+        metric: "capacity".into(),
+        old: o,
+        new: n,
+        change: Some(n / o - 1.0),
+        ci_low: Some(low),
+        ci_high: Some(high),
+        confidence: 1.0,
+        tolerance,
+        verdict,
+    })
+}
 
 /// Tolerances per metric, defaults overridden by the test's `tolerance` option.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,10 +85,14 @@ impl Tolerances {
     }
 
     fn get(&self, metric: &str) -> f64 {
+        self.get_or(metric, 0.1)
+    }
+
+    fn get_or(&self, metric: &str, default: f64) -> f64 {
         self.0
             .iter()
             .find(|(m, _)| m == metric)
-            .map_or(0.1, |(_, v)| *v)
+            .map_or(default, |(_, v)| *v)
     }
 }
 

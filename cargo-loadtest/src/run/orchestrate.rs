@@ -1,7 +1,9 @@
 //! The run from start to end: settings, the baseline to compare with, build and selection, the
-//! harnesses one after another, the comparison, the verdict on the run, and the reporters.
+//! harnesses one after another (or, under `--find-max`, each test's capacity search), the
+//! comparison, the verdict on the run, and the reporters.
 
 use super::Selected;
+use super::capacity::{self, SearchArgs};
 use super::harness::{Outcomes, run_harness};
 use crate::cli::RunArgs;
 use crate::compare::baseline;
@@ -40,9 +42,21 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
+    let search = SearchArgs::parse(&args.capacity)?;
     let paths = ReportPaths::resolve(&ws.target_dir, args);
     paths.check()?;
     let selected = super::build_and_select(&args.workspace, &ws, args, interrupt)?;
+    // A capacity search needs every selected test to run the open model: checked before any runs.
+    let prepared = match &search {
+        Some(a) => Some(
+            selected
+                .iter()
+                .map(|s| capacity::prepare(s, &settings.layers_for(&s.test.name), a))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(CliError::Usage)?,
+        ),
+        None => None,
+    };
     let mut reporters = Reporters::default();
     reporters
         .register(JsonFile(paths.json.clone()))
@@ -80,21 +94,40 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         reporters: &mut reporters,
         policy,
     };
-    let mut harnesses: Vec<&BuiltHarness> = Vec::new();
-    for s in &selected {
-        if !harnesses
-            .iter()
-            .any(|h| h.executable == s.harness.executable)
-        {
-            harnesses.push(&s.harness);
+    if let (Some(a), Some(prepared)) = (&search, prepared) {
+        for (s, p) in selected.iter().zip(prepared) {
+            if interrupt.is_set() {
+                outcomes.not_started(s)?;
+                continue;
+            }
+            let searched = capacity::search(
+                s,
+                p,
+                a,
+                &settings,
+                args,
+                interrupt,
+                outcomes.reporters,
+            )?;
+            outcomes.searched(s, searched)?;
         }
-    }
-    for h in harnesses {
-        let tests: Vec<&Selected> = selected
-            .iter()
-            .filter(|s| s.harness.executable == h.executable)
-            .collect();
-        run_harness(h, &tests, &settings, args, interrupt, &mut outcomes)?;
+    } else {
+        let mut harnesses: Vec<&BuiltHarness> = Vec::new();
+        for s in &selected {
+            if !harnesses
+                .iter()
+                .any(|h| h.executable == s.harness.executable)
+            {
+                harnesses.push(&s.harness);
+            }
+        }
+        for h in harnesses {
+            let tests: Vec<&Selected> = selected
+                .iter()
+                .filter(|s| s.harness.executable == h.executable)
+                .collect();
+            run_harness(h, &tests, &settings, args, interrupt, &mut outcomes)?;
+        }
     }
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
