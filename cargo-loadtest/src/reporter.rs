@@ -49,8 +49,6 @@ pub(crate) enum Event<'a> {
     },
     /// A step of a capacity search starts.
     StepStarted {
-        /// `target::name`.
-        qualified: &'a str,
         /// The step's number, from 1.
         number: usize,
         /// Its arrival rate, per second.
@@ -58,8 +56,6 @@ pub(crate) enum Event<'a> {
     },
     /// A step of a capacity search was judged.
     StepFinished {
-        /// `target::name`.
-        qualified: &'a str,
         /// The step and its verdict.
         step: &'a CapacityStep,
     },

@@ -36,10 +36,8 @@ impl Reporter for Terminal {
                 qualified,
                 settings,
             } => self.search_started(qualified, settings),
-            Event::StepStarted {
-                number, rate_per_s, ..
-            } => self.step_started(*number, *rate_per_s),
-            Event::StepFinished { step, .. } => self.step_finished(step),
+            Event::StepStarted { number, rate_per_s } => self.step_started(*number, *rate_per_s),
+            Event::StepFinished { step } => self.step_finished(step),
             Event::Progress(p) => self.progress(p),
             Event::TestFinished(r) => self.finished(r),
             Event::RunFinished(report) => {

@@ -244,7 +244,6 @@ pub(crate) fn search(
             break;
         }
         reporters.emit(&Event::StepStarted {
-            qualified: &qualified,
             number: steps.len() + 1,
             rate_per_s: rate,
         })?;
@@ -291,10 +290,7 @@ pub(crate) fn search(
             }
         };
         search.record(rate, step.verdict, &step.reasons);
-        reporters.emit(&Event::StepFinished {
-            qualified: &qualified,
-            step: &step,
-        })?;
+        reporters.emit(&Event::StepFinished { step: &step })?;
         steps.push(step);
     }
     let capacity = search.conclude(steps, prepared.settings);

@@ -382,10 +382,12 @@ mod tests {
         assert_eq!((s.iterations, s.failed), (200, 0));
         assert!((s.judged_s - 2.0).abs() < 1e-9 && (s.achieved_per_s - 100.0).abs() < 1e-9);
         assert!(outcomes.iter().all(|o| o.passed));
-        // Judged from the start, the same step fails both the rule and the error budget.
+        // Judged from the start, the same step fails the rule (9x over: badly) and the error
+        // budget.
         let (s, _) = judge_step(&r, 100.0, 0.0, &CUT);
-        assert_eq!(s.verdict, StepVerdict::Failed);
-        assert_eq!(s.reasons.len(), 2, "{:?}", s.reasons);
+        assert_eq!(s.verdict, StepVerdict::FailedBadly);
+        assert!(s.reasons[0].starts_with("p99 < 100ms: "), "{:?}", s.reasons);
+        assert!(s.reasons[1].starts_with("error budget: 3 of 300"), "{:?}", s.reasons);
     }
 
     #[test]
