@@ -26,6 +26,9 @@ pub(crate) struct TestShared {
     pub(crate) setup: Option<Arc<dyn Any + Send + Sync>>,
     /// Values that must never appear in a report (redacted from error messages).
     pub(crate) secrets: &'static crate::redact::Secrets,
+    /// The generator's scheduling lag and late starts count only for iterations meant to start
+    /// this long after the test's start (see `protocol::TestRequest::health_warm_up_s`).
+    pub(crate) health_warm_up: Duration,
 }
 
 /// The context of one iteration of a load test.

@@ -33,6 +33,7 @@ pub async fn run_registered(
         interrupt: Arc::new(Stop::default()),
         on_progress: &mut ignore,
         request_series: false,
+        health_warm_up: std::time::Duration::ZERO,
     })
     .await
 }

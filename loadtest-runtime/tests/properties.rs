@@ -1848,6 +1848,7 @@ fn any_request(rng: &mut Rng) -> RunRequest {
             .map(|_| TestRequest {
                 name: any_string(rng),
                 overrides: (0..rng.usize(..3)).map(|_| any_layer(rng)).collect(),
+                health_warm_up_s: opt(rng, any_f64),
             })
             .collect(),
         base_url: opt(rng, any_string),

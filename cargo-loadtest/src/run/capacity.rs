@@ -252,7 +252,7 @@ pub(crate) fn search(
         step_layer.set_str("rate", &format!("{rate}/s"));
         step_layer.set_str("duration", &format_duration(a.warm_up + a.step));
         layers.push(step_layer);
-        let step = match run_step(s, layers, settings, args, interrupt, reporters)? {
+        let step = match run_step(s, layers, a.warm_up, settings, args, interrupt, reporters)? {
             StepRun::Finished(result) => {
                 let mut result = *result;
                 let (step, outcomes) =
@@ -315,6 +315,7 @@ enum StepRun {
 fn run_step(
     s: &Selected,
     layers: Vec<OptionLayer>,
+    warm_up: Duration,
     settings: &Settings,
     args: &RunArgs,
     interrupt: &Interrupt,
@@ -325,6 +326,7 @@ fn run_step(
         tests: vec![TestRequest {
             name: s.test.name.clone(),
             overrides: layers,
+            health_warm_up_s: Some(warm_up.as_secs_f64()),
         }],
         base_url: settings.run_base_url(),
         // The judged seconds' per-name latencies come from the series.

@@ -146,6 +146,7 @@ pub(crate) fn run_harness(
                 .map(|s| TestRequest {
                     name: s.test.name.clone(),
                     overrides: settings.layers_for(&s.test.name),
+                    health_warm_up_s: None,
                 })
                 .collect(),
             base_url: settings.run_base_url(),

@@ -136,6 +136,7 @@ async fn user(users: Arc<Users>, id: u64) {
             &users.test.metrics,
             start,
             None,
+            false,
             outcome,
             users.test.secrets,
         );

@@ -37,6 +37,8 @@ pub(crate) struct RunTest<'a> {
     pub(crate) on_progress: &'a mut (dyn FnMut(Progress) + Send),
     /// Keep each request name's latency per second in the series.
     pub(crate) request_series: bool,
+    /// How long after the start the generator's health begins to be judged.
+    pub(crate) health_warm_up: Duration,
 }
 
 /// Runs one test to its end and returns what was measured.
@@ -49,6 +51,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         interrupt,
         on_progress,
         request_series,
+        health_warm_up,
     } = req;
     let name = def.full_name();
     let metrics = Metrics::with_request_intervals(request_series);
@@ -80,11 +83,12 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
             }
             secrets
         },
+        health_warm_up,
     });
     let soft = Arc::new(Stop::default());
     let hard = Arc::new(Stop::default());
     let open_model = matches!(config.model, LoadModel::Open { .. });
-    let before = ProcessSample::now();
+    let mut before = ProcessSample::now();
     let started_at = std::time::SystemTime::now();
     let start = Instant::now();
     let mut load = match config.model.clone() {
@@ -129,6 +133,8 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let mut next_tick = start + Duration::from_secs(1);
     let planned_s = config.duration.map(|d| d.as_secs_f64());
     let mut last_tick = start;
+    // When the generator's CPU use begins to count (after the health warm-up).
+    let mut health_start = start;
     loop {
         let hard_deadline = soft_since.map(|s| s + GRACEFUL_STOP);
         let wake = hard_deadline.map_or(next_tick, |d| d.min(next_tick));
@@ -153,6 +159,13 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     hard.stop();
                 }
                 if now >= next_tick {
+                    if health_start == start
+                        && !health_warm_up.is_zero()
+                        && now >= start + health_warm_up
+                    {
+                        before = ProcessSample::now();
+                        health_start = now;
+                    }
                     let interval = metrics.take_interval();
                     let (iterations, interval_latency) = (interval.iterations, &interval.latency);
                     last_tick = now;
@@ -213,6 +226,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         open_model,
         before,
         after,
+        (end - health_start).as_secs_f64(),
     );
     result.started_at_unix = started_at
         .duration_since(std::time::UNIX_EPOCH)
@@ -301,6 +315,7 @@ fn assemble(
     open_model: bool,
     before: ProcessSample,
     after: ProcessSample,
+    cpu_elapsed_s: f64,
 ) -> TestResult {
     let per_s = |n: u64| {
         if elapsed_s > 0.0 {
@@ -367,8 +382,8 @@ fn assemble(
     let cpu_seconds = (after.cpu_seconds - before.cpu_seconds).max(0.0);
     let mut generator = GeneratorHealth {
         cpu_seconds,
-        cpu_percent: if elapsed_s > 0.0 {
-            cpu_seconds / elapsed_s * 100.0
+        cpu_percent: if cpu_elapsed_s > 0.0 {
+            cpu_seconds / cpu_elapsed_s * 100.0
         } else {
             0.0
         },

@@ -138,11 +138,19 @@ async fn run_share(
         let test = test.clone();
         let hard = hard.clone();
         let timeout = plan.iteration_timeout;
+        let lag_judged = intended >= start + test.health_warm_up;
         let global_k = k * share.of as u64 + share.index as u64;
         tokio::spawn(async move {
             let ctx = Ctx::for_iteration(test.clone(), global_k);
             let outcome = run_once(run, &ctx, timeout, &hard).await;
-            record(&test.metrics, intended, Some(actual), outcome, test.secrets);
+            record(
+                &test.metrics,
+                intended,
+                Some(actual),
+                lag_judged,
+                outcome,
+                test.secrets,
+            );
             drop(permit);
         });
         k += 1;

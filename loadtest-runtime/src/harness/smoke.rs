@@ -108,6 +108,7 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
                         interrupt: Arc::new(Stop::default()),
                         on_progress: &mut ignore,
                         request_series: false,
+                        health_warm_up: std::time::Duration::ZERO,
                     };
                     run_test(run).await.map_err(|e| e.to_string())
                 }
