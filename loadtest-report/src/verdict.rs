@@ -18,7 +18,7 @@ use loadtest_grammar::{Metric, Threshold, format_duration};
 use std::time::Duration;
 
 pub mod capacity;
-pub use capacity::{Cutoff, judge_capacity, judge_step};
+pub use capacity::{Cutoff, generator_limited, judge_capacity, judge_step};
 
 /// The rule name of the implicit error budget.
 pub const ERROR_BUDGET: &str = "error budget";

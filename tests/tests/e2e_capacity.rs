@@ -301,7 +301,8 @@ fn the_ceiling_holds_and_min_capacity_gates() {
     let c = capacity_of(&report);
     assert_eq!(c.outcome, CapacityOutcome::AtCeiling);
     assert_eq!((c.capacity_per_s, c.above_per_s), (Some(60.0), None));
-    let rates: Vec<f64> = c.steps.iter().map(|s| s.rate_per_s).collect();
+    let mut rates: Vec<f64> = c.steps.iter().map(|s| s.rate_per_s).collect();
+    rates.dedup(); // a step whose generator was disturbed runs twice
     assert_eq!(rates, [20.0, 30.0, 45.0, 60.0]);
     assert_eq!(c.settings.min_capacity_per_s, Some(80.0));
     assert_eq!(report.tests[0].status, TestStatus::Failed);
@@ -381,10 +382,19 @@ fn ctrl_c_mid_search_reports_what_was_found() {
     assert_eq!(report.tests[0].status, TestStatus::Interrupted);
     let c = capacity_of(&report);
     assert_eq!(c.outcome, CapacityOutcome::Interrupted, "{}", text(&out));
-    assert_eq!(c.steps[0].verdict, StepVerdict::Passed, "{:?}", c.steps);
-    assert_eq!(c.steps.last().unwrap().verdict, StepVerdict::Interrupted);
-    assert_eq!(c.capacity_per_s, Some(20.0));
-    assert!(c.summary.starts_with("interrupted; found so far: 20.0/s passed"), "{}", c.summary);
+    let last = c.steps.last().unwrap();
+    assert_eq!(last.verdict, StepVerdict::Interrupted, "{:?}", c.steps);
+    // What was found before the interrupt is reported: the highest passing step's rate (20/s on
+    // a quiet machine), and the interrupted step is not judged.
+    let judged = &c.steps[..c.steps.len() - 1];
+    assert!(!judged.is_empty(), "{:?}", c.steps);
+    let best = judged
+        .iter()
+        .filter(|s| s.verdict == StepVerdict::Passed)
+        .map(|s| s.rate_per_s)
+        .reduce(f64::max);
+    assert_eq!(c.capacity_per_s, best, "{:?}", c.steps);
+    assert!(c.summary.starts_with("interrupted; found so far: "), "{}", c.summary);
     assert!(f.file("junit.xml").exists() && f.file("report.md").exists());
 }
 

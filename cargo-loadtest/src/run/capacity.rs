@@ -2,7 +2,9 @@
 //! harness session per step with the arrival rate and duration overridden (a last option layer
 //! above the command line), so every step gets the runtime's generator health checks and the
 //! signals of an ordinary run. Each step is judged by `loadtest_report::verdict::judge_step`;
-//! [`super::search`] picks the next rate; the test's status comes from the verdict too.
+//! [`super::search`] picks the next rate; the test's status comes from the verdict too. A step
+//! whose generator was saturated runs once more at the same rate (a passing disturbance from
+//! another process is not the generator's limit); saturated again, it ends the search.
 
 use super::Selected;
 use super::search::{Next, Plan, Search};
@@ -238,6 +240,8 @@ pub(crate) fn search(
     let mut kept: Option<TestResult> = None;
     let mut last: Option<TestResult> = None;
     let mut error = None;
+    // The rate whose step was repeated because its generator was saturated.
+    let mut repeated: Option<f64> = None;
     while let Next::Step(rate) = search.next() {
         if interrupt.is_set() {
             search.interrupt();
@@ -289,7 +293,16 @@ pub(crate) fn search(
                 }
             }
         };
-        search.record(rate, step.verdict, &step.reasons);
+        let mut step = step;
+        if step.verdict == StepVerdict::GeneratorLimited && repeated != Some(rate) {
+            // Another process may have disturbed the generator for a moment: the step runs once
+            // more before the generator is named as the limit.
+            repeated = Some(rate);
+            step.reasons
+                .push("the step runs once more before the generator is named as the limit".into());
+        } else {
+            search.record(rate, step.verdict, &step.reasons);
+        }
         reporters.emit(&Event::StepFinished { step: &step })?;
         steps.push(step);
     }

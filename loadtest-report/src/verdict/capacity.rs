@@ -207,7 +207,7 @@ pub fn judge_step(
             .push("interrupted before the step ended; not judged".into());
         return (step, outcomes);
     }
-    if result.generator.saturated {
+    if generator_limited(&result.generator) {
         step.verdict = StepVerdict::GeneratorLimited;
         step.reasons.extend(
             result
@@ -262,6 +262,19 @@ pub fn judge_step(
             .extend(bad.into_iter().map(|b| format!("failed badly: {b}")));
     }
     (step, outcomes)
+}
+
+/// Fewer late starts than this do not make a step's generator the limit: over the few hundred
+/// starts of a short step, the p99 scheduling lag is one or two starts, and one start delayed by
+/// another process is not a generator that cannot keep up.
+pub const MIN_LATE_STARTS: u64 = 5;
+
+/// Whether a step's generator limited it: it was flagged saturated (see
+/// [`super::judge_generator`]) by dropped iterations, by its CPU use, or by a p99 scheduling lag
+/// that at least [`MIN_LATE_STARTS`] late starts make up.
+pub fn generator_limited(h: &crate::report::GeneratorHealth) -> bool {
+    let cpu = h.cpus > 0 && h.cpu_percent > super::CPU_SATURATED * 100.0 * h.cpus as f64;
+    h.saturated && (h.dropped > 0 || cpu || h.late >= MIN_LATE_STARTS)
 }
 
 /// A capacity test's status: a search that found (or bounded) a capacity passes when the
@@ -416,6 +429,18 @@ mod tests {
     fn a_saturated_generator_or_an_interrupt_outranks_the_thresholds() {
         let mut r = step(&[5_000, 600_000], 100, &[0, 0], &["p99 < 100ms"]);
         r.generator.saturated = true;
+        r.generator.warnings = vec!["iterations started up to 12ms late".into()];
+        // A lag that one late start makes up is not the generator's limit.
+        r.generator.late = 1;
+        assert_eq!(judge_step(&r, 100.0, 0.0, &CUT).0.verdict, StepVerdict::FailedBadly);
+        r.generator.late = MIN_LATE_STARTS;
+        assert_eq!(
+            judge_step(&r, 100.0, 0.0, &CUT).0.verdict,
+            StepVerdict::GeneratorLimited
+        );
+        r.generator.late = 0;
+        r.generator.cpus = 1;
+        r.generator.cpu_percent = 99.0;
         r.generator.warnings = vec!["the generator used 99% CPU of 1 cores".into()];
         let (s, _) = judge_step(&r, 100.0, 0.0, &CUT);
         assert_eq!(s.verdict, StepVerdict::GeneratorLimited);
