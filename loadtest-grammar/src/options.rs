@@ -623,14 +623,7 @@ pub fn parse_target(s: &str) -> Result<(), String> {
 }
 
 /// The metrics the regression gate compares.
-pub const GATE_METRICS: [&str; 6] = [
-    "p50",
-    "p95",
-    "p99",
-    "throughput",
-    "error_rate",
-    "capacity",
-];
+pub const GATE_METRICS: [&str; 6] = ["p50", "p95", "p99", "throughput", "error_rate", "capacity"];
 
 /// Parses a regression tolerance `"p99=20%"` into the metric and a fraction (`0.2`). For
 /// latencies and throughput it is a relative change; for `error_rate`, percentage points.

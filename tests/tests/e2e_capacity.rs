@@ -125,7 +125,10 @@ fn finds_the_capacity_of_two_worker_pools_within_10_percent() {
         assert!(r.passed);
         // Every output shows it.
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("capacity of api::work: capacity"), "{stdout}");
+        assert!(
+            stdout.contains("capacity of api::work: capacity"),
+            "{stdout}"
+        );
         let md = std::fs::read_to_string(f.file("report.md")).unwrap();
         assert!(md.contains("### Capacity of api::work"), "{md}");
         let junit = std::fs::read_to_string(f.file("junit.xml")).unwrap();
@@ -143,7 +146,10 @@ fn finds_the_capacity_of_two_worker_pools_within_10_percent() {
 /// `cmd` run with its CPU affinity set to `cpus` (through `taskset`); its children inherit it.
 fn pinned(cmd: &Command, cpus: &str) -> Command {
     let mut p = Command::new("taskset");
-    p.arg("-c").arg(cpus).arg(cmd.get_program()).args(cmd.get_args());
+    p.arg("-c")
+        .arg(cpus)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     if let Some(dir) = cmd.get_current_dir() {
         p.current_dir(dir);
     }
@@ -212,7 +218,12 @@ fn a_starved_generator_is_named_as_the_limit() {
     check_schema(&f.file("report.json"));
     let report = f.report();
     let c = capacity_of(&report);
-    assert_eq!(c.outcome, CapacityOutcome::GeneratorLimited, "{}", text(&out));
+    assert_eq!(
+        c.outcome,
+        CapacityOutcome::GeneratorLimited,
+        "{}",
+        text(&out)
+    );
     assert_eq!(report.tests[0].status, TestStatus::Errored);
     let last = c.steps.last().unwrap();
     assert_eq!(last.verdict, StepVerdict::GeneratorLimited);
@@ -227,7 +238,10 @@ fn a_starved_generator_is_named_as_the_limit() {
     // The generator's limit is not reported as the system's capacity.
     assert!(c.steps.iter().all(|s| s.rate_per_s <= last.rate_per_s));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("the load generator, not the system"), "{stdout}");
+    assert!(
+        stdout.contains("the load generator, not the system"),
+        "{stdout}"
+    );
     let junit = std::fs::read_to_string(f.file("junit.xml")).unwrap();
     assert!(junit.contains("<error"), "{junit}");
 }
@@ -394,7 +408,11 @@ fn ctrl_c_mid_search_reports_what_was_found() {
         .map(|s| s.rate_per_s)
         .reduce(f64::max);
     assert_eq!(c.capacity_per_s, best, "{:?}", c.steps);
-    assert!(c.summary.starts_with("interrupted; found so far: "), "{}", c.summary);
+    assert!(
+        c.summary.starts_with("interrupted; found so far: "),
+        "{}",
+        c.summary
+    );
     assert!(f.file("junit.xml").exists() && f.file("report.md").exists());
 }
 
@@ -416,8 +434,14 @@ fn only_open_model_tests_can_be_searched() {
     // anything runs.
     for (args, says) in [
         (vec!["--find-max"], "--max-rate"),
-        (vec!["--find-max", "--max-rate", "9/s", "--users", "3"], "--users"),
-        (vec!["--find-max", "--max-rate", "lots"], "invalid rate \"lots\""),
+        (
+            vec!["--find-max", "--max-rate", "9/s", "--users", "3"],
+            "--users",
+        ),
+        (
+            vec!["--find-max", "--max-rate", "lots"],
+            "invalid rate \"lots\"",
+        ),
         (
             vec!["--find-max", "--max-rate", "9/s", "--resolution", "200%"],
             "--resolution: invalid share \"200%\"",

@@ -551,8 +551,14 @@ fn capacity_searches_match_the_schema_and_read_back() {
     assert!(!validator.is_valid(&bad), "an unknown outcome was accepted");
     let mut bad = instance.clone();
     bad["tests"][last]["capacity"]["steps"][0]["verdict"] = json!("meh");
-    assert!(!validator.is_valid(&bad), "an unknown step verdict was accepted");
+    assert!(
+        !validator.is_valid(&bad),
+        "an unknown step verdict was accepted"
+    );
     let mut bad = instance;
     object(&mut bad["tests"][last]["capacity"]).remove("above_per_s");
-    assert!(!validator.is_valid(&bad), "a search without its bracket was accepted");
+    assert!(
+        !validator.is_valid(&bad),
+        "a search without its bracket was accepted"
+    );
 }

@@ -156,7 +156,10 @@ pub(crate) fn prepare(
     let merged = loadtest_grammar::merge(&all);
     let get = |n: &str| merged.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     let own_rate = match get("rate") {
-        Some(v) => v.first().and_then(|r| parse_rate(r).ok()).map(|r| r.per_second),
+        Some(v) => v
+            .first()
+            .and_then(|r| parse_rate(r).ok())
+            .map(|r| r.per_second),
         None => get("stages").and_then(|stages| {
             let refs: Vec<&str> = stages.iter().map(String::as_str).collect();
             match loadtest_grammar::stages_are_rates(&refs) {
@@ -262,8 +265,7 @@ pub(crate) fn search(
                 let (step, outcomes) =
                     verdict::judge_step(&result, rate, a.warm_up.as_secs_f64(), &a.cutoff);
                 // The kept result is judged as its step was: after the warm-up.
-                result.passed =
-                    verdict::thresholds_held(&outcomes, result.aborted_by.as_deref());
+                result.passed = verdict::thresholds_held(&outcomes, result.aborted_by.as_deref());
                 result.thresholds = outcomes;
                 if step.verdict == StepVerdict::Passed {
                     kept = Some(result);

@@ -100,15 +100,8 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
                 outcomes.not_started(s)?;
                 continue;
             }
-            let searched = capacity::search(
-                s,
-                p,
-                a,
-                &settings,
-                args,
-                interrupt,
-                outcomes.reporters,
-            )?;
+            let searched =
+                capacity::search(s, p, a, &settings, args, interrupt, outcomes.reporters)?;
             outcomes.searched(s, searched)?;
         }
     } else {

@@ -299,7 +299,12 @@ mod tests {
         assert!(cap <= 300.0 && above > 300.0, "{cap} {above}");
         assert!(above - cap <= 0.05 * cap, "{cap} {above}");
         assert_eq!(r.broken_by, ["p99 < 1s: p99 was 2s"]);
-        assert!(r.summary.starts_with(&format!("capacity {}", human_rate(cap))), "{}", r.summary);
+        assert!(
+            r.summary
+                .starts_with(&format!("capacity {}", human_rate(cap))),
+            "{}",
+            r.summary
+        );
         // Within the resolution of the truth, for many capacities.
         for truth in [1.0, 7.0, 99.0, 100.0, 101.0, 333.0, 999.0] {
             let (_, r) = against(plan(25.0, 1000.0), truth);
@@ -333,14 +338,22 @@ mod tests {
         assert_eq!(tried, [64.0, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0]);
         assert_eq!(r.outcome, CapacityOutcome::NoPassingRate);
         assert_eq!(r.capacity_per_s, None);
-        assert!(r.summary.starts_with("no rate met every rule, down to 1.0/s"), "{}", r.summary);
+        assert!(
+            r.summary
+                .starts_with("no rate met every rule, down to 1.0/s"),
+            "{}",
+            r.summary
+        );
     }
 
     #[test]
     fn bad_steps_generators_interrupts_and_errors_end_at_once() {
         for (verdict, outcome) in [
             (StepVerdict::FailedBadly, CapacityOutcome::StoppedBadStep),
-            (StepVerdict::GeneratorLimited, CapacityOutcome::GeneratorLimited),
+            (
+                StepVerdict::GeneratorLimited,
+                CapacityOutcome::GeneratorLimited,
+            ),
             (StepVerdict::Interrupted, CapacityOutcome::Interrupted),
             (StepVerdict::Errored, CapacityOutcome::Errored),
         ] {
@@ -360,9 +373,19 @@ mod tests {
             assert_eq!(r.above_per_s.is_some(), counts_as_above, "{verdict:?}");
         }
         let mut s = Search::new(plan(100.0, 1000.0));
-        s.record(100.0, StepVerdict::GeneratorLimited, &["generator: cpu".into()]);
+        s.record(
+            100.0,
+            StepVerdict::GeneratorLimited,
+            &["generator: cpu".into()],
+        );
         let r = s.conclude(Vec::new(), CapacitySettings::default());
-        assert!(r.summary.contains("generator, not the system, was the limit at 100/s (generator: cpu); no rate passed"), "{}", r.summary);
+        assert!(
+            r.summary.contains(
+                "generator, not the system, was the limit at 100/s (generator: cpu); no rate passed"
+            ),
+            "{}",
+            r.summary
+        );
         assert_eq!(r.broken_by, ["generator: cpu"]);
         let mut s = Search::new(plan(100.0, 1000.0));
         s.record(100.0, StepVerdict::Passed, &[]);

@@ -288,7 +288,11 @@ async fn work(
     };
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     if pool.jobs.try_send(tx).is_err() {
-        return Some((503, String::new(), b"every worker is busy and the queue is full".to_vec()));
+        return Some((
+            503,
+            String::new(),
+            b"every worker is busy and the queue is full".to_vec(),
+        ));
     }
     let mut sent_more = false;
     loop {
@@ -300,8 +304,7 @@ async fn work(
                 });
             }
             read = reader.fill_buf(), if !sent_more => match read {
-                Ok(b) if b.is_empty() => return None,
-                Err(_) => return None,
+                Ok([]) | Err(_) => return None,
                 // A pipelined request: it waits its turn; only the end of input matters here.
                 Ok(_) => sent_more = true,
             },

@@ -56,7 +56,10 @@ impl<'a> StepWindow<'a> {
             if p.t_s <= warm_up_s + 0.5 {
                 continue;
             }
-            let Some(h) = p.iteration_latency.as_deref().and_then(|e| hdr::decode(e).ok())
+            let Some(h) = p
+                .iteration_latency
+                .as_deref()
+                .and_then(|e| hdr::decode(e).ok())
             else {
                 whole = true;
                 break;
@@ -98,10 +101,10 @@ impl<'a> StepWindow<'a> {
             w.completed = result.iterations.total;
             w.failed = result.iterations.failed;
             w.requests = result.requests.total;
-            w.request_errors =
-                result.requests.total.saturating_sub(
-                    result.requests.by_class.get("ok").copied().unwrap_or(0),
-                );
+            w.request_errors = result
+                .requests
+                .total
+                .saturating_sub(result.requests.by_class.get("ok").copied().unwrap_or(0));
             w.elapsed_s = result.elapsed_s;
         }
         w
@@ -160,10 +163,11 @@ pub struct Cutoff {
 /// `warm_up_s`, by the test's own thresholds (and the implicit error budget). Returns the step
 /// and the rule outcomes it was judged by.
 ///
-/// An interrupted step is not judged; a step whose generator was saturated is
-/// [`StepVerdict::GeneratorLimited`] whatever its thresholds say (its figures describe the
-/// generator, not the system); a failing step beyond a [`Cutoff`] is
-/// [`StepVerdict::FailedBadly`].
+/// An interrupted step is not judged; a step whose generator was saturated
+/// ([`generator_limited`]) is [`StepVerdict::GeneratorLimited`] whatever its thresholds say
+/// (its latencies may be the generator's own delays), unless more iterations failed than the
+/// error cut-off allows (failures are the system's answers); a failing step beyond a [`Cutoff`]
+/// is [`StepVerdict::FailedBadly`].
 pub fn judge_step(
     result: &TestResult,
     rate_per_s: f64,
@@ -207,7 +211,10 @@ pub fn judge_step(
             .push("interrupted before the step ended; not judged".into());
         return (step, outcomes);
     }
-    if generator_limited(&result.generator) {
+    // Failed iterations are the system's answers whatever the generator's state: a step beyond
+    // the error cut-off ends the search (protecting the system) even when the generator lagged.
+    let errors_beyond_cutoff = window.completed > 0 && error_rate > cutoff.error_rate;
+    if generator_limited(&result.generator) && !errors_beyond_cutoff {
         step.verdict = StepVerdict::GeneratorLimited;
         step.reasons.extend(
             result
@@ -219,8 +226,9 @@ pub fn judge_step(
         return (step, outcomes);
     }
     if let Some(rule) = &result.aborted_by {
-        step.reasons
-            .push(format!("aborted early: threshold `{rule}` failed (abort_on_fail)"));
+        step.reasons.push(format!(
+            "aborted early: threshold `{rule}` failed (abort_on_fail)"
+        ));
     }
     step.reasons.extend(
         outcomes
@@ -400,29 +408,61 @@ mod tests {
         let (s, _) = judge_step(&r, 100.0, 0.0, &CUT);
         assert_eq!(s.verdict, StepVerdict::FailedBadly);
         assert!(s.reasons[0].starts_with("p99 < 100ms: "), "{:?}", s.reasons);
-        assert!(s.reasons[1].starts_with("error budget: 3 of 300"), "{:?}", s.reasons);
+        assert!(
+            s.reasons[1].starts_with("error budget: 3 of 300"),
+            "{:?}",
+            s.reasons
+        );
     }
 
     #[test]
     fn failing_steps_and_the_cut_offs() {
-        let r = step(&[5_000, 150_000, 150_000], 100, &[0, 0, 0], &["p99 < 100ms"]);
+        let r = step(
+            &[5_000, 150_000, 150_000],
+            100,
+            &[0, 0, 0],
+            &["p99 < 100ms"],
+        );
         let (s, _) = judge_step(&r, 100.0, 1.0, &CUT);
         assert_eq!(s.verdict, StepVerdict::Failed);
-        assert!(s.reasons[0].starts_with("p99 < 100ms: p99 was"), "{:?}", s.reasons);
+        assert!(
+            s.reasons[0].starts_with("p99 < 100ms: p99 was"),
+            "{:?}",
+            s.reasons
+        );
 
-        let r = step(&[5_000, 600_000, 600_000], 100, &[0, 0, 0], &["p99 < 100ms"]);
+        let r = step(
+            &[5_000, 600_000, 600_000],
+            100,
+            &[0, 0, 0],
+            &["p99 < 100ms"],
+        );
         let (s, _) = judge_step(&r, 100.0, 1.0, &CUT);
         assert_eq!(s.verdict, StepVerdict::FailedBadly);
         assert!(s.reasons.iter().any(|r| r.contains("above the 5x cut-off")));
 
-        let r = step(&[5_000, 5_000, 5_000], 100, &[0, 40, 60], &["error_rate < 1%"]);
+        let r = step(
+            &[5_000, 5_000, 5_000],
+            100,
+            &[0, 40, 60],
+            &["error_rate < 1%"],
+        );
         let (s, _) = judge_step(&r, 100.0, 1.0, &CUT);
         assert_eq!(s.verdict, StepVerdict::Failed, "{:?}", s.reasons);
         assert!((s.error_rate - 0.5).abs() < 1e-9);
-        let r = step(&[5_000, 5_000, 5_000], 100, &[0, 60, 60], &["error_rate < 1%"]);
+        let r = step(
+            &[5_000, 5_000, 5_000],
+            100,
+            &[0, 60, 60],
+            &["error_rate < 1%"],
+        );
         let (s, _) = judge_step(&r, 100.0, 1.0, &CUT);
         assert_eq!(s.verdict, StepVerdict::FailedBadly);
-        assert!(s.reasons.iter().any(|r| r.contains("60.0% of iterations failed")));
+        assert!(
+            s.reasons
+                .iter()
+                .any(|r| r.contains("60.0% of iterations failed"))
+        );
     }
 
     #[test]
@@ -432,11 +472,21 @@ mod tests {
         r.generator.warnings = vec!["iterations started up to 12ms late".into()];
         // A lag that one late start makes up is not the generator's limit.
         r.generator.late = 1;
-        assert_eq!(judge_step(&r, 100.0, 0.0, &CUT).0.verdict, StepVerdict::FailedBadly);
+        assert_eq!(
+            judge_step(&r, 100.0, 0.0, &CUT).0.verdict,
+            StepVerdict::FailedBadly
+        );
         r.generator.late = MIN_LATE_STARTS;
         assert_eq!(
             judge_step(&r, 100.0, 0.0, &CUT).0.verdict,
             StepVerdict::GeneratorLimited
+        );
+        // Failures beyond the error cut-off are the system's, whatever the generator's state.
+        let mut failing = step(&[5_000, 5_000], 100, &[60, 80], &["error_rate < 1%"]);
+        failing.generator = r.generator.clone();
+        assert_eq!(
+            judge_step(&failing, 100.0, 0.0, &CUT).0.verdict,
+            StepVerdict::FailedBadly
         );
         r.generator.late = 0;
         r.generator.cpus = 1;
@@ -444,7 +494,10 @@ mod tests {
         r.generator.warnings = vec!["the generator used 99% CPU of 1 cores".into()];
         let (s, _) = judge_step(&r, 100.0, 0.0, &CUT);
         assert_eq!(s.verdict, StepVerdict::GeneratorLimited);
-        assert_eq!(s.reasons, ["generator: the generator used 99% CPU of 1 cores"]);
+        assert_eq!(
+            s.reasons,
+            ["generator: the generator used 99% CPU of 1 cores"]
+        );
         r.interrupted = true;
         assert_eq!(
             judge_step(&r, 100.0, 0.0, &CUT).0.verdict,
@@ -468,14 +521,20 @@ mod tests {
     #[test]
     fn capacity_tests_pass_on_min_capacity() {
         let j = |o, cap, min| judge_capacity(&searched(o, cap, min), vec![]);
-        assert_eq!(j(CapacityOutcome::Found, Some(96.0), None).status, TestStatus::Passed);
+        assert_eq!(
+            j(CapacityOutcome::Found, Some(96.0), None).status,
+            TestStatus::Passed
+        );
         assert_eq!(
             j(CapacityOutcome::Found, Some(96.0), Some(90.0)).status,
             TestStatus::Passed
         );
         let below = j(CapacityOutcome::Found, Some(96.0), Some(100.0));
         assert_eq!(below.status, TestStatus::Failed);
-        assert_eq!(below.failures, ["capacity 96.0/s is below min_capacity 100/s"]);
+        assert_eq!(
+            below.failures,
+            ["capacity 96.0/s is below min_capacity 100/s"]
+        );
         assert_eq!(
             j(CapacityOutcome::AtCeiling, Some(500.0), Some(400.0)).status,
             TestStatus::Passed
