@@ -369,10 +369,12 @@ fn sigint_exits_130_with_complete_reports() {
     ]);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
+    // The build run above already reached the server: wait for this run's requests.
+    let before = server.server.requests();
     let child = cmd.spawn().unwrap();
     // Wait for load to reach the server, then one more second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while server.server.requests() == 0 && std::time::Instant::now() < deadline {
+    while server.server.requests() == before && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_secs(1));

@@ -340,4 +340,34 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn capacities_compare_on_their_brackets() {
+        let searched = |cap: f64, above: Option<f64>| CapacityResult {
+            capacity_per_s: Some(cap),
+            above_per_s: above,
+            ..CapacityResult::default()
+        };
+        let tol = Tolerances::from_config(&[]).unwrap();
+        let old = searched(1000.0, Some(1050.0));
+        // Within the brackets and the 10% tolerance: unchanged.
+        let m = compare_capacity(&old, &searched(950.0, Some(990.0)), &tol).unwrap();
+        assert_eq!(
+            (m.metric.as_str(), m.verdict),
+            ("capacity", MetricVerdict::Unchanged)
+        );
+        assert!((m.change.unwrap() + 0.05).abs() < 1e-9);
+        // Even this run's upper end is more than 10% below: regressed.
+        let m = compare_capacity(&old, &searched(800.0, Some(850.0)), &tol).unwrap();
+        assert_eq!(m.verdict, MetricVerdict::Regressed);
+        assert!(m.ci_high.unwrap() < -0.1, "{m:?}");
+        // Even this run's lower end is more than 10% above the baseline's upper end: improved.
+        let m = compare_capacity(&old, &searched(1300.0, None), &tol).unwrap();
+        assert_eq!(m.verdict, MetricVerdict::Improved);
+        // A tolerance of its own, and no capacity on one side.
+        let loose = Tolerances::from_config(&["capacity=30%".to_string()]).unwrap();
+        let m = compare_capacity(&old, &searched(800.0, Some(850.0)), &loose).unwrap();
+        assert_eq!((m.verdict, m.tolerance), (MetricVerdict::Unchanged, 0.3));
+        assert!(compare_capacity(&CapacityResult::default(), &old, &tol).is_none());
+    }
 }

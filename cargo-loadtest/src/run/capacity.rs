@@ -397,3 +397,87 @@ fn run_step(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[(&str, &str)]) -> CapacityArgs {
+        let mut a = CapacityArgs {
+            find_max: true,
+            max_rate: Some("500/s".into()),
+            ..CapacityArgs::default()
+        };
+        for (k, v) in extra {
+            let v = Some(v.to_string());
+            match *k {
+                "start" => a.start_rate = v,
+                "step" => a.step_duration = v,
+                "warm_up" => a.warm_up = v,
+                "resolution" => a.resolution = v,
+                "errors" => a.cutoff_errors = v,
+                "latency" => a.cutoff_latency = v,
+                _ => unreachable!("{k}"),
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn search_flags_have_defaults_and_are_checked() {
+        assert!(
+            SearchArgs::parse(&CapacityArgs::default())
+                .unwrap()
+                .is_none()
+        );
+        let d = SearchArgs::parse(&args(&[])).unwrap().unwrap();
+        assert_eq!((d.max_rate, d.start_rate), (500.0, None));
+        assert_eq!(
+            (d.step, d.warm_up),
+            (Duration::from_secs(5), Duration::from_secs(1))
+        );
+        assert_eq!(d.resolution, 0.05);
+        assert_eq!(
+            d.cutoff,
+            Cutoff {
+                error_rate: 0.5,
+                latency_factor: 5.0
+            }
+        );
+        let a = SearchArgs::parse(&args(&[
+            ("start", "30000/m"),
+            ("step", "2s"),
+            ("warm_up", "0s"),
+            ("resolution", "0.02"),
+            ("errors", "20%"),
+            ("latency", "3x"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.start_rate, Some(500.0));
+        assert_eq!(
+            (a.step, a.warm_up),
+            (Duration::from_secs(2), Duration::ZERO)
+        );
+        assert_eq!(
+            (a.resolution, a.cutoff.error_rate, a.cutoff.latency_factor),
+            (0.02, 0.2, 3.0)
+        );
+        for (bad, says) in [
+            (("resolution", "0%"), "--resolution: invalid share \"0%\""),
+            (("errors", "1.5"), "--cutoff-errors: invalid share \"1.5\""),
+            (("latency", "1"), "--cutoff-latency: invalid factor \"1\""),
+            (("step", "500ms"), "--step-duration: \"500ms\" is too short"),
+            (("warm_up", "soon"), "--warm-up: invalid duration \"soon\""),
+            (("start", "0/s"), "--start-rate: \"0/s\" is too low"),
+        ] {
+            let e = SearchArgs::parse(&args(&[bad])).unwrap_err().to_string();
+            assert!(e.starts_with(says), "{e}");
+            assert_eq!(CliError::Usage(e).exit_code(), 2);
+        }
+        let mut no_ceiling = args(&[]);
+        no_ceiling.max_rate = None;
+        let e = SearchArgs::parse(&no_ceiling).unwrap_err().to_string();
+        assert!(e.contains("--find-max needs --max-rate"), "{e}");
+    }
+}
