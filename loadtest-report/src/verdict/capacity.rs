@@ -18,9 +18,10 @@ use loadtest_grammar::{Metric, Op, Threshold};
 ///
 /// Iteration latency, iteration counts and request totals are exact over the judged seconds.
 /// Request names' latencies are too when the series carries them (the CLI asks for them in
-/// every step). Custom latencies, per-name request counts, dropped and late starts, and a name
-/// with no request in the judged seconds have no per-second figures, so rules on them see the
-/// whole step, warm-up included.
+/// every step). Custom latencies, per-name request counts, dropped starts, and a name with no
+/// request in the judged seconds have no per-second figures, so rules on them see the whole
+/// step, warm-up included; late starts count from the warm-up the harness was told of
+/// (`protocol::TestRequest::health_warm_up_s`).
 pub struct StepWindow<'a> {
     result: &'a TestResult,
     latency: Hist,
