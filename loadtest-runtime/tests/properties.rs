@@ -986,7 +986,7 @@ fn check_value_accepts_what_the_parsers_accept() {
                 "retries" => grammar::parse_number(opt.name, one).map(drop),
                 "abort_on_fail" => grammar::parse_bool(opt.name, one).map(drop),
                 "think_time" | "backoff" => grammar::parse_range(one).map(drop),
-                "rate" | "rate_limit" => grammar::parse_rate(one).map(drop),
+                "rate" | "rate_limit" | "min_capacity" => grammar::parse_rate(one).map(drop),
                 "on_saturation" => grammar::parse_saturation(one).map(drop),
                 "client" => grammar::parse_client(one).map(drop),
                 "local_addresses" => grammar::parse_local_addresses(&refs).map(drop),
