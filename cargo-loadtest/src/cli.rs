@@ -264,6 +264,43 @@ pub struct GateArgs {
     pub tolerance: Vec<String>,
 }
 
+/// The capacity search: `--find-max --max-rate RATE` and how its steps are run.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Capacity search")]
+pub struct CapacityArgs {
+    /// Find each selected open-model test's capacity: raise the arrival rate in steps, judge
+    /// each on the test's thresholds, bisect between the last passing and the first failing rate.
+    #[arg(
+        long,
+        requires = "max_rate",
+        conflicts_with_all = ["users", "duration", "iterations"]
+    )]
+    pub find_max: bool,
+    /// The hard ceiling of the search: no step runs above this rate (required with --find-max).
+    #[arg(long, value_name = "RATE", requires = "find_max")]
+    pub max_rate: Option<String>,
+    /// The first step's rate (default: the test's own rate).
+    #[arg(long, value_name = "RATE", requires = "find_max")]
+    pub start_rate: Option<String>,
+    /// The judged part of each step (default 5s).
+    #[arg(long, value_name = "DURATION", requires = "find_max")]
+    pub step_duration: Option<String>,
+    /// The warm-up at the start of each step, not judged (default 1s).
+    #[arg(long, value_name = "DURATION", requires = "find_max")]
+    pub warm_up: Option<String>,
+    /// Stop bisecting when the bracket is narrower than this share of its low end (default 5%).
+    #[arg(long, value_name = "PERCENT", requires = "find_max")]
+    pub resolution: Option<String>,
+    /// A step with more failed iterations than this share fails badly and ends the search
+    /// (default 50%).
+    #[arg(long, value_name = "PERCENT", requires = "find_max")]
+    pub cutoff_errors: Option<String>,
+    /// A step whose percentile rule (such as p99 < 250ms) is over this multiple of its limit
+    /// fails badly and ends the search (default 5, i.e. 5x).
+    #[arg(long, value_name = "FACTOR", requires = "find_max")]
+    pub cutoff_latency: Option<String>,
+}
+
 /// `cargo loadtest list`
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -375,6 +412,10 @@ pub struct RunArgs {
     /// The HTTP transport: hyper (the default: per-user connections) or reqwest (proxies).
     #[arg(long, value_name = "CLIENT")]
     pub client: Option<String>,
+    /// With --find-max: a test passes only when its capacity is at least this rate, e.g. 2000/s
+    /// (the `min_capacity` option).
+    #[arg(long, value_name = "RATE")]
+    pub min_capacity: Option<String>,
     /// Print only the summary and errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -460,6 +501,9 @@ pub struct RunArgs {
     /// Where to extract the archive (default: a temporary folder, removed afterwards).
     #[arg(long, value_name = "DIR", requires = "archive_file")]
     pub extract_to: Option<PathBuf>,
+    /// Options of the capacity search.
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
     /// Which packages and how to build them.
     #[command(flatten)]
     pub workspace: WorkspaceArgs,

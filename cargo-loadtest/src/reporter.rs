@@ -23,10 +23,14 @@ pub(crate) use terminal::{ComparisonTable, Terminal};
 
 use crate::errors::CliError;
 use loadtest_report::protocol::Progress;
-use loadtest_report::report::{ConfigSummary, RunReport, TestReport};
+use loadtest_report::report::{
+    CapacitySettings, CapacityStep, ConfigSummary, RunReport, TestReport,
+};
 
 /// What happens during a run, in order: `RunStarted`, then per test `TestStarted`, `Progress`
-/// (once a second) and `TestFinished`, then `RunFinished` with the judged report.
+/// (once a second) and `TestFinished`, then `RunFinished` with the judged report. Under
+/// `--find-max` a test is `SearchStarted`, then per step `StepStarted`, `Progress` and
+/// `StepFinished`, then `TestFinished`.
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
     /// The tests are built and selected; `tests` is how many will run.
@@ -40,6 +44,25 @@ pub(crate) enum Event<'a> {
         qualified: &'a str,
         /// Its resolved configuration.
         config: &'a ConfigSummary,
+    },
+    /// A capacity search of a test starts (`--find-max`).
+    SearchStarted {
+        /// `target::name`.
+        qualified: &'a str,
+        /// How the search runs.
+        settings: &'a CapacitySettings,
+    },
+    /// A step of a capacity search starts.
+    StepStarted {
+        /// The step's number, from 1.
+        number: usize,
+        /// Its arrival rate, per second.
+        rate_per_s: f64,
+    },
+    /// A step of a capacity search was judged.
+    StepFinished {
+        /// The step and its verdict.
+        step: &'a CapacityStep,
     },
     /// Once a second while a test runs.
     Progress(&'a Progress),

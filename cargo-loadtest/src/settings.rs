@@ -100,6 +100,7 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
         ("--iterations", "iterations", &args.iterations),
         ("--retries", "retries", &args.retries),
         ("--client", "client", &args.client),
+        ("--min-capacity", "min_capacity", &args.min_capacity),
     ];
     for (flag, option, value) in flags {
         if let Some(v) = value {

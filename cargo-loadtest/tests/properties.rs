@@ -276,6 +276,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,
+                capacity: None,
             }
         })
         .collect();

@@ -145,6 +145,11 @@ pub const OPTIONS: &[OptionInfo] = &[
         accepts: "a list of \"METRIC=PERCENT\" regression tolerances, METRIC one of p50, p95, p99, throughput, error_rate, e.g. [\"p99=20%\", \"error_rate=0.5%\"]",
     },
     OptionInfo {
+        name: "min_capacity",
+        kind: ValueKind::Str,
+        accepts: "iterations per time unit, e.g. \"2000/s\": under `cargo loadtest --find-max`, the test passes only when its found capacity is at least this",
+    },
+    OptionInfo {
         name: "client",
         kind: ValueKind::Str,
         accepts: "\"hyper\" (the default: per-user connections) or \"reqwest\" (the full reqwest client: proxies, HTTP_PROXY/HTTPS_PROXY)",
@@ -223,7 +228,7 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
         "client" => parse_client(one()).map(drop),
         "local_addresses" => parse_local_addresses(values).map(drop),
         "think_time" => parse_range(one()).map(drop),
-        "rate" | "rate_limit" => parse_rate(one()).map(drop),
+        "rate" | "rate_limit" | "min_capacity" => parse_rate(one()).map(drop),
         "on_saturation" => parse_saturation(one()).map(drop),
         "stages" => values.iter().try_for_each(|s| parse_stage(s).map(drop)),
         "duration" | "timeout" | "iteration_timeout" => parse_duration(one()).map(drop),
@@ -653,7 +658,7 @@ pub fn parse_target(s: &str) -> Result<(), String> {
 }
 
 /// The metrics the regression gate compares.
-pub const GATE_METRICS: [&str; 5] = ["p50", "p95", "p99", "throughput", "error_rate"];
+pub const GATE_METRICS: [&str; 6] = ["p50", "p95", "p99", "throughput", "error_rate", "capacity"];
 
 /// Parses a regression tolerance `"p99=20%"` into the metric and a fraction (`0.2`). For
 /// latencies and throughput it is a relative change; for `error_rate`, percentage points.

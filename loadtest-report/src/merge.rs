@@ -676,6 +676,8 @@ pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged
             result,
             error: None,
             comparison: None,
+            // A capacity search is one generator's search: shards' searches are not merged.
+            capacity: None,
         });
     }
     let started = kept

@@ -88,6 +88,12 @@ pub struct TestRequest {
     pub name: String,
     /// Layers above the attribute (workspace file, environment, command line).
     pub overrides: Vec<OptionLayer>,
+    /// Seconds from the test's start during which the generator's health is not judged: its
+    /// scheduling lag, late starts and CPU use count from then on (a capacity search's step
+    /// warm-up, when a fresh harness opens its connections). Absent: the whole test. A harness
+    /// older than this field ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_warm_up_s: Option<f64>,
 }
 
 /// Live progress of a running test, sent once per second.

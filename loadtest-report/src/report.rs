@@ -22,6 +22,15 @@ pub fn human_us(us: f64) -> String {
     }
 }
 
+/// Formats a rate for people: `96.9/s`, `2500/s`.
+pub fn human_rate(per_s: f64) -> String {
+    if per_s >= 100.0 {
+        format!("{per_s:.0}/s")
+    } else {
+        format!("{per_s:.1}/s")
+    }
+}
+
 /// The version of the JSON report layout. Bumped on any incompatible change.
 ///
 /// - 1: histograms as uncompressed V2 (`HISTE...`), no histograms in the series.
@@ -261,6 +270,11 @@ pub struct TestReport {
     /// The comparison with a baseline, when one was given.
     #[serde(default)]
     pub comparison: Option<Comparison>,
+    /// The capacity search, when the test ran under `cargo loadtest --find-max`. `result` then
+    /// holds the step at the found capacity (or the last step run when no rate passed), its
+    /// thresholds judged after the warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityResult>,
 }
 
 /// The verdict on one load test.
@@ -725,4 +739,118 @@ pub struct MetricComparison {
     /// Why the verdict is `inconclusive`, or (A/B gate) which rounds were left out of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// A capacity search (`cargo loadtest --find-max`): the arrival rate rose in steps, each judged
+/// on the test's thresholds after a warm-up, then bisection narrowed the highest passing rate.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CapacityResult {
+    /// How the search was run.
+    pub settings: CapacitySettings,
+    /// Every step, in the order run.
+    pub steps: Vec<CapacityStep>,
+    /// How the search ended.
+    pub outcome: CapacityOutcome,
+    /// The highest rate (iterations per second) whose step met every rule; `None` when none did.
+    pub capacity_per_s: Option<f64>,
+    /// The lowest rate whose step did not (failed, failed badly, or its generator was
+    /// saturated): the capacity lies in `[capacity_per_s, above_per_s)`. `None` when no step
+    /// failed (the ceiling passed, or the search was interrupted first).
+    pub above_per_s: Option<f64>,
+    /// What broke at `above_per_s`: the failed rules (`rule: account`) or the generator's
+    /// warnings, one line each.
+    pub broken_by: Vec<String>,
+    /// The outcome in one readable line.
+    pub summary: String,
+}
+
+/// The settings of a capacity search.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CapacitySettings {
+    /// The first step's rate, per second.
+    pub start_rate_per_s: f64,
+    /// The hard ceiling (`--max-rate`): no step runs above it.
+    pub max_rate_per_s: f64,
+    /// Each step's rate is this multiple of the last passing one until a step fails.
+    pub growth: f64,
+    /// The search stops when the bracket is narrower than this fraction of its low end.
+    pub resolution: f64,
+    /// The judged part of each step, in seconds.
+    pub step_duration_s: f64,
+    /// The warm-up before it, in seconds, whose samples are not judged.
+    pub warm_up_s: f64,
+    /// A step whose failed-iteration share is above this fraction fails badly and ends the search.
+    pub cutoff_error_rate: f64,
+    /// A step whose percentile rule is observed above this multiple of its limit fails badly
+    /// and ends the search.
+    pub cutoff_latency_factor: f64,
+    /// The test passes only when its capacity is at least this (`min_capacity`), per second.
+    pub min_capacity_per_s: Option<f64>,
+}
+
+/// One step of a capacity search, judged after its warm-up.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CapacityStep {
+    /// The offered arrival rate, per second.
+    pub rate_per_s: f64,
+    /// The seconds judged (after the warm-up).
+    pub judged_s: f64,
+    /// Iterations completed in the judged seconds.
+    pub iterations: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Completed iterations per second in the judged seconds.
+    pub achieved_per_s: f64,
+    /// `failed / iterations` (0 when none completed).
+    pub error_rate: f64,
+    /// Iteration latency in the judged seconds (from the intended start), microseconds.
+    pub p50_us: u64,
+    /// 95th percentile, likewise.
+    pub p95_us: u64,
+    /// 99th percentile, likewise.
+    pub p99_us: u64,
+    /// The step's verdict.
+    pub verdict: StepVerdict,
+    /// Why it did not pass, one line each; empty when it passed.
+    pub reasons: Vec<String>,
+}
+
+/// The verdict on one step of a capacity search.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StepVerdict {
+    /// Every rule held.
+    #[default]
+    Passed,
+    /// A rule failed: the capacity is below this rate.
+    Failed,
+    /// A rule failed far beyond its limit (the cut-offs): the search stopped at once.
+    FailedBadly,
+    /// The load generator was saturated: this rate says nothing about the system.
+    GeneratorLimited,
+    /// Ctrl-C or SIGTERM cut the step short; it was not judged.
+    Interrupted,
+    /// The step could not run (its harness crashed or refused it).
+    Errored,
+}
+
+/// How a capacity search ended.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityOutcome {
+    /// Bisection narrowed the capacity to the resolution.
+    #[default]
+    Found,
+    /// Every step passed up to the ceiling (`--max-rate`): the capacity is at least that.
+    AtCeiling,
+    /// No rate passed, down to the lowest the search tries.
+    NoPassingRate,
+    /// A step failed badly and the search stopped at once.
+    StoppedBadStep,
+    /// The load generator was saturated at a step: the generator, not the system, was the limit.
+    GeneratorLimited,
+    /// Interrupted (Ctrl-C / SIGTERM); what was found so far is reported.
+    Interrupted,
+    /// A step could not run.
+    Errored,
 }

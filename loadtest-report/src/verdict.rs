@@ -6,6 +6,7 @@
 //! - [`judge_generator`] decides whether the load generator was saturated.
 //! - [`judge`] decides a test's [`TestStatus`] and the reasons for it.
 //! - [`run_outcome`] decides the run's [`RunStatus`] and exit code from its tests.
+//! - [`capacity`] judges the steps of a capacity search and a capacity test's status.
 
 use crate::exit_code;
 use crate::hdr::Hist;
@@ -15,6 +16,9 @@ use crate::report::{
 };
 use loadtest_grammar::{Metric, Threshold, format_duration};
 use std::time::Duration;
+
+pub mod capacity;
+pub use capacity::{Cutoff, generator_limited, judge_capacity, judge_step};
 
 /// The rule name of the implicit error budget.
 pub const ERROR_BUDGET: &str = "error budget";
@@ -295,6 +299,13 @@ pub enum Evidence<'a> {
         /// Why, in one line.
         reason: &'a str,
     },
+    /// A capacity search ran (`--find-max`); `comparison` when a baseline was compared.
+    Capacity {
+        /// What the search found.
+        capacity: &'a crate::report::CapacityResult,
+        /// The comparison with a baseline, if any.
+        comparison: Option<&'a Comparison>,
+    },
     /// The run was interrupted before the test started.
     NotStarted {
         /// Why, in one line.
@@ -331,6 +342,10 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
                 failures: vec![reason.to_string()],
             };
         }
+        Evidence::Capacity {
+            capacity,
+            comparison,
+        } => return judge_capacity(capacity, regressions(comparison)),
     };
     let mut failures: Vec<String> = Vec::new();
     if !result.missing_shards.is_empty() && !policy.allow_partial {
@@ -359,14 +374,7 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
             result.generator.warnings.join("; ")
         ));
     }
-    if let Some(c) = comparison {
-        failures.extend(
-            c.metrics
-                .iter()
-                .filter(|m| m.verdict == MetricVerdict::Regressed)
-                .map(|m| format!("regression: {}", describe_change(m))),
-        );
-    }
+    failures.extend(regressions(comparison));
     if policy.unjudged_shard {
         // The shard's figures are a part of the whole: merge judges them together.
         failures.clear();
@@ -381,6 +389,17 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
     Judgement { status, failures }
 }
 
+/// One line per regressed metric of a comparison.
+fn regressions(comparison: Option<&Comparison>) -> Vec<String> {
+    comparison.map_or_else(Vec::new, |c| {
+        c.metrics
+            .iter()
+            .filter(|m| m.verdict == MetricVerdict::Regressed)
+            .map(|m| format!("regression: {}", describe_change(m)))
+            .collect()
+    })
+}
+
 /// Whether the harness's own rules held: every threshold and no `abort_on_fail` stop (the
 /// verdict before any baseline comparison or run policy, reported as `TestResult::passed`).
 pub fn thresholds_held(thresholds: &[ThresholdOutcome], aborted_by: Option<&str>) -> bool {
@@ -388,9 +407,20 @@ pub fn thresholds_held(thresholds: &[ThresholdOutcome], aborted_by: Option<&str>
 }
 
 /// Re-judges a test already in a report (after a comparison was attached or removed): tests
-/// with a result are judged again; tests without one keep their status and reasons.
+/// with a result (or a capacity search) are judged again; tests without one keep their status
+/// and reasons.
 pub fn rejudge(test: &mut TestReport, policy: &Policy) {
-    if let Some(result) = &test.result {
+    if let Some(capacity) = &test.capacity {
+        let j = judge(
+            Evidence::Capacity {
+                capacity,
+                comparison: test.comparison.as_ref(),
+            },
+            policy,
+        );
+        test.status = j.status;
+        test.failures = j.failures;
+    } else if let Some(result) = &test.result {
         let j = judge(
             Evidence::Finished {
                 result,
@@ -447,7 +477,7 @@ pub fn describe_change(m: &MetricComparison) -> String {
             format!("{}: too few one-second windows to compare", m.metric)
         }
         v => format!(
-            "{} {} {} (95% CI {} to {}, tolerance {}){}",
+            "{} {} {} ({} {} to {}, tolerance {}){}",
             m.metric,
             match v {
                 MetricVerdict::Regressed => "regressed",
@@ -456,6 +486,11 @@ pub fn describe_change(m: &MetricComparison) -> String {
                 _ => "unchanged",
             },
             f(m.change),
+            if m.metric == "capacity" {
+                "from the brackets:"
+            } else {
+                "95% CI"
+            },
             f(m.ci_low),
             f(m.ci_high),
             if m.metric == "error_rate" {
@@ -771,6 +806,7 @@ mod tests {
             result: None,
             error: None,
             comparison: None,
+            capacity: None,
         };
         let passed = [report(TestStatus::Passed)];
         assert_eq!(

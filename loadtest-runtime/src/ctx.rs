@@ -28,6 +28,9 @@ pub(crate) struct TestShared {
     pub(crate) secrets: &'static crate::redact::Secrets,
     /// Users and in-flight iterations, for live metrics.
     pub(crate) gauges: crate::executor::LiveGauges,
+    /// The generator's scheduling lag and late starts count only for iterations meant to start
+    /// this long after the test's start (see `protocol::TestRequest::health_warm_up_s`).
+    pub(crate) health_warm_up: Duration,
 }
 
 /// The context of one iteration of a load test.

@@ -34,6 +34,7 @@ pub async fn run_registered(
         on_progress: &mut ignore,
         request_series: false,
         live_metrics: false,
+        health_warm_up: std::time::Duration::ZERO,
     })
     .await
 }

@@ -986,7 +986,7 @@ fn check_value_accepts_what_the_parsers_accept() {
                 "retries" => grammar::parse_number(opt.name, one).map(drop),
                 "abort_on_fail" => grammar::parse_bool(opt.name, one).map(drop),
                 "think_time" | "backoff" => grammar::parse_range(one).map(drop),
-                "rate" | "rate_limit" => grammar::parse_rate(one).map(drop),
+                "rate" | "rate_limit" | "min_capacity" => grammar::parse_rate(one).map(drop),
                 "on_saturation" => grammar::parse_saturation(one).map(drop),
                 "client" => grammar::parse_client(one).map(drop),
                 "local_addresses" => grammar::parse_local_addresses(&refs).map(drop),
@@ -1857,6 +1857,7 @@ fn any_request(rng: &mut Rng) -> RunRequest {
             .map(|_| TestRequest {
                 name: any_string(rng),
                 overrides: (0..rng.usize(..3)).map(|_| any_layer(rng)).collect(),
+                health_warm_up_s: opt(rng, any_f64),
             })
             .collect(),
         base_url: opt(rng, any_string),
@@ -1990,6 +1991,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     note: opt(rng, any_string),
                     rounds: opt(rng, |rng| rng.u32(..)),
                 }),
+                capacity: None,
             })
             .collect(),
         gate: opt(rng, |rng| GateSummary {

@@ -532,3 +532,33 @@ fn histogram_encodings_decode_to_their_summaries() {
         }
     }
 }
+
+#[test]
+fn capacity_searches_match_the_schema_and_read_back() {
+    let validator = validator();
+    let mut r = synthetic::report();
+    r.tests.push(synthetic::capacity_searched());
+    let instance = serde_json::to_value(&r).unwrap();
+    let errs = errors(&validator, &instance);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let back: RunReport = serde_json::from_value(instance.clone()).unwrap();
+    assert_eq!(back, r);
+    // Tests without a search carry no `capacity` key at all.
+    assert!(instance["tests"][0].get("capacity").is_none());
+    let last = r.tests.len() - 1;
+    let mut bad = instance.clone();
+    bad["tests"][last]["capacity"]["outcome"] = json!("probably");
+    assert!(!validator.is_valid(&bad), "an unknown outcome was accepted");
+    let mut bad = instance.clone();
+    bad["tests"][last]["capacity"]["steps"][0]["verdict"] = json!("meh");
+    assert!(
+        !validator.is_valid(&bad),
+        "an unknown step verdict was accepted"
+    );
+    let mut bad = instance;
+    object(&mut bad["tests"][last]["capacity"]).remove("above_per_s");
+    assert!(
+        !validator.is_valid(&bad),
+        "a search without its bracket was accepted"
+    );
+}

@@ -23,6 +23,43 @@ pub fn apply(
     };
     let mut refusals = Vec::new();
     for (i, test) in report.tests.iter_mut().enumerate() {
+        if let Some(new) = &test.capacity {
+            // A capacity test compares its capacity, not the step it kept.
+            let old = baseline
+                .tests
+                .iter()
+                .find(|b| {
+                    b.package == test.package && b.target == test.target && b.name == test.name
+                })
+                .and_then(|b| b.capacity.as_ref());
+            let mut overrides = test
+                .result
+                .as_ref()
+                .map(|r| r.config.tolerance.clone())
+                .unwrap_or_default();
+            overrides.extend(tolerance_flags.iter().cloned());
+            let tolerances = Tolerances::from_config(&overrides)?;
+            let metric = old.and_then(|old| gate::compare_capacity(old, new, &tolerances));
+            test.comparison = Some(match metric {
+                Some(m) => Comparison {
+                    baseline: info.clone(),
+                    regressed: m.verdict == MetricVerdict::Regressed,
+                    metrics: vec![m],
+                    note: None,
+                    rounds: None,
+                },
+                None => Comparison {
+                    baseline: info.clone(),
+                    note: Some(
+                        "no capacity to compare: the baseline or this run found none for this test"
+                            .into(),
+                    ),
+                    ..Comparison::default()
+                },
+            });
+            verdict::rejudge(test, policy);
+            continue;
+        }
         let Some(new) = &test.result else { continue };
         let old = baseline
             .tests

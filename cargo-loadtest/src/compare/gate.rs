@@ -4,7 +4,7 @@
 use super::stats::{self, Estimate};
 use loadtest_grammar as grammar;
 use loadtest_report::report::{
-    ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult,
+    CapacityResult, ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult,
 };
 
 /// The confidence level of every interval.
@@ -36,6 +36,47 @@ pub const AB_TOLERANCES: [(&str, f64); 5] = [
     ("error_rate", 0.01),
 ];
 
+/// The default tolerance of a capacity (`--find-max`): relative, like throughput's.
+pub const CAPACITY_TOLERANCE: f64 = 0.10;
+
+/// Compares two capacity searches: `capacity` regressed when even the most favourable reading
+/// of both brackets (this run's upper end against the baseline's capacity) lies more than the
+/// tolerance below, improved when the least favourable lies more than it above. A bracket
+/// without an upper end (the ceiling passed) is read as its capacity.
+pub fn compare_capacity(
+    old: &CapacityResult,
+    new: &CapacityResult,
+    tol: &Tolerances,
+) -> Option<MetricComparison> {
+    let (o, n) = (old.capacity_per_s?, new.capacity_per_s?);
+    if o <= 0.0 {
+        return None;
+    }
+    let o_high = old.above_per_s.unwrap_or(o).max(o);
+    let n_high = new.above_per_s.unwrap_or(n).max(n);
+    let tolerance = tol.get_or("capacity", CAPACITY_TOLERANCE);
+    let (low, high) = (n / o_high - 1.0, n_high / o - 1.0);
+    let verdict = if high < -tolerance {
+        MetricVerdict::Regressed
+    } else if low > tolerance {
+        MetricVerdict::Improved
+    } else {
+        MetricVerdict::Unchanged
+    };
+    Some(MetricComparison {
+        metric: "capacity".into(),
+        old: o,
+        new: n,
+        change: Some(n / o - 1.0),
+        ci_low: Some(low),
+        ci_high: Some(high),
+        confidence: 1.0,
+        tolerance,
+        verdict,
+        note: None,
+    })
+}
+
 /// Tolerances per metric, defaults overridden by the test's `tolerance` option.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerances(pub Vec<(String, f64)>);
@@ -63,10 +104,14 @@ impl Tolerances {
     }
 
     fn get(&self, metric: &str) -> f64 {
+        self.get_or(metric, 0.1)
+    }
+
+    fn get_or(&self, metric: &str, default: f64) -> f64 {
         self.0
             .iter()
             .find(|(m, _)| m == metric)
-            .map_or(0.1, |(_, v)| *v)
+            .map_or(default, |(_, v)| *v)
     }
 }
 
@@ -651,5 +696,35 @@ mod tests {
                 && e.contains("--force-compare"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn capacities_compare_on_their_brackets() {
+        let searched = |cap: f64, above: Option<f64>| CapacityResult {
+            capacity_per_s: Some(cap),
+            above_per_s: above,
+            ..CapacityResult::default()
+        };
+        let tol = Tolerances::from_config(&[]).unwrap();
+        let old = searched(1000.0, Some(1050.0));
+        // Within the brackets and the 10% tolerance: unchanged.
+        let m = compare_capacity(&old, &searched(950.0, Some(990.0)), &tol).unwrap();
+        assert_eq!(
+            (m.metric.as_str(), m.verdict),
+            ("capacity", MetricVerdict::Unchanged)
+        );
+        assert!((m.change.unwrap() + 0.05).abs() < 1e-9);
+        // Even this run's upper end is more than 10% below: regressed.
+        let m = compare_capacity(&old, &searched(800.0, Some(850.0)), &tol).unwrap();
+        assert_eq!(m.verdict, MetricVerdict::Regressed);
+        assert!(m.ci_high.unwrap() < -0.1, "{m:?}");
+        // Even this run's lower end is more than 10% above the baseline's upper end: improved.
+        let m = compare_capacity(&old, &searched(1300.0, None), &tol).unwrap();
+        assert_eq!(m.verdict, MetricVerdict::Improved);
+        // A tolerance of its own, and no capacity on one side.
+        let loose = Tolerances::from_config(&["capacity=30%".to_string()]).unwrap();
+        let m = compare_capacity(&old, &searched(800.0, Some(850.0)), &loose).unwrap();
+        assert_eq!((m.verdict, m.tolerance), (MetricVerdict::Unchanged, 0.3));
+        assert!(compare_capacity(&CapacityResult::default(), &old, &tol).is_none());
     }
 }

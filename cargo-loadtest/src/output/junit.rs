@@ -27,9 +27,48 @@ fn attr_safe(s: &str) -> String {
     xml_safe(s).replace("]]]]><![CDATA[>", "]]>")
 }
 
-fn figures(t: &TestReport) -> String {
-    let Some(r) = &t.result else {
+/// A capacity search's figures: the outcome, the interval and every step.
+fn capacity_figures(t: &TestReport) -> String {
+    let Some(c) = &t.capacity else {
         return String::new();
+    };
+    let mut s = format!(
+        "capacity: {} ({})\n",
+        super::summary::capacity_interval(c),
+        c.summary
+    );
+    if let Some(m) = c.settings.min_capacity_per_s {
+        s.push_str(&format!(
+            "min_capacity: {}\n",
+            loadtest_report::report::human_rate(m)
+        ));
+    }
+    for (i, row) in super::summary::step_rows(c).iter().enumerate() {
+        let reasons = c.steps[i].reasons.join("; ");
+        s.push_str(&format!(
+            "step {}: {} done {} p50 {} p95 {} p99 {} errors {} {}{}\n",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {reasons}")
+            }
+        ));
+    }
+    s
+}
+
+fn figures(t: &TestReport) -> String {
+    let capacity = capacity_figures(t);
+    let Some(r) = &t.result else {
+        return capacity;
     };
     let l = &r.iteration_latency.summary;
     let mut s = format!(
@@ -73,6 +112,9 @@ fn figures(t: &TestReport) -> String {
                 describe_change(m)
             ));
         }
+    }
+    if !capacity.is_empty() {
+        s = format!("{capacity}at the capacity step:\n{s}");
     }
     s
 }

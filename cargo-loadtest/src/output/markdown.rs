@@ -95,6 +95,26 @@ pub fn render(report: &RunReport) -> String {
             ));
         }
     }
+    for t in &report.tests {
+        let Some(c) = &t.capacity else { continue };
+        md.push_str(&format!(
+            "\n### Capacity of {}::{}: {}\n\n{}\n\n",
+            t.target,
+            cell(&t.name),
+            super::summary::capacity_interval(c),
+            cell(&c.summary)
+        ));
+        let header = super::summary::STEP_HEADER;
+        md.push_str(&format!(
+            "| {} |\n|{}\n",
+            header.join(" | "),
+            "---|".repeat(header.len())
+        ));
+        for r in super::summary::step_rows(c) {
+            let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
+            md.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+    }
     let rows = super::summary::comparison_rows(report);
     if !rows.is_empty() {
         let heading = if report.gate.is_some() {

@@ -1,6 +1,9 @@
 //! The summary table printed at the end of a run, and the table renderer `list` shares.
 
-use loadtest_report::report::{RunReport, RunStatus, TestReport, TestResult, TestStatus, human_us};
+use loadtest_report::report::{
+    CapacityResult, RunReport, RunStatus, StepVerdict, TestReport, TestResult, TestStatus,
+    human_rate, human_us,
+};
 
 /// Renders rows under a header with aligned columns (two spaces apart).
 pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -246,6 +249,15 @@ pub fn table(report: &RunReport) -> String {
             }
         }
     }
+    for t in &report.tests {
+        if let Some(c) = &t.capacity {
+            out.push_str(&format!(
+                "\ncapacity of {}::{}: {}\n",
+                t.target, t.name, c.summary
+            ));
+            out.push_str(&render_table(&STEP_HEADER, &step_rows(c)));
+        }
+    }
     out.push_str(&comparison_table(report));
     let count = |s: TestStatus| report.tests.iter().filter(|t| t.status == s).count();
     let verdict = match report.status {
@@ -276,11 +288,60 @@ fn one_line(s: &str) -> String {
     }
 }
 
+/// The word for a capacity search step's verdict.
+pub fn step_word(v: StepVerdict) -> &'static str {
+    match v {
+        StepVerdict::Passed => "passed",
+        StepVerdict::Failed => "FAILED",
+        StepVerdict::FailedBadly => "FAILED BADLY",
+        StepVerdict::GeneratorLimited => "GENERATOR LIMITED",
+        StepVerdict::Interrupted => "interrupted",
+        StepVerdict::Errored => "ERROR",
+    }
+}
+
+/// The header of a capacity search's steps table.
+pub const STEP_HEADER: [&str; 9] = [
+    "step", "rate", "done", "p50", "p95", "p99", "errors", "verdict", "why",
+];
+
+/// One row per step of a capacity search.
+pub fn step_rows(c: &CapacityResult) -> Vec<Vec<String>> {
+    c.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            vec![
+                (i + 1).to_string(),
+                human_rate(s.rate_per_s),
+                format!("{:.1}/s", s.achieved_per_s),
+                human_us(s.p50_us as f64),
+                human_us(s.p95_us as f64),
+                human_us(s.p99_us as f64),
+                format!("{:.2}%", s.error_rate * 100.0),
+                step_word(s.verdict).to_string(),
+                s.reasons.first().cloned().unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
+
+/// The found capacity as an interval, for tables: `96.9/s .. 100/s`, `>= 500/s`, `-`.
+pub fn capacity_interval(c: &CapacityResult) -> String {
+    match (c.capacity_per_s, c.above_per_s) {
+        (Some(p), Some(f)) => format!("{} .. {}", human_rate(p), human_rate(f)),
+        (Some(p), None) => format!(">= {}", human_rate(p)),
+        (None, Some(f)) => format!("< {}", human_rate(f)),
+        (None, None) => "-".into(),
+    }
+}
+
 /// Formats a metric's value for people: latencies in time units, throughput per second, error
 /// rates as percentages.
 pub fn metric_value(metric: &str, v: f64) -> String {
     match metric {
         "throughput" => format!("{v:.1}/s"),
+        "capacity" => human_rate(v),
         "error_rate" => format!("{:.2}%", v * 100.0),
         _ => human_us(v),
     }

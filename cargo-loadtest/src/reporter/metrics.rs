@@ -25,7 +25,10 @@ impl Reporter for MetricsEndpoint {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match event {
-            Event::RunStarted { .. } => {}
+            Event::RunStarted { .. }
+            | Event::SearchStarted { .. }
+            | Event::StepStarted { .. }
+            | Event::StepFinished { .. } => {}
             Event::TestStarted { qualified, .. } => state.started(qualified),
             Event::Progress(p) => state.progress(p),
             Event::TestFinished(t) => state.finished(t),

@@ -6,7 +6,10 @@ use super::{Event, Reporter};
 use crate::errors::CliError;
 use crate::output::summary;
 use loadtest_report::protocol::Progress;
-use loadtest_report::report::{ConfigSummary, ShardPart, TestReport, TestStatus, human_us};
+use loadtest_report::report::{
+    CapacitySettings, CapacityStep, ConfigSummary, ShardPart, TestReport, TestStatus, human_rate,
+    human_us,
+};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -33,6 +36,12 @@ impl Reporter for Terminal {
         match event {
             Event::RunStarted { tests } => self.tests = *tests,
             Event::TestStarted { qualified, config } => self.started(qualified, config),
+            Event::SearchStarted {
+                qualified,
+                settings,
+            } => self.search_started(qualified, settings),
+            Event::StepStarted { number, rate_per_s } => self.step_started(*number, *rate_per_s),
+            Event::StepFinished { step } => self.step_finished(step),
             Event::Progress(p) => self.progress(p),
             Event::TestFinished(r) => self.finished(r),
             Event::RunFinished(report) => {
@@ -90,6 +99,54 @@ impl Terminal {
             eprintln!("{:>12} {}", "", shard_line(c, part));
         }
         self.last_plain = Some(Instant::now());
+    }
+
+    fn search_started(&mut self, qualified: &str, c: &CapacitySettings) {
+        self.started += 1;
+        if self.quiet {
+            return;
+        }
+        eprintln!(
+            "   Searching {qualified} for its capacity (from {} up to at most {}, steps of {}s after a {}s warm-up) [{}/{}]",
+            human_rate(c.start_rate_per_s),
+            human_rate(c.max_rate_per_s),
+            c.step_duration_s,
+            c.warm_up_s,
+            self.started,
+            self.tests
+        );
+    }
+
+    fn step_started(&mut self, number: usize, rate: f64) {
+        if self.quiet {
+            return;
+        }
+        eprintln!("{:>12} step {number} at {}", "", human_rate(rate));
+        self.last_plain = Some(Instant::now());
+    }
+
+    fn step_finished(&mut self, s: &CapacityStep) {
+        if self.drawn {
+            eprint!("\r\x1b[2K");
+            self.drawn = false;
+        }
+        if self.quiet {
+            return;
+        }
+        eprintln!(
+            "{:>12} {}: {}  ({:.1}/s done, p50 {} p95 {} p99 {}, {:.2}% failed)",
+            "",
+            human_rate(s.rate_per_s),
+            summary::step_word(s.verdict),
+            s.achieved_per_s,
+            human_us(s.p50_us as f64),
+            human_us(s.p95_us as f64),
+            human_us(s.p99_us as f64),
+            s.error_rate * 100.0
+        );
+        for r in &s.reasons {
+            eprintln!("{:>14} - {r}", "");
+        }
     }
 
     fn progress(&mut self, p: &Progress) {

@@ -60,6 +60,36 @@ impl Outcomes<'_> {
         self.push(s, j, None, error, shown)
     }
 
+    /// A test whose capacity was searched (`--find-max`), judged on what the search found.
+    pub(crate) fn searched(
+        &mut self,
+        s: &Selected,
+        searched: super::capacity::Searched,
+    ) -> Result<(), CliError> {
+        let j = verdict::judge(
+            Evidence::Capacity {
+                capacity: &searched.capacity,
+                comparison: None,
+            },
+            &self.policy,
+        );
+        self.push(s, j, searched.result, searched.error, true)?;
+        if let Some(last) = self.reports.last_mut() {
+            last.capacity = Some(searched.capacity);
+        }
+        Ok(())
+    }
+
+    /// A test the run did not get to because it was interrupted.
+    pub(crate) fn not_started(&mut self, s: &Selected) -> Result<(), CliError> {
+        self.without_result(
+            s,
+            NoResult::NotStarted(INTERRUPTED_BEFORE_START),
+            None,
+            false,
+        )
+    }
+
     fn push(
         &mut self,
         s: &Selected,
@@ -77,6 +107,7 @@ impl Outcomes<'_> {
             result,
             error,
             comparison: None,
+            capacity: None,
         };
         if shown {
             self.reporters.emit(&Event::TestFinished(&report))?;
@@ -124,6 +155,7 @@ pub(crate) fn run_harness(
                 .map(|s| TestRequest {
                     name: s.test.name.clone(),
                     overrides: settings.layers_for(&s.test.name),
+                    health_warm_up_s: None,
                 })
                 .collect(),
             base_url: settings.run_base_url(),

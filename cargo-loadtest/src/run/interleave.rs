@@ -348,6 +348,7 @@ fn not_started(s: &Selected) -> TestReport {
         result: None,
         error: None,
         comparison: None,
+        capacity: None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The run from start to end: settings, the baseline to compare with, build and selection, the
-//! harnesses one after another, the comparison, the verdict on the run, and the reporters.
+//! harnesses one after another (or, under `--find-max`, each test's capacity search), the
+//! comparison, the verdict on the run, and the reporters.
 
 use super::Selected;
+use super::capacity::{self, SearchArgs};
 use super::harness::{Launch, Outcomes, run_harness};
 use crate::cli::RunArgs;
 use crate::compare::baseline;
@@ -89,6 +91,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
+    let search = SearchArgs::parse(&args.capacity)?;
     let paths = ReportPaths::resolve(&target_dir, args);
     paths.check()?;
     let metrics = metrics_server(args)?;
@@ -103,6 +106,17 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
             x.tests(),
             &format!("in the archive {}", x.manifest.hash.get(..16).unwrap_or("")),
         )?,
+    };
+    // A capacity search needs every selected test to run the open model: checked before any runs.
+    let prepared = match &search {
+        Some(a) => Some(
+            selected
+                .iter()
+                .map(|s| capacity::prepare(s, &settings.layers_for(&s.test.name), a))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(CliError::Usage)?,
+        ),
+        None => None,
     };
     // What the shards of one run share: binaries and options.
     let shard_run = match shard {
@@ -198,8 +212,20 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         reporters: &mut reporters,
         policy,
     };
-    let all: Vec<&Selected> = selected.iter().collect();
-    run_selected(&all, &settings, args, launch, interrupt, &mut outcomes)?;
+    if let (Some(a), Some(prepared)) = (&search, prepared) {
+        for (s, p) in selected.iter().zip(prepared) {
+            if interrupt.is_set() {
+                outcomes.not_started(s)?;
+                continue;
+            }
+            let searched =
+                capacity::search(s, p, a, &settings, args, interrupt, outcomes.reporters)?;
+            outcomes.searched(s, searched)?;
+        }
+    } else {
+        let all: Vec<&Selected> = selected.iter().collect();
+        run_selected(&all, &settings, args, launch, interrupt, &mut outcomes)?;
+    }
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         run: RunInfo {

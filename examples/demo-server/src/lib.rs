@@ -16,6 +16,7 @@
 //! | `/stall-once/{ms}` | the first request stalls `ms` milliseconds, later ones answer at once |
 //! | `/bytes/{n}` | 200 with an `n`-byte body |
 //! | `/echo` | 200, the request's headers as the body |
+//! | `/work` | with a worker pool ([`DemoServer::start_with_pool`]): 200 once a worker has spent its service time on it, 503 at once when every worker is busy and the queue is full; 404 without a pool |
 //! | `/fault/close` | reads the request, closes the connection without answering |
 //! | `/fault/reset` | starts a response, then resets the connection mid-body |
 //! | `/fault/hang/{secs}` | never answers (for `secs`, default 60) |
@@ -38,8 +39,44 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+/// A fixed pool of worker threads, each spending a fixed service time per request: its capacity
+/// is exactly `workers / service_time` requests per second. Requests wait in a bounded queue;
+/// one that finds it full is refused (503), and one whose client went away while it waited is
+/// skipped, so an abandoned backlog never delays later requests.
+struct Pool {
+    jobs: std::sync::mpsc::SyncSender<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Pool {
+    fn start(workers: usize, service: Duration, queue: usize) -> Pool {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<tokio::sync::oneshot::Sender<()>>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..workers.max(1) {
+            let rx = rx.clone();
+            std::thread::spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = match rx.lock().unwrap_or_else(PoisonError::into_inner).recv() {
+                        Ok(job) => job,
+                        Err(_) => return, // the server is gone
+                    };
+                    if job.is_closed() {
+                        continue; // its client went away while it waited
+                    }
+                    // A thread sleep is precise to well under a millisecond (tokio's timer
+                    // rounds up to the next one), so the capacity is what it says.
+                    std::thread::sleep(service);
+                    let _ = job.send(());
+                }
+            });
+        }
+        Pool { jobs }
+    }
+}
+
 #[derive(Default)]
 struct State {
+    pool: Option<Pool>,
     delay_us: AtomicU64,
     requests: AtomicU64,
     answered: AtomicU64,
@@ -66,9 +103,32 @@ impl DemoServer {
 
     /// Starts a server on 127.0.0.1:`port` (0: a free port), on the current tokio runtime.
     pub async fn start_on(port: u16) -> io::Result<DemoServer> {
+        Self::start_with(State::default(), port).await
+    }
+
+    /// Starts a server whose `/work` route is served by `workers` threads that each spend
+    /// `service` per request, with at most `queue` requests waiting: a system with a known
+    /// capacity of `workers / service` requests per second (for capacity searches). Beyond it
+    /// requests wait, then are refused with 503 once `queue` are waiting.
+    pub async fn start_with_pool(
+        workers: usize,
+        service: Duration,
+        queue: usize,
+    ) -> io::Result<DemoServer> {
+        Self::start_with(
+            State {
+                pool: Some(Pool::start(workers, service, queue)),
+                ..State::default()
+            },
+            0,
+        )
+        .await
+    }
+
+    async fn start_with(state: State, port: u16) -> io::Result<DemoServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State::default());
+        let state = Arc::new(state);
         let st = state.clone();
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let accept = tokio::spawn(async move {
@@ -218,7 +278,18 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
             state.in_flight.fetch_sub(1, Ordering::AcqRel);
             return;
         }
-        let (status, extra, body) = answer(&route, &headers, &state).await;
+        let (status, extra, body) = if route == "/work" {
+            match work(&state, &mut reader).await {
+                Some(answered) => answered,
+                None => {
+                    // The client went away while its request waited.
+                    state.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    return;
+                }
+            }
+        } else {
+            answer(&route, &headers, &state).await
+        };
         state.in_flight.fetch_sub(1, Ordering::AcqRel);
         let head = format!(
             "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n{extra}{}\r\n",
@@ -233,6 +304,45 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
         state.answered.fetch_add(1, Ordering::Relaxed);
         if close {
             return;
+        }
+    }
+}
+
+/// `/work`: queue the request for the worker pool and wait for a worker, or for the client to
+/// go away (`None`).
+async fn work(
+    state: &State,
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> Option<(u16, String, Vec<u8>)> {
+    let Some(pool) = &state.pool else {
+        return Some((
+            404,
+            String::new(),
+            b"no worker pool: start the server with DemoServer::start_with_pool".to_vec(),
+        ));
+    };
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    if pool.jobs.try_send(tx).is_err() {
+        return Some((
+            503,
+            String::new(),
+            b"every worker is busy and the queue is full".to_vec(),
+        ));
+    }
+    let mut sent_more = false;
+    loop {
+        tokio::select! {
+            done = &mut rx => {
+                return Some(match done {
+                    Ok(()) => (200, String::new(), b"done".to_vec()),
+                    Err(_) => (500, String::new(), b"the worker pool stopped".to_vec()),
+                });
+            }
+            read = reader.fill_buf(), if !sent_more => match read {
+                Ok([]) | Err(_) => return None,
+                // A pipelined request: it waits its turn; only the end of input matters here.
+                Ok(_) => sent_more = true,
+            },
         }
     }
 }

@@ -150,6 +150,7 @@ async fn user(users: Arc<Users>, id: u64, global_id: u64) {
             &users.test.metrics,
             start,
             None,
+            false,
             outcome,
             users.test.secrets,
         );

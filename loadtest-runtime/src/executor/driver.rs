@@ -41,6 +41,8 @@ pub(crate) struct RunTest<'a> {
     pub(crate) request_series: bool,
     /// Send live metrics with each progress event.
     pub(crate) live_metrics: bool,
+    /// How long after the start the generator's health begins to be judged.
+    pub(crate) health_warm_up: Duration,
 }
 
 /// Runs one test to its end and returns what was measured.
@@ -54,6 +56,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         on_progress,
         request_series,
         live_metrics,
+        health_warm_up,
     } = req;
     let name = def.full_name();
     // Live metrics bucket each request name's latency from its per-second histograms.
@@ -92,11 +95,12 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
             secrets
         },
         gauges: super::LiveGauges::new(),
+        health_warm_up,
     });
     let soft = Arc::new(Stop::default());
     let hard = Arc::new(Stop::default());
     let open_model = matches!(config.model, LoadModel::Open { .. });
-    let before = ProcessSample::now();
+    let mut before = ProcessSample::now();
     let mut live = live_metrics.then(|| super::live::LiveState::new(before));
     let started_at = std::time::SystemTime::now();
     let start = Instant::now();
@@ -150,6 +154,8 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let mut next_tick = start + Duration::from_secs(1);
     let planned_s = config.duration.map(|d| d.as_secs_f64());
     let mut last_tick = start;
+    // When the generator's CPU use begins to count (after the health warm-up).
+    let mut health_start = start;
     loop {
         let hard_deadline = soft_since.map(|s| s + GRACEFUL_STOP);
         let wake = hard_deadline.map_or(next_tick, |d| d.min(next_tick));
@@ -174,6 +180,13 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     hard.stop();
                 }
                 if now >= next_tick {
+                    if health_start == start
+                        && !health_warm_up.is_zero()
+                        && now >= start + health_warm_up
+                    {
+                        before = ProcessSample::now();
+                        health_start = now;
+                    }
                     let mut interval = metrics.take_interval();
                     let (iterations, interval_latency) = (interval.iterations, &interval.latency);
                     last_tick = now;
@@ -243,6 +256,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         open_model,
         before,
         after,
+        (end - health_start).as_secs_f64(),
     );
     result.started_at_unix = started_at
         .duration_since(std::time::UNIX_EPOCH)
@@ -332,6 +346,7 @@ fn assemble(
     open_model: bool,
     before: ProcessSample,
     after: ProcessSample,
+    cpu_elapsed_s: f64,
 ) -> TestResult {
     let per_s = |n: u64| {
         if elapsed_s > 0.0 {
@@ -399,8 +414,8 @@ fn assemble(
     let wait = CpuWait::between(&before, &after);
     let mut generator = GeneratorHealth {
         cpu_seconds,
-        cpu_percent: if elapsed_s > 0.0 {
-            cpu_seconds / elapsed_s * 100.0
+        cpu_percent: if cpu_elapsed_s > 0.0 {
+            cpu_seconds / cpu_elapsed_s * 100.0
         } else {
             0.0
         },

@@ -53,7 +53,8 @@ pub(crate) async fn run_once(
 }
 
 /// Records an iteration that was meant to start at `intended` and ends now. In the open model
-/// `actual` is when it really started: its lag and uncorrected latency are recorded too. A
+/// `actual` is when it really started: its uncorrected latency is recorded too, and its lag
+/// unless `lag_judged` is false (an iteration meant to start during the health warm-up). A
 /// closed-model iteration (`None`) starts when its user is ready, so it has neither.
 ///
 /// Returns the end time it read, so a closed-model user with no think time can start its next
@@ -62,6 +63,7 @@ pub(crate) fn record(
     metrics: &Metrics,
     intended: Instant,
     actual: Option<Instant>,
+    lag_judged: bool,
     outcome: Outcome,
     secrets: &crate::redact::Secrets,
 ) -> Instant {
@@ -69,7 +71,7 @@ pub(crate) fn record(
     let corrected = end.duration_since(intended).as_micros() as u64;
     let uncorrected = actual.map(|a| end.duration_since(a).as_micros() as u64);
     metrics.with(|s| {
-        if let Some(actual) = actual {
+        if let Some(actual) = actual.filter(|_| lag_judged) {
             let lag = actual.duration_since(intended);
             crate::metrics::hdr::record(&mut s.lag, lag.as_micros() as u64);
             crate::metrics::hdr::record(&mut s.interval.lag, lag.as_micros() as u64);

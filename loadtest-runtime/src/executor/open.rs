@@ -153,12 +153,20 @@ async fn run_share(
         let test = test.clone();
         let hard = hard.clone();
         let timeout = plan.iteration_timeout;
+        let lag_judged = intended >= start + test.health_warm_up;
         let in_flight = in_flight.clone();
         in_flight.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let ctx = Ctx::for_iteration(test.clone(), global_k);
             let outcome = run_once(run, &ctx, timeout, &hard).await;
-            record(&test.metrics, intended, Some(actual), outcome, test.secrets);
+            record(
+                &test.metrics,
+                intended,
+                Some(actual),
+                lag_judged,
+                outcome,
+                test.secrets,
+            );
             in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });

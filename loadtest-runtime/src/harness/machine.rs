@@ -164,6 +164,12 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 on_progress: &mut on_progress,
                 request_series: request.request_series,
                 live_metrics: request.live_metrics,
+                health_warm_up: t
+                    .health_warm_up_s
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map_or(std::time::Duration::ZERO, |s| {
+                        std::time::Duration::from_secs_f64(s.min(86_400.0))
+                    }),
             };
             match run_test(run).await {
                 Ok(result) => emit(&Event::Finished {

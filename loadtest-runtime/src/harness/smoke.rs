@@ -127,6 +127,7 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
                         on_progress: &mut ignore,
                         request_series: false,
                         live_metrics: false,
+                        health_warm_up: std::time::Duration::ZERO,
                     };
                     run_test(run).await.map_err(|e| e.to_string())
                 }

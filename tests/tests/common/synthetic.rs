@@ -70,6 +70,7 @@ pub fn judged(target: &str, result: TestResult) -> TestReport {
         result: Some(result),
         error: None,
         comparison: None,
+        capacity: None,
     }
 }
 
@@ -90,6 +91,7 @@ pub fn without_result(
         result: None,
         error: error.map(str::to_string),
         comparison: None,
+        capacity: None,
     }
 }
 
@@ -739,5 +741,76 @@ pub fn report() -> RunReport {
             ),
         ],
         gate: None,
+    }
+}
+
+/// A capacity search (`--find-max`) that found its capacity between 96.88/s and 100/s, kept
+/// the step at the capacity as its result, and is judged by the one verdict.
+pub fn capacity_searched() -> TestReport {
+    use loadtest_report::report::{
+        CapacityOutcome, CapacityResult, CapacitySettings, CapacityStep, StepVerdict,
+    };
+    let step = |rate: f64, verdict: StepVerdict, p99_us: u64, reasons: &[&str]| CapacityStep {
+        rate_per_s: rate,
+        judged_s: 2.0,
+        iterations: (rate * 2.0) as u64,
+        failed: 0,
+        achieved_per_s: rate,
+        error_rate: 0.0,
+        p50_us: 40_000,
+        p95_us: 41_000,
+        p99_us,
+        verdict,
+        reasons: strings(reasons),
+    };
+    let broken = "p99 < 250ms: p99 was 410.0ms, limit < 250.0ms";
+    let capacity = CapacityResult {
+        settings: CapacitySettings {
+            start_rate_per_s: 25.0,
+            max_rate_per_s: 1000.0,
+            growth: 1.5,
+            resolution: 0.05,
+            step_duration_s: 2.0,
+            warm_up_s: 1.0,
+            cutoff_error_rate: 0.5,
+            cutoff_latency_factor: 5.0,
+            min_capacity_per_s: Some(90.0),
+        },
+        steps: vec![
+            step(25.0, StepVerdict::Passed, 42_000, &[]),
+            step(37.5, StepVerdict::Passed, 42_000, &[]),
+            step(56.25, StepVerdict::Passed, 43_000, &[]),
+            step(84.38, StepVerdict::Passed, 45_000, &[]),
+            step(126.57, StepVerdict::Failed, 900_000, &[broken]),
+            step(105.48, StepVerdict::Failed, 410_000, &[broken]),
+            step(94.93, StepVerdict::Passed, 48_000, &[]),
+            step(100.2, StepVerdict::Failed, 260_000, &[broken]),
+            step(97.57, StepVerdict::Passed, 60_000, &[]),
+        ],
+        outcome: CapacityOutcome::Found,
+        capacity_per_s: Some(97.57),
+        above_per_s: Some(100.2),
+        broken_by: strings(&[broken]),
+        summary: format!("capacity 97.6/s: 97.6/s met every rule, 100/s did not ({broken})"),
+    };
+    let j = verdict::judge(
+        verdict::Evidence::Capacity {
+            capacity: &capacity,
+            comparison: None,
+        },
+        &verdict::Policy::default(),
+    );
+    let mut result = open_model_passed();
+    result.config.rate_per_s = Some(97.57);
+    TestReport {
+        package: PACKAGE.into(),
+        target: "capacity".into(),
+        name: result.name.clone(),
+        status: j.status,
+        failures: j.failures,
+        result: Some(result),
+        error: None,
+        comparison: None,
+        capacity: Some(capacity),
     }
 }

@@ -294,6 +294,20 @@ impl Server {
         Server { server, _rt: rt }
     }
 
+    /// A server whose `/work` route has a known capacity: `workers` threads each spending
+    /// `service` per request, at most `queue` requests waiting (then 503).
+    pub fn with_pool(workers: usize, service: std::time::Duration, queue: usize) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = rt
+            .block_on(DemoServer::start_with_pool(workers, service, queue))
+            .expect("server starts on 127.0.0.1");
+        Server { server, _rt: rt }
+    }
+
     pub fn url(&self) -> String {
         self.server.url()
     }
