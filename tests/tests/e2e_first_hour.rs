@@ -197,11 +197,25 @@ fn retried_errors_are_counted_alike_in_the_summary_and_the_json() {
 fn a_build_says_what_it_builds_even_when_quiet_and_list_says_it_is_building() {
     let _g = serial();
     let server = Server::start();
-    // A private copy alone is not enough: cargo hashes a path package by its path inside its
-    // workspace, so a copy with the same sources and modification times is fresh against the
-    // shared fixture's build (or a copy built by an earlier run). A source no build has seen
-    // makes `list` compile it; a second change makes the quiet run compile it again.
+    // A private copy alone is not enough: cargo names a path package's artifacts by its path
+    // inside its workspace, so a copy shares the shared fixture's fingerprint, whose dep-info
+    // lists the shared fixture's files: edits to the copy go unseen while the shared fixture was
+    // the last to build it. A package name of its own gives the copy its own fingerprint (last
+    // built from a removed folder, or never), and a source no build has seen makes `list` compile
+    // it; a second change makes the quiet run compile it again.
     let f = Fixture::copy("passing");
+    let manifest = f.source("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap();
+    let renamed = toml.replacen(
+        "name = \"fixture-passing\"",
+        "name = \"fixture-passing-build\"",
+        1,
+    );
+    assert_ne!(
+        renamed, toml,
+        "the fixture's package is named fixture-passing"
+    );
+    std::fs::write(&manifest, renamed).unwrap();
     let source = f.source("loadtests/api.rs");
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

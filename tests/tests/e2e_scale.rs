@@ -77,6 +77,8 @@ impl Machine {
             "merged.xml",
             "--markdown",
             "merged.md",
+            "--html",
+            "merged.html",
         ]);
         self.command(&args).output().unwrap()
     }
@@ -196,6 +198,17 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         "merged.json",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The merged run's page is the one `cargo loadtest report` draws from the merged JSON.
+    let again = m
+        .command(&["report", "merged.json", "--html", "merged-again.html"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let page = std::fs::read(m.path("merged.html")).unwrap();
+    assert!(
+        page.len() > 1000 && page == std::fs::read(m.path("merged-again.html")).unwrap(),
+        "cargo loadtest report renders the merged report byte for byte as merge did"
+    );
     let merged = m.report("merged.json");
     let info = merged.run.merge.as_ref().unwrap();
     assert!(!info.partial && info.missing.is_empty());
