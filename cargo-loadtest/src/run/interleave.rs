@@ -173,8 +173,12 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
                 Side::Head => head_reports = outcomes.reports,
             }
         }
+        // The last run of this revision that measured something: a run the interrupt stopped
+        // before it started does not hide the round before it.
         for r in &head_reports {
-            if let Some(i) = head.iter().position(|h| is_report_of(h, r)) {
+            if let Some(i) = head.iter().position(|h| is_report_of(h, r))
+                && (r.result.is_some() || latest[i].is_none())
+            {
                 latest[i] = Some(r.clone());
             }
         }
