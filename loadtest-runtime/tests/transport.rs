@@ -25,6 +25,8 @@ struct Seen {
     connections: AtomicU64,
     requests: AtomicU64,
     with_cookie: AtomicU64,
+    /// Logins that came without a session cookie: each is given a session of its own.
+    fresh_logins: AtomicU64,
     http2: AtomicU64,
     post_after_303: AtomicU64,
 }
@@ -51,10 +53,13 @@ fn answer(req: &Request<hyper::body::Incoming>, seen: &Seen) -> Response<Full<By
         r.headers_mut().insert("location", to.parse().unwrap());
     };
     match path.as_str() {
-        "/login" => {
+        "/login" if !cookie.contains("sid=s3ss10n") => {
+            let n = seen.fresh_logins.fetch_add(1, Ordering::Relaxed);
             r.headers_mut().insert(
                 "set-cookie",
-                "sid=s3ss10n; Path=/; HttpOnly".parse().unwrap(),
+                format!("sid=s3ss10n-{n}; Path=/; HttpOnly")
+                    .parse()
+                    .unwrap(),
             );
         }
         "/whoami" => *r.body_mut() = Full::new(Bytes::from(cookie)),
@@ -246,9 +251,19 @@ async fn batch_of_four(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Logs in (the server sets a cookie), then asks who it is: the cookie must come back.
+/// The users that ran `session` in this process (the tests using it hold `SERIAL`).
+static SESSION_USERS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+/// Logs in (the server gives a fresh login a session of its own), then asks who it is: the
+/// cookie must come back, and it must be the same session in every iteration of this user.
 #[load_test]
 async fn session(ctx: &Ctx) -> Result<()> {
+    {
+        let mut users = SESSION_USERS.lock().unwrap();
+        if !users.contains(&ctx.user()) {
+            users.push(ctx.user());
+        }
+    }
     ctx.http()
         .get(ctx.url("/login"))
         .send()
@@ -257,6 +272,15 @@ async fn session(ctx: &Ctx) -> Result<()> {
     let me = ctx.http().get(ctx.url("/whoami")).send().await?.text()?;
     if !me.contains("sid=s3ss10n") {
         return Err(format!("the session cookie did not come back: {me:?}").into());
+    }
+    let first = ctx.with_state(|s: &mut String| {
+        if s.is_empty() {
+            s.clone_from(&me);
+        }
+        s.clone()
+    });
+    if first != me {
+        return Err(format!("this user's session changed: {first:?}, then {me:?}").into());
     }
     Ok(())
 }
@@ -358,15 +382,34 @@ async fn batch_opens_more_connections_and_keeps_them() {
 async fn the_cookie_jar_keeps_a_session_per_user_unless_turned_off() {
     let _g = common::SERIAL.lock().await;
     for client in common::CLIENTS {
+        SESSION_USERS.lock().unwrap().clear();
         let (url, seen) = h1_server(true).await;
+        // Think time lets every user start before one of them has run the whole budget.
         let r = run(
             "session",
             &url,
-            &[("client", client), ("users", "3"), ("iterations", "9")],
+            &[
+                ("client", client),
+                ("users", "3"),
+                ("iterations", "30"),
+                ("think_time", "5ms"),
+            ],
         )
         .await;
-        assert_eq!(r.iterations.ok, 9, "{client}: {}", common::brief(&r));
-        assert_eq!(seen.with_cookie.load(Ordering::Relaxed), 9 + 6, "{client}");
+        assert_eq!(r.iterations.ok, 30, "{client}: {}", common::brief(&r));
+        let users = SESSION_USERS.lock().unwrap().len() as u64;
+        assert!(
+            users >= 2,
+            "{client}: only {users} user ran: nothing to tell jars apart"
+        );
+        // One fresh login per user that ran (a shared jar would log later users in with the
+        // first one's cookie); every other request carried its user's cookie.
+        assert_eq!(seen.fresh_logins.load(Ordering::Relaxed), users, "{client}");
+        assert_eq!(
+            seen.with_cookie.load(Ordering::Relaxed),
+            2 * 30 - users,
+            "{client}"
+        );
         assert!(r.config.cookies);
 
         let (url, seen) = h1_server(true).await;
