@@ -35,9 +35,10 @@ repo="$OUT/repo"
 mkdir -p "$repo"
 find "$repo" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
 noise_pid=""
-cleanup() {
+hog=""
+cleanup() { # this calibration's own noise only: another may be running on the other CPU
   [ -n "$noise_pid" ] && kill "$noise_pid" 2>/dev/null || true
-  pkill -9 -f "ab-calibration-hog" 2>/dev/null || true
+  [ -n "$hog" ] && kill -9 "$hog" 2>/dev/null || true
 }
 trap cleanup EXIT
 
