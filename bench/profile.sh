@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Where the harness's CPU goes at full speed: `perf record` (CPU clock sampling, which works
-# where hardware counters are not offered) of `cargo loadtest --exact full_speed` against the
+# Where the harness's CPU goes: `perf record` (CPU clock sampling, which works where hardware
+# counters are not offered) of `cargo loadtest --exact full_speed` (or TEST) against the
 # nginx of bench/nginx.sh, then the functions with the most samples of their own. On demand,
 # not in CI; needs perf (Debian: linux-perf).
 #
-#   bash bench/profile.sh                    # hyper transport, 5 s
-#   CLIENT=reqwest SECONDS_=10 bash bench/profile.sh
-#   TOP=60 bash bench/profile.sh
+#   bash bench/profile.sh                    # hyper transport, full speed, 5 s
+#   TEST=fixed_rate RATE=20000/s bash bench/profile.sh   # the open model at a fixed rate
+#   CLIENT=reqwest SECONDS_=10 TOP=60 bash bench/profile.sh
 #
 # nginx is pinned to NGINX_CPUS, the harness to GEN_CPUS (the defaults of bench/nginx.sh), so
 # the harness has one core to itself, as in bench/peers.sh. Also prints the share of samples by
@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENT=${CLIENT:-hyper}
+TEST=${TEST:-full_speed}
+RATE=${RATE:-}
 SECONDS_=${SECONDS_:-5}
 TOP=${TOP:-40}
 source bench/nginx.sh
@@ -21,7 +23,7 @@ command -v perf >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -q
 # Build the harness outside the measurement.
 "${clt[@]}" --exact full_speed --duration 1s --json "$work/warm.json" >/dev/null
 perf record -q -e cpu-clock -F 1999 -o "$work/perf.data" -- \
-  taskset -c "$GEN_CPUS" "${clt[@]}" --client "$CLIENT" --exact full_speed \
+  taskset -c "$GEN_CPUS" "${clt[@]}" --client "$CLIENT" --exact "$TEST" ${RATE:+--rate "$RATE"} \
   --duration "${SECONDS_}s" --json "$work/run.json" >/dev/null
 python3 - "$work/run.json" <<'PY'
 import json, sys
