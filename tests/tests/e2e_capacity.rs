@@ -162,14 +162,18 @@ fn pinned(cmd: &Command, cpus: &str) -> Command {
     p
 }
 
-/// A busy loop on `cpu` for at most `secs` seconds, stopped when dropped.
+/// A busy loop on `cpu` for at most `secs` seconds (`timeout`), stopped when dropped.
 struct BusyLoop(std::process::Child);
 
 impl BusyLoop {
     fn start(cpu: &str, secs: u64) -> BusyLoop {
+        // `taskset` execs `timeout`, which runs `yes` as its child. No output is inherited: a
+        // busy loop that outlived the test must not hold the test's output pipe open.
         let child = Command::new("taskset")
             .args(["-c", cpu, "timeout", &secs.to_string(), "yes"])
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("taskset and yes run");
         BusyLoop(child)
@@ -178,7 +182,11 @@ impl BusyLoop {
 
 impl Drop for BusyLoop {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SIGTERM, which `timeout` passes on to `yes` before it exits; SIGKILL would end
+        // `timeout` alone and leave `yes` running with nothing to bound it.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let _ = self.0.wait();
     }
 }
