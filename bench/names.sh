@@ -19,7 +19,7 @@ if [ -n "${CLIENT:-}" ]; then
   clt+=(--client "$CLIENT")
 fi
 # Build the harness outside the measurement.
-"${clt[@]}" --exact fixed_url --duration 1s --json "$work/warm.json" >/dev/null
+warm_up fixed_url
 
 for t in fixed_url distinct_ids distinct_words many_names; do
   taskset -c "$GEN_CPUS" "${clt[@]}" --exact "$t" --json "$work/$t.json" >/dev/null
@@ -28,20 +28,7 @@ done
 if [ "${MILLION:-1}" != 0 ]; then
   taskset -c "$GEN_CPUS" "${clt[@]}" --exact million_urls --json "$work/million_urls.json" >/dev/null &
   RUN=$!
-  pid=""
-  for _ in $(seq 100); do
-    pid=$(pgrep -n -f 'deps/peers-[0-9a-f]+ ' || true)
-    [ -n "$pid" ] && break
-    sleep 0.1
-  done
-  [ -n "$pid" ] || { echo "the harness process did not start" >&2; exit 1; }
-  start=$(date +%s)
-  : > "$work/rss.txt"
-  while kill -0 "$pid" 2>/dev/null; do
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
-    [ -n "$rss" ] && echo "$(( $(date +%s) - start )) $rss" >> "$work/rss.txt"
-    sleep 5
-  done
+  sample_rss 5 "$work/rss.txt"
   wait "$RUN"
 fi
 

@@ -5,7 +5,9 @@
 # response) and serves stub_status (connections accepted) on $PORT+2.
 # Sets: URL, CLOSE_URL, CLT (the cargo-loadtest binary), MANIFEST (bench/peers-loadtest), work (a
 # temp dir), clt (an array: `cargo loadtest` on the bench load tests against nginx), and the
-# function `accepts` (nginx's count of accepted connections so far).
+# functions `accepts` (nginx's count of accepted connections so far) and `warm_up TEST` (one
+# 1-second run of TEST, so the harness is built and warm before anything is measured) and
+# `sample_rss SECONDS FILE` (the bench harness's resident memory every SECONDS until it exits).
 PORT=${PORT:-18080}
 NGINX_CPUS=${NGINX_CPUS:-0}
 GEN_CPUS=${GEN_CPUS:-1}
@@ -45,3 +47,20 @@ CLT=target/release/cargo-loadtest
 # directory with its Cargo.lock and release profile, so its compiled dependencies are reused.
 MANIFEST=bench/peers-loadtest/Cargo.toml
 clt=("$CLT" loadtest --quiet --manifest-path "$MANIFEST" --target-dir target --target "$URL")
+warm_up() { "${clt[@]}" --exact "$1" --duration 1s --json "$work/warm.json" >/dev/null; }
+sample_rss() {
+  local every=$1 out=$2 pid="" start
+  for _ in $(seq 100); do
+    pid=$(pgrep -n -f 'deps/peers-[0-9a-f]+ ' || true)
+    [ -n "$pid" ] && break
+    sleep 0.1
+  done
+  [ -n "$pid" ] || { echo "the harness process did not start" >&2; return 1; }
+  start=$(date +%s)
+  : > "$out"
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    [ -n "$rss" ] && echo "$(( $(date +%s) - start )) $rss" >> "$out"
+    sleep "$every"
+  done
+}

@@ -31,7 +31,7 @@ counted() {
   echo $(( $(accepts) - before - 1 )) > "$work/$name.conns" # the stub_status request itself
 }
 # Build the harness once, outside the measurements.
-"${clt[@]}" --exact full_speed --duration 1s --json "$work/warm.json" >/dev/null
+warm_up full_speed
 cargo build --quiet --release --manifest-path "$MANIFEST" --target-dir target --bin bare_reqwest
 
 for i in $(seq "$RUNS"); do

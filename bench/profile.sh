@@ -21,7 +21,7 @@ TOP=${TOP:-40}
 source bench/nginx.sh
 command -v perf >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq linux-perf; }
 # Build the harness outside the measurement.
-"${clt[@]}" --exact full_speed --duration 1s --json "$work/warm.json" >/dev/null
+warm_up full_speed
 perf record -q -e cpu-clock -F 1999 -o "$work/perf.data" -- \
   taskset -c "$GEN_CPUS" "${clt[@]}" --client "$CLIENT" --exact "$TEST" ${RATE:+--rate "$RATE"} \
   --duration "${SECONDS_}s" --json "$work/run.json" >/dev/null

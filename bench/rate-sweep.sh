@@ -13,7 +13,7 @@ CLIENT=${CLIENT:-hyper}
 SECONDS_=${SECONDS_:-10}
 source bench/nginx.sh
 # Build the harness outside the measurement.
-"${clt[@]}" --exact full_speed --duration 1s --json "$work/warm.json" >/dev/null
+warm_up full_speed
 printf 'rate/s\tachieved/asked\tlag p99 us\tlate\tp99 us\tCPU us/req\theld (<=0.5%% short, lag p99 < 1 ms)\n'
 for rate in $RATES; do
   taskset -c "$GEN_CPUS" "${clt[@]}" --client "$CLIENT" --exact fixed_rate --rate "$rate/s" \

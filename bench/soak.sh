@@ -13,24 +13,11 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10m}
 source bench/nginx.sh
 # Build the harness outside the measurement.
-"${clt[@]}" --exact soak --duration 1s --json "$work/warm.json" >/dev/null
+warm_up soak
 
 taskset -c "$GEN_CPUS" "${clt[@]}" --exact soak --duration "$DURATION" --json "$work/soak.json" >/dev/null &
 RUN=$!
-pid=""
-for _ in $(seq 100); do
-  pid=$(pgrep -n -f 'deps/peers-[0-9a-f]+ ' || true)
-  [ -n "$pid" ] && break
-  sleep 0.1
-done
-[ -n "$pid" ] || { echo "the harness process did not start" >&2; exit 1; }
-start=$(date +%s)
-: > "$work/rss.txt"
-while kill -0 "$pid" 2>/dev/null; do
-  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
-  [ -n "$rss" ] && echo "$(( $(date +%s) - start )) $rss" >> "$work/rss.txt"
-  sleep 10
-done
+sample_rss 10 "$work/rss.txt"
 wait "$RUN"
 cp "$work/rss.txt" "${SOAK_RSS_OUT:-target/soak-rss.txt}"
 python3 - "$work/rss.txt" "$work/soak.json" <<'PY'

@@ -109,27 +109,9 @@ pub struct MergeArgs {
     /// Print only the summary and errors.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Where to write the JSON report (default: TARGET_DIR/loadtest/report.json).
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// Where to write the JUnit XML report (default: TARGET_DIR/loadtest/junit.xml).
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// Where to write the Markdown report (default: TARGET_DIR/loadtest/report.md).
-    #[arg(long, value_name = "PATH")]
-    pub markdown: Option<PathBuf>,
-    /// Where to write the results in Bencher's metric format (BMF JSON).
-    #[arg(long, value_name = "PATH")]
-    pub bmf: Option<PathBuf>,
-    /// Write the per-test summary as CSV to PATH and the per-second series to PATH-series.csv.
-    #[arg(long, value_name = "PATH")]
-    pub csv: Option<PathBuf>,
-    /// Write one HdrHistogram interval log per test into DIR.
-    #[arg(long, value_name = "DIR")]
-    pub hlog: Option<PathBuf>,
-    /// Where to write the merged run's HTML report (default: TARGET_DIR/loadtest/report.html).
-    #[arg(long, value_name = "PATH")]
-    pub html: Option<PathBuf>,
+    /// Where the merged run's reports go.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Compare the merged run against the named baseline; a regression fails it (exit 100).
     #[arg(long, value_name = "NAME", conflicts_with = "baseline_file")]
     pub baseline: Option<String>,
@@ -376,6 +358,37 @@ pub struct WorkspaceArgs {
     pub color: Option<Color>,
 }
 
+/// Where a run's (or a merge's) reports go: each flag's default is under
+/// TARGET_DIR/loadtest/, or not written when the flag says so.
+#[derive(Debug, Args, Default, Clone)]
+pub struct OutputArgs {
+    /// Where to write the JSON report (default: TARGET_DIR/loadtest/report.json).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Where to write the JUnit XML report (default: TARGET_DIR/loadtest/junit.xml).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Where to write the Markdown report (default: TARGET_DIR/loadtest/report.md).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Where to write the results in Bencher's metric format (BMF JSON); not written by default.
+    #[arg(long, value_name = "PATH")]
+    pub bmf: Option<PathBuf>,
+    /// Write the per-test summary as CSV to PATH and the per-second series to PATH-series.csv
+    /// (microseconds, per second); not written by default.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+    /// Write one HdrHistogram interval log per test into DIR (TARGET.TEST.hlog): one interval per
+    /// second, tagged iteration, iteration_uncorrected and request:NAME. Also keeps each request
+    /// name's per-second histograms in the JSON report's series.
+    #[arg(long, value_name = "DIR")]
+    pub hlog: Option<PathBuf>,
+    /// Where to write the HTML report, one self-contained page with charts (default:
+    /// TARGET_DIR/loadtest/report.html).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
 /// Options of a run.
 #[derive(Debug, Args, Default, Clone)]
 pub struct RunArgs {
@@ -422,31 +435,9 @@ pub struct RunArgs {
     /// Fail a test whose load generator was saturated (dropped iterations, scheduling lag, CPU).
     #[arg(long)]
     pub fail_on_saturation: bool,
-    /// Where to write the JSON report (default: TARGET_DIR/loadtest/report.json).
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
-    /// Where to write the JUnit XML report (default: TARGET_DIR/loadtest/junit.xml).
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// Where to write the Markdown report (default: TARGET_DIR/loadtest/report.md).
-    #[arg(long, value_name = "PATH")]
-    pub markdown: Option<PathBuf>,
-    /// Where to write the results in Bencher's metric format (BMF JSON); not written by default.
-    #[arg(long, value_name = "PATH")]
-    pub bmf: Option<PathBuf>,
-    /// Write the per-test summary as CSV to PATH and the per-second series to PATH-series.csv
-    /// (microseconds, per second); not written by default.
-    #[arg(long, value_name = "PATH")]
-    pub csv: Option<PathBuf>,
-    /// Write one HdrHistogram interval log per test into DIR (TARGET.TEST.hlog): one interval per
-    /// second, tagged iteration, iteration_uncorrected and request:NAME. Also keeps each request
-    /// name's per-second histograms in the JSON report's series.
-    #[arg(long, value_name = "DIR")]
-    pub hlog: Option<PathBuf>,
-    /// Where to write the HTML report, one self-contained page with charts (default:
-    /// TARGET_DIR/loadtest/report.html).
-    #[arg(long, value_name = "PATH")]
-    pub html: Option<PathBuf>,
+    /// Where the reports go.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Serve live OpenMetrics / Prometheus metrics at http://ADDR/metrics while the run lasts:
     /// PORT or :PORT listen on 127.0.0.1, HOST:PORT where given (0 picks a free port).
     #[arg(long, value_name = "ADDR")]
@@ -592,7 +583,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.run.metrics_listen.as_deref(), Some("9464"));
-        assert_eq!(a.run.html.as_deref(), Some(std::path::Path::new("x.html")));
+        assert_eq!(
+            a.run.output.html.as_deref(),
+            Some(std::path::Path::new("x.html"))
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod junit;
 pub mod markdown;
 pub mod summary;
 
-use crate::cli::RunArgs;
+use crate::cli::OutputArgs;
 use crate::errors::CliError;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,8 @@ pub struct ReportPaths {
     pub junit: PathBuf,
     /// The Markdown report.
     pub markdown: PathBuf,
+    /// The results in Bencher's metric format, when asked for.
+    pub bmf: Option<PathBuf>,
     /// The CSV summary (its series beside it, see [`csv::series_path`]), when asked for.
     pub csv: Option<PathBuf>,
     /// The folder of interval logs, when asked for.
@@ -33,38 +35,20 @@ pub struct ReportPaths {
 }
 
 impl ReportPaths {
-    /// The paths given on the command line, else
+    /// The paths given by the flags of `run` or `merge`, else
     /// `TARGET_DIR/loadtest/{report.json,junit.xml,report.md,report.html}`.
-    pub fn resolve(target_dir: &Path, args: &RunArgs) -> ReportPaths {
-        ReportPaths::from_flags(
-            target_dir,
-            args.json.clone(),
-            args.junit.clone(),
-            args.markdown.clone(),
-            args.csv.clone(),
-            args.hlog.clone(),
-            args.html.clone(),
-        )
-    }
-
-    /// The paths given by flags (any command's), else the defaults under `target_dir`.
-    pub fn from_flags(
-        target_dir: &Path,
-        json: Option<PathBuf>,
-        junit: Option<PathBuf>,
-        markdown: Option<PathBuf>,
-        csv: Option<PathBuf>,
-        hlog: Option<PathBuf>,
-        html: Option<PathBuf>,
-    ) -> ReportPaths {
+    pub fn resolve(target_dir: &Path, flags: &OutputArgs) -> ReportPaths {
         let dir = target_dir.join("loadtest");
+        let or =
+            |flag: &Option<PathBuf>, file: &str| flag.clone().unwrap_or_else(|| dir.join(file));
         ReportPaths {
-            json: json.unwrap_or_else(|| dir.join("report.json")),
-            junit: junit.unwrap_or_else(|| dir.join("junit.xml")),
-            markdown: markdown.unwrap_or_else(|| dir.join("report.md")),
-            csv,
-            hlog,
-            html: html.unwrap_or_else(|| dir.join("report.html")),
+            json: or(&flags.json, "report.json"),
+            junit: or(&flags.junit, "junit.xml"),
+            markdown: or(&flags.markdown, "report.md"),
+            bmf: flags.bmf.clone(),
+            csv: flags.csv.clone(),
+            hlog: flags.hlog.clone(),
+            html: or(&flags.html, "report.html"),
         }
     }
 
@@ -128,6 +112,7 @@ impl ReportPaths {
         [&self.json, &self.junit, &self.markdown]
             .iter()
             .any(|p| atomic::is_stdout(p))
+            || self.bmf.as_deref().is_some_and(atomic::is_stdout)
     }
 
     /// A one-line description for the terminal.

@@ -22,6 +22,7 @@ pub(crate) use metrics::MetricsEndpoint;
 pub(crate) use terminal::{ComparisonTable, Terminal};
 
 use crate::errors::CliError;
+use crate::output::ReportPaths;
 use loadtest_report::protocol::Progress;
 use loadtest_report::report::{
     CapacitySettings, CapacityStep, ConfigSummary, RunReport, TestReport,
@@ -87,6 +88,51 @@ impl Reporters {
     pub(crate) fn register(&mut self, reporter: impl Reporter + 'static) -> &mut Self {
         self.0.push(Box::new(reporter));
         self
+    }
+
+    /// The outputs of a run or a merge, in the order they receive events: the report files at
+    /// `paths` (the HTML page with `baseline`'s curves, when there is one), the live metrics
+    /// endpoint (`metrics`, when one is served), the terminal, then the baseline to save.
+    pub(crate) fn standard(
+        paths: &ReportPaths,
+        baseline: Option<RunReport>,
+        metrics: Option<MetricsEndpoint>,
+        quiet: bool,
+        save: Option<SaveBaseline>,
+    ) -> Reporters {
+        let mut reporters = Reporters::default();
+        reporters
+            .register(JsonFile(paths.json.clone()))
+            .register(JunitFile(paths.junit.clone()))
+            .register(MarkdownFile {
+                path: paths.markdown.clone(),
+                step_summary: true,
+            })
+            .register(HtmlFile {
+                path: paths.html.clone(),
+                baseline,
+            });
+        if let Some(bmf) = &paths.bmf {
+            reporters.register(BmfFile(bmf.clone()));
+        }
+        if let Some(csv) = &paths.csv {
+            reporters.register(CsvFiles(csv.clone()));
+        }
+        if let Some(dir) = &paths.hlog {
+            reporters.register(IntervalLogs(dir.clone()));
+        }
+        if let Some(metrics) = metrics {
+            reporters.register(metrics);
+        }
+        reporters.register(Terminal::new(
+            quiet,
+            Some(paths.describe()),
+            paths.any_stdout(),
+        ));
+        if let Some(save) = save {
+            reporters.register(save);
+        }
+        reporters
     }
 
     /// Sends an event to every reporter; the first error stops the rest.

@@ -359,11 +359,7 @@ fn sigint_exits_130_with_complete_reports() {
     }
     std::thread::sleep(std::time::Duration::from_secs(1));
     let sent = std::time::Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(support::signal(child.id(), "-INT"));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert!(

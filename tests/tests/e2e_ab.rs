@@ -288,12 +288,7 @@ fn ctrl_c_mid_gate_exits_130_with_reports_of_what_ran_and_removes_the_worktree()
     }
     assert_eq!(rounds_seen, 2, "the first round did not end in time");
     std::thread::sleep(Duration::from_millis(500));
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    assert!(support::signal(child.id(), "-INT"));
     let status = child.wait().unwrap();
     let stderr = reader.join().unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");

@@ -7,9 +7,9 @@ mod support;
 use loadtest_report::report::{
     CapacityOutcome, CapacityResult, RunReport, RunStatus, StepVerdict, TestStatus,
 };
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{Fixture, Server, serial, text};
+use support::{BusyLoop, Fixture, Server, serial, text};
 
 /// The JSON report's schema, to check the real reports against.
 fn check_schema(report_path: &std::path::Path) {
@@ -143,54 +143,6 @@ fn finds_the_capacity_of_two_worker_pools_within_10_percent() {
     }
 }
 
-/// `cmd` run with its CPU affinity set to `cpus` (through `taskset`); its children inherit it.
-fn pinned(cmd: &Command, cpus: &str) -> Command {
-    let mut p = Command::new("taskset");
-    p.arg("-c")
-        .arg(cpus)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    if let Some(dir) = cmd.get_current_dir() {
-        p.current_dir(dir);
-    }
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => p.env(k, v),
-            None => p.env_remove(k),
-        };
-    }
-    p
-}
-
-/// A busy loop on `cpu` for at most `secs` seconds (`timeout`), stopped when dropped.
-struct BusyLoop(std::process::Child);
-
-impl BusyLoop {
-    fn start(cpu: &str, secs: u64) -> BusyLoop {
-        // `taskset` execs `timeout`, which runs `yes` as its child. No output is inherited: a
-        // busy loop that outlived the test must not hold the test's output pipe open.
-        let child = Command::new("taskset")
-            .args(["-c", cpu, "timeout", &secs.to_string(), "yes"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("taskset and yes run");
-        BusyLoop(child)
-    }
-}
-
-impl Drop for BusyLoop {
-    fn drop(&mut self) {
-        // SIGTERM, which `timeout` passes on to `yes` before it exits; SIGKILL would end
-        // `timeout` alone and leave `yes` running with nothing to bound it.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_starved_generator_is_named_as_the_limit() {
     let _g = serial();
@@ -219,8 +171,10 @@ fn a_starved_generator_is_named_as_the_limit() {
             f.file("report.md").to_str().unwrap(),
         ],
     ));
-    let busy = BusyLoop::start("0", 170);
-    let out = pinned(&cmd, "0").output().unwrap();
+    let busy = BusyLoop::start("0", 170, &[]);
+    let out = support::wrapped(&["taskset", "-c", "0"], &cmd)
+        .output()
+        .unwrap();
     drop(busy);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     check_schema(&f.file("report.json"));
@@ -391,11 +345,7 @@ fn ctrl_c_mid_search_reports_what_was_found() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(support::signal(child.id(), "-INT"));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     check_schema(&f.file("report.json"));

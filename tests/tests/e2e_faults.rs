@@ -14,15 +14,6 @@ use support::{CLIENTS, Fixture, Server, serial, text};
 const SLOW_BUILD_SCRIPT: &str =
     "fn main() { std::thread::sleep(std::time::Duration::from_secs(30)); }\n";
 
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} {pid}");
-}
-
 #[test]
 fn an_aborting_harness_is_reported_and_the_rest_still_runs() {
     let _g = serial();
@@ -113,7 +104,7 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(1));
-    signal(child.id(), "-TERM");
+    assert!(support::signal(child.id(), "-TERM"), "kill -TERM");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert_eq!(f.report().status, RunStatus::Interrupted);
@@ -135,7 +126,7 @@ fn sigterm_during_the_run_and_sigint_during_the_build() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
     let sent = Instant::now();
-    signal(child.id(), "-INT");
+    assert!(support::signal(child.id(), "-INT"), "kill -INT");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(
@@ -175,7 +166,7 @@ fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
-        signal(child.id(), "-KILL");
+        assert!(support::signal(child.id(), "-KILL"), "kill -KILL");
         let _ = child.wait();
         let text = std::fs::read_to_string(&path).expect("the baseline file is still there");
         let now: RunReport =
@@ -383,7 +374,7 @@ fn signals_during_the_build_and_while_reports_are_written_leave_whole_reports() 
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    signal(child.id(), "-TERM");
+    assert!(support::signal(child.id(), "-TERM"), "kill -TERM");
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert!(!json.exists());
     drop(slow);
@@ -413,9 +404,7 @@ fn signals_during_the_build_and_while_reports_are_written_leave_whole_reports() 
         std::thread::sleep(Duration::from_millis(start_ms));
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
-            let _ = std::process::Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
+            support::signal(child.id(), "-INT");
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }

@@ -11,7 +11,7 @@ use loadtest_report::report::{RunReport, TestResult};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{CLIENTS, Fixture, Server, repo_root, serial, shared_target_dir, text};
+use support::{BusyLoop, CLIENTS, Fixture, Server, repo_root, serial, shared_target_dir, text};
 
 fn result(report: &RunReport, name: &str) -> TestResult {
     report
@@ -481,29 +481,6 @@ fn ids_in_urls_and_metric_names_stay_within_the_cap_and_warn_once() {
     }
 }
 
-/// `cmd` run under the command `prefix` (`chrt`, `taskset`), if any.
-fn wrapped(prefix: &[&str], cmd: &Command) -> Command {
-    let mut p = match prefix.split_first() {
-        Some((first, rest)) => {
-            let mut p = Command::new(first);
-            p.args(rest).arg(cmd.get_program());
-            p
-        }
-        None => Command::new(cmd.get_program()),
-    };
-    p.args(cmd.get_args());
-    if let Some(d) = cmd.get_current_dir() {
-        p.current_dir(d);
-    }
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => p.env(k, v),
-            None => p.env_remove(k),
-        };
-    }
-    p
-}
-
 /// The priority the disturbance test gives the generator and its busy loop: real-time
 /// round-robin (`chrt -r 10`) where the test may use it, above the builds and tests of other
 /// sessions that share a CI machine (`nice` cannot do that when the kernel groups tasks by
@@ -517,33 +494,6 @@ fn priority() -> Vec<&'static str> {
         .status()
         .is_ok_and(|s| s.success());
     if rt { vec!["chrt", "-r", "10"] } else { vec![] }
-}
-
-/// A shell busy loop pinned to one CPU: ended when dropped, and by `timeout` after 30 s
-/// whatever happens to this process.
-struct Spinner(std::process::Child);
-
-impl Spinner {
-    fn start(cpu: &str, priority: &[&str]) -> Spinner {
-        Spinner(
-            Command::new("timeout")
-                .arg("30")
-                .args(priority)
-                .args(["taskset", "-c", cpu, "sh", "-c", "while :; do :; done"])
-                .spawn()
-                .expect("timeout and taskset run"),
-        )
-    }
-}
-
-impl Drop for Spinner {
-    fn drop(&mut self) {
-        // `timeout` passes SIGTERM on to the loop (SIGKILL would leave the loop running).
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -576,7 +526,7 @@ fn a_busy_loop_on_the_generators_core_flags_it_disturbed_and_a_quiet_run_is_not(
     let priority = priority();
     let mut cmd = f.command(&["--exact", "busy", "--target", &server.url()]);
     reports(&mut cmd);
-    let quiet = wrapped(&priority, &cmd).output().unwrap();
+    let quiet = support::wrapped(&priority, &cmd).output().unwrap();
     assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet));
     let (g, junit, md, terminal) = flags(&quiet);
     assert!(
@@ -585,13 +535,13 @@ fn a_busy_loop_on_the_generators_core_flags_it_disturbed_and_a_quiet_run_is_not(
         text(&quiet)
     );
     // A busy loop pinned to CPU 0, bounded in time, and the harness pinned beside it.
-    let spinner = Spinner::start("0", &priority);
+    let spinner = BusyLoop::start("0", 30, &priority);
     let pinned: Vec<&str> = priority
         .iter()
         .copied()
         .chain(["taskset", "-c", "0"])
         .collect();
-    let busy = wrapped(&pinned, &cmd).output().unwrap();
+    let busy = support::wrapped(&pinned, &cmd).output().unwrap();
     drop(spinner);
     assert_eq!(busy.status.code(), Some(0), "{}", text(&busy));
     let (g, junit, md, terminal) = flags(&busy);

@@ -68,6 +68,50 @@ fn names_and_messages_are_escaped() {
 }
 
 #[test]
+fn a_capacity_search_shows_its_finding_steps_and_their_p99_by_rate() {
+    let mut report = synthetic::report();
+    report.tests.push(synthetic::capacity_searched());
+    let page = html::render(&report, None);
+    let t = report.tests.last().unwrap();
+    let c = t.capacity.as_ref().unwrap();
+    let section = &page[page.rfind("<section class=\"test\"").unwrap()..];
+    assert!(
+        section.contains("<h3>Capacity: 97.6/s .. 100/s</h3>"),
+        "{section}"
+    );
+    assert!(section.contains("capacity 97.6/s: 97.6/s met every rule"));
+    assert_eq!(charts(section, "capacity"), 1);
+    // One table row per step, in the order run, each with its verdict.
+    let rows: Vec<&str> = section
+        .split("<tr>")
+        .filter(|r| r.starts_with("<td>") && r.contains("/s</td>"))
+        .filter(|r| r.contains("passed</td>") || r.contains("FAILED</td>"))
+        .collect();
+    assert_eq!(rows.len(), c.steps.len(), "{section}");
+    assert!(
+        rows[4].contains("<td class=\"fail\">FAILED</td>"),
+        "{}",
+        rows[4]
+    );
+    assert!(
+        rows[0].contains("<td class=\"ok\">passed</td>"),
+        "{}",
+        rows[0]
+    );
+    // The chart's polyline goes up the rates in order, whatever order the search ran them in.
+    let chart = &section[section.find("data-chart=\"capacity\"").unwrap()..];
+    let points = &chart[chart.find("points=\"").unwrap() + 8..];
+    let xs: Vec<f64> = points[..points.find('"').unwrap()]
+        .split_whitespace()
+        .map(|p| p.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(xs.len(), c.steps.len());
+    assert!(xs.windows(2).all(|w| w[0] < w[1]), "{xs:?}");
+    // The other tests have no capacity section.
+    assert_eq!(page.matches("<h3>Capacity: ").count(), 1);
+}
+
+#[test]
 fn a_baseline_is_drawn_dashed_under_the_run() {
     let report = synthetic::report();
     let without = html::render(&report, None);

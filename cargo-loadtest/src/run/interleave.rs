@@ -72,7 +72,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         round_args.duration = Some(d.clone());
     }
     let head_settings = Settings::load(&ws.root, &round_args)?;
-    let paths = ReportPaths::resolve(&ws.target_dir, args);
+    let paths = ReportPaths::resolve(&ws.target_dir, &args.output);
     paths.check()?;
 
     let metrics = super::orchestrate::metrics_server(args)?;

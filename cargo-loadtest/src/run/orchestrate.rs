@@ -10,11 +10,8 @@ use crate::compare::baseline;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::exit_code;
-use crate::output::{ReportPaths, atomic};
-use crate::reporter::{
-    BmfFile, CsvFiles, Event, HtmlFile, IntervalLogs, JsonFile, JunitFile, MarkdownFile,
-    MetricsEndpoint, Reporters, SaveBaseline, Terminal,
-};
+use crate::output::ReportPaths;
+use crate::reporter::{Event, MetricsEndpoint, Reporters, SaveBaseline};
 use crate::scale::{self, archive::Extracted};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -92,7 +89,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         (None, None) => None,
     };
     let search = SearchArgs::parse(&args.capacity)?;
-    let paths = ReportPaths::resolve(&target_dir, args);
+    let paths = ReportPaths::resolve(&target_dir, &args.output);
     paths.check()?;
     let metrics = metrics_server(args)?;
     let selected = match &source {
@@ -342,9 +339,8 @@ pub(super) fn metrics_server(
     Ok(Some(server))
 }
 
-/// The run's outputs, in the order they receive events: the report files (the HTML page with
-/// `baseline`'s curves, when there is one), the metrics endpoint, the terminal, then the saved
-/// baseline.
+/// The run's outputs (see [`Reporters::standard`]): the HTML page with `baseline`'s curves,
+/// when there is one, and the metrics endpoint, when one is served.
 pub(super) fn outputs(
     args: &RunArgs,
     paths: &ReportPaths,
@@ -353,46 +349,20 @@ pub(super) fn outputs(
     metrics: Option<crate::live::MetricsServer>,
     interrupt: &Interrupt,
 ) -> Reporters {
-    let mut reporters = Reporters::default();
-    reporters
-        .register(JsonFile(paths.json.clone()))
-        .register(JunitFile(paths.junit.clone()))
-        .register(MarkdownFile {
-            path: paths.markdown.clone(),
-            step_summary: true,
-        })
-        .register(HtmlFile {
-            path: paths.html.clone(),
-            baseline: baseline.cloned(),
-        });
-    if let Some(server) = metrics {
-        reporters.register(MetricsEndpoint {
+    Reporters::standard(
+        paths,
+        baseline.cloned(),
+        metrics.map(|server| MetricsEndpoint {
             server,
             quiet: args.quiet,
             interrupt: interrupt.clone(),
-        });
-    }
-    if let Some(bmf) = &args.bmf {
-        reporters.register(BmfFile(bmf.clone()));
-    }
-    if let Some(csv) = &paths.csv {
-        reporters.register(CsvFiles(csv.clone()));
-    }
-    if let Some(dir) = &paths.hlog {
-        reporters.register(IntervalLogs(dir.clone()));
-    }
-    reporters.register(Terminal::new(
+        }),
         args.quiet,
-        Some(paths.describe()),
-        paths.any_stdout() || args.bmf.as_deref().is_some_and(atomic::is_stdout),
-    ));
-    if let Some(name) = &args.save_baseline {
-        reporters.register(SaveBaseline {
+        args.save_baseline.as_ref().map(|name| SaveBaseline {
             target_dir: target_dir.to_path_buf(),
             name: name.clone(),
-        });
-    }
-    reporters
+        }),
+    )
 }
 
 /// Where, when and how the run happened (`root`: the workspace, when the run has one; not a

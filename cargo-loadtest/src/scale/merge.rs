@@ -5,11 +5,8 @@
 use crate::cli::MergeArgs;
 use crate::compare::baseline;
 use crate::errors::CliError;
-use crate::output::{ReportPaths, atomic};
-use crate::reporter::{
-    BmfFile, CsvFiles, Event, HtmlFile, IntervalLogs, JsonFile, JunitFile, MarkdownFile, Reporters,
-    SaveBaseline, Terminal,
-};
+use crate::output::ReportPaths;
+use crate::reporter::{Event, Reporters, SaveBaseline};
 use loadtest_report::exit_code;
 use loadtest_report::merge::{MergeContext, ShardReport, merge_runs};
 use loadtest_report::report::TestStatus;
@@ -113,15 +110,7 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
         (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
         (None, None) => None,
     };
-    let paths = ReportPaths::from_flags(
-        &target_dir,
-        args.json.clone(),
-        args.junit.clone(),
-        args.markdown.clone(),
-        args.csv.clone(),
-        args.hlog.clone(),
-        args.html.clone(),
-    );
+    let paths = ReportPaths::resolve(&target_dir, &args.output);
     paths.check()?;
     let (files, skipped) = collect(&args.inputs)?;
     for s in &skipped {
@@ -182,38 +171,16 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     if !refusals.is_empty() {
         report.exit_code = exit_code::USAGE;
     }
-    let mut reporters = Reporters::default();
-    reporters
-        .register(JsonFile(paths.json.clone()))
-        .register(JunitFile(paths.junit.clone()))
-        .register(MarkdownFile {
-            path: paths.markdown.clone(),
-            step_summary: true,
-        })
-        .register(HtmlFile {
-            path: paths.html.clone(),
-            baseline: against.as_ref().map(|(old, _)| old.clone()),
-        });
-    if let Some(bmf) = &args.bmf {
-        reporters.register(BmfFile(bmf.clone()));
-    }
-    if let Some(csv) = &paths.csv {
-        reporters.register(CsvFiles(csv.clone()));
-    }
-    if let Some(dir) = &paths.hlog {
-        reporters.register(IntervalLogs(dir.clone()));
-    }
-    reporters.register(Terminal::new(
+    let mut reporters = Reporters::standard(
+        &paths,
+        against.as_ref().map(|(old, _)| old.clone()),
+        None,
         args.quiet,
-        Some(paths.describe()),
-        paths.any_stdout() || args.bmf.as_deref().is_some_and(atomic::is_stdout),
-    ));
-    if let Some(name) = &args.save_baseline {
-        reporters.register(SaveBaseline {
+        args.save_baseline.as_ref().map(|name| SaveBaseline {
             target_dir: target_dir.clone(),
             name: name.clone(),
-        });
-    }
+        }),
+    );
     reporters.emit(&Event::RunStarted {
         tests: report.tests.len(),
     })?;

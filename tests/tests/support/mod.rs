@@ -342,3 +342,65 @@ pub fn validate_schema(json_path: &std::path::Path) {
         errors.join("\n")
     );
 }
+
+/// Sends `sig` (`-INT`, `-TERM`, `-KILL`) to process `pid` with `kill`; true if it was delivered.
+pub fn signal(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A busy loop pinned to one CPU (`taskset`), optionally under a scheduling `priority` prefix
+/// (`chrt -r 10`): ended when dropped, and by `timeout` after `secs` seconds whatever happens to
+/// this process. It inherits no output, so a loop that outlived its test could not hold the
+/// test's output pipe open.
+pub struct BusyLoop(std::process::Child);
+
+impl BusyLoop {
+    pub fn start(cpu: &str, secs: u64, priority: &[&str]) -> BusyLoop {
+        let child = Command::new("timeout")
+            .arg(secs.to_string())
+            .args(priority)
+            .args(["taskset", "-c", cpu, "sh", "-c", "while :; do :; done"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("timeout, taskset and sh run");
+        BusyLoop(child)
+    }
+}
+
+impl Drop for BusyLoop {
+    fn drop(&mut self) {
+        // SIGTERM, which `timeout` passes on to the loop before it exits; SIGKILL would end
+        // `timeout` alone and leave the loop running with nothing to bound it.
+        signal(self.0.id(), "-TERM");
+        let _ = self.0.wait();
+    }
+}
+
+/// `cmd` (program, arguments, folder and environment) run under the command `prefix`
+/// (`chrt -r 10`, `taskset -c 0`), if any; the prefix's children inherit what it sets.
+pub fn wrapped(prefix: &[&str], cmd: &Command) -> Command {
+    let mut p = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut p = Command::new(first);
+            p.args(rest).arg(cmd.get_program());
+            p
+        }
+        None => Command::new(cmd.get_program()),
+    };
+    p.args(cmd.get_args());
+    if let Some(d) = cmd.get_current_dir() {
+        p.current_dir(d);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => p.env(k, v),
+            None => p.env_remove(k),
+        };
+    }
+    p
+}

@@ -1,7 +1,8 @@
 //! Line charts as inline SVG, drawn by hand: no script, no font or stylesheet from anywhere, so
 //! the page opens offline and prints as it shows. A chart is a frame with nice ticks on both
-//! axes, a legend above it and one polyline per series; the x axis counts seconds or, for the
-//! percentile spectrum, `log10(1 / (1 - p))` labelled as percentiles.
+//! axes, a legend above it and one polyline per series; the x axis counts seconds, or for the
+//! percentile spectrum `log10(1 / (1 - p))` labelled as percentiles, or for a capacity search
+//! the offered arrival rate.
 
 use loadtest_report::report::human_us;
 use std::fmt::Write as _;
@@ -209,6 +210,7 @@ pub(crate) fn render(c: &Chart) -> String {
     }
     let x_name = match c.x {
         Axis::Percentile => "percentile (log scale)",
+        Axis::PerSecond => "offered arrival rate",
         _ => "time since the test started",
     };
     let _ = write!(

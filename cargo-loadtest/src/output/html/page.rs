@@ -1,7 +1,8 @@
 //! The page: the run's summary, then per test its verdict and thresholds, the charts (latency
 //! percentiles over time, throughput and errors over time, the percentile spectrum from the
 //! HdrHistogram), the per-request-name table, phase timings, the generator's health and, with a
-//! baseline, its curves overlaid and the verdict table.
+//! baseline, its curves overlaid and the verdict table. A capacity search (`--find-max`) adds
+//! its finding, its steps and their p99 against the offered rate.
 //!
 //! Everything shown is read from the report: the statuses are the verdict's
 //! (`loadtest_report::verdict`), never decided here. Nothing depends on when or where the page
@@ -11,8 +12,8 @@ use super::chart::{self, Axis, Chart, Line, esc};
 use crate::output::summary;
 use loadtest_report::hdr::{self, Hist};
 use loadtest_report::report::{
-    Comparison, IntervalPoint, LatencySummary, MetricVerdict, RunReport, RunStatus, TestReport,
-    TestResult, TestStatus, human_us,
+    CapacityResult, Comparison, IntervalPoint, LatencySummary, MetricVerdict, RunReport, RunStatus,
+    StepVerdict, TestReport, TestResult, TestStatus, human_us,
 };
 use std::fmt::Write as _;
 
@@ -215,6 +216,9 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
     if let Some(e) = &t.error {
         let _ = writeln!(s, "<pre>{}</pre>", esc(e));
     }
+    if let Some(c) = &t.capacity {
+        capacity(s, c);
+    }
     let Some(r) = &t.result else {
         s.push_str(
             "<p class=\"note\">No result: the test did not run to its end.</p>\n</section>\n",
@@ -241,6 +245,66 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
     generator(s, r);
     errors(s, r);
     s.push_str("</section>\n");
+}
+
+/// A capacity search: what it found, the p99 of each step against its offered rate (in rate
+/// order; the search visits them out of order while it bisects), and the steps in the order run.
+fn capacity(s: &mut String, c: &CapacityResult) {
+    let _ = writeln!(
+        s,
+        "<h3>Capacity: {}</h3>\n<p>{}</p>",
+        esc(&summary::capacity_interval(c)),
+        esc(&c.summary)
+    );
+    if !c.steps.is_empty() {
+        let mut by_rate: Vec<(f64, f64)> = c
+            .steps
+            .iter()
+            .map(|st| (st.rate_per_s, st.p99_us as f64))
+            .collect();
+        by_rate.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let chart = Chart {
+            kind: "capacity",
+            title: "p99 of each step by offered rate".into(),
+            x: Axis::PerSecond,
+            y: Axis::Micros,
+            lines: vec![Line {
+                label: "p99".into(),
+                color: P99,
+                dashed: false,
+                points: by_rate,
+            }],
+        };
+        let _ = writeln!(
+            s,
+            "<div class=\"charts\">\n<figure><figcaption>{}</figcaption>\n{}\n</figure>\n</div>",
+            esc(&chart.title),
+            chart::render(&chart)
+        );
+    }
+    s.push_str("<table>\n<tr>");
+    for h in summary::STEP_HEADER {
+        let _ = write!(s, "<th>{}</th>", esc(h));
+    }
+    s.push_str("</tr>\n");
+    let verdict_column = summary::STEP_HEADER.iter().position(|h| *h == "verdict");
+    for (row, step) in summary::step_rows(c).iter().zip(&c.steps) {
+        let class = match step.verdict {
+            StepVerdict::Passed => "ok",
+            StepVerdict::Interrupted => "",
+            _ => "fail",
+        };
+        s.push_str("<tr>");
+        for (i, cell) in row.iter().enumerate() {
+            if Some(i) == verdict_column {
+                let _ = write!(s, "<td class=\"{class}\">{}</td>", esc(cell));
+            } else {
+                let _ = write!(s, "<td>{}</td>", esc(cell));
+            }
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
 }
 
 fn config_line(s: &mut String, r: &TestResult) {
