@@ -8,6 +8,7 @@
 mod codegen;
 mod har;
 mod init;
+mod input;
 mod manifest;
 mod model;
 mod names;

@@ -10,11 +10,11 @@
 //! and body fields, and any of their values found elsewhere) never reach the generated code:
 //! each becomes an environment variable, listed in the test's doc comment.
 
+use super::input::{bad_input, position};
 use super::model::{
     Escape, Header, HeaderValue, Method, Piece, Request, Secret, Step, TestFile, TestFn, Text,
 };
 use super::names;
-use super::new::{bad_input, position};
 use crate::errors::CliError;
 use har::v1_2;
 use std::path::Path;

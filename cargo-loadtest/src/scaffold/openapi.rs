@@ -11,11 +11,11 @@
 //! rewrite of its JSON Schema keywords (`type: [T, "null"]`, numeric `exclusiveMinimum`,
 //! `const`, `examples: [...]`) into their 3.0 spelling.
 
+use super::input::{bad_input, position};
 use super::model::{
     Escape, Header, HeaderValue, Method, Piece, Request, Secret, Step, TestFile, TestFn, Text,
 };
 use super::names;
-use super::new::{bad_input, position};
 use crate::errors::CliError;
 use openapiv3::{
     APIKeyLocation, Components, Example, OpenAPI, Operation, Parameter, ParameterSchemaOrContent,
