@@ -476,6 +476,9 @@ pub fn parse_saturation(s: &str) -> Result<Saturation, String> {
 /// Which HTTP transport carries `ctx.http()`'s requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientKind {
+    /// The runtime's own HTTP/1.1 exchange, in the task that owns the connection (the default);
+    /// HTTP/2, when negotiated, through hyper.
+    Native,
     /// hyper's per-connection client: each virtual user owns its connections.
     Hyper,
     /// reqwest's pooled client: proxies and everything reqwest does.
@@ -486,19 +489,21 @@ impl ClientKind {
     /// The name as written in options and reports.
     pub fn as_str(self) -> &'static str {
         match self {
+            ClientKind::Native => "native",
             ClientKind::Hyper => "hyper",
             ClientKind::Reqwest => "reqwest",
         }
     }
 }
 
-/// Parses `"hyper"` or `"reqwest"`.
+/// Parses `"native"`, `"hyper"` or `"reqwest"`.
 pub fn parse_client(s: &str) -> Result<ClientKind, String> {
     match s.trim() {
+        "native" => Ok(ClientKind::Native),
         "hyper" => Ok(ClientKind::Hyper),
         "reqwest" => Ok(ClientKind::Reqwest),
         _ => Err(format!(
-            "invalid client {s:?}: expected \"hyper\" (the default) or \"reqwest\""
+            "invalid client {s:?}: expected \"native\" (the default), \"hyper\" or \"reqwest\""
         )),
     }
 }

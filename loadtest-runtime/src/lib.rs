@@ -174,9 +174,11 @@ pub mod prelude {
 /// request error of class `tls`. Reports record that verification was off.
 ///
 /// ## `client`
-/// The HTTP transport: `"hyper"` (the default; each virtual user owns its connections, HTTP/2 when
-/// negotiated, phase timings) or `"reqwest"` (reqwest's pooled client; proxies from
-/// `HTTP_PROXY`/`HTTPS_PROXY`). Both classify errors the same way.
+/// The HTTP transport: `"native"` (the default: each virtual user owns its connections and
+/// exchanges HTTP/1.1 on them in place, one write per request, the response parsed where it was
+/// read; HTTP/2 through hyper when negotiated; phase timings), `"hyper"` (the same connections
+/// driven by hyper's HTTP/1.1 client) or `"reqwest"` (reqwest's pooled client; proxies from
+/// `HTTP_PROXY`/`HTTPS_PROXY`). All three classify errors the same way.
 ///
 /// ## `cookies`
 /// `false` turns off the cookie jar each virtual user keeps (default `true`).

@@ -1,7 +1,7 @@
 //! Target faults: for each way a server can misbehave, the run completes, the failures land in
 //! the right class with counts that match what the server saw, and retries behave as configured.
 //! Every request goes to a loopback server started by the test (or a loopback port it freed).
-//! Each test runs on both transports (`client = "hyper"` and `client = "reqwest"`).
+//! Each test runs on every transport (`client = "native"`, `"hyper"` and `"reqwest"`).
 
 mod common;
 

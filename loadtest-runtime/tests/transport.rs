@@ -1,4 +1,4 @@
-//! The hyper transport against small servers the tests start on 127.0.0.1: connections kept per
+//! The per-connection transports (native and hyper) against small servers the tests start on 127.0.0.1: connections kept per
 //! user (and counted), a server closing connections costing no error, `batch` opening more
 //! connections and keeping them, the cookie jar, phase timings, redirects, and HTTP/2 over TLS
 //! (ALPN) with streams multiplexed on one connection.
@@ -323,59 +323,75 @@ async fn run(name: &str, target: &str, options: &[(&str, &str)]) -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_user_keeps_one_connection_and_it_is_counted() {
     let _g = common::SERIAL.lock().await;
-    let (url, seen) = h1_server(true).await;
-    let r = run("get_target", &url, &[("users", "5"), ("iterations", "200")]).await;
-    assert_eq!(r.iterations.ok, 200, "{}", common::brief(&r));
-    assert_eq!(seen.connections.load(Ordering::Relaxed), 5);
-    assert_eq!(r.connections.opened, 5, "{:?}", r.connections);
-    assert_eq!(r.connections.reused, 195, "{:?}", r.connections);
-    assert_eq!(r.connections.reopened, 0);
-    assert_eq!(r.config.client, "hyper");
+    let (url, _) = h1_server(true).await;
+    let r = run("get_target", &url, &[("iterations", "1")]).await;
+    assert_eq!(r.config.client, "native", "the default transport");
+    for client in common::DIRECT_CLIENTS {
+        let (url, seen) = h1_server(true).await;
+        let options = [("client", client), ("users", "5"), ("iterations", "200")];
+        let r = run("get_target", &url, &options).await;
+        assert_eq!(r.iterations.ok, 200, "{client}: {}", common::brief(&r));
+        assert_eq!(seen.connections.load(Ordering::Relaxed), 5, "{client}");
+        assert_eq!(r.connections.opened, 5, "{client}: {:?}", r.connections);
+        assert_eq!(r.connections.reused, 195, "{client}: {:?}", r.connections);
+        assert_eq!(r.connections.reopened, 0, "{client}");
+        assert_eq!(r.config.client, client);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_closing_every_connection_costs_no_error() {
     let _g = common::SERIAL.lock().await;
-    let (url, seen) = h1_server(false).await;
-    let r = run("get_target", &url, &[("users", "3"), ("iterations", "60")]).await;
-    assert_eq!(r.iterations.ok, 60, "{}", common::brief(&r));
-    assert_eq!(seen.connections.load(Ordering::Relaxed), 60);
-    assert_eq!(r.connections.opened, 60, "{:?}", r.connections);
-    assert_eq!(r.connections.reused, 0);
+    for client in common::DIRECT_CLIENTS {
+        let (url, seen) = h1_server(false).await;
+        let options = [("client", client), ("users", "3"), ("iterations", "60")];
+        let r = run("get_target", &url, &options).await;
+        assert_eq!(r.iterations.ok, 60, "{client}: {}", common::brief(&r));
+        assert_eq!(seen.connections.load(Ordering::Relaxed), 60, "{client}");
+        assert_eq!(r.connections.opened, 60, "{client}: {:?}", r.connections);
+        assert_eq!(r.connections.reused, 0, "{client}");
 
-    // Closed without a word: the next request finds the connection closed and opens another.
-    let (url, seen) = silent_closer().await;
-    let r = run(
-        "get_target",
-        &url,
-        &[("users", "2"), ("iterations", "40"), ("think_time", "5ms")],
-    )
-    .await;
-    assert_eq!(r.iterations.ok, 40, "{}", common::brief(&r));
-    assert_eq!(seen.requests.load(Ordering::Relaxed), 40);
-    assert_eq!(r.connections.opened, 40, "{:?}", r.connections);
-    assert!(r.connections.reopened >= 30, "{:?}", r.connections);
+        // Closed without a word: the next request finds the connection closed and opens another.
+        let (url, seen) = silent_closer().await;
+        let r = run(
+            "get_target",
+            &url,
+            &[
+                ("client", client),
+                ("users", "2"),
+                ("iterations", "40"),
+                ("think_time", "5ms"),
+            ],
+        )
+        .await;
+        assert_eq!(r.iterations.ok, 40, "{client}: {}", common::brief(&r));
+        assert_eq!(seen.requests.load(Ordering::Relaxed), 40, "{client}");
+        assert_eq!(r.connections.opened, 40, "{client}: {:?}", r.connections);
+        assert!(
+            r.connections.reopened >= 30,
+            "{client}: {:?}",
+            r.connections
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_opens_more_connections_and_keeps_them() {
     let _g = common::SERIAL.lock().await;
-    let (url, seen) = h1_server(true).await;
-    let r = run(
-        "batch_of_four",
-        &url,
-        &[("users", "1"), ("iterations", "10")],
-    )
-    .await;
-    assert_eq!(r.iterations.ok, 10, "{}", common::brief(&r));
-    assert_eq!(seen.requests.load(Ordering::Relaxed), 40);
-    assert_eq!(seen.connections.load(Ordering::Relaxed), 4);
-    assert_eq!(
-        (r.connections.opened, r.connections.reused),
-        (4, 36),
-        "{:?}",
-        r.connections
-    );
+    for client in common::DIRECT_CLIENTS {
+        let (url, seen) = h1_server(true).await;
+        let options = [("client", client), ("users", "1"), ("iterations", "10")];
+        let r = run("batch_of_four", &url, &options).await;
+        assert_eq!(r.iterations.ok, 10, "{client}: {}", common::brief(&r));
+        assert_eq!(seen.requests.load(Ordering::Relaxed), 40, "{client}");
+        assert_eq!(seen.connections.load(Ordering::Relaxed), 4, "{client}");
+        assert_eq!(
+            (r.connections.opened, r.connections.reused),
+            (4, 36),
+            "{client}: {:?}",
+            r.connections
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,8 +455,15 @@ async fn the_cookie_jar_keeps_a_session_per_user_unless_turned_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phase_timings_are_recorded_per_request_and_per_connection() {
     let _g = common::SERIAL.lock().await;
+    for client in common::DIRECT_CLIENTS {
+        phase_timings_on(client).await;
+    }
+}
+
+async fn phase_timings_on(client: &str) {
     let (url, _seen) = h1_server(true).await;
-    let r = run("get_target", &url, &[("users", "2"), ("iterations", "50")]).await;
+    let options = [("client", client), ("users", "2"), ("iterations", "50")];
+    let r = run("get_target", &url, &options).await;
     assert_eq!(r.iterations.ok, 50, "{}", common::brief(&r));
     let count = |p: &str| r.phases.get(p).map_or(0, |h| h.summary.count);
     assert_eq!(count("first_byte"), 50, "{:?}", r.phases.keys());
@@ -459,7 +482,7 @@ async fn phase_timings_are_recorded_per_request_and_per_connection() {
     let r = run(
         "get_target",
         &format!("http://localhost:{port}"),
-        &[("users", "1"), ("iterations", "5")],
+        &[("client", client), ("users", "1"), ("iterations", "5")],
     )
     .await;
     assert_eq!(r.iterations.ok, 5, "{}", common::brief(&r));
@@ -512,11 +535,18 @@ async fn redirects_are_followed_up_to_ten_and_303_turns_into_get() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_is_negotiated_over_tls_and_multiplexes_one_connection() {
     let _g = common::SERIAL.lock().await;
+    for client in common::DIRECT_CLIENTS {
+        http2_on(client).await;
+    }
+}
+
+async fn http2_on(client: &str) {
     let (url, seen, _dir) = h2_tls_server().await;
     let r = run(
         "batch_of_four",
         &url,
         &[
+            ("client", client),
             ("users", "1"),
             ("iterations", "10"),
             ("danger_accept_invalid_certs", "true"),
@@ -538,7 +568,12 @@ async fn http2_is_negotiated_over_tls_and_multiplexes_one_connection() {
     assert_eq!(r.phases.get("tls").map(|h| h.summary.count), Some(conns));
 
     // Without the opt-out the self-signed certificate is refused, as on HTTP/1.1.
-    let r = run("get_target", &url, &[("iterations", "1")]).await;
+    let r = run(
+        "get_target",
+        &url,
+        &[("client", client), ("iterations", "1")],
+    )
+    .await;
     assert_eq!(
         r.requests.by_class.get("tls"),
         Some(&1),

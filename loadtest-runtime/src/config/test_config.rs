@@ -283,7 +283,7 @@ impl TestConfig {
                 .map(grammar::parse_client)
                 .transpose()
                 .map_err(e)?
-                .unwrap_or(ClientKind::Hyper),
+                .unwrap_or(ClientKind::Native),
             cookies: one("cookies")
                 .map(|v| grammar::parse_bool("cookies", v))
                 .transpose()

@@ -465,9 +465,10 @@ fn assemble(
     let proxies = proxy_variables();
     if !proxies.is_empty() {
         generator.warnings.push(match config.client {
-            ClientKind::Hyper => format!(
-                "{} set, but this test used the hyper transport, which connects directly and ignores proxies; client = \"reqwest\" uses them",
-                proxies.join(", ")
+            ClientKind::Native | ClientKind::Hyper => format!(
+                "{} set, but this test used the {} transport, which connects directly and ignores proxies; client = \"reqwest\" uses them",
+                proxies.join(", "),
+                config.client.as_str()
             ),
             ClientKind::Reqwest => format!(
                 "{} set: this test used the reqwest transport, which sends through the proxy",

@@ -9,8 +9,9 @@ use reqwest::Method;
 
 /// What carries a test's requests.
 pub(crate) enum Transport {
-    /// hyper, connections owned by their user (`client = "hyper"`).
-    Hyper(Direct),
+    /// Connections owned by their user, HTTP/1.1 exchanged natively (`client = "native"`) or by
+    /// hyper (`client = "hyper"`).
+    Direct(Direct),
     /// reqwest's pooled client (`client = "reqwest"`).
     Reqwest(reqwest::Client),
 }
@@ -24,7 +25,8 @@ pub(crate) fn new_transport(
     local: Vec<std::net::IpAddr>,
 ) -> Result<Transport, RuntimeError> {
     Ok(match kind {
-        ClientKind::Hyper => Transport::Hyper(Direct {
+        ClientKind::Native | ClientKind::Hyper => Transport::Direct(Direct {
+            native: kind == ClientKind::Native,
             tls: super::direct::connector(accept_invalid_certs).map_err(RuntimeError::Tls)?,
             local,
             next_local: Default::default(),

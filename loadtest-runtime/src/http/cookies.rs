@@ -134,8 +134,17 @@ impl JarCell {
     }
 
     /// Stores every `Set-Cookie` of a response from `host` to a request for `path`.
-    pub(crate) fn store_all(&self, host: &str, path: &str, headers: &reqwest::header::HeaderMap) {
+    pub(crate) fn store_all(
+        &self,
+        host: &str,
+        path: &str,
+        headers: &crate::http::response::LazyHeaders,
+    ) {
+        if !headers.contains(&reqwest::header::SET_COOKIE) {
+            return;
+        }
         let mut values = headers
+            .map()
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .peekable();

@@ -1,14 +1,19 @@
-//! The hyper transport (`client = "hyper"`, the default): each closed-model virtual user owns its
-//! connections, open-model iterations share a set per worker thread, and no request goes through
-//! a pool, a lock shared between users, or another task. TLS is rustls, verified by default;
-//! HTTP/2 is used when the server negotiates it over ALPN.
+//! The per-connection transports: `client = "native"` (the default; HTTP/1.1 exchanged in place
+//! by the task that owns the connection, `native.rs`) and `client = "hyper"` (hyper's HTTP/1.1
+//! client, driven inside the same task). Each closed-model virtual user owns its connections,
+//! open-model iterations share a set per worker thread, and no request goes through a pool, a
+//! lock shared between users, or another task. TLS is rustls, verified by default; HTTP/2 is
+//! used on both when the server negotiates it over ALPN, driven by hyper.
 
 mod conn;
 mod exchange;
+mod native;
+mod parse;
 mod set;
 mod stream;
 mod tls;
 
 pub(crate) use exchange::{Direct, Exchange, exchange};
+pub(crate) use parse::MAX_HEADERS;
 pub(crate) use set::{ConnSet, Home};
 pub(crate) use tls::connector;

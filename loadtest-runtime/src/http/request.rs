@@ -5,7 +5,7 @@ use super::client::Transport;
 use super::cookies::JarCell;
 use super::direct::{self, Exchange, Home};
 use super::error::{classify, what};
-use super::response::{BODY_LIMIT, Response};
+use super::response::{BODY_LIMIT, LazyHeaders, Response};
 use super::retry;
 use super::target::{Target, parse_cached};
 use crate::Ctx;
@@ -197,6 +197,7 @@ impl<'a> Request<'a> {
             let retry_after = match &outcome {
                 Ok(r) => r
                     .headers
+                    .map()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(retry::parse_retry_after),
@@ -221,7 +222,7 @@ impl<'a> Request<'a> {
         let shared = &*self.ctx.shared;
         let jar = shared.cookies.then_some(&self.ctx.jar);
         let direct = match &shared.client {
-            Transport::Hyper(direct) => direct,
+            Transport::Direct(direct) => direct,
             Transport::Reqwest(client) => {
                 return self.attempt_reqwest(client, target, timeout, jar).await;
             }
@@ -294,7 +295,7 @@ impl<'a> Request<'a> {
             .await
             .map_err(|e| classify(&e, &what(&self.method, &self.url)))?;
         let status = response.status();
-        let headers = std::mem::take(response.headers_mut());
+        let headers = LazyHeaders::parsed(std::mem::take(response.headers_mut()));
         if let Some(jar) = jar {
             let url = response.url();
             jar.store_all(url.host_str().unwrap_or(""), url.path(), &headers);

@@ -1,10 +1,12 @@
-//! A response whose body has been read (up to [`BODY_LIMIT`]) while it was measured.
+//! A response whose body has been read (up to [`BODY_LIMIT`]) while it was measured, and its
+//! headers, kept as the bytes that arrived until a test asks for them.
 
 use super::HttpError;
 use crate::metrics::RequestClass;
 use bytes::Bytes;
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::sync::OnceLock;
 
 /// The most response body bytes kept in memory; the rest is read, counted and discarded, so a
 /// huge response cannot exhaust the generator's memory.
@@ -15,7 +17,7 @@ pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Response {
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: LazyHeaders,
     pub(crate) body: Bytes,
     pub(crate) body_len: u64,
     pub(crate) method: reqwest::Method,
@@ -30,7 +32,7 @@ impl Response {
 
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.map()
     }
 
     /// The body's full length in bytes, including any part beyond [`BODY_LIMIT`].
@@ -96,5 +98,96 @@ impl Response {
             ));
         }
         Ok(())
+    }
+}
+
+/// A response's headers: a `HeaderMap` already (hyper, reqwest), or the raw head the native
+/// exchange read, turned into a `HeaderMap` the first time someone asks for one. Most tests never
+/// look at a response's headers, so most responses never build one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LazyHeaders {
+    /// A whole response head (status line, header lines, blank line), or empty.
+    raw: Bytes,
+    map: OnceLock<HeaderMap>,
+}
+
+impl LazyHeaders {
+    /// Headers already parsed.
+    pub(crate) fn parsed(map: HeaderMap) -> LazyHeaders {
+        LazyHeaders {
+            raw: Bytes::new(),
+            map: OnceLock::from(map),
+        }
+    }
+
+    /// Headers in the raw response head `head`, parsed when first needed.
+    pub(crate) fn raw(head: Bytes) -> LazyHeaders {
+        LazyHeaders {
+            raw: head,
+            map: OnceLock::new(),
+        }
+    }
+
+    /// The headers as a map (built now if they were not yet).
+    pub(crate) fn map(&self) -> &HeaderMap {
+        self.map.get_or_init(|| materialize(&self.raw))
+    }
+
+    /// Whether a header named `name` is present, without building the map.
+    pub(crate) fn contains(&self, name: &HeaderName) -> bool {
+        if let Some(map) = self.map.get() {
+            return map.contains_key(name);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; super::direct::MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        if response.parse(&self.raw).is_err() {
+            return false;
+        }
+        response
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(name.as_str()))
+    }
+}
+
+/// The headers of a raw response head, as a map (a line that is not a valid header is skipped:
+/// the parser that accepted the head already refused malformed ones).
+fn materialize(raw: &[u8]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    if raw.is_empty() {
+        return map;
+    }
+    let mut headers = [httparse::EMPTY_HEADER; super::direct::MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    if response.parse(raw).is_err() {
+        return map;
+    }
+    for h in response.headers.iter() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_bytes(h.value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_headers_become_a_map_only_when_asked() {
+        let raw = Bytes::from_static(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Y: z\r\n\r\n",
+        );
+        let h = LazyHeaders::raw(raw);
+        assert!(h.contains(&reqwest::header::SET_COOKIE));
+        assert!(!h.contains(&reqwest::header::LOCATION));
+        assert!(h.map.get().is_none(), "contains built the map");
+        assert_eq!(h.map().get_all("set-cookie").iter().count(), 2);
+        assert_eq!(h.map()["x-y"], "z");
+        assert_eq!(LazyHeaders::default().map().len(), 0);
     }
 }

@@ -30,6 +30,9 @@ pub(crate) struct Target {
     pub(crate) path_uri: hyper::Uri,
     /// `Basic` credentials from the URL's `user:password@`, marked sensitive.
     pub(crate) authorization: Option<HeaderValue>,
+    /// The native exchange's request line after the method, and the `Host` header:
+    /// ` /path?query HTTP/1.1\r\nhost: host[:port]\r\n`, encoded once per URL.
+    pub(crate) h1_line: Box<[u8]>,
 }
 
 impl Target {
@@ -93,7 +96,11 @@ impl Target {
             v.set_sensitive(true);
             Some(v)
         };
+        let h1_line = format!(" {path_and_query} HTTP/1.1\r\nhost: {authority}\r\n")
+            .into_bytes()
+            .into_boxed_slice();
         Ok(Target {
+            h1_line,
             origin: Arc::new(Origin {
                 tls,
                 host: host.into(),

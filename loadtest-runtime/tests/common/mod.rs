@@ -13,9 +13,12 @@ use std::time::Duration;
 /// runtime, and a test that fails while holding it does not poison it.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Both HTTP transports, as the `client` option names them: tests of behaviour both must share
+/// Every HTTP transport, as the `client` option names them: tests of behaviour all must share
 /// (faults, TLS, redaction) run once on each.
-pub const CLIENTS: [&str; 2] = ["hyper", "reqwest"];
+pub const CLIENTS: [&str; 3] = ["native", "hyper", "reqwest"];
+
+/// The transports whose connections each user owns (phase timings, connection counts).
+pub const DIRECT_CLIENTS: [&str; 2] = ["native", "hyper"];
 
 /// Starts a fresh demo server on 127.0.0.1 (a fresh one per test: some routes keep state).
 pub async fn server() -> DemoServer {

@@ -1,11 +1,13 @@
 //! One connection: opened (DNS, TCP connect, TLS handshake, each timed), then HTTP/1.1 or, when
 //! ALPN negotiates it, HTTP/2.
 //!
-//! An HTTP/1.1 connection is driven inside the task that sends on it: its hyper `Connection`
-//! future is polled together with the response, so a request costs no hand-off to another task.
+//! An HTTP/1.1 connection is driven inside the task that sends on it: by the native exchange
+//! (`native.rs`), or, under `client = "hyper"`, by polling its hyper `Connection` future together
+//! with the response, so a request costs no hand-off to another task.
 //! An HTTP/2 connection multiplexes streams from several requests at once; its driver runs in a
 //! task of its own and requests share its `SendRequest`.
 
+use super::native::Native;
 use super::stream::Stream;
 use crate::http::target::Origin;
 use crate::metrics::RequestClass;
@@ -70,6 +72,9 @@ impl H1 {
 
 /// An open connection.
 pub(crate) enum Conn {
+    /// HTTP/1.1, exchanged in place (`client = "native"`).
+    Native(Native),
+    /// HTTP/1.1 through hyper (`client = "hyper"`).
     H1(H1),
     H2(http2::SendRequest<Body>),
 }
@@ -78,6 +83,7 @@ impl Conn {
     /// Whether the connection can take another request.
     pub(crate) fn usable(&mut self) -> bool {
         match self {
+            Conn::Native(n) => n.is_reusable(),
             Conn::H1(h) => h.usable(),
             Conn::H2(s) => !s.is_closed(),
         }
@@ -97,11 +103,13 @@ pub(crate) struct OpenTimes {
 /// Why a connection could not be opened: the class and the message (without the request).
 pub(crate) type OpenError = (RequestClass, String);
 
-/// Opens a connection to `origin`, from `local` when given.
+/// Opens a connection to `origin`, from `local` when given; an HTTP/1.1 one is driven natively
+/// when `native` is set, by hyper otherwise.
 pub(crate) async fn open(
     origin: &Origin,
     tls: &tokio_rustls::TlsConnector,
     local: Option<IpAddr>,
+    native: bool,
     times: &mut OpenTimes,
 ) -> Result<Conn, OpenError> {
     let addrs: Vec<SocketAddr> = match origin.host.parse::<IpAddr>() {
@@ -167,6 +175,9 @@ pub(crate) async fn open(
     } else {
         (Stream::Plain(tcp), false)
     };
+    if native && !h2 {
+        return Ok(Conn::Native(Native::new(stream)));
+    }
     let io = TokioIo::new(stream);
     if h2 {
         let (sender, driver) = http2::Builder::new(TokioExecutor::new())

@@ -5,9 +5,10 @@
 //! another origin), and the cookie jar consulted and filled on every hop.
 
 use super::conn::{self, Body, Conn, OpenTimes};
+use super::native::{Failed, Native, Outgoing};
 use super::set::Home;
 use crate::http::cookies::JarCell;
-use crate::http::response::BODY_LIMIT;
+use crate::http::response::{BODY_LIMIT, LazyHeaders};
 use crate::http::target::Target;
 use crate::metrics::{Phases, RequestClass};
 use bytes::{Bytes, BytesMut};
@@ -32,7 +33,7 @@ pub(crate) struct Exchange<'r> {
 /// A whole response: status, headers, the kept part of the body and the body's full length.
 pub(crate) struct Got {
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: LazyHeaders,
     pub(crate) body: Bytes,
     pub(crate) body_len: u64,
 }
@@ -43,6 +44,8 @@ pub(crate) type Failure = (RequestClass, String, Option<u16>);
 
 /// What the transport needs from the test.
 pub(crate) struct Direct {
+    /// HTTP/1.1 exchanged natively (`client = "native"`) rather than through hyper.
+    pub(crate) native: bool,
     pub(crate) tls: tokio_rustls::TlsConnector,
     /// Source addresses to open connections from, round-robin (empty: the system's choice).
     pub(crate) local: Vec<std::net::IpAddr>,
@@ -91,9 +94,12 @@ pub(crate) async fn exchange(
         )
         .await?;
         let code = got.status.as_u16();
-        let location = match got.headers.get(header::LOCATION) {
-            Some(l) if matches!(code, 301 | 302 | 303 | 307 | 308) => l,
-            _ => return Ok(got),
+        if !matches!(code, 301 | 302 | 303 | 307 | 308) {
+            return Ok(got);
+        }
+        let location = match got.headers.map().get(header::LOCATION) {
+            Some(l) => l,
+            None => return Ok(got),
         };
         if hop == MAX_REDIRECTS {
             return Err((
@@ -175,6 +181,19 @@ async fn one(
         Some(c) => c,
         None => open(direct, target, phases).await?,
     };
+    if let Conn::Native(native) = conn {
+        return one_native(
+            direct,
+            home,
+            jar,
+            &hop,
+            cookie.as_ref(),
+            native,
+            reused,
+            phases,
+        )
+        .await;
+    }
     let (response, first_byte_at) = loop {
         let request = build(&hop, cookie.as_ref(), matches!(conn, Conn::H2(_)));
         let sent_at = Instant::now();
@@ -187,6 +206,7 @@ async fn one(
                 Ok(()) => sender.send_request(request).await,
                 Err(e) => Err(e),
             },
+            Conn::Native(_) => unreachable!("native connections are exchanged by one_native"),
         };
         match result {
             Ok(r) => {
@@ -221,7 +241,7 @@ async fn one(
     loop {
         let frame = match &mut conn {
             Conn::H1(h1) => h1.drive(incoming.frame()).await,
-            Conn::H2(_) => incoming.frame().await,
+            Conn::H2(_) | Conn::Native(_) => incoming.frame().await,
         };
         match frame {
             Some(Ok(frame)) => {
@@ -242,29 +262,126 @@ async fn one(
         }
     }
     phases.transfer_us = Some(first_byte_at.elapsed().as_micros() as u64);
+    let headers = LazyHeaders::parsed(parts.headers);
     if let Some(jar) = jar {
-        jar.store_all(&target.origin.host, target.url.path(), &parts.headers);
+        jar.store_all(&target.origin.host, target.url.path(), &headers);
     }
     if conn.usable() {
         home.put(target.origin.clone(), conn);
-    } else if !closes(&parts.headers) {
+    } else if !closes(headers.map()) {
         // The server closed a connection it had not said it would close: the next request
         // replaces it.
         phases.reopened += 1;
     }
     Ok(Got {
         status,
-        headers: parts.headers,
+        headers,
         body: kept.freeze(),
         body_len,
     })
 }
 
+/// One request and response on a native connection (`reused`: kept from an earlier request).
+///
+/// A kept connection the server had closed is replaced and the request sent again when the
+/// server cannot have seen it (its write failed, or the peek before a request that is not
+/// idempotent found the close), or when nothing of a response came back and the method is
+/// idempotent, as browsers do.
+#[allow(clippy::too_many_arguments)]
+async fn one_native(
+    direct: &Direct,
+    home: Home<'_>,
+    jar: Option<&JarCell>,
+    hop: &Hop<'_>,
+    cookie: Option<&HeaderValue>,
+    mut native: Native,
+    mut reused: bool,
+    phases: &mut Phases,
+) -> Result<Got, Failure> {
+    let target = hop.target;
+    let idempotent = hop.method.is_idempotent();
+    let reply = loop {
+        if reused && !idempotent && native.peer_closed() {
+            phases.reopened += 1;
+            reused = false;
+            native = open_native(direct, target, phases).await?;
+        }
+        let outgoing = Outgoing {
+            method: hop.method,
+            target,
+            headers: hop.headers,
+            body: &hop.body,
+            credentials: hop.credentials,
+            cookie,
+        };
+        match native.exchange(&outgoing).await {
+            Ok(reply) => break reply,
+            Err(Failed::Unsent(_)) if reused => {}
+            Err(Failed::ClosedBeforeResponse(_)) if reused && idempotent => {}
+            Err(Failed::Unsent(message) | Failed::ClosedBeforeResponse(message)) => {
+                return Err((RequestClass::Body, message, None));
+            }
+            Err(Failed::Response(class, message, status)) => return Err((class, message, status)),
+        }
+        phases.reopened += 1;
+        reused = false;
+        native = open_native(direct, target, phases).await?;
+    };
+    if reused {
+        phases.reused += 1;
+    }
+    phases.first_byte_us = Some((reply.head_at - reply.sent_at).as_micros() as u64);
+    phases.transfer_us = Some(reply.head_at.elapsed().as_micros() as u64);
+    let headers = LazyHeaders::raw(reply.head);
+    if let Some(jar) = jar {
+        jar.store_all(&target.origin.host, target.url.path(), &headers);
+    }
+    if native.is_reusable() {
+        home.put(target.origin.clone(), Conn::Native(native));
+    } else if !reply.announced_close {
+        phases.reopened += 1;
+    }
+    Ok(Got {
+        status: StatusCode::from_u16(reply.status).map_err(|_| {
+            (
+                RequestClass::Body,
+                format!("invalid HTTP status code {}", reply.status),
+                None,
+            )
+        })?,
+        headers,
+        body: reply.body,
+        body_len: reply.body_len,
+    })
+}
+
+async fn open_native(
+    direct: &Direct,
+    target: &Target,
+    phases: &mut Phases,
+) -> Result<Native, Failure> {
+    match open(direct, target, phases).await? {
+        Conn::Native(n) => Ok(n),
+        // The server now negotiates HTTP/2: rare enough to fail this request rather than switch.
+        _ => Err((
+            RequestClass::Other,
+            "the server switched protocols between connections".into(),
+            None,
+        )),
+    }
+}
+
 async fn open(direct: &Direct, target: &Target, phases: &mut Phases) -> Result<Conn, Failure> {
     let mut times = OpenTimes::default();
-    let conn = conn::open(&target.origin, &direct.tls, direct.local(), &mut times)
-        .await
-        .map_err(|(class, message)| (class, message, None))?;
+    let conn = conn::open(
+        &target.origin,
+        &direct.tls,
+        direct.local(),
+        direct.native,
+        &mut times,
+    )
+    .await
+    .map_err(|(class, message)| (class, message, None))?;
     phases.opened += 1;
     phases.dns_us = times.dns_us;
     phases.connect_us = Some(times.connect_us);

@@ -46,7 +46,7 @@ impl ConnSet {
             }
             let conn = match &slot.conn {
                 Conn::H2(sender) => Conn::H2(sender.clone()),
-                Conn::H1(_) => self.slots.swap_remove(i).conn,
+                Conn::H1(_) | Conn::Native(_) => self.slots.swap_remove(i).conn,
             };
             return Taken {
                 conn: Some(conn),
