@@ -13,6 +13,7 @@ use crate::metrics::{Phases, RequestClass};
 use bytes::{Bytes, BytesMut};
 use reqwest::Method;
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 pub struct Request<'a> {
     ctx: &'a Ctx,
     method: Method,
-    url: String,
+    url: Url,
     headers: HeaderMap,
     body: Bytes,
     name: Option<String>,
@@ -31,12 +32,35 @@ pub struct Request<'a> {
     error: Option<String>,
 }
 
+/// A request's URL: parsed (through the thread's cache, so a URL sent again costs no parse and
+/// no copy), or the text that did not parse and why.
+enum Url {
+    Parsed(Arc<Target>),
+    Invalid { text: String, error: String },
+}
+
+impl Url {
+    fn text(&self) -> &str {
+        match self {
+            Url::Parsed(t) => t.url.as_str(),
+            Url::Invalid { text, .. } => text,
+        }
+    }
+}
+
 impl<'a> Request<'a> {
     pub(crate) fn new(ctx: &'a Ctx, method: Method, url: &str) -> Self {
+        let url = match parse_cached(url) {
+            Ok(target) => Url::Parsed(target),
+            Err(error) => Url::Invalid {
+                text: url.to_string(),
+                error,
+            },
+        };
         Request {
             ctx,
             method,
-            url: url.to_string(),
+            url,
             headers: HeaderMap::new(),
             body: Bytes::new(),
             name: None,
@@ -115,23 +139,27 @@ impl<'a> Request<'a> {
     /// status is `Ok` (use [`Response::error_for_status`]); `Err` means no usable response.
     pub async fn send(self) -> Result<Response, HttpError> {
         let shared = &*self.ctx.shared;
-        let default;
-        let name = match &self.name {
-            Some(n) => n.as_str(),
-            None => {
-                default = crate::metrics::names::request_name(self.method.as_str(), &self.url);
-                default.as_str()
+        let default_name = match &self.url {
+            _ if self.name.is_some() => Cow::Borrowed(""),
+            Url::Parsed(target) => target.default_name(&self.method),
+            Url::Invalid { text, .. } => {
+                crate::metrics::names::request_name(self.method.as_str(), text).into()
             }
         };
-        if self.url.contains('@') {
-            shared.secrets.add_url(&self.url);
+        let name = self.name.as_deref().unwrap_or(&default_name);
+        let credentials = match &self.url {
+            Url::Parsed(t) => t.authorization.is_some(),
+            Url::Invalid { text, .. } => text.contains('@'),
+        };
+        if credentials {
+            shared.secrets.add_url(self.url.text());
         }
         // A request that cannot be sent is recorded as one failed request of class `other`.
         let unsendable = |problem: String| {
             let e = HttpError::new(
                 RequestClass::Other,
                 None,
-                format!("{}: {problem}", what(&self.method, &self.url)),
+                format!("{}: {problem}", what(&self.method, self.url.text())),
             );
             shared.metrics.with(|s| {
                 s.request(name, RequestClass::Other, None, 0, 0, 0);
@@ -142,11 +170,13 @@ impl<'a> Request<'a> {
         if let Some(err) = &self.error {
             return Err(unsendable(err.clone()));
         }
-        // Parsed once per request (not per attempt), through a per-thread cache: most tests send
-        // the same few URLs over and over, and parsing one costs more than sharing it.
-        let target = match parse_cached(&self.url) {
-            Ok(t) => t,
-            Err(e) => return Err(unsendable(format!("invalid URL: {e}"))),
+        // Parsed when the request was made, through a per-thread cache: most tests send the
+        // same few URLs over and over, and parsing one costs more than sharing it.
+        let target = match &self.url {
+            Url::Parsed(t) => t.clone(),
+            Url::Invalid { error, .. } => {
+                return Err(unsendable(format!("invalid URL: {error}")));
+            }
         };
         let retries = self.retries.unwrap_or(shared.retry.retries);
         let timeout = self.timeout.unwrap_or(shared.timeout);
@@ -190,7 +220,7 @@ impl<'a> Request<'a> {
             if !retry_now {
                 return outcome.map(|mut r| {
                     r.method = self.method;
-                    r.url = self.url;
+                    r.url = Some(target);
                     r
                 });
             }
@@ -249,19 +279,22 @@ impl<'a> Request<'a> {
                 body: got.body,
                 body_len: got.body_len,
                 method: Method::GET,
-                url: String::new(),
+                url: None,
             }),
             Ok(Err((class, message, status))) => Err(HttpError::new(
                 class,
                 status,
-                crate::redact::url(&format!("{}: {message}", what(&self.method, &self.url))),
+                crate::redact::url(&format!(
+                    "{}: {message}",
+                    what(&self.method, self.url.text())
+                )),
             )),
             Err(_) => Err(HttpError::new(
                 RequestClass::Timeout,
                 None,
                 format!(
                     "{}: timed out after {}",
-                    what(&self.method, &self.url),
+                    what(&self.method, self.url.text()),
                     crate::grammar::format_duration(timeout)
                 ),
             )),
@@ -293,7 +326,7 @@ impl<'a> Request<'a> {
         let mut response = builder
             .send()
             .await
-            .map_err(|e| classify(&e, &what(&self.method, &self.url)))?;
+            .map_err(|e| classify(&e, &what(&self.method, self.url.text())))?;
         let status = response.status();
         let headers = LazyHeaders::parsed(std::mem::take(response.headers_mut()));
         if let Some(jar) = jar {
@@ -311,7 +344,7 @@ impl<'a> Request<'a> {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let mut err = classify(&e, &what(&self.method, &self.url));
+                    let mut err = classify(&e, &what(&self.method, self.url.text()));
                     if err.class != RequestClass::Timeout {
                         err.class = RequestClass::Body;
                     }
@@ -326,7 +359,7 @@ impl<'a> Request<'a> {
             body: body.freeze(),
             body_len,
             method: Method::GET,
-            url: String::new(),
+            url: None,
         })
     }
 }

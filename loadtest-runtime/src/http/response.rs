@@ -2,11 +2,12 @@
 //! headers, kept as the bytes that arrived until a test asks for them.
 
 use super::HttpError;
+use super::target::Target;
 use crate::metrics::RequestClass;
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The most response body bytes kept in memory; the rest is read, counted and discarded, so a
 /// huge response cannot exhaust the generator's memory.
@@ -21,7 +22,8 @@ pub struct Response {
     pub(crate) body: Bytes,
     pub(crate) body_len: u64,
     pub(crate) method: reqwest::Method,
-    pub(crate) url: String,
+    /// The request's URL (set when the response is handed to the test).
+    pub(crate) url: Option<Arc<Target>>,
 }
 
 impl Response {
@@ -82,7 +84,10 @@ impl Response {
     }
 
     fn what(&self) -> String {
-        super::error::what(&self.method, &self.url)
+        super::error::what(
+            &self.method,
+            self.url.as_ref().map_or("", |t| t.url.as_str()),
+        )
     }
 
     fn check_whole(&self) -> Result<(), HttpError> {

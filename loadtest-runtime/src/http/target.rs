@@ -30,6 +30,9 @@ pub(crate) struct Target {
     pub(crate) path_uri: hyper::Uri,
     /// `Basic` credentials from the URL's `user:password@`, marked sensitive.
     pub(crate) authorization: Option<HeaderValue>,
+    /// The default request names of the common methods, made on first use (see
+    /// [`Target::default_name`]).
+    names: [std::sync::OnceLock<Box<str>>; 7],
     /// The native exchange's request line after the method, and the `Host` header:
     /// ` /path?query HTTP/1.1\r\nhost: host[:port]\r\n`, encoded once per URL.
     pub(crate) h1_line: Box<[u8]>,
@@ -100,6 +103,7 @@ impl Target {
             .into_bytes()
             .into_boxed_slice();
         Ok(Target {
+            names: Default::default(),
             h1_line,
             origin: Arc::new(Origin {
                 tls,
@@ -112,6 +116,26 @@ impl Target {
             path_uri,
             authorization,
         })
+    }
+}
+
+impl Target {
+    /// The default name of a request with `method` to this URL (see
+    /// [`crate::metrics::names::request_name`]), made once per URL for the common methods.
+    pub(crate) fn default_name(&self, method: &reqwest::Method) -> std::borrow::Cow<'_, str> {
+        use reqwest::Method;
+        let make = || crate::metrics::names::request_name(method.as_str(), self.url.as_str());
+        let i = match *method {
+            Method::GET => 0,
+            Method::POST => 1,
+            Method::PUT => 2,
+            Method::PATCH => 3,
+            Method::DELETE => 4,
+            Method::HEAD => 5,
+            Method::OPTIONS => 6,
+            _ => return make().into(),
+        };
+        std::borrow::Cow::Borrowed(self.names[i].get_or_init(|| make().into_boxed_str()))
     }
 }
 
@@ -135,22 +159,37 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-thread_local! {
-    static LAST: std::cell::RefCell<Option<(String, Arc<Target>)>> =
-        const { std::cell::RefCell::new(None) };
+/// How many parsed URLs each thread keeps.
+const CACHED: usize = 8;
+
+/// A thread's recently parsed URLs, and which entry the next new one replaces.
+#[derive(Default)]
+struct Cache {
+    entries: Vec<(Box<str>, Arc<Target>)>,
+    next: usize,
 }
 
-/// Parses `text`, reusing this thread's previous result when `text` is the same.
+thread_local! {
+    static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::default();
+}
+
+/// Parses `text`, reusing this thread's result when it parsed the same text recently (the last
+/// [`CACHED`] distinct URLs; a test that walks through many URLs replaces them in turn).
 pub(crate) fn parse_cached(text: &str) -> Result<Arc<Target>, String> {
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some((t, target)) = &*last
-            && t == text
-        {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, target)) = cache.entries.iter().find(|(t, _)| &**t == text) {
             return Ok(target.clone());
         }
         let target = Arc::new(Target::parse(text)?);
-        *last = Some((text.to_string(), target.clone()));
+        let entry = (text.into(), target.clone());
+        if cache.entries.len() < CACHED {
+            cache.entries.push(entry);
+        } else {
+            let i = cache.next;
+            cache.entries[i] = entry;
+            cache.next = (i + 1) % CACHED;
+        }
         Ok(target)
     })
 }
