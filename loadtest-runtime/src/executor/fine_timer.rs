@@ -54,10 +54,12 @@ impl FineTimer {
                 && fd.get_ref().arm(left).is_ok()
             {
                 if let Ok(mut ready) = fd.readable().await {
-                    // Reading the expiry count resets the descriptor's readiness.
-                    if fd.get_ref().read_expirations().is_err() {
-                        ready.clear_ready();
-                    }
+                    // Reading the expiry count drains the descriptor (a one-shot timer fires
+                    // once per arming), so its readiness is cleared whether the read found an
+                    // expiry or not. Clearing only on a failed read left the readiness set, and
+                    // the next wait began with a wasted read and a second arming.
+                    let _ = fd.get_ref().read_expirations();
+                    ready.clear_ready();
                 }
                 continue;
             }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# What the generator costs per request, counted rather than timed (these machines are shared and
+# noisy; counts repeat). On demand, not in CI: `bash bench/counters.sh`.
+#
+#   CLIENTS="native hyper" N=2000 bash bench/counters.sh     # the defaults
+#   PEERS=1 bash bench/counters.sh     # also system calls and CPU per request beside oha
+#
+# 1. Instructions per request of the harness alone: the bench harness (bench/peers-loadtest) runs
+#    under `valgrind --tool=callgrind`, driven through `--loadtest-protocol` as cargo loadtest
+#    drives it, against the nginx of bench/nginx.sh, once with a budget of N iterations and once
+#    with 2N; (instructions(2N) - instructions(N)) / N is what one more request costs, start-up
+#    and shutdown cancelling out. Two tests: `full_speed` (closed model, 50 users, no think time)
+#    and `fixed_rate` at 1,000/s (open model, at most 50 in flight).
+# 2. With PEERS=1 (needs oha on PATH: `cargo install oha`): for cargo loadtest and oha over the
+#    same request budget, in one run, system calls per request (`strace -c -f`) and user and
+#    system CPU seconds per request (`/usr/bin/time`), at full speed and at a fixed 20,000/s;
+#    and the machine's own stall floor (bench/hiccup.sh) beside them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLIENTS=${CLIENTS:-native hyper}
+N=${N:-2000}
+PEERS=${PEERS:-0}
+command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq valgrind; }
+command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace; }
+source bench/nginx.sh
+warm_up full_speed
+HARNESS=$(ls -t target/release/deps/peers-* | grep -v '\.d$' | head -1)
+echo "harness: $HARNESS; nginx at $URL; N = $N"
+
+# Runs the harness (under PREFIX, a command line) on one protocol request and waits for `done`.
+# Usage: drive TEST ITERATIONS CLIENT [OPTION=VALUE...] -- PREFIX...
+drive() {
+  python3 - "$@" <<'PY'
+import json, os, subprocess, sys
+args = sys.argv[1:]
+sep = args.index("--")
+test, iterations, client, *options = args[:sep]
+prefix = args[sep + 1:]
+values = [["iterations", [iterations]], ["client", [client]], ["duration", ["10m"]]]
+values += [[k, [v]] for k, v in (o.split("=", 1) for o in options)]
+request = {
+    "protocol": 1,
+    "tests": [{"name": test, "overrides": [{"source": "bench/counters.sh", "values": values}]}],
+    "target": os.environ["URL"],
+}
+p = subprocess.Popen(prefix + [os.environ["HARNESS"], "--loadtest-protocol"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+p.stdin.write(json.dumps(request) + "\n")
+p.stdin.flush()
+result = None
+for line in p.stdout:
+    if not line.startswith("@loadtest-event "):
+        continue
+    event = json.loads(line[len("@loadtest-event "):])
+    if event["event"] == "finished":
+        result = event["result"]
+    elif event["event"] in ("test_error", "setup_failed"):
+        sys.exit(f"the harness refused the run: {event}")
+    elif event["event"] == "done":
+        break
+p.stdin.close()  # stdin kept open until `done`: its end would stop the run
+p.wait()
+if result is None:
+    sys.exit("the harness sent no result")
+json.dump(result, open(os.environ["EVENT_OUT"], "w"))
+PY
+}
+export URL HARNESS
+
+collected() { grep -o 'Collected : [0-9]*' "$1" | awk '{ print $3 }'; }
+requests() {
+  python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["requests"]; print(r["total"], r["by_class"].get("ok", 0))' "$1"
+}
+
+printf '%-8s %-11s %12s %12s %10s %10s %12s\n' client test "instr(N)" "instr(2N)" "req(N)" "req(2N)" "instr/req"
+for client in $CLIENTS; do
+  for spec in "full_speed users=50" "fixed_rate rate=1000/s max_in_flight=50"; do
+    set -- $spec
+    test=$1
+    shift
+    counts=()
+    reqs=()
+    for budget in "$N" "$((2 * N))"; do
+      log="$work/cg-$client-$test-$budget.log"
+      EVENT_OUT="$work/ev-$client-$test-$budget.json" drive "$test" "$budget" "$client" "$@" -- \
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$log" >/dev/null
+      counts+=("$(collected "$log")")
+      read -r total ok < <(requests "$work/ev-$client-$test-$budget.json")
+      [ "$total" = "$ok" ] || { echo "$client $test $budget: $ok of $total requests ok" >&2; exit 1; }
+      reqs+=("$total")
+    done
+    per=$(( (counts[1] - counts[0]) / (reqs[1] - reqs[0]) ))
+    printf '%-8s %-11s %12s %12s %10s %10s %12s\n' "$client" "$test" "${counts[0]}" "${counts[1]}" "${reqs[0]}" "${reqs[1]}" "$per"
+  done
+done
+
+if [ "$PEERS" = 1 ]; then
+  command -v oha >/dev/null 2>&1 || { echo "PEERS=1 needs oha on PATH (cargo install oha)" >&2; exit 1; }
+  bash bench/hiccup.sh
+  REQ=${REQ:-200000}
+  printf '%-24s %10s %12s %12s %12s\n' generator requests "syscalls/req" "user us/req" "sys us/req"
+  measure() {
+    local name=$1
+    shift
+    strace -c -f -o "$work/$name.strace" /usr/bin/time -f "%U %S" -o "$work/$name.time" taskset -c "$GEN_CPUS" "$@" >"$work/$name.out" 2>&1 || true
+  }
+  for mode in full 20000; do
+    if [ "$mode" = full ]; then
+      measure "oha-$mode" oha --no-tui -c 50 -n "$REQ" --output-format json "$URL/"
+      EVENT_OUT="$work/clt-$mode.json" drive full_speed "$REQ" native users=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
+    else
+      measure "oha-$mode" oha --no-tui -c 50 -q "$mode" -n "$REQ" --output-format json "$URL/"
+      EVENT_OUT="$work/clt-$mode.json" drive fixed_rate "$REQ" native "rate=$mode/s" max_in_flight=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
+    fi
+    for who in oha clt; do
+      calls=$(awk '/^[0-9. ]+ total$/ || $NF == "total" { print $(NF-2) }' "$work/$who-$mode.strace" | tail -1)
+      read -r user sys < "$work/$who-$mode.time"
+      python3 -c "import sys; r=$REQ; c=$calls; u=$user; s=$sys; print(f'{\"$who $mode\":<24} {r:>10} {c/r:>12.3f} {u*1e6/r:>12.2f} {s*1e6/r:>12.2f}')"
+    done
+  done
+fi
