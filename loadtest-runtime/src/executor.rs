@@ -7,6 +7,7 @@ mod fine_timer;
 mod iteration;
 mod live;
 mod open;
+mod slots;
 mod stop;
 pub(crate) mod workers;
 

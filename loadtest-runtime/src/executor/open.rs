@@ -1,5 +1,6 @@
 //! The open model: iterations start on a schedule (a constant or ramping arrival rate) whatever
-//! the latency, with at most `max_in_flight` at once.
+//! the latency, with at most `max_in_flight` at once, run by long-lived slots (`slots.rs`)
+//! rather than a task per arrival.
 //!
 //! When an iteration cannot start on time (the cap is reached, or the generator lags), it either
 //! starts late with its latency measured from its intended start (`queue`, as wrk2), or, if the
@@ -8,15 +9,14 @@
 
 use super::Stop;
 use super::fine_timer::{FineTimer, MIN_WAKE_SPACING};
-use super::iteration::{RunFn, record, run_once};
-use crate::Ctx;
+use super::iteration::RunFn;
+use super::slots::{Hub, Step};
 use crate::config::{Arrivals, Ramp};
 use crate::ctx::TestShared;
 use crate::grammar::Saturation;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 pub(crate) struct OpenPlan {
@@ -96,6 +96,8 @@ struct Share {
     schedules_left: Arc<AtomicUsize>,
 }
 
+/// The dispatcher of one schedule: sleeps on the fine timer until the next arrival is due and
+/// starts it in a slot (see `slots.rs`), which then runs the arrivals it finds due by itself.
 async fn run_share(
     test: Arc<TestShared>,
     run: RunFn,
@@ -106,74 +108,52 @@ async fn run_share(
 ) {
     let cap = usize::try_from(plan.max_in_flight)
         .unwrap_or(usize::MAX)
-        .min(Semaphore::MAX_PERMITS)
-        .min(u32::MAX as usize);
-    let slots = Arc::new(Semaphore::new(cap));
-    // Touched by this schedule's worker thread only: the iterations run on it too.
-    let in_flight = test.gauges.in_flight_counter();
-    let mut arrivals = Arrivals::strided(
+        .max(1);
+    let arrivals = Arrivals::strided(
         plan.rate,
         plan.duration.map(|d| d.as_secs_f64()),
         share.offset,
         share.stride,
     );
-    let timer = FineTimer::new();
     let start = share.start;
+    let hub = Hub::new(
+        test.clone(),
+        run,
+        arrivals,
+        start,
+        plan.iterations,
+        plan.iteration_timeout,
+        soft.clone(),
+        hard,
+    );
+    let drop_when_busy = plan.on_saturation == Saturation::Drop;
+    let timer = FineTimer::new();
     let mut last_wake = start;
     loop {
-        let global_k = arrivals.next_index();
-        if soft.is_stopped() || plan.iterations.is_some_and(|limit| global_k >= limit) {
-            break;
-        }
-        let Some(offset) = arrivals.next_offset() else {
-            break;
-        };
-        let intended = start + Duration::from_secs_f64(offset);
-        if intended > Instant::now() {
-            // Starts closer together than the spacing are made together, from one wake-up.
-            let wake = intended.max(last_wake + MIN_WAKE_SPACING);
-            tokio::select! {
-                _ = timer.sleep_until(wake) => {}
-                _ = soft.wait() => break,
+        match hub.step(Instant::now(), cap, drop_when_busy) {
+            Step::Started => {}
+            Step::Dropped => test.metrics.with(|s| s.dropped += 1),
+            Step::Busy => {
+                tokio::select! {
+                    _ = hub.slot_freed() => {}
+                    _ = soft.wait() => break,
+                }
             }
-            last_wake = Instant::now();
-        }
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) if plan.on_saturation == Saturation::Drop => {
-                test.metrics.with(|s| s.dropped += 1);
-                continue;
+            Step::At(intended) => {
+                // Starts closer together than the spacing are made together, from one wake-up.
+                let wake = intended.max(last_wake + MIN_WAKE_SPACING);
+                tokio::select! {
+                    _ = timer.sleep_until(wake) => {}
+                    _ = soft.wait() => break,
+                }
+                last_wake = Instant::now();
             }
-            Err(_) => tokio::select! {
-                p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-                _ = soft.wait() => break,
-            },
-        };
-        let actual = Instant::now();
-        let test = test.clone();
-        let hard = hard.clone();
-        let timeout = plan.iteration_timeout;
-        let lag_judged = intended >= start + test.health_warm_up;
-        let in_flight = in_flight.clone();
-        in_flight.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            let ctx = Ctx::for_iteration(test.clone(), global_k);
-            let outcome = run_once(run, &ctx, timeout, &hard).await;
-            record(
-                &test.metrics,
-                intended,
-                Some(actual),
-                lag_judged,
-                outcome,
-                test.secrets,
-            );
-            in_flight.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
-        });
+            Step::End => break,
+        }
     }
+    hub.end();
     if share.schedules_left.fetch_sub(1, Ordering::AcqRel) == 1 {
         soft.stop();
     }
-    let n = u32::try_from(cap).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(n).await;
+    hub.all_ended().await;
 }

@@ -143,9 +143,14 @@ impl LazyHeaders {
         if let Some(map) = self.map.get() {
             return map.contains_key(name);
         }
-        let mut headers = [httparse::EMPTY_HEADER; super::direct::MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        if response.parse(&self.raw).is_err() {
+        let mut headers = [const { std::mem::MaybeUninit::uninit() }; super::direct::MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            &self.raw,
+            &mut headers,
+        );
+        if parsed.is_err() {
             return false;
         }
         response
@@ -162,9 +167,14 @@ fn materialize(raw: &[u8]) -> HeaderMap {
     if raw.is_empty() {
         return map;
     }
-    let mut headers = [httparse::EMPTY_HEADER; super::direct::MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    if response.parse(raw).is_err() {
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; super::direct::MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        raw,
+        &mut headers,
+    );
+    if parsed.is_err() {
         return map;
     }
     for h in response.headers.iter() {

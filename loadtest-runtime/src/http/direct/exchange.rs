@@ -333,7 +333,7 @@ async fn one_native(
     phases.first_byte_us = Some((reply.head_at - reply.sent_at).as_micros() as u64);
     phases.transfer_us = Some(reply.head_at.elapsed().as_micros() as u64);
     let headers = LazyHeaders::raw(reply.head);
-    if let Some(jar) = jar {
+    if let Some(jar) = jar.filter(|_| reply.set_cookie) {
         jar.store_all(&target.origin.host, target.url.path(), &headers);
     }
     if native.is_reusable() {

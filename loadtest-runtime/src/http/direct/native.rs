@@ -58,6 +58,8 @@ pub(crate) struct Reply {
     pub(crate) body_len: u64,
     /// Whether the response said the connection closes after it.
     pub(crate) announced_close: bool,
+    /// Whether the head has a `Set-Cookie`.
+    pub(crate) set_cookie: bool,
     /// When the request's last byte was written.
     pub(crate) sent_at: Instant,
     /// When the response head was complete.
@@ -315,6 +317,7 @@ impl Native {
             body,
             body_len,
             announced_close: !head.keep_alive,
+            set_cookie: head.set_cookie,
             sent_at,
             head_at,
         })

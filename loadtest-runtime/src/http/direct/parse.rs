@@ -8,6 +8,7 @@
 //! `tests/wire.rs` checks them against hyper on the same bytes.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 /// The most header lines a response may have.
 pub(crate) const MAX_HEADERS: usize = 128;
@@ -68,6 +69,8 @@ pub(crate) struct Head {
     pub(crate) framing: Framing,
     /// Whether the connection can carry another request after this response.
     pub(crate) keep_alive: bool,
+    /// Whether the head has a `Set-Cookie` (the cookie jar looks at the headers only then).
+    pub(crate) set_cookie: bool,
 }
 
 impl Head {
@@ -80,9 +83,16 @@ impl Head {
 /// Parses the head at the start of `buf`; `Ok(None)` when more bytes are needed.
 /// `head_request`: the request was HEAD, so the response has no body whatever it says.
 pub(crate) fn head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Malformed> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match response.parse(buf) {
+    // Uninitialised: httparse writes only the headers it finds (initialising all 128 slots
+    // cost more than parsing a typical head).
+    let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut headers,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
             return Err(Malformed::HeadTooLarge);
@@ -101,9 +111,12 @@ pub(crate) fn head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Malfo
     let mut chunked = false;
     let mut transfer_encoding = false;
     let mut length: Option<u64> = None;
+    let mut set_cookie = false;
     for h in response.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case("set-cookie") {
+            set_cookie = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
             // A list of equal values (`5, 5`) is one length; differing values are an error.
             for part in h.value.split(|&b| b == b',') {
                 let n = parse_length(trim(part)).ok_or(Malformed::ContentLength)?;
@@ -160,6 +173,7 @@ pub(crate) fn head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Malfo
         len,
         framing,
         keep_alive,
+        set_cookie,
     }))
 }
 
