@@ -10,7 +10,7 @@
 use super::Stop;
 use super::fine_timer::{FineTimer, MIN_WAKE_SPACING};
 use super::iteration::RunFn;
-use super::slots::{Hub, Step};
+use super::slots::{Hub, Schedule, Step};
 use crate::config::{Arrivals, Ramp};
 use crate::ctx::TestShared;
 use crate::grammar::Saturation;
@@ -116,12 +116,15 @@ async fn run_share(
         share.stride,
     );
     let start = share.start;
+    let schedule = Schedule {
+        arrivals,
+        start,
+        budget: plan.iterations,
+    };
     let hub = Hub::new(
         test.clone(),
         run,
-        arrivals,
-        start,
-        plan.iterations,
+        schedule,
         plan.iteration_timeout,
         soft.clone(),
         hard,

@@ -32,6 +32,14 @@ pub(crate) struct Arrival {
     pub(crate) intended: Instant,
 }
 
+/// A worker's share of the arrivals: the schedule, when it started, and the whole test's
+/// iteration budget (arrival numbers at or past it never start).
+pub(crate) struct Schedule {
+    pub(crate) arrivals: Arrivals,
+    pub(crate) start: Instant,
+    pub(crate) budget: Option<u64>,
+}
+
 /// What the schedule has next.
 enum Next {
     /// This arrival is due now (or overdue); it has been taken from the schedule.
@@ -144,13 +152,16 @@ impl Hub {
     pub(crate) fn new(
         test: Arc<TestShared>,
         run: RunFn,
-        arrivals: Arrivals,
-        start: Instant,
-        budget: Option<u64>,
+        schedule: Schedule,
         iteration_timeout: Option<Duration>,
         soft: Arc<Stop>,
         hard: Arc<Stop>,
     ) -> Arc<Hub> {
+        let Schedule {
+            arrivals,
+            start,
+            budget,
+        } = schedule;
         let in_flight = test.gauges.in_flight_counter();
         Arc::new(Hub {
             state: Mutex::new(HubState {
