@@ -6,6 +6,8 @@
 //! used on both when the server negotiates it over ALPN, driven by hyper.
 
 mod conn;
+#[cfg(test)]
+mod differential;
 mod exchange;
 mod native;
 mod parse;

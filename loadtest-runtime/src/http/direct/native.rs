@@ -22,7 +22,7 @@ use reqwest::Method;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use std::io::Write as _;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 
 /// The least room a read is given in the read buffer.
@@ -36,9 +36,9 @@ const INLINE_BODY: usize = 16 * 1024;
 /// idle connection holds little memory.
 const KEEP_READ_CAPACITY: usize = 64 * 1024;
 
-/// An HTTP/1.1 connection driven in place.
-pub(crate) struct Native {
-    stream: Stream,
+/// An HTTP/1.1 connection driven in place, over TCP or TLS (or, in tests, a scripted stream).
+pub(crate) struct Native<S = Stream> {
+    stream: S,
     /// Bytes read and not yet consumed. Responses' heads and bodies are split off it.
     buf: BytesMut,
     /// The request being written; its capacity is kept from one request to the next.
@@ -88,8 +88,8 @@ pub(crate) struct Outgoing<'r> {
     pub(crate) cookie: Option<&'r HeaderValue>,
 }
 
-impl Native {
-    pub(crate) fn new(stream: Stream) -> Native {
+impl<S: AsyncRead + AsyncWrite + Unpin> Native<S> {
+    pub(crate) fn new(stream: S) -> Native<S> {
         Native {
             stream,
             buf: BytesMut::new(),
@@ -101,25 +101,6 @@ impl Native {
     /// Whether the connection can carry another request (as far as is known without I/O).
     pub(crate) fn is_reusable(&self) -> bool {
         self.reusable
-    }
-
-    /// Whether the server has closed this idle connection (or sent something unasked on it).
-    /// Costs a system call only when the socket has signalled something since the last read.
-    pub(crate) fn peer_closed(&mut self) -> bool {
-        let (tcp, tls) = match &self.stream {
-            Stream::Plain(s) => (s, false),
-            Stream::Tls(s) => (s.get_ref().0, true),
-        };
-        let mut byte = [0u8; 1];
-        let mut peek = ReadBuf::new(&mut byte);
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match tcp.poll_peek(&mut cx, &mut peek) {
-            Poll::Pending => false,
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => true,
-            // A TLS server may send a session ticket after the handshake; an HTTP/1.1 server
-            // sends nothing unasked but a last word before it closes (a 408).
-            Poll::Ready(Ok(_)) => !tls,
-        }
     }
 
     /// Sends one request and reads its whole response.
@@ -329,6 +310,27 @@ impl Native {
             self.buf.reserve(READ_ROOM);
         }
         self.stream.read_buf(&mut self.buf).await
+    }
+}
+
+impl Native<Stream> {
+    /// Whether the server has closed this idle connection (or sent something unasked on it).
+    /// Costs a system call only when the socket has signalled something since the last read.
+    pub(crate) fn peer_closed(&mut self) -> bool {
+        let (tcp, tls) = match &self.stream {
+            Stream::Plain(s) => (s, false),
+            Stream::Tls(s) => (s.get_ref().0, true),
+        };
+        let mut byte = [0u8; 1];
+        let mut peek = ReadBuf::new(&mut byte);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match tcp.poll_peek(&mut cx, &mut peek) {
+            Poll::Pending => false,
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => true,
+            // A TLS server may send a session ticket after the handshake; an HTTP/1.1 server
+            // sends nothing unasked but a last word before it closes (a 408).
+            Poll::Ready(Ok(_)) => !tls,
+        }
     }
 }
 
