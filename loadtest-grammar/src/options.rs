@@ -615,6 +615,9 @@ pub enum RetryOn {
     Status5xx,
     /// Any 4xx status.
     Status4xx,
+    /// The connection closed before any byte of the response (class `closed`): retried only for
+    /// idempotent methods, since the server may have seen the request.
+    Closed,
     /// One status code.
     Status(u16),
 }
@@ -626,10 +629,11 @@ pub fn parse_retry_on(s: &str) -> Result<RetryOn, String> {
         "timeout" => Ok(RetryOn::Timeout),
         "5xx" => Ok(RetryOn::Status5xx),
         "4xx" => Ok(RetryOn::Status4xx),
+        "closed" => Ok(RetryOn::Closed),
         code => match code.parse::<u16>() {
             Ok(c) if (100..=599).contains(&c) => Ok(RetryOn::Status(c)),
             _ => Err(format!(
-                "invalid retry_on {s:?}: expected \"connect\", \"timeout\", \"5xx\", \"4xx\" or a status code from 100 to 599"
+                "invalid retry_on {s:?}: expected \"connect\", \"timeout\", \"closed\", \"5xx\", \"4xx\" or a status code from 100 to 599"
             )),
         },
     }

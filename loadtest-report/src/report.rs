@@ -502,7 +502,8 @@ pub struct RequestTotals {
     pub total: u64,
     /// Requests per second over the test.
     pub rate_per_s: f64,
-    /// Requests by outcome class: `ok`, `http_4xx`, `http_5xx`, `connect`, `timeout`, `tls`, `body`, `other`.
+    /// Requests by outcome class: `ok`, `http_4xx`, `http_5xx`, `connect`, `timeout`, `tls`, `body`,
+    /// `other`, `closed`.
     pub by_class: BTreeMap<String, u64>,
     /// Responses by status code.
     pub by_status: BTreeMap<String, u64>,

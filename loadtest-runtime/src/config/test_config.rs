@@ -63,6 +63,7 @@ fn default_retry_on() -> Vec<RetryOn> {
     vec![
         RetryOn::Connect,
         RetryOn::Timeout,
+        RetryOn::Closed,
         RetryOn::Status5xx,
         RetryOn::Status(429),
     ]
@@ -418,6 +419,7 @@ impl TestConfig {
                     RetryOn::Timeout => "timeout".into(),
                     RetryOn::Status5xx => "5xx".into(),
                     RetryOn::Status4xx => "4xx".into(),
+                    RetryOn::Closed => "closed".into(),
                     RetryOn::Status(c) => c.to_string(),
                 })
                 .collect(),

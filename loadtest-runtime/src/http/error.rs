@@ -20,7 +20,8 @@ impl HttpError {
         }
     }
 
-    /// The outcome class: `connect`, `timeout`, `tls`, `body`, `http_4xx`, `http_5xx` or `other`.
+    /// The outcome class: `connect`, `timeout`, `tls`, `closed`, `body`, `http_4xx`, `http_5xx` or
+    /// `other`.
     pub fn class(&self) -> &'static str {
         self.class.as_str()
     }
@@ -78,6 +79,8 @@ pub(crate) fn classify(e: &reqwest::Error, what: &str) -> HttpError {
         RequestClass::Tls
     } else if e.is_connect() {
         RequestClass::Connect
+    } else if e.status().is_none() && closed_before_response(e) {
+        RequestClass::Closed
     } else if e.is_body()
         || e.is_decode()
         || lower.contains("parse")
@@ -93,4 +96,17 @@ pub(crate) fn classify(e: &reqwest::Error, what: &str) -> HttpError {
     };
     let message = crate::redact::url(&format!("{what}: {chain}"));
     HttpError::new(class, e.status().map(|s| s.as_u16()), message)
+}
+
+/// Whether a reqwest error is hyper's "connection closed before message completed" on a request
+/// that got no response head: the class `closed`, as the other transports say.
+fn closed_before_response(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_incomplete_message() && !e.is_body();
+        }
+        source = s.source();
+    }
+    false
 }

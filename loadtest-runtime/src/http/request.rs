@@ -180,6 +180,7 @@ impl<'a> Request<'a> {
         };
         let retries = self.retries.unwrap_or(shared.retry.retries);
         let timeout = self.timeout.unwrap_or(shared.timeout);
+        let idempotent = self.method.is_idempotent();
         let mut attempt = 0u32;
         loop {
             if let Some(limiter) = &shared.limiter {
@@ -199,11 +200,11 @@ impl<'a> Request<'a> {
                 // A broken response has no complete status: only whole responses count by status.
                 Err(e) => (e.class, None, 0),
             };
-            let retry_now = attempt < retries && retry::should_retry(&shared.retry, class, status);
+            let retry_now = attempt < retries && retry::should_retry(&shared.retry, class, status, idempotent);
             let exhausted = !retry_now
                 && retries > 0
                 && attempt == retries
-                && retry::should_retry(&shared.retry, class, status);
+                && retry::should_retry(&shared.retry, class, status, idempotent);
             shared.metrics.with(|s| {
                 s.request(name, class, status, elapsed_us, sent, received);
                 s.phases(&phases);

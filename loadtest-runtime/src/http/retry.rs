@@ -38,9 +38,17 @@ pub(crate) fn retry_delay(
 }
 
 /// Whether an attempt that ended with `class` (and `status`, if any) is retried under `policy`.
-pub(crate) fn should_retry(policy: &RetryPolicy, class: RequestClass, status: Option<u16>) -> bool {
+pub(crate) fn should_retry(
+    policy: &RetryPolicy,
+    class: RequestClass,
+    status: Option<u16>,
+    idempotent: bool,
+) -> bool {
     policy.retry_on.iter().any(|r| match (r, class) {
         (RetryOn::Connect, RequestClass::Connect) => true,
+        // The server may have acted on a request whose connection closed before any answer:
+        // only a request that may be repeated is sent again.
+        (RetryOn::Closed, RequestClass::Closed) => idempotent,
         (RetryOn::Timeout, RequestClass::Timeout) => true,
         (RetryOn::Status5xx, RequestClass::Http5xx) => true,
         (RetryOn::Status4xx, RequestClass::Http4xx) => true,

@@ -29,7 +29,7 @@ pub(crate) struct Totals {
 /// One request name's counters so far (no histogram), for live metrics.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct NameCounts {
-    pub(crate) by_class: [u64; 8],
+    pub(crate) by_class: [u64; super::RequestClass::ALL.len()],
     pub(crate) by_status: Vec<(u16, u64)>,
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,

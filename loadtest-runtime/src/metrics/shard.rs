@@ -26,11 +26,15 @@ pub enum RequestClass {
     Body,
     /// Anything else (building the request, redirects).
     Other,
+    /// The connection closed (or broke) before any byte of the response: a kept connection the
+    /// server had timed out, a server at its connection limit. Retried by default for
+    /// idempotent methods.
+    Closed,
 }
 
 impl RequestClass {
     /// Every class, in report order.
-    pub const ALL: [RequestClass; 8] = [
+    pub const ALL: [RequestClass; 9] = [
         RequestClass::Ok,
         RequestClass::Http4xx,
         RequestClass::Http5xx,
@@ -39,6 +43,7 @@ impl RequestClass {
         RequestClass::Tls,
         RequestClass::Body,
         RequestClass::Other,
+        RequestClass::Closed,
     ];
 
     /// The class's name in reports.
@@ -52,6 +57,7 @@ impl RequestClass {
             RequestClass::Tls => "tls",
             RequestClass::Body => "body",
             RequestClass::Other => "other",
+            RequestClass::Closed => "closed",
         }
     }
 
@@ -96,7 +102,7 @@ impl IterationClass {
 /// Metrics of one request name within a shard.
 #[derive(Clone)]
 pub(crate) struct RequestStats {
-    pub(crate) by_class: [u64; 8],
+    pub(crate) by_class: [u64; RequestClass::ALL.len()],
     pub(crate) by_status: Vec<(u16, u64)>,
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
@@ -109,7 +115,7 @@ pub(crate) struct RequestStats {
 impl Default for RequestStats {
     fn default() -> Self {
         RequestStats {
-            by_class: [0; 8],
+            by_class: [0; RequestClass::ALL.len()],
             by_status: Vec::new(),
             bytes_sent: 0,
             bytes_received: 0,

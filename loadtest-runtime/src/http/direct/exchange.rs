@@ -228,6 +228,10 @@ async fn one(
                 reused = false;
                 conn = open(direct, target, phases).await?;
             }
+            // Nothing of a response came back: the class `closed`, as on the native path.
+            Err(e) if e.is_incomplete_message() || e.is_canceled() || e.is_closed() => {
+                return Err((RequestClass::Closed, conn::chain(&e), None));
+            }
             Err(e) => return Err((hyper_class(&e), conn::chain(&e), None)),
         }
     };
@@ -319,7 +323,7 @@ async fn one_native(
             Err(Failed::Unsent(_)) if reused => {}
             Err(Failed::ClosedBeforeResponse(_)) if reused && idempotent => {}
             Err(Failed::Unsent(message) | Failed::ClosedBeforeResponse(message)) => {
-                return Err((RequestClass::Body, message, None));
+                return Err((RequestClass::Closed, message, None));
             }
             Err(Failed::Response(class, message, status)) => return Err((class, message, status)),
         }
