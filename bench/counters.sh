@@ -27,45 +27,8 @@ warm_up full_speed
 HARNESS=$(ls -t target/release/deps/peers-* | grep -v '\.d$' | head -1)
 echo "harness: $HARNESS; nginx at $URL; N = $N"
 
-# Runs the harness (under PREFIX, a command line) on one protocol request and waits for `done`.
-# Usage: drive TEST ITERATIONS CLIENT [OPTION=VALUE...] -- PREFIX...
-drive() {
-  python3 - "$@" <<'PY'
-import json, os, subprocess, sys
-args = sys.argv[1:]
-sep = args.index("--")
-test, iterations, client, *options = args[:sep]
-prefix = args[sep + 1:]
-values = [["target", [os.environ["URL"]]], ["iterations", [iterations]], ["client", [client]],
-          ["duration", ["10m"]]]
-values += [[k, [v]] for k, v in (o.split("=", 1) for o in options)]
-request = {
-    "protocol": 1,
-    "tests": [{"name": test, "overrides": [{"source": "bench/counters.sh", "values": values}]}],
-    "target": os.environ["URL"],
-}
-p = subprocess.Popen(prefix + [os.environ["HARNESS"], "--loadtest-protocol"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-p.stdin.write(json.dumps(request) + "\n")
-p.stdin.flush()
-result = None
-for line in p.stdout:
-    if not line.startswith("@loadtest-event "):
-        continue
-    event = json.loads(line[len("@loadtest-event "):])
-    if event["event"] == "finished":
-        result = event["result"]
-    elif event["event"] in ("test_error", "setup_failed"):
-        sys.exit(f"the harness refused the run: {event}")
-    elif event["event"] == "done":
-        break
-p.stdin.close()  # stdin kept open until `done`: its end would stop the run
-p.wait()
-if result is None:
-    sys.exit("the harness sent no result")
-json.dump(result, open(os.environ["EVENT_OUT"], "w"))
-PY
-}
+# Runs the harness on one protocol request: drive TEST [OPTION=VALUE...] -- PREFIX...
+drive() { python3 bench/drive.py "$@"; }
 export URL HARNESS
 
 collected() { grep -o 'Collected : [0-9]*' "$1" | awk '{ print $3 }'; }
@@ -83,7 +46,7 @@ for client in $CLIENTS; do
     reqs=()
     for budget in "$N" "$((2 * N))"; do
       log="$work/cg-$client-$test-$budget.log"
-      EVENT_OUT="$work/ev-$client-$test-$budget.json" drive "$test" "$budget" "$client" "$@" -- \
+      EVENT_OUT="$work/ev-$client-$test-$budget.json" drive "$test" "iterations=$budget" "client=$client" "$@" -- \
         valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$log" >/dev/null
       counts+=("$(collected "$log")")
       read -r total ok < <(requests "$work/ev-$client-$test-$budget.json")
@@ -108,10 +71,10 @@ if [ "$PEERS" = 1 ]; then
   for mode in full 20000; do
     if [ "$mode" = full ]; then
       measure "oha-$mode" oha --no-tui -c 50 -n "$REQ" --output-format json "$URL/"
-      EVENT_OUT="$work/clt-$mode.json" drive full_speed "$REQ" native users=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
+      EVENT_OUT="$work/clt-$mode.json" drive full_speed "iterations=$REQ" client=native users=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
     else
       measure "oha-$mode" oha --no-tui -c 50 -q "$mode" -n "$REQ" --output-format json "$URL/"
-      EVENT_OUT="$work/clt-$mode.json" drive fixed_rate "$REQ" native "rate=$mode/s" max_in_flight=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
+      EVENT_OUT="$work/clt-$mode.json" drive fixed_rate "iterations=$REQ" client=native "rate=$mode/s" max_in_flight=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
     fi
     for who in oha clt; do
       calls=$(awk '/^[0-9. ]+ total$/ || $NF == "total" { print $(NF-2) }' "$work/$who-$mode.strace" | tail -1)

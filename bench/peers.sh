@@ -8,8 +8,8 @@
 #
 # nginx (as many workers as NGINX_CPUS has CPUs, `return 200`) is pinned to NGINX_CPUS, every
 # generator to GEN_CPUS; 50 keep-alive connections (wrk: one thread per generator CPU), 10 s per
-# run, median of RUNS (default 3) runs. cargo loadtest runs on both transports (`--client hyper`,
-# the default, and `--client reqwest`). Also runs bench/peers-loadtest's bare_reqwest (50 tasks,
+# run, median of RUNS (default 3) runs. cargo loadtest runs on each transport of CLIENTS (default
+# `native`, the default transport, `hyper` and `reqwest`). Also runs bench/peers-loadtest's bare_reqwest (50 tasks,
 # one shared reqwest client, no metrics): the floor under the reqwest transport. oha is used when
 # it is on PATH (`cargo install oha`). "conns" is the connections nginx accepted during the run
 # (its stub_status `accepts`); the last row is cargo loadtest against a server that closes every
@@ -17,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
+CLIENTS=${CLIENTS:-native hyper reqwest}
+export CLIENTS
 RATES=${RATES:-20000 50000}
 source bench/nginx.sh
 threads=$(taskset -c "$GEN_CPUS" nproc)
@@ -36,7 +38,7 @@ cargo build --quiet --release --manifest-path "$MANIFEST" --target-dir target --
 
 for i in $(seq "$RUNS"); do
   counted "wrk-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/wrk-$i.time" taskset -c "$GEN_CPUS" wrk -t"$threads" -c50 -d10s --latency "$URL/" > "$work/wrk-$i.txt"
-  for client in hyper reqwest; do
+  for client in $CLIENTS; do
     counted "clt-$client-full-$i" gen "${clt[@]}" --client "$client" --exact full_speed --json "$work/clt-$client-full-$i.json" >/dev/null
   done
   counted "bare-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/bare-$i.time" taskset -c "$GEN_CPUS" target/release/bare_reqwest "$URL/" 10 > "$work/bare-$i.txt"
@@ -45,7 +47,7 @@ for i in $(seq "$RUNS"); do
     counted "oha20k-$i" /usr/bin/time -f "%e %U %S %M" -o "$work/oha20k-$i.time" taskset -c "$GEN_CPUS" oha --no-tui -c 50 -q 20000 -z 10s --output-format json "$URL/" > "$work/oha20k-$i.json"
   fi
   for rate in $RATES; do
-    for client in hyper reqwest; do
+    for client in $CLIENTS; do
       counted "clt-$client-$rate-$i" gen "${clt[@]}" --client "$client" --exact fixed_rate --rate "$rate" --json "$work/clt-$client-$rate-$i.json" >/dev/null || true
     done
   done

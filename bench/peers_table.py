@@ -3,7 +3,8 @@
 Usage: peers_table.py WORK_DIR RUNS [RATES]. CPU per request is the process's own user + system time
 (from /usr/bin/time for wrk, oha and bare_reqwest; from the harness's report, i.e. getrusage of
 the generator process, for cargo loadtest) divided by the requests it completed."""
-import json, os, re, statistics, sys
+import json
+import os, re, statistics, sys
 
 work, runs = sys.argv[1], int(sys.argv[2])
 rates = [int(r) for r in (sys.argv[3] if len(sys.argv) > 3 else "20000 50000").split()]
@@ -77,11 +78,12 @@ R = range(1, runs + 1)
 rows = {"wrk (full speed)": [wrk(i) for i in R],
         "oha (full speed)": [oha("oha", i) for i in R],
         "bare reqwest loop (full speed)": [bare(i) for i in R]}
-for c in ("hyper", "reqwest"):
+CLIENTS = os.environ.get("CLIENTS", "native hyper reqwest").split()
+for c in CLIENTS:
     rows[f"cargo loadtest, {c} (full speed)"] = [clt(f"clt-{c}-full-{i}") for i in R]
 rows["oha (20,000/s)"] = [oha("oha20k", i, 20000) for i in R]
 for rate in rates:
-    for c in ("hyper", "reqwest"):
+    for c in CLIENTS:
         rows[f"cargo loadtest, {c} ({rate:,}/s)"] = [clt(f"clt-{c}-{rate}-{i}") for i in R]
 close = clt("clt-close")
 base = {k: med([r[k] for r in rows["wrk (full speed)"]]) for k in ("rps", "cpu_us")}
@@ -110,7 +112,7 @@ for name, rs in rows.items():
     print(f"| {name} | {m['rps']:.0f} | {m['rps'] / base['rps']:.2f} | {fmt(x_oha_rps, '.2f')} | {m['cpu_us']:.1f} | {m['cpu_us'] / base['cpu_us']:.2f} | "
           f"{fmt(x_oha_cpu, '.2f')} | {fmt(ach, '.4f')} | {fmt(m['p50'], '.0f')} | {fmt(m['p99'], '.0f')} | {fmt(m['lag_p99'], '.0f')} | {m['rss'] / 2**20:.1f} | {fmt(m['conns'], '.0f')} |")
 if close:
-    print(f"\ncargo loadtest, hyper, full speed against a server closing every connection (5 s): {close['rps']:.0f} req/s, "
+    print(f"\ncargo loadtest, default transport, full speed against a server closing every connection (5 s): {close['rps']:.0f} req/s, "
           f"{close['errors']} failed requests, {close['opened']} connections opened (nginx accepted {close['conns']}).")
 print("\n× oha: against oha at full speed, or for CPU at 20,000/s against oha at 20,000/s. conns: connections nginx accepted (stub_status).")
 print(f"{runs} runs of 10 s each, medians; runs: "

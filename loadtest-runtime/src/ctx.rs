@@ -3,6 +3,7 @@
 
 use crate::config::RetryPolicy;
 use crate::http::cookies::JarCell;
+use crate::http::deadline::UserTimer;
 use crate::http::{ConnSet, Http, RateLimiter, Transport, retry};
 use crate::metrics::Metrics;
 use std::any::Any;
@@ -47,6 +48,8 @@ pub struct Ctx {
     pub(crate) conns: Option<Mutex<ConnSet>>,
     /// This user's cookies.
     pub(crate) jar: JarCell,
+    /// This user's request timer (see `http::deadline`).
+    pub(crate) timer: UserTimer,
 }
 
 impl Ctx {
@@ -59,11 +62,13 @@ impl Ctx {
             state: Mutex::new(None),
             conns: Some(Mutex::default()),
             jar: JarCell::default(),
+            timer: UserTimer::default(),
         }
     }
 
-    /// An open-model iteration: its requests use the worker thread's connections.
-    pub(crate) fn for_iteration(shared: Arc<TestShared>, k: u64) -> Ctx {
+    /// An open-model iteration: its requests use the worker thread's connections, and the
+    /// request timer of the slot that runs it (given back with [`Ctx::into_timer`]).
+    pub(crate) fn for_iteration(shared: Arc<TestShared>, k: u64, timer: UserTimer) -> Ctx {
         Ctx {
             shared,
             user: k,
@@ -71,7 +76,13 @@ impl Ctx {
             state: Mutex::new(None),
             conns: None,
             jar: JarCell::default(),
+            timer,
         }
+    }
+
+    /// The request timer, for the next iteration of the same slot.
+    pub(crate) fn into_timer(self) -> UserTimer {
+        self.timer
     }
 
     /// The instrumented HTTP client. On the default transport a closed-model user's requests go

@@ -5,6 +5,7 @@
 
 mod client;
 pub(crate) mod cookies;
+pub(crate) mod deadline;
 mod direct;
 mod error;
 mod rate_limit;
@@ -20,3 +21,6 @@ pub use error::HttpError;
 pub(crate) use rate_limit::RateLimiter;
 pub use request::Request;
 pub use response::{BODY_LIMIT, Response};
+
+#[cfg(feature = "fuzzing")]
+pub use direct::fuzz_response;

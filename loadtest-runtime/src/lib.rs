@@ -242,6 +242,10 @@ pub mod __private {
     #[cfg(feature = "bench")]
     pub use bench::BenchRecorder;
 
+    /// Only with the `fuzzing` feature (for the fuzz target under `fuzz/`).
+    #[cfg(feature = "fuzzing")]
+    pub use crate::http::fuzz_response;
+
     /// Only with the `bench` feature (for `benches/hot_path.rs`): never compiled into users'
     /// harnesses.
     #[cfg(feature = "bench")]

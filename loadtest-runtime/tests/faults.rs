@@ -114,7 +114,11 @@ async fn accept_then_close_is_class_closed_and_retried_only_when_idempotent() {
 
         // The default retry_on retries it for a GET (the seed scenario: a server at its
         // connection limit closing fresh connections) ...
-        let options = [("iterations", "3"), ("retries", "2"), ("backoff", "1ms..2ms")];
+        let options = [
+            ("iterations", "3"),
+            ("retries", "2"),
+            ("backoff", "1ms..2ms"),
+        ];
         let (r, seen) = fault_run(client, "/fault/close", &options).await;
         assert_eq!(seen, 9, "{client}: every GET sent three times");
         assert_eq!(class(&r, "closed"), 9, "{:?}", r.requests.by_class);

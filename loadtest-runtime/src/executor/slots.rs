@@ -19,6 +19,7 @@ use super::iteration::{RunFn, record, run_once};
 use crate::Ctx;
 use crate::config::Arrivals;
 use crate::ctx::TestShared;
+use crate::http::deadline::UserTimer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
@@ -269,15 +270,16 @@ impl Hub {
         }
     }
 
-    /// Runs one arrival in this slot and records it.
-    async fn run_one(&self, arrival: Arrival) {
+    /// Runs one arrival in this slot and records it; `timer` is the slot's request timer, lent
+    /// to the arrival's `Ctx` and given back.
+    async fn run_one(&self, arrival: Arrival, timer: UserTimer) -> UserTimer {
         let actual = Instant::now();
         let test = &self.test;
         let lag_judged = arrival.intended >= lock(&self.state).start + test.health_warm_up;
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let ctx = Ctx::for_iteration(test.clone(), arrival.k);
+        let ctx = Ctx::for_iteration(test.clone(), arrival.k, timer);
         let outcome = run_once(self.run, &ctx, self.iteration_timeout, &self.hard).await;
-        drop(ctx);
+        let timer = ctx.into_timer();
         record(
             &test.metrics,
             arrival.intended,
@@ -287,6 +289,7 @@ impl Hub {
             test.secrets,
         );
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        timer
     }
 }
 
@@ -295,8 +298,9 @@ impl Hub {
 async fn slot(hub: Arc<Hub>, first: Arrival) {
     let mut arrival = first;
     let mailbox = Arc::new(Mailbox::default());
+    let mut timer = UserTimer::default();
     loop {
-        hub.run_one(arrival).await;
+        timer = hub.run_one(arrival, timer).await;
         if hub.hard.is_stopped() {
             break;
         }

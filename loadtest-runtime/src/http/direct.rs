@@ -17,5 +17,8 @@ mod tls;
 
 pub(crate) use exchange::{Direct, Exchange, exchange};
 pub(crate) use parse::MAX_HEADERS;
+
+#[cfg(feature = "fuzzing")]
+pub use parse::fuzz as fuzz_response;
 pub(crate) use set::{ConnSet, Home};
 pub(crate) use tls::connector;

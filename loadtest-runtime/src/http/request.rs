@@ -188,7 +188,7 @@ impl<'a> Request<'a> {
             }
             let started = Instant::now();
             let mut phases = Phases::default();
-            let outcome = self.attempt(&target, timeout, &mut phases).await;
+            let outcome = self.attempt(&target, started, timeout, &mut phases).await;
             let elapsed_us = started.elapsed().as_micros() as u64;
             let sent = self.body.len() as u64;
             let (class, status, received) = match &outcome {
@@ -200,7 +200,8 @@ impl<'a> Request<'a> {
                 // A broken response has no complete status: only whole responses count by status.
                 Err(e) => (e.class, None, 0),
             };
-            let retry_now = attempt < retries && retry::should_retry(&shared.retry, class, status, idempotent);
+            let retry_now =
+                attempt < retries && retry::should_retry(&shared.retry, class, status, idempotent);
             let exhausted = !retry_now
                 && retries > 0
                 && attempt == retries
@@ -247,6 +248,7 @@ impl<'a> Request<'a> {
     async fn attempt(
         &self,
         target: &Arc<Target>,
+        started: Instant,
         timeout: Duration,
         phases: &mut Phases,
     ) -> Result<Response, HttpError> {
@@ -268,13 +270,9 @@ impl<'a> Request<'a> {
             headers: &self.headers,
             body: &self.body,
         };
-        match tokio::time::timeout(
-            timeout,
-            direct::exchange(direct, home, jar, exchange, phases),
-        )
-        .await
-        {
-            Ok(Ok(got)) => Ok(Response {
+        let exchanged = direct::exchange(direct, home, jar, exchange, phases);
+        match super::deadline::within(&self.ctx.timer, started, timeout, exchanged).await {
+            Some(Ok(got)) => Ok(Response {
                 status: got.status,
                 headers: got.headers,
                 body: got.body,
@@ -282,7 +280,7 @@ impl<'a> Request<'a> {
                 method: Method::GET,
                 url: None,
             }),
-            Ok(Err((class, message, status))) => Err(HttpError::new(
+            Some(Err((class, message, status))) => Err(HttpError::new(
                 class,
                 status,
                 crate::redact::url(&format!(
@@ -290,7 +288,7 @@ impl<'a> Request<'a> {
                     what(&self.method, self.url.text())
                 )),
             )),
-            Err(_) => Err(HttpError::new(
+            None => Err(HttpError::new(
                 RequestClass::Timeout,
                 None,
                 format!(

@@ -110,11 +110,14 @@ mod tests {
     #[test]
     fn default_policy_retries_connect_timeout_5xx_and_429() {
         let p = RetryPolicy::default();
-        assert!(should_retry(&p, RequestClass::Connect, None));
-        assert!(should_retry(&p, RequestClass::Timeout, None));
-        assert!(should_retry(&p, RequestClass::Http5xx, Some(503)));
-        assert!(should_retry(&p, RequestClass::Http4xx, Some(429)));
-        assert!(!should_retry(&p, RequestClass::Http4xx, Some(404)));
-        assert!(!should_retry(&p, RequestClass::Body, None));
+        assert!(should_retry(&p, RequestClass::Connect, None, true));
+        assert!(should_retry(&p, RequestClass::Timeout, None, true));
+        assert!(should_retry(&p, RequestClass::Http5xx, Some(503), true));
+        assert!(should_retry(&p, RequestClass::Http4xx, Some(429), true));
+        assert!(!should_retry(&p, RequestClass::Http4xx, Some(404), true));
+        assert!(!should_retry(&p, RequestClass::Body, None, true));
+        // A connection closed before any answer: sent again only when the method may be repeated.
+        assert!(should_retry(&p, RequestClass::Closed, None, true));
+        assert!(!should_retry(&p, RequestClass::Closed, None, false));
     }
 }

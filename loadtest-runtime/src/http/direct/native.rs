@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 
 /// The least room a read is given in the read buffer.
-const READ_ROOM: usize = 2 * 1024;
+const READ_ROOM: usize = 1024;
 
 /// Bodies up to this size are written in the same system call as the head (copied behind it);
 /// larger ones are written after it, uncopied.

@@ -343,6 +343,58 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, Malformed> {
     Ok(n)
 }
 
+/// Runs the parser over arbitrary bytes as a response would arrive, checking its invariants: the
+/// fuzz target's entry (`fuzz/`, with the `fuzzing` feature). The first byte chooses whether the
+/// request was HEAD and how many bytes each read brings.
+#[cfg(feature = "fuzzing")]
+pub fn fuzz(data: &[u8]) {
+    let Some((&control, data)) = data.split_first() else {
+        return;
+    };
+    let head_request = control & 1 == 1;
+    let step = usize::from(control >> 1).max(1);
+    let mut start = 0;
+    // Heads (interim ones, then the final one) read from growing prefixes, as reads extend them.
+    let head = loop {
+        let mut end = start;
+        let found = loop {
+            if end == data.len() {
+                return;
+            }
+            end = (end + step).min(data.len());
+            match head(&data[start..end], head_request) {
+                Ok(Some(h)) => break h,
+                Ok(None) => {}
+                Err(_) => return,
+            }
+        };
+        assert!(found.len <= end - start, "a head longer than its input");
+        let raw = bytes::Bytes::copy_from_slice(&data[start..start + found.len]);
+        let _ = crate::http::response::LazyHeaders::raw(raw).map();
+        start += found.len;
+        if !found.is_interim() {
+            break found;
+        }
+    };
+    if head.framing != Framing::Chunked {
+        return;
+    }
+    let body = &data[start..];
+    let mut decoder = Chunked::default();
+    let (mut fed, mut consumed, mut decoded) = (0, 0, 0);
+    while !decoder.is_done() && fed < body.len() {
+        fed = (fed + step).min(body.len());
+        match decoder.decode(&body[consumed..fed], |d| decoded += d.len()) {
+            Ok(used) => {
+                assert!(used <= fed - consumed, "consumed more than it was given");
+                consumed += used;
+            }
+            Err(_) => return,
+        }
+    }
+    assert!(decoded <= consumed, "more data out than bytes in");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
