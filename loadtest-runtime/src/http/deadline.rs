@@ -10,7 +10,7 @@
 //! period per user instead of two timer operations per request.
 //!
 //! Requests of one user sent at once (`batch`) share nothing: the first takes the user's timer,
-//! the others use `tokio::time::timeout` as before.
+//! the others make a timer of their own, and the user keeps one of them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,61 +40,63 @@ impl UserTimer {
     }
 }
 
-/// Runs `fut` until `timeout` has passed since `start`; `None` when it timed out.
-pub(crate) async fn within<F: Future>(
-    timer: &UserTimer,
+/// Runs `fut` (pinned where its caller keeps it, so it is never moved) until `timeout` has
+/// passed since `start`; `None` when it timed out.
+pub(crate) fn within<'a, F: Future>(
+    timer: &'a UserTimer,
     start: Instant,
     timeout: Duration,
-    fut: F,
-) -> Option<F::Output> {
+    fut: Pin<&'a mut F>,
+) -> Within<'a, F> {
     let deadline = start + timeout;
-    let Some(sleep) = timer.take() else {
-        // The user's timer is busy with a concurrent request (or this is its first request and
-        // it has none yet: make it, so the next request finds it).
-        if timer.0.try_lock().is_ok_and(|slot| slot.is_none()) {
-            let out = Within {
-                fut: std::pin::pin!(fut),
-                sleep: Some(Box::pin(tokio::time::sleep_until(deadline))),
-                deadline,
-            }
-            .await;
-            return finish(timer, out);
-        }
-        return tokio::time::timeout_at(deadline, fut).await.ok();
-    };
-    let out = Within {
-        fut: std::pin::pin!(fut),
+    // The user's timer, or (its first request, or one sent beside another) a timer of its own,
+    // which is kept for the user's next request.
+    let sleep = timer
+        .take()
+        .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
+    Within {
+        fut,
         sleep: Some(sleep),
+        timer,
         deadline,
     }
-    .await;
-    finish(timer, out)
 }
 
-fn finish<T>(timer: &UserTimer, (out, sleep): (Option<T>, Option<Pin<Box<Sleep>>>)) -> Option<T> {
-    if let Some(s) = sleep {
-        timer.put(s);
-    }
-    out
-}
-
-/// The future of one request under a shared timer: the output (or `None` on time-out) and the
-/// timer, to give back.
-struct Within<'f, F: Future> {
-    fut: Pin<&'f mut F>,
+/// The future of one request under a user's timer, which it gives back when it ends (or is
+/// dropped).
+pub(crate) struct Within<'a, F: Future> {
+    fut: Pin<&'a mut F>,
     sleep: Option<Pin<Box<Sleep>>>,
+    timer: &'a UserTimer,
     deadline: Instant,
 }
 
+impl<F: Future> Within<'_, F> {
+    fn give_back(&mut self) {
+        if let Some(s) = self.sleep.take() {
+            self.timer.put(s);
+        }
+    }
+}
+
+impl<F: Future> Drop for Within<'_, F> {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
 impl<F: Future> Future for Within<'_, F> {
-    type Output = (Option<F::Output>, Option<Pin<Box<Sleep>>>);
+    type Output = Option<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if let Poll::Ready(v) = this.fut.as_mut().poll(cx) {
-            return Poll::Ready((Some(v), this.sleep.take()));
+            this.give_back();
+            return Poll::Ready(Some(v));
         }
-        let sleep = this.sleep.as_mut().expect("polled after it finished");
+        let Some(sleep) = this.sleep.as_mut() else {
+            return Poll::Ready(None); // polled after it timed out
+        };
         // Armed later than this request's deadline (a timer made for a longer timeout): bring it
         // forward. Armed earlier: it serves as it is.
         if sleep.deadline() > this.deadline {
@@ -104,7 +106,8 @@ impl<F: Future> Future for Within<'_, F> {
             match sleep.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(()) if Instant::now() >= this.deadline => {
-                    return Poll::Ready((None, this.sleep.take()));
+                    this.give_back();
+                    return Poll::Ready(None);
                 }
                 // It fired for an earlier request's deadline: re-armed for this one.
                 Poll::Ready(()) => sleep.as_mut().reset(this.deadline),
@@ -116,6 +119,7 @@ impl<F: Future> Future for Within<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::pin;
 
     #[tokio::test(start_paused = true)]
     async fn requests_finish_or_time_out_at_their_own_deadline() {
@@ -123,20 +127,20 @@ mod tests {
         let timeout = Duration::from_secs(30);
         // Quick requests one after another: each finishes, the timer stays with the user.
         for _ in 0..3 {
-            let out = within(&timer, Instant::now(), timeout, async { 7 }).await;
+            let out = within(&timer, Instant::now(), timeout, pin!(async { 7 })).await;
             assert_eq!(out, Some(7));
             tokio::time::advance(Duration::from_secs(10)).await;
         }
         assert!(timer.0.lock().unwrap().is_some(), "the timer is kept");
         // A request that never answers times out at its own deadline, not the timer's.
         let start = Instant::now();
-        let out = within(&timer, start, timeout, std::future::pending::<()>()).await;
+        let out = within(&timer, start, timeout, pin!(std::future::pending::<()>())).await;
         assert_eq!(out, None);
         assert_eq!(Instant::now() - start, timeout);
         // A shorter timeout brings the armed timer forward.
         let start = Instant::now();
         let short = Duration::from_millis(5);
-        let out = within(&timer, start, short, std::future::pending::<()>()).await;
+        let out = within(&timer, start, short, pin!(std::future::pending::<()>())).await;
         assert_eq!((out, Instant::now() - start), (None, short));
     }
 
@@ -145,10 +149,12 @@ mod tests {
         let timer = UserTimer::default();
         let timeout = Duration::from_secs(1);
         let start = Instant::now();
-        let slow = within(&timer, start, timeout, std::future::pending::<()>());
-        let quick = within(&timer, start, timeout, async {
+        let mut pending = pin!(std::future::pending::<()>());
+        let mut sleeping = pin!(async {
             tokio::time::sleep(Duration::from_millis(10)).await;
         });
+        let slow = within(&timer, start, timeout, pending.as_mut());
+        let quick = within(&timer, start, timeout, sleeping.as_mut());
         let (slow, quick) = tokio::join!(slow, quick);
         assert_eq!((slow, quick), (None, Some(())));
         assert_eq!(Instant::now() - start, timeout);

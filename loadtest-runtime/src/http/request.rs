@@ -256,8 +256,9 @@ impl<'a> Request<'a> {
         let jar = shared.cookies.then_some(&self.ctx.jar);
         let direct = match &shared.client {
             Transport::Direct(direct) => direct,
+            // Boxed: reqwest's future is large, and kept out of every request's future.
             Transport::Reqwest(client) => {
-                return self.attempt_reqwest(client, target, timeout, jar).await;
+                return Box::pin(self.attempt_reqwest(client, target, timeout, jar)).await;
             }
         };
         let home = match &self.ctx.conns {
@@ -270,7 +271,7 @@ impl<'a> Request<'a> {
             headers: &self.headers,
             body: &self.body,
         };
-        let exchanged = direct::exchange(direct, home, jar, exchange, phases);
+        let exchanged = std::pin::pin!(direct::exchange(direct, home, jar, exchange, phases));
         match super::deadline::within(&self.ctx.timer, started, timeout, exchanged).await {
             Some(Ok(got)) => Ok(Response {
                 status: got.status,

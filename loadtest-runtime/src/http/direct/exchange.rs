@@ -176,8 +176,8 @@ async fn one(
     phases.reopened += taken.closed;
     let cookie =
         jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls));
-    let mut reused = taken.conn.is_some();
-    let mut conn = match taken.conn {
+    let reused = taken.conn.is_some();
+    let conn = match taken.conn {
         Some(c) => c,
         None => open(direct, target, phases).await?,
     };
@@ -194,8 +194,36 @@ async fn one(
         )
         .await;
     }
+    // Boxed: hyper's futures are large, and kept out of the native path's.
+    Box::pin(one_hyper(
+        direct,
+        home,
+        jar,
+        &hop,
+        cookie.as_ref(),
+        conn,
+        reused,
+        phases,
+    ))
+    .await
+}
+
+/// One request and response on a hyper connection (HTTP/1.1 under `client = "hyper"`, or
+/// HTTP/2), sent again on a fresh connection when a kept one turns out closed.
+#[allow(clippy::too_many_arguments)]
+async fn one_hyper(
+    direct: &Direct,
+    home: Home<'_>,
+    jar: Option<&JarCell>,
+    hop: &Hop<'_>,
+    cookie: Option<&HeaderValue>,
+    mut conn: Conn,
+    mut reused: bool,
+    phases: &mut Phases,
+) -> Result<Got, Failure> {
+    let target = hop.target;
     let (response, first_byte_at) = loop {
-        let request = build(&hop, cookie.as_ref(), matches!(conn, Conn::H2(_)));
+        let request = build(hop, cookie, matches!(conn, Conn::H2(_)));
         let sent_at = Instant::now();
         let result = match &mut conn {
             Conn::H1(h1) => {
@@ -377,13 +405,15 @@ async fn open_native(
 
 async fn open(direct: &Direct, target: &Target, phases: &mut Phases) -> Result<Conn, Failure> {
     let mut times = OpenTimes::default();
-    let conn = conn::open(
+    // Boxed: opening (DNS, connect, a TLS handshake, an HTTP/2 handshake) happens once per
+    // connection, and its large future would otherwise be part of every request's.
+    let conn = Box::pin(conn::open(
         &target.origin,
         &direct.tls,
         direct.local(),
         direct.native,
         &mut times,
-    )
+    ))
     .await
     .map_err(|(class, message)| (class, message, None))?;
     phases.opened += 1;
