@@ -103,3 +103,37 @@ async fn an_iteration_bounded_run_ends_with_its_last_iteration() {
         r.elapsed_s
     );
 }
+
+/// Never ends: only the hard stop ends it.
+#[load_test(users = 3, duration = "1s")]
+async fn hangs(_ctx: &Ctx) -> Result<()> {
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// Never ends either, in the open model.
+#[load_test(rate = "2/s", duration = "1s", max_in_flight = 10)]
+async fn hangs_open(_ctx: &Ctx) -> Result<()> {
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_hard_stop_interrupts_iterations_that_never_end() {
+    // The graceful stop lets in-flight iterations run 10 s past the planned end, then the hard
+    // stop wakes each one through its task's watcher (virtual time: the clock is paused).
+    let r = common::run_layers("hangs", &[], std::time::Duration::from_secs(120)).await;
+    assert_eq!(r.iterations.interrupted, 3, "{}", brief(&r));
+    assert!(
+        (10.0..13.0).contains(&r.elapsed_s),
+        "stopped at the end of the grace period: {}",
+        brief(&r)
+    );
+    // The open model's slots too. Its sub-millisecond timer waits on the real clock, during
+    // which the paused clock jumps ahead, so its virtual elapsed time is not its schedule's; what
+    // holds is that both hung arrivals end interrupted after the grace period (without the
+    // watchers' wake-up they would never end, and the 120 s bound would fail the test).
+    let r = common::run_layers("hangs_open", &[], std::time::Duration::from_secs(120)).await;
+    assert_eq!(r.iterations.interrupted, 2, "{}", brief(&r));
+    assert!(r.elapsed_s >= 10.0, "{}", brief(&r));
+}

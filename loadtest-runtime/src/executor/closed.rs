@@ -123,6 +123,7 @@ pub(crate) async fn run(
 /// User `id` of this process (global user `global_id`, what `ctx.user()` says).
 async fn user(users: Arc<Users>, id: u64, global_id: u64) {
     let mut ctx = Ctx::new(users.test.clone(), global_id);
+    let watcher = users.hard.watch();
     // When the next iteration starts: read from the clock after a wait, or the previous
     // iteration's end when it follows at once (one clock read per iteration instead of two).
     let mut next_start: Option<Instant> = None;
@@ -144,7 +145,14 @@ async fn user(users: Arc<Users>, id: u64, global_id: u64) {
             break;
         }
         let start = next_start.take().unwrap_or_else(Instant::now);
-        let outcome = run_once(users.run, &ctx, users.iteration_timeout, &users.hard).await;
+        let outcome = run_once(
+            users.run,
+            &ctx,
+            users.iteration_timeout,
+            &users.hard,
+            &watcher,
+        )
+        .await;
         let interrupted = matches!(outcome, super::iteration::Outcome::Interrupted);
         let end = record(
             &users.test.metrics,

@@ -2,12 +2,14 @@
 //! if the test is cut short, and record its latency and outcome.
 
 use super::Stop;
+use super::stop::Watcher;
 use crate::Ctx;
 use crate::metrics::{IterationClass, Metrics};
 use crate::registry::IterationFuture;
 use futures_util::FutureExt;
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -23,12 +25,14 @@ pub(crate) enum Outcome {
     Interrupted,
 }
 
-/// Runs one iteration to its end, its timeout, or the hard stop.
+/// Runs one iteration to its end, its timeout, or the hard stop (which `watcher`, the calling
+/// task's registration with `hard`, is woken by).
 pub(crate) async fn run_once(
     run: RunFn,
     ctx: &Ctx,
     timeout: Option<Duration>,
     hard: &Stop,
+    watcher: &Watcher,
 ) -> Outcome {
     let guarded = AssertUnwindSafe(run(ctx)).catch_unwind();
     let timed = async {
@@ -37,18 +41,33 @@ pub(crate) async fn run_once(
             None => Some(guarded.await),
         }
     };
-    tokio::select! {
-        biased;
-        r = timed => match r {
-            None => Outcome::Failed(
-                IterationClass::Timeout,
-                format!("iteration exceeded iteration_timeout of {}", crate::grammar::format_duration(timeout.unwrap_or_default())),
+    let mut timed = std::pin::pin!(timed);
+    let ended = std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = timed.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        watcher.register(cx.waker());
+        if hard.is_stopped() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    match ended {
+        None => Outcome::Interrupted,
+        Some(None) => Outcome::Failed(
+            IterationClass::Timeout,
+            format!(
+                "iteration exceeded iteration_timeout of {}",
+                crate::grammar::format_duration(timeout.unwrap_or_default())
             ),
-            Some(Ok(Ok(()))) => Outcome::Ok,
-            Some(Ok(Err(e))) => Outcome::Failed(IterationClass::User, e.0),
-            Some(Err(payload)) => Outcome::Failed(IterationClass::Panic, format!("panicked: {}", panic_message(&*payload))),
-        },
-        _ = hard.wait() => Outcome::Interrupted,
+        ),
+        Some(Some(Ok(Ok(())))) => Outcome::Ok,
+        Some(Some(Ok(Err(e)))) => Outcome::Failed(IterationClass::User, e.0),
+        Some(Some(Err(payload))) => Outcome::Failed(
+            IterationClass::Panic,
+            format!("panicked: {}", panic_message(&*payload)),
+        ),
     }
 }
 

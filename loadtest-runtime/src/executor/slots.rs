@@ -16,6 +16,7 @@
 
 use super::Stop;
 use super::iteration::{RunFn, record, run_once};
+use super::stop::Watcher;
 use crate::Ctx;
 use crate::config::Arrivals;
 use crate::ctx::TestShared;
@@ -272,13 +273,13 @@ impl Hub {
 
     /// Runs one arrival in this slot and records it; `timer` is the slot's request timer, lent
     /// to the arrival's `Ctx` and given back.
-    async fn run_one(&self, arrival: Arrival, timer: UserTimer) -> UserTimer {
+    async fn run_one(&self, arrival: Arrival, timer: UserTimer, watcher: &Watcher) -> UserTimer {
         let actual = Instant::now();
         let test = &self.test;
         let lag_judged = arrival.intended >= lock(&self.state).start + test.health_warm_up;
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let ctx = Ctx::for_iteration(test.clone(), arrival.k, timer);
-        let outcome = run_once(self.run, &ctx, self.iteration_timeout, &self.hard).await;
+        let outcome = run_once(self.run, &ctx, self.iteration_timeout, &self.hard, watcher).await;
         let timer = ctx.into_timer();
         record(
             &test.metrics,
@@ -299,8 +300,9 @@ async fn slot(hub: Arc<Hub>, first: Arrival) {
     let mut arrival = first;
     let mailbox = Arc::new(Mailbox::default());
     let mut timer = UserTimer::default();
+    let watcher = hub.hard.watch();
     loop {
-        timer = hub.run_one(arrival, timer).await;
+        timer = hub.run_one(arrival, timer, &watcher).await;
         if hub.hard.is_stopped() {
             break;
         }

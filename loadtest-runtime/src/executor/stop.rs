@@ -1,6 +1,14 @@
 //! A one-way stop signal that any number of tasks can check cheaply or wait on.
+//!
+//! Two ways to wait: [`Stop::wait`], a future for a task that waits for little else; and a
+//! [`Watcher`], for a task that runs many iterations and must stop any of them promptly: it
+//! registers once (for the task's life), and each poll only updates its waker, where a new
+//! `wait()` per iteration took the waiters' lock when polled and again when dropped.
 
+use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::Waker;
 use tokio::sync::Notify;
 
 /// Waiters are spread over this many lists, one per worker thread (round robin), so that a
@@ -17,6 +25,8 @@ thread_local! {
 pub(crate) struct Stop {
     flag: AtomicBool,
     notify: [Notify; SHARDS],
+    /// The watchers to wake when stopped (those whose task has ended are dead references).
+    watchers: Mutex<Vec<Weak<AtomicWaker>>>,
 }
 
 impl Default for Stop {
@@ -24,7 +34,20 @@ impl Default for Stop {
         Stop {
             flag: AtomicBool::new(false),
             notify: std::array::from_fn(|_| Notify::new()),
+            watchers: Mutex::new(Vec::new()),
         }
+    }
+}
+
+/// A task's registration with a [`Stop`], made once and kept for the task's life.
+pub(crate) struct Watcher(Arc<AtomicWaker>);
+
+impl Watcher {
+    /// Asks to be woken through `waker` when the stop comes. Cheap when it is the same waker as
+    /// last time. Check [`Stop::is_stopped`] after it, not before, so a stop is never missed.
+    #[inline]
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.0.register(waker);
     }
 }
 
@@ -34,6 +57,23 @@ impl Stop {
         for n in &self.notify {
             n.notify_waiters();
         }
+        let watchers =
+            std::mem::take(&mut *self.watchers.lock().unwrap_or_else(PoisonError::into_inner));
+        for w in watchers.iter().filter_map(Weak::upgrade) {
+            w.wake();
+        }
+    }
+
+    /// Registers a watcher (once per task).
+    pub(crate) fn watch(&self) -> Watcher {
+        let cell = Arc::new(AtomicWaker::new());
+        let mut watchers = self.watchers.lock().unwrap_or_else(PoisonError::into_inner);
+        // Dead references are dropped as the list grows, so it stays as long as the live tasks.
+        if watchers.len() >= 64 && watchers.len().is_power_of_two() {
+            watchers.retain(|w| w.strong_count() > 0);
+        }
+        watchers.push(Arc::downgrade(&cell));
+        Watcher(cell)
     }
 
     #[inline]
@@ -56,7 +96,6 @@ impl Stop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[tokio::test]
     async fn waiters_wake_and_late_waiters_return_at_once() {
@@ -68,6 +107,31 @@ mod tests {
         waiter.await.unwrap();
         stop.wait().await;
         assert!(stop.is_stopped());
+    }
+
+    #[tokio::test]
+    async fn a_watcher_is_woken_by_the_stop_and_sees_it() {
+        let stop = Arc::new(Stop::default());
+        let s = stop.clone();
+        let watched = tokio::spawn(async move {
+            let watcher = s.watch();
+            // Waits the way run_once does: register, then check.
+            std::future::poll_fn(|cx| {
+                watcher.register(cx.waker());
+                if s.is_stopped() {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            })
+            .await
+        });
+        tokio::task::yield_now().await;
+        stop.stop();
+        tokio::time::timeout(std::time::Duration::from_secs(30), watched)
+            .await
+            .expect("the watcher was woken")
+            .unwrap();
     }
 
     #[test]
