@@ -4,6 +4,7 @@ pub use loadtest_report::hdr;
 mod process;
 pub use process::current_rss;
 pub(crate) mod names;
+mod names_map;
 mod recorder;
 mod shard;
 

@@ -3,6 +3,7 @@
 
 use super::hdr::{self, Hist};
 use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
+use super::names_map::NameMap;
 use loadtest_report::verdict::Measurements;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -247,7 +248,7 @@ pub(crate) struct Shard {
     pub(crate) latency: Hist,
     pub(crate) latency_uncorrected: Hist,
     pub(crate) lag: Hist,
-    pub(crate) requests: HashMap<Box<str>, RequestStats>,
+    pub(crate) requests: NameMap<RequestStats>,
     pub(crate) retries_attempted: u64,
     pub(crate) retries_exhausted: u64,
     pub(crate) custom_latencies: HashMap<Box<str>, Hist>,
@@ -280,7 +281,7 @@ impl Default for Shard {
             latency: hdr::new_hist(),
             latency_uncorrected: hdr::new_hist(),
             lag: hdr::new_hist(),
-            requests: HashMap::new(),
+            requests: NameMap::default(),
             retries_attempted: 0,
             retries_exhausted: 0,
             custom_latencies: HashMap::new(),
