@@ -5,7 +5,7 @@
 use crate::report::{Histogram, LatencySummary};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 
 /// The histogram type used for every latency.
 pub type Hist = hdrhistogram::Histogram<u64>;
@@ -28,65 +28,12 @@ pub fn record(h: &mut Hist, us: u64) {
 /// Encodes a histogram in the interchange form of HdrHistogram's libraries and log format:
 /// compressed V2 (V2-deflate, cookie `0x1c849314`), then base64. The text starts `HISTF`, and
 /// `HdrHistogram.decode` of the Java, Go, Python and C libraries reads it.
-///
-/// The bytes are those of `hdrhistogram`'s `V2DeflateSerializer`, made with a serializer and a
-/// compressor kept per thread: a new deflate compressor zeroes hundreds of kilobytes of tables,
-/// which cost more than encoding a histogram, and a run encodes several every second.
 pub fn encode(h: &Hist) -> String {
-    ENCODER.with(|e| STANDARD.encode(e.borrow_mut().deflated(h)))
-}
-
-thread_local! {
-    static ENCODER: std::cell::RefCell<Encoder> = std::cell::RefCell::new(Encoder::new());
-}
-
-/// A reusable V2-deflate encoder: the uncompressed V2 bytes, then a zlib stream of them behind
-/// the cookie and the compressed length, as `V2DeflateSerializer` writes them.
-struct Encoder {
-    v2: V2Serializer,
-    raw: Vec<u8>,
-    out: Vec<u8>,
-    deflate: flate2::Compress,
-}
-
-impl Encoder {
-    fn new() -> Encoder {
-        Encoder {
-            v2: V2Serializer::new(),
-            raw: Vec::new(),
-            out: Vec::new(),
-            deflate: flate2::Compress::new(flate2::Compression::default(), true),
-        }
-    }
-
-    fn deflated(&mut self, h: &Hist) -> &[u8] {
-        self.raw.clear();
-        self.v2
-            .serialize(h, &mut self.raw)
-            .expect("serializing into a Vec cannot fail");
-        self.out.clear();
-        self.out.extend_from_slice(&V2_DEFLATE_COOKIE.to_be_bytes());
-        self.out.extend_from_slice(&[0; 4]); // the compressed length, filled in below
-        self.deflate.reset();
-        loop {
-            self.out.reserve(self.raw.len() / 2 + 64);
-            let consumed = self.deflate.total_in() as usize;
-            let status = self
-                .deflate
-                .compress_vec(
-                    &self.raw[consumed..],
-                    &mut self.out,
-                    flate2::FlushCompress::Finish,
-                )
-                .expect("deflating into a Vec cannot fail");
-            if status == flate2::Status::StreamEnd {
-                break;
-            }
-        }
-        let compressed = (self.out.len() - 8) as u32;
-        self.out[4..8].copy_from_slice(&compressed.to_be_bytes());
-        &self.out
-    }
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut buf)
+        .expect("serializing into a Vec cannot fail");
+    STANDARD.encode(buf)
 }
 
 /// Encodes a histogram as uncompressed V2, then base64: what reports of schema version 1 carry.
@@ -282,34 +229,6 @@ pub fn to_report(h: &Hist) -> Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_reused_encoder_writes_the_bytes_of_hdrhistograms_serializer() {
-        // Histograms of several shapes, one after the other on one thread: the encoder kept
-        // between them must write each exactly as a fresh V2DeflateSerializer does.
-        let mut shapes = vec![new_hist()];
-        let mut h = new_hist();
-        for v in [1, 10, 100, 1_000, 123_456, MAX_US] {
-            record(&mut h, v);
-        }
-        shapes.push(h);
-        let mut wide = new_hist();
-        for i in 0..20_000u64 {
-            record(&mut wide, (i * 7919) % 5_000_000 + 1);
-        }
-        shapes.push(wide);
-        let mut one = new_hist();
-        record(&mut one, 42);
-        shapes.push(one);
-        for (i, h) in shapes.iter().enumerate() {
-            let mut theirs = Vec::new();
-            hdrhistogram::serialization::V2DeflateSerializer::new()
-                .serialize(h, &mut theirs)
-                .unwrap();
-            assert_eq!(encode(h), STANDARD.encode(&theirs), "shape {i}");
-            assert_eq!(&decode(&encode(h)).unwrap(), h, "shape {i}");
-        }
-    }
 
     #[test]
     fn encoding_round_trips() {
