@@ -130,6 +130,8 @@ async fn run_share(
         hard,
     );
     let drop_when_busy = plan.on_saturation == Saturation::Drop;
+    // Registered once: a `soft.wait()` per arrival took the stop's lock twice.
+    let stopping = soft.watch();
     let timer = FineTimer::new();
     let mut last_wake = start;
     loop {
@@ -139,7 +141,7 @@ async fn run_share(
             Step::Busy => {
                 tokio::select! {
                     _ = hub.slot_freed() => {}
-                    _ = soft.wait() => break,
+                    _ = stopping.stopped(&soft) => break,
                 }
             }
             Step::At(intended) => {
@@ -147,7 +149,7 @@ async fn run_share(
                 let wake = intended.max(last_wake + MIN_WAKE_SPACING);
                 tokio::select! {
                     _ = timer.sleep_until(wake) => {}
-                    _ = soft.wait() => break,
+                    _ = stopping.stopped(&soft) => break,
                 }
                 last_wake = Instant::now();
             }

@@ -43,6 +43,19 @@ impl Default for Stop {
 pub(crate) struct Watcher(Arc<AtomicWaker>);
 
 impl Watcher {
+    /// Resolves once `stop` (the stop this watcher registered with) is set: for `select!`.
+    pub(crate) async fn stopped(&self, stop: &Stop) {
+        std::future::poll_fn(|cx| {
+            self.register(cx.waker());
+            if stop.is_stopped() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
     /// Asks to be woken through `waker` when the stop comes. Cheap when it is the same waker as
     /// last time. Check [`Stop::is_stopped`] after it, not before, so a stop is never missed.
     #[inline]
