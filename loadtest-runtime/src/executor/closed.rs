@@ -145,14 +145,7 @@ async fn user(users: Arc<Users>, id: u64, global_id: u64) {
             break;
         }
         let start = next_start.take().unwrap_or_else(Instant::now);
-        let outcome = run_once(
-            users.run,
-            &ctx,
-            users.iteration_timeout,
-            &users.hard,
-            &watcher,
-        )
-        .await;
+        let outcome = run_once(users.run, &ctx, users.iteration_timeout, &watcher).await;
         let interrupted = matches!(outcome, super::iteration::Outcome::Interrupted);
         let end = record(
             &users.test.metrics,

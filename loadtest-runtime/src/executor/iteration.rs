@@ -1,7 +1,6 @@
 //! One iteration: run the function with panics caught and the iteration timeout applied, stop it
 //! if the test is cut short, and record its latency and outcome.
 
-use super::Stop;
 use super::stop::Watcher;
 use crate::Ctx;
 use crate::metrics::{IterationClass, Metrics};
@@ -25,14 +24,13 @@ pub(crate) enum Outcome {
     Interrupted,
 }
 
-/// Runs one iteration to its end, its timeout, or the hard stop (which `watcher`, the calling
-/// task's registration with `hard`, is woken by).
+/// Runs one iteration to its end, its timeout, or the hard stop (`hard`: the calling task's
+/// watcher of it).
 pub(crate) async fn run_once(
     run: RunFn,
     ctx: &Ctx,
     timeout: Option<Duration>,
-    hard: &Stop,
-    watcher: &Watcher,
+    hard: &Watcher,
 ) -> Outcome {
     let guarded = AssertUnwindSafe(run(ctx)).catch_unwind();
     let timed = async {
@@ -46,7 +44,7 @@ pub(crate) async fn run_once(
         if let Poll::Ready(r) = timed.as_mut().poll(cx) {
             return Poll::Ready(Some(r));
         }
-        watcher.register(cx.waker());
+        hard.register(cx.waker());
         if hard.is_stopped() {
             return Poll::Ready(None);
         }

@@ -141,7 +141,7 @@ async fn run_share(
             Step::Busy => {
                 tokio::select! {
                     _ = hub.slot_freed() => {}
-                    _ = stopping.stopped(&soft) => break,
+                    _ = stopping.stopped() => break,
                 }
             }
             Step::At(intended) => {
@@ -149,7 +149,7 @@ async fn run_share(
                 let wake = intended.max(last_wake + MIN_WAKE_SPACING);
                 tokio::select! {
                     _ = timer.sleep_until(wake) => {}
-                    _ = stopping.stopped(&soft) => break,
+                    _ = stopping.stopped() => break,
                 }
                 last_wake = Instant::now();
             }

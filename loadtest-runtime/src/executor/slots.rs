@@ -279,7 +279,7 @@ impl Hub {
         let lag_judged = arrival.intended >= lock(&self.state).start + test.health_warm_up;
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let ctx = Ctx::for_iteration(test.clone(), arrival.k, timer);
-        let outcome = run_once(self.run, &ctx, self.iteration_timeout, &self.hard, watcher).await;
+        let outcome = run_once(self.run, &ctx, self.iteration_timeout, watcher).await;
         let timer = ctx.into_timer();
         record(
             &test.metrics,

@@ -39,15 +39,20 @@ impl Default for Stop {
     }
 }
 
-/// A task's registration with a [`Stop`], made once and kept for the task's life.
-pub(crate) struct Watcher(Arc<AtomicWaker>);
+/// A task's registration with a [`Stop`], made the first time the task has to wait for it and
+/// kept for the task's life (a task that never waits, such as an idle virtual user whose
+/// iterations end at once, never registers and costs nothing).
+pub(crate) struct Watcher {
+    stop: Arc<Stop>,
+    cell: std::sync::OnceLock<Arc<AtomicWaker>>,
+}
 
 impl Watcher {
-    /// Resolves once `stop` (the stop this watcher registered with) is set: for `select!`.
-    pub(crate) async fn stopped(&self, stop: &Stop) {
+    /// Resolves once the stop is set: for `select!`.
+    pub(crate) async fn stopped(&self) {
         std::future::poll_fn(|cx| {
             self.register(cx.waker());
-            if stop.is_stopped() {
+            if self.is_stopped() {
                 std::task::Poll::Ready(())
             } else {
                 std::task::Poll::Pending
@@ -60,7 +65,13 @@ impl Watcher {
     /// last time. Check [`Stop::is_stopped`] after it, not before, so a stop is never missed.
     #[inline]
     pub(crate) fn register(&self, waker: &Waker) {
-        self.0.register(waker);
+        self.cell.get_or_init(|| self.stop.enlist()).register(waker);
+    }
+
+    /// Whether the stop this watcher watches is set.
+    #[inline]
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stop.is_stopped()
     }
 }
 
@@ -77,8 +88,16 @@ impl Stop {
         }
     }
 
-    /// Registers a watcher (once per task).
-    pub(crate) fn watch(&self) -> Watcher {
+    /// A watcher of this stop, for one task.
+    pub(crate) fn watch(self: &Arc<Self>) -> Watcher {
+        Watcher {
+            stop: self.clone(),
+            cell: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Adds a waker cell to the list the stop wakes.
+    fn enlist(&self) -> Arc<AtomicWaker> {
         let cell = Arc::new(AtomicWaker::new());
         let mut watchers = self.watchers.lock().unwrap_or_else(PoisonError::into_inner);
         // Dead references are dropped as the list grows, so it stays as long as the live tasks.
@@ -86,7 +105,7 @@ impl Stop {
             watchers.retain(|w| w.strong_count() > 0);
         }
         watchers.push(Arc::downgrade(&cell));
-        Watcher(cell)
+        cell
     }
 
     #[inline]
