@@ -13,6 +13,12 @@ use std::sync::Arc;
 pub(crate) fn connector(
     accept_invalid_certs: bool,
 ) -> Result<tokio_rustls::TlsConnector, rustls::Error> {
+    // rustls 0.23.48 deprecates its ring provider for lacking post-quantum key exchange. A load
+    // generator does not need it (its traffic is the test's, to the test's own servers), and the
+    // provider that has it (aws-lc-rs) builds a C library with CMake for every user: ring stays,
+    // and the deprecation is allowed here alone, so the runtime builds without warnings on any
+    // 0.23 release.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
