@@ -162,7 +162,7 @@ pub const OPTIONS: &[OptionInfo] = &[
     OptionInfo {
         name: "local_addresses",
         kind: ValueKind::List,
-        accepts: "a list of source IP addresses or CIDR blocks that connections are opened from, round-robin (hyper transport), e.g. [\"127.0.0.2\", \"127.0.0.3\"] or [\"127.0.0.0/30\"]",
+        accepts: "a list of source IP addresses or CIDR blocks that connections are opened from, round-robin (native and hyper transports), e.g. [\"127.0.0.2\", \"127.0.0.3\"] or [\"127.0.0.0/30\"]",
     },
 ];
 

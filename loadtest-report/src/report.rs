@@ -332,10 +332,11 @@ pub struct TestResult {
     pub errors: Vec<ErrorSample>,
     /// Whether every threshold held (the verdict before any baseline comparison).
     pub passed: bool,
-    /// Connections opened and reused (hyper transport; zero on reqwest, whose pool is not seen).
+    /// Connections opened and reused (native and hyper transports; zero on reqwest, whose pool is
+    /// not seen).
     #[serde(default)]
     pub connections: ConnectionCounts,
-    /// Phase timings of requests (hyper transport): `dns`, `connect`, `tls` (per connection
+    /// Phase timings of requests (native and hyper transports): `dns`, `connect`, `tls` (per connection
     /// opened), `first_byte` (request sent to response head) and `transfer` (head to end of body).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phases: BTreeMap<String, Histogram>,

@@ -43,7 +43,7 @@ pub struct Ctx {
     pub(crate) user: u64,
     pub(crate) iteration: u64,
     state: Mutex<Option<Box<dyn Any + Send>>>,
-    /// This user's connections (hyper transport, closed model); `None` when its requests use
+    /// This user's connections (native and hyper transports, closed model); `None` when its requests use
     /// the worker thread's set (open model).
     pub(crate) conns: Option<Mutex<ConnSet>>,
     /// This user's cookies.

@@ -21,7 +21,7 @@ pub enum RuntimeError {
     /// The HTTP client could not be built (e.g. no TLS roots).
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[source] reqwest::Error),
-    /// The TLS configuration of the hyper transport could not be built.
+    /// The TLS configuration of the per-connection transports could not be built.
     #[error("cannot configure TLS: {0}")]
     Tls(#[source] rustls::Error),
     /// A task that generates the load ended abnormally.

@@ -1,5 +1,6 @@
-//! Running one load test: the closed and open models, the iteration wrapper (panics, timeouts,
-//! recording), stopping, and the per-second collector that turns shards into a result.
+//! Running one load test: the closed model (a task per virtual user) and the open model (long-lived
+//! slots per worker pulling due arrivals), the iteration wrapper (panics, timeouts, recording),
+//! stopping, and the per-second collector that turns shards into a result.
 
 mod closed;
 mod driver;

@@ -1,7 +1,8 @@
-//! The instrumented HTTP client behind `ctx.http()`: two transports under one API (hyper with
-//! connections owned by each user, the default; or reqwest's pooled client), every attempt
-//! measured and classified, retries with backoff, a global rate limit, a cookie jar per user and
-//! bounded response bodies.
+//! The instrumented HTTP client behind `ctx.http()`: three transports under one API (connections
+//! owned by each user, HTTP/1.1 exchanged natively, the default, or by hyper; or reqwest's pooled
+//! client), every attempt measured and classified, retries with backoff, a global rate limit, a
+//! per-request timeout without a timer per request, a cookie jar per user and bounded response
+//! bodies.
 
 mod client;
 pub(crate) mod cookies;

@@ -184,8 +184,8 @@ pub mod prelude {
 /// `false` turns off the cookie jar each virtual user keeps (default `true`).
 ///
 /// ## `local_addresses`
-/// Source addresses connections are opened from, round-robin (hyper transport): addresses or CIDR
-/// blocks, e.g. `["127.0.0.2", "127.0.0.3"]` or `["127.0.0.0/30"]`.
+/// Source addresses connections are opened from, round-robin (native and hyper transports):
+/// addresses or CIDR blocks, e.g. `["127.0.0.2", "127.0.0.3"]` or `["127.0.0.0/30"]`.
 ///
 /// ## `tolerance`
 /// Regression tolerances for the baseline gate, per metric: `["p99=20%", "error_rate=0.5%"]`.

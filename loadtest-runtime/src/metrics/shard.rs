@@ -154,7 +154,7 @@ fn bump_status(v: &mut Vec<(u16, u64)>, status: u16, n: u64) {
 }
 
 /// What one request attempt's connection work took: the phase timings (microseconds) and how
-/// its connection was come by. Only the hyper transport measures these.
+/// its connection was come by. The native and hyper transports measure these (not reqwest).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Phases {
     pub(crate) dns_us: Option<u64>,

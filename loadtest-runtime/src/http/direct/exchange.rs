@@ -1,4 +1,4 @@
-//! One request on the hyper transport: a connection taken from (or opened for) the request's
+//! One request on a per-connection transport (native or hyper): a connection taken from (or opened for) the request's
 //! home, the request sent and its whole body read, redirects followed (at most
 //! [`MAX_REDIRECTS`]; 301, 302 and 303 turn into a GET, 307 and 308 keep the method and body;
 //! `Location` is resolved against the request URL; credentials and cookies are not carried to
