@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod scrape;
+
 use loadtest_demo_server::DemoServer;
 use loadtest_report::report::RunReport;
 use std::path::{Path, PathBuf};
