@@ -332,6 +332,7 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
             .collect(),
         custom_counters: counters,
         series,
+        // Evaluated on the merged data below.
         thresholds: Vec::new(),
         generator,
         errors,
@@ -362,8 +363,8 @@ pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), String> {
             .collect::<Result<Vec<_>, _>>()?
     };
     let m = Decoded::from_result(r)?;
-    r.thresholds = verdict::evaluate(&rules, &m, r.elapsed_s);
-    r.passed = verdict::thresholds_held(&r.thresholds, r.aborted_by.as_deref());
+    let outcomes = verdict::evaluate(&rules, &m, r.elapsed_s);
+    verdict::set_thresholds(r, outcomes);
     Ok(())
 }
 

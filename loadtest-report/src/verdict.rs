@@ -412,6 +412,14 @@ pub fn thresholds_held(thresholds: &[ThresholdOutcome], aborted_by: Option<&str>
     thresholds.iter().all(|t| t.passed) && aborted_by.is_none()
 }
 
+/// Gives a result the outcomes of its rules, evaluated again on other data (a merge of shards,
+/// a capacity step's seconds after its warm-up), and the `passed` that follows from them by
+/// [`thresholds_held`]: the two never disagree.
+pub fn set_thresholds(result: &mut TestResult, thresholds: Vec<ThresholdOutcome>) {
+    result.passed = thresholds_held(&thresholds, result.aborted_by.as_deref());
+    result.thresholds = thresholds;
+}
+
 /// How a test ended, owned: what [`Unjudged`] holds until the test is judged.
 #[derive(Clone, Debug)]
 pub enum Ended {

@@ -4,7 +4,7 @@
 //! Not part of CI (it takes 7 to 8 minutes and measures the machine); run it on demand:
 //!
 //! ```text
-//! cargo test --release -p loadtest-e2e --test calibration -- --ignored --nocapture calibrate
+//! cargo test --release -p loadtest-e2e --test integration -- --ignored --nocapture calibration::calibrate
 //! ```
 //!
 //! One loopback demo server answers `/` after a base delay of 10 ms. The load test below (closed
@@ -21,7 +21,7 @@
 //!
 //! ```text
 //! CALIBRATION_TOLERANCES="p50=10%,p95=15%,p99=25%,throughput=10%" \
-//!   cargo test --release -p loadtest-e2e --test calibration -- --ignored --nocapture reevaluate
+//!   cargo test --release -p loadtest-e2e --test integration -- --ignored --nocapture calibration::reevaluate
 //! ```
 //!
 //! (`CALIBRATION_TOLERANCES=""` evaluates the defaults again; without the variable `reevaluate`

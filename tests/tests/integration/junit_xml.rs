@@ -2,7 +2,7 @@
 //! output contain: markup characters, `]]>` (which would end a CDATA section) and control
 //! characters XML 1.0 cannot hold.
 
-mod common;
+use crate::common;
 
 use cargo_loadtest::output::junit;
 use common::synthetic;

@@ -2,7 +2,7 @@
 //! self-contained, that it shows the verdict's statuses rather than deciding any, that names
 //! and messages are escaped, and its size for a 10-minute run.
 
-mod common;
+use crate::common;
 
 use cargo_loadtest::output::html;
 use common::synthetic;

@@ -2,7 +2,7 @@
 //! git repository with two commits. Each revision's setup hook starts its own loopback server
 //! whose service time is a constant in the source, so a commit can make the server slower.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{MetricVerdict, RunStatus, TestStatus};
 use std::io::{BufRead, BufReader};

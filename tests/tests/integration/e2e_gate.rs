@@ -1,6 +1,6 @@
 //! End-to-end: baselines and the regression gate through the real binary.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{MetricVerdict, RunReport, TestStatus};
 use std::time::Duration;
@@ -294,7 +294,7 @@ fn every_output_says_what_the_baseline_comparison_decided() {
     server.server.set_delay(Duration::from_millis(30));
     let (said, report) = judged_everywhere(&f, &url, "judged-once");
     let t = &report.tests[0];
-    assert_eq!(said, Said::all(false), "{t:?}");
+    assert_eq!(said, Said::all(false), "{:?}: {:?}", t.status, t.failures);
     assert!(t.comparison.as_ref().is_some_and(|c| c.regressed), "{t:?}");
     assert!(
         t.failures
@@ -308,7 +308,7 @@ fn every_output_says_what_the_baseline_comparison_decided() {
     server.server.set_delay(Duration::from_millis(10));
     let (said, report) = judged_everywhere(&f, &url, "judged-once");
     let t = &report.tests[0];
-    assert_eq!(said, Said::all(true), "{t:?}");
+    assert_eq!(said, Said::all(true), "{:?}: {:?}", t.status, t.failures);
     let c = t.comparison.as_ref().expect("a comparison");
     let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
     assert_eq!(p50.verdict, MetricVerdict::Improved, "{p50:?}");

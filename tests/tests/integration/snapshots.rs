@@ -2,7 +2,7 @@
 //! rendered from the deterministic synthetic report. JUnit's suite timestamp is the time of
 //! rendering, so it is redacted.
 
-mod common;
+use crate::common;
 
 use cargo_loadtest::output::{junit, markdown, summary};
 use common::synthetic;

@@ -6,7 +6,7 @@
 //! clone and depends on the runtime by path) and share the e2e target directory: two builds in
 //! all, one per test that runs load tests.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -2,7 +2,7 @@
 //! folders, against a loopback server the test starts. Reports are read with the project's own
 //! types, validated against the JSON Schema, and parsed with a real XML parser.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{RunStatus, TestStatus};
 use support::{CLIENTS, Fixture, Server, serial, text, validate_schema};

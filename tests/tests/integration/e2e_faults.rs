@@ -2,7 +2,7 @@
 //! the build and the run, kill -9 during a baseline save, too few file descriptors, huge
 //! responses, and arguments that look like shell code.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{RunReport, RunStatus, TestStatus};
 use std::process::Stdio;

@@ -1,7 +1,7 @@
 //! `schema/report.schema.json` describes the JSON report exactly: a realistic report validates,
 //! broken ones do not, and the JSON reads back into the same `RunReport`.
 
-mod common;
+use crate::common;
 
 use common::synthetic;
 use loadtest_report::report::RunReport;

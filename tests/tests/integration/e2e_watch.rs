@@ -6,17 +6,14 @@
 //! Prometheus and Chromium are Debian packages that `.ci/run` installs. Where one is missing
 //! the test that needs it says so and returns, except under `CI=true`, where it fails.
 
-mod support;
+use crate::support;
 
 use loadtest_report::live::LATENCY_BUCKETS_US;
 use loadtest_report::report::{RunReport, TestReport, TestStatus};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::scrape::{Scraper, free_port, http_get, samples, sum};
 use support::{Fixture, Server, serial, text};

@@ -4,7 +4,7 @@
 //! `tests/interchange_check.py`) and Python's csv module read them and compare with the JSON.
 //! `.ci/run` installs the package when it is missing.
 
-mod support;
+use crate::support;
 
 use loadtest_runtime::metrics::hdr;
 use loadtest_runtime::report::{RunReport, TestResult};

@@ -4,7 +4,7 @@
 //! are not regular files, misspelt `loadtest.toml` sections, compare paths, ids in URLs bounded,
 //! a generator disturbed by a busy loop on its core, and a target restarted mid-run.
 
-mod support;
+use crate::support;
 
 use loadtest_demo_server::DemoServer;
 use loadtest_report::report::{RunReport, TestResult};
