@@ -69,6 +69,7 @@ async fn calibration_get(ctx: &Ctx) -> Result<()> {
 #[test]
 #[ignore = "measures the machine for 7-8 minutes; run on demand with --ignored --nocapture"]
 fn calibrate() {
+    let _g = crate::support::serial();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,6 +159,7 @@ fn calibrate() {
 #[test]
 #[ignore = "needs the results of `calibrate` in target/calibration and CALIBRATION_TOLERANCES"]
 fn reevaluate() {
+    let _g = crate::support::concurrent(&[]);
     let Some(spec) = std::env::var_os("CALIBRATION_TOLERANCES") else {
         eprintln!("reevaluate: CALIBRATION_TOLERANCES is not set; nothing to do");
         return;

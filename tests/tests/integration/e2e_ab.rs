@@ -208,7 +208,7 @@ fn tests_in_only_one_revision_are_new_or_removed_not_failed() {
 
 #[test]
 fn a_base_revision_that_is_missing_or_does_not_build_runs_nothing() {
-    let _g = serial();
+    let _g = support::concurrent(&["ab"]);
     let f = repository();
     let out = f.run(&["--baseline-rev", "no-such-branch"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

@@ -15,6 +15,7 @@ fn charts(page: &str, kind: &str) -> usize {
 
 #[test]
 fn every_test_with_a_result_gets_its_three_charts_and_tables() {
+    let _g = crate::support::concurrent(&[]);
     let report = synthetic::report();
     let page = html::render(&report, None);
     let with_result = report.tests.iter().filter(|t| t.result.is_some()).count();
@@ -41,6 +42,7 @@ fn every_test_with_a_result_gets_its_three_charts_and_tables() {
 
 #[test]
 fn statuses_are_the_reports_and_rendering_is_deterministic() {
+    let _g = crate::support::concurrent(&[]);
     let mut report = synthetic::report();
     let page = html::render(&report, None);
     assert_eq!(page, html::render(&report, None));
@@ -58,6 +60,7 @@ fn statuses_are_the_reports_and_rendering_is_deterministic() {
 
 #[test]
 fn names_and_messages_are_escaped() {
+    let _g = crate::support::concurrent(&[]);
     let mut report = synthetic::report();
     report.tests[0].name = "<script>alert(1)</script>".into();
     report.tests[2].error = Some("broken <b> & \"quoted\" \u{1b}[31m".into());
@@ -69,6 +72,7 @@ fn names_and_messages_are_escaped() {
 
 #[test]
 fn a_capacity_search_shows_its_finding_steps_and_their_p99_by_rate() {
+    let _g = crate::support::concurrent(&[]);
     let mut report = synthetic::report();
     report.tests.push(synthetic::capacity_searched());
     let page = html::render(&report, None);
@@ -113,6 +117,7 @@ fn a_capacity_search_shows_its_finding_steps_and_their_p99_by_rate() {
 
 #[test]
 fn a_baseline_is_drawn_dashed_under_the_run() {
+    let _g = crate::support::concurrent(&[]);
     let report = synthetic::report();
     let without = html::render(&report, None);
     let with = html::render(&report, Some(&report));
@@ -158,6 +163,7 @@ fn ten_minutes() -> RunReport {
 
 #[test]
 fn a_ten_minute_run_renders_to_a_page_of_bounded_size() {
+    let _g = crate::support::concurrent(&[]);
     let report = ten_minutes();
     let page = html::render(&report, Some(&report));
     let json = serde_json::to_vec(&report).unwrap().len();

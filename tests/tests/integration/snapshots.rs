@@ -9,16 +9,19 @@ use common::synthetic;
 
 #[test]
 fn summary_table() {
+    let _g = crate::support::concurrent(&[]);
     insta::assert_snapshot!(summary::table(&synthetic::report()));
 }
 
 #[test]
 fn markdown_report() {
+    let _g = crate::support::concurrent(&[]);
     insta::assert_snapshot!(markdown::render(&synthetic::report()));
 }
 
 #[test]
 fn junit_report() {
+    let _g = crate::support::concurrent(&[]);
     let xml = junit::render(&synthetic::report());
     roxmltree::Document::parse(&xml).expect("the JUnit report is well-formed XML");
     insta::with_settings!({filters => vec![
