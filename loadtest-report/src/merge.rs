@@ -556,12 +556,8 @@ pub fn merge_runs(
                 ));
             }
         }
-        let names = |r: &RunReport| -> Vec<String> {
-            r.tests
-                .iter()
-                .map(|t| format!("{}::{}::{}", t.package, t.target, t.name))
-                .collect()
-        };
+        let names =
+            |r: &RunReport| -> Vec<String> { r.tests.iter().map(|t| t.id().to_string()).collect() };
         let (na, nb) = (names(&first.report), names(&other.report));
         if na != nb {
             let only_a: Vec<&String> = na.iter().filter(|n| !nb.contains(n)).collect();

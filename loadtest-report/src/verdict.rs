@@ -460,6 +460,15 @@ pub struct Unjudged {
 }
 
 impl Unjudged {
+    /// The test's identity.
+    pub fn id(&self) -> crate::report::TestId<'_> {
+        crate::report::TestId {
+            package: &self.package,
+            target: &self.target,
+            name: &self.name,
+        }
+    }
+
     /// The result the harness reported, if any (a capacity search's kept step included).
     pub fn result(&self) -> Option<&TestResult> {
         match &self.ended {

@@ -1,5 +1,5 @@
-//! Comparing a test with a saved baseline before it is judged: the baseline's test is found by
-//! package, target and name, the load models are checked for comparability, and each metric is
+//! Comparing a test with a saved baseline before it is judged: the baseline's test is the one
+//! of the same [`TestId`](loadtest_report::report::TestId) ([`RunReport::test`]), the load models are checked for comparability, and each metric is
 //! judged ([`gate::compare`], [`gate::compare_capacity`]). The comparison is part of the
 //! evidence the one verdict ([`loadtest_report::verdict::Unjudged::judge`]) sees: nothing here
 //! decides a test's status.
@@ -48,10 +48,7 @@ impl<'b> Comparer<'b> {
     /// tolerance.
     pub fn compare(&mut self, index: usize, test: &Unjudged) -> Result<Option<Comparison>, String> {
         let info = &self.info;
-        let old =
-            self.baseline.tests.iter().find(|b| {
-                b.package == test.package && b.target == test.target && b.name == test.name
-            });
+        let old = self.baseline.test(test.id());
         if let Some(new) = test.capacity() {
             // A capacity test compares its capacity, not the step it kept.
             let old = old.and_then(|b| b.capacity.as_ref());

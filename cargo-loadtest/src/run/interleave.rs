@@ -313,17 +313,13 @@ fn base_workspace_args(
     Ok(b)
 }
 
-/// The same test in both revisions: same package, target and name.
+/// The same test in both revisions: the same identity.
 fn same_test(a: &Selected, b: &Selected) -> bool {
-    a.harness.target.package == b.harness.target.package
-        && a.harness.target.target == b.harness.target.target
-        && a.test.name == b.test.name
+    a.id() == b.id()
 }
 
 fn is_report_of(s: &Selected, r: &TestReport) -> bool {
-    r.package == s.harness.target.package
-        && r.target == s.harness.target.target
-        && r.name == s.test.name
+    s.id() == r.id()
 }
 
 /// A test of this revision that never ran (the gate was interrupted first).

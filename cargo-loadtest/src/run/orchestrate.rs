@@ -141,10 +141,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
             let tests: Vec<scale::identity::TestOptions<'_>> = selected
                 .iter()
                 .map(|s| scale::identity::TestOptions {
-                    test: format!(
-                        "{}::{}::{}",
-                        s.harness.target.package, s.harness.target.target, s.test.name
-                    ),
+                    test: s.id().to_string(),
                     attribute: &s.test.options,
                     layers: settings.layers_for(&s.test.name),
                 })

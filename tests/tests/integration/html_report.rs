@@ -4,10 +4,12 @@
 
 use crate::common;
 
+use cargo_loadtest::compare::apply::Comparer;
 use cargo_loadtest::output::html;
 use common::synthetic;
 use loadtest_report::hdr::{new_hist, record, to_report};
-use loadtest_report::report::{IntervalPoint, RunReport, TestStatus};
+use loadtest_report::report::{IntervalPoint, RunReport, TestReport, TestStatus};
+use loadtest_report::verdict::Unjudged;
 
 fn charts(page: &str, kind: &str) -> usize {
     page.matches(&format!("data-chart=\"{kind}\"")).count()
@@ -174,4 +176,59 @@ fn a_ten_minute_run_renders_to_a_page_of_bounded_size() {
     // A bound, not a measurement: it catches a page that embeds data per second it should not.
     assert!(page.len() < 1_500_000, "{} bytes", page.len());
     assert_eq!(charts(&page, "latency"), 3);
+}
+
+/// Issue 24: the page overlays the baseline test the comparison judged against (one rule,
+/// `RunReport::test` by `TestId`): never another package's test of the same target and name,
+/// nor, as its name-only fallback once did, a test of the same name in another target.
+#[test]
+fn the_overlay_is_the_baseline_test_the_comparison_judged_against() {
+    let _g = crate::support::concurrent(&[]);
+    let in_package = |package: &str, target: &str, slower: bool| {
+        let mut result = synthetic::open_model_passed();
+        if slower {
+            for p in &mut result.series {
+                (p.p50_us, p.p95_us, p.p99_us) = (2 * p.p50_us, 2 * p.p95_us, 2 * p.p99_us);
+            }
+        }
+        TestReport {
+            package: package.into(),
+            ..synthetic::judged(target, result)
+        }
+    };
+    let run_of = |tests: Vec<TestReport>| RunReport {
+        tests,
+        ..synthetic::report()
+    };
+    let this = in_package("b", "browse", false);
+    let run = run_of(vec![this.clone()]);
+    // The baseline has the test in two packages: `a`'s is slower.
+    let both = run_of(vec![
+        in_package("a", "browse", true),
+        in_package("b", "browse", false),
+    ]);
+    let only_b = run_of(vec![in_package("b", "browse", false)]);
+    let only_a = run_of(vec![in_package("a", "browse", true)]);
+    let compared = |baseline: &RunReport, test: &TestReport| {
+        Comparer::new(baseline, "baseline \"b1\"", &[], false)
+            .compare(0, &Unjudged::from_report(test.clone()))
+            .expect("no tolerance to parse")
+    };
+    assert_eq!(compared(&both, &this), compared(&only_b, &this));
+    assert_ne!(compared(&both, &this), compared(&only_a, &this));
+    let page = html::render(&run, Some(&both));
+    assert!(page.contains("baseline p99"), "the overlay is drawn");
+    assert_eq!(page, html::render(&run, Some(&only_b)));
+    assert_ne!(page, html::render(&run, Some(&only_a)));
+
+    // The same name in another target is another test: neither compared nor drawn.
+    let elsewhere = in_package("b", "checkout", false);
+    let c = compared(&only_b, &elsewhere).expect("a comparison note");
+    assert!(c.metrics.is_empty(), "{c:?}");
+    assert_eq!(
+        c.note.as_deref(),
+        Some("the baseline has no result for this test")
+    );
+    let page = html::render(&run_of(vec![elsewhere]), Some(&only_b));
+    assert!(!page.contains("baseline p99"), "no overlay");
 }

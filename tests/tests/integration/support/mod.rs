@@ -99,43 +99,59 @@ impl Drop for Concurrent {
     }
 }
 
-/// The `cargo-loadtest` executable, built once through cargo.
+/// The `cargo-loadtest` executable, built once through cargo and copied out of the target
+/// directory (to `target/e2e-fixtures/bin/` of this checkout): cargo hard-links a binary to one
+/// path per target directory, so another build sharing the directory (a second checkout, an
+/// editor) could put its own `cargo-loadtest` there while the suite runs.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(repo_root())
-            .args([
-                "build",
-                "--quiet",
-                "--package",
-                "cargo-loadtest",
-                "--bin",
-                "cargo-loadtest",
-                "--message-format=json",
-            ])
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building cargo-loadtest failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| {
-                v.get("executable")
-                    .and_then(|e| e.as_str())
-                    .map(PathBuf::from)
-            })
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("cargo-loadtest"))
-            })
-            .expect("cargo reported the cargo-loadtest executable")
+        let built = build_binary();
+        let dir = repo_root().join("target/e2e-fixtures/bin");
+        std::fs::create_dir_all(&dir).expect("create the binary's folder");
+        let copy = dir.join(built.file_name().expect("an executable has a name"));
+        // Written beside, then renamed over: a run of the previous copy may still be reading it.
+        let partial = dir.join(format!(".cargo-loadtest-{}", std::process::id()));
+        std::fs::copy(&built, &partial).expect("copy cargo-loadtest");
+        std::fs::rename(&partial, &copy).expect("move the copy of cargo-loadtest in place");
+        copy
     })
+}
+
+/// Builds `cargo-loadtest` with cargo and returns where cargo put it.
+fn build_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(repo_root())
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "cargo-loadtest",
+            "--bin",
+            "cargo-loadtest",
+            "--message-format=json",
+        ])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "building cargo-loadtest failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            v.get("executable")
+                .and_then(|e| e.as_str())
+                .map(PathBuf::from)
+        })
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("cargo-loadtest"))
+        })
+        .expect("cargo reported the cargo-loadtest executable")
 }
 
 /// How fixture harnesses are built: cargo-loadtest's default `release` profile, made dev-like
