@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Wall time of `CI=true bash .ci/run` on fresh clones, one revision after the other, and what
-# each part takes: fmt + clippy, the test build, the end-to-end binaries, trybuild, the rest.
+# each part takes: fmt + clippy, the test build, the end-to-end binaries (one since issue 24,
+# tests/tests/integration), trybuild, the rest.
 # On demand, not in CI; run it on a machine doing nothing else (the suite measures rates).
 #
 #   bash bench/suite-time.sh a98ff59 HEAD       # the commit before issue 10 against now
@@ -51,7 +52,7 @@ for rev in revs:
             if current:
                 runs[current[0]] = runs.get(current[0], 0) + t(l) - current[1]
             current = (m.group(1), t(l)) if m else None
-    e2e = sum(v for k, v in runs.items() if re.search(r"tests/(e2e|scale_examples)", k))
+    e2e = sum(v for k, v in runs.items() if re.search(r"tests/(e2e|scale_examples|integration/)", k))
     ui = sum(v for k, v in runs.items() if k.endswith("tests/ui.rs"))
     rest = total - clippy - build - e2e - ui
     print(f"| {rev} | {rc} | {total:.0f} | {clippy:.0f} | {build:.0f} | {e2e:.0f} | {ui:.0f} | {rest:.0f} |")

@@ -6,8 +6,9 @@
 //! re-quantised), the per-second series are aligned by wall-clock second (each shard's points
 //! placed at the nearest whole second after the earliest shard's start), and each shard's
 //! generator health is kept beside the whole. Thresholds and the error budget are then evaluated
-//! on the merged data by [`crate::verdict::evaluate`], and each test is judged by
-//! [`crate::verdict::judge`]: nothing here decides pass or fail.
+//! on the merged data by [`crate::verdict::evaluate`], the caller compares the merged result
+//! with a baseline when it has one, and each test is judged once, on all of that, by
+//! [`crate::verdict::Unjudged::judge`]: nothing here decides pass or fail.
 //!
 //! [`merge_runs`] checks that the reports belong to one run (same shard count, archive,
 //! binaries, tests and options, naming the first difference), keeps one report per shard index
@@ -16,11 +17,11 @@
 
 use crate::hdr::{self, Hist};
 use crate::report::{
-    ConfigSummary, ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts,
-    MergeInfo, MergedShard, RequestMetrics, RequestTotals, RunInfo, RunReport, RunStatus,
-    SCHEMA_VERSION, ShardHealth, TestReport, TestResult, TestStatus,
+    Comparison, ConfigSummary, ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint,
+    IterationCounts, MergeInfo, MergedShard, RequestMetrics, RequestTotals, RunInfo, RunReport,
+    RunStatus, ShardHealth, TestReport, TestResult, TestStatus,
 };
-use crate::verdict::{self, Evidence, Measurements, Policy};
+use crate::verdict::{self, Ended, Measurements, Policy, Unjudged};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A test's measurements with its histograms decoded: what threshold rules are evaluated on
@@ -331,6 +332,7 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
             .collect(),
         custom_counters: counters,
         series,
+        // Evaluated on the merged data below.
         thresholds: Vec::new(),
         generator,
         errors,
@@ -361,8 +363,8 @@ pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), String> {
             .collect::<Result<Vec<_>, _>>()?
     };
     let m = Decoded::from_result(r)?;
-    r.thresholds = verdict::evaluate(&rules, &m, r.elapsed_s);
-    r.passed = verdict::thresholds_held(&r.thresholds, r.aborted_by.as_deref());
+    let outcomes = verdict::evaluate(&rules, &m, r.elapsed_s);
+    verdict::set_thresholds(r, outcomes);
     Ok(())
 }
 
@@ -469,12 +471,14 @@ pub struct ShardReport {
     pub report: RunReport,
 }
 
-/// A merge: the judged report, and what the terminal should say about how it came about.
+/// A merge: the merged run and its judged tests, and what the terminal should say about how it
+/// came about. The run's report is [`verdict::run_report`] of `run` and `tests`.
 #[derive(Clone, Debug)]
 pub struct Merged {
-    /// The merged run, each test judged by [`verdict::judge`], `status` and `exit_code` set by
-    /// [`verdict::run_outcome`] (a later baseline comparison sets them again).
-    pub report: RunReport,
+    /// Where and when the merged run happened, and its shards.
+    pub run: RunInfo,
+    /// Each merged test, judged by [`verdict::Unjudged::judge`] with its comparison.
+    pub tests: Vec<TestReport>,
     /// Notes for people: shards that ran twice, missing shards.
     pub notes: Vec<String>,
 }
@@ -490,11 +494,22 @@ pub struct MergeContext {
     pub policy: Policy,
 }
 
+/// What [`merge_runs`] asks for each merged test's comparison with a baseline: given the test's
+/// index and evidence, the comparison (`None` without a baseline), or why it cannot be made.
+pub type CompareMerged<'a> = dyn FnMut(usize, &Unjudged) -> Result<Option<Comparison>, String> + 'a;
+
 /// Merges the reports of one scale-out run's shards. Refuses (with the first difference named)
 /// reports that are not shard reports, or that belong to different runs: another shard count,
 /// archive, binary, set of tests, test configuration, or identity. When a shard index has
 /// several reports (a shard that ran twice), the one not interrupted and started last is kept.
-pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged, String> {
+///
+/// `compare` is asked, for each test in order (its index and its evidence), for its comparison
+/// with a baseline, before the test is judged; an error ends the merge.
+pub fn merge_runs(
+    inputs: Vec<ShardReport>,
+    ctx: &MergeContext,
+    compare: &mut CompareMerged<'_>,
+) -> Result<Merged, String> {
     if inputs.is_empty() {
         return Err("no shard report to merge".into());
     }
@@ -541,12 +556,8 @@ pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged
                 ));
             }
         }
-        let names = |r: &RunReport| -> Vec<String> {
-            r.tests
-                .iter()
-                .map(|t| format!("{}::{}::{}", t.package, t.target, t.name))
-                .collect()
-        };
+        let names =
+            |r: &RunReport| -> Vec<String> { r.tests.iter().map(|t| t.id().to_string()).collect() };
         let (na, nb) = (names(&first.report), names(&other.report));
         if na != nb {
             let only_a: Vec<&String> = na.iter().filter(|n| !nb.contains(n)).collect();
@@ -635,7 +646,8 @@ pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged
                 format!("shard {idx}/{count}: {why}")
             })
             .collect();
-        let (status, failures, result) = if no_result.is_empty() {
+        // A capacity search is one generator's search: shards' searches are not merged.
+        let ended = if no_result.is_empty() {
             let parts: Vec<ShardResult<'_>> = per_shard
                 .iter()
                 .map(|(idx, k, tr)| ShardResult {
@@ -646,39 +658,28 @@ pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged
                 .collect();
             let merged = merge_results(&parts, &missing)
                 .map_err(|e| format!("{}::{}: {e}", t.target, t.name))?;
-            let j = verdict::judge(
-                Evidence::Finished {
-                    result: &merged,
-                    comparison: None,
-                },
-                &ctx.policy,
-            );
-            (j.status, j.failures, Some(merged))
+            Ended::Finished(merged)
         } else {
             let reason = no_result.join("; ");
             let interrupted = per_shard
                 .iter()
                 .any(|(_, _, tr)| tr.status == TestStatus::Interrupted);
-            let evidence = if interrupted {
-                Evidence::NotStarted { reason: &reason }
+            if interrupted {
+                Ended::NotStarted(reason)
             } else {
-                Evidence::Errored { reason: &reason }
-            };
-            let j = verdict::judge(evidence, &ctx.policy);
-            (j.status, j.failures, None)
+                Ended::Errored(reason)
+            }
         };
-        tests.push(TestReport {
+        let mut unjudged = Unjudged {
             package: t.package.clone(),
             target: t.target.clone(),
             name: t.name.clone(),
-            status,
-            failures,
-            result,
+            ended,
             error: None,
             comparison: None,
-            // A capacity search is one generator's search: shards' searches are not merged.
-            capacity: None,
-        });
+        };
+        unjudged.comparison = compare(i, &unjudged)?;
+        tests.push(unjudged.judge(&ctx.policy));
     }
     let started = kept
         .iter()
@@ -715,28 +716,20 @@ pub fn merge_runs(inputs: Vec<ShardReport>, ctx: &MergeContext) -> Result<Merged
         missing,
         ignored,
     };
-    let interrupted = tests.iter().any(|t| t.status == TestStatus::Interrupted);
-    let (status, exit_code) = verdict::run_outcome(&tests, interrupted);
     Ok(Merged {
-        report: RunReport {
-            gate: None,
-            schema_version: SCHEMA_VERSION,
-            run: RunInfo {
-                tool_version: ctx.tool_version.clone(),
-                started_at_unix: started,
-                duration_s: (ended - started).max(0.0),
-                git_commit: first.report.run.git_commit.clone(),
-                host: hosts.join(", "),
-                cpus: kept.iter().map(|k| k.report.run.cpus).sum::<usize>().max(1),
-                command_line: ctx.command_line.clone(),
-                fail_on_saturation: ctx.policy.fail_on_saturation,
-                shard: None,
-                merge: Some(info),
-            },
-            status,
-            exit_code,
-            tests,
+        run: RunInfo {
+            tool_version: ctx.tool_version.clone(),
+            started_at_unix: started,
+            duration_s: (ended - started).max(0.0),
+            git_commit: first.report.run.git_commit.clone(),
+            host: hosts.join(", "),
+            cpus: kept.iter().map(|k| k.report.run.cpus).sum::<usize>().max(1),
+            command_line: ctx.command_line.clone(),
+            fail_on_saturation: ctx.policy.fail_on_saturation,
+            shard: None,
+            merge: Some(info),
         },
+        tests,
         notes,
     })
 }

@@ -250,6 +250,47 @@ pub enum RunStatus {
     Interrupted,
 }
 
+/// A test's identity: its Cargo package, its cargo target (the harness binary) and its name.
+///
+/// Every place that matches one test with another (a baseline's test for the comparison and
+/// the HTML overlay, an A/B gate's pair, a shard's part of a merge) compares identities; the
+/// string form `package::target::name` exists once, in [`std::fmt::Display`]. A report keeps
+/// the three as fields of [`TestReport`], so the JSON is what it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TestId<'a> {
+    /// The Cargo package.
+    pub package: &'a str,
+    /// The cargo target.
+    pub target: &'a str,
+    /// The load test's name.
+    pub name: &'a str,
+}
+
+impl std::fmt::Display for TestId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}::{}::{}", self.package, self.target, self.name)
+    }
+}
+
+impl TestReport {
+    /// The test's identity.
+    pub fn id(&self) -> TestId<'_> {
+        TestId {
+            package: &self.package,
+            target: &self.target,
+            name: &self.name,
+        }
+    }
+}
+
+impl RunReport {
+    /// This run's test of identity `id`, if it has one: the one rule by which a baseline's
+    /// test is found, for the comparison and for the HTML page's overlay alike.
+    pub fn test(&self, id: TestId<'_>) -> Option<&TestReport> {
+        self.tests.iter().find(|t| t.id() == id)
+    }
+}
+
 /// One load test in a run.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TestReport {

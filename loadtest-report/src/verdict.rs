@@ -4,8 +4,11 @@
 //! - [`evaluate`] checks threshold rules (and the implicit error budget) on any [`Measurements`]:
 //!   the runtime's live metrics while a test runs (for `abort_on_fail`) and at its end.
 //! - [`judge_generator`] decides whether the load generator was saturated.
-//! - [`judge`] decides a test's [`TestStatus`] and the reasons for it.
-//! - [`run_outcome`] decides the run's [`RunStatus`] and exit code from its tests.
+//! - [`metric`] judges each compared metric of a baseline comparison ([`judge_metric`]).
+//! - [`judge`] decides a test's [`TestStatus`] and the reasons for it, its baseline comparison
+//!   included; [`Unjudged::judge`] builds a test's report from all of its evidence, once.
+//! - [`run_outcome`] decides the run's [`RunStatus`] and exit code from its tests, an interrupt
+//!   and a refused comparison; [`run_report`] builds the run's report from its judged tests.
 //! - [`capacity`] judges the steps of a capacity search and a capacity test's status.
 
 use crate::exit_code;
@@ -18,7 +21,9 @@ use loadtest_grammar::{Metric, Threshold, format_duration};
 use std::time::Duration;
 
 pub mod capacity;
+pub mod metric;
 pub use capacity::{Cutoff, generator_limited, judge_capacity, judge_step};
+pub use metric::{Estimate, MetricJudgement, judge_capacity_change, judge_metric};
 
 /// The rule name of the implicit error budget.
 pub const ERROR_BUDGET: &str = "error budget";
@@ -407,46 +412,185 @@ pub fn thresholds_held(thresholds: &[ThresholdOutcome], aborted_by: Option<&str>
     thresholds.iter().all(|t| t.passed) && aborted_by.is_none()
 }
 
-/// Re-judges a test already in a report (after a comparison was attached or removed): tests
-/// with a result (or a capacity search) are judged again; tests without one keep their status
-/// and reasons.
-pub fn rejudge(test: &mut TestReport, policy: &Policy) {
-    if let Some(capacity) = &test.capacity {
-        let j = judge(
-            Evidence::Capacity {
-                capacity,
-                comparison: test.comparison.as_ref(),
-            },
-            policy,
-        );
-        test.status = j.status;
-        test.failures = j.failures;
-    } else if let Some(result) = &test.result {
-        let j = judge(
-            Evidence::Finished {
-                result,
-                comparison: test.comparison.as_ref(),
-            },
-            policy,
-        );
-        test.status = j.status;
-        test.failures = j.failures;
+/// Gives a result the outcomes of its rules, evaluated again on other data (a merge of shards,
+/// a capacity step's seconds after its warm-up), and the `passed` that follows from them by
+/// [`thresholds_held`]: the two never disagree.
+pub fn set_thresholds(result: &mut TestResult, thresholds: Vec<ThresholdOutcome>) {
+    result.passed = thresholds_held(&thresholds, result.aborted_by.as_deref());
+    result.thresholds = thresholds;
+}
+
+/// How a test ended, owned: what [`Unjudged`] holds until the test is judged.
+#[derive(Clone, Debug)]
+pub enum Ended {
+    /// The harness reported a result.
+    Finished(TestResult),
+    /// A capacity search ran (`--find-max`); `result` is the step it kept, when one ran.
+    Searched {
+        /// What the search found.
+        capacity: crate::report::CapacityResult,
+        /// The step at the found capacity (or the last step run).
+        result: Option<TestResult>,
+    },
+    /// The test could not run to its end; why, in one line.
+    Errored(String),
+    /// The run was interrupted before the test started; why, in one line.
+    NotStarted(String),
+}
+
+/// Everything known about one test before it is judged: its identity, how it ended, its
+/// harness's error output, and its comparison with a baseline (saved or A/B) when there is one.
+///
+/// [`Unjudged::judge`] is the one way a run's [`TestReport`] gets its status: the comparison is
+/// part of the evidence, so a report is final when it is built and nothing judges it again.
+#[derive(Clone, Debug)]
+pub struct Unjudged {
+    /// The package of the test's cargo target.
+    pub package: String,
+    /// The cargo target (the harness binary).
+    pub target: String,
+    /// The test's name.
+    pub name: String,
+    /// How the test ended.
+    pub ended: Ended,
+    /// The harness's error output, for a test that errored.
+    pub error: Option<String>,
+    /// The comparison with a baseline, if one was compared.
+    pub comparison: Option<Comparison>,
+}
+
+impl Unjudged {
+    /// The test's identity.
+    pub fn id(&self) -> crate::report::TestId<'_> {
+        crate::report::TestId {
+            package: &self.package,
+            target: &self.target,
+            name: &self.name,
+        }
+    }
+
+    /// The result the harness reported, if any (a capacity search's kept step included).
+    pub fn result(&self) -> Option<&TestResult> {
+        match &self.ended {
+            Ended::Finished(r) => Some(r),
+            Ended::Searched { result, .. } => result.as_ref(),
+            Ended::Errored(_) | Ended::NotStarted(_) => None,
+        }
+    }
+
+    /// What a capacity search found, if one ran.
+    pub fn capacity(&self) -> Option<&crate::report::CapacityResult> {
+        match &self.ended {
+            Ended::Searched { capacity, .. } => Some(capacity),
+            _ => None,
+        }
+    }
+
+    /// Judges the test on all of its evidence ([`judge`]) and builds its report.
+    pub fn judge(self, policy: &Policy) -> TestReport {
+        let comparison = self.comparison.as_ref();
+        let j = match &self.ended {
+            Ended::Finished(result) => judge(Evidence::Finished { result, comparison }, policy),
+            Ended::Searched { capacity, .. } => judge(
+                Evidence::Capacity {
+                    capacity,
+                    comparison,
+                },
+                policy,
+            ),
+            Ended::Errored(reason) => judge(Evidence::Errored { reason }, policy),
+            Ended::NotStarted(reason) => judge(Evidence::NotStarted { reason }, policy),
+        };
+        let (result, capacity) = match self.ended {
+            Ended::Finished(r) => (Some(r), None),
+            Ended::Searched { capacity, result } => (result, Some(capacity)),
+            Ended::Errored(_) | Ended::NotStarted(_) => (None, None),
+        };
+        TestReport {
+            package: self.package,
+            target: self.target,
+            name: self.name,
+            status: j.status,
+            failures: j.failures,
+            result,
+            error: self.error,
+            comparison: self.comparison,
+            capacity,
+        }
+    }
+
+    /// A test already judged, taken apart into its evidence, without its comparison: to judge
+    /// a stored test against another baseline (`cargo loadtest compare`), or an A/B gate's last
+    /// run of a test with the comparison over all of its rounds. A test without a result keeps
+    /// the reasons it was given (errored, or not started when it was interrupted).
+    pub fn from_report(test: TestReport) -> Unjudged {
+        let ended = match (test.capacity, test.result) {
+            (Some(capacity), result) => Ended::Searched { capacity, result },
+            (None, Some(result)) => Ended::Finished(result),
+            (None, None) => {
+                let reason = test.failures.join("; ");
+                if test.status == TestStatus::Interrupted {
+                    Ended::NotStarted(reason)
+                } else {
+                    Ended::Errored(reason)
+                }
+            }
+        };
+        Unjudged {
+            package: test.package,
+            target: test.target,
+            name: test.name,
+            ended,
+            error: test.error,
+            comparison: None,
+        }
     }
 }
 
-/// The run's status and exit code from its tests: interrupted (130) over failed (100) over
-/// passed (0).
-pub fn run_outcome(tests: &[TestReport], interrupted: bool) -> (RunStatus, i32) {
+/// How a run ended, beyond its tests' statuses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunEnd {
+    /// The run was interrupted (Ctrl-C, SIGTERM, or an interrupted shard in a merge).
+    pub interrupted: bool,
+    /// A comparison with a baseline was refused (the load models differ and `--force-compare`
+    /// was not given).
+    pub refused: bool,
+}
+
+/// The run's report, built once from its judged tests: status and exit code by
+/// [`run_outcome`].
+pub fn run_report(
+    run: crate::report::RunInfo,
+    tests: Vec<TestReport>,
+    gate: Option<crate::report::GateSummary>,
+    end: RunEnd,
+) -> RunReport {
+    let (status, exit_code) = run_outcome(&tests, end);
+    RunReport {
+        schema_version: crate::report::SCHEMA_VERSION,
+        run,
+        status,
+        exit_code,
+        tests,
+        gate,
+    }
+}
+
+/// The run's status and exit code from its tests and how it ended: interrupted (130) over
+/// failed (100) over passed (0); a refused comparison makes the run a usage error (exit 2)
+/// whatever its status.
+pub fn run_outcome(tests: &[TestReport], end: RunEnd) -> (RunStatus, i32) {
     let failed = tests
         .iter()
         .any(|r| matches!(r.status, TestStatus::Failed | TestStatus::Errored));
-    if interrupted {
+    let (status, code) = if end.interrupted {
         (RunStatus::Interrupted, exit_code::INTERRUPTED)
     } else if failed {
         (RunStatus::Failed, exit_code::TEST_FAILED)
     } else {
         (RunStatus::Passed, exit_code::OK)
-    }
+    };
+    (status, if end.refused { exit_code::USAGE } else { code })
 }
 
 /// The outcome of `cargo loadtest compare`, which judges regressions only: a stored report with
@@ -811,17 +955,81 @@ mod tests {
         };
         let passed = [report(TestStatus::Passed)];
         assert_eq!(
-            run_outcome(&passed, false),
+            run_outcome(&passed, RunEnd::default()),
             (RunStatus::Passed, exit_code::OK)
         );
         let errored = [report(TestStatus::Passed), report(TestStatus::Errored)];
         assert_eq!(
-            run_outcome(&errored, false),
+            run_outcome(&errored, RunEnd::default()),
             (RunStatus::Failed, exit_code::TEST_FAILED)
         );
+        let interrupted = RunEnd {
+            interrupted: true,
+            refused: false,
+        };
         assert_eq!(
-            run_outcome(&errored, true),
+            run_outcome(&errored, interrupted),
             (RunStatus::Interrupted, exit_code::INTERRUPTED)
         );
+        let refused = RunEnd {
+            interrupted: false,
+            refused: true,
+        };
+        assert_eq!(
+            run_outcome(&passed, refused),
+            (RunStatus::Passed, exit_code::USAGE)
+        );
+    }
+
+    #[test]
+    fn a_test_is_judged_once_on_its_comparison_too() {
+        let regressed = Comparison {
+            metrics: vec![MetricComparison {
+                metric: "p99".into(),
+                change: Some(0.3),
+                ci_low: Some(0.26),
+                ci_high: Some(0.34),
+                tolerance: 0.25,
+                verdict: MetricVerdict::Regressed,
+                ..MetricComparison::default()
+            }],
+            regressed: true,
+            ..Comparison::default()
+        };
+        let unjudged = |comparison| Unjudged {
+            package: "p".into(),
+            target: "t".into(),
+            name: "n".into(),
+            ended: Ended::Finished(result_with(vec![outcome("p99 < 1s", true)])),
+            error: None,
+            comparison,
+        };
+        let report = unjudged(Some(regressed)).judge(&Policy::default());
+        assert_eq!(report.status, TestStatus::Failed);
+        assert_eq!(
+            report.failures,
+            ["regression: p99 regressed +30.0% (95% CI +26.0% to +34.0%, tolerance 25%)"]
+        );
+        assert!(report.comparison.is_some_and(|c| c.regressed));
+        let report = unjudged(None).judge(&Policy::default());
+        assert_eq!(report.status, TestStatus::Passed);
+
+        // A judged test taken apart into its evidence judges the same way again.
+        let again = Unjudged::from_report(report.clone());
+        assert!(again.comparison.is_none() && again.result().is_some());
+        assert_eq!(again.judge(&Policy::default()), report);
+        for (status, failures) in [
+            (TestStatus::Errored, vec!["crashed".to_string()]),
+            (TestStatus::Interrupted, vec!["interrupted".to_string()]),
+        ] {
+            let without = TestReport {
+                status,
+                failures,
+                result: None,
+                ..report.clone()
+            };
+            let again = Unjudged::from_report(without.clone());
+            assert_eq!(again.judge(&Policy::default()), without);
+        }
     }
 }

@@ -1,46 +1,65 @@
-//! Attaching comparisons to a run's report: match tests by package, target and name, check
-//! comparability, judge each metric, then let the verdict judge each compared test again.
+//! Comparing a test with a saved baseline before it is judged: the baseline's test is the one
+//! of the same [`TestId`](loadtest_report::report::TestId) ([`RunReport::test`]), the load models are checked for comparability, and each metric is
+//! judged ([`gate::compare`], [`gate::compare_capacity`]). The comparison is part of the
+//! evidence the one verdict ([`loadtest_report::verdict::Unjudged::judge`]) sees: nothing here
+//! decides a test's status.
 
 use super::gate::{self, Tolerances};
 use loadtest_report::report::{BaselineInfo, Comparison, MetricVerdict, RunReport};
-use loadtest_report::verdict::{self, Policy};
+use loadtest_report::verdict::Unjudged;
 
-/// Compares every test of `report` with `baseline`. Returns the comparability refusals (empty
-/// when everything could be compared, or `force` was given).
-pub fn apply(
-    baseline: &RunReport,
-    source: &str,
-    report: &mut RunReport,
-    tolerance_flags: &[String],
+/// Compares tests, one at a time as they end, with one baseline report; keeps the
+/// comparability refusals.
+pub struct Comparer<'b> {
+    baseline: &'b RunReport,
+    info: BaselineInfo,
+    tolerance_flags: &'b [String],
     force: bool,
-    policy: &Policy,
-) -> Result<Vec<String>, String> {
-    let info = BaselineInfo {
-        source: source.to_string(),
-        git_commit: baseline.run.git_commit.clone(),
-        host: baseline.run.host.clone(),
-        started_at_unix: baseline.run.started_at_unix,
-    };
-    let mut refusals = Vec::new();
-    for (i, test) in report.tests.iter_mut().enumerate() {
-        if let Some(new) = &test.capacity {
+    /// Why tests could not be compared (their load models differ and `--force-compare` was
+    /// not given), one message each.
+    pub refusals: Vec<String>,
+}
+
+impl<'b> Comparer<'b> {
+    /// A comparer with `baseline`, read from `source` (shown in reports), with the
+    /// `--tolerance` flags and `--force-compare`.
+    pub fn new(
+        baseline: &'b RunReport,
+        source: &str,
+        tolerance_flags: &'b [String],
+        force: bool,
+    ) -> Comparer<'b> {
+        Comparer {
+            baseline,
+            info: BaselineInfo {
+                source: source.to_string(),
+                git_commit: baseline.run.git_commit.clone(),
+                host: baseline.run.host.clone(),
+                started_at_unix: baseline.run.started_at_unix,
+            },
+            tolerance_flags,
+            force,
+            refusals: Vec::new(),
+        }
+    }
+
+    /// The comparison of `test`, the `index`th test of the run (which seeds its bootstrap),
+    /// with the baseline: `None` for a test without a result. An error is a malformed
+    /// tolerance.
+    pub fn compare(&mut self, index: usize, test: &Unjudged) -> Result<Option<Comparison>, String> {
+        let info = &self.info;
+        let old = self.baseline.test(test.id());
+        if let Some(new) = test.capacity() {
             // A capacity test compares its capacity, not the step it kept.
-            let old = baseline
-                .tests
-                .iter()
-                .find(|b| {
-                    b.package == test.package && b.target == test.target && b.name == test.name
-                })
-                .and_then(|b| b.capacity.as_ref());
+            let old = old.and_then(|b| b.capacity.as_ref());
             let mut overrides = test
-                .result
-                .as_ref()
+                .result()
                 .map(|r| r.config.tolerance.clone())
                 .unwrap_or_default();
-            overrides.extend(tolerance_flags.iter().cloned());
+            overrides.extend(self.tolerance_flags.iter().cloned());
             let tolerances = Tolerances::from_config(&overrides)?;
             let metric = old.and_then(|old| gate::compare_capacity(old, new, &tolerances));
-            test.comparison = Some(match metric {
+            return Ok(Some(match metric {
                 Some(m) => Comparison {
                     baseline: info.clone(),
                     regressed: m.verdict == MetricVerdict::Regressed,
@@ -56,54 +75,45 @@ pub fn apply(
                     ),
                     ..Comparison::default()
                 },
-            });
-            verdict::rejudge(test, policy);
-            continue;
+            }));
         }
-        let Some(new) = &test.result else { continue };
-        let old = baseline
-            .tests
-            .iter()
-            .find(|b| b.package == test.package && b.target == test.target && b.name == test.name)
-            .and_then(|b| b.result.as_ref());
-        let Some(old) = old else {
-            test.comparison = Some(Comparison {
+        let Some(new) = test.result() else {
+            return Ok(None);
+        };
+        let Some(old) = old.and_then(|b| b.result.as_ref()) else {
+            return Ok(Some(Comparison {
                 baseline: info.clone(),
                 note: Some("the baseline has no result for this test".into()),
                 ..Comparison::default()
-            });
-            continue;
+            }));
         };
-        if !force
+        if !self.force
             && let Err(msg) = gate::comparable(
                 &format!("{}::{}", test.target, test.name),
                 &old.config,
                 &new.config,
             )
         {
-            test.comparison = Some(Comparison {
+            self.refusals.push(msg.clone());
+            return Ok(Some(Comparison {
                 baseline: info.clone(),
-                note: Some(msg.clone()),
+                note: Some(msg),
                 ..Comparison::default()
-            });
-            refusals.push(msg);
-            continue;
+            }));
         }
         let mut overrides = new.config.tolerance.clone();
-        overrides.extend(tolerance_flags.iter().cloned());
+        overrides.extend(self.tolerance_flags.iter().cloned());
         let tolerances = Tolerances::from_config(&overrides)?;
-        let metrics = gate::compare(old, new, &tolerances, 0x5eed + i as u64);
+        let metrics = gate::compare(old, new, &tolerances, 0x5eed + index as u64);
         let regressed = metrics
             .iter()
             .any(|m| m.verdict == MetricVerdict::Regressed);
-        test.comparison = Some(Comparison {
+        Ok(Some(Comparison {
             baseline: info.clone(),
             metrics,
             regressed,
             note: None,
             rounds: None,
-        });
-        verdict::rejudge(test, policy);
+        }))
     }
-    Ok(refusals)
 }

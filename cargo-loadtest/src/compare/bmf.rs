@@ -21,7 +21,7 @@ pub fn render(report: &RunReport) -> String {
             "throughput": { "value": r.iterations.rate_per_s },
             "error-rate": { "value": r.iterations.failed as f64 / total },
         });
-        benches.insert(format!("{}::{}::{}", t.package, t.target, t.name), measures);
+        benches.insert(t.id().to_string(), measures);
     }
     serde_json::to_string_pretty(&Value::Object(benches)).expect("BMF always serializes")
 }

@@ -1,13 +1,14 @@
 //! `cargo loadtest compare OLD NEW`: judge one stored result against another, offline.
 
-use super::{apply, baseline};
+use super::apply::Comparer;
+use super::baseline;
 use crate::cli::CompareArgs;
 use crate::errors::CliError;
 use crate::output::atomic;
 use crate::reporter::{
     BmfFile, ComparisonTable, Event, JsonFile, JunitFile, MarkdownFile, Reporters,
 };
-use loadtest_report::verdict::{self, Policy};
+use loadtest_report::verdict::{self, Policy, Unjudged};
 use std::path::PathBuf;
 
 /// Runs the comparison and returns the exit code (0 unchanged or improved, 100 regressed).
@@ -39,20 +40,21 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
         fail_on_saturation: new.run.fail_on_saturation,
         ..Policy::default()
     };
-    for t in &mut new.tests {
-        t.comparison = None;
-    }
-    let refusals = apply::apply(
+    // Each stored test of NEW is judged on its evidence with this comparison, once.
+    let mut comparer = Comparer::new(
         &old,
         &old_source,
-        &mut new,
         &args.gate.tolerance,
         args.gate.force_compare,
-        &policy,
-    )
-    .map_err(CliError::Usage)?;
-    if !refusals.is_empty() {
-        return Err(CliError::Usage(refusals.join("\n")));
+    );
+    let stored = std::mem::take(&mut new.tests);
+    for (i, test) in stored.into_iter().enumerate() {
+        let mut unjudged = Unjudged::from_report(test);
+        unjudged.comparison = comparer.compare(i, &unjudged).map_err(CliError::Usage)?;
+        new.tests.push(unjudged.judge(&policy));
+    }
+    if !comparer.refusals.is_empty() {
+        return Err(CliError::Usage(comparer.refusals.join("\n")));
     }
     (new.status, new.exit_code) = verdict::comparison_outcome(&new);
     let mut reporters = Reporters::default();

@@ -1,11 +1,13 @@
 //! The regression gate: which metrics are compared, their tolerances, the comparability check,
-//! and the verdict per test and metric.
+//! and each metric's estimated change, judged by the one verdict
+//! ([`loadtest_report::verdict::judge_metric`]).
 
 use super::stats::{self, Estimate};
 use loadtest_grammar as grammar;
 use loadtest_report::report::{
-    CapacityResult, ConfigSummary, IntervalPoint, MetricComparison, MetricVerdict, TestResult,
+    CapacityResult, ConfigSummary, IntervalPoint, MetricComparison, TestResult,
 };
+use loadtest_report::verdict::{MetricJudgement, judge_capacity_change, judge_metric};
 
 /// The confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;
@@ -56,13 +58,7 @@ pub fn compare_capacity(
     let n_high = new.above_per_s.unwrap_or(n).max(n);
     let tolerance = tol.get_or("capacity", CAPACITY_TOLERANCE);
     let (low, high) = (n / o_high - 1.0, n_high / o - 1.0);
-    let verdict = if high < -tolerance {
-        MetricVerdict::Regressed
-    } else if low > tolerance {
-        MetricVerdict::Improved
-    } else {
-        MetricVerdict::Unchanged
-    };
+    let verdict = judge_capacity_change(low, high, tolerance);
     Some(MetricComparison {
         metric: "capacity".into(),
         old: o,
@@ -184,71 +180,12 @@ fn unreliable_pair(old: &TestResult, new: &TestResult, old_name: &str) -> Option
     unreliable(old, old_name).or_else(|| unreliable(new, "this run"))
 }
 
-/// A judged metric: verdict, change and interval, and why it is inconclusive.
-struct Judged {
-    verdict: MetricVerdict,
-    change: Option<f64>,
-    low: Option<f64>,
-    high: Option<f64>,
-    note: Option<String>,
-}
-
-/// Regressed or improved only when the whole interval lies beyond the tolerance; inconclusive
-/// when the generator was unreliable or the interval is wider than twice the tolerance (the
-/// runs disagree too much, or are too short, to tell a change of the tolerance's size).
-fn verdict(
-    est: Option<Estimate>,
-    tolerance: f64,
-    higher_is_worse: bool,
-    unreliable: Option<&str>,
-) -> Judged {
-    let Some(e) = est else {
-        return Judged {
-            verdict: if unreliable.is_some() {
-                MetricVerdict::Inconclusive
-            } else {
-                MetricVerdict::InsufficientData
-            },
-            change: None,
-            low: None,
-            high: None,
-            note: unreliable.map(str::to_string),
-        };
-    };
-    let (worse_low, better_high) = if higher_is_worse {
-        (e.low, e.high)
-    } else {
-        (-e.high, -e.low)
-    };
-    let (verdict, note) = if let Some(why) = unreliable {
-        (MetricVerdict::Inconclusive, Some(why.to_string()))
-    } else if worse_low > tolerance {
-        (MetricVerdict::Regressed, None)
-    } else if better_high < -tolerance {
-        (MetricVerdict::Improved, None)
-    } else if e.high - e.low > 2.0 * tolerance {
-        (
-            MetricVerdict::Inconclusive,
-            Some("the interval is wider than twice the tolerance: the runs disagree too much, or are too short, to tell".to_string()),
-        )
-    } else {
-        (MetricVerdict::Unchanged, None)
-    };
-    Judged {
-        verdict,
-        change: Some(e.value),
-        low: Some(e.low),
-        high: Some(e.high),
-        note,
-    }
-}
-
 fn metric_comparison(
     metric: &str,
     old: f64,
     new: f64,
     tolerance: f64,
-    j: Judged,
+    j: MetricJudgement,
 ) -> MetricComparison {
     MetricComparison {
         metric: metric.to_string(),
@@ -302,7 +239,7 @@ pub fn compare(
             stats::ratio_of_medians(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(i as u64))
                 .map(relative);
         let tolerance = tol.get(metric);
-        let j = verdict(
+        let j = judge_metric(
             est,
             tolerance,
             metric != "throughput",
@@ -320,7 +257,7 @@ pub fn compare(
     let (o, n): (Vec<f64>, Vec<f64>) = (wo.iter().map(err).collect(), wn.iter().map(err).collect());
     let est = stats::difference_of_means(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(9));
     let tolerance = tol.get("error_rate");
-    let j = verdict(est, tolerance, true, unreliable.as_deref());
+    let j = judge_metric(est, tolerance, true, unreliable.as_deref());
     let mean_of = |xs: &[f64]| if xs.is_empty() { 0.0 } else { stats::mean(xs) };
     out.push(metric_comparison(
         "error_rate",
@@ -430,7 +367,7 @@ pub fn compare_rounds(
         };
         let old = if old.is_finite() { old } else { 0.0 };
         let new = if new.is_finite() { new } else { 0.0 };
-        let mut j = verdict(
+        let mut j = judge_metric(
             est,
             tolerance,
             *metric != "throughput",
@@ -449,6 +386,7 @@ pub use loadtest_report::verdict::describe_change as describe;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadtest_report::report::MetricVerdict;
 
     fn result(level_us: u64, n: usize, seed: u64) -> TestResult {
         let mut rng = fastrand::Rng::with_seed(seed);

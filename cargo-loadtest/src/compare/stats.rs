@@ -15,16 +15,8 @@
 //! interval: that is what the tolerance absorbs. A change is declared only when the whole interval
 //! lies beyond the tolerance.
 
-/// A point estimate and its confidence interval.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Estimate {
-    /// The point estimate (a ratio new/old, or a difference new - old).
-    pub value: f64,
-    /// The lower bound of the interval.
-    pub low: f64,
-    /// The upper bound of the interval.
-    pub high: f64,
-}
+/// A point estimate and its confidence interval: the verdict's type, which judges it.
+pub use loadtest_report::verdict::Estimate;
 
 /// The median of a non-empty slice (sorted in place).
 pub fn median(xs: &mut [f64]) -> f64 {

@@ -265,8 +265,7 @@ pub(crate) fn search(
                 let (step, outcomes) =
                     verdict::judge_step(&result, rate, a.warm_up.as_secs_f64(), &a.cutoff);
                 // The kept result is judged as its step was: after the warm-up.
-                result.passed = verdict::thresholds_held(&outcomes, result.aborted_by.as_deref());
-                result.thresholds = outcomes;
+                verdict::set_thresholds(&mut result, outcomes);
                 if step.verdict == StepVerdict::Passed {
                     kept = Some(result);
                 } else {

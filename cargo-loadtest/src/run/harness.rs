@@ -4,6 +4,7 @@
 
 use super::Selected;
 use crate::cli::RunArgs;
+use crate::compare::apply::Comparer;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::reporter::{Event, Reporters};
@@ -12,52 +13,51 @@ use crate::settings::Settings;
 use crate::signals::Interrupt;
 use loadtest_report::protocol::{self, PROTOCOL_VERSION, RunRequest, TestRequest};
 use loadtest_report::report::{ShardSpec, TestReport, TestResult};
-use loadtest_report::verdict::{self, Evidence, Policy};
+use loadtest_report::verdict::{Ended, Policy, Unjudged};
 use std::time::Duration;
 
 const INTERRUPTED_BEFORE_START: &str = "the run was interrupted before this test started";
 
-/// Judges tests as they end and passes them to the reporters.
+/// Judges tests as they end, each once on all of its evidence (its baseline comparison
+/// included), and passes them to the reporters.
 pub(crate) struct Outcomes<'r> {
     /// Every judged test, in the order they ended.
     pub(crate) reports: Vec<TestReport>,
     pub(crate) reporters: &'r mut Reporters,
     pub(crate) policy: Policy,
+    /// The saved baseline each test is compared with before it is judged, when there is one.
+    pub(crate) comparer: Option<Comparer<'r>>,
 }
 
-/// Why a test has no result.
-enum NoResult<'a> {
-    Errored(&'a str),
-    NotStarted(&'a str),
-}
+impl<'r> Outcomes<'r> {
+    /// No test judged yet.
+    pub(crate) fn new(
+        reporters: &'r mut Reporters,
+        policy: Policy,
+        comparer: Option<Comparer<'r>>,
+    ) -> Outcomes<'r> {
+        Outcomes {
+            reports: Vec::new(),
+            reporters,
+            policy,
+            comparer,
+        }
+    }
 
-impl Outcomes<'_> {
     /// A test that finished with a result.
     fn finished(&mut self, s: &Selected, result: TestResult) -> Result<(), CliError> {
-        let j = verdict::judge(
-            Evidence::Finished {
-                result: &result,
-                comparison: None,
-            },
-            &self.policy,
-        );
-        self.push(s, j, Some(result), None, true)
+        self.push(s, Ended::Finished(result), None, true)
     }
 
     /// A test without a result; `shown` when the terminal should list it as it happens.
     fn without_result(
         &mut self,
         s: &Selected,
-        why: NoResult<'_>,
+        why: Ended,
         error: Option<String>,
         shown: bool,
     ) -> Result<(), CliError> {
-        let evidence = match why {
-            NoResult::Errored(reason) => Evidence::Errored { reason },
-            NoResult::NotStarted(reason) => Evidence::NotStarted { reason },
-        };
-        let j = verdict::judge(evidence, &self.policy);
-        self.push(s, j, None, error, shown)
+        self.push(s, why, error, shown)
     }
 
     /// A test whose capacity was searched (`--find-max`), judged on what the search found.
@@ -66,55 +66,56 @@ impl Outcomes<'_> {
         s: &Selected,
         searched: super::capacity::Searched,
     ) -> Result<(), CliError> {
-        let j = verdict::judge(
-            Evidence::Capacity {
-                capacity: &searched.capacity,
-                comparison: None,
-            },
-            &self.policy,
-        );
-        self.push(s, j, searched.result, searched.error, true)?;
-        if let Some(last) = self.reports.last_mut() {
-            last.capacity = Some(searched.capacity);
-        }
-        Ok(())
+        let ended = Ended::Searched {
+            capacity: searched.capacity,
+            result: searched.result,
+        };
+        self.push(s, ended, searched.error, true)
     }
 
     /// A test the run did not get to because it was interrupted.
     pub(crate) fn not_started(&mut self, s: &Selected) -> Result<(), CliError> {
-        self.without_result(
-            s,
-            NoResult::NotStarted(INTERRUPTED_BEFORE_START),
-            None,
-            false,
-        )
+        self.without_result(s, not_started(), None, false)
     }
 
+    /// Compares the test with the baseline, judges it, and (when `shown`) announces it: its
+    /// `TestFinished` carries its final status.
     fn push(
         &mut self,
         s: &Selected,
-        j: verdict::Judgement,
-        result: Option<TestResult>,
+        ended: Ended,
         error: Option<String>,
         shown: bool,
     ) -> Result<(), CliError> {
-        let report = TestReport {
+        let mut unjudged = Unjudged {
             package: s.harness.target.package.clone(),
             target: s.harness.target.target.clone(),
             name: s.test.name.clone(),
-            status: j.status,
-            failures: j.failures,
-            result,
+            ended,
             error,
             comparison: None,
-            capacity: None,
         };
+        if let Some(c) = &mut self.comparer {
+            unjudged.comparison = c
+                .compare(self.reports.len(), &unjudged)
+                .map_err(CliError::Usage)?;
+        }
+        let report = unjudged.judge(&self.policy);
         if shown {
             self.reporters.emit(&Event::TestFinished(&report))?;
         }
         self.reports.push(report);
         Ok(())
     }
+
+    /// The comparability refusals so far.
+    pub(crate) fn refusals(&self) -> &[String] {
+        self.comparer.as_ref().map_or(&[], |c| &c.refusals)
+    }
+}
+
+fn not_started() -> Ended {
+    Ended::NotStarted(INTERRUPTED_BEFORE_START.to_string())
 }
 
 /// What every session of a run is asked beyond its tests: the shard to run and the
@@ -139,12 +140,7 @@ pub(crate) fn run_harness(
     while !remaining.is_empty() {
         if interrupt.is_set() {
             for s in remaining.drain(..) {
-                out.without_result(
-                    s,
-                    NoResult::NotStarted(INTERRUPTED_BEFORE_START),
-                    None,
-                    false,
-                )?;
+                out.without_result(s, not_started(), None, false)?;
             }
             return Ok(());
         }
@@ -169,7 +165,7 @@ pub(crate) fn run_harness(
             Err(e) => {
                 let why = format!("cannot start the harness: {e}");
                 for s in remaining.drain(..) {
-                    out.without_result(s, NoResult::Errored(&why), Some(e.to_string()), false)?;
+                    out.without_result(s, Ended::Errored(why.clone()), Some(e.to_string()), false)?;
                 }
                 return Ok(());
             }
@@ -178,16 +174,21 @@ pub(crate) fn run_harness(
         match end {
             SessionEnd::SetupFailed { message, tail } => {
                 for s in remaining.drain(..) {
-                    out.without_result(s, NoResult::Errored(&message), Some(tail.clone()), true)?;
+                    out.without_result(
+                        s,
+                        Ended::Errored(message.clone()),
+                        Some(tail.clone()),
+                        true,
+                    )?;
                 }
             }
             SessionEnd::Done => {
                 // Tests the harness did not get to (interrupted) are reported as such.
                 for s in remaining.drain(..) {
                     let why = if interrupt.is_set() {
-                        NoResult::NotStarted(INTERRUPTED_BEFORE_START)
+                        not_started()
                     } else {
-                        NoResult::Errored("the harness did not run this test")
+                        Ended::Errored("the harness did not run this test".into())
                     };
                     out.without_result(s, why, None, false)?;
                 }
@@ -206,7 +207,12 @@ pub(crate) fn run_harness(
                     None => std::mem::take(&mut remaining),
                 };
                 for s in blamed {
-                    out.without_result(s, NoResult::Errored(&why), Some(message.clone()), true)?;
+                    out.without_result(
+                        s,
+                        Ended::Errored(why.clone()),
+                        Some(message.clone()),
+                        true,
+                    )?;
                 }
             }
         }
@@ -288,7 +294,7 @@ fn drive(
                     match &ignored_shard {
                         Some(why) => out.without_result(
                             remaining.remove(i),
-                            NoResult::Errored(why),
+                            Ended::Errored(why.clone()),
                             Some(why.clone()),
                             true,
                         )?,
@@ -302,7 +308,7 @@ fn drive(
                     let s = remaining.remove(i);
                     out.without_result(
                         s,
-                        NoResult::Errored(&message),
+                        Ended::Errored(message.clone()),
                         Some(message.clone()),
                         true,
                     )?;
@@ -329,4 +335,136 @@ fn drive(
             tail,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reporter::Reporter;
+    use crate::workspace::HarnessTarget;
+    use loadtest_report::protocol::ListedTest;
+    use loadtest_report::report::{IntervalPoint, RunInfo, TestStatus};
+    use loadtest_report::verdict::{self, RunEnd};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Keeps every `TestFinished` it is sent.
+    struct Finished(Rc<RefCell<Vec<TestReport>>>);
+
+    impl Reporter for Finished {
+        fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+            if let Event::TestFinished(t) = event {
+                self.0.borrow_mut().push((*t).clone());
+            }
+            Ok(())
+        }
+    }
+
+    fn selected(name: &str) -> Selected {
+        Selected {
+            harness: BuiltHarness {
+                target: HarnessTarget {
+                    package: "shop".into(),
+                    target: "api".into(),
+                    manifest_dir: "/nowhere".into(),
+                },
+                executable: "/nowhere/api".into(),
+            },
+            test: ListedTest {
+                name: name.into(),
+                file: "loadtests/api.rs".into(),
+                line: 1,
+                options: Default::default(),
+                config: Default::default(),
+            },
+        }
+    }
+
+    fn run_info() -> RunInfo {
+        RunInfo {
+            tool_version: "0.1.0".into(),
+            started_at_unix: 0.0,
+            duration_s: 0.0,
+            git_commit: None,
+            host: "here".into(),
+            cpus: 1,
+            command_line: Vec::new(),
+            fail_on_saturation: false,
+            shard: None,
+            merge: None,
+        }
+    }
+
+    /// Twelve steady seconds at `level_us` (p50), every iteration ok.
+    fn result(level_us: u64) -> TestResult {
+        let series = (1..=12)
+            .map(|i| IntervalPoint {
+                t_s: i as f64,
+                iterations: 1000,
+                requests: 1000,
+                p50_us: level_us + i % 3,
+                p95_us: 2 * level_us + i % 3,
+                p99_us: 3 * level_us + i % 3,
+                ..IntervalPoint::default()
+            })
+            .collect();
+        TestResult {
+            series,
+            ..TestResult::default()
+        }
+    }
+
+    #[test]
+    fn each_test_is_judged_once_with_its_comparison_before_it_is_announced() {
+        let tests = ["slower", "faster"]
+            .into_iter()
+            .map(|name| {
+                Unjudged {
+                    package: "shop".into(),
+                    target: "api".into(),
+                    name: name.into(),
+                    ended: Ended::Finished(result(1000)),
+                    error: None,
+                    comparison: None,
+                }
+                .judge(&Policy::default())
+            })
+            .collect();
+        let baseline = verdict::run_report(run_info(), tests, None, RunEnd::default());
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let mut reporters = Reporters::default();
+        reporters.register(Finished(seen.clone()));
+        let comparer = Comparer::new(&baseline, "baseline \"b1\"", &[], false);
+        let mut out = Outcomes::new(&mut reporters, Policy::default(), Some(comparer));
+        out.finished(&selected("slower"), result(1300)).unwrap();
+        out.finished(&selected("faster"), result(700)).unwrap();
+        out.without_result(
+            &selected("crashed"),
+            Ended::Errored("the harness process exited unexpectedly".into()),
+            None,
+            true,
+        )
+        .unwrap();
+        let reports = out.reports;
+        let seen = seen.borrow();
+        // One announcement per test, and it is the report the run keeps: nothing is judged
+        // again after `TestFinished`.
+        assert_eq!(*seen, reports);
+        let statuses: Vec<TestStatus> = reports.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [TestStatus::Failed, TestStatus::Passed, TestStatus::Errored]
+        );
+        assert!(
+            reports[0]
+                .failures
+                .iter()
+                .all(|f| f.starts_with("regression: ")),
+            "{:?}",
+            reports[0].failures
+        );
+        assert!(reports[0].comparison.as_ref().is_some_and(|c| c.regressed));
+        assert!(reports[1].comparison.as_ref().is_some_and(|c| !c.regressed));
+        assert!(reports[2].comparison.is_none());
+    }
 }

@@ -13,17 +13,15 @@ use crate::cli::{RunArgs, WorkspaceArgs};
 use crate::compare::gate::{self, AB_TOLERANCES, Tolerances};
 use crate::compare::worktree::BaseWorktree;
 use crate::errors::CliError;
-use crate::exit_code;
 use crate::output::ReportPaths;
 use crate::reporter::{Event, Reporters};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace::{self, Workspace};
 use loadtest_report::report::{
-    BaselineInfo, Comparison, GateSummary, MetricVerdict, RunReport, RunStatus, SCHEMA_VERSION,
-    TestReport, TestResult, human_us,
+    BaselineInfo, Comparison, GateSummary, MetricVerdict, TestReport, TestResult, human_us,
 };
-use loadtest_report::verdict::{self, Evidence, Policy};
+use loadtest_report::verdict::{Ended, Policy, Unjudged};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Rounds when `--rounds` is not given (see the calibration in `docs/regression-gate.md`).
@@ -142,11 +140,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         let (mut base_reports, mut head_reports) = (Vec::new(), Vec::new());
         for side in order {
             let mut silent = Reporters::default();
-            let mut outcomes = Outcomes {
-                reports: Vec::new(),
-                reporters: &mut silent,
-                policy,
-            };
+            let mut outcomes = Outcomes::new(&mut silent, policy, None);
             let (tests, settings): (Vec<&Selected>, &Settings) = match side {
                 Side::Base => (pairs.iter().map(|p| p.0).collect(), &base_settings),
                 Side::Head => {
@@ -210,80 +204,77 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let mut refusals = Vec::new();
     let mut tests = Vec::new();
     for (i, s) in head.iter().enumerate() {
-        let mut report = latest[i].take().unwrap_or_else(|| not_started(s));
+        // The last run of the test, judged again with the comparison over every round: the
+        // rounds' own judgements only served the round lines.
+        let mut unjudged = latest[i]
+            .take()
+            .map_or_else(|| not_started(s), Unjudged::from_report);
         let pair = pairs.iter().position(|(_, h)| std::ptr::eq(*h, s));
-        match (pair, &report.result) {
-            (None, _) => {
-                report.comparison = Some(Comparison {
-                    baseline: info.clone(),
-                    note: Some("new in this revision: the base revision has no such test".into()),
-                    ..Comparison::default()
-                });
-            }
+        unjudged.comparison = match (pair, unjudged.result()) {
+            (None, _) => Some(Comparison {
+                baseline: info.clone(),
+                note: Some("new in this revision: the base revision has no such test".into()),
+                ..Comparison::default()
+            }),
             (Some(p), Some(result)) => {
                 let runs = &rounds_of[p];
-                let comparison = match runs
-                    .first()
-                    .map(|(old, new)| gate::comparable(&s.qualified(), &old.config, &new.config))
-                {
-                    Some(Err(msg)) if !args.gate.force_compare => {
-                        refusals.push(msg.clone());
-                        Comparison {
-                            baseline: info.clone(),
-                            note: Some(msg),
-                            rounds: Some(runs.len() as u32),
-                            ..Comparison::default()
+                Some(
+                    match runs.first().map(|(old, new)| {
+                        gate::comparable(&s.qualified(), &old.config, &new.config)
+                    }) {
+                        Some(Err(msg)) if !args.gate.force_compare => {
+                            refusals.push(msg.clone());
+                            Comparison {
+                                baseline: info.clone(),
+                                note: Some(msg),
+                                rounds: Some(runs.len() as u32),
+                                ..Comparison::default()
+                            }
                         }
-                    }
-                    _ => {
-                        let mut overrides = result.config.tolerance.clone();
-                        overrides.extend(args.gate.tolerance.iter().cloned());
-                        let tolerances = Tolerances::with_defaults(&AB_TOLERANCES, &overrides)
-                            .map_err(CliError::Usage)?;
-                        let refs: Vec<(&TestResult, &TestResult)> =
-                            runs.iter().map(|(o, n)| (o, n)).collect();
-                        let metrics = gate::compare_rounds(&refs, &tolerances, 0x5eed + i as u64);
-                        Comparison {
-                            baseline: info.clone(),
-                            regressed: metrics
-                                .iter()
-                                .any(|m| m.verdict == MetricVerdict::Regressed),
-                            metrics,
-                            note: None,
-                            rounds: Some(runs.len() as u32),
+                        _ => {
+                            let mut overrides = result.config.tolerance.clone();
+                            overrides.extend(args.gate.tolerance.iter().cloned());
+                            let tolerances = Tolerances::with_defaults(&AB_TOLERANCES, &overrides)
+                                .map_err(CliError::Usage)?;
+                            let refs: Vec<(&TestResult, &TestResult)> =
+                                runs.iter().map(|(o, n)| (o, n)).collect();
+                            let metrics =
+                                gate::compare_rounds(&refs, &tolerances, 0x5eed + i as u64);
+                            Comparison {
+                                baseline: info.clone(),
+                                regressed: metrics
+                                    .iter()
+                                    .any(|m| m.verdict == MetricVerdict::Regressed),
+                                metrics,
+                                note: None,
+                                rounds: Some(runs.len() as u32),
+                            }
                         }
-                    }
-                };
-                report.comparison = Some(comparison);
-                verdict::rejudge(&mut report, &policy);
+                    },
+                )
             }
-            (Some(_), None) => {}
-        }
+            (Some(_), None) => None,
+        };
+        let report = unjudged.judge(&policy);
         reporters.emit(&Event::TestFinished(&report))?;
         tests.push(report);
     }
-    let report = RunReport {
-        schema_version: SCHEMA_VERSION,
-        run: run_info(Some(&ws.root), args, started_at, clock),
-        status: RunStatus::Passed,
-        exit_code: exit_code::OK,
-        tests,
-        gate: Some(GateSummary {
-            base_rev: rev.to_string(),
-            base_commit: base.commit.clone(),
-            rounds: rounds as u32,
-            completed_rounds: completed,
-            round_duration_s: args
-                .round_duration
-                .as_deref()
-                .and_then(|d| loadtest_grammar::parse_duration(d).ok())
-                .map(|d| d.as_secs_f64()),
-            duration_s: clock.elapsed().as_secs_f64(),
-            new_tests: new_only.iter().map(|s| s.qualified()).collect(),
-            removed_tests: removed,
-        }),
+    let gate = GateSummary {
+        base_rev: rev.to_string(),
+        base_commit: base.commit.clone(),
+        rounds: rounds as u32,
+        completed_rounds: completed,
+        round_duration_s: args
+            .round_duration
+            .as_deref()
+            .and_then(|d| loadtest_grammar::parse_duration(d).ok())
+            .map(|d| d.as_secs_f64()),
+        duration_s: clock.elapsed().as_secs_f64(),
+        new_tests: new_only.iter().map(|s| s.qualified()).collect(),
+        removed_tests: removed,
     };
-    let code = finish(report, &refusals, &mut reporters, interrupt);
+    let run = run_info(Some(&ws.root), args, started_at, clock);
+    let code = finish(run, tests, Some(gate), &refusals, &mut reporters, interrupt);
     drop(base);
     code
 }
@@ -322,37 +313,24 @@ fn base_workspace_args(
     Ok(b)
 }
 
-/// The same test in both revisions: same package, target and name.
+/// The same test in both revisions: the same identity.
 fn same_test(a: &Selected, b: &Selected) -> bool {
-    a.harness.target.package == b.harness.target.package
-        && a.harness.target.target == b.harness.target.target
-        && a.test.name == b.test.name
+    a.id() == b.id()
 }
 
 fn is_report_of(s: &Selected, r: &TestReport) -> bool {
-    r.package == s.harness.target.package
-        && r.target == s.harness.target.target
-        && r.name == s.test.name
+    s.id() == r.id()
 }
 
 /// A test of this revision that never ran (the gate was interrupted first).
-fn not_started(s: &Selected) -> TestReport {
-    let j = verdict::judge(
-        Evidence::NotStarted {
-            reason: "the gate was interrupted before this test ran",
-        },
-        &Policy::default(),
-    );
-    TestReport {
+fn not_started(s: &Selected) -> Unjudged {
+    Unjudged {
         package: s.harness.target.package.clone(),
         target: s.harness.target.target.clone(),
         name: s.test.name.clone(),
-        status: j.status,
-        failures: j.failures,
-        result: None,
+        ended: Ended::NotStarted("the gate was interrupted before this test ran".into()),
         error: None,
         comparison: None,
-        capacity: None,
     }
 }
 

@@ -1,23 +1,23 @@
 //! The run from start to end: settings, the baseline to compare with, build and selection, the
-//! harnesses one after another (or, under `--find-max`, each test's capacity search), the
-//! comparison, the verdict on the run, and the reporters.
+//! harnesses one after another (or, under `--find-max`, each test's capacity search), each test
+//! compared with the baseline and judged as it ends, the verdict on the run, and the reporters.
 
 use super::Selected;
 use super::capacity::{self, SearchArgs};
 use super::harness::{Launch, Outcomes, run_harness};
 use crate::cli::RunArgs;
+use crate::compare::apply::Comparer;
 use crate::compare::baseline;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
-use crate::exit_code;
 use crate::output::ReportPaths;
 use crate::reporter::{Event, MetricsEndpoint, Reporters, SaveBaseline};
 use crate::scale::{self, archive::Extracted};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace;
-use loadtest_report::report::{RunInfo, RunReport, RunStatus, SCHEMA_VERSION, ShardRun};
-use loadtest_report::verdict::{self, Policy};
+use loadtest_report::report::{GateSummary, RunInfo, RunReport, ShardRun, TestReport};
+use loadtest_report::verdict::{self, Policy, RunEnd};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Where the harnesses come from: the workspace (built by cargo) or an extracted archive.
@@ -141,10 +141,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
             let tests: Vec<scale::identity::TestOptions<'_>> = selected
                 .iter()
                 .map(|s| scale::identity::TestOptions {
-                    test: format!(
-                        "{}::{}::{}",
-                        s.harness.target.package, s.harness.target.target, s.test.name
-                    ),
+                    test: s.id().to_string(),
                     attribute: &s.test.options,
                     layers: settings.layers_for(&s.test.name),
                 })
@@ -204,11 +201,21 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     reporters.emit(&Event::RunStarted {
         tests: selected.len(),
     })?;
-    let mut outcomes = Outcomes {
-        reports: Vec::new(),
-        reporters: &mut reporters,
-        policy,
+    if unjudged_shard && against.is_some() {
+        eprintln!(
+            "note: the baseline is not compared on one shard; give it to `cargo loadtest merge`"
+        );
+    }
+    let comparer = match (&against, unjudged_shard) {
+        (Some((old, source)), false) => Some(Comparer::new(
+            old,
+            source,
+            &args.gate.tolerance,
+            args.gate.force_compare,
+        )),
+        _ => None,
     };
+    let mut outcomes = Outcomes::new(&mut reporters, policy, comparer);
     if let (Some(a), Some(prepared)) = (&search, prepared) {
         for (s, p) in selected.iter().zip(prepared) {
             if interrupt.is_set() {
@@ -223,70 +230,51 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         let all: Vec<&Selected> = selected.iter().collect();
         run_selected(&all, &settings, args, launch, interrupt, &mut outcomes)?;
     }
-    let mut report = RunReport {
-        schema_version: SCHEMA_VERSION,
-        run: RunInfo {
-            shard: shard_run.map(|mut s| {
-                // The first test's first iteration against the coordinated start (or, without
-                // one, the moment the run was ready to start), by this host's clock.
-                let reference = s.start_at_unix.unwrap_or(host_clock);
-                s.start_offset_s = outcomes
-                    .reports
-                    .iter()
-                    .filter_map(|t| t.result.as_ref()?.started_at_unix)
-                    .reduce(f64::min)
-                    .map(|t| t - reference);
-                s.host_clock_unix = host_clock;
-                s
-            }),
-            ..run_info(
-                match &source {
-                    Source::Workspace(ws) => Some(ws.root.as_path()),
-                    Source::Archive(_) => None,
-                },
-                args,
-                started_at,
-                clock,
-            )
-        },
-        // Placeholders: the verdict sets both once the comparison is attached.
-        status: RunStatus::Passed,
-        exit_code: exit_code::OK,
-        tests: outcomes.reports,
-        gate: None,
-    };
-    let mut refusals = Vec::new();
-    if unjudged_shard && against.is_some() {
-        eprintln!(
-            "note: the baseline is not compared on one shard; give it to `cargo loadtest merge`"
-        );
-    }
-    if let (Some((old, source)), false) = (&against, unjudged_shard) {
-        refusals = crate::compare::apply::apply(
-            old,
-            source,
-            &mut report,
-            &args.gate.tolerance,
-            args.gate.force_compare,
-            &policy,
+    let refusals = outcomes.refusals().to_vec();
+    let tests = outcomes.reports;
+    let shard = shard_run.map(|mut s| {
+        // The first test's first iteration against the coordinated start (or, without one, the
+        // moment the run was ready to start), by this host's clock.
+        let reference = s.start_at_unix.unwrap_or(host_clock);
+        s.start_offset_s = tests
+            .iter()
+            .filter_map(|t| t.result.as_ref()?.started_at_unix)
+            .reduce(f64::min)
+            .map(|t| t - reference);
+        s.host_clock_unix = host_clock;
+        s
+    });
+    let run = RunInfo {
+        shard,
+        ..run_info(
+            match &source {
+                Source::Workspace(ws) => Some(ws.root.as_path()),
+                Source::Archive(_) => None,
+            },
+            args,
+            started_at,
+            clock,
         )
-        .map_err(CliError::Usage)?;
-    }
-    finish(report, &refusals, &mut reporters, interrupt)
+    };
+    finish(run, tests, None, &refusals, &mut reporters, interrupt)
 }
 
-/// Judges the run from its tests (a refused comparison makes it exit 2), hands the final report
-/// to the reporters, names the refusals, and returns the exit code.
+/// Builds the run's report from its judged tests (the verdict's [`verdict::run_report`]: a
+/// refused comparison makes it exit 2), hands it to the reporters, names the refusals, and
+/// returns the exit code.
 pub(super) fn finish(
-    mut report: RunReport,
+    run: RunInfo,
+    tests: Vec<TestReport>,
+    gate: Option<GateSummary>,
     refusals: &[String],
     reporters: &mut Reporters,
     interrupt: &Interrupt,
 ) -> Result<i32, CliError> {
-    (report.status, report.exit_code) = verdict::run_outcome(&report.tests, interrupt.is_set());
-    if !refusals.is_empty() {
-        report.exit_code = exit_code::USAGE;
-    }
+    let end = RunEnd {
+        interrupted: interrupt.is_set(),
+        refused: !refusals.is_empty(),
+    };
+    let report = verdict::run_report(run, tests, gate, end);
     reporters.emit(&Event::RunFinished(&report))?;
     for r in refusals {
         eprintln!("error: {r}");

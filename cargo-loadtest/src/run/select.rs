@@ -7,6 +7,7 @@ use crate::session;
 use crate::signals::Interrupt;
 use crate::workspace::Workspace;
 use loadtest_report::protocol::ListedTest;
+use loadtest_report::report::TestId;
 
 /// A selected test and the harness that holds it.
 pub(crate) struct Selected {
@@ -15,6 +16,15 @@ pub(crate) struct Selected {
 }
 
 impl Selected {
+    /// The test's identity.
+    pub(crate) fn id(&self) -> TestId<'_> {
+        TestId {
+            package: &self.harness.target.package,
+            target: &self.harness.target.target,
+            name: &self.test.name,
+        }
+    }
+
     /// `target::name`, as filters match and reports show it.
     pub(crate) fn qualified(&self) -> String {
         format!("{}::{}", self.harness.target.target, self.test.name)

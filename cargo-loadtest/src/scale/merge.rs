@@ -1,16 +1,16 @@
 //! `cargo loadtest merge REPORT...|DIR`: reads the shards' JSON reports, merges them exactly
-//! (`loadtest_report::merge`, judged there by the one verdict), compares the whole with a
-//! baseline when asked, and writes every report through the reporters.
+//! (`loadtest_report::merge`), compares each merged test with a baseline when asked before the
+//! one verdict judges it, and writes every report through the reporters.
 
 use crate::cli::MergeArgs;
+use crate::compare::apply::Comparer;
 use crate::compare::baseline;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
 use crate::reporter::{Event, Reporters, SaveBaseline};
-use loadtest_report::exit_code;
 use loadtest_report::merge::{MergeContext, ShardReport, merge_runs};
 use loadtest_report::report::TestStatus;
-use loadtest_report::verdict::{self, Policy};
+use loadtest_report::verdict::{self, Policy, RunEnd};
 use std::path::{Path, PathBuf};
 
 /// How deep folders are searched for reports.
@@ -135,13 +135,20 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
             .collect(),
         policy,
     };
-    let merged = merge_runs(inputs, &ctx).map_err(CliError::Usage)?;
+    // Each merged test is compared with the baseline before it is judged.
+    let mut comparer = against.as_ref().map(|(old, source)| {
+        Comparer::new(old, source, &args.gate.tolerance, args.gate.force_compare)
+    });
+    let merged = merge_runs(inputs, &ctx, &mut |i, test| match &mut comparer {
+        Some(c) => c.compare(i, test),
+        None => Ok(None),
+    })
+    .map_err(CliError::Usage)?;
     for n in &merged.notes {
         eprintln!("note: {n}");
     }
-    let mut report = merged.report;
     if !args.quiet
-        && let Some(m) = &report.run.merge
+        && let Some(m) = &merged.run.merge
     {
         eprintln!(
             "      Merged {} of {} shards ({} report files){}",
@@ -151,26 +158,15 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
             if m.partial { ": PARTIAL" } else { "" }
         );
     }
-    let mut refusals = Vec::new();
-    if let Some((old, source)) = &against {
-        refusals = crate::compare::apply::apply(
-            old,
-            source,
-            &mut report,
-            &args.gate.tolerance,
-            args.gate.force_compare,
-            &policy,
-        )
-        .map_err(CliError::Usage)?;
-    }
-    let interrupted = report
-        .tests
-        .iter()
-        .any(|t| t.status == TestStatus::Interrupted);
-    (report.status, report.exit_code) = verdict::run_outcome(&report.tests, interrupted);
-    if !refusals.is_empty() {
-        report.exit_code = exit_code::USAGE;
-    }
+    let refusals = comparer.map(|c| c.refusals).unwrap_or_default();
+    let end = RunEnd {
+        interrupted: merged
+            .tests
+            .iter()
+            .any(|t| t.status == TestStatus::Interrupted),
+        refused: !refusals.is_empty(),
+    };
+    let report = verdict::run_report(merged.run, merged.tests, None, end);
     let mut reporters = Reporters::standard(
         &paths,
         against.as_ref().map(|(old, _)| old.clone()),

@@ -114,14 +114,11 @@ fn test_status(s: TestStatus) -> (&'static str, &'static str) {
     (summary::status_word(s), class)
 }
 
-/// The baseline's test of the same target and name.
+/// The baseline's test of the same identity: the one the comparison judged against
+/// ([`RunReport::test`]), never another package's test of the same target and name, nor a test
+/// of the same name elsewhere.
 fn find_test<'a>(baseline: &'a RunReport, t: &TestReport) -> Option<&'a TestResult> {
-    baseline
-        .tests
-        .iter()
-        .find(|b| b.target == t.target && b.name == t.name)
-        .or_else(|| baseline.tests.iter().find(|b| b.name == t.name))
-        .and_then(|b| b.result.as_ref())
+    baseline.test(t.id()).and_then(|b| b.result.as_ref())
 }
 
 fn run_info(s: &mut String, r: &RunReport) {

@@ -2,7 +2,7 @@
 //! the build and the run, kill -9 during a baseline save, too few file descriptors, huge
 //! responses, and arguments that look like shell code.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{RunReport, RunStatus, TestStatus};
 use std::process::Stdio;
@@ -67,7 +67,7 @@ fn an_aborting_harness_is_reported_and_the_rest_still_runs() {
 
 #[test]
 fn a_failing_setup_hook_is_named() {
-    let _g = serial();
+    let _g = support::concurrent(&["bad-setup"]);
     let f = Fixture::shared("bad-setup");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
@@ -252,7 +252,7 @@ fn too_few_file_descriptors(client: &str) {
 
 #[test]
 fn arguments_are_passed_as_argv_never_through_a_shell() {
-    let _g = serial();
+    let _g = support::concurrent(&["passing"]);
     let f = Fixture::shared("passing");
     let marker = f.file("pwned");
     let filter = format!("$(touch {})", marker.display());

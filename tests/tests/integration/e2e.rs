@@ -2,7 +2,7 @@
 //! folders, against a loopback server the test starts. Reports are read with the project's own
 //! types, validated against the JSON Schema, and parsed with a real XML parser.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{RunStatus, TestStatus};
 use support::{CLIENTS, Fixture, Server, serial, text, validate_schema};
@@ -120,7 +120,7 @@ fn failing_threshold_exits_100_with_a_junit_failure_exactly_there() {
 
 #[test]
 fn broken_build_exits_101() {
-    let _g = serial();
+    let _g = support::concurrent(&["broken-build"]);
     let f = Fixture::shared("broken-build");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out));
@@ -134,7 +134,7 @@ fn broken_build_exits_101() {
 
 #[test]
 fn no_load_tests_exits_4() {
-    let _g = serial();
+    let _g = support::concurrent(&["no-tests", "passing"]);
     let f = Fixture::shared("no-tests");
     let out = f.run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -147,7 +147,7 @@ fn no_load_tests_exits_4() {
 
 #[test]
 fn two_packages_run_and_package_selection_works() {
-    let _g = serial();
+    let _g = support::concurrent(&["two-packages"]);
     let server = Server::start();
     let f = Fixture::shared("two-packages");
     let out = f.run(&["--target", &server.url()]);
@@ -272,7 +272,7 @@ fn workspace_file_and_environment_layers_apply() {
 
 #[test]
 fn bad_input_exits_2_naming_the_value_and_writes_nothing() {
-    let _g = serial();
+    let _g = support::concurrent(&["passing"]);
     let f = Fixture::shared("passing");
     let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (vec!["--frobnicate"], &["--frobnicate"]),

@@ -1,14 +1,17 @@
 //! Shared helpers of the end-to-end tests: the real `cargo-loadtest` binary, fixture workspaces
 //! kept at fixed paths and built once (or copied, for tests that edit sources), one shared target
-//! directory, and a loopback server.
+//! directory, a loopback server, and who may run beside whom ([`serial`], [`concurrent`]).
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod scrape;
+
 use loadtest_demo_server::DemoServer;
 use loadtest_report::report::RunReport;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -23,52 +26,132 @@ pub fn shared_target_dir() -> PathBuf {
     repo_root().join("target").join("e2e-fixtures")
 }
 
+/// The test build's own target directory: this test binary is `TARGET/PROFILE/deps/NAME`.
+pub fn test_build_target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary is TARGET/PROFILE/deps/NAME")
+        .to_path_buf()
+}
+
+/// A `cargo build` or `cargo test` (dev profile) of a package outside this workspace that reuses
+/// the dependencies the test build compiled: the test build's target directory, and no debug
+/// info, as the workspace's `[profile.dev.package."*"]` builds dependencies. (Dependencies whose
+/// features differ from the test build's are compiled again, once: 31 of 125 crates for a
+/// fixture.) The fixtures themselves keep the `release` profile of [`fixture_build_env`]: the
+/// test that runs the demo with no arguments builds with it anyway, so they share its build.
+pub fn reuse_test_build(cmd: &mut Command) -> &mut Command {
+    cmd.env("CARGO_TARGET_DIR", test_build_target_dir())
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+}
+
 /// Both HTTP transports, as `--client` names them: the fault, TLS and redaction tests run on each.
 pub const CLIENTS: [&str; 2] = ["hyper", "reqwest"];
 
-/// End-to-end tests run one at a time: they share a target directory and measure rates.
-pub fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+/// Who may run beside whom: a test that measures rates, latencies or the generator's health
+/// holds it for writing (alone); any other test holds it for reading (beside each other).
+static MACHINE: RwLock<()> = RwLock::new(());
+
+/// The shared fixtures held by the tests that run now (see [`concurrent`]).
+static HELD: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+static RELEASED: Condvar = Condvar::new();
+
+/// For a test that measures rates, latencies or the generator's health (or stops processes by
+/// signal, or uses fixtures in ways not listed): it runs alone, nothing else loads the machine.
+pub fn serial() -> Serial {
+    Serial(MACHINE.write().unwrap_or_else(PoisonError::into_inner))
 }
 
-/// The `cargo-loadtest` executable, built once through cargo.
+/// Held by a test that runs alone ([`serial`]).
+pub struct Serial(RwLockWriteGuard<'static, ()>);
+
+/// For a test that measures no rate: it may run beside other such tests (never beside a
+/// [`serial`] one), holding the shared `fixtures` it uses (writes into them, builds them,
+/// reads the reports they write) so that two tests never use one fixture at once. The tests
+/// of one binary share its threads (`RUST_TEST_THREADS`, the machine's cores by default).
+pub fn concurrent(fixtures: &[&'static str]) -> Concurrent {
+    let machine = MACHINE.read().unwrap_or_else(PoisonError::into_inner);
+    let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+    while fixtures.iter().any(|f| held.contains(f)) {
+        held = RELEASED.wait(held).unwrap_or_else(PoisonError::into_inner);
+    }
+    held.extend(fixtures.iter().copied());
+    Concurrent {
+        fixtures: fixtures.to_vec(),
+        _machine: machine,
+    }
+}
+
+/// Held by a test that runs beside others ([`concurrent`]); gives its fixtures back on drop.
+pub struct Concurrent {
+    fixtures: Vec<&'static str>,
+    _machine: RwLockReadGuard<'static, ()>,
+}
+
+impl Drop for Concurrent {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        for f in &self.fixtures {
+            held.remove(f);
+        }
+        RELEASED.notify_all();
+    }
+}
+
+/// The `cargo-loadtest` executable, built once through cargo and copied out of the target
+/// directory (to `target/e2e-fixtures/bin/` of this checkout): cargo hard-links a binary to one
+/// path per target directory, so another build sharing the directory (a second checkout, an
+/// editor) could put its own `cargo-loadtest` there while the suite runs.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(repo_root())
-            .args([
-                "build",
-                "--quiet",
-                "--package",
-                "cargo-loadtest",
-                "--bin",
-                "cargo-loadtest",
-                "--message-format=json",
-            ])
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building cargo-loadtest failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| {
-                v.get("executable")
-                    .and_then(|e| e.as_str())
-                    .map(PathBuf::from)
-            })
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("cargo-loadtest"))
-            })
-            .expect("cargo reported the cargo-loadtest executable")
+        let built = build_binary();
+        let dir = repo_root().join("target/e2e-fixtures/bin");
+        std::fs::create_dir_all(&dir).expect("create the binary's folder");
+        let copy = dir.join(built.file_name().expect("an executable has a name"));
+        // Written beside, then renamed over: a run of the previous copy may still be reading it.
+        let partial = dir.join(format!(".cargo-loadtest-{}", std::process::id()));
+        std::fs::copy(&built, &partial).expect("copy cargo-loadtest");
+        std::fs::rename(&partial, &copy).expect("move the copy of cargo-loadtest in place");
+        copy
     })
+}
+
+/// Builds `cargo-loadtest` with cargo and returns where cargo put it.
+fn build_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(repo_root())
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "cargo-loadtest",
+            "--bin",
+            "cargo-loadtest",
+            "--message-format=json",
+        ])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "building cargo-loadtest failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            v.get("executable")
+                .and_then(|e| e.as_str())
+                .map(PathBuf::from)
+        })
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("cargo-loadtest"))
+        })
+        .expect("cargo reported the cargo-loadtest executable")
 }
 
 /// How fixture harnesses are built: cargo-loadtest's default `release` profile, made dev-like

@@ -2,7 +2,7 @@
 //! loopback server with a known capacity: a pool of N worker threads each taking T ms per
 //! request (`DemoServer::start_with_pool`), so N / T per second.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{
     CapacityOutcome, CapacityResult, RunReport, RunStatus, StepVerdict, TestStatus,

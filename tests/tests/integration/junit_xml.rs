@@ -2,7 +2,7 @@
 //! output contain: markup characters, `]]>` (which would end a CDATA section) and control
 //! characters XML 1.0 cannot hold.
 
-mod common;
+use crate::common;
 
 use cargo_loadtest::output::junit;
 use common::synthetic;
@@ -56,6 +56,7 @@ fn all_text(n: roxmltree::Node) -> String {
 
 #[test]
 fn hostile_text_keeps_the_junit_report_well_formed() {
+    let _g = crate::support::concurrent(&[]);
     let report = hostile_report();
     let xml = junit::render(&report);
     let doc = match roxmltree::Document::parse(&xml) {
@@ -182,6 +183,7 @@ fn hostile_text_keeps_the_junit_report_well_formed() {
 
 #[test]
 fn suite_counts_match_the_tests() {
+    let _g = crate::support::concurrent(&[]);
     let report = hostile_report();
     let xml = junit::render(&report);
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");

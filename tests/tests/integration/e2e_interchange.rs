@@ -4,7 +4,7 @@
 //! `tests/interchange_check.py`) and Python's csv module read them and compare with the JSON.
 //! `.ci/run` installs the package when it is missing.
 
-mod support;
+use crate::support;
 
 use loadtest_runtime::metrics::hdr;
 use loadtest_runtime::report::{RunReport, TestResult};
@@ -253,7 +253,7 @@ fn reports_and_baselines_of_schema_version_1_still_load() {
 
 #[test]
 fn bad_csv_and_hlog_paths_exit_2_before_anything_runs() {
-    let _g = serial();
+    let _g = support::concurrent(&["passing"]);
     let f = Fixture::shared("passing");
     std::fs::write(f.file("a-file"), "x").unwrap();
     std::fs::create_dir(f.file("a-folder")).unwrap();

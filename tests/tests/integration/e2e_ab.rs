@@ -2,7 +2,7 @@
 //! git repository with two commits. Each revision's setup hook starts its own loopback server
 //! whose service time is a constant in the source, so a commit can make the server slower.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{MetricVerdict, RunStatus, TestStatus};
 use std::io::{BufRead, BufReader};
@@ -208,7 +208,7 @@ fn tests_in_only_one_revision_are_new_or_removed_not_failed() {
 
 #[test]
 fn a_base_revision_that_is_missing_or_does_not_build_runs_nothing() {
-    let _g = serial();
+    let _g = support::concurrent(&["ab"]);
     let f = repository();
     let out = f.run(&["--baseline-rev", "no-such-branch"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

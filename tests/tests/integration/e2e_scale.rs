@@ -2,7 +2,7 @@
 //! once from the archive alone (no cargo on PATH, no source tree) against one loopback server
 //! with a shared `--start-at`, merge them, and judge the whole.
 
-mod support;
+use crate::support;
 
 use loadtest_report::report::{RunReport, TestReport, TestStatus};
 use std::path::{Path, PathBuf};

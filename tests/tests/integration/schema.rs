@@ -1,7 +1,7 @@
 //! `schema/report.schema.json` describes the JSON report exactly: a realistic report validates,
 //! broken ones do not, and the JSON reads back into the same `RunReport`.
 
-mod common;
+use crate::common;
 
 use common::synthetic;
 use loadtest_report::report::RunReport;
@@ -32,6 +32,7 @@ fn report_json() -> Value {
 
 #[test]
 fn the_schema_is_a_valid_draft_2020_12_schema() {
+    let _g = crate::support::concurrent(&[]);
     let schema = schema();
     assert_eq!(
         schema["$schema"],
@@ -48,6 +49,7 @@ fn the_schema_is_a_valid_draft_2020_12_schema() {
 
 #[test]
 fn the_synthetic_report_covers_every_shape() {
+    let _g = crate::support::concurrent(&[]);
     let r = synthetic::report();
     let with_result: Vec<_> = r.tests.iter().filter_map(|t| t.result.as_ref()).collect();
     assert!(
@@ -96,6 +98,7 @@ fn the_synthetic_report_covers_every_shape() {
 
 #[test]
 fn a_realistic_report_matches_the_schema() {
+    let _g = crate::support::concurrent(&[]);
     let validator = validator();
     let instance = report_json();
     let errs = errors(&validator, &instance);
@@ -109,6 +112,7 @@ fn a_realistic_report_matches_the_schema() {
 
 #[test]
 fn default_and_minimal_values_match_the_schema() {
+    let _g = crate::support::concurrent(&[]);
     let validator = validator();
     // A test whose result is mostly empty, and a run with no tests at all.
     let mut r = synthetic::report();
@@ -127,6 +131,7 @@ fn default_and_minimal_values_match_the_schema() {
 
 #[test]
 fn reports_from_before_baselines_still_match_and_read() {
+    let _g = crate::support::concurrent(&[]);
     // `comparison` and `tolerance` came with baselines; older version-1 reports lack them.
     let mut instance = report_json();
     for t in instance["tests"].as_array_mut().unwrap() {
@@ -182,6 +187,7 @@ fn version_1_report_json() -> Value {
 
 #[test]
 fn version_1_reports_still_match_read_and_decode() {
+    let _g = crate::support::concurrent(&[]);
     use loadtest_runtime::metrics::hdr::{decode, summary};
     let instance = version_1_report_json();
     let text = instance.to_string();
@@ -210,6 +216,7 @@ fn version_1_reports_still_match_read_and_decode() {
 
 #[test]
 fn this_version_writes_compressed_histograms_everywhere() {
+    let _g = crate::support::concurrent(&[]);
     let text = report_json().to_string();
     assert!(
         !text.contains("HISTE"),
@@ -260,6 +267,7 @@ fn insufficient_data_report() -> RunReport {
 
 #[test]
 fn insufficient_data_comparisons_match_the_schema() {
+    let _g = crate::support::concurrent(&[]);
     let instance = serde_json::to_value(insufficient_data_report()).unwrap();
     assert!(instance["tests"][0]["comparison"]["metrics"][0]["change"].is_null());
     let errs = errors(&validator(), &instance);
@@ -268,6 +276,7 @@ fn insufficient_data_comparisons_match_the_schema() {
 
 #[test]
 fn insufficient_data_comparisons_read_back() {
+    let _g = crate::support::concurrent(&[]);
     let text = serde_json::to_string(&insufficient_data_report()).unwrap();
     if let Err(e) = serde_json::from_str::<RunReport>(&text) {
         panic!("a report with an insufficient_data comparison does not read back: {e}");
@@ -296,6 +305,7 @@ fn object(v: &mut Value) -> &mut serde_json::Map<String, Value> {
 
 #[test]
 fn broken_reports_are_rejected() {
+    let _g = crate::support::concurrent(&[]);
     let v = validator();
     // Missing required fields, at every level.
     assert_rejected(&v, "no schema_version", |r| {
@@ -445,6 +455,7 @@ fn json_floats_are_exact() -> bool {
 
 #[test]
 fn the_json_reads_back_into_the_same_report() {
+    let _g = crate::support::concurrent(&[]);
     let report = synthetic::report();
     let exact = json_floats_are_exact();
     if !exact {
@@ -506,6 +517,7 @@ fn the_json_reads_back_into_the_same_report() {
 
 #[test]
 fn histogram_encodings_decode_to_their_summaries() {
+    let _g = crate::support::concurrent(&[]);
     use loadtest_report::hdr::{decode, summary};
     for t in synthetic::report()
         .tests
@@ -535,6 +547,7 @@ fn histogram_encodings_decode_to_their_summaries() {
 
 #[test]
 fn capacity_searches_match_the_schema_and_read_back() {
+    let _g = crate::support::concurrent(&[]);
     let validator = validator();
     let mut r = synthetic::report();
     r.tests.push(synthetic::capacity_searched());

@@ -2,12 +2,14 @@
 //! self-contained, that it shows the verdict's statuses rather than deciding any, that names
 //! and messages are escaped, and its size for a 10-minute run.
 
-mod common;
+use crate::common;
 
+use cargo_loadtest::compare::apply::Comparer;
 use cargo_loadtest::output::html;
 use common::synthetic;
 use loadtest_report::hdr::{new_hist, record, to_report};
-use loadtest_report::report::{IntervalPoint, RunReport, TestStatus};
+use loadtest_report::report::{IntervalPoint, RunReport, TestReport, TestStatus};
+use loadtest_report::verdict::Unjudged;
 
 fn charts(page: &str, kind: &str) -> usize {
     page.matches(&format!("data-chart=\"{kind}\"")).count()
@@ -15,6 +17,7 @@ fn charts(page: &str, kind: &str) -> usize {
 
 #[test]
 fn every_test_with_a_result_gets_its_three_charts_and_tables() {
+    let _g = crate::support::concurrent(&[]);
     let report = synthetic::report();
     let page = html::render(&report, None);
     let with_result = report.tests.iter().filter(|t| t.result.is_some()).count();
@@ -41,6 +44,7 @@ fn every_test_with_a_result_gets_its_three_charts_and_tables() {
 
 #[test]
 fn statuses_are_the_reports_and_rendering_is_deterministic() {
+    let _g = crate::support::concurrent(&[]);
     let mut report = synthetic::report();
     let page = html::render(&report, None);
     assert_eq!(page, html::render(&report, None));
@@ -58,6 +62,7 @@ fn statuses_are_the_reports_and_rendering_is_deterministic() {
 
 #[test]
 fn names_and_messages_are_escaped() {
+    let _g = crate::support::concurrent(&[]);
     let mut report = synthetic::report();
     report.tests[0].name = "<script>alert(1)</script>".into();
     report.tests[2].error = Some("broken <b> & \"quoted\" \u{1b}[31m".into());
@@ -69,6 +74,7 @@ fn names_and_messages_are_escaped() {
 
 #[test]
 fn a_capacity_search_shows_its_finding_steps_and_their_p99_by_rate() {
+    let _g = crate::support::concurrent(&[]);
     let mut report = synthetic::report();
     report.tests.push(synthetic::capacity_searched());
     let page = html::render(&report, None);
@@ -113,6 +119,7 @@ fn a_capacity_search_shows_its_finding_steps_and_their_p99_by_rate() {
 
 #[test]
 fn a_baseline_is_drawn_dashed_under_the_run() {
+    let _g = crate::support::concurrent(&[]);
     let report = synthetic::report();
     let without = html::render(&report, None);
     let with = html::render(&report, Some(&report));
@@ -158,6 +165,7 @@ fn ten_minutes() -> RunReport {
 
 #[test]
 fn a_ten_minute_run_renders_to_a_page_of_bounded_size() {
+    let _g = crate::support::concurrent(&[]);
     let report = ten_minutes();
     let page = html::render(&report, Some(&report));
     let json = serde_json::to_vec(&report).unwrap().len();
@@ -168,4 +176,59 @@ fn a_ten_minute_run_renders_to_a_page_of_bounded_size() {
     // A bound, not a measurement: it catches a page that embeds data per second it should not.
     assert!(page.len() < 1_500_000, "{} bytes", page.len());
     assert_eq!(charts(&page, "latency"), 3);
+}
+
+/// Issue 24: the page overlays the baseline test the comparison judged against (one rule,
+/// `RunReport::test` by `TestId`): never another package's test of the same target and name,
+/// nor, as its name-only fallback once did, a test of the same name in another target.
+#[test]
+fn the_overlay_is_the_baseline_test_the_comparison_judged_against() {
+    let _g = crate::support::concurrent(&[]);
+    let in_package = |package: &str, target: &str, slower: bool| {
+        let mut result = synthetic::open_model_passed();
+        if slower {
+            for p in &mut result.series {
+                (p.p50_us, p.p95_us, p.p99_us) = (2 * p.p50_us, 2 * p.p95_us, 2 * p.p99_us);
+            }
+        }
+        TestReport {
+            package: package.into(),
+            ..synthetic::judged(target, result)
+        }
+    };
+    let run_of = |tests: Vec<TestReport>| RunReport {
+        tests,
+        ..synthetic::report()
+    };
+    let this = in_package("b", "browse", false);
+    let run = run_of(vec![this.clone()]);
+    // The baseline has the test in two packages: `a`'s is slower.
+    let both = run_of(vec![
+        in_package("a", "browse", true),
+        in_package("b", "browse", false),
+    ]);
+    let only_b = run_of(vec![in_package("b", "browse", false)]);
+    let only_a = run_of(vec![in_package("a", "browse", true)]);
+    let compared = |baseline: &RunReport, test: &TestReport| {
+        Comparer::new(baseline, "baseline \"b1\"", &[], false)
+            .compare(0, &Unjudged::from_report(test.clone()))
+            .expect("no tolerance to parse")
+    };
+    assert_eq!(compared(&both, &this), compared(&only_b, &this));
+    assert_ne!(compared(&both, &this), compared(&only_a, &this));
+    let page = html::render(&run, Some(&both));
+    assert!(page.contains("baseline p99"), "the overlay is drawn");
+    assert_eq!(page, html::render(&run, Some(&only_b)));
+    assert_ne!(page, html::render(&run, Some(&only_a)));
+
+    // The same name in another target is another test: neither compared nor drawn.
+    let elsewhere = in_package("b", "checkout", false);
+    let c = compared(&only_b, &elsewhere).expect("a comparison note");
+    assert!(c.metrics.is_empty(), "{c:?}");
+    assert_eq!(
+        c.note.as_deref(),
+        Some("the baseline has no result for this test")
+    );
+    let page = html::render(&run_of(vec![elsewhere]), Some(&only_b));
+    assert!(!page.contains("baseline p99"), "no overlay");
 }

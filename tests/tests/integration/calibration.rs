@@ -4,7 +4,7 @@
 //! Not part of CI (it takes 7 to 8 minutes and measures the machine); run it on demand:
 //!
 //! ```text
-//! cargo test --release -p loadtest-e2e --test calibration -- --ignored --nocapture calibrate
+//! cargo test --release -p loadtest-e2e --test integration -- --ignored --nocapture calibration::calibrate
 //! ```
 //!
 //! One loopback demo server answers `/` after a base delay of 10 ms. The load test below (closed
@@ -21,7 +21,7 @@
 //!
 //! ```text
 //! CALIBRATION_TOLERANCES="p50=10%,p95=15%,p99=25%,throughput=10%" \
-//!   cargo test --release -p loadtest-e2e --test calibration -- --ignored --nocapture reevaluate
+//!   cargo test --release -p loadtest-e2e --test integration -- --ignored --nocapture calibration::reevaluate
 //! ```
 //!
 //! (`CALIBRATION_TOLERANCES=""` evaluates the defaults again; without the variable `reevaluate`
@@ -69,6 +69,7 @@ async fn calibration_get(ctx: &Ctx) -> Result<()> {
 #[test]
 #[ignore = "measures the machine for 7-8 minutes; run on demand with --ignored --nocapture"]
 fn calibrate() {
+    let _g = crate::support::serial();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,6 +159,7 @@ fn calibrate() {
 #[test]
 #[ignore = "needs the results of `calibrate` in target/calibration and CALIBRATION_TOLERANCES"]
 fn reevaluate() {
+    let _g = crate::support::concurrent(&[]);
     let Some(spec) = std::env::var_os("CALIBRATION_TOLERANCES") else {
         eprintln!("reevaluate: CALIBRATION_TOLERANCES is not set; nothing to do");
         return;

@@ -4,14 +4,14 @@
 //! are not regular files, misspelt `loadtest.toml` sections, compare paths, ids in URLs bounded,
 //! a generator disturbed by a busy loop on its core, and a target restarted mid-run.
 
-mod support;
+use crate::support;
 
 use loadtest_demo_server::DemoServer;
 use loadtest_report::report::{RunReport, TestResult};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{BusyLoop, CLIENTS, Fixture, Server, repo_root, serial, shared_target_dir, text};
+use support::{BusyLoop, CLIENTS, Fixture, Server, repo_root, serial, text};
 
 fn result(report: &RunReport, name: &str) -> TestResult {
     report
@@ -99,8 +99,8 @@ fn the_readme_snippets_build_and_smoke_run_under_cargo_test_with_the_workspace_f
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir.path())
         .args(["test", "--quiet"])
-        .env("CARGO_TARGET_DIR", shared_target_dir())
         .env_remove("CARGO_TERM_COLOR");
+    support::reuse_test_build(&mut cmd);
     for (k, _) in std::env::vars() {
         if k.starts_with("LOADTEST_") {
             cmd.env_remove(k);
@@ -383,7 +383,7 @@ fn reports_go_to_stdout_fifos_and_through_symlinks_without_replacing_them() {
 
 #[test]
 fn misspelt_workspace_file_sections_and_options_exit_2_with_a_suggestion() {
-    let _g = serial();
+    let _g = support::concurrent(&["passing"]);
     let f = Fixture::shared("passing");
     let toml = f.write_source("loadtest.toml", "[tests.hom]\nusers = 2\n");
     let out = f.run(&[]);

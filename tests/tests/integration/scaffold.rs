@@ -6,7 +6,7 @@
 //! clone and depends on the runtime by path) and share the e2e target directory: two builds in
 //! all, one per test that runs load tests.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -727,7 +727,7 @@ fn har_and_openapi_become_load_tests_that_compile_and_run() {
 /// position and what is accepted, and writes nothing.
 #[test]
 fn bad_input_exits_2_naming_file_position_and_accepted_and_writes_nothing() {
-    let _serial = serial();
+    let _serial = support::concurrent(&["scaffold"]);
     let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n";
     let pkg = Package::elsewhere(manifest);
     let inputs = tempfile::tempdir().expect("temp dir");

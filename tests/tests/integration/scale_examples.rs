@@ -94,6 +94,7 @@ fn validate(program: &str, break_it: impl Fn(&str) -> String) {
 
 #[test]
 fn the_kubernetes_indexed_job_validates() {
+    let _g = crate::support::concurrent(&[]);
     let text =
         std::fs::read_to_string(repo().join("examples/scale-out/kubernetes/loadtest-job.yaml"))
             .unwrap();
@@ -106,6 +107,7 @@ fn the_kubernetes_indexed_job_validates() {
 
 #[test]
 fn the_github_workflow_validates() {
+    let _g = crate::support::concurrent(&[]);
     let text =
         std::fs::read_to_string(repo().join("examples/scale-out/github/loadtest-shards.yml"))
             .unwrap();
