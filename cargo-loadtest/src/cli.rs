@@ -422,7 +422,8 @@ pub struct RunArgs {
     /// Request retries.
     #[arg(long, value_name = "N")]
     pub retries: Option<String>,
-    /// The HTTP transport: hyper (the default: per-user connections) or reqwest (proxies).
+    /// The HTTP transport: native (the default: per-user connections, HTTP/1.1 exchanged in
+    /// place), hyper (the same connections through hyper's client) or reqwest (proxies).
     #[arg(long, value_name = "CLIENT")]
     pub client: Option<String>,
     /// With --find-max: a test passes only when its capacity is at least this rate, e.g. 2000/s

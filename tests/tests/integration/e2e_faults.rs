@@ -280,7 +280,7 @@ fn every_fault_classified(f: &Fixture, client: &str) {
     let report = f.report();
     // (test, class, requests of that class, requests the server saw, retries attempted)
     let expected: [(&str, &str, u64, Option<u64>, u64); 9] = [
-        ("close", "body", 3, Some(3), 0),
+        ("close", "closed", 3, Some(3), 0),
         ("reset", "body", 3, Some(3), 0),
         ("hang", "timeout", 6, Some(6), 3),
         ("trickle", "timeout", 3, Some(3), 0),

@@ -562,8 +562,8 @@ fn a_busy_loop_on_the_generators_core_flags_it_disturbed_and_a_quiet_run_is_not(
 #[test]
 fn a_target_killed_and_restarted_mid_run_is_a_classified_gap_and_the_run_recovers() {
     let _g = serial();
-    // Each transport meets the gap its own way (hyper: per-user connections it reopens; reqwest:
-    // its pool); both must classify it and recover.
+    // Each transport meets the gap its own way (native and hyper: per-user connections they
+    // reopen; reqwest: its pool); each must classify it and recover.
     for client in CLIENTS {
         eprintln!("client = {client:?}");
         restart_run(client);

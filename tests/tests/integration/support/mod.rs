@@ -46,8 +46,8 @@ pub fn reuse_test_build(cmd: &mut Command) -> &mut Command {
         .env("CARGO_PROFILE_DEV_DEBUG", "false")
 }
 
-/// Both HTTP transports, as `--client` names them: the fault, TLS and redaction tests run on each.
-pub const CLIENTS: [&str; 2] = ["hyper", "reqwest"];
+/// Every HTTP transport, as `--client` names them: the fault, TLS and redaction tests run on each.
+pub const CLIENTS: [&str; 3] = ["native", "hyper", "reqwest"];
 
 /// Who may run beside whom: a test that measures rates, latencies or the generator's health
 /// holds it for writing (alone); any other test holds it for reading (beside each other).
