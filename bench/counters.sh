@@ -62,24 +62,26 @@ if [ "$PEERS" = 1 ]; then
   command -v oha >/dev/null 2>&1 || { echo "PEERS=1 needs oha on PATH (cargo install oha)" >&2; exit 1; }
   bash bench/hiccup.sh
   REQ=${REQ:-200000}
-  printf '%-24s %10s %12s %12s %12s\n' generator requests "syscalls/req" "user us/req" "sys us/req"
-  measure() {
-    local name=$1
-    shift
-    strace -c -f -o "$work/$name.strace" /usr/bin/time -f "%U %S" -o "$work/$name.time" taskset -c "$GEN_CPUS" "$@" >"$work/$name.out" 2>&1 || true
-  }
+  # Each generator sends REQ requests over 50 connections, pinned to GEN_CPUS: once under
+  # `strace -c -f` (system calls; strace slows it, so no time is read from that run) and once
+  # under /usr/bin/time alone (user and system CPU seconds).
+  printf '%-22s %10s %12s %12s %12s\n' generator requests "syscalls/req" "user us/req" "sys us/req"
   for mode in full 20000; do
     if [ "$mode" = full ]; then
-      measure "oha-$mode" oha --no-tui -c 50 -n "$REQ" --output-format json "$URL/"
-      EVENT_OUT="$work/clt-$mode.json" drive full_speed "iterations=$REQ" client=native users=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
+      oha_args=(oha --no-tui -c 50 -n "$REQ" --output-format json "$URL/")
+      clt_args=(full_speed "iterations=$REQ" client=native users=50)
     else
-      measure "oha-$mode" oha --no-tui -c 50 -q "$mode" -n "$REQ" --output-format json "$URL/"
-      EVENT_OUT="$work/clt-$mode.json" drive fixed_rate "iterations=$REQ" client=native "rate=$mode/s" max_in_flight=50 -- strace -c -f -o "$work/clt-$mode.strace" /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
+      oha_args=(oha --no-tui -c 50 -q "$mode" -n "$REQ" --output-format json "$URL/")
+      clt_args=(fixed_rate "iterations=$REQ" client=native "rate=$mode/s" max_in_flight=50)
     fi
+    strace -c -f -o "$work/oha-$mode.strace" taskset -c "$GEN_CPUS" "${oha_args[@]}" >/dev/null 2>&1 || true
+    /usr/bin/time -f "%U %S" -o "$work/oha-$mode.time" taskset -c "$GEN_CPUS" "${oha_args[@]}" >/dev/null 2>&1 || true
+    EVENT_OUT="$work/clt-$mode-s.json" drive "${clt_args[@]}" -- strace -c -f -o "$work/clt-$mode.strace" taskset -c "$GEN_CPUS"
+    EVENT_OUT="$work/clt-$mode.json" drive "${clt_args[@]}" -- /usr/bin/time -f "%U %S" -o "$work/clt-$mode.time" taskset -c "$GEN_CPUS"
     for who in oha clt; do
-      calls=$(awk '/^[0-9. ]+ total$/ || $NF == "total" { print $(NF-2) }' "$work/$who-$mode.strace" | tail -1)
-      read -r user sys < "$work/$who-$mode.time"
-      python3 -c "import sys; r=$REQ; c=$calls; u=$user; s=$sys; print(f'{\"$who $mode\":<24} {r:>10} {c/r:>12.3f} {u*1e6/r:>12.2f} {s*1e6/r:>12.2f}')"
+      calls=$(awk '$NF == "total" { print $4 }' "$work/$who-$mode.strace" | tail -1) # % time, seconds, us/call, calls
+      read -r user sys < <(tail -1 "$work/$who-$mode.time")
+      python3 -c "r=$REQ; c=$calls; u=$user; s=$sys; print(f'{\"$who $mode\":<22} {r:>10} {c/r:>12.3f} {u*1e6/r:>12.2f} {s*1e6/r:>12.2f}')"
     done
   done
 fi
