@@ -61,6 +61,9 @@ pub(crate) struct Hub {
     soft: Arc<Stop>,
     hard: Arc<Stop>,
     in_flight: Arc<AtomicU64>,
+    /// Arrivals meant to start from this instant on count in the scheduling lag (the end of the
+    /// health warm-up), read without the lock.
+    judged_from: Instant,
 }
 
 struct HubState {
@@ -83,10 +86,46 @@ struct Parked {
     mailbox: Arc<Mailbox>,
 }
 
-/// Where a parked slot receives its next arrival.
+/// Where a parked slot receives its next arrival, or the word that the schedule ended.
 #[derive(Default)]
-struct Mailbox {
-    slot: Mutex<(Option<Arrival>, Option<Waker>, bool)>,
+struct Mailbox(Mutex<Mail>);
+
+#[derive(Default)]
+struct Mail {
+    arrival: Option<Arrival>,
+    ended: bool,
+    /// The parked slot's waker.
+    reader: Option<Waker>,
+}
+
+impl Mailbox {
+    /// Hands the parked slot an arrival (`Some`) or the end (`None`), and wakes it.
+    fn send(&self, arrival: Option<Arrival>) {
+        let mut mail = lock(&self.0);
+        match arrival {
+            Some(a) => mail.arrival = Some(a),
+            None => mail.ended = true,
+        }
+        if let Some(w) = mail.reader.take() {
+            w.wake();
+        }
+    }
+
+    /// Waits for an arrival (`None`: the schedule ended).
+    async fn receive(&self) -> Option<Arrival> {
+        std::future::poll_fn(|cx| {
+            let mut mail = lock(&self.0);
+            if let Some(a) = mail.arrival.take() {
+                return Poll::Ready(Some(a));
+            }
+            if mail.ended {
+                return Poll::Ready(None);
+            }
+            mail.reader = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -176,6 +215,7 @@ impl Hub {
                 live: 0,
                 dispatcher: None,
             }),
+            judged_from: start + test.health_warm_up,
             test,
             run,
             iteration_timeout,
@@ -200,11 +240,7 @@ impl Hub {
         if let Some(parked) = state.parked.pop() {
             state.peeked = None;
             std::mem::drop(state);
-            let mut mail = lock(&parked.mailbox.slot);
-            mail.0 = Some(arrival);
-            if let Some(w) = mail.1.take() {
-                w.wake();
-            }
+            parked.mailbox.send(Some(arrival));
             return Step::Started;
         }
         if state.live < cap {
@@ -229,11 +265,7 @@ impl Hub {
             std::mem::take(&mut state.parked)
         };
         for p in parked {
-            let mut mail = lock(&p.mailbox.slot);
-            mail.2 = true;
-            if let Some(w) = mail.1.take() {
-                w.wake();
-            }
+            p.mailbox.send(None);
         }
     }
 
@@ -276,7 +308,7 @@ impl Hub {
     async fn run_one(&self, arrival: Arrival, timer: UserTimer, watcher: &Watcher) -> UserTimer {
         let actual = Instant::now();
         let test = &self.test;
-        let lag_judged = arrival.intended >= lock(&self.state).start + test.health_warm_up;
+        let lag_judged = arrival.intended >= self.judged_from;
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let ctx = Ctx::for_iteration(test.clone(), arrival.k, timer);
         let outcome = run_once(self.run, &ctx, self.iteration_timeout, watcher).await;
@@ -328,7 +360,7 @@ async fn slot(hub: Arc<Hub>, first: Arrival) {
             }
         };
         match parks {
-            true => match park(&mailbox).await {
+            true => match mailbox.receive().await {
                 Some(a) => arrival = a,
                 None => break,
             },
@@ -338,20 +370,4 @@ async fn slot(hub: Arc<Hub>, first: Arrival) {
     let mut state = lock(&hub.state);
     state.live -= 1;
     Hub::wake_dispatcher(&mut state);
-}
-
-/// Waits in `mailbox` for an arrival (`None`: the schedule ended).
-async fn park(mailbox: &Mailbox) -> Option<Arrival> {
-    std::future::poll_fn(|cx| {
-        let mut mail = lock(&mailbox.slot);
-        if let Some(a) = mail.0.take() {
-            return Poll::Ready(Some(a));
-        }
-        if mail.2 {
-            return Poll::Ready(None);
-        }
-        mail.1 = Some(cx.waker().clone());
-        Poll::Pending
-    })
-    .await
 }

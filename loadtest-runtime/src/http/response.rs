@@ -143,49 +143,42 @@ impl LazyHeaders {
         if let Some(map) = self.map.get() {
             return map.contains_key(name);
         }
-        let mut headers = [const { std::mem::MaybeUninit::uninit() }; super::direct::MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut []);
-        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut response,
-            &self.raw,
-            &mut headers,
-        );
-        if parsed.is_err() {
-            return false;
-        }
-        response
-            .headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case(name.as_str()))
+        with_headers(&self.raw, |headers| {
+            headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(name.as_str()))
+        })
+        .unwrap_or(false)
     }
+}
+
+/// Runs `f` on the header lines of the raw response head `raw` (parsed into uninitialised
+/// storage, nothing allocated); `None` when `raw` is not a response head.
+fn with_headers<R>(raw: &[u8], f: impl FnOnce(&[httparse::Header<'_>]) -> R) -> Option<R> {
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; super::direct::MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut response, raw, &mut headers)
+        .ok()?;
+    Some(f(response.headers))
 }
 
 /// The headers of a raw response head, as a map (a line that is not a valid header is skipped:
 /// the parser that accepted the head already refused malformed ones).
 fn materialize(raw: &[u8]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    if raw.is_empty() {
-        return map;
-    }
-    let mut headers = [const { std::mem::MaybeUninit::uninit() }; super::direct::MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut response,
-        raw,
-        &mut headers,
-    );
-    if parsed.is_err() {
-        return map;
-    }
-    for h in response.headers.iter() {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(h.value),
-        ) {
-            map.append(name, value);
+    with_headers(raw, |headers| {
+        let mut map = HeaderMap::new();
+        for h in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(h.name.as_bytes()),
+                HeaderValue::from_bytes(h.value),
+            ) {
+                map.append(name, value);
+            }
         }
-    }
-    map
+        map
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

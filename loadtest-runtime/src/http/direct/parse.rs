@@ -119,7 +119,7 @@ pub(crate) fn head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Malfo
         } else if name.eq_ignore_ascii_case("content-length") {
             // A list of equal values (`5, 5`) is one length; differing values are an error.
             for part in h.value.split(|&b| b == b',') {
-                let n = parse_length(trim(part)).ok_or(Malformed::ContentLength)?;
+                let n = parse_length(part.trim_ascii()).ok_or(Malformed::ContentLength)?;
                 if length.is_some_and(|l| l != n) {
                     return Err(Malformed::ContentLength);
                 }
@@ -131,11 +131,11 @@ pub(crate) fn head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Malfo
             chunked = h
                 .value
                 .rsplit(|&b| b == b',')
-                .map(trim)
+                .map(<[u8]>::trim_ascii)
                 .find(|c| !c.is_empty())
                 .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',').map(trim) {
+            for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
                     close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
@@ -187,10 +187,6 @@ fn head_error(e: httparse::Error) -> &'static str {
         httparse::Error::Version => "not HTTP/1.0 or HTTP/1.1",
         httparse::Error::TooManyHeaders => "too many headers",
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    b.trim_ascii()
 }
 
 fn parse_length(b: &[u8]) -> Option<u64> {
