@@ -114,8 +114,14 @@ fn server(response: &'static [u8]) -> &'static str {
 /// Runs `repeat` over `iterations` iterations of `per_iteration` requests; returns the
 /// allocations the run made.
 async fn allocations_of(per_iteration: usize, iterations: u64) -> u64 {
+    allocations_on("native", per_iteration, iterations).await
+}
+
+/// The same on the transport `client`.
+async fn allocations_on(client: &str, per_iteration: usize, iterations: u64) -> u64 {
     PER_ITERATION.store(per_iteration, Ordering::Relaxed);
     let mut layer = OptionLayer::new("test");
+    layer.set_str("client", client);
     layer.set_str("users", "1");
     layer.set_str("iterations", &iterations.to_string());
     let before = ALLOCATIONS.load(Ordering::Relaxed);
@@ -173,6 +179,16 @@ async fn a_request_allocates_nothing_in_steady_state() {
     assert!(
         two.saturating_sub(one) * 100 < extra,
         "a bodiless GET allocates {per:.4} times per request in steady state ({one} vs {two})"
+    );
+
+    // For comparison (printed, not asserted): hyper's HTTP/1.1 client on the same connections,
+    // the default transport before the native exchange.
+    allocations_on("hyper", N, ITERATIONS).await;
+    let one = allocations_on("hyper", N, ITERATIONS).await;
+    let two = allocations_on("hyper", 2 * N, ITERATIONS).await;
+    eprintln!(
+        "bodiless GET on client = \"hyper\": {:.2} per request ({one} vs {two})",
+        two.saturating_sub(one) as f64 / extra as f64
     );
 
     // A response with a body: at most one allocation per request (the body is split off the
