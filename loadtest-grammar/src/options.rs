@@ -669,13 +669,37 @@ pub fn parse_target(s: &str) -> Result<(), String> {
 /// The metrics the regression gate compares.
 pub const GATE_METRICS: [&str; 6] = ["p50", "p95", "p99", "throughput", "error_rate", "capacity"];
 
-/// Parses a regression tolerance `"p99=20%"` into the metric and a fraction (`0.2`). For
-/// latencies and throughput it is a relative change; for `error_rate`, percentage points.
-pub fn parse_tolerance(s: &str) -> Result<(String, f64), String> {
+/// The latency metrics of the gate, the ones that can also take an absolute floor.
+pub const FLOOR_METRICS: [&str; 3] = ["p50", "p95", "p99"];
+
+/// How much a metric may move before the regression gate calls the move a change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Allowance {
+    /// A relative change (`0.2` for `p99=20%`); for `error_rate`, a fraction in percentage
+    /// points.
+    Relative(f64),
+    /// An absolute floor for a latency metric (`p50=250us`): a change smaller than this is never
+    /// a regression nor an improvement, whatever its relative size.
+    Floor(Duration),
+}
+
+/// One regression tolerance entry as written: `p99=20%` or `p50=250us`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerance {
+    /// The gated metric, one of [`GATE_METRICS`].
+    pub metric: String,
+    /// What it allows.
+    pub allowance: Allowance,
+}
+
+/// Parses a regression tolerance: `"p99=20%"` (a relative change; for `error_rate`, percentage
+/// points) or, for `p50`, `p95` and `p99`, an absolute floor such as `"p50=250us"`.
+pub fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
     let err = |why: &str| {
         format!(
-            "invalid tolerance {s:?}: {why}; expected \"METRIC=PERCENT\" with METRIC one of {}, e.g. \"p99=20%\"",
-            GATE_METRICS.join(", ")
+            "invalid tolerance {s:?}: {why}; expected \"METRIC=PERCENT\" with METRIC one of {}, e.g. \"p99=20%\", or an absolute floor \"METRIC=DURATION\" for {}, e.g. \"p50=250us\"",
+            GATE_METRICS.join(", "),
+            FLOOR_METRICS.join(", ")
         )
     };
     let (metric, value) = s.split_once('=').ok_or_else(|| err("missing `=`"))?;
@@ -684,14 +708,33 @@ pub fn parse_tolerance(s: &str) -> Result<(String, f64), String> {
         return Err(err(&format!("unknown metric `{metric}`")));
     }
     let value = value.trim();
-    let fraction = match value.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
-        None => value.parse::<f64>(),
-    }
-    .ok()
-    .filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
-    .ok_or_else(|| err(&format!("{value:?} is not a percentage such as 20%")))?;
-    Ok((metric.to_string(), fraction))
+    let has_unit = value.ends_with(|c: char| c.is_ascii_alphabetic() || c == 'µ');
+    let allowance = if has_unit {
+        if !FLOOR_METRICS.contains(&metric) {
+            return Err(err(&format!(
+                "`{metric}` takes a percentage, not a duration {value:?}"
+            )));
+        }
+        let floor = parse_duration(value)
+            .map_err(|_| err(&format!("{value:?} is not a duration such as 250us")))?;
+        if floor > Duration::from_secs(3600) {
+            return Err(err(&format!("{value:?} is longer than an hour")));
+        }
+        Allowance::Floor(floor)
+    } else {
+        let fraction = match value.strip_suffix('%') {
+            Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+            None => value.parse::<f64>(),
+        }
+        .ok()
+        .filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
+        .ok_or_else(|| err(&format!("{value:?} is not a percentage such as 20%")))?;
+        Allowance::Relative(fraction)
+    };
+    Ok(Tolerance {
+        metric: metric.to_string(),
+        allowance,
+    })
 }
 
 /// What a threshold rule measures.
@@ -975,15 +1018,35 @@ mod tests {
 
     #[test]
     fn tolerances() {
+        let t = |metric: &str, allowance| Tolerance {
+            metric: metric.to_string(),
+            allowance,
+        };
         assert_eq!(
             parse_tolerance("p99=20%").unwrap(),
-            ("p99".to_string(), 0.2)
+            t("p99", Allowance::Relative(0.2))
         );
         assert_eq!(
             parse_tolerance(" error_rate = 0.005 ").unwrap(),
-            ("error_rate".to_string(), 0.005)
+            t("error_rate", Allowance::Relative(0.005))
         );
-        for bad in ["p99", "p42=10%", "p99=lots", "p99=-5%"] {
+        assert_eq!(
+            parse_tolerance("p50=250us").unwrap(),
+            t("p50", Allowance::Floor(Duration::from_micros(250)))
+        );
+        assert_eq!(
+            parse_tolerance("p99 = 2ms").unwrap(),
+            t("p99", Allowance::Floor(Duration::from_millis(2)))
+        );
+        for bad in [
+            "p99",
+            "p42=10%",
+            "p99=lots",
+            "p99=-5%",
+            "throughput=5ms",
+            "p50=5parsecs",
+            "p50=2h",
+        ] {
             assert!(
                 parse_tolerance(bad).unwrap_err().contains("METRIC=PERCENT"),
                 "{bad}"

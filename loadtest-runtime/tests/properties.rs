@@ -690,10 +690,15 @@ fn parsers_never_panic_and_their_errors_explain() {
                 format!("parse_threshold({s:?}) = {t:?}")
             })?;
         }
-        if let Some((_, f)) = checked("parse_tolerance", s, &[], || grammar::parse_tolerance(s))? {
-            ensure((0.0..=10.0).contains(&f), || {
-                format!("parse_tolerance({s:?}) = {f}")
-            })?;
+        if let Some(t) = checked("parse_tolerance", s, &[], || grammar::parse_tolerance(s))? {
+            let sane = match t.allowance {
+                grammar::Allowance::Relative(f) => (0.0..=10.0).contains(&f),
+                grammar::Allowance::Floor(d) => {
+                    grammar::FLOOR_METRICS.contains(&t.metric.as_str())
+                        && d <= std::time::Duration::from_secs(3600)
+                }
+            };
+            ensure(sane, || format!("parse_tolerance({s:?}) = {t:?}"))?;
         }
         checked("parse_retry_on", s, &[], || grammar::parse_retry_on(s))?;
         checked("parse_count", s, &[], || grammar::parse_count("users", s))?;
@@ -951,9 +956,16 @@ fn generated_thresholds_parse_to_their_metric_op_and_limit() {
 fn generated_tolerances_and_retry_on_entries_parse() {
     property("generated_tolerances_and_retry_on_entries_parse", |rng| {
         let (s, metric, f) = valid_tolerance(rng);
-        let (m, got) = grammar::parse_tolerance(&s).map_err(|e| format!("{s:?} refused: {e}"))?;
-        ensure(m == metric && (got - f).abs() <= 1e-12, || {
-            format!("{s:?} parsed as ({m}, {got}), expected ({metric}, {f})")
+        let t = grammar::parse_tolerance(&s).map_err(|e| format!("{s:?} refused: {e}"))?;
+        let got = match t.allowance {
+            grammar::Allowance::Relative(f) => f,
+            grammar::Allowance::Floor(d) => return Err(format!("{s:?} parsed as a floor {d:?}")),
+        };
+        ensure(t.metric == metric && (got - f).abs() <= 1e-12, || {
+            format!(
+                "{s:?} parsed as ({}, {got}), expected ({metric}, {f})",
+                t.metric
+            )
         })?;
         let r = valid_retry_on(rng);
         grammar::parse_retry_on(&r).map_err(|e| format!("{r:?} refused: {e}"))?;

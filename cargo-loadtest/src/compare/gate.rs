@@ -73,30 +73,59 @@ pub fn compare_capacity(
     })
 }
 
-/// Tolerances per metric, defaults overridden by the test's `tolerance` option.
+/// The saved-baseline gate's default absolute floors of the latency metrics, in microseconds:
+/// a change smaller than its floor is neither a regression nor an improvement, however large it
+/// is relative to a sub-millisecond latency (chosen from A/A measurements, see
+/// `docs/regression-gate.md`). The A/B gate has none: pairing rounds removes the run-to-run
+/// noise that the floors absorb.
+pub const DEFAULT_FLOORS_US: [(&str, f64); 3] = [("p50", 250.0), ("p95", 500.0), ("p99", 1000.0)];
+
+/// Tolerances per metric (relative changes, or percentage points for the error rate) and the
+/// latency metrics' absolute floors: defaults overridden by the test's `tolerance` option.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Tolerances(pub Vec<(String, f64)>);
+pub struct Tolerances {
+    relative: Vec<(String, f64)>,
+    floors_us: Vec<(String, f64)>,
+}
 
 impl Tolerances {
-    /// The saved-baseline defaults with `overrides` (`"p99=20%"` entries) applied.
+    /// The saved-baseline defaults with `overrides` (`"p99=20%"`, `"p50=250us"` entries)
+    /// applied.
     pub fn from_config(overrides: &[String]) -> Result<Tolerances, String> {
-        Self::with_defaults(&DEFAULT_TOLERANCES, overrides)
+        Self::with_defaults(&DEFAULT_TOLERANCES, &DEFAULT_FLOORS_US, overrides)
     }
 
-    /// `defaults` ([`DEFAULT_TOLERANCES`] or [`AB_TOLERANCES`]) with `overrides` applied.
+    /// `defaults` ([`DEFAULT_TOLERANCES`] or [`AB_TOLERANCES`]) and `floors_us`
+    /// ([`DEFAULT_FLOORS_US`], or none) with `overrides` applied.
     pub fn with_defaults(
         defaults: &[(&str, f64)],
+        floors_us: &[(&str, f64)],
         overrides: &[String],
     ) -> Result<Tolerances, String> {
-        let mut t: Vec<(String, f64)> = defaults.iter().map(|(m, v)| (m.to_string(), *v)).collect();
+        let owned = |list: &[(&str, f64)]| -> Vec<(String, f64)> {
+            list.iter().map(|(m, v)| (m.to_string(), *v)).collect()
+        };
+        let mut t = Tolerances {
+            relative: owned(defaults),
+            floors_us: owned(floors_us),
+        };
         for o in overrides {
-            let (metric, value) = grammar::parse_tolerance(o)?;
-            match t.iter_mut().find(|(m, _)| *m == metric) {
+            let parsed = grammar::parse_tolerance(o)?;
+            let (list, value) = match parsed.allowance {
+                grammar::Allowance::Relative(f) => (&mut t.relative, f),
+                grammar::Allowance::Floor(d) => (&mut t.floors_us, d.as_secs_f64() * 1e6),
+            };
+            match list.iter_mut().find(|(m, _)| *m == parsed.metric) {
                 Some(slot) => slot.1 = value,
-                None => t.push((metric, value)),
+                None => list.push((parsed.metric, value)),
             }
         }
-        Ok(Tolerances(t))
+        Ok(t)
+    }
+
+    /// The relative tolerances (percentage points for the error rate), per metric.
+    pub fn relative(&self) -> &[(String, f64)] {
+        &self.relative
     }
 
     fn get(&self, metric: &str) -> f64 {
@@ -104,10 +133,18 @@ impl Tolerances {
     }
 
     fn get_or(&self, metric: &str, default: f64) -> f64 {
-        self.0
+        self.relative
             .iter()
             .find(|(m, _)| m == metric)
             .map_or(default, |(_, v)| *v)
+    }
+
+    /// The absolute floor of a latency metric in microseconds (0 when it has none).
+    pub fn floor_us(&self, metric: &str) -> f64 {
+        self.floors_us
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map_or(0.0, |(_, v)| *v)
     }
 }
 
@@ -543,7 +580,7 @@ mod tests {
 
     #[test]
     fn paired_rounds_see_through_a_drifting_machine() {
-        let t = Tolerances::with_defaults(&AB_TOLERANCES, &[]).unwrap();
+        let t = Tolerances::with_defaults(&AB_TOLERANCES, &[], &[]).unwrap();
         let same = rounds(1000.0, 1000.0, 1);
         let refs: Vec<_> = same.iter().map(|(o, n)| (o, n)).collect();
         let c = compare_rounds(&refs, &t, 1);
@@ -569,7 +606,7 @@ mod tests {
 
     #[test]
     fn paired_rounds_need_three_and_leave_out_unhealthy_rounds() {
-        let t = Tolerances::with_defaults(&AB_TOLERANCES, &[]).unwrap();
+        let t = Tolerances::with_defaults(&AB_TOLERANCES, &[], &[]).unwrap();
         let mut r = rounds(1000.0, 1300.0, 3);
         let two: Vec<_> = r[..2].iter().map(|(o, n)| (o, n)).collect();
         assert!(

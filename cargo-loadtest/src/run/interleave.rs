@@ -234,8 +234,9 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
                         _ => {
                             let mut overrides = result.config.tolerance.clone();
                             overrides.extend(args.gate.tolerance.iter().cloned());
-                            let tolerances = Tolerances::with_defaults(&AB_TOLERANCES, &overrides)
-                                .map_err(CliError::Usage)?;
+                            let tolerances =
+                                Tolerances::with_defaults(&AB_TOLERANCES, &[], &overrides)
+                                    .map_err(CliError::Usage)?;
                             let refs: Vec<(&TestResult, &TestResult)> =
                                 runs.iter().map(|(o, n)| (o, n)).collect();
                             let metrics =

@@ -192,7 +192,7 @@ fn reevaluate() {
 fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
     eprintln!(
         "\ntolerances: {}",
-        tol.0
+        tol.relative()
             .iter()
             .map(|(m, v)| format!("{m}={}", pct_plain(*v)))
             .collect::<Vec<_>>()
@@ -300,7 +300,7 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
         );
         per_metric.push(json!({
             "metric": m,
-            "tolerance": tol.0.iter().find(|(n, _)| n == m).map(|(_, v)| *v),
+            "tolerance": tol.relative().iter().find(|(n, _)| n == m).map(|(_, v)| *v),
             "aa_regressed": aa_r,
             "aa_improved": aa_i,
             "aa_worst_bound": finite(aa_worst),
@@ -311,7 +311,7 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
         }));
     }
     json!({
-        "tolerances": tol.0.iter().map(|(m, v)| json!({"metric": m, "tolerance": v})).collect::<Vec<_>>(),
+        "tolerances": tol.relative().iter().map(|(m, v)| json!({"metric": m, "tolerance": v})).collect::<Vec<_>>(),
         "aa_comparisons": n_aa,
         "false_positives": false_positives,
         "ab_comparisons": n_ab,
