@@ -118,9 +118,13 @@ pub struct MergeArgs {
     /// Compare against a stored result file (or a folder holding report.json).
     #[arg(long, value_name = "PATH")]
     pub baseline_file: Option<PathBuf>,
-    /// Save the merged run as the named baseline.
+    /// Add the merged run to the named baseline (it keeps its newest --keep-runs runs).
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
+    /// How many runs the saved baseline keeps, newest first (default 5; 1 replaces it with this
+    /// run).
+    #[arg(long, value_name = "N", requires = "save_baseline")]
+    pub keep_runs: Option<String>,
     /// Options of the gate.
     #[command(flatten)]
     pub gate: GateArgs,
@@ -241,7 +245,8 @@ pub struct GateArgs {
     /// Compare even when the load models differ.
     #[arg(long)]
     pub force_compare: bool,
-    /// A regression tolerance, METRIC=PERCENT (p50, p95, p99, throughput, error_rate); repeatable.
+    /// A regression tolerance, METRIC=PERCENT (p50, p95, p99, throughput, error_rate), or an
+    /// absolute floor METRIC=DURATION (p50, p95, p99; e.g. p50=250us); repeatable.
     #[arg(long, value_name = "METRIC=PERCENT")]
     pub tolerance: Vec<String>,
 }
@@ -443,9 +448,14 @@ pub struct RunArgs {
     /// PORT or :PORT listen on 127.0.0.1, HOST:PORT where given (0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
-    /// Save this run's results as the named baseline (TARGET_DIR/loadtest/baselines/NAME/).
+    /// Add this run's results to the named baseline (TARGET_DIR/loadtest/baselines/NAME/), which
+    /// keeps its newest --keep-runs runs; with 3 or more, comparisons use the spread between them.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
+    /// How many runs the saved baseline keeps, newest first (default 5; 1 replaces it with this
+    /// run).
+    #[arg(long, value_name = "N", requires = "save_baseline")]
+    pub keep_runs: Option<String>,
     /// Compare against the named baseline; a regression fails the run (exit 100).
     #[arg(long, value_name = "NAME", conflicts_with = "baseline_file")]
     pub baseline: Option<String>,

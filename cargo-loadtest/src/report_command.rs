@@ -33,9 +33,9 @@ pub(crate) fn report(args: &ReportArgs) -> Result<i32, CliError> {
             baseline::load_spec(&target_dir()?, spec)
         }
     };
-    let (report, _) = load(&args.report)?;
+    let report = load(&args.report)?.0.into_newest();
     let old = match &args.baseline {
-        Some(spec) => Some(load(spec)?.0),
+        Some(spec) => Some(load(spec)?.0.into_newest()),
         None => None,
     };
     let mut reporters = Reporters::default();

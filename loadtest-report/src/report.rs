@@ -734,8 +734,13 @@ pub struct BaselineInfo {
     pub git_commit: Option<String>,
     /// The host it was measured on.
     pub host: String,
-    /// When it was measured (seconds since the Unix epoch).
+    /// When it was measured (seconds since the Unix epoch); the newest run's, for a baseline of
+    /// several runs.
     pub started_at_unix: f64,
+    /// How many runs a saved baseline holds (`--save-baseline` adds one; old baselines hold
+    /// one). With at least three, each metric is compared with the runs' spread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
 }
 
 /// The verdict on one metric.
@@ -762,7 +767,9 @@ pub struct MetricComparison {
     /// `p50`, `p95`, `p99` (iteration latency), `throughput` or `error_rate`.
     pub metric: String,
     /// The baseline's value: median over one-second windows (microseconds for latencies,
-    /// iterations per second for throughput; for `error_rate` the mean window error fraction).
+    /// iterations per second for throughput; for `error_rate` the mean window error fraction);
+    /// for a baseline of at least three runs, the geometric mean of its runs' values (the mean,
+    /// for `error_rate`).
     pub old: f64,
     /// This run's value, likewise.
     pub new: f64,
@@ -782,6 +789,17 @@ pub struct MetricComparison {
     /// Why the verdict is `inconclusive`, or (A/B gate) which rounds were left out of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Saved baselines: the spread the interval comes from, as the standard deviation of the
+    /// natural logarithm of the values (about their coefficient of variation; for `error_rate`,
+    /// of the fractions): between the baseline's runs when it holds at least three, otherwise
+    /// between the one-second windows of its run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
+    /// Saved baselines, latency metrics: the absolute floor in microseconds. A change must also
+    /// exceed it to count, so the tolerance in force is the larger of `tolerance` and
+    /// `floor_us / old`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_us: Option<f64>,
 }
 
 /// A capacity search (`cargo loadtest --find-max`): the arrival rate rose in steps, each judged

@@ -190,8 +190,10 @@ pub mod prelude {
 /// ## `tolerance`
 /// Regression tolerances for the baseline gate, per metric: `["p99=20%", "error_rate=0.5%"]`.
 /// Metrics: `p50`, `p95`, `p99`, `throughput` (relative changes) and `error_rate` (percentage
-/// points). A change is a regression only when its whole 95% confidence interval lies beyond the
-/// tolerance. Defaults: p50 10%, p95 15%, p99 25%, throughput 10%, error_rate 1 point.
+/// points); the latency metrics also take an absolute floor, `"p50=100us"`, that a change must
+/// exceed as well. A change is a regression only when its whole 95% interval lies beyond the
+/// tolerance. Saved-baseline defaults: p50 5%, p95 15%, p99 25%, throughput 10%, error_rate 1
+/// point; floors p50 250 µs, p95 500 µs, p99 1 ms.
 pub use loadtest_macros::load_test;
 
 /// Defines the harness's `main`: one current-thread tokio runtime per worker thread (each with its

@@ -1,17 +1,20 @@
 //! Comparing a test with a saved baseline before it is judged: the baseline's test is the one
-//! of the same [`TestId`](loadtest_report::report::TestId) ([`RunReport::test`]), the load models are checked for comparability, and each metric is
-//! judged ([`gate::compare`], [`gate::compare_capacity`]). The comparison is part of the
+//! of the same [`TestId`](loadtest_report::report::TestId) in each of the baseline's runs
+//! ([`Baseline::results`]), the load models are checked for comparability (against the newest
+//! run; older runs under another load model are left out), and each metric is judged
+//! ([`gate::compare`], [`gate::compare_capacity`]). The comparison is part of the
 //! evidence the one verdict ([`loadtest_report::verdict::Unjudged::judge`]) sees: nothing here
 //! decides a test's status.
 
+use super::baseline::Baseline;
 use super::gate::{self, Tolerances};
-use loadtest_report::report::{BaselineInfo, Comparison, MetricVerdict, RunReport};
+use loadtest_report::report::{BaselineInfo, Comparison, MetricVerdict};
 use loadtest_report::verdict::Unjudged;
 
 /// Compares tests, one at a time as they end, with one baseline report; keeps the
 /// comparability refusals.
 pub struct Comparer<'b> {
-    baseline: &'b RunReport,
+    baseline: &'b Baseline,
     info: BaselineInfo,
     tolerance_flags: &'b [String],
     force: bool,
@@ -24,18 +27,20 @@ impl<'b> Comparer<'b> {
     /// A comparer with `baseline`, read from `source` (shown in reports), with the
     /// `--tolerance` flags and `--force-compare`.
     pub fn new(
-        baseline: &'b RunReport,
+        baseline: &'b Baseline,
         source: &str,
         tolerance_flags: &'b [String],
         force: bool,
     ) -> Comparer<'b> {
+        let newest = &baseline.newest().run;
         Comparer {
             baseline,
             info: BaselineInfo {
                 source: source.to_string(),
-                git_commit: baseline.run.git_commit.clone(),
-                host: baseline.run.host.clone(),
-                started_at_unix: baseline.run.started_at_unix,
+                git_commit: newest.git_commit.clone(),
+                host: newest.host.clone(),
+                started_at_unix: newest.started_at_unix,
+                runs: Some(baseline.runs.len() as u32),
             },
             tolerance_flags,
             force,
@@ -48,7 +53,7 @@ impl<'b> Comparer<'b> {
     /// tolerance.
     pub fn compare(&mut self, index: usize, test: &Unjudged) -> Result<Option<Comparison>, String> {
         let info = &self.info;
-        let old = self.baseline.test(test.id());
+        let old = self.baseline.newest().test(test.id());
         if let Some(new) = test.capacity() {
             // A capacity test compares its capacity, not the step it kept.
             let old = old.and_then(|b| b.capacity.as_ref());
@@ -80,7 +85,8 @@ impl<'b> Comparer<'b> {
         let Some(new) = test.result() else {
             return Ok(None);
         };
-        let Some(old) = old.and_then(|b| b.result.as_ref()) else {
+        let mut olds = self.baseline.results(test.id());
+        let Some(old) = olds.last().copied() else {
             return Ok(Some(Comparison {
                 baseline: info.clone(),
                 note: Some("the baseline has no result for this test".into()),
@@ -104,7 +110,9 @@ impl<'b> Comparer<'b> {
         let mut overrides = new.config.tolerance.clone();
         overrides.extend(self.tolerance_flags.iter().cloned());
         let tolerances = Tolerances::from_config(&overrides)?;
-        let metrics = gate::compare(old, new, &tolerances, 0x5eed + index as u64);
+        // Older runs measured under another load model than the newest cannot be compared.
+        olds.retain(|o| gate::comparable("", &o.config, &old.config).is_ok());
+        let metrics = gate::compare(&olds, new, &tolerances, 0x5eed + index as u64);
         let regressed = metrics
             .iter()
             .any(|m| m.verdict == MetricVerdict::Regressed);

@@ -1,13 +1,109 @@
-//! Stored results: saving a run as a named baseline, and loading a baseline by name, from a
-//! committed file or folder, or any saved report.
+//! Stored results: saving a run to a named baseline, which keeps its newest runs, and loading a
+//! baseline by name, from a committed file or folder, or any saved report.
+//!
+//! A named baseline is a folder, `TARGET_DIR/loadtest/baselines/NAME/`:
+//! - `runs/0001.json`, `runs/0002.json`, ...: each run's report, as `--json` writes it;
+//! - `baseline.json`: the manifest ([`Manifest`]): which runs it holds, oldest first, and their
+//!   spread per test and metric (derived from the runs, for people and tools);
+//! - `report.json`: a copy of the newest run, so that anything that reads one report (an older
+//!   cargo-loadtest, `compare`, a script) still reads the baseline.
+//!
+//! A folder without `baseline.json` (saved before baselines held several runs) is a baseline of
+//! its one `report.json`. Every file is written atomically, the run files first and the manifest
+//! last, so a crash leaves the previous baseline whole; nothing is rewritten in place.
 
+use super::gate;
 use crate::errors::CliError;
 use crate::output::atomic;
-use loadtest_report::report::{OLDEST_SCHEMA_VERSION, RunReport, SCHEMA_VERSION};
+use loadtest_report::report::{
+    OLDEST_SCHEMA_VERSION, RunReport, SCHEMA_VERSION, TestId, TestResult,
+};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The file a baseline folder holds.
+/// The copy of the newest run a baseline folder holds.
 pub const BASELINE_FILE: &str = "report.json";
+/// The manifest of a baseline of several runs.
+pub const MANIFEST_FILE: &str = "baseline.json";
+/// The manifest format this cargo-loadtest writes and reads.
+pub const BASELINE_VERSION: u32 = 1;
+/// How many runs `--save-baseline` keeps by default (`--keep-runs`).
+pub const DEFAULT_KEEP_RUNS: usize = 5;
+/// The most runs a baseline may keep.
+pub const MAX_KEEP_RUNS: usize = 100;
+
+/// A baseline's manifest, `baseline.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// The manifest format ([`BASELINE_VERSION`]); a newer one is refused.
+    pub baseline_version: u32,
+    /// The run files, relative to the folder, oldest first.
+    pub runs: Vec<String>,
+    /// Per test and metric, how the runs' values spread (derived from the runs).
+    pub spread: Vec<TestSpread>,
+}
+
+/// How one test's metrics spread over a baseline's runs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TestSpread {
+    /// The test (`package::target::name`).
+    pub test: String,
+    /// One entry per gated metric with a value in at least one run.
+    pub metrics: Vec<MetricSpread>,
+}
+
+/// How one metric's per-run values (each the median of the run's one-second windows; the mean
+/// error fraction for `error_rate`) spread over a baseline's runs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MetricSpread {
+    /// `p50`, `p95`, `p99` (microseconds), `throughput` (iterations per second) or `error_rate`.
+    pub metric: String,
+    /// How many runs have a value.
+    pub runs: u32,
+    /// The smallest run value.
+    pub min: f64,
+    /// The median run value.
+    pub median: f64,
+    /// The largest run value.
+    pub max: f64,
+    /// The standard deviation of the values' natural logarithms (of the fractions themselves
+    /// for `error_rate`); 0 with one run.
+    pub spread: f64,
+}
+
+/// A loaded baseline: one or more runs, oldest first.
+#[derive(Clone, Debug)]
+pub struct Baseline {
+    /// The runs, oldest first; never empty.
+    pub runs: Vec<RunReport>,
+}
+
+impl Baseline {
+    /// A baseline of one run.
+    pub fn one(report: RunReport) -> Baseline {
+        Baseline {
+            runs: vec![report],
+        }
+    }
+
+    /// The newest run, taken out.
+    pub fn into_newest(mut self) -> RunReport {
+        self.runs.pop().expect("a baseline holds at least one run")
+    }
+
+    /// The newest run.
+    pub fn newest(&self) -> &RunReport {
+        self.runs.last().expect("a baseline holds at least one run")
+    }
+
+    /// The results of the test `id` in every run that has one, oldest first.
+    pub fn results(&self, id: TestId<'_>) -> Vec<&TestResult> {
+        self.runs
+            .iter()
+            .filter_map(|r| r.test(id).and_then(|t| t.result.as_ref()))
+            .collect()
+    }
+}
 
 /// Checks a baseline name: letters, digits, `.`, `_` and `-`, not starting with `.` nor holding
 /// `..`, so that a name can never point outside the baselines folder or look like it does.
@@ -28,28 +124,287 @@ pub fn check_name(name: &str) -> Result<(), CliError> {
     }
 }
 
+/// The `--keep-runs` flag: a whole number from 1 to [`MAX_KEEP_RUNS`]; absent,
+/// [`DEFAULT_KEEP_RUNS`].
+pub fn keep_runs(flag: Option<&str>) -> Result<usize, CliError> {
+    let Some(text) = flag else {
+        return Ok(DEFAULT_KEEP_RUNS);
+    };
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_KEEP_RUNS).contains(n))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "invalid --keep-runs {text:?}: expected a whole number of runs from 1 to {MAX_KEEP_RUNS}, e.g. 5 (1 replaces the baseline with this run)"
+            ))
+        })
+}
+
 /// The folder of named baselines: `TARGET_DIR/loadtest/baselines`.
 pub fn baselines_dir(target_dir: &Path) -> PathBuf {
     target_dir.join("loadtest").join("baselines")
 }
 
-/// The file of a named baseline.
-pub fn named_path(target_dir: &Path, name: &str) -> Result<PathBuf, CliError> {
+/// The folder of a named baseline.
+pub fn named_dir(target_dir: &Path, name: &str) -> Result<PathBuf, CliError> {
     check_name(name)?;
-    Ok(baselines_dir(target_dir).join(name).join(BASELINE_FILE))
+    Ok(baselines_dir(target_dir).join(name))
 }
 
-/// Saves a run as the named baseline (atomically: a crash leaves the previous one intact).
-pub fn save(target_dir: &Path, name: &str, report: &RunReport) -> Result<PathBuf, CliError> {
-    let path = named_path(target_dir, name)?;
-    let json = serde_json::to_vec_pretty(report).expect("reports always serialize");
-    atomic::write(&path, &json)?;
-    Ok(path)
+/// What saving a run to a baseline did.
+#[derive(Debug)]
+pub struct Saved {
+    /// The baseline's folder.
+    pub dir: PathBuf,
+    /// How many runs it holds now.
+    pub runs: usize,
+    /// Runs left out because a test in them ran under another load model than in this run.
+    pub dropped: usize,
 }
 
-/// Reads a stored result: a report file, or a folder holding `report.json`.
-pub fn load_file(path: &Path) -> Result<RunReport, CliError> {
-    read_report(path, "baseline")
+/// Adds a run to the named baseline, keeping its newest `keep` runs (`keep = 1` replaces it).
+/// Earlier runs in which a test ran under another load model than in `report` are dropped: they
+/// could not be compared with it. Atomic: a crash leaves the previous baseline intact.
+pub fn save(
+    target_dir: &Path,
+    name: &str,
+    report: &RunReport,
+    keep: usize,
+) -> Result<Saved, CliError> {
+    let dir = named_dir(target_dir, name)?;
+    let existing = dir.join(BASELINE_FILE).exists() || dir.join(MANIFEST_FILE).exists();
+    let mut runs: Vec<(Option<String>, RunReport)> = if keep > 1 && existing {
+        load_dir_with_files(&dir).map_err(|e| match e {
+            CliError::Usage(m) => CliError::Usage(format!(
+                "{m}; to replace the baseline with this run, save with --keep-runs 1"
+            )),
+            other => other,
+        })?
+    } else {
+        Vec::new()
+    };
+    let before = runs.len();
+    runs.retain(|(_, old)| same_load(old, report));
+    let dropped = before - runs.len();
+    // New run files take numbers after every file in `runs/`, listed or not, so that no file
+    // an older manifest lists is ever replaced.
+    let mut next = std::fs::read_dir(dir.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| run_index(&format!("runs/{}", e.file_name().to_string_lossy())))
+        .max()
+        .unwrap_or(0);
+    runs.push((None, report.clone()));
+    let excess = runs.len().saturating_sub(keep);
+    runs.drain(..excess);
+    let mut files = Vec::with_capacity(runs.len());
+    for (file, run) in &runs {
+        let file = match file {
+            Some(f) => f.clone(),
+            None => {
+                next += 1;
+                let f = format!("runs/{next:04}.json");
+                write_regular(&dir.join(&f), &json(run))?;
+                f
+            }
+        };
+        files.push(file);
+    }
+    let newest = &runs.last().expect("this run is kept").1;
+    write_regular(&dir.join(BASELINE_FILE), &json(newest))?;
+    let manifest = Manifest {
+        baseline_version: BASELINE_VERSION,
+        spread: spread(&runs.iter().map(|(_, r)| r).collect::<Vec<_>>()),
+        runs: files.clone(),
+    };
+    write_regular(
+        &dir.join(MANIFEST_FILE),
+        &serde_json::to_vec_pretty(&manifest).expect("manifests always serialize"),
+    )?;
+    if let Ok(entries) = std::fs::read_dir(dir.join("runs")) {
+        for e in entries.flatten() {
+            let rel = format!("runs/{}", e.file_name().to_string_lossy());
+            if !files.contains(&rel) && run_index(&rel).is_some() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(Saved {
+        dir,
+        runs: runs.len(),
+        dropped,
+    })
+}
+
+fn json(report: &RunReport) -> Vec<u8> {
+    serde_json::to_vec_pretty(report).expect("reports always serialize")
+}
+
+/// The index of a run file `runs/0007.json`.
+fn run_index(file: &str) -> Option<u64> {
+    file.strip_prefix("runs/")?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+/// Writes a baseline file atomically, refusing to replace anything but a regular file.
+fn write_regular(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.is_file()
+    {
+        return Err(CliError::Usage(format!(
+            "cannot save the baseline: {} exists and is not a regular file; remove it or choose another name",
+            path.display()
+        )));
+    }
+    atomic::write(path, bytes)
+}
+
+/// Whether every test that both runs hold ran under the same load model in both.
+fn same_load(old: &RunReport, new: &RunReport) -> bool {
+    new.tests.iter().all(|t| {
+        let (Some(n), Some(o)) = (
+            t.result.as_ref(),
+            old.test(t.id()).and_then(|o| o.result.as_ref()),
+        ) else {
+            return true;
+        };
+        gate::comparable("", &o.config, &n.config).is_ok()
+    })
+}
+
+/// The spread of every test's metrics over `runs`.
+fn spread(runs: &[&RunReport]) -> Vec<TestSpread> {
+    let newest = runs.last().expect("at least one run");
+    newest
+        .tests
+        .iter()
+        .map(|t| {
+            let per_run: Vec<[Option<f64>; 5]> = runs
+                .iter()
+                .filter_map(|r| r.test(t.id()).and_then(|t| t.result.as_ref()))
+                .map(gate::run_summary)
+                .collect();
+            let metrics = gate::METRICS
+                .iter()
+                .enumerate()
+                .filter_map(|(i, metric)| {
+                    let mut xs: Vec<f64> = per_run.iter().filter_map(|v| v[i]).collect();
+                    if xs.is_empty() {
+                        return None;
+                    }
+                    let is_error = *metric == "error_rate";
+                    let logs: Vec<f64> = if is_error {
+                        xs.clone()
+                    } else {
+                        xs.iter().map(|x| x.max(f64::MIN_POSITIVE).ln()).collect()
+                    };
+                    let spread = super::stats::std_dev(&logs);
+                    let median = super::stats::median(&mut xs);
+                    Some(MetricSpread {
+                        metric: metric.to_string(),
+                        runs: xs.len() as u32,
+                        min: xs[0],
+                        median,
+                        max: xs[xs.len() - 1],
+                        spread,
+                    })
+                })
+                .collect();
+            TestSpread {
+                test: t.id().to_string(),
+                metrics,
+            }
+        })
+        .collect()
+}
+
+/// Reads a stored result as a baseline: a baseline folder (with `baseline.json`, or only
+/// `report.json`), a manifest file, or a report file.
+pub fn load_file(path: &Path) -> Result<Baseline, CliError> {
+    if path.is_dir() {
+        return load_dir(path);
+    }
+    if path.file_name().is_some_and(|n| n == MANIFEST_FILE) {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        return load_dir(dir);
+    }
+    Ok(Baseline::one(read_report(path, "baseline")?))
+}
+
+/// Reads a baseline folder.
+fn load_dir(dir: &Path) -> Result<Baseline, CliError> {
+    Ok(Baseline {
+        runs: load_dir_with_files(dir)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect(),
+    })
+}
+
+/// Reads a baseline folder's runs with the files they came from (`None`: the folder's
+/// `report.json`, for a folder without a manifest).
+fn load_dir_with_files(dir: &Path) -> Result<Vec<(Option<String>, RunReport)>, CliError> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    if !manifest_path.exists() {
+        return Ok(vec![(None, read_report(&dir.join(BASELINE_FILE), "baseline")?)]);
+    }
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot read the baseline manifest {}: {e}",
+            manifest_path.display()
+        ))
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::Usage(format!(
+            "the baseline manifest {} is not valid JSON ({e}); it may be corrupted: save the baseline again with --keep-runs 1",
+            manifest_path.display()
+        ))
+    })?;
+    match value.get("baseline_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(BASELINE_VERSION) => {}
+        Some(v) => {
+            return Err(CliError::Usage(format!(
+                "the baseline {} has baseline_version {v}; this cargo-loadtest reads version {BASELINE_VERSION} (a newer cargo-loadtest wrote it: upgrade, or save the baseline again)",
+                manifest_path.display()
+            )));
+        }
+        None => {
+            return Err(CliError::Usage(format!(
+                "{} is not a cargo-loadtest baseline manifest (no baseline_version)",
+                manifest_path.display()
+            )));
+        }
+    }
+    let manifest: Manifest = serde_json::from_value(value).map_err(|e| {
+        CliError::Usage(format!(
+            "the baseline manifest {} is not valid: {e}",
+            manifest_path.display()
+        ))
+    })?;
+    if manifest.runs.is_empty() {
+        return Err(CliError::Usage(format!(
+            "the baseline manifest {} lists no runs",
+            manifest_path.display()
+        )));
+    }
+    manifest
+        .runs
+        .into_iter()
+        .map(|file| {
+            if run_index(&file).is_none() {
+                return Err(CliError::Usage(format!(
+                    "the baseline manifest {} lists {file:?}, which is not a run file (runs/NNNN.json)",
+                    manifest_path.display()
+                )));
+            }
+            let report = read_report(&dir.join(&file), "baseline run")?;
+            Ok((Some(file), report))
+        })
+        .collect()
 }
 
 /// Reads a report file (or a folder holding `report.json`); `what` names it in errors
@@ -98,19 +453,19 @@ pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
 }
 
 /// Loads a named baseline.
-pub fn load_named(target_dir: &Path, name: &str) -> Result<RunReport, CliError> {
-    let path = named_path(target_dir, name)?;
-    if !path.is_file() {
+pub fn load_named(target_dir: &Path, name: &str) -> Result<Baseline, CliError> {
+    let dir = named_dir(target_dir, name)?;
+    if !dir.join(MANIFEST_FILE).is_file() && !dir.join(BASELINE_FILE).is_file() {
         return Err(CliError::Usage(format!(
             "no baseline named {name:?} (looked for {}); save one with `cargo loadtest --save-baseline {name}`",
-            path.display()
+            dir.join(BASELINE_FILE).display()
         )));
     }
-    load_file(&path)
+    load_dir(&dir)
 }
 
 /// Loads `spec` as a file or folder if it exists as a path, else as a baseline name.
-pub fn load_spec(target_dir: &Path, spec: &str) -> Result<(RunReport, String), CliError> {
+pub fn load_spec(target_dir: &Path, spec: &str) -> Result<(Baseline, String), CliError> {
     let p = Path::new(spec);
     if p.exists() {
         Ok((load_file(p)?, p.display().to_string()))
@@ -131,6 +486,144 @@ fn looks_like_path(spec: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadtest_report::report::{IntervalPoint, RunInfo};
+    use loadtest_report::verdict::{self, Ended, Policy, RunEnd, Unjudged};
+
+    /// A run of one test, `shop::api::steady`, with `users` users and a p50 of `p50_us`.
+    fn run(users: u64, p50_us: u64, started_at_unix: f64) -> RunReport {
+        let mut result = TestResult {
+            series: (1..=6)
+                .map(|i| IntervalPoint {
+                    t_s: i as f64,
+                    iterations: 100,
+                    requests: 100,
+                    p50_us,
+                    p95_us: p50_us * 2,
+                    p99_us: p50_us * 3,
+                    ..IntervalPoint::default()
+                })
+                .collect(),
+            ..TestResult::default()
+        };
+        result.config.model = "closed".into();
+        result.config.users = Some(users);
+        let test = Unjudged {
+            package: "shop".into(),
+            target: "api".into(),
+            name: "steady".into(),
+            ended: Ended::Finished(result),
+            error: None,
+            comparison: None,
+        }
+        .judge(&Policy::default());
+        let info = RunInfo {
+            tool_version: "0.1.0".into(),
+            started_at_unix,
+            duration_s: 6.0,
+            git_commit: None,
+            host: "here".into(),
+            cpus: 1,
+            command_line: Vec::new(),
+            fail_on_saturation: false,
+            shard: None,
+            merge: None,
+        };
+        verdict::run_report(info, vec![test], None, RunEnd::default())
+    }
+
+    fn temp_dir(what: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "cargo-loadtest-baseline-{what}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn saving_adds_runs_up_to_the_bound_and_a_new_load_model_starts_over() {
+        let dir = temp_dir("runs");
+        for i in 0..4 {
+            let saved = save(&dir, "main", &run(4, 1000 + i, i as f64), 3).unwrap();
+            assert_eq!(saved.runs, (i as usize + 1).min(3));
+            assert_eq!(saved.dropped, 0);
+        }
+        let b = load_named(&dir, "main").unwrap();
+        let starts: Vec<f64> = b.runs.iter().map(|r| r.run.started_at_unix).collect();
+        assert_eq!(starts, [1.0, 2.0, 3.0], "the newest three, oldest first");
+        let folder = named_dir(&dir, "main").unwrap();
+        let manifest: Manifest =
+            serde_json::from_slice(&std::fs::read(folder.join(MANIFEST_FILE)).unwrap()).unwrap();
+        assert_eq!(manifest.runs, ["runs/0002.json", "runs/0003.json", "runs/0004.json"]);
+        let files = std::fs::read_dir(folder.join("runs")).unwrap().count();
+        assert_eq!(files, 3, "the run that fell out is removed");
+        let p50 = &manifest.spread[0].metrics[0];
+        assert_eq!(manifest.spread[0].test, "shop::api::steady");
+        assert_eq!((p50.metric.as_str(), p50.runs), ("p50", 3));
+        assert_eq!((p50.min, p50.median, p50.max), (1001.0, 1002.0, 1003.0));
+        assert!(p50.spread > 0.0 && p50.spread < 0.01, "{p50:?}");
+        // The folder's report.json is the newest run, for anything that reads one report.
+        assert_eq!(load_file(&folder.join(BASELINE_FILE)).unwrap().runs.len(), 1);
+        assert_eq!(load_file(&folder.join(MANIFEST_FILE)).unwrap().runs.len(), 3);
+
+        // Another load model: the earlier runs cannot be compared with it and are dropped.
+        let saved = save(&dir, "main", &run(8, 1000, 9.0), 3).unwrap();
+        assert_eq!((saved.runs, saved.dropped), (1, 3));
+        // --keep-runs 1 replaces.
+        save(&dir, "main", &run(8, 1000, 10.0), 3).unwrap();
+        let saved = save(&dir, "main", &run(8, 1000, 11.0), 1).unwrap();
+        assert_eq!(saved.runs, 1);
+        assert_eq!(load_named(&dir, "main").unwrap().newest().run.started_at_unix, 11.0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_old_one_run_baseline_loads_and_grows_without_being_rewritten() {
+        let dir = temp_dir("old");
+        let folder = named_dir(&dir, "main").unwrap();
+        std::fs::create_dir_all(&folder).unwrap();
+        let old = serde_json::to_vec_pretty(&run(4, 1000, 1.0)).unwrap();
+        std::fs::write(folder.join(BASELINE_FILE), &old).unwrap();
+        assert_eq!(load_named(&dir, "main").unwrap().runs.len(), 1);
+        let saved = save(&dir, "main", &run(4, 1100, 2.0), 5).unwrap();
+        assert_eq!(saved.runs, 2);
+        let first = std::fs::read(folder.join("runs/0001.json")).unwrap();
+        assert_eq!(first, old, "the old run is kept as it was");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_manifest_from_a_future_version_or_a_bad_flag_is_refused() {
+        let dir = temp_dir("future");
+        save(&dir, "main", &run(4, 1000, 1.0), 5).unwrap();
+        let manifest = named_dir(&dir, "main").unwrap().join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let future = text.replace("\"baseline_version\": 1", "\"baseline_version\": 2");
+        std::fs::write(&manifest, &future).unwrap();
+        let err = load_named(&dir, "main").unwrap_err().to_string();
+        assert!(err.contains("has baseline_version 2; this cargo-loadtest reads version 1"), "{err}");
+        let err = save(&dir, "main", &run(4, 1000, 2.0), 5).unwrap_err().to_string();
+        assert!(err.ends_with("save with --keep-runs 1"), "{err}");
+        assert_eq!(std::fs::read_to_string(&manifest).unwrap(), future, "left as it was");
+        for bad in ["0", "101", "five", "-1"] {
+            let err = keep_runs(Some(bad)).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("invalid --keep-runs {bad:?}")), "{err}");
+        }
+        assert_eq!(keep_runs(None).unwrap(), DEFAULT_KEEP_RUNS);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_baseline_file_that_is_not_a_regular_file_is_never_written_over() {
+        let dir = temp_dir("fifo");
+        let folder = named_dir(&dir, "main").unwrap();
+        std::fs::create_dir_all(folder.join(BASELINE_FILE)).unwrap();
+        let err = save(&dir, "main", &run(4, 1000, 1.0), 1).unwrap_err().to_string();
+        assert!(err.contains("exists and is not a regular file"), "{err}");
+        assert!(folder.join(BASELINE_FILE).is_dir());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn names_cannot_escape_the_folder() {

@@ -35,7 +35,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
         }
     };
     let (old, old_source) = load(&args.old)?;
-    let (mut new, _) = load(&args.new)?;
+    let mut new = load(&args.new)?.0.into_newest();
     let policy = Policy {
         fail_on_saturation: new.run.fail_on_saturation,
         ..Policy::default()

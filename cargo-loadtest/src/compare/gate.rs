@@ -7,6 +7,7 @@ use loadtest_grammar as grammar;
 use loadtest_report::report::{
     CapacityResult, ConfigSummary, IntervalPoint, MetricComparison, TestResult,
 };
+use loadtest_report::report::MetricVerdict;
 use loadtest_report::verdict::{MetricJudgement, judge_capacity_change, judge_metric};
 
 /// The confidence level of every interval.
@@ -20,7 +21,7 @@ pub const MIN_CLEAN_ROUNDS: usize = 3;
 /// see `docs/regression-gate.md`): relative for latencies and throughput, absolute (a fraction)
 /// for the error rate.
 pub const DEFAULT_TOLERANCES: [(&str, f64); 5] = [
-    ("p50", 0.10),
+    ("p50", 0.05),
     ("p95", 0.15),
     ("p99", 0.25),
     ("throughput", 0.10),
@@ -70,6 +71,8 @@ pub fn compare_capacity(
         tolerance,
         verdict,
         note: None,
+        spread: None,
+        floor_us: None,
     })
 }
 
@@ -235,75 +238,231 @@ fn metric_comparison(
         tolerance,
         verdict: j.verdict,
         note: j.note,
+        spread: None,
+        floor_us: None,
     }
 }
 
-/// Compares one test's results with its baseline's (saved-baseline mode: the samples are each
-/// run's one-second windows).
+/// The metrics a saved-baseline comparison judges, in report order.
+pub const METRICS: [&str; 5] = ["p50", "p95", "p99", "throughput", "error_rate"];
+
+/// Each of [`METRICS`]' value in one one-second window.
+const EXTRACT: [fn(&IntervalPoint) -> f64; 5] = [
+    |p| p.p50_us as f64,
+    |p| p.p95_us as f64,
+    |p| p.p99_us as f64,
+    |p| p.iterations as f64,
+    |p| p.failed as f64 / p.iterations as f64,
+];
+
+/// A run's value of `metric` from its windows' values: their median (the mean, for
+/// `error_rate`); `None` with fewer than 3 windows.
+fn summary(metric: &str, xs: &[f64]) -> Option<f64> {
+    if xs.len() < 3 {
+        None
+    } else if metric == "error_rate" {
+        Some(stats::mean(xs))
+    } else {
+        Some(stats::median(&mut xs.to_vec()))
+    }
+}
+
+/// A run's value of each of [`METRICS`] (see [`summary`]), as a baseline of several runs
+/// compares them.
+pub fn run_summary(r: &TestResult) -> [Option<f64>; 5] {
+    let w = windows(&r.series);
+    std::array::from_fn(|i| {
+        let xs: Vec<f64> = w.iter().map(|p| EXTRACT[i](p)).collect();
+        summary(METRICS[i], &xs)
+    })
+}
+
+/// A saved baseline needs this many runs for its metrics to be compared with the spread between
+/// its runs; with fewer, the newest run is compared by the one-run rule.
+pub const MIN_BASELINE_RUNS: usize = 3;
+
+/// What makes an inconclusive one-run comparison conclusive.
+pub const ONE_RUN_ADVICE: &str = "one baseline run cannot tell a change from the noise between runs: add runs to the baseline (each `--save-baseline NAME` adds one; with 3 or more the runs' spread is used) or gate with `--baseline-rev`";
+
+/// Compares one test's result with its saved baseline's results (`olds`, oldest first; the runs
+/// of the baseline that hold the test under the same load model).
+///
+/// With at least [`MIN_BASELINE_RUNS`] runs whose generator was healthy, each run is one sample:
+/// a metric's value per run is the median of its one-second windows, and the new run is judged
+/// against the runs' spread ([`stats::ratio_to_runs`]). With fewer, the newest run is compared
+/// by the one-run rule: the interval is the wider of the windows' bootstrap and their spread
+/// ([`stats::ratio_by_window_spread`]), and a change that the interval cannot separate from the
+/// tolerance is inconclusive, saying how to make it conclusive ([`ONE_RUN_ADVICE`]).
+///
+/// Either way a latency change must also exceed its absolute floor ([`Tolerances::floor_us`]):
+/// the tolerance in force is the larger of the relative tolerance and `floor / old`; for the
+/// closed model's throughput, the floor is the p50 floor added to each iteration's cycle.
 pub fn compare(
-    old: &TestResult,
+    olds: &[&TestResult],
     new: &TestResult,
     tol: &Tolerances,
     seed: u64,
 ) -> Vec<MetricComparison> {
-    let (wo, wn) = (windows(&old.series), windows(&new.series));
-    let unreliable = unreliable_pair(old, new, "the baseline");
-    let mut out = Vec::new();
-    type Extract = fn(&IntervalPoint) -> f64;
-    let latency: [(&str, Extract); 3] = [
-        ("p50", |p| p.p50_us as f64),
-        ("p95", |p| p.p95_us as f64),
-        ("p99", |p| p.p99_us as f64),
-    ];
-    let throughput: (&str, Extract) = ("throughput", |p| p.iterations as f64);
-    let median_of = |xs: &[f64]| {
-        if xs.is_empty() {
-            0.0
-        } else {
-            stats::median(&mut xs.to_vec())
-        }
+    let healthy: Vec<&TestResult> = olds
+        .iter()
+        .copied()
+        .filter(|o| unreliable(o, "the baseline").is_none())
+        .collect();
+    let left_out = olds.len() - healthy.len();
+    let unreliable = unreliable(new, "this run").or_else(|| {
+        healthy
+            .is_empty()
+            .then(|| olds.last().and_then(|o| unreliable(o, "the baseline")))
+            .flatten()
+    });
+    let between_runs = healthy.len() >= MIN_BASELINE_RUNS;
+    let sample: Vec<&TestResult> = if between_runs {
+        healthy
+    } else {
+        olds.last().copied().into_iter().collect()
     };
-    for (i, (metric, f)) in latency
-        .into_iter()
-        .chain(std::iter::once(throughput))
-        .enumerate()
-    {
-        let (o, n): (Vec<f64>, Vec<f64>) = (
-            wo.iter().map(|p| f(p)).collect(),
-            wn.iter().map(|p| f(p)).collect(),
-        );
-        let est =
-            stats::ratio_of_medians(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(i as u64))
-                .map(relative);
+    let left_out_note = (between_runs && left_out > 0).then(|| {
+        format!(
+            "{left_out} of {} baseline runs left out: their generator was saturated or disturbed",
+            olds.len()
+        )
+    });
+    let old_windows: Vec<Vec<&IntervalPoint>> = sample.iter().map(|o| windows(&o.series)).collect();
+    let wn = windows(&new.series);
+    let mut out = Vec::new();
+    for (i, metric) in METRICS.into_iter().enumerate() {
+        let seed = seed.wrapping_add(if metric == "error_rate" { 9 } else { i as u64 });
+        let values = |w: &[&IntervalPoint]| -> Vec<f64> { w.iter().map(|p| EXTRACT[i](p)).collect() };
+        let n = values(&wn);
+        let olds: Vec<Vec<f64>> = old_windows.iter().map(|w| values(w)).collect();
+        let is_error = metric == "error_rate";
+        let summary = |xs: &[f64]| summary(metric, xs);
+        let (est, spread, old_value) = if between_runs {
+            let runs: Vec<f64> = olds.iter().filter_map(|o| summary(o)).collect();
+            let est = summary(&n).filter(|_| runs.len() >= MIN_BASELINE_RUNS).and_then(|n| {
+                if is_error {
+                    stats::difference_to_runs(&runs, n)
+                } else {
+                    stats::ratio_to_runs(&runs, n).map(|(e, s)| (relative(e), s))
+                }
+            });
+            let old_value = if runs.is_empty() {
+                0.0
+            } else if is_error {
+                stats::mean(&runs)
+            } else {
+                (runs.iter().map(|r| r.max(f64::MIN_POSITIVE).ln()).sum::<f64>()
+                    / runs.len() as f64)
+                    .exp()
+            };
+            (est.map(|e| e.0), est.map(|e| e.1), old_value)
+        } else {
+            let o: &[f64] = olds.first().map_or(&[], |o| o.as_slice());
+            let (est, spread) = if is_error {
+                (
+                    stats::difference_of_means(o, &n, RESAMPLES, CONFIDENCE, seed),
+                    Some(stats::std_dev(o)),
+                )
+            } else {
+                let boot = stats::ratio_of_medians(o, &n, RESAMPLES, CONFIDENCE, seed);
+                match (boot, stats::ratio_by_window_spread(o, &n)) {
+                    (Some(b), Some((w, spread))) => (
+                        Some(relative(Estimate {
+                            value: b.value,
+                            low: b.low.min(w.low),
+                            high: b.high.max(w.high),
+                        })),
+                        Some(spread),
+                    ),
+                    (b, _) => (b.map(relative), None),
+                }
+            };
+            (est, spread, summary(o).unwrap_or(0.0))
+        };
         let tolerance = tol.get(metric);
-        let j = judge_metric(
-            est,
-            tolerance,
-            metric != "throughput",
-            unreliable.as_deref(),
-        );
-        out.push(metric_comparison(
+        let floor_us = match metric {
+            "p50" | "p95" | "p99" => Some(tol.floor_us(metric)).filter(|f| *f > 0.0),
+            _ => None,
+        };
+        let in_force = tolerance.max(floor_share(metric, old_value, new, tol));
+        let mut j = judge_metric(est, in_force, metric != "throughput", unreliable.as_deref());
+        if unreliable.is_none()
+            && let Some(e) = est
+        {
+            let worse = if metric == "throughput" { -e.value } else { e.value };
+            if j.verdict == MetricVerdict::Unchanged && worse.abs() > in_force {
+                j.verdict = MetricVerdict::Inconclusive;
+                j.note = Some(format!(
+                    "the change lies beyond the tolerance of {}, but within the spread of the runs",
+                    percent(in_force, is_error)
+                ));
+            }
+            if j.verdict == MetricVerdict::Inconclusive && !between_runs {
+                j.note = Some(match j.note.take() {
+                    Some(why) => format!("{why}; {ONE_RUN_ADVICE}"),
+                    None => ONE_RUN_ADVICE.to_string(),
+                });
+            } else if in_force > tolerance && j.note.is_none() {
+                j.note = Some(format!(
+                    "the absolute floor ({}) is the tolerance in force: {} of the baseline's value",
+                    floor_text(metric, tol),
+                    percent(in_force, false)
+                ));
+            }
+        }
+        if j.note.is_none() {
+            j.note = left_out_note.clone();
+        }
+        let mut m = metric_comparison(
             metric,
-            median_of(&o),
-            median_of(&n),
+            old_value,
+            summary(&n).unwrap_or(0.0),
             tolerance,
             j,
-        ));
+        );
+        m.spread = spread.filter(|s| s.is_finite());
+        m.floor_us = floor_us;
+        out.push(m);
     }
-    let err = |p: &&IntervalPoint| p.failed as f64 / p.iterations as f64;
-    let (o, n): (Vec<f64>, Vec<f64>) = (wo.iter().map(err).collect(), wn.iter().map(err).collect());
-    let est = stats::difference_of_means(&o, &n, RESAMPLES, CONFIDENCE, seed.wrapping_add(9));
-    let tolerance = tol.get("error_rate");
-    let j = judge_metric(est, tolerance, true, unreliable.as_deref());
-    let mean_of = |xs: &[f64]| if xs.is_empty() { 0.0 } else { stats::mean(xs) };
-    out.push(metric_comparison(
-        "error_rate",
-        mean_of(&o),
-        mean_of(&n),
-        tolerance,
-        j,
-    ));
     out
+}
+
+/// The share of `old` that a metric's absolute floor amounts to: `floor / old` for a latency;
+/// for throughput under a closed model of fixed users, the drop that adding the p50 floor to
+/// every iteration's cycle (`users / throughput`) would cause; 0 otherwise.
+fn floor_share(metric: &str, old: f64, new: &TestResult, tol: &Tolerances) -> f64 {
+    if old <= 0.0 {
+        return 0.0;
+    }
+    match metric {
+        "p50" | "p95" | "p99" => tol.floor_us(metric) / old,
+        "throughput" => {
+            let c = &new.config;
+            let floor_s = tol.floor_us("p50") / 1e6;
+            match c.users {
+                Some(users) if c.model == "closed" && c.stages.is_empty() && floor_s > 0.0 => {
+                    let cycle_s = users as f64 / old;
+                    floor_s / (cycle_s + floor_s)
+                }
+                _ => 0.0,
+            }
+        }
+        _ => 0.0,
+    }
+}
+
+/// A metric's floor as written: `250us`.
+fn floor_text(metric: &str, tol: &Tolerances) -> String {
+    let metric = if metric == "throughput" { "p50" } else { metric };
+    format!("{metric} {:.0} µs", tol.floor_us(metric))
+}
+
+fn percent(v: f64, points: bool) -> String {
+    if points {
+        format!("{:.2} pp", v * 100.0)
+    } else {
+        format!("{:.0}%", v * 100.0)
+    }
 }
 
 fn relative(e: Estimate) -> Estimate {
@@ -452,7 +611,7 @@ mod tests {
     #[test]
     fn the_same_level_is_unchanged() {
         let t = Tolerances::from_config(&[]).unwrap();
-        let c = compare(&result(1000, 12, 1), &result(1000, 12, 2), &t, 1);
+        let c = compare(&[&result(10_000, 12, 1)], &result(10_000, 12, 2), &t, 1);
         assert!(
             c.iter().all(|m| m.verdict == MetricVerdict::Unchanged),
             "{c:?}"
@@ -460,12 +619,15 @@ mod tests {
     }
 
     #[test]
-    fn thirty_percent_slower_regresses_every_latency() {
+    fn fifty_percent_slower_regresses_every_latency_and_thirty_percent_p50() {
         let t = Tolerances::from_config(&[]).unwrap();
-        let c = compare(&result(1000, 12, 1), &result(1300, 12, 2), &t, 1);
+        let c = compare(&[&result(10_000, 12, 1)], &result(13_000, 12, 2), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+        assert!((c[0].change.unwrap() - 0.3).abs() < 0.05);
+        let c = compare(&[&result(10_000, 12, 1)], &result(15_000, 12, 2), &t, 1);
         for m in &c[..3] {
             assert_eq!(m.verdict, MetricVerdict::Regressed, "{}", describe(m));
-            assert!((m.change.unwrap() - 0.3).abs() < 0.05);
+            assert!((m.change.unwrap() - 0.5).abs() < 0.05);
         }
         assert_eq!(c[3].verdict, MetricVerdict::Unchanged);
         assert!(
@@ -478,7 +640,7 @@ mod tests {
     #[test]
     fn faster_is_an_improvement_and_tolerances_apply() {
         let t = Tolerances::from_config(&["p50=50%".to_string()]).unwrap();
-        let c = compare(&result(1000, 12, 1), &result(700, 12, 2), &t, 1);
+        let c = compare(&[&result(10_000, 12, 1)], &result(7_000, 12, 2), &t, 1);
         assert_eq!(
             c[0].verdict,
             MetricVerdict::Unchanged,
@@ -491,7 +653,7 @@ mod tests {
     #[test]
     fn short_runs_are_insufficient() {
         let t = Tolerances::from_config(&[]).unwrap();
-        let c = compare(&result(1000, 2, 1), &result(1000, 2, 2), &t, 1);
+        let c = compare(&[&result(1000, 2, 1)], &result(1000, 2, 2), &t, 1);
         assert!(
             c.iter()
                 .all(|m| m.verdict == MetricVerdict::InsufficientData)
@@ -501,10 +663,10 @@ mod tests {
     #[test]
     fn a_saturated_generator_makes_every_verdict_inconclusive() {
         let t = Tolerances::from_config(&[]).unwrap();
-        let mut slow = result(1500, 12, 2);
+        let mut slow = result(15_000, 12, 2);
         slow.generator.saturated = true;
         slow.generator.warnings = vec!["the generator used 199% CPU of 2 cores".into()];
-        let c = compare(&result(1000, 12, 1), &slow, &t, 1);
+        let c = compare(&[&result(10_000, 12, 1)], &slow, &t, 1);
         for m in &c {
             assert_eq!(m.verdict, MetricVerdict::Inconclusive, "{}", describe(m));
             assert!(
@@ -529,15 +691,15 @@ mod tests {
             let mut r = result(1000, 8, seed);
             for (i, p) in r.series.iter_mut().enumerate() {
                 p.p50_us = if (i as u64 + seed).is_multiple_of(2) {
-                    700
+                    7_000
                 } else {
-                    1400
+                    14_000
                 };
             }
             r
         };
         let t = Tolerances::from_config(&[]).unwrap();
-        let c = compare(&swinging(1), &swinging(2), &t, 3);
+        let c = compare(&[&swinging(1)], &swinging(2), &t, 3);
         assert_eq!(
             c[0].verdict,
             MetricVerdict::Inconclusive,
@@ -549,6 +711,89 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .contains("wider than twice the tolerance")
+        );
+    }
+
+    #[test]
+    fn a_change_under_the_absolute_floor_is_never_a_regression() {
+        let t = Tolerances::from_config(&[]).unwrap();
+        // 40 µs to 200 µs: +400%, but 160 µs lies under p50's 250 µs floor.
+        let c = compare(&[&result(40, 12, 1)], &result(200, 12, 2), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Unchanged, "{}", describe(&c[0]));
+        assert!(c[0].change.unwrap() > 3.0, "{}", describe(&c[0]));
+        assert_eq!(c[0].floor_us, Some(250.0));
+        assert!(
+            c[0].note.as_deref().unwrap().contains("absolute floor"),
+            "{c:?}"
+        );
+        // Far beyond the floor: regressed. A lower floor catches the smaller change too.
+        let c = compare(&[&result(40, 12, 1)], &result(2_000, 12, 2), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+        let t = Tolerances::from_config(&["p50=50us".to_string()]).unwrap();
+        let c = compare(&[&result(40, 12, 1)], &result(200, 12, 2), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+    }
+
+    #[test]
+    fn the_closed_model_s_throughput_floor_follows_the_iteration_cycle() {
+        let t = Tolerances::from_config(&[]).unwrap();
+        let with_users = |mut r: TestResult| {
+            r.config.model = "closed".into();
+            r.config.users = Some(1);
+            r
+        };
+        // One user at 1000 iterations a second: a 1 ms cycle; the 250 µs floor added to it is a
+        // 20% drop, so a 15% drop is within the floor while a 50% drop is not.
+        let old = with_users(result(10_000, 12, 1));
+        let mut slower = with_users(result(10_000, 12, 2));
+        slower.series.iter_mut().for_each(|p| p.iterations = 850);
+        let c = compare(&[&old], &slower, &t, 1);
+        assert_eq!(c[3].verdict, MetricVerdict::Unchanged, "{}", describe(&c[3]));
+        slower.series.iter_mut().for_each(|p| p.iterations = 500);
+        let c = compare(&[&old], &slower, &t, 1);
+        assert_eq!(c[3].verdict, MetricVerdict::Regressed, "{}", describe(&c[3]));
+    }
+
+    /// A run whose every window sits at `level_us` times `scale` (windows' own noise ±3%).
+    fn scaled(level_us: u64, scale: f64, seed: u64) -> TestResult {
+        result((level_us as f64 * scale) as u64, 12, seed)
+    }
+
+    #[test]
+    fn several_baseline_runs_make_each_run_one_sample() {
+        let t = Tolerances::from_config(&["p50=5%".to_string()]).unwrap();
+        let steady: Vec<TestResult> = [1.0, 1.01, 0.99, 1.005, 0.995]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| scaled(10_000, *s, i as u64))
+            .collect();
+        let olds: Vec<&TestResult> = steady.iter().collect();
+        let c = compare(&olds, &scaled(10_000, 1.0, 9), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Unchanged, "{}", describe(&c[0]));
+        let c = compare(&olds, &scaled(10_000, 1.12, 9), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+        assert!(c[0].spread.unwrap() < 0.02, "{:?}", c[0].spread);
+        // Runs that differ from each other by ±20% cannot tell a 10% change.
+        let swinging: Vec<TestResult> = [1.0, 1.2, 0.8, 1.15, 0.85]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| scaled(10_000, *s, i as u64))
+            .collect();
+        let olds: Vec<&TestResult> = swinging.iter().collect();
+        let c = compare(&olds, &scaled(10_000, 1.10, 9), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Inconclusive, "{}", describe(&c[0]));
+        assert!(c[0].spread.unwrap() > 0.1, "{:?}", c[0].spread);
+    }
+
+    #[test]
+    fn an_inconclusive_one_run_comparison_says_how_to_make_it_conclusive() {
+        let t = Tolerances::from_config(&["p50=5%".to_string()]).unwrap();
+        // Windows spread ±3% each: a 6% change cannot be told from a 5% tolerance.
+        let c = compare(&[&result(10_000, 12, 1)], &scaled(10_000, 1.06, 2), &t, 1);
+        assert_eq!(c[0].verdict, MetricVerdict::Inconclusive, "{}", describe(&c[0]));
+        assert!(
+            c[0].note.as_deref().unwrap().ends_with(ONE_RUN_ADVICE),
+            "{c:?}"
         );
     }
 

@@ -10,10 +10,17 @@
 //! resample draws blocks of consecutive windows with replacement from each run independently, and
 //! the interval is the percentile interval of the resampled ratios.
 //!
+//! That interval measures the noise within a run, and runs differ from each other by more than
+//! that (the machine's state, timer phase and background load change between runs). So a saved
+//! baseline of several runs makes each run one sample ([`ratio_to_runs`], [`difference_to_runs`]):
+//! the new run is compared with the runs' spread through a prediction interval for one more run.
+//! A baseline of one run has no between-run spread to show; the one-second windows' own spread
+//! stands in for it ([`ratio_by_window_spread`]), and the gate's absolute floors absorb what it
+//! still misses on fast endpoints.
+//!
 //! Assumptions: windows are roughly stationary within a run (no trend), runs are independent, and
-//! the two runs ran the same load model. Run-to-run variation of the machine itself is not in the
-//! interval: that is what the tolerance absorbs. A change is declared only when the whole interval
-//! lies beyond the tolerance.
+//! the runs ran the same load model. A change is declared only when the whole interval lies
+//! beyond the tolerance.
 
 /// A point estimate and its confidence interval: the verdict's type, which judges it.
 pub use loadtest_report::verdict::Estimate;
@@ -171,6 +178,87 @@ fn paired_mean(xs: &[f64], resamples: usize, seed: u64) -> Option<Estimate> {
     })
 }
 
+/// The standard deviation of `xs` (n - 1 in the denominator); 0 for fewer than two values.
+pub fn std_dev(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(xs);
+    (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
+}
+
+/// The half-width, in the units of `spread`, of a 95% prediction interval for one more sample
+/// after `k`: Student's t with `k - 1` degrees of freedom times `sqrt(1 + 1/k)`.
+fn prediction_half_width(spread: f64, k: usize) -> f64 {
+    student_t_975(k - 1) * spread * (1.0 + 1.0 / k as f64).sqrt()
+}
+
+/// One new run against a baseline of several runs, each run one sample: the ratio of `new` to
+/// the geometric mean of `runs`, with a 95% prediction interval for one more run of the baseline
+/// (on the logarithms: t with `k - 1` degrees of freedom, times the runs' standard deviation,
+/// times `sqrt(1 + 1/k)`), so the change counts only beyond what the baseline's own runs differ
+/// by. Also returns that spread (the standard deviation of the logarithms). `None` with fewer
+/// than two runs or a value that is not positive.
+pub fn ratio_to_runs(runs: &[f64], new: f64) -> Option<(Estimate, f64)> {
+    if runs.len() < 2 || new <= 0.0 || runs.iter().any(|r| *r <= 0.0 || !r.is_finite()) {
+        return None;
+    }
+    let logs: Vec<f64> = runs.iter().map(|r| r.ln()).collect();
+    let spread = std_dev(&logs);
+    let d = new.ln() - mean(&logs);
+    let half = prediction_half_width(spread, runs.len());
+    Some((
+        Estimate {
+            value: d.exp(),
+            low: (d - half).exp(),
+            high: (d + half).exp(),
+        },
+        spread,
+    ))
+}
+
+/// As [`ratio_to_runs`] for a fraction (the error rate): the difference between `new` and the
+/// runs' mean, with the same prediction interval on the fractions themselves.
+pub fn difference_to_runs(runs: &[f64], new: f64) -> Option<(Estimate, f64)> {
+    if runs.len() < 2 {
+        return None;
+    }
+    let spread = std_dev(runs);
+    let d = new - mean(runs);
+    let half = prediction_half_width(spread, runs.len());
+    Some((
+        Estimate {
+            value: d,
+            low: d - half,
+            high: d + half,
+        },
+        spread,
+    ))
+}
+
+/// One run against one: the ratio of the medians of the windows, with an interval as wide as
+/// two runs would differ if whole runs varied as much as their one-second windows do (the
+/// logarithms' standard deviations of both runs combined, times 1.96). Also returns the
+/// baseline run's spread. `None` when either side has fewer than 3 positive windows.
+pub fn ratio_by_window_spread(old: &[f64], new: &[f64]) -> Option<(Estimate, f64)> {
+    let logs = |xs: &[f64]| -> Option<Vec<f64>> {
+        let l: Vec<f64> = xs.iter().filter(|x| **x > 0.0).map(|x| x.ln()).collect();
+        (l.len() >= 3).then_some(l)
+    };
+    let (lo, ln) = (logs(old)?, logs(new)?);
+    let d = median(&mut ln.clone()) - median(&mut lo.clone());
+    let (so, sn) = (std_dev(&lo), std_dev(&ln));
+    let half = 1.96 * (so * so + sn * sn).sqrt();
+    Some((
+        Estimate {
+            value: d.exp(),
+            low: (d - half).exp(),
+            high: (d + half).exp(),
+        },
+        so,
+    ))
+}
+
 /// Student's t 97.5% quantile for `df` degrees of freedom (table to 30, then the normal's).
 fn student_t_975(df: usize) -> f64 {
     const T: [f64; 30] = [
@@ -242,6 +330,45 @@ mod tests {
         let e = ratio_of_medians(&a, &b, 2000, 0.95, 7).unwrap();
         assert!(e.low < 1.0 && e.high > 1.0, "{e:?}");
         assert!((e.value - 1.0).abs() < 0.1, "{e:?}");
+    }
+
+    #[test]
+    fn one_more_run_like_the_baseline_s_lies_inside_the_prediction_interval() {
+        let runs = [100.0, 104.0, 97.0, 101.0, 99.0];
+        let (e, spread) = ratio_to_runs(&runs, 102.0).unwrap();
+        assert!(e.low < 1.0 && e.high > 1.0, "{e:?}");
+        assert!((spread - 0.0259).abs() < 0.001, "{spread}");
+        // t(4) = 2.776, sqrt(1.2): the half-width is about 3.04 spreads.
+        assert!(((e.high / e.value).ln() - 3.041 * spread).abs() < 1e-3, "{e:?}");
+        let (e, _) = ratio_to_runs(&runs, 130.0).unwrap();
+        assert!(e.low > 1.15, "{e:?}");
+        // A baseline whose runs disagree widely cannot see the same change.
+        let (e, _) = ratio_to_runs(&[60.0, 100.0, 140.0, 90.0, 110.0], 130.0).unwrap();
+        assert!(e.low < 1.0, "{e:?}");
+        assert!(ratio_to_runs(&[100.0], 130.0).is_none());
+        assert!(ratio_to_runs(&[100.0, 0.0, 90.0], 130.0).is_none());
+    }
+
+    #[test]
+    fn error_fractions_compare_by_difference_with_the_runs() {
+        let (e, spread) = difference_to_runs(&[0.0, 0.0, 0.0], 0.05).unwrap();
+        assert_eq!((e.value, e.low, e.high, spread), (0.05, 0.05, 0.05, 0.0));
+        let (e, _) = difference_to_runs(&[0.01, 0.03, 0.02], 0.02).unwrap();
+        assert!(e.low < 0.0 && e.high > 0.0, "{e:?}");
+    }
+
+    #[test]
+    fn one_run_s_interval_is_as_wide_as_its_windows_spread() {
+        let a = windows(100.0, 15, 1, false);
+        let b = windows(100.0, 15, 2, false);
+        let (e, spread) = ratio_by_window_spread(&a, &b).unwrap();
+        let boot = ratio_of_medians(&a, &b, 2000, 0.95, 7).unwrap();
+        assert!(e.low < boot.low && e.high > boot.high, "{e:?} vs {boot:?}");
+        assert!(spread > 0.01 && spread < 0.05, "{spread}");
+        let b = windows(150.0, 15, 2, false);
+        let (e, _) = ratio_by_window_spread(&a, &b).unwrap();
+        assert!(e.low > 1.3, "{e:?}");
+        assert!(ratio_by_window_spread(&a, &b[..2]).is_none());
     }
 
     #[test]

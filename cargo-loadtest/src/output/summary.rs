@@ -426,12 +426,31 @@ pub fn comparison_source(report: &RunReport) -> String {
         .unwrap_or_default()
 }
 
+/// How a saved baseline of `runs` runs is compared: each run one sample from three runs on,
+/// otherwise the newest run's one-second windows.
+pub fn baseline_method(runs: Option<u32>) -> String {
+    match runs {
+        Some(n) if n as usize >= crate::compare::gate::MIN_BASELINE_RUNS => {
+            format!("{n} runs, each run one sample")
+        }
+        Some(n) if n > 1 => {
+            format!("the newest of {n} runs: medians of one-second windows")
+        }
+        _ => "medians of one-second windows".to_string(),
+    }
+}
+
 /// What the comparison table compares, and how: `compared with baseline "main" (medians of
 /// one-second windows)`, or for an A/B gate its revision, rounds and time.
 pub fn comparison_heading(report: &RunReport) -> String {
     let source = comparison_source(report);
     let Some(g) = &report.gate else {
-        return format!("compared with {source} (medians of one-second windows)");
+        let runs = report
+            .tests
+            .iter()
+            .find_map(|t| t.comparison.as_ref())
+            .and_then(|c| c.baseline.runs);
+        return format!("compared with {source} ({})", baseline_method(runs));
     };
     let mut s = format!(
         "compared with {source}, interleaved on this machine: {} of {} rounds in {:.1}s (per-round ratios, paired)",

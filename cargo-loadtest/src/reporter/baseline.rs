@@ -1,4 +1,5 @@
-//! `--save-baseline NAME`: the finished run stored as a named baseline (unless interrupted).
+//! `--save-baseline NAME`: the finished run added to a named baseline, which keeps its newest
+//! `--keep-runs` runs (unless interrupted).
 
 use super::{Event, Reporter};
 use crate::compare::baseline;
@@ -12,6 +13,8 @@ pub(crate) struct SaveBaseline {
     pub(crate) target_dir: PathBuf,
     /// The baseline's name (already checked).
     pub(crate) name: String,
+    /// How many runs the baseline keeps (`--keep-runs`; 1 replaces it).
+    pub(crate) keep: usize,
 }
 
 impl Reporter for SaveBaseline {
@@ -23,8 +26,21 @@ impl Reporter for SaveBaseline {
         if report.status == RunStatus::Interrupted {
             eprintln!("warning: the run was interrupted; baseline {name:?} was not saved");
         } else {
-            let path = baseline::save(&self.target_dir, name, report)?;
-            eprintln!("       Saved baseline {name:?} at {}", path.display());
+            let saved = baseline::save(&self.target_dir, name, report, self.keep)?;
+            let runs = match saved.runs {
+                1 => "1 run".to_string(),
+                n => format!("{n} runs"),
+            };
+            eprintln!(
+                "       Saved baseline {name:?} at {} ({runs})",
+                saved.dir.display()
+            );
+            if saved.dropped > 0 {
+                eprintln!(
+                    "note: {} earlier run(s) of baseline {name:?} left out: a test in them ran under another load model",
+                    saved.dropped
+                );
+            }
         }
         Ok(())
     }

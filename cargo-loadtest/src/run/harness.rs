@@ -430,7 +430,12 @@ mod tests {
                 .judge(&Policy::default())
             })
             .collect();
-        let baseline = verdict::run_report(run_info(), tests, None, RunEnd::default());
+        let baseline = crate::compare::baseline::Baseline::one(verdict::run_report(
+            run_info(),
+            tests,
+            None,
+            RunEnd::default(),
+        ));
         let seen = Rc::new(RefCell::new(Vec::new()));
         let mut reporters = Reporters::default();
         reporters.register(Finished(seen.clone()));

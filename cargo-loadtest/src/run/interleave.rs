@@ -200,6 +200,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         started_at_unix: started_at
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
+        runs: None,
     };
     let mut refusals = Vec::new();
     let mut tests = Vec::new();

@@ -80,6 +80,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     if let Some(name) = &args.save_baseline {
         baseline::check_name(name)?;
     }
+    baseline::keep_runs(args.keep_runs.as_deref())?;
     let against = match (&args.baseline, &args.baseline_file) {
         (Some(name), _) => Some((
             baseline::load_named(&target_dir, name)?,
@@ -172,7 +173,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         args,
         &paths,
         &target_dir,
-        against.as_ref().map(|(old, _)| old),
+        against.as_ref().map(|(old, _)| old.newest()),
         metrics,
         interrupt,
     );
@@ -349,6 +350,9 @@ pub(super) fn outputs(
         args.save_baseline.as_ref().map(|name| SaveBaseline {
             target_dir: target_dir.to_path_buf(),
             name: name.clone(),
+            // Checked when the run began.
+            keep: baseline::keep_runs(args.keep_runs.as_deref())
+                .unwrap_or(baseline::DEFAULT_KEEP_RUNS),
         }),
     )
 }

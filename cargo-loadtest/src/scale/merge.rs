@@ -98,6 +98,7 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     if let Some(name) = &args.save_baseline {
         baseline::check_name(name)?;
     }
+    let keep = baseline::keep_runs(args.keep_runs.as_deref())?;
     let target_dir = args
         .target_dir
         .clone()
@@ -169,12 +170,13 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     let report = verdict::run_report(merged.run, merged.tests, None, end);
     let mut reporters = Reporters::standard(
         &paths,
-        against.as_ref().map(|(old, _)| old.clone()),
+        against.as_ref().map(|(old, _)| old.newest().clone()),
         None,
         args.quiet,
         args.save_baseline.as_ref().map(|name| SaveBaseline {
             target_dir: target_dir.clone(),
             name: name.clone(),
+            keep,
         }),
     );
     reporters.emit(&Event::RunStarted {

@@ -366,8 +366,9 @@ fn thresholds(s: &mut String, r: &TestResult) {
 fn comparison(s: &mut String, c: &Comparison) {
     let _ = writeln!(
         s,
-        "<h3>Compared with the baseline</h3>\n<p class=\"note\">{} (medians of one-second windows; dashed curves below are the baseline's)</p>",
-        esc(&baseline_line(c))
+        "<h3>Compared with the baseline</h3>\n<p class=\"note\">{} ({}; dashed curves below are the baseline's newest run)</p>",
+        esc(&baseline_line(c)),
+        esc(&crate::output::summary::baseline_method(c.baseline.runs))
     );
     if let Some(note) = &c.note {
         let _ = writeln!(s, "<p>{}</p>", esc(note));
