@@ -143,6 +143,7 @@ fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
     let _g = serial();
     let server = Server::start();
     let f = Fixture::shared("passing");
+    support::forget_baseline("kill9");
     let args = [
         "--target",
         &server.url(),
@@ -172,15 +173,25 @@ fn kill_9_during_a_baseline_save_keeps_the_previous_baseline() {
         let now: RunReport =
             serde_json::from_str(&text).expect("the baseline is still a complete report");
         assert_eq!(now.tests[0].name, first.tests[0].name);
-        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        // The manifest lists only runs that are there, whole.
+        let folder = path.parent().unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.join("baseline.json")).unwrap())
+                .expect("the manifest is still complete");
+        let runs = manifest["runs"].as_array().unwrap();
+        assert!((1..=5).contains(&runs.len()), "{manifest}");
+        for run in runs {
+            let text = std::fs::read_to_string(folder.join(run.as_str().unwrap())).unwrap();
+            serde_json::from_str::<RunReport>(&text).expect("every listed run is complete");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(folder)
             .unwrap()
             .filter_map(|e| e.ok())
             .filter(|e| {
-                e.file_name() != "report.json"
-                    && !e
-                        .file_name()
-                        .to_string_lossy()
-                        .starts_with(".report.json.tmp-")
+                let name = e.file_name().to_string_lossy().into_owned();
+                !["report.json", "baseline.json", "runs"].contains(&name.as_str())
+                    && !name.starts_with(".report.json.tmp-")
+                    && !name.starts_with(".baseline.json.tmp-")
             })
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");

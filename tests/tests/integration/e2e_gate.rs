@@ -13,6 +13,7 @@ fn the_gate_passes_on_the_same_server_and_fails_on_added_latency() {
     server.server.set_delay(Duration::from_millis(20));
     let f = Fixture::shared("gate");
     let url = server.url();
+    support::forget_baseline("main");
     let out = f.run(&["--target", &url, "--save-baseline", "main"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let saved = support::shared_target_dir().join("loadtest/baselines/main/report.json");
@@ -104,6 +105,7 @@ fn mismatched_models_are_refused_and_bad_baselines_exit_2() {
     let server = Server::start();
     let f = Fixture::shared("gate");
     let url = server.url();
+    support::forget_baseline("short");
     let out = f.run(&[
         "--target",
         &url,
@@ -287,6 +289,7 @@ fn every_output_says_what_the_baseline_comparison_decided() {
     server.server.set_delay(Duration::from_millis(20));
     let f = Fixture::shared("gate");
     let url = server.url();
+    support::forget_baseline("judged-once");
     let out = f.run(&["--target", &url, "--save-baseline", "judged-once"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
@@ -313,4 +316,95 @@ fn every_output_says_what_the_baseline_comparison_decided() {
     let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
     assert_eq!(p50.verdict, MetricVerdict::Improved, "{p50:?}");
     assert!(t.failures.is_empty(), "{:?}", t.failures);
+}
+
+/// Issue 30: a baseline of several runs compares each run as one sample and says how many runs
+/// it holds and how they spread; against a one-run baseline, a change under the absolute floor
+/// is never a regression, however large relative to a sub-millisecond latency, and a change far
+/// beyond floor, tolerance and spread is.
+#[test]
+fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the_floor() {
+    let _g = serial();
+    let server = Server::start();
+    server.server.set_delay(Duration::from_millis(20));
+    let f = Fixture::shared("gate");
+    let url = server.url();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--target", url.as_str(), "--duration", "4s"];
+        args.extend_from_slice(extra);
+        f.run(&args)
+    };
+    support::forget_baseline("several");
+    for k in 1..=3 {
+        let out = run(&["--save-baseline", "several"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let runs = if k == 1 { "1 run".to_string() } else { format!("{k} runs") };
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("({runs})")),
+            "{}",
+            text(&out)
+        );
+    }
+    let dir = support::shared_target_dir().join("loadtest/baselines/several");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("baseline.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["baseline_version"], 1, "{manifest}");
+    assert_eq!(manifest["runs"].as_array().unwrap().len(), 3, "{manifest}");
+    let spread = &manifest["spread"][0];
+    assert_eq!(spread["test"], "fixture-gate::api::steady", "{manifest}");
+    let p50 = &spread["metrics"][0];
+    assert_eq!((p50["metric"].as_str(), p50["runs"].as_u64()), (Some("p50"), Some(3)));
+    assert!(
+        p50["min"].as_f64().unwrap() >= 20_000.0 && p50["spread"].as_f64().unwrap() >= 0.0,
+        "{manifest}"
+    );
+
+    let out = run(&["--baseline", "several"]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 100)),
+        "a comparison, whatever it decides: {}",
+        text(&out)
+    );
+    let c = f.report().tests[0].comparison.clone().expect("a comparison");
+    assert_eq!(c.baseline.runs, Some(3), "{c:?}");
+    assert_eq!(c.metrics.len(), 5);
+    assert!(c.metrics.iter().all(|m| m.spread.is_some()), "{c:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("compared with baseline \"several\" (3 runs, each run one sample)"),
+        "{}",
+        text(&out)
+    );
+
+    // One run of a sub-millisecond endpoint, then 10 ms more per request: +1000% and more,
+    // but under a 50 ms floor, so never a regression, whatever the noise.
+    support::forget_baseline("one");
+    server.server.set_delay(Duration::ZERO);
+    let out = run(&["--save-baseline", "one"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    server.server.set_delay(Duration::from_millis(10));
+    let floors = ["p50=50ms", "p95=50ms", "p99=50ms"];
+    let mut args = vec!["--baseline", "one"];
+    for t in &floors {
+        args.extend(["--tolerance", t]);
+    }
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let c = f.report().tests[0].comparison.clone().expect("a comparison");
+    assert_eq!(c.baseline.runs, Some(1));
+    let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
+    assert!(p50.change.unwrap() > 10.0, "{p50:?}");
+    assert_ne!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
+    assert_eq!(p50.floor_us, Some(50_000.0));
+    assert!(!c.regressed, "{c:?}");
+
+    // 200 ms more per request: far beyond the default floors, the tolerance and the spread.
+    server.server.set_delay(Duration::from_millis(200));
+    let out = run(&["--baseline", "one"]);
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let c = f.report().tests[0].comparison.clone().expect("a comparison");
+    let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
+    assert_eq!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
+    assert_eq!(p50.floor_us, Some(250.0));
 }

@@ -26,6 +26,17 @@ pub fn shared_target_dir() -> PathBuf {
     repo_root().join("target").join("e2e-fixtures")
 }
 
+/// Removes the named baseline the fixtures save under [`shared_target_dir`], so that a test that
+/// saves one starts from none (baselines keep several runs, and the folder outlives a suite run).
+pub fn forget_baseline(name: &str) {
+    let dir = shared_target_dir().join("loadtest/baselines").join(name);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("cannot remove {}: {e}", dir.display()),
+    }
+}
+
 /// The test build's own target directory: this test binary is `TARGET/PROFILE/deps/NAME`.
 pub fn test_build_target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
