@@ -21,7 +21,7 @@ impl Settings {
     /// before anything is built.
     pub(crate) fn load(root: &Path, args: &RunArgs) -> Result<Settings, CliError> {
         let file = WorkspaceFile::read(root)
-            .map_err(CliError::Usage)?
+            .map_err(CliError::usage)?
             .unwrap_or_default();
         Settings::with_file(file, args)
     }
@@ -43,9 +43,9 @@ impl Settings {
             ..Settings::default()
         };
         s.env = OptionLayer::from_env(std::env::vars());
-        s.env.validate().map_err(CliError::Usage)?;
+        s.env.validate().map_err(CliError::usage)?;
         // Read by the harnesses; checked here so that a bad value stops the run before the build.
-        loadtest_grammar::threads::worker_threads().map_err(CliError::Usage)?;
+        loadtest_grammar::threads::worker_threads().map_err(CliError::usage)?;
         Ok(s)
     }
 
@@ -79,7 +79,7 @@ impl Settings {
     ) -> Result<(), CliError> {
         self.file
             .check_test_names(registered)
-            .map_err(CliError::Usage)
+            .map_err(CliError::usage)
     }
 
     /// The base URL for the whole run (`--target`, then `LOADTEST_TARGET`), for setup hooks.

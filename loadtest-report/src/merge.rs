@@ -360,7 +360,8 @@ pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), String> {
             .thresholds
             .iter()
             .map(|t| loadtest_grammar::parse_threshold(t))
-            .collect::<Result<Vec<_>, _>>()?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?
     };
     let m = Decoded::from_result(r)?;
     let outcomes = verdict::evaluate(&rules, &m, r.elapsed_s);
