@@ -1068,7 +1068,7 @@ fn random_hist(rng: &mut Rng) -> (Hist, Vec<(u64, u64)>) {
 
 /// Decodes `s`; the outer error is a broken property (an absurd allocation), the inner one the
 /// decoder's answer.
-fn decode_bounded(s: &str) -> Result<Result<Hist, String>, String> {
+fn decode_bounded(s: &str) -> Result<Result<Hist, hdr::HdrError>, String> {
     let (h, largest) = largest_allocation_of(|| hdr::decode(s));
     ensure(largest <= DECODE_ALLOCATION_LIMIT, || {
         format!(
@@ -1081,7 +1081,7 @@ fn decode_bounded(s: &str) -> Result<Result<Hist, String>, String> {
 
 /// Decodes an encoding that must be valid.
 fn decoded(s: &str) -> Result<Hist, String> {
-    decode_bounded(s)?
+    decode_bounded(s)?.map_err(|e| e.to_string())
 }
 
 #[test]
