@@ -5,6 +5,7 @@
 use crate::cli::RunArgs;
 use crate::errors::CliError;
 use loadtest_grammar::{OptionLayer, WorkspaceFile};
+use loadtest_report::report::TestId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -54,13 +55,14 @@ impl Settings {
         (&self.file.defaults, &self.file.tests)
     }
 
-    /// The layers for one test, lowest first.
-    pub(crate) fn layers_for(&self, test: &str) -> Vec<OptionLayer> {
+    /// The layers for one test, lowest first: `[tests.NAME]` of the workspace file applies to
+    /// the tests of that name, in whichever package and target.
+    pub(crate) fn layers_for(&self, test: TestId<'_>) -> Vec<OptionLayer> {
         let mut out = Vec::new();
         if !self.file.defaults.is_empty() {
             out.push(self.file.defaults.clone());
         }
-        if let Some(l) = self.file.tests.get(test) {
+        if let Some(l) = self.file.tests.get(test.name) {
             out.push(l.clone());
         }
         for l in [&self.env, &self.cli] {
@@ -75,10 +77,10 @@ impl Settings {
     /// `registered` (every test of the workspace, before filters).
     pub(crate) fn check_test_names<'a>(
         &self,
-        registered: impl IntoIterator<Item = &'a str> + Clone,
+        registered: impl IntoIterator<Item = TestId<'a>> + Clone,
     ) -> Result<(), CliError> {
         self.file
-            .check_test_names(registered)
+            .check_test_names(registered.into_iter().map(|id| id.name).collect::<Vec<_>>())
             .map_err(CliError::usage)
     }
 
