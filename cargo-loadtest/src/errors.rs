@@ -40,6 +40,11 @@ impl CliError {
         }
     }
 
+    /// A usage error with `e`'s message (a grammar error, a workspace file error).
+    pub fn usage(e: impl std::fmt::Display) -> CliError {
+        CliError::Usage(e.to_string())
+    }
+
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
         let context = context.into();

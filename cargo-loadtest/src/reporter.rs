@@ -25,7 +25,7 @@ use crate::errors::CliError;
 use crate::output::ReportPaths;
 use loadtest_report::protocol::Progress;
 use loadtest_report::report::{
-    CapacitySettings, CapacityStep, ConfigSummary, RunReport, TestReport,
+    CapacitySettings, CapacityStep, ConfigSummary, RunReport, TestId, TestReport,
 };
 
 /// What happens during a run, in order: `RunStarted`, then per test `TestStarted`, `Progress`
@@ -41,15 +41,15 @@ pub(crate) enum Event<'a> {
     },
     /// A test started in its harness session.
     TestStarted {
-        /// `target::name`.
-        qualified: &'a str,
+        /// Which test.
+        id: TestId<'a>,
         /// Its resolved configuration.
         config: &'a ConfigSummary,
     },
     /// A capacity search of a test starts (`--find-max`).
     SearchStarted {
-        /// `target::name`.
-        qualified: &'a str,
+        /// Which test.
+        id: TestId<'a>,
         /// How the search runs.
         settings: &'a CapacitySettings,
     },

@@ -5,6 +5,7 @@
 use crate::cli::RunArgs;
 use crate::errors::CliError;
 use loadtest_grammar::{OptionLayer, WorkspaceFile};
+use loadtest_report::report::TestId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -21,7 +22,7 @@ impl Settings {
     /// before anything is built.
     pub(crate) fn load(root: &Path, args: &RunArgs) -> Result<Settings, CliError> {
         let file = WorkspaceFile::read(root)
-            .map_err(CliError::Usage)?
+            .map_err(CliError::usage)?
             .unwrap_or_default();
         Settings::with_file(file, args)
     }
@@ -43,9 +44,9 @@ impl Settings {
             ..Settings::default()
         };
         s.env = OptionLayer::from_env(std::env::vars());
-        s.env.validate().map_err(CliError::Usage)?;
+        s.env.validate().map_err(CliError::usage)?;
         // Read by the harnesses; checked here so that a bad value stops the run before the build.
-        loadtest_grammar::threads::worker_threads().map_err(CliError::Usage)?;
+        loadtest_grammar::threads::worker_threads().map_err(CliError::usage)?;
         Ok(s)
     }
 
@@ -54,13 +55,14 @@ impl Settings {
         (&self.file.defaults, &self.file.tests)
     }
 
-    /// The layers for one test, lowest first.
-    pub(crate) fn layers_for(&self, test: &str) -> Vec<OptionLayer> {
+    /// The layers for one test, lowest first: `[tests.NAME]` of the workspace file applies to
+    /// the tests of that name, in whichever package and target.
+    pub(crate) fn layers_for(&self, test: TestId<'_>) -> Vec<OptionLayer> {
         let mut out = Vec::new();
         if !self.file.defaults.is_empty() {
             out.push(self.file.defaults.clone());
         }
-        if let Some(l) = self.file.tests.get(test) {
+        if let Some(l) = self.file.tests.get(test.name) {
             out.push(l.clone());
         }
         for l in [&self.env, &self.cli] {
@@ -75,11 +77,11 @@ impl Settings {
     /// `registered` (every test of the workspace, before filters).
     pub(crate) fn check_test_names<'a>(
         &self,
-        registered: impl IntoIterator<Item = &'a str> + Clone,
+        registered: impl IntoIterator<Item = TestId<'a>> + Clone,
     ) -> Result<(), CliError> {
         self.file
-            .check_test_names(registered)
-            .map_err(CliError::Usage)
+            .check_test_names(registered.into_iter().map(|id| id.name).collect::<Vec<_>>())
+            .map_err(CliError::usage)
     }
 
     /// The base URL for the whole run (`--target`, then `LOADTEST_TARGET`), for setup hooks.

@@ -4,6 +4,7 @@
 //! line) becomes an [`OptionLayer`] of `name -> values` strings; layers are applied lowest first.
 //! Values are strings so that one grammar parses them all, wherever they came from.
 
+use crate::error::LayerError;
 use crate::options as grammar;
 use serde::{Deserialize, Serialize};
 
@@ -77,10 +78,13 @@ impl OptionLayer {
     }
 
     /// Checks every value of the layer; the error names the layer, the option and the value.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LayerError> {
         for (name, values) in &self.values {
             let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-            grammar::check_value(name, &refs).map_err(|e| format!("{}: {e}", self.source))?;
+            grammar::check_value(name, &refs).map_err(|error| LayerError {
+                layer: self.source.clone(),
+                error,
+            })?;
         }
         Ok(())
     }

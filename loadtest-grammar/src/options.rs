@@ -8,6 +8,7 @@
 //!
 //! Every error message names the offending value and says what is accepted.
 
+use crate::error::{Conflict, Expected, OptionError, Problem, ValueError};
 use std::fmt;
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ pub enum ValueKind {
 }
 
 /// One option of `#[load_test]`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OptionInfo {
     /// The option's name as written in the attribute.
     pub name: &'static str,
@@ -206,18 +207,13 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// Checks one option's value(s); `values` has one element unless the option takes a list.
-pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
-    let info = option(name).ok_or_else(|| {
-        let hint = closest(name, OPTIONS.iter().map(|o| o.name))
-            .map(|c| format!(" (did you mean `{c}`?)"))
-            .unwrap_or_default();
-        format!(
-            "unknown option `{name}`{hint}; accepted options: {}",
-            option_names()
-        )
+pub fn check_value(name: &str, values: &[&str]) -> Result<(), OptionError> {
+    let info = option(name).ok_or_else(|| OptionError::Unknown {
+        name: name.to_string(),
+        suggestion: closest(name, OPTIONS.iter().map(|o| o.name)),
     })?;
     let one = || values.first().copied().unwrap_or("");
-    match name {
+    let checked = match name {
         "users" | "max_in_flight" | "iterations" | "max_names" => {
             parse_count(name, one()).map(drop)
         }
@@ -238,88 +234,101 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), String> {
         "tags" => values.iter().try_for_each(|s| parse_tag(s)),
         "target" => parse_target(one()),
         "tolerance" => values.iter().try_for_each(|s| parse_tolerance(s).map(drop)),
-        _ => Err(format!("option `{}` accepts {}", info.name, info.accepts)),
-    }
+        _ => return Err(OptionError::Unchecked(info)),
+    };
+    checked.map_err(|e| OptionError::value(name, e))
 }
 
 /// Checks that a set of options (by name, with their stage lists) describes one load model.
-pub fn check_combination(present: &[&str], stages: &[&str]) -> Result<(), String> {
+pub fn check_combination(present: &[&str], stages: &[&str]) -> Result<(), OptionError> {
     let has = |n: &str| present.contains(&n);
+    let conflict = |c| Err(OptionError::Conflict(c));
     if has("users") && has("rate") {
-        return Err(
-            "`users` (closed model) and `rate` (open model) cannot be combined; pick one".into(),
-        );
+        return conflict(Conflict::UsersAndRate);
     }
     let open = has("rate") || stages_are_rates(stages)?;
     if open && has("think_time") {
-        return Err("`think_time` belongs to the closed model (`users`); the open model (`rate`) starts iterations on a schedule".into());
+        return conflict(Conflict::ThinkTimeInOpenModel);
     }
     if !open && (has("max_in_flight") || has("on_saturation")) {
-        return Err("`max_in_flight` and `on_saturation` belong to the open model; add `rate = \"N/s\"` or rate stages".into());
+        return conflict(Conflict::OpenOptionsInClosedModel);
     }
     if has("duration") && !stages.is_empty() {
-        return Err("`duration` and `stages` cannot be combined: the stages' durations add up to the test's duration".into());
+        return conflict(Conflict::DurationAndStages);
     }
     if has("users") && stages_are_rates(stages)? {
-        return Err("`users` (closed model) cannot ramp through rate stages; use user counts such as \"30s:50\"".into());
+        return conflict(Conflict::UsersWithRateStages);
     }
     if has("rate") && !stages.is_empty() && !stages_are_rates(stages)? {
-        return Err("`rate` (open model) needs rate stages such as \"30s:500/s\"".into());
+        return conflict(Conflict::RateWithUserStages);
     }
     Ok(())
 }
 
 /// Whether a stage list ramps a rate (open model) rather than users; mixed lists are an error.
-pub fn stages_are_rates(stages: &[&str]) -> Result<bool, String> {
-    let mut kinds = stages
-        .iter()
-        .map(|s| parse_stage(s).map(|st| matches!(st.level, StageLevel::Rate(_))));
+pub fn stages_are_rates(stages: &[&str]) -> Result<bool, OptionError> {
+    let mut kinds = stages.iter().map(|s| {
+        parse_stage(s)
+            .map(|st| matches!(st.level, StageLevel::Rate(_)))
+            .map_err(|e| OptionError::value("stages", e))
+    });
     let Some(first) = kinds.next().transpose()? else {
         return Ok(false);
     };
     for k in kinds {
         if k? != first {
-            return Err(format!(
-                "stages {stages:?} mix user counts and rates; use only \"30s:50\" (users) or only \"30s:500/s\" (rate)"
-            ));
+            return Err(OptionError::MixedStages {
+                stages: stages.iter().map(|s| s.to_string()).collect(),
+            });
         }
     }
     Ok(first)
 }
 
 /// Parses a whole number of at least 1.
-pub fn parse_count(name: &str, s: &str) -> Result<u64, String> {
+pub fn parse_count(name: &str, s: &str) -> Result<u64, ValueError> {
     match s.trim().replace('_', "").parse::<u64>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "invalid value {s:?} for `{name}`: expected a whole number, at least 1"
+        _ => Err(ValueError::malformed(
+            Expected::Count {
+                option: name.to_string(),
+            },
+            s,
         )),
     }
 }
 
 /// Parses a whole number of at least 0.
-pub fn parse_number(name: &str, s: &str) -> Result<u64, String> {
+pub fn parse_number(name: &str, s: &str) -> Result<u64, ValueError> {
     s.trim().replace('_', "").parse::<u64>().map_err(|_| {
-        format!("invalid value {s:?} for `{name}`: expected a whole number, 0 or more")
+        ValueError::malformed(
+            Expected::Number {
+                option: name.to_string(),
+            },
+            s,
+        )
     })
 }
 
 /// Parses `true` or `false`.
-pub fn parse_bool(name: &str, s: &str) -> Result<bool, String> {
+pub fn parse_bool(name: &str, s: &str) -> Result<bool, ValueError> {
     match s.trim() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(format!(
-            "invalid value {s:?} for `{name}`: expected true or false"
+        _ => Err(ValueError::malformed(
+            Expected::Bool {
+                option: name.to_string(),
+            },
+            s,
         )),
     }
 }
 
-const DURATION_HELP: &str = "expected a number followed by a unit (us, ms, s, m, h), e.g. \"500ms\", \"30s\", \"1m30s\", \"1.5s\"";
+pub(crate) const DURATION_HELP: &str = "expected a number followed by a unit (us, ms, s, m, h), e.g. \"500ms\", \"30s\", \"1m30s\", \"1.5s\"";
 
 /// Parses a duration such as `"500ms"`, `"30s"`, `"1m30s"` or `"1.5s"`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("invalid duration {s:?}: {DURATION_HELP}");
+pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
+    let err = || ValueError::malformed(Expected::Duration, s);
     let text = s.trim();
     if text.is_empty() {
         return Err(err());
@@ -402,12 +411,8 @@ fn trim_float(v: f64) -> String {
 }
 
 /// Parses a rate such as `"500/s"`, `"30000/m"`, `"10/h"` or a bare number (per second).
-pub fn parse_rate(s: &str) -> Result<Rate, String> {
-    let err = || {
-        format!(
-            "invalid rate {s:?}: expected a positive number per time unit, e.g. \"500/s\", \"30000/m\", \"10/h\" (a bare number means per second)"
-        )
-    };
+pub fn parse_rate(s: &str) -> Result<Rate, ValueError> {
+    let err = || ValueError::malformed(Expected::Rate, s);
     let text = s.trim();
     let (num, unit) = text.split_once('/').unwrap_or((text, "s"));
     let n: f64 = num.trim().replace('_', "").parse().map_err(|_| err())?;
@@ -435,18 +440,20 @@ pub struct DurationRange {
 }
 
 /// Parses `"50ms"` or `"50ms..150ms"`.
-pub fn parse_range(s: &str) -> Result<DurationRange, String> {
+pub fn parse_range(s: &str) -> Result<DurationRange, ValueError> {
+    let bound = |b: &str| {
+        parse_duration(b)
+            .map_err(|e| ValueError::new(Expected::Range, s, Problem::Part(Box::new(e))))
+    };
     match s.split_once("..") {
         None => {
-            let d = parse_duration(s)?;
+            let d = bound(s)?;
             Ok(DurationRange { min: d, max: d })
         }
         Some((a, b)) => {
-            let (min, max) = (parse_duration(a)?, parse_duration(b)?);
+            let (min, max) = (bound(a)?, bound(b)?);
             if min > max {
-                return Err(format!(
-                    "invalid range {s:?}: the lower bound is above the upper bound; expected e.g. \"50ms..150ms\""
-                ));
+                return Err(ValueError::new(Expected::Range, s, Problem::ReversedBounds));
             }
             Ok(DurationRange { min, max })
         }
@@ -463,13 +470,11 @@ pub enum Saturation {
 }
 
 /// Parses `"queue"` or `"drop"`.
-pub fn parse_saturation(s: &str) -> Result<Saturation, String> {
+pub fn parse_saturation(s: &str) -> Result<Saturation, ValueError> {
     match s.trim() {
         "queue" => Ok(Saturation::Queue),
         "drop" => Ok(Saturation::Drop),
-        _ => Err(format!(
-            "invalid on_saturation {s:?}: expected \"queue\" or \"drop\""
-        )),
+        _ => Err(ValueError::malformed(Expected::Saturation, s)),
     }
 }
 
@@ -497,14 +502,12 @@ impl ClientKind {
 }
 
 /// Parses `"native"`, `"hyper"` or `"reqwest"`.
-pub fn parse_client(s: &str) -> Result<ClientKind, String> {
+pub fn parse_client(s: &str) -> Result<ClientKind, ValueError> {
     match s.trim() {
         "native" => Ok(ClientKind::Native),
         "hyper" => Ok(ClientKind::Hyper),
         "reqwest" => Ok(ClientKind::Reqwest),
-        _ => Err(format!(
-            "invalid client {s:?}: expected \"native\" (the default), \"hyper\" or \"reqwest\""
-        )),
+        _ => Err(ValueError::malformed(Expected::Client, s)),
     }
 }
 
@@ -513,13 +516,12 @@ pub const MAX_LOCAL_ADDRESSES: usize = 4096;
 
 /// Parses `local_addresses`: IP addresses and CIDR blocks (`127.0.0.0/30`: the block's host
 /// addresses, `127.0.0.1` and `127.0.0.2`; a /31 or /32, or an IPv6 block, gives every address).
-pub fn parse_local_addresses(values: &[&str]) -> Result<Vec<std::net::IpAddr>, String> {
+pub fn parse_local_addresses(values: &[&str]) -> Result<Vec<std::net::IpAddr>, ValueError> {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let accepts = "an IP address such as \"127.0.0.2\" or a CIDR block such as \"127.0.0.0/30\"";
     let mut out = Vec::new();
     for raw in values {
         let v = raw.trim();
-        let bad = || format!("invalid local address {raw:?}: expected {accepts}");
+        let bad = || ValueError::malformed(Expected::LocalAddress, raw);
         match v.split_once('/') {
             None => out.push(v.parse::<IpAddr>().map_err(|_| bad())?),
             Some((addr, len)) => {
@@ -531,8 +533,10 @@ pub fn parse_local_addresses(values: &[&str]) -> Result<Vec<std::net::IpAddr>, S
                 }
                 let host_bits = bits - len;
                 if host_bits > 16 {
-                    return Err(format!(
-                        "local address block {raw:?} is too large: at most {MAX_LOCAL_ADDRESSES} addresses"
+                    return Err(ValueError::new(
+                        Expected::LocalAddress,
+                        raw,
+                        Problem::BlockTooLarge,
                     ));
                 }
                 let size = 1u128 << host_bits;
@@ -555,9 +559,10 @@ pub fn parse_local_addresses(values: &[&str]) -> Result<Vec<std::net::IpAddr>, S
             }
         }
         if out.len() > MAX_LOCAL_ADDRESSES {
-            return Err(format!(
-                "local_addresses names {} addresses or more: at most {MAX_LOCAL_ADDRESSES}",
-                out.len()
+            return Err(ValueError::new(
+                Expected::LocalAddress,
+                raw,
+                Problem::TooManyAddresses(out.len()),
             ));
         }
     }
@@ -583,22 +588,21 @@ pub struct Stage {
 }
 
 /// Parses `"30s:50"` (users) or `"30s:500/s"` (rate).
-pub fn parse_stage(s: &str) -> Result<Stage, String> {
-    let err = |why: String| {
-        format!(
-            "invalid stage {s:?}: {why}; expected \"DURATION:TARGET\", e.g. \"30s:50\" (users) or \"30s:500/s\" (rate)"
-        )
-    };
-    let (d, t) = s.split_once(':').ok_or_else(|| err("missing `:`".into()))?;
-    let duration = parse_duration(d).map_err(err)?;
+pub fn parse_stage(s: &str) -> Result<Stage, ValueError> {
+    let err = |problem| ValueError::new(Expected::Stage, s, problem);
+    let part = |e| err(Problem::Part(Box::new(e)));
+    let (d, t) = s
+        .split_once(':')
+        .ok_or_else(|| err(Problem::MissingSeparator(':')))?;
+    let duration = parse_duration(d).map_err(part)?;
     let t = t.trim();
     let level = if t.contains('/') {
-        StageLevel::Rate(parse_rate(t).map_err(err)?)
+        StageLevel::Rate(parse_rate(t).map_err(part)?)
     } else {
         StageLevel::Users(
             t.replace('_', "")
                 .parse()
-                .map_err(|_| err(format!("target {t:?} is not a whole number")))?,
+                .map_err(|_| err(Problem::TargetNotWhole(t.to_string())))?,
         )
     };
     Ok(Stage { duration, level })
@@ -623,7 +627,7 @@ pub enum RetryOn {
 }
 
 /// Parses one `retry_on` entry.
-pub fn parse_retry_on(s: &str) -> Result<RetryOn, String> {
+pub fn parse_retry_on(s: &str) -> Result<RetryOn, ValueError> {
     match s.trim() {
         "connect" => Ok(RetryOn::Connect),
         "timeout" => Ok(RetryOn::Timeout),
@@ -632,37 +636,31 @@ pub fn parse_retry_on(s: &str) -> Result<RetryOn, String> {
         "closed" => Ok(RetryOn::Closed),
         code => match code.parse::<u16>() {
             Ok(c) if (100..=599).contains(&c) => Ok(RetryOn::Status(c)),
-            _ => Err(format!(
-                "invalid retry_on {s:?}: expected \"connect\", \"timeout\", \"closed\", \"5xx\", \"4xx\" or a status code from 100 to 599"
-            )),
+            _ => Err(ValueError::malformed(Expected::RetryOn, s)),
         },
     }
 }
 
 /// Checks a tag: letters, digits, `-`, `_`, `.` and `:`.
-pub fn parse_tag(s: &str) -> Result<(), String> {
+pub fn parse_tag(s: &str) -> Result<(), ValueError> {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
     {
         Ok(())
     } else {
-        Err(format!(
-            "invalid tag {s:?}: expected letters, digits, '-', '_', '.' or ':'"
-        ))
+        Err(ValueError::malformed(Expected::Tag, s))
     }
 }
 
 /// Checks a target base URL: `http://` or `https://` followed by a host.
-pub fn parse_target(s: &str) -> Result<(), String> {
+pub fn parse_target(s: &str) -> Result<(), ValueError> {
     let rest = s
         .strip_prefix("http://")
         .or_else(|| s.strip_prefix("https://"));
     match rest {
         Some(r) if !r.is_empty() && !r.starts_with('/') => Ok(()),
-        _ => Err(format!(
-            "invalid target {s:?}: expected a base URL starting with http:// or https://, e.g. \"http://127.0.0.1:8080\""
-        )),
+        _ => Err(ValueError::malformed(Expected::Target, s)),
     }
 }
 
@@ -694,31 +692,33 @@ pub struct Tolerance {
 
 /// Parses a regression tolerance: `"p99=20%"` (a relative change; for `error_rate`, percentage
 /// points) or, for `p50`, `p95` and `p99`, an absolute floor such as `"p50=250us"`.
-pub fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
-    let err = |why: &str| {
-        format!(
-            "invalid tolerance {s:?}: {why}; expected \"METRIC=PERCENT\" with METRIC one of {}, e.g. \"p99=20%\", or an absolute floor \"METRIC=DURATION\" for {}, e.g. \"p50=250us\"",
-            GATE_METRICS.join(", "),
-            FLOOR_METRICS.join(", ")
-        )
-    };
-    let (metric, value) = s.split_once('=').ok_or_else(|| err("missing `=`"))?;
+pub fn parse_tolerance(s: &str) -> Result<Tolerance, ValueError> {
+    let err = |problem| ValueError::new(Expected::Tolerance, s, problem);
+    let (metric, value) = s
+        .split_once('=')
+        .ok_or_else(|| err(Problem::MissingSeparator('=')))?;
     let metric = metric.trim();
     if !GATE_METRICS.contains(&metric) {
-        return Err(err(&format!("unknown metric `{metric}`")));
+        return Err(err(Problem::UnknownMetric(metric.to_string())));
     }
     let value = value.trim();
+    let bad = |wants| {
+        err(Problem::BadLimit {
+            limit: value.to_string(),
+            wants,
+        })
+    };
     let has_unit = value.ends_with(|c: char| c.is_ascii_alphabetic() || c == 'µ');
     let allowance = if has_unit {
         if !FLOOR_METRICS.contains(&metric) {
-            return Err(err(&format!(
-                "`{metric}` takes a percentage, not a duration {value:?}"
-            )));
+            return Err(err(Problem::FloorNotAccepted {
+                metric: metric.to_string(),
+                value: value.to_string(),
+            }));
         }
-        let floor = parse_duration(value)
-            .map_err(|_| err(&format!("{value:?} is not a duration such as 250us")))?;
+        let floor = parse_duration(value).map_err(|_| bad("is not a duration such as 250us"))?;
         if floor > Duration::from_secs(3600) {
-            return Err(err(&format!("{value:?} is longer than an hour")));
+            return Err(bad("is longer than an hour"));
         }
         Allowance::Floor(floor)
     } else {
@@ -728,7 +728,7 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
         }
         .ok()
         .filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
-        .ok_or_else(|| err(&format!("{value:?} is not a percentage such as 20%")))?;
+        .ok_or_else(|| bad("is not a percentage such as 20%"))?;
         Allowance::Relative(fraction)
     };
     Ok(Tolerance {
@@ -836,12 +836,12 @@ pub struct Threshold {
 pub const THRESHOLD_GRAMMAR: &str = "expected `METRIC[(NAME)] OP VALUE` where METRIC is p50, p90, p95, p99, p99.9 (any pNN), mean, min, max (VALUE a duration such as 250ms), error_rate (VALUE a percentage such as 1% or a fraction such as 0.01), rps, iterations, requests, dropped, late or failed (VALUE a number), and OP is <, <=, >, >=, == or !=; e.g. \"p99 < 250ms\", \"p95(home) < 100ms\", \"error_rate < 1%\", \"rps > 400\", \"dropped == 0\"";
 
 /// Parses a threshold rule.
-pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
-    let err = |why: &str| format!("invalid threshold {s:?}: {why}; {THRESHOLD_GRAMMAR}");
+pub fn parse_threshold(s: &str) -> Result<Threshold, ValueError> {
+    let err = |problem| ValueError::new(Expected::Threshold, s, problem);
     let text = s.trim();
     let op_pos = text
         .find(['<', '>', '=', '!'])
-        .ok_or_else(|| err("no comparison operator"))?;
+        .ok_or_else(|| err(Problem::NoOperator))?;
     let (lhs, rest) = text.split_at(op_pos);
     let (op, value) = [
         ("<=", Op::Le),
@@ -853,16 +853,16 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
     ]
     .iter()
     .find_map(|(tok, op)| rest.strip_prefix(tok).map(|v| (*op, v.trim())))
-    .ok_or_else(|| err("unknown operator"))?;
+    .ok_or_else(|| err(Problem::UnknownOperator))?;
     let lhs = lhs.trim();
     let (name, scope) = match lhs.split_once('(') {
         Some((n, sc)) => {
             let sc = sc
                 .strip_suffix(')')
-                .ok_or_else(|| err("missing `)` after the name"))?
+                .ok_or_else(|| err(Problem::UnclosedName))?
                 .trim();
             if sc.is_empty() {
-                return Err(err("empty name in parentheses"));
+                return Err(err(Problem::EmptyName));
             }
             (n.trim(), Some(sc.to_string()))
         }
@@ -881,14 +881,20 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
         "failed" => Metric::Failed,
         p if p.starts_with('p') => match p[1..].parse::<f64>() {
             Ok(q) if q > 0.0 && q <= 100.0 => Metric::Percentile(q),
-            _ => return Err(err(&format!("unknown metric `{name}`"))),
+            _ => return Err(err(Problem::UnknownMetric(name.to_string()))),
         },
-        "" => return Err(err("missing metric")),
-        _ => return Err(err(&format!("unknown metric `{name}`"))),
+        "" => return Err(err(Problem::MissingMetric)),
+        _ => return Err(err(Problem::UnknownMetric(name.to_string()))),
+    };
+    let bad = |wants| {
+        err(Problem::BadLimit {
+            limit: value.to_string(),
+            wants,
+        })
     };
     let limit = if metric.is_latency() {
         parse_duration(value)
-            .map_err(|_| err(&format!("{value:?} is not a duration")))?
+            .map_err(|_| bad("is not a duration"))?
             .as_secs_f64()
             * 1e6
     } else if metric == Metric::ErrorRate {
@@ -898,18 +904,14 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
         }
         .ok()
         .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
-        .ok_or_else(|| {
-            err(&format!(
-                "{value:?} is not a percentage or a fraction between 0 and 1"
-            ))
-        })?
+        .ok_or_else(|| bad("is not a percentage or a fraction between 0 and 1"))?
     } else {
         value
             .replace('_', "")
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
-            .ok_or_else(|| err(&format!("{value:?} is not a number")))?
+            .ok_or_else(|| bad("is not a number"))?
     };
     Ok(Threshold {
         source: text.to_string(),
@@ -935,11 +937,16 @@ mod tests {
         assert_eq!(parse_local_addresses(&["10.0.0.4/31"]).unwrap().len(), 2);
         assert_eq!(parse_local_addresses(&["10.0.0.4/32"]).unwrap().len(), 1);
         for bad in ["127.0.0.1/33", "localhost", "10.0.0.0/8", "1.2.3.4/x"] {
-            let e = parse_local_addresses(&[bad]).unwrap_err();
+            let e = parse_local_addresses(&[bad]).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
         assert_eq!(parse_client(" reqwest "), Ok(ClientKind::Reqwest));
-        assert!(parse_client("curl").unwrap_err().contains("\"curl\""));
+        assert!(
+            parse_client("curl")
+                .unwrap_err()
+                .to_string()
+                .contains("\"curl\"")
+        );
     }
 
     #[test]
@@ -949,7 +956,7 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         for bad in ["", "30", "3x", "s", "-1s", "1..2s"] {
-            let e = parse_duration(bad).unwrap_err();
+            let e = parse_duration(bad).unwrap_err().to_string();
             assert!(
                 e.contains(&format!("{bad:?}")) && e.contains("500ms"),
                 "{e}"
@@ -964,7 +971,12 @@ mod tests {
         assert_eq!(parse_rate("500/s").unwrap().per_second, 500.0);
         assert_eq!(parse_rate("30000/m").unwrap().per_second, 500.0);
         assert_eq!(parse_rate("100").unwrap().per_second, 100.0);
-        assert!(parse_rate("5/d").unwrap_err().contains("\"5/d\""));
+        assert!(
+            parse_rate("5/d")
+                .unwrap_err()
+                .to_string()
+                .contains("\"5/d\"")
+        );
         assert!(parse_rate("x/s").is_err());
     }
 
@@ -1010,7 +1022,10 @@ mod tests {
             "p95(home < 1s",
         ] {
             assert!(
-                parse_threshold(bad).unwrap_err().contains("METRIC"),
+                parse_threshold(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("METRIC"),
                 "{bad}"
             );
         }
@@ -1048,7 +1063,10 @@ mod tests {
             "p50=2h",
         ] {
             assert!(
-                parse_tolerance(bad).unwrap_err().contains("METRIC=PERCENT"),
+                parse_tolerance(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("METRIC=PERCENT"),
                 "{bad}"
             );
         }
@@ -1061,7 +1079,12 @@ mod tests {
         assert!(check_combination(&["users", "max_in_flight"], &[]).is_err());
         assert!(check_combination(&["stages", "max_in_flight"], &["10s:5/s"]).is_ok());
         assert!(check_combination(&["users", "duration"], &[]).is_ok());
-        assert!(check_value("nope", &["1"]).unwrap_err().contains("users"));
+        assert!(
+            check_value("nope", &["1"])
+                .unwrap_err()
+                .to_string()
+                .contains("users")
+        );
     }
 
     #[test]
@@ -1078,8 +1101,128 @@ mod tests {
         assert!(
             check_value("duraton", &["1s"])
                 .unwrap_err()
+                .to_string()
                 .contains("did you mean `duration`?")
         );
+    }
+
+    /// Errors carry what was refused (the value, the option, what it had to be, the problem),
+    /// not only a message.
+    #[test]
+    fn errors_name_value_option_and_problem() {
+        let e = parse_count("users", "0").unwrap_err();
+        assert_eq!(
+            e.expected,
+            Expected::Count {
+                option: "users".into()
+            }
+        );
+        assert_eq!((e.value.as_str(), &e.problem), ("0", &Problem::Malformed));
+        assert_eq!(e.expected.accepts(), "expected a whole number, at least 1");
+
+        let e = parse_threshold("latency < 1s").unwrap_err();
+        assert_eq!(e.expected, Expected::Threshold);
+        assert_eq!(e.problem, Problem::UnknownMetric("latency".into()));
+        assert_eq!(
+            parse_threshold("p99 < fast").unwrap_err().problem,
+            Problem::BadLimit {
+                limit: "fast".into(),
+                wants: "is not a duration"
+            }
+        );
+        assert_eq!(
+            parse_threshold("p99 250ms").unwrap_err().problem,
+            Problem::NoOperator
+        );
+
+        let e = parse_tolerance("throughput=5ms").unwrap_err();
+        assert_eq!(
+            e.problem,
+            Problem::FloorNotAccepted {
+                metric: "throughput".into(),
+                value: "5ms".into()
+            }
+        );
+        assert_eq!(
+            parse_tolerance("p99").unwrap_err().problem,
+            Problem::MissingSeparator('=')
+        );
+
+        // A stage's bad duration is the stage's part; a range's bad bound likewise, and the
+        // range's message is the bound's own.
+        let e = parse_stage("1x:5").unwrap_err();
+        assert_eq!(e.expected, Expected::Stage);
+        let Problem::Part(part) = &e.problem else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (&part.expected, part.value.as_str()),
+            (&Expected::Duration, "1x")
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        let e = parse_range("5ms..1x").unwrap_err();
+        let Problem::Part(part) = &e.problem else {
+            panic!("{e:?}")
+        };
+        assert_eq!((e.value.as_str(), part.value.as_str()), ("5ms..1x", "1x"));
+        assert_eq!(e.to_string(), part.to_string());
+        assert_eq!(
+            parse_range("2s..1s").unwrap_err().problem,
+            Problem::ReversedBounds
+        );
+
+        assert_eq!(
+            parse_local_addresses(&["10.0.0.0/8"]).unwrap_err().problem,
+            Problem::BlockTooLarge
+        );
+        let many: Vec<String> = (0..17).map(|i| format!("10.{i}.0.0/20")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let e = parse_local_addresses(&refs).unwrap_err();
+        assert!(
+            matches!(e.problem, Problem::TooManyAddresses(n) if n > MAX_LOCAL_ADDRESSES),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "local_addresses names {} addresses or more: at most 4096",
+                match e.problem {
+                    Problem::TooManyAddresses(n) => n,
+                    _ => unreachable!(),
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn option_errors_name_the_option() {
+        assert_eq!(
+            check_value("duraton", &["1s"]).unwrap_err(),
+            OptionError::Unknown {
+                name: "duraton".into(),
+                suggestion: Some("duration")
+            }
+        );
+        match check_value("rate", &["500/day"]).unwrap_err() {
+            OptionError::Value { option, error } => {
+                assert_eq!((option.as_str(), error.expected), ("rate", Expected::Rate));
+                assert_eq!(error.value, "500/day");
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = check_combination(&["users", "rate"], &[]).unwrap_err();
+        assert_eq!(e, OptionError::Conflict(Conflict::UsersAndRate));
+        assert_eq!(Conflict::UsersAndRate.options(), ["users", "rate"]);
+        assert_eq!(
+            stages_are_rates(&["1s:5", "1s:5/s"]).unwrap_err(),
+            OptionError::MixedStages {
+                stages: vec!["1s:5".into(), "1s:5/s".into()]
+            }
+        );
+        assert!(matches!(
+            stages_are_rates(&["1s"]).unwrap_err(),
+            OptionError::Value { option, error } if option == "stages" && error.expected == Expected::Stage
+        ));
     }
 
     /// The messages the attribute shows for bad values and combinations (formerly trybuild
@@ -1087,29 +1230,39 @@ mod tests {
     #[test]
     fn attribute_error_messages() {
         assert_eq!(
-            check_value("rate", &["500/day"]).unwrap_err(),
+            check_value("rate", &["500/day"]).unwrap_err().to_string(),
             "invalid rate \"500/day\": expected a positive number per time unit, e.g. \"500/s\", \"30000/m\", \"10/h\" (a bare number means per second)"
         );
         assert_eq!(
-            check_value("thresholds", &["p99 < 250ms", "latency < 1s"]).unwrap_err(),
+            check_value("thresholds", &["p99 < 250ms", "latency < 1s"])
+                .unwrap_err()
+                .to_string(),
             format!(
                 "invalid threshold \"latency < 1s\": unknown metric `latency`; {THRESHOLD_GRAMMAR}"
             )
         );
         assert_eq!(
-            check_value("stages", &["30s:50", "1m", "10s:0"]).unwrap_err(),
+            check_value("stages", &["30s:50", "1m", "10s:0"])
+                .unwrap_err()
+                .to_string(),
             "invalid stage \"1m\": missing `:`; expected \"DURATION:TARGET\", e.g. \"30s:50\" (users) or \"30s:500/s\" (rate)"
         );
         assert_eq!(
-            check_combination(&["users", "duration", "max_in_flight"], &[]).unwrap_err(),
+            check_combination(&["users", "duration", "max_in_flight"], &[])
+                .unwrap_err()
+                .to_string(),
             "`max_in_flight` and `on_saturation` belong to the open model; add `rate = \"N/s\"` or rate stages"
         );
         assert_eq!(
-            check_combination(&["users", "duration", "rate"], &[]).unwrap_err(),
+            check_combination(&["users", "duration", "rate"], &[])
+                .unwrap_err()
+                .to_string(),
             "`users` (closed model) and `rate` (open model) cannot be combined; pick one"
         );
         assert_eq!(
-            check_combination(&["stages"], &["30s:50", "1m:500/s"]).unwrap_err(),
+            check_combination(&["stages"], &["30s:50", "1m:500/s"])
+                .unwrap_err()
+                .to_string(),
             "stages [\"30s:50\", \"1m:500/s\"] mix user counts and rates; use only \"30s:50\" (users) or only \"30s:500/s\" (rate)"
         );
     }

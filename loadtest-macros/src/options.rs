@@ -50,7 +50,7 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Vec<ParsedOption>, syn::Error> 
     }
 }
 
-fn check_combination(opts: &[ParsedOption]) -> Result<(), String> {
+fn check_combination(opts: &[ParsedOption]) -> Result<(), grammar::OptionError> {
     let names: Vec<&str> = opts.iter().map(|o| o.name.as_str()).collect();
     let stages: Vec<&str> = opts
         .iter()

@@ -56,11 +56,9 @@ pub fn encode_uncompressed(h: &Hist) -> String {
 /// header declares, and that declaration must fit the histogram the header describes (at most
 /// 9 bytes per counter) and what deflate can produce from the compressed length (1032:1); the
 /// inflated V2 then gets the same checks as an uncompressed one.
-pub fn decode(s: &str) -> Result<Hist, String> {
-    let bytes = STANDARD
-        .decode(s.trim())
-        .map_err(|e| format!("histogram is not valid base64: {e}"))?;
-    let invalid = |e: String| format!("histogram is not a valid HdrHistogram V2 encoding: {e}");
+pub fn decode(s: &str) -> Result<Hist, HdrError> {
+    let bytes = STANDARD.decode(s.trim()).map_err(HdrError::NotBase64)?;
+    let invalid = |reason: String| HdrError::NotV2 { reason };
     let inflated;
     let v2: &[u8] = if word(&bytes, 0) == Some(V2_DEFLATE_COOKIE) {
         inflated = inflate(&bytes).map_err(invalid)?;
@@ -74,6 +72,45 @@ pub fn decode(s: &str) -> Result<Hist, String> {
         .map_err(|e| invalid(format!("{e:?}")))?;
     h.auto(true);
     Ok(h)
+}
+
+/// Why a histogram cannot be decoded or added to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HdrError {
+    /// The text is not base64.
+    NotBase64(base64::DecodeError),
+    /// The bytes are not a V2 (or V2-deflate) encoding this decoder accepts; `reason` says which
+    /// part of it is wrong.
+    NotV2 {
+        /// What is wrong, for people.
+        reason: String,
+    },
+    /// Two histograms that cannot be added (their ranges cannot hold each other's values).
+    NotAddable(hdrhistogram::errors::AdditionError),
+}
+
+impl std::fmt::Display for HdrError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HdrError::NotBase64(e) => write!(f, "histogram is not valid base64: {e}"),
+            HdrError::NotV2 { reason } => write!(
+                f,
+                "histogram is not a valid HdrHistogram V2 encoding: {reason}"
+            ),
+            HdrError::NotAddable(e) => write!(f, "histograms cannot be added: {e:?}"),
+        }
+    }
+}
+
+impl std::error::Error for HdrError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HdrError::NotBase64(e) => Some(e),
+            HdrError::NotAddable(e) => Some(e),
+            HdrError::NotV2 { .. } => None,
+        }
+    }
 }
 
 /// The V2 cookies (`hdrhistogram`'s base cookies with the V2 flag `0x10`).
@@ -245,8 +282,26 @@ mod tests {
         let old = encode_uncompressed(&h);
         assert!(old.starts_with("HISTE"), "{old}");
         assert_eq!(decode(&old).unwrap(), h);
-        assert!(decode("not base64!").unwrap_err().contains("base64"));
-        assert!(decode("AAAA").unwrap_err().contains("HdrHistogram"));
+        assert!(
+            decode("not base64!")
+                .unwrap_err()
+                .to_string()
+                .contains("base64")
+        );
+        assert!(
+            decode("AAAA")
+                .unwrap_err()
+                .to_string()
+                .contains("HdrHistogram")
+        );
+        assert!(matches!(
+            decode("not base64!").unwrap_err(),
+            HdrError::NotBase64(_)
+        ));
+        assert!(matches!(
+            decode("AAAA").unwrap_err(),
+            HdrError::NotV2 { .. }
+        ));
     }
 
     #[test]

@@ -15,14 +15,16 @@
 //! when a shard ran twice, and flags missing shards (a partial merge). [`merge_results`] merges
 //! one test's results.
 
-use crate::hdr::{self, Hist};
+use crate::hdr::{self, HdrError, Hist};
 use crate::report::{
     Comparison, ConfigSummary, ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint,
     IterationCounts, MergeInfo, MergedShard, RequestMetrics, RequestTotals, RunInfo, RunReport,
-    RunStatus, ShardHealth, TestReport, TestResult, TestStatus,
+    RunStatus, ShardHealth, ShardSpec, TestIdBuf, TestReport, TestResult, TestStatus,
 };
 use crate::verdict::{self, Ended, Measurements, Policy, Unjudged};
+use loadtest_grammar::ValueError;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// A test's measurements with its histograms decoded: what threshold rules are evaluated on
 /// when the data comes from a report rather than a live recorder.
@@ -41,9 +43,12 @@ pub struct Decoded {
 
 impl Decoded {
     /// Decodes every histogram of `r`.
-    pub fn from_result(r: &TestResult) -> Result<Decoded, String> {
+    pub fn from_result(r: &TestResult) -> Result<Decoded, MergeError> {
         let decode = |what: &str, h: &crate::report::Histogram| {
-            hdr::decode(&h.hdr_v2_base64).map_err(|e| format!("{what}: {e}"))
+            hdr::decode(&h.hdr_v2_base64).map_err(|error| MergeError::Histogram {
+                histogram: what.to_string(),
+                error,
+            })
         };
         let mut request_latency = BTreeMap::new();
         let mut request_counts = BTreeMap::new();
@@ -141,14 +146,16 @@ pub fn config_difference(a: &ConfigSummary, b: &ConfigSummary) -> Option<String>
 
 /// Merges one test's results from several shards exactly, and evaluates its thresholds (and
 /// the error budget) on the merged data. `missing` lists the shards that have no result.
-pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestResult, String> {
-    let first = parts.first().ok_or("no shard result to merge")?.result;
+pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestResult, MergeError> {
+    let first = parts.first().ok_or(MergeError::NoShardResult)?.result;
     for p in &parts[1..] {
-        if let Some(d) = config_difference(&first.config, &p.result.config) {
-            return Err(format!(
-                "shard {} ran `{}` with another configuration than shard {}: {d}",
-                p.shard, first.name, parts[0].shard
-            ));
+        if let Some(difference) = config_difference(&first.config, &p.result.config) {
+            return Err(MergeError::ConfigDiffers {
+                test: first.name.clone(),
+                shard: p.shard,
+                first_shard: parts[0].shard,
+                difference,
+            });
         }
     }
     let mut config = first.config.clone();
@@ -175,7 +182,7 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
         }
     };
     let open_model = first.iteration_latency_uncorrected.is_some();
-    let shard_err = |shard: u32| move |e: String| format!("shard {shard}: {e}");
+    let shard_err = |shard: u32| move |error: HdrError| MergeError::Shard { shard, error };
 
     let mut latency = hdr::new_hist();
     let mut uncorrected = open_model.then(hdr::new_hist);
@@ -352,7 +359,7 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
 
 /// Evaluates a result's threshold rules (its configuration's, or only the error budget for a
 /// smoke check) on its own histograms and counts, and sets `thresholds` and `passed`.
-pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), String> {
+pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), MergeError> {
     let rules = if r.config.smoke {
         Vec::new()
     } else {
@@ -360,7 +367,8 @@ pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), String> {
             .thresholds
             .iter()
             .map(|t| loadtest_grammar::parse_threshold(t))
-            .collect::<Result<Vec<_>, _>>()?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(MergeError::Threshold)?
     };
     let m = Decoded::from_result(r)?;
     let outcomes = verdict::evaluate(&rules, &m, r.elapsed_s);
@@ -368,10 +376,9 @@ pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), String> {
     Ok(())
 }
 
-fn add(acc: &mut Hist, encoded: &str) -> Result<(), String> {
+fn add(acc: &mut Hist, encoded: &str) -> Result<(), HdrError> {
     let h = hdr::decode(encoded)?;
-    acc.add(&h)
-        .map_err(|e| format!("histograms cannot be added: {e:?}"))
+    acc.add(&h).map_err(HdrError::NotAddable)
 }
 
 fn add_counts(acc: &mut BTreeMap<String, u64>, more: &BTreeMap<String, u64>) {
@@ -398,7 +405,7 @@ fn merge_series(
     parts: &[ShardResult<'_>],
     offsets: &[f64],
     open_model: bool,
-) -> Result<Vec<IntervalPoint>, String> {
+) -> Result<Vec<IntervalPoint>, MergeError> {
     let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
     for (p, off) in parts.iter().zip(offsets) {
         for point in &p.result.series {
@@ -420,14 +427,18 @@ fn merge_series(
             s.requests += point.requests;
             s.request_errors += point.request_errors;
             let Some(h) = &point.iteration_latency else {
-                return Err(format!(
-                    "shard {}: the series of `{}` has no per-second histograms (a report older than schema version 2)",
-                    p.shard, p.result.name
-                ));
+                return Err(MergeError::NoSeriesHistograms {
+                    shard: p.shard,
+                    test: p.result.name.clone(),
+                });
             };
-            add(&mut s.latency, h).map_err(|e| format!("shard {}: {e}", p.shard))?;
+            let err = |error| MergeError::Shard {
+                shard: p.shard,
+                error,
+            };
+            add(&mut s.latency, h).map_err(err)?;
             if let Some(h) = &point.iteration_latency_uncorrected {
-                add(&mut s.uncorrected, h).map_err(|e| format!("shard {}: {e}", p.shard))?;
+                add(&mut s.uncorrected, h).map_err(err)?;
             }
             for (name, h) in &point.request_latency {
                 add(
@@ -436,7 +447,7 @@ fn merge_series(
                         .or_insert_with(hdr::new_hist),
                     h,
                 )
-                .map_err(|e| format!("shard {}: {e}", p.shard))?;
+                .map_err(err)?;
             }
         }
     }
@@ -496,7 +507,11 @@ pub struct MergeContext {
 
 /// What [`merge_runs`] asks for each merged test's comparison with a baseline: given the test's
 /// index and evidence, the comparison (`None` without a baseline), or why it cannot be made.
-pub type CompareMerged<'a> = dyn FnMut(usize, &Unjudged) -> Result<Option<Comparison>, String> + 'a;
+pub type CompareMerged<'a> =
+    dyn FnMut(usize, &Unjudged) -> Result<Option<Comparison>, CompareError> + 'a;
+
+/// Why a merged test's comparison with a baseline cannot be made: the comparer's own error.
+pub type CompareError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Merges the reports of one scale-out run's shards. Refuses (with the first difference named)
 /// reports that are not shard reports, or that belong to different runs: another shard count,
@@ -509,16 +524,15 @@ pub fn merge_runs(
     inputs: Vec<ShardReport>,
     ctx: &MergeContext,
     compare: &mut CompareMerged<'_>,
-) -> Result<Merged, String> {
+) -> Result<Merged, MergeError> {
     if inputs.is_empty() {
-        return Err("no shard report to merge".into());
+        return Err(MergeError::NoShardReport);
     }
     for i in &inputs {
         if i.report.run.shard.is_none() {
-            return Err(format!(
-                "{} is not a shard report: it was not written by a run with --shard K/N (or LOADTEST_SHARD, JOB_COMPLETION_INDEX)",
-                i.source
-            ));
+            return Err(MergeError::NotAShardReport {
+                source: i.source.clone(),
+            });
         }
     }
     let shard_of = |i: &ShardReport| i.report.run.shard.clone().expect("checked above");
@@ -526,61 +540,58 @@ pub fn merge_runs(
     let f = shard_of(first);
     for other in rest {
         let o = shard_of(other);
-        let (a, b) = (&first.source, &other.source);
+        let pair = || (first.source.clone(), other.source.clone());
         if o.shard.count != f.shard.count {
-            return Err(format!(
-                "{a} is shard {} and {b} is shard {}: the shard counts differ, so they are not shards of one run",
-                f.shard, o.shard
-            ));
+            return Err(MergeError::ShardCounts {
+                reports: pair(),
+                shards: (f.shard, o.shard),
+            });
         }
         if o.archive != f.archive {
-            let show = |x: &Option<String>| {
-                x.as_deref()
-                    .map_or_else(|| "no archive".to_string(), |h| format!("archive {h}"))
-            };
-            return Err(format!(
-                "{a} ran from {} and {b} from {}: merge refuses reports of different archives",
-                show(&f.archive),
-                show(&o.archive)
-            ));
+            return Err(MergeError::Archives {
+                reports: pair(),
+                archives: (f.archive.clone(), o.archive.clone()),
+            });
         }
         let targets: BTreeSet<&String> = f.binaries.keys().chain(o.binaries.keys()).collect();
         for t in targets {
             let (x, y) = (f.binaries.get(t), o.binaries.get(t));
             if x != y {
-                let show = |v: Option<&String>| v.map_or("absent", String::as_str).to_string();
-                return Err(format!(
-                    "the harness {t} differs: {} in {a}, {} in {b}; merge refuses reports of different binaries",
-                    show(x),
-                    show(y)
-                ));
+                return Err(MergeError::Binaries {
+                    harness: t.clone(),
+                    reports: pair(),
+                    binaries: (x.cloned(), y.cloned()),
+                });
             }
         }
-        let names =
+        let ids =
             |r: &RunReport| -> Vec<String> { r.tests.iter().map(|t| t.id().to_string()).collect() };
-        let (na, nb) = (names(&first.report), names(&other.report));
+        let (na, nb) = (ids(&first.report), ids(&other.report));
         if na != nb {
-            let only_a: Vec<&String> = na.iter().filter(|n| !nb.contains(n)).collect();
-            let only_b: Vec<&String> = nb.iter().filter(|n| !na.contains(n)).collect();
-            return Err(format!(
-                "{a} and {b} ran different tests (only in {a}: {only_a:?}; only in {b}: {only_b:?}); run every shard with the same selection"
-            ));
+            return Err(MergeError::Tests {
+                reports: pair(),
+                only: (
+                    na.iter().filter(|n| !nb.contains(n)).cloned().collect(),
+                    nb.iter().filter(|n| !na.contains(n)).cloned().collect(),
+                ),
+            });
         }
         for (ta, tb) in first.report.tests.iter().zip(&other.report.tests) {
             if let (Some(ra), Some(rb)) = (&ta.result, &tb.result)
-                && let Some(d) = config_difference(&ra.config, &rb.config)
+                && let Some(difference) = config_difference(&ra.config, &rb.config)
             {
-                return Err(format!(
-                    "{}::{} ran with different options in {a} and {b}: {d}",
-                    ta.target, ta.name
-                ));
+                return Err(MergeError::Options {
+                    test: Box::new(ta.id().to_buf()),
+                    reports: pair(),
+                    difference,
+                });
             }
         }
         if o.identity != f.identity {
-            return Err(format!(
-                "{a} and {b} have different run identities ({} vs {}): their binaries or options differ",
-                f.identity, o.identity
-            ));
+            return Err(MergeError::Identities {
+                reports: pair(),
+                identities: (f.identity.clone(), o.identity.clone()),
+            });
         }
     }
     let count = f.shard.count;
@@ -656,8 +667,10 @@ pub fn merge_runs(
                     result: tr.result.as_ref().expect("checked"),
                 })
                 .collect();
-            let merged = merge_results(&parts, &missing)
-                .map_err(|e| format!("{}::{}: {e}", t.target, t.name))?;
+            let merged = merge_results(&parts, &missing).map_err(|e| MergeError::Test {
+                test: t.id().to_buf(),
+                error: Box::new(e),
+            })?;
             Ended::Finished(merged)
         } else {
             let reason = no_result.join("; ");
@@ -678,7 +691,7 @@ pub fn merge_runs(
             error: None,
             comparison: None,
         };
-        unjudged.comparison = compare(i, &unjudged)?;
+        unjudged.comparison = compare(i, &unjudged).map_err(MergeError::Compare)?;
         tests.push(unjudged.judge(&ctx.policy));
     }
     let started = kept
@@ -734,7 +747,320 @@ pub fn merge_runs(
     })
 }
 
+/// Why shard reports or results cannot be merged, naming the first difference.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MergeError {
+    /// [`merge_results`] was given no result.
+    NoShardResult,
+    /// [`merge_runs`] was given no report.
+    NoShardReport,
+    /// A report that no sharded run wrote.
+    NotAShardReport {
+        /// Where it was read from.
+        source: String,
+    },
+    /// Two shards ran a test with different configurations.
+    ConfigDiffers {
+        /// The test's name.
+        test: String,
+        /// The shard whose configuration differs.
+        shard: u32,
+        /// The shard it differs from (the first).
+        first_shard: u32,
+        /// The first difference, `` `users`: 5 vs 6 ``.
+        difference: String,
+    },
+    /// A shard's histogram cannot be decoded or added.
+    Shard {
+        /// The shard.
+        shard: u32,
+        /// Why.
+        error: HdrError,
+    },
+    /// A shard's series has no per-second histograms (a report older than schema version 2).
+    NoSeriesHistograms {
+        /// The shard.
+        shard: u32,
+        /// The test's name.
+        test: String,
+    },
+    /// A result's histogram cannot be decoded.
+    Histogram {
+        /// Which histogram (`iteration latency`, or a request or metric name).
+        histogram: String,
+        /// Why.
+        error: HdrError,
+    },
+    /// A threshold rule of the merged configuration does not parse.
+    Threshold(ValueError),
+    /// The reports (first, other) are shards of runs with different shard counts.
+    ShardCounts {
+        /// The two reports' sources.
+        reports: (String, String),
+        /// Their shards.
+        shards: (ShardSpec, ShardSpec),
+    },
+    /// The reports ran from different archives (or one from none).
+    Archives {
+        /// The two reports' sources.
+        reports: (String, String),
+        /// Their archives' hashes.
+        archives: (Option<String>, Option<String>),
+    },
+    /// The reports ran different harness binaries.
+    Binaries {
+        /// The harness (`package::target`).
+        harness: String,
+        /// The two reports' sources.
+        reports: (String, String),
+        /// Its hash in each (absent when a report has no such harness).
+        binaries: (Option<String>, Option<String>),
+    },
+    /// The reports ran different tests.
+    Tests {
+        /// The two reports' sources.
+        reports: (String, String),
+        /// The tests only in the first, and only in the other (`package::target::name`).
+        only: (Vec<String>, Vec<String>),
+    },
+    /// A test ran with different options in the two reports.
+    Options {
+        /// The test (boxed: the largest part of an error).
+        test: Box<TestIdBuf>,
+        /// The two reports' sources.
+        reports: (String, String),
+        /// The first difference.
+        difference: String,
+    },
+    /// The reports have different run identities.
+    Identities {
+        /// The two reports' sources.
+        reports: (String, String),
+        /// Their identities.
+        identities: (String, String),
+    },
+    /// A test's results cannot be merged.
+    Test {
+        /// The test.
+        test: TestIdBuf,
+        /// Why.
+        error: Box<MergeError>,
+    },
+    /// A merged test's comparison with a baseline cannot be made.
+    Compare(CompareError),
+}
+
+impl fmt::Display for MergeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MergeError::NoShardResult => f.write_str("no shard result to merge"),
+            MergeError::NoShardReport => f.write_str("no shard report to merge"),
+            MergeError::NotAShardReport { source } => write!(
+                f,
+                "{source} is not a shard report: it was not written by a run with --shard K/N (or LOADTEST_SHARD, JOB_COMPLETION_INDEX)"
+            ),
+            MergeError::ConfigDiffers {
+                test,
+                shard,
+                first_shard,
+                difference,
+            } => write!(
+                f,
+                "shard {shard} ran `{test}` with another configuration than shard {first_shard}: {difference}"
+            ),
+            MergeError::Shard { shard, error } => write!(f, "shard {shard}: {error}"),
+            MergeError::NoSeriesHistograms { shard, test } => write!(
+                f,
+                "shard {shard}: the series of `{test}` has no per-second histograms (a report older than schema version 2)"
+            ),
+            MergeError::Histogram { histogram, error } => write!(f, "{histogram}: {error}"),
+            MergeError::Threshold(e) => e.fmt(f),
+            MergeError::ShardCounts {
+                reports: (a, b),
+                shards: (x, y),
+            } => write!(
+                f,
+                "{a} is shard {x} and {b} is shard {y}: the shard counts differ, so they are not shards of one run"
+            ),
+            MergeError::Archives {
+                reports: (a, b),
+                archives: (x, y),
+            } => {
+                let show = |x: &Option<String>| {
+                    x.as_deref()
+                        .map_or_else(|| "no archive".to_string(), |h| format!("archive {h}"))
+                };
+                write!(
+                    f,
+                    "{a} ran from {} and {b} from {}: merge refuses reports of different archives",
+                    show(x),
+                    show(y)
+                )
+            }
+            MergeError::Binaries {
+                harness,
+                reports: (a, b),
+                binaries: (x, y),
+            } => write!(
+                f,
+                "the harness {harness} differs: {} in {a}, {} in {b}; merge refuses reports of different binaries",
+                x.as_deref().unwrap_or("absent"),
+                y.as_deref().unwrap_or("absent")
+            ),
+            MergeError::Tests {
+                reports: (a, b),
+                only: (only_a, only_b),
+            } => write!(
+                f,
+                "{a} and {b} ran different tests (only in {a}: {only_a:?}; only in {b}: {only_b:?}); run every shard with the same selection"
+            ),
+            MergeError::Options {
+                test,
+                reports: (a, b),
+                difference,
+            } => write!(
+                f,
+                "{} ran with different options in {a} and {b}: {difference}",
+                test.as_id().qualified()
+            ),
+            MergeError::Identities {
+                reports: (a, b),
+                identities: (x, y),
+            } => write!(
+                f,
+                "{a} and {b} have different run identities ({x} vs {y}): their binaries or options differ"
+            ),
+            MergeError::Test { test, error } => {
+                write!(f, "{}: {error}", test.as_id().qualified())
+            }
+            MergeError::Compare(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for MergeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MergeError::Shard { error, .. } | MergeError::Histogram { error, .. } => Some(error),
+            MergeError::Threshold(e) => Some(e),
+            MergeError::Test { error, .. } => Some(&**error),
+            MergeError::Compare(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
 /// `1, 3, 4`.
 fn list(xs: &[u32]) -> String {
     xs.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{SCHEMA_VERSION, ShardRun};
+
+    fn shard_report(source: &str, shard: Option<(u32, u32)>, identity: &str) -> ShardReport {
+        ShardReport {
+            source: source.to_string(),
+            report: RunReport {
+                schema_version: SCHEMA_VERSION,
+                run: RunInfo {
+                    tool_version: "0".into(),
+                    started_at_unix: 0.0,
+                    duration_s: 1.0,
+                    git_commit: None,
+                    host: "h".into(),
+                    cpus: 1,
+                    command_line: Vec::new(),
+                    fail_on_saturation: false,
+                    shard: shard.map(|(index, count)| ShardRun {
+                        shard: ShardSpec { index, count },
+                        identity: identity.into(),
+                        archive: None,
+                        binaries: BTreeMap::new(),
+                        start_at_unix: None,
+                        start_offset_s: None,
+                        host_clock_unix: 0.0,
+                        judged: false,
+                    }),
+                    merge: None,
+                },
+                status: RunStatus::Passed,
+                exit_code: 0,
+                tests: Vec::new(),
+                gate: None,
+            },
+        }
+    }
+
+    fn merge(inputs: Vec<ShardReport>) -> Result<Merged, MergeError> {
+        let ctx = MergeContext {
+            tool_version: "0".into(),
+            command_line: Vec::new(),
+            policy: Policy::default(),
+        };
+        merge_runs(inputs, &ctx, &mut |_, _| Ok(None))
+    }
+
+    /// Refusals name what differs, in fields a caller can read, and in the words users see.
+    #[test]
+    fn refusals_carry_what_differs() {
+        assert!(matches!(merge(Vec::new()), Err(MergeError::NoShardReport)));
+        match merge(vec![shard_report("a.json", None, "x")]) {
+            Err(MergeError::NotAShardReport { source }) => assert_eq!(source, "a.json"),
+            other => panic!("{other:?}"),
+        }
+        let e = merge(vec![
+            shard_report("a.json", Some((1, 2)), "x"),
+            shard_report("b.json", Some((1, 3)), "x"),
+        ])
+        .unwrap_err();
+        let MergeError::ShardCounts { reports, shards } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(reports, &("a.json".to_string(), "b.json".to_string()));
+        assert_eq!((shards.0.count, shards.1.count), (2, 3));
+        assert_eq!(
+            e.to_string(),
+            "a.json is shard 1/2 and b.json is shard 1/3: the shard counts differ, so they are not shards of one run"
+        );
+        let e = merge(vec![
+            shard_report("a.json", Some((1, 2)), "x"),
+            shard_report("b.json", Some((2, 2)), "y"),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(&e, MergeError::Identities { identities, .. } if identities == &("x".to_string(), "y".to_string())),
+            "{e:?}"
+        );
+        let e = merge(vec![shard_report("a.json", Some((1, 1)), "x")]).map(|m| m.notes);
+        assert_eq!(e.unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_comparers_error_ends_the_merge_as_it_said_it() {
+        let mut one = shard_report("a.json", Some((1, 1)), "x");
+        one.report.tests.push(TestReport {
+            package: "p".into(),
+            target: "t".into(),
+            name: "n".into(),
+            status: TestStatus::Errored,
+            failures: Vec::new(),
+            result: None,
+            error: Some("crashed".into()),
+            comparison: None,
+            capacity: None,
+        });
+        let ctx = MergeContext {
+            tool_version: "0".into(),
+            command_line: Vec::new(),
+            policy: Policy::default(),
+        };
+        let e =
+            merge_runs(vec![one], &ctx, &mut |_, _| Err("no baseline test".into())).unwrap_err();
+        assert!(matches!(e, MergeError::Compare(_)), "{e:?}");
+        assert_eq!(e.to_string(), "no baseline test");
+    }
 }

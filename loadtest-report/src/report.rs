@@ -125,35 +125,35 @@ pub const MAX_SHARDS: u32 = 10_000;
 impl ShardSpec {
     /// Shard `index` of `count`, or why that is no shard (`index` from 1 to `count`, `count`
     /// from 1 to [`MAX_SHARDS`]).
-    pub fn new(index: u32, count: u32) -> Result<ShardSpec, String> {
+    pub fn new(index: u32, count: u32) -> Result<ShardSpec, ShardError> {
         if count == 0 || count > MAX_SHARDS {
-            return Err(format!(
-                "the shard count {count} is out of range: 1 to {MAX_SHARDS}"
-            ));
+            return Err(ShardError::CountOutOfRange { count });
         }
         if index == 0 || index > count {
-            return Err(format!(
-                "shard {index} of {count} is out of range: shards are numbered 1 to {count}"
-            ));
+            return Err(ShardError::IndexOutOfRange { index, count });
         }
         Ok(ShardSpec { index, count })
     }
 
     /// Parses `K/N` (`2/3`: the second of three shards).
-    pub fn parse(text: &str) -> Result<ShardSpec, String> {
-        let bad = |why: String| {
-            format!("invalid shard {text:?}: {why}; expected K/N with 1 <= K <= N, e.g. 1/3")
+    pub fn parse(text: &str) -> Result<ShardSpec, ShardError> {
+        let bad = |error| ShardError::Invalid {
+            text: text.to_string(),
+            error: Box::new(error),
         };
         let (k, n) = text
             .trim()
             .split_once('/')
-            .ok_or_else(|| bad("no `/`".into()))?;
-        let num = |s: &str, what: &str| {
-            s.trim()
-                .parse::<u32>()
-                .map_err(|_| bad(format!("{what} {s:?} is not a whole number")))
+            .ok_or_else(|| bad(ShardError::NoSlash))?;
+        let num = |s: &str, part| {
+            s.trim().parse::<u32>().map_err(|_| {
+                bad(ShardError::NotWhole {
+                    part,
+                    value: s.to_string(),
+                })
+            })
         };
-        let (k, n) = (num(k, "K")?, num(n, "N")?);
+        let (k, n) = (num(k, 'K')?, num(n, 'N')?);
         ShardSpec::new(k, n).map_err(bad)
     }
 
@@ -168,6 +168,75 @@ impl std::fmt::Display for ShardSpec {
         write!(f, "{}/{}", self.index, self.count)
     }
 }
+
+/// Why a shard is no shard: its count or index is out of range, or its text is not `K/N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShardError {
+    /// The count is not from 1 to [`MAX_SHARDS`].
+    CountOutOfRange {
+        /// The count given.
+        count: u32,
+    },
+    /// The index is not from 1 to the count.
+    IndexOutOfRange {
+        /// The index given.
+        index: u32,
+        /// The count.
+        count: u32,
+    },
+    /// The text has no `/`.
+    NoSlash,
+    /// `K` or `N` (`part`) is not a whole number.
+    NotWhole {
+        /// `'K'` or `'N'`.
+        part: char,
+        /// What was written for it.
+        value: String,
+    },
+    /// The text `K/N` does not give a shard: `error` says why.
+    Invalid {
+        /// The text as given.
+        text: String,
+        /// Why.
+        error: Box<ShardError>,
+    },
+}
+
+impl ShardError {
+    /// The reason itself, inside the text it was read from.
+    pub fn reason(&self) -> &ShardError {
+        match self {
+            ShardError::Invalid { error, .. } => error.reason(),
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Display for ShardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShardError::CountOutOfRange { count } => write!(
+                f,
+                "the shard count {count} is out of range: 1 to {MAX_SHARDS}"
+            ),
+            ShardError::IndexOutOfRange { index, count } => write!(
+                f,
+                "shard {index} of {count} is out of range: shards are numbered 1 to {count}"
+            ),
+            ShardError::NoSlash => f.write_str("no `/`"),
+            ShardError::NotWhole { part, value } => {
+                write!(f, "{part} {value:?} is not a whole number")
+            }
+            ShardError::Invalid { text, error } => write!(
+                f,
+                "invalid shard {text:?}: {error}; expected K/N with 1 <= K <= N, e.g. 1/3"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ShardError {}
 
 /// What one shard of a scale-out run ran, and when.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -269,6 +338,68 @@ pub struct TestId<'a> {
 impl std::fmt::Display for TestId<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}::{}::{}", self.package, self.target, self.name)
+    }
+}
+
+impl<'a> TestId<'a> {
+    /// `target::name`: how filters match a test and how the terminal, the summary and the live
+    /// metrics' `test` label show it (the package is left out, as `cargo test` leaves it out).
+    pub fn qualified(&self) -> String {
+        format!("{}::{}", self.target, self.name)
+    }
+
+    /// Whether a name filter selects this test: with `exact`, the filter is the test's name or
+    /// its `target::name`; without, a part of its `target::name`.
+    pub fn matches(&self, filter: &str, exact: bool) -> bool {
+        if exact {
+            self.name == filter || self.qualified() == filter
+        } else {
+            self.qualified().contains(filter)
+        }
+    }
+
+    /// The identity as an owned value, to keep as a key.
+    pub fn to_buf(&self) -> TestIdBuf {
+        TestIdBuf {
+            package: self.package.to_string(),
+            target: self.target.to_string(),
+            name: self.name.to_string(),
+        }
+    }
+}
+
+/// An owned [`TestId`]: a test's identity kept beyond the report or listing it came from (the
+/// live metrics' state, an error that names the test).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TestIdBuf {
+    /// The Cargo package.
+    pub package: String,
+    /// The cargo target.
+    pub target: String,
+    /// The load test's name.
+    pub name: String,
+}
+
+impl TestIdBuf {
+    /// The identity, borrowed.
+    pub fn as_id(&self) -> TestId<'_> {
+        TestId {
+            package: &self.package,
+            target: &self.target,
+            name: &self.name,
+        }
+    }
+}
+
+impl From<TestId<'_>> for TestIdBuf {
+    fn from(id: TestId<'_>) -> TestIdBuf {
+        id.to_buf()
+    }
+}
+
+impl std::fmt::Display for TestIdBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_id().fmt(f)
     }
 }
 
@@ -914,4 +1045,80 @@ pub enum CapacityOutcome {
     Interrupted,
     /// A step could not run.
     Errored,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_errors_say_which_part_is_wrong() {
+        assert_eq!(
+            ShardSpec::new(0, 3),
+            Err(ShardError::IndexOutOfRange { index: 0, count: 3 })
+        );
+        assert_eq!(
+            ShardSpec::new(1, MAX_SHARDS + 1),
+            Err(ShardError::CountOutOfRange {
+                count: MAX_SHARDS + 1
+            })
+        );
+        let e = ShardSpec::parse("4/3").unwrap_err();
+        assert_eq!(
+            e.reason(),
+            &ShardError::IndexOutOfRange { index: 4, count: 3 }
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid shard \"4/3\": shard 4 of 3 is out of range: shards are numbered 1 to 3; expected K/N with 1 <= K <= N, e.g. 1/3"
+        );
+        assert_eq!(
+            ShardSpec::parse("3").unwrap_err().reason(),
+            &ShardError::NoSlash
+        );
+        assert_eq!(
+            ShardSpec::parse("1/x").unwrap_err().reason(),
+            &ShardError::NotWhole {
+                part: 'N',
+                value: "x".into()
+            }
+        );
+        assert_eq!(
+            ShardSpec::parse("k/3").unwrap_err().to_string(),
+            "invalid shard \"k/3\": K \"k\" is not a whole number; expected K/N with 1 <= K <= N, e.g. 1/3"
+        );
+        assert_eq!(
+            ShardSpec::parse(" 2/3 "),
+            Ok(ShardSpec { index: 2, count: 3 })
+        );
+    }
+
+    #[test]
+    fn test_ids_match_filters_and_keep_their_forms() {
+        let id = TestId {
+            package: "shop",
+            target: "api",
+            name: "checkout::pay",
+        };
+        assert_eq!(id.to_string(), "shop::api::checkout::pay");
+        assert_eq!(id.qualified(), "api::checkout::pay");
+        assert!(id.matches("checkout", false) && id.matches("api::check", false));
+        assert!(
+            !id.matches("shop", false),
+            "the package is not part of what filters match"
+        );
+        assert!(id.matches("checkout::pay", true) && id.matches("api::checkout::pay", true));
+        assert!(!id.matches("checkout", true));
+        let owned = id.to_buf();
+        assert_eq!(owned.as_id(), id);
+        assert_eq!(owned.to_string(), id.to_string());
+        assert_ne!(
+            owned,
+            TestId {
+                package: "other",
+                ..id
+            }
+            .to_buf()
+        );
+    }
 }

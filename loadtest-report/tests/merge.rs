@@ -8,7 +8,7 @@
 
 use fastrand::Rng;
 use loadtest_report::hdr::{self, Hist};
-use loadtest_report::merge::{Decoded, ShardResult, merge_results};
+use loadtest_report::merge::{Decoded, MergeError, ShardResult, merge_results};
 use loadtest_report::report::{
     ConfigSummary, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals, ShardPart,
     ShardSpec, TestResult,
@@ -227,7 +227,7 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
             result: r,
         })
         .collect();
-    let merged = merge_results(&inputs, &[])?;
+    let merged = merge_results(&inputs, &[]).map_err(|e| e.to_string())?;
 
     // Rates divide by the elapsed time, which the shards' absolute start times (Unix seconds
     // near 1.8e9) carry to within a microsecond: compared as such; counts exactly.
@@ -352,7 +352,8 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
     ensure(merged.passed == whole.passed, || "passed differs".into())?;
     // And the decoded measurements are the same ones.
     ensure(
-        Decoded::from_result(&merged)? == Decoded::from_result(&whole)?,
+        Decoded::from_result(&merged).map_err(|e| e.to_string())?
+            == Decoded::from_result(&whole).map_err(|e| e.to_string())?,
         || "decoded measurements differ".into(),
     )?;
     ensure(
@@ -452,5 +453,14 @@ fn different_configurations_are_refused_naming_the_field() {
         },
     ];
     let e = merge_results(&parts, &[]).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            MergeError::ConfigDiffers { shard: 2, first_shard: 1, difference, .. }
+                if difference == "`users`: 5 vs 6"
+        ),
+        "{e:?}"
+    );
+    let e = e.to_string();
     assert!(e.contains("`users`: 5 vs 6"), "{e}");
 }

@@ -13,8 +13,8 @@ pub enum RuntimeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// `LOADTEST_WORKER_THREADS` is not a number the runtime accepts.
-    #[error("{0}")]
-    WorkerThreads(String),
+    #[error(transparent)]
+    WorkerThreads(#[from] loadtest_grammar::WorkerThreadsError),
     /// The tokio runtime could not be started.
     #[error("cannot start the tokio runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -646,15 +646,15 @@ fn explains(err: &str, input: &str, parts: &[&str]) -> Result<(), String> {
     })
 }
 
-fn checked<T: std::fmt::Debug>(
+fn checked<T: std::fmt::Debug, E: std::fmt::Display>(
     what: &str,
     input: &str,
     parts: &[&str],
-    f: impl FnOnce() -> Result<T, String>,
+    f: impl FnOnce() -> Result<T, E>,
 ) -> Result<Option<T>, String> {
     match no_panic(what, &input, f)? {
         Ok(v) => Ok(Some(v)),
-        Err(e) => explains(&e, input, parts).map(|()| None),
+        Err(e) => explains(&e.to_string(), input, parts).map(|()| None),
     }
 }
 
@@ -731,7 +731,7 @@ fn parsers_never_panic_and_their_errors_explain() {
                     if values.is_empty() {
                         parts.push("");
                     }
-                    explains(&e, s, &parts)?;
+                    explains(&e.to_string(), s, &parts)?;
                 }
             }
         }
@@ -739,7 +739,8 @@ fn parsers_never_panic_and_their_errors_explain() {
         let name = token_soup(rng);
         if grammar::option(&name).is_none() {
             let e = no_panic("check_value", &name, || grammar::check_value(&name, &[s]))?
-                .expect_err("unknown options are refused");
+                .expect_err("unknown options are refused")
+                .to_string();
             ensure(e.contains(&name) && e.contains("accepted options"), || {
                 e.clone()
             })?;
@@ -776,6 +777,7 @@ fn check_combination_never_panics_and_refuses_mixed_models() {
                 grammar::check_combination(&p, &st)
             })?;
             let rates = no_panic("stages_are_rates", &st, || grammar::stages_are_rates(&st))?;
+            let r = r.map_err(|e| e.to_string());
             let has = |n: &str| p.contains(&n);
             match r {
                 Ok(()) => {
@@ -880,7 +882,7 @@ fn generated_durations_and_ranges_parse_to_their_value() {
                 let (lo, hi) = r.split_once("..").unwrap();
                 let swapped = format!("{hi}..{lo}");
                 let e = grammar::parse_range(&swapped).expect_err("reversed bounds are refused");
-                explains(&e, &swapped, &[])?;
+                explains(&e.to_string(), &swapped, &[])?;
             }
             Ok(())
         },
@@ -988,10 +990,10 @@ fn check_value_accepts_what_the_parsers_accept() {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let one = refs[0];
         for opt in grammar::OPTIONS {
-            let each = |f: &dyn Fn(&str) -> Result<(), String>| -> Result<(), String> {
+            let each = |f: &dyn Fn(&str) -> Result<(), grammar::ValueError>| {
                 refs.iter().try_for_each(|v| f(v))
             };
-            let want: Result<(), String> = match opt.name {
+            let want: Result<(), grammar::ValueError> = match opt.name {
                 "users" | "max_in_flight" | "iterations" | "max_names" => {
                     grammar::parse_count(opt.name, one).map(drop)
                 }
@@ -1016,6 +1018,9 @@ fn check_value_accepts_what_the_parsers_accept() {
                 }
                 other => return Err(format!("option `{other}` has no parser in this test")),
             };
+            // The option's check refuses what its parser refuses, for the same reason (and so in
+            // the same words), naming the option.
+            let want = want.map_err(|e| grammar::OptionError::value(opt.name, e));
             let got = grammar::check_value(opt.name, &refs);
             ensure(got == want, || {
                 format!(
@@ -1063,7 +1068,7 @@ fn random_hist(rng: &mut Rng) -> (Hist, Vec<(u64, u64)>) {
 
 /// Decodes `s`; the outer error is a broken property (an absurd allocation), the inner one the
 /// decoder's answer.
-fn decode_bounded(s: &str) -> Result<Result<Hist, String>, String> {
+fn decode_bounded(s: &str) -> Result<Result<Hist, hdr::HdrError>, String> {
     let (h, largest) = largest_allocation_of(|| hdr::decode(s));
     ensure(largest <= DECODE_ALLOCATION_LIMIT, || {
         format!(
@@ -1076,7 +1081,7 @@ fn decode_bounded(s: &str) -> Result<Result<Hist, String>, String> {
 
 /// Decodes an encoding that must be valid.
 fn decoded(s: &str) -> Result<Hist, String> {
-    decode_bounded(s)?
+    decode_bounded(s)?.map_err(|e| e.to_string())
 }
 
 #[test]

@@ -113,7 +113,7 @@ impl Tolerances {
             floors_us: owned(floors_us),
         };
         for o in overrides {
-            let parsed = grammar::parse_tolerance(o)?;
+            let parsed = grammar::parse_tolerance(o).map_err(|e| e.to_string())?;
             let (list, value) = match parsed.allowance {
                 grammar::Allowance::Relative(f) => (&mut t.relative, f),
                 grammar::Allowance::Floor(d) => (&mut t.floors_us, d.as_secs_f64() * 1e6),

@@ -10,7 +10,7 @@
 
 use super::state::{LiveState, LiveTest};
 use loadtest_report::live::{Buckets, LiveRequest};
-use loadtest_report::report::TestStatus;
+use loadtest_report::report::{TestIdBuf, TestStatus};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -93,8 +93,11 @@ pub(crate) struct StateCollector {
 type Labels = Vec<(&'static str, String)>;
 
 impl StateCollector {
-    fn labels(&self, test: &str) -> Labels {
-        vec![("test", test.to_string()), ("shard", self.shard.clone())]
+    fn labels(&self, test: &TestIdBuf) -> Labels {
+        vec![
+            ("test", test.as_id().qualified()),
+            ("shard", self.shard.clone()),
+        ]
     }
 }
 
@@ -157,7 +160,7 @@ fn seconds_buckets(b: &Buckets) -> Vec<(f64, u64)> {
 /// Rows of a per-test family.
 fn per_test<'a>(
     c: &StateCollector,
-    tests: &'a [(String, LiveTest)],
+    tests: &'a [(TestIdBuf, LiveTest)],
     f: impl Fn(&'a LiveTest) -> Option<Value<'a>>,
 ) -> Vec<(Labels, Value<'a>)> {
     tests
@@ -169,7 +172,7 @@ fn per_test<'a>(
 /// Rows of a per-request family; `f` gives each request's values with their extra label.
 fn per_request<'a>(
     c: &StateCollector,
-    tests: &'a [(String, LiveTest)],
+    tests: &'a [(TestIdBuf, LiveTest)],
     f: impl Fn(&'a LiveRequest) -> Vec<(Option<(&'static str, String)>, Value<'a>)>,
 ) -> Vec<(Labels, Value<'a>)> {
     let mut rows = Vec::new();
@@ -193,7 +196,7 @@ fn gauge<'a>(v: u64) -> Value<'a> {
 impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let tests: &[(String, LiveTest)] = &state.tests;
+        let tests: &[(TestIdBuf, LiveTest)] = &state.tests;
         let e = &mut encoder;
         family(
             e,
@@ -392,7 +395,11 @@ mod tests {
         let state = Arc::new(Mutex::new(LiveState::default()));
         {
             let mut s = state.lock().unwrap();
-            s.started("api::home");
+            s.started(loadtest_report::report::TestId {
+                package: "shop",
+                target: "api",
+                name: "home",
+            });
             s.progress(&Progress {
                 iterations: 3,
                 ..Progress::default()

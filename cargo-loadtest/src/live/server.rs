@@ -240,7 +240,15 @@ mod tests {
     #[test]
     fn serves_metrics_and_refuses_other_paths() {
         let server = MetricsServer::start(parse_listen("0").unwrap(), String::new()).unwrap();
-        server.state.lock().unwrap().started("api::home");
+        server
+            .state
+            .lock()
+            .unwrap()
+            .started(loadtest_report::report::TestId {
+                package: "shop",
+                target: "api",
+                name: "home",
+            });
         let get = |path: &str| {
             let mut s = TcpStream::connect(server.addr).unwrap();
             write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();

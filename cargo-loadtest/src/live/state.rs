@@ -5,7 +5,7 @@
 use loadtest_report::hdr;
 use loadtest_report::live::{Buckets, LiveDetail, LiveRequest, MAX_LIVE_NAMES, OTHER_NAME};
 use loadtest_report::protocol::Progress;
-use loadtest_report::report::{TestReport, TestStatus};
+use loadtest_report::report::{TestId, TestIdBuf, TestReport, TestStatus};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One test as the endpoint shows it.
@@ -23,23 +23,22 @@ pub(crate) struct LiveTest {
     pub(crate) detail: LiveDetail,
 }
 
-/// Every test of the invocation, by `target::name`, in the order they started.
+/// Every test of the invocation, by identity, in the order they started.
 #[derive(Debug, Default)]
 pub(crate) struct LiveState {
-    /// `target::name` of the test running now.
-    current: Option<String>,
-    pub(crate) tests: Vec<(String, LiveTest)>,
+    /// The test running now.
+    current: Option<TestIdBuf>,
+    pub(crate) tests: Vec<(TestIdBuf, LiveTest)>,
     /// Incremented on every change, so the server can tell whether a scrape saw the last one.
     pub(crate) version: u64,
 }
 
 impl LiveState {
-    fn test_mut(&mut self, qualified: &str) -> &mut LiveTest {
-        let i = match self.tests.iter().position(|(q, _)| q == qualified) {
+    fn test_mut(&mut self, id: TestId<'_>) -> &mut LiveTest {
+        let i = match self.tests.iter().position(|(t, _)| t.as_id() == id) {
             Some(i) => i,
             None => {
-                self.tests
-                    .push((qualified.to_string(), LiveTest::default()));
+                self.tests.push((id.to_buf(), LiveTest::default()));
                 self.tests.len() - 1
             }
         };
@@ -47,9 +46,9 @@ impl LiveState {
     }
 
     /// A test started (a test that runs again in a new harness process starts afresh).
-    pub(crate) fn started(&mut self, qualified: &str) {
-        self.current = Some(qualified.to_string());
-        *self.test_mut(qualified) = LiveTest {
+    pub(crate) fn started(&mut self, id: TestId<'_>) {
+        self.current = Some(id.to_buf());
+        *self.test_mut(id) = LiveTest {
             running: true,
             ..LiveTest::default()
         };
@@ -58,10 +57,10 @@ impl LiveState {
 
     /// A progress event of the running test.
     pub(crate) fn progress(&mut self, p: &Progress) {
-        let Some(qualified) = self.current.clone() else {
+        let Some(current) = self.current.clone() else {
             return;
         };
-        let t = self.test_mut(&qualified);
+        let t = self.test_mut(current.as_id());
         t.dropped = p.dropped;
         t.failed = p.failed;
         match &p.live {
@@ -74,11 +73,11 @@ impl LiveState {
 
     /// A test ended: its final values come from its result.
     pub(crate) fn finished(&mut self, report: &TestReport) {
-        let qualified = format!("{}::{}", report.target, report.name);
-        if self.current.as_deref() == Some(qualified.as_str()) {
+        let id = report.id();
+        if self.current.as_ref().is_some_and(|c| c.as_id() == id) {
             self.current = None;
         }
-        let t = self.test_mut(&qualified);
+        let t = self.test_mut(id);
         t.running = false;
         t.status = Some(report.status);
         if let Some(r) = &report.result {
@@ -166,6 +165,54 @@ fn bound_names(live: &LiveDetail) -> LiveDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two packages may each hold a target `loadtest` with a test `browse`: the state keeps them
+    /// apart by identity, so one's end never ends the other.
+    #[test]
+    fn tests_of_one_target_and_name_in_two_packages_are_two_tests() {
+        let shop = TestId {
+            package: "shop",
+            target: "loadtest",
+            name: "browse",
+        };
+        let admin = TestId {
+            package: "admin",
+            ..shop
+        };
+        let ended = |id: TestId<'_>| TestReport {
+            package: id.package.into(),
+            target: id.target.into(),
+            name: id.name.into(),
+            status: TestStatus::Failed,
+            failures: Vec::new(),
+            result: None,
+            error: None,
+            comparison: None,
+            capacity: None,
+        };
+        let mut s = LiveState::default();
+        s.started(shop);
+        s.finished(&ended(admin));
+        s.progress(&Progress {
+            iterations: 3,
+            ..Progress::default()
+        });
+        assert_eq!(s.tests.len(), 2);
+        let (id, t) = &s.tests[0];
+        assert_eq!(id.as_id(), shop);
+        assert!(t.running && t.status.is_none(), "{t:?}");
+        assert_eq!(t.detail.ok, 3, "progress goes to the running test");
+        let (id, t) = &s.tests[1];
+        assert_eq!(id.as_id(), admin);
+        assert_eq!((t.running, t.status), (false, Some(TestStatus::Failed)));
+        s.finished(&ended(shop));
+        assert_eq!(s.tests[0].1.status, Some(TestStatus::Failed));
+        s.progress(&Progress {
+            iterations: 9,
+            ..Progress::default()
+        });
+        assert_eq!(s.tests[0].1.detail.ok, 3, "no test runs after both ended");
+    }
 
     #[test]
     fn a_harness_cannot_expose_more_names_than_the_bound() {

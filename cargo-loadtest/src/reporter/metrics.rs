@@ -29,7 +29,7 @@ impl Reporter for MetricsEndpoint {
             | Event::SearchStarted { .. }
             | Event::StepStarted { .. }
             | Event::StepFinished { .. } => {}
-            Event::TestStarted { qualified, .. } => state.started(qualified),
+            Event::TestStarted { id, .. } => state.started(*id),
             Event::Progress(p) => state.progress(p),
             Event::TestFinished(t) => state.finished(t),
             Event::RunFinished(_) => {

@@ -7,8 +7,8 @@ use crate::errors::CliError;
 use crate::output::summary;
 use loadtest_report::protocol::Progress;
 use loadtest_report::report::{
-    CapacitySettings, CapacityStep, ConfigSummary, ShardPart, TestReport, TestStatus, human_rate,
-    human_us,
+    CapacitySettings, CapacityStep, ConfigSummary, ShardPart, TestId, TestReport, TestStatus,
+    human_rate, human_us,
 };
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -35,11 +35,8 @@ impl Reporter for Terminal {
     fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
         match event {
             Event::RunStarted { tests } => self.tests = *tests,
-            Event::TestStarted { qualified, config } => self.started(qualified, config),
-            Event::SearchStarted {
-                qualified,
-                settings,
-            } => self.search_started(qualified, settings),
+            Event::TestStarted { id, config } => self.started(*id, config),
+            Event::SearchStarted { id, settings } => self.search_started(*id, settings),
             Event::StepStarted { number, rate_per_s } => self.step_started(*number, *rate_per_s),
             Event::StepFinished { step } => self.step_finished(step),
             Event::Progress(p) => self.progress(p),
@@ -75,7 +72,7 @@ impl Terminal {
         }
     }
 
-    fn started(&mut self, qualified: &str, c: &ConfigSummary) {
+    fn started(&mut self, id: TestId<'_>, c: &ConfigSummary) {
         self.started += 1;
         if self.quiet {
             return;
@@ -92,8 +89,10 @@ impl Terminal {
             (None, None) => String::new(),
         };
         eprintln!(
-            "     Running {qualified} ({model}{span}) [{}/{}]",
-            self.started, self.tests
+            "     Running {} ({model}{span}) [{}/{}]",
+            id.qualified(),
+            self.started,
+            self.tests
         );
         if let Some(part) = &c.shard {
             eprintln!("{:>12} {}", "", shard_line(c, part));
@@ -101,13 +100,14 @@ impl Terminal {
         self.last_plain = Some(Instant::now());
     }
 
-    fn search_started(&mut self, qualified: &str, c: &CapacitySettings) {
+    fn search_started(&mut self, id: TestId<'_>, c: &CapacitySettings) {
         self.started += 1;
         if self.quiet {
             return;
         }
         eprintln!(
-            "   Searching {qualified} for its capacity (from {} up to at most {}, steps of {}s after a {}s warm-up) [{}/{}]",
+            "   Searching {} for its capacity (from {} up to at most {}, steps of {}s after a {}s warm-up) [{}/{}]",
+            id.qualified(),
             human_rate(c.start_rate_per_s),
             human_rate(c.max_rate_per_s),
             c.step_duration_s,
@@ -193,7 +193,7 @@ impl Terminal {
             TestStatus::Errored => "ERROR",
             TestStatus::Interrupted => "Interrupted",
         };
-        eprintln!("{verdict:>12} {}::{}", r.target, r.name);
+        eprintln!("{verdict:>12} {}", r.id().qualified());
         for f in &r.failures {
             eprintln!("{:>12} - {f}", "");
         }

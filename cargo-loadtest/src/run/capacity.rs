@@ -178,7 +178,7 @@ pub(crate) fn prepare(
     let Some(own_rate) = own_rate else {
         return Err(format!(
             "--find-max: load test {} runs the closed model (virtual users); only open-model tests (an arrival rate: `rate = \"100/s\"` or rate stages) can be searched for their capacity. Give it a rate, or leave it out with --skip",
-            s.qualified()
+            s.id().qualified()
         ));
     };
     let start = a.start_rate.unwrap_or(own_rate).max(0.01);
@@ -187,7 +187,7 @@ pub(crate) fn prepare(
             v.first()
                 .map(|r| parse_rate(r))
                 .transpose()
-                .map_err(|e| format!("min_capacity of {}: {e}", s.qualified()))?
+                .map_err(|e| format!("min_capacity of {}: {e}", s.id().qualified()))?
                 .map_or(0.0, |r| r.per_second),
         ),
         None => None,
@@ -233,9 +233,8 @@ pub(crate) fn search(
     interrupt: &Interrupt,
     reporters: &mut Reporters,
 ) -> Result<Searched, CliError> {
-    let qualified = s.qualified();
     reporters.emit(&Event::SearchStarted {
-        qualified: &qualified,
+        id: s.id(),
         settings: &prepared.settings,
     })?;
     let mut search = Search::new(prepared.plan);
@@ -254,7 +253,7 @@ pub(crate) fn search(
             number: steps.len() + 1,
             rate_per_s: rate,
         })?;
-        let mut layers = settings.layers_for(&s.test.name);
+        let mut layers = settings.layers_for(s.id());
         let mut step_layer = OptionLayer::new(format!("the --find-max step at {rate}/s"));
         step_layer.set_str("rate", &format!("{rate}/s"));
         step_layer.set_str("duration", &format_duration(a.warm_up + a.step));

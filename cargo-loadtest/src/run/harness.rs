@@ -12,7 +12,7 @@ use crate::session::{Msg, Session};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use loadtest_report::protocol::{self, PROTOCOL_VERSION, RunRequest, TestRequest};
-use loadtest_report::report::{ShardSpec, TestReport, TestResult};
+use loadtest_report::report::{ShardSpec, TestId, TestReport, TestResult};
 use loadtest_report::verdict::{Ended, Policy, Unjudged};
 use std::time::Duration;
 
@@ -150,7 +150,7 @@ pub(crate) fn run_harness(
                 .iter()
                 .map(|s| TestRequest {
                     name: s.test.name.clone(),
-                    overrides: settings.layers_for(&s.test.name),
+                    overrides: settings.layers_for(s.id()),
                     health_warm_up_s: None,
                 })
                 .collect(),
@@ -170,7 +170,7 @@ pub(crate) fn run_harness(
                 return Ok(());
             }
         };
-        let end = drive(session, &mut remaining, launch, interrupt, out)?;
+        let end = drive(session, h, &mut remaining, launch, interrupt, out)?;
         match end {
             SessionEnd::SetupFailed { message, tail } => {
                 for s in remaining.drain(..) {
@@ -238,6 +238,7 @@ enum SessionEnd {
 /// Reads one session's events until its stdout closes; removes finished tests from `remaining`.
 fn drive(
     mut session: Session,
+    h: &BuiltHarness,
     remaining: &mut Vec<&Selected>,
     launch: Launch,
     interrupt: &Interrupt,
@@ -250,8 +251,15 @@ fn drive(
     let mut done = false;
     let mut stopping = false;
     let mut setup_failed: Option<String> = None;
-    let find =
-        |name: &str, remaining: &[&Selected]| remaining.iter().position(|s| s.test.name == name);
+    // The harness names its tests; the session's harness makes the name an identity.
+    let find = |name: &str, remaining: &[&Selected]| {
+        let id = TestId {
+            package: &h.target.package,
+            target: &h.target.target,
+            name,
+        };
+        remaining.iter().position(|s| s.id() == id)
+    };
     loop {
         if interrupt.is_set() && !stopping {
             session.stop();
@@ -281,9 +289,8 @@ fn drive(
                 }
                 running = find(&test, remaining);
                 if let Some(i) = running {
-                    let qualified = remaining[i].qualified();
                     out.reporters.emit(&Event::TestStarted {
-                        qualified: &qualified,
+                        id: remaining[i].id(),
                         config: &config,
                     })?;
                 }

@@ -84,7 +84,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     }
     let base_wargs = base_workspace_args(&args.workspace, &ws, &base)?;
     let listed = super::build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
-    head_settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
+    head_settings.check_test_names(listed.iter().map(Selected::id))?;
     let head = super::select(args, listed)?;
     let base_ws = workspace::discover(&base_wargs)?;
     let base_settings = Settings::load(&base_ws.root, &round_args)?;
@@ -112,7 +112,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let removed: Vec<String> = based
         .iter()
         .filter(|b| !head.iter().any(|h| same_test(b, h)))
-        .map(Selected::qualified)
+        .map(|b| b.id().qualified())
         .collect();
 
     let policy = Policy {
@@ -221,7 +221,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
                 let runs = &rounds_of[p];
                 Some(
                     match runs.first().map(|(old, new)| {
-                        gate::comparable(&s.qualified(), &old.config, &new.config)
+                        gate::comparable(&s.id().qualified(), &old.config, &new.config)
                     }) {
                         Some(Err(msg)) if !args.gate.force_compare => {
                             refusals.push(msg.clone());
@@ -272,7 +272,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
             .and_then(|d| loadtest_grammar::parse_duration(d).ok())
             .map(|d| d.as_secs_f64()),
         duration_s: clock.elapsed().as_secs_f64(),
-        new_tests: new_only.iter().map(|s| s.qualified()).collect(),
+        new_tests: new_only.iter().map(|s| s.id().qualified()).collect(),
         removed_tests: removed,
     };
     let run = run_info(Some(&ws.root), args, started_at, clock);

@@ -96,7 +96,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     let selected = match &source {
         Source::Workspace(ws) => {
             let listed = super::build_and_list(&args.workspace, ws, args.quiet, interrupt)?;
-            settings.check_test_names(listed.iter().map(|s| s.test.name.as_str()))?;
+            settings.check_test_names(listed.iter().map(Selected::id))?;
             super::select(args, listed)?
         }
         Source::Archive(x) => super::filter(
@@ -110,7 +110,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         Some(a) => Some(
             selected
                 .iter()
-                .map(|s| capacity::prepare(s, &settings.layers_for(&s.test.name), a))
+                .map(|s| capacity::prepare(s, &settings.layers_for(s.id()), a))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(CliError::Usage)?,
         ),
@@ -144,7 +144,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
                 .map(|s| scale::identity::TestOptions {
                     test: s.id().to_string(),
                     attribute: &s.test.options,
-                    layers: settings.layers_for(&s.test.name),
+                    layers: settings.layers_for(s.id()),
                 })
                 .collect();
             let identity = scale::identity::identity(env!("CARGO_PKG_VERSION"), &binaries, &tests);

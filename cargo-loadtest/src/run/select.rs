@@ -16,18 +16,13 @@ pub(crate) struct Selected {
 }
 
 impl Selected {
-    /// The test's identity.
+    /// The test's identity: what filters, events, the live metrics and every pairing match.
     pub(crate) fn id(&self) -> TestId<'_> {
         TestId {
             package: &self.harness.target.package,
             target: &self.harness.target.target,
             name: &self.test.name,
         }
-    }
-
-    /// `target::name`, as filters match and reports show it.
-    pub(crate) fn qualified(&self) -> String {
-        format!("{}::{}", self.harness.target.target, self.test.name)
     }
 }
 
@@ -84,15 +79,8 @@ pub(crate) fn filter(
 }
 
 fn selects(args: &RunArgs, s: &Selected) -> bool {
-    let name = &s.test.name;
-    let qualified = s.qualified();
-    let matches = |pat: &String| {
-        if args.exact {
-            name == pat || &qualified == pat
-        } else {
-            qualified.contains(pat.as_str())
-        }
-    };
+    let id = s.id();
+    let matches = |pat: &String| id.matches(pat, args.exact);
     (args.filters.is_empty() || args.filters.iter().any(matches))
         && !args.skip.iter().any(matches)
         && (args.tag.is_empty() || args.tag.iter().any(|t| s.test.config.tags.contains(t)))

@@ -141,10 +141,10 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
         Comparer::new(old, source, &args.gate.tolerance, args.gate.force_compare)
     });
     let merged = merge_runs(inputs, &ctx, &mut |i, test| match &mut comparer {
-        Some(c) => c.compare(i, test),
+        Some(c) => c.compare(i, test).map_err(Into::into),
         None => Ok(None),
     })
-    .map_err(CliError::Usage)?;
+    .map_err(CliError::usage)?;
     for n in &merged.notes {
         eprintln!("note: {n}");
     }

@@ -14,6 +14,11 @@ use std::time::Duration;
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// The grammar's error (a value, an option, a layer) as the message to show.
+fn config_error(e: impl std::fmt::Display) -> ConfigError {
+    ConfigError(e.to_string())
+}
+
 /// How load is offered.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoadModel {
@@ -126,7 +131,7 @@ impl TestConfig {
     /// Resolves layers (lowest precedence first) into a configuration.
     pub fn resolve(layers: &[&OptionLayer]) -> Result<TestConfig, ConfigError> {
         for layer in layers {
-            layer.validate().map_err(ConfigError)?;
+            layer.validate().map_err(config_error)?;
         }
         let raw = merge(layers);
         let get = |n: &str| raw.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_slice());
@@ -137,22 +142,21 @@ impl TestConfig {
             .iter()
             .map(String::as_str)
             .collect();
-        grammar::check_combination(&present, &stage_strs).map_err(ConfigError)?;
-        let e = ConfigError;
+        grammar::check_combination(&present, &stage_strs).map_err(config_error)?;
 
         let stages: Vec<grammar::Stage> = stage_strs
             .iter()
             .map(|s| grammar::parse_stage(s))
             .collect::<Result<_, _>>()
-            .map_err(e)?;
+            .map_err(config_error)?;
         let iterations = one("iterations")
             .map(|v| grammar::parse_count("iterations", v))
             .transpose()
-            .map_err(e)?;
+            .map_err(config_error)?;
         let mut duration = one("duration")
             .map(grammar::parse_duration)
             .transpose()
-            .map_err(e)?;
+            .map_err(config_error)?;
         if !stages.is_empty() {
             duration = Some(stages.iter().map(|s| s.duration).sum());
         } else if duration.is_none() && iterations.is_none() {
@@ -164,13 +168,13 @@ impl TestConfig {
                 .map(|s| (s.duration.as_secs_f64(), f(s.level)))
                 .collect()
         };
-        let open =
-            present.contains(&"rate") || grammar::stages_are_rates(&stage_strs).map_err(e)?;
+        let open = present.contains(&"rate")
+            || grammar::stages_are_rates(&stage_strs).map_err(config_error)?;
         let model = if open {
             let rate = if stages.is_empty() {
                 Ramp::constant(
                     grammar::parse_rate(one("rate").unwrap_or("1/s"))
-                        .map_err(e)?
+                        .map_err(config_error)?
                         .per_second,
                 )
             } else {
@@ -184,12 +188,12 @@ impl TestConfig {
                 max_in_flight: one("max_in_flight")
                     .map(|v| grammar::parse_count("max_in_flight", v))
                     .transpose()
-                    .map_err(e)?
+                    .map_err(config_error)?
                     .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
                 on_saturation: one("on_saturation")
                     .map(grammar::parse_saturation)
                     .transpose()
-                    .map_err(e)?
+                    .map_err(config_error)?
                     .unwrap_or(Saturation::Queue),
             }
         } else {
@@ -198,7 +202,7 @@ impl TestConfig {
                     one("users")
                         .map(|v| grammar::parse_count("users", v))
                         .transpose()
-                        .map_err(e)?
+                        .map_err(config_error)?
                         .unwrap_or(1) as f64,
                 )
             } else {
@@ -212,7 +216,7 @@ impl TestConfig {
                 think_time: one("think_time")
                     .map(grammar::parse_range)
                     .transpose()
-                    .map_err(e)?
+                    .map_err(config_error)?
                     .unwrap_or(DurationRange {
                         min: Duration::ZERO,
                         max: Duration::ZERO,
@@ -221,7 +225,7 @@ impl TestConfig {
         };
         let mut retry = RetryPolicy::default();
         if let Some(r) = one("retries") {
-            let n = grammar::parse_number("retries", r).map_err(e)?;
+            let n = grammar::parse_number("retries", r).map_err(config_error)?;
             retry.retries = u32::try_from(n).map_err(|_| {
                 ConfigError(format!(
                     "invalid value {r:?} for `retries`: at most {}",
@@ -230,7 +234,7 @@ impl TestConfig {
             })?;
         }
         if let Some(b) = one("backoff") {
-            retry.backoff = grammar::parse_range(b).map_err(e)?;
+            retry.backoff = grammar::parse_range(b).map_err(config_error)?;
             if b.split_once("..").is_none() {
                 // One duration is the first delay; the cap defaults to 64 times that.
                 retry.backoff.max = retry.backoff.min * 64;
@@ -241,7 +245,7 @@ impl TestConfig {
                 .iter()
                 .map(|s| grammar::parse_retry_on(s))
                 .collect::<Result<_, _>>()
-                .map_err(e)?;
+                .map_err(config_error)?;
         }
         Ok(TestConfig {
             model,
@@ -250,27 +254,27 @@ impl TestConfig {
             rate_limit: one("rate_limit")
                 .map(grammar::parse_rate)
                 .transpose()
-                .map_err(e)?,
+                .map_err(config_error)?,
             retry,
             timeout: one("timeout")
                 .map(grammar::parse_duration)
                 .transpose()
-                .map_err(e)?
+                .map_err(config_error)?
                 .unwrap_or(DEFAULT_TIMEOUT),
             iteration_timeout: one("iteration_timeout")
                 .map(grammar::parse_duration)
                 .transpose()
-                .map_err(e)?,
+                .map_err(config_error)?,
             thresholds: get("thresholds")
                 .unwrap_or(&[])
                 .iter()
                 .map(|s| grammar::parse_threshold(s))
                 .collect::<Result<_, _>>()
-                .map_err(e)?,
+                .map_err(config_error)?,
             abort_on_fail: one("abort_on_fail")
                 .map(|v| grammar::parse_bool("abort_on_fail", v))
                 .transpose()
-                .map_err(e)?
+                .map_err(config_error)?
                 .unwrap_or(false),
             tags: get("tags").unwrap_or(&[]).to_vec(),
             base_url: one("target").map(str::to_string),
@@ -278,17 +282,17 @@ impl TestConfig {
             danger_accept_invalid_certs: one("danger_accept_invalid_certs")
                 .map(|v| grammar::parse_bool("danger_accept_invalid_certs", v))
                 .transpose()
-                .map_err(e)?
+                .map_err(config_error)?
                 .unwrap_or(false),
             client: one("client")
                 .map(grammar::parse_client)
                 .transpose()
-                .map_err(e)?
+                .map_err(config_error)?
                 .unwrap_or(ClientKind::Native),
             cookies: one("cookies")
                 .map(|v| grammar::parse_bool("cookies", v))
                 .transpose()
-                .map_err(e)?
+                .map_err(config_error)?
                 .unwrap_or(true),
             local_addresses: grammar::parse_local_addresses(
                 &get("local_addresses")
@@ -297,13 +301,13 @@ impl TestConfig {
                     .map(String::as_str)
                     .collect::<Vec<_>>(),
             )
-            .map_err(e)?,
+            .map_err(config_error)?,
             raw: raw.clone(),
             smoke: false,
             max_names: one("max_names")
                 .map(|v| grammar::parse_count("max_names", v))
                 .transpose()
-                .map_err(e)?
+                .map_err(config_error)?
                 .unwrap_or(crate::metrics::names::DEFAULT_MAX_NAMES),
             shard: None,
         })

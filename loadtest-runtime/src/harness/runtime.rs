@@ -11,7 +11,7 @@ pub use loadtest_grammar::threads::{WORKER_THREADS_VAR, worker_threads};
 /// Builds the harness's runtime: a current-thread runtime for this thread, and one more on a
 /// thread of its own for each further worker thread (see `executor::workers`).
 pub(crate) fn build() -> Result<tokio::runtime::Runtime, RuntimeError> {
-    let threads = worker_threads().map_err(RuntimeError::WorkerThreads)?;
+    let threads = worker_threads()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -116,7 +116,7 @@ fn histograms_interval_logs_and_csv_read_with_independent_tools() {
     assert_eq!(logs["files"], report.tests.len(), "{logs}");
     for t in &report.tests {
         let r = t.result.as_ref().unwrap();
-        let name = format!("{}::{}", t.target, t.name);
+        let name = t.id().qualified();
         let intervals = logs["tests"][&name]["intervals"]
             .as_object()
             .unwrap_or_else(|| panic!("{name} has no interval log: {logs}"));
