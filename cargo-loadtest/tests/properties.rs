@@ -13,7 +13,7 @@
 //! Long run: `LOADTEST_PROPERTY_CASES=1000000 cargo test --release -p cargo-loadtest --test
 //! properties -- --nocapture`.
 
-use cargo_loadtest::compare::baseline::{self, check_name, load_file, named_path};
+use cargo_loadtest::compare::baseline::{self, check_name, load_file, named_dir};
 use cargo_loadtest::compare::stats;
 use cargo_loadtest::errors::CliError;
 use fastrand::Rng;
@@ -439,6 +439,10 @@ fn load_file_never_panics_and_refuses_hostile_files_with_usage_errors() {
                             )
                         },
                     )?;
+                    ensure(back.runs.len() == 1, || {
+                        format!("a report file loaded as {} runs", back.runs.len())
+                    })?;
+                    let back = back.into_newest();
                     if kind == "valid" {
                         ensure(back == report, || {
                             "the valid report read back differently".into()
@@ -580,12 +584,11 @@ fn baseline_names_cannot_escape_the_baselines_folder() {
                         comps.len() == 1 && comps[0] == Component::Normal(name.as_ref()),
                         || format!("{name:?} is not one plain path component: {comps:?}"),
                     )?;
-                    let path = named_path(target, &name).map_err(|e| e.to_string())?;
+                    let path = named_dir(target, &name).map_err(|e| e.to_string())?;
                     let dir = baseline::baselines_dir(target);
-                    ensure(
-                        path.parent().and_then(Path::parent) == Some(dir.as_path()),
-                        || format!("{name:?} resolves to {}", path.display()),
-                    )
+                    ensure(path.parent() == Some(dir.as_path()), || {
+                        format!("{name:?} resolves to {}", path.display())
+                    })
                 }
                 Err(CliError::Usage(m)) => {
                     refused += 1;
@@ -600,8 +603,8 @@ fn baseline_names_cannot_escape_the_baselines_folder() {
                             )
                         },
                     )?;
-                    ensure(named_path(target, &name).is_err(), || {
-                        format!("named_path accepted {name:?}")
+                    ensure(named_dir(target, &name).is_err(), || {
+                        format!("named_dir accepted {name:?}")
                     })
                 }
                 Err(e) => Err(format!("{name:?}: not a usage error: {e:?}")),

@@ -1989,6 +1989,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                         git_commit: opt(rng, any_string),
                         host: any_string(rng),
                         started_at_unix: any_f64(rng),
+                        runs: opt(rng, |rng| rng.u32(..)),
                     },
                     metrics: (0..rng.usize(..3))
                         .map(|_| MetricComparison {
@@ -2002,6 +2003,8 @@ fn any_report(rng: &mut Rng) -> RunReport {
                             tolerance: any_f64(rng),
                             verdict: *pick(rng, &verdicts),
                             note: opt(rng, any_string),
+                            spread: opt(rng, any_f64),
+                            floor_us: opt(rng, any_f64),
                         })
                         .collect(),
                     regressed: rng.bool(),

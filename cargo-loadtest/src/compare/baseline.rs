@@ -81,9 +81,7 @@ pub struct Baseline {
 impl Baseline {
     /// A baseline of one run.
     pub fn one(report: RunReport) -> Baseline {
-        Baseline {
-            runs: vec![report],
-        }
+        Baseline { runs: vec![report] }
     }
 
     /// The newest run, taken out.
@@ -350,7 +348,10 @@ fn load_dir(dir: &Path) -> Result<Baseline, CliError> {
 fn load_dir_with_files(dir: &Path) -> Result<Vec<(Option<String>, RunReport)>, CliError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     if !manifest_path.exists() {
-        return Ok(vec![(None, read_report(&dir.join(BASELINE_FILE), "baseline")?)]);
+        return Ok(vec![(
+            None,
+            read_report(&dir.join(BASELINE_FILE), "baseline")?,
+        )]);
     }
     let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
         CliError::Usage(format!(
@@ -555,7 +556,10 @@ mod tests {
         let folder = named_dir(&dir, "main").unwrap();
         let manifest: Manifest =
             serde_json::from_slice(&std::fs::read(folder.join(MANIFEST_FILE)).unwrap()).unwrap();
-        assert_eq!(manifest.runs, ["runs/0002.json", "runs/0003.json", "runs/0004.json"]);
+        assert_eq!(
+            manifest.runs,
+            ["runs/0002.json", "runs/0003.json", "runs/0004.json"]
+        );
         let files = std::fs::read_dir(folder.join("runs")).unwrap().count();
         assert_eq!(files, 3, "the run that fell out is removed");
         let p50 = &manifest.spread[0].metrics[0];
@@ -564,8 +568,14 @@ mod tests {
         assert_eq!((p50.min, p50.median, p50.max), (1001.0, 1002.0, 1003.0));
         assert!(p50.spread > 0.0 && p50.spread < 0.01, "{p50:?}");
         // The folder's report.json is the newest run, for anything that reads one report.
-        assert_eq!(load_file(&folder.join(BASELINE_FILE)).unwrap().runs.len(), 1);
-        assert_eq!(load_file(&folder.join(MANIFEST_FILE)).unwrap().runs.len(), 3);
+        assert_eq!(
+            load_file(&folder.join(BASELINE_FILE)).unwrap().runs.len(),
+            1
+        );
+        assert_eq!(
+            load_file(&folder.join(MANIFEST_FILE)).unwrap().runs.len(),
+            3
+        );
 
         // Another load model: the earlier runs cannot be compared with it and are dropped.
         let saved = save(&dir, "main", &run(8, 1000, 9.0), 3).unwrap();
@@ -574,7 +584,14 @@ mod tests {
         save(&dir, "main", &run(8, 1000, 10.0), 3).unwrap();
         let saved = save(&dir, "main", &run(8, 1000, 11.0), 1).unwrap();
         assert_eq!(saved.runs, 1);
-        assert_eq!(load_named(&dir, "main").unwrap().newest().run.started_at_unix, 11.0);
+        assert_eq!(
+            load_named(&dir, "main")
+                .unwrap()
+                .newest()
+                .run
+                .started_at_unix,
+            11.0
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -602,13 +619,25 @@ mod tests {
         let future = text.replace("\"baseline_version\": 1", "\"baseline_version\": 2");
         std::fs::write(&manifest, &future).unwrap();
         let err = load_named(&dir, "main").unwrap_err().to_string();
-        assert!(err.contains("has baseline_version 2; this cargo-loadtest reads version 1"), "{err}");
-        let err = save(&dir, "main", &run(4, 1000, 2.0), 5).unwrap_err().to_string();
+        assert!(
+            err.contains("has baseline_version 2; this cargo-loadtest reads version 1"),
+            "{err}"
+        );
+        let err = save(&dir, "main", &run(4, 1000, 2.0), 5)
+            .unwrap_err()
+            .to_string();
         assert!(err.ends_with("save with --keep-runs 1"), "{err}");
-        assert_eq!(std::fs::read_to_string(&manifest).unwrap(), future, "left as it was");
+        assert_eq!(
+            std::fs::read_to_string(&manifest).unwrap(),
+            future,
+            "left as it was"
+        );
         for bad in ["0", "101", "five", "-1"] {
             let err = keep_runs(Some(bad)).unwrap_err().to_string();
-            assert!(err.starts_with(&format!("invalid --keep-runs {bad:?}")), "{err}");
+            assert!(
+                err.starts_with(&format!("invalid --keep-runs {bad:?}")),
+                "{err}"
+            );
         }
         assert_eq!(keep_runs(None).unwrap(), DEFAULT_KEEP_RUNS);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -619,7 +648,9 @@ mod tests {
         let dir = temp_dir("fifo");
         let folder = named_dir(&dir, "main").unwrap();
         std::fs::create_dir_all(folder.join(BASELINE_FILE)).unwrap();
-        let err = save(&dir, "main", &run(4, 1000, 1.0), 1).unwrap_err().to_string();
+        let err = save(&dir, "main", &run(4, 1000, 1.0), 1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("exists and is not a regular file"), "{err}");
         assert!(folder.join(BASELINE_FILE).is_dir());
         std::fs::remove_dir_all(&dir).unwrap();

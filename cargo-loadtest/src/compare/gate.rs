@@ -4,10 +4,10 @@
 
 use super::stats::{self, Estimate};
 use loadtest_grammar as grammar;
+use loadtest_report::report::MetricVerdict;
 use loadtest_report::report::{
     CapacityResult, ConfigSummary, IntervalPoint, MetricComparison, TestResult,
 };
-use loadtest_report::report::MetricVerdict;
 use loadtest_report::verdict::{MetricJudgement, judge_capacity_change, judge_metric};
 
 /// The confidence level of every interval.
@@ -332,26 +332,32 @@ pub fn compare(
     let mut out = Vec::new();
     for (i, metric) in METRICS.into_iter().enumerate() {
         let seed = seed.wrapping_add(if metric == "error_rate" { 9 } else { i as u64 });
-        let values = |w: &[&IntervalPoint]| -> Vec<f64> { w.iter().map(|p| EXTRACT[i](p)).collect() };
+        let values =
+            |w: &[&IntervalPoint]| -> Vec<f64> { w.iter().map(|p| EXTRACT[i](p)).collect() };
         let n = values(&wn);
         let olds: Vec<Vec<f64>> = old_windows.iter().map(|w| values(w)).collect();
         let is_error = metric == "error_rate";
         let summary = |xs: &[f64]| summary(metric, xs);
         let (est, spread, old_value) = if between_runs {
             let runs: Vec<f64> = olds.iter().filter_map(|o| summary(o)).collect();
-            let est = summary(&n).filter(|_| runs.len() >= MIN_BASELINE_RUNS).and_then(|n| {
-                if is_error {
-                    stats::difference_to_runs(&runs, n)
-                } else {
-                    stats::ratio_to_runs(&runs, n).map(|(e, s)| (relative(e), s))
-                }
-            });
+            let est = summary(&n)
+                .filter(|_| runs.len() >= MIN_BASELINE_RUNS)
+                .and_then(|n| {
+                    if is_error {
+                        stats::difference_to_runs(&runs, n)
+                    } else {
+                        stats::ratio_to_runs(&runs, n).map(|(e, s)| (relative(e), s))
+                    }
+                });
             let old_value = if runs.is_empty() {
                 0.0
             } else if is_error {
                 stats::mean(&runs)
             } else {
-                (runs.iter().map(|r| r.max(f64::MIN_POSITIVE).ln()).sum::<f64>()
+                (runs
+                    .iter()
+                    .map(|r| r.max(f64::MIN_POSITIVE).ln())
+                    .sum::<f64>()
                     / runs.len() as f64)
                     .exp()
             };
@@ -389,7 +395,11 @@ pub fn compare(
         if unreliable.is_none()
             && let Some(e) = est
         {
-            let worse = if metric == "throughput" { -e.value } else { e.value };
+            let worse = if metric == "throughput" {
+                -e.value
+            } else {
+                e.value
+            };
             if j.verdict == MetricVerdict::Unchanged && worse.abs() > in_force {
                 j.verdict = MetricVerdict::Inconclusive;
                 j.note = Some(format!(
@@ -413,13 +423,7 @@ pub fn compare(
         if j.note.is_none() {
             j.note = left_out_note.clone();
         }
-        let mut m = metric_comparison(
-            metric,
-            old_value,
-            summary(&n).unwrap_or(0.0),
-            tolerance,
-            j,
-        );
+        let mut m = metric_comparison(metric, old_value, summary(&n).unwrap_or(0.0), tolerance, j);
         m.spread = spread.filter(|s| s.is_finite());
         m.floor_us = floor_us;
         out.push(m);
@@ -453,7 +457,11 @@ fn floor_share(metric: &str, old: f64, new: &TestResult, tol: &Tolerances) -> f6
 
 /// A metric's floor as written: `250us`.
 fn floor_text(metric: &str, tol: &Tolerances) -> String {
-    let metric = if metric == "throughput" { "p50" } else { metric };
+    let metric = if metric == "throughput" {
+        "p50"
+    } else {
+        metric
+    };
     format!("{metric} {:.0} µs", tol.floor_us(metric))
 }
 
@@ -622,7 +630,12 @@ mod tests {
     fn fifty_percent_slower_regresses_every_latency_and_thirty_percent_p50() {
         let t = Tolerances::from_config(&[]).unwrap();
         let c = compare(&[&result(10_000, 12, 1)], &result(13_000, 12, 2), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Regressed,
+            "{}",
+            describe(&c[0])
+        );
         assert!((c[0].change.unwrap() - 0.3).abs() < 0.05);
         let c = compare(&[&result(10_000, 12, 1)], &result(15_000, 12, 2), &t, 1);
         for m in &c[..3] {
@@ -719,7 +732,12 @@ mod tests {
         let t = Tolerances::from_config(&[]).unwrap();
         // 40 µs to 200 µs: +400%, but 160 µs lies under p50's 250 µs floor.
         let c = compare(&[&result(40, 12, 1)], &result(200, 12, 2), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Unchanged, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Unchanged,
+            "{}",
+            describe(&c[0])
+        );
         assert!(c[0].change.unwrap() > 3.0, "{}", describe(&c[0]));
         assert_eq!(c[0].floor_us, Some(250.0));
         assert!(
@@ -728,10 +746,20 @@ mod tests {
         );
         // Far beyond the floor: regressed. A lower floor catches the smaller change too.
         let c = compare(&[&result(40, 12, 1)], &result(2_000, 12, 2), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Regressed,
+            "{}",
+            describe(&c[0])
+        );
         let t = Tolerances::from_config(&["p50=50us".to_string()]).unwrap();
         let c = compare(&[&result(40, 12, 1)], &result(200, 12, 2), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Regressed,
+            "{}",
+            describe(&c[0])
+        );
     }
 
     #[test]
@@ -748,10 +776,20 @@ mod tests {
         let mut slower = with_users(result(10_000, 12, 2));
         slower.series.iter_mut().for_each(|p| p.iterations = 850);
         let c = compare(&[&old], &slower, &t, 1);
-        assert_eq!(c[3].verdict, MetricVerdict::Unchanged, "{}", describe(&c[3]));
+        assert_eq!(
+            c[3].verdict,
+            MetricVerdict::Unchanged,
+            "{}",
+            describe(&c[3])
+        );
         slower.series.iter_mut().for_each(|p| p.iterations = 500);
         let c = compare(&[&old], &slower, &t, 1);
-        assert_eq!(c[3].verdict, MetricVerdict::Regressed, "{}", describe(&c[3]));
+        assert_eq!(
+            c[3].verdict,
+            MetricVerdict::Regressed,
+            "{}",
+            describe(&c[3])
+        );
     }
 
     /// A run whose every window sits at `level_us` times `scale` (windows' own noise ±3%).
@@ -769,9 +807,19 @@ mod tests {
             .collect();
         let olds: Vec<&TestResult> = steady.iter().collect();
         let c = compare(&olds, &scaled(10_000, 1.0, 9), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Unchanged, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Unchanged,
+            "{}",
+            describe(&c[0])
+        );
         let c = compare(&olds, &scaled(10_000, 1.12, 9), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Regressed, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Regressed,
+            "{}",
+            describe(&c[0])
+        );
         assert!(c[0].spread.unwrap() < 0.02, "{:?}", c[0].spread);
         // Runs that differ from each other by ±20% cannot tell a 10% change.
         let swinging: Vec<TestResult> = [1.0, 1.2, 0.8, 1.15, 0.85]
@@ -781,7 +829,12 @@ mod tests {
             .collect();
         let olds: Vec<&TestResult> = swinging.iter().collect();
         let c = compare(&olds, &scaled(10_000, 1.10, 9), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Inconclusive, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Inconclusive,
+            "{}",
+            describe(&c[0])
+        );
         assert!(c[0].spread.unwrap() > 0.1, "{:?}", c[0].spread);
     }
 
@@ -790,7 +843,12 @@ mod tests {
         let t = Tolerances::from_config(&["p50=5%".to_string()]).unwrap();
         // Windows spread ±3% each: a 6% change cannot be told from a 5% tolerance.
         let c = compare(&[&result(10_000, 12, 1)], &scaled(10_000, 1.06, 2), &t, 1);
-        assert_eq!(c[0].verdict, MetricVerdict::Inconclusive, "{}", describe(&c[0]));
+        assert_eq!(
+            c[0].verdict,
+            MetricVerdict::Inconclusive,
+            "{}",
+            describe(&c[0])
+        );
         assert!(
             c[0].note.as_deref().unwrap().ends_with(ONE_RUN_ADVICE),
             "{c:?}"

@@ -339,7 +339,10 @@ mod tests {
         assert!(e.low < 1.0 && e.high > 1.0, "{e:?}");
         assert!((spread - 0.0259).abs() < 0.001, "{spread}");
         // t(4) = 2.776, sqrt(1.2): the half-width is about 3.04 spreads.
-        assert!(((e.high / e.value).ln() - 3.041 * spread).abs() < 1e-3, "{e:?}");
+        assert!(
+            ((e.high / e.value).ln() - 3.041 * spread).abs() < 1e-3,
+            "{e:?}"
+        );
         let (e, _) = ratio_to_runs(&runs, 130.0).unwrap();
         assert!(e.low > 1.15, "{e:?}");
         // A baseline whose runs disagree widely cannot see the same change.

@@ -203,12 +203,12 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
     );
     let aa: Vec<Vec<MetricComparison>> = a
         .windows(2)
-        .map(|w| compare(&w[0], &w[1], tol, SEED))
+        .map(|w| compare(&[&w[0]], &w[1], tol, SEED))
         .collect();
     let ab: Vec<Vec<MetricComparison>> = a
         .iter()
         .zip(b)
-        .map(|(o, n)| compare(o, n, tol, SEED))
+        .map(|(o, n)| compare(&[o], n, tol, SEED))
         .collect();
     print_table("A/A comparisons (A_i -> A_i+1)", &aa, |i| {
         format!("A{i}->A{}", i + 1)

@@ -338,7 +338,11 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
     for k in 1..=3 {
         let out = run(&["--save-baseline", "several"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        let runs = if k == 1 { "1 run".to_string() } else { format!("{k} runs") };
+        let runs = if k == 1 {
+            "1 run".to_string()
+        } else {
+            format!("{k} runs")
+        };
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(&format!("({runs})")),
             "{}",
@@ -347,14 +351,16 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
     }
     let dir = support::shared_target_dir().join("loadtest/baselines/several");
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("baseline.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("baseline.json")).unwrap()).unwrap();
     assert_eq!(manifest["baseline_version"], 1, "{manifest}");
     assert_eq!(manifest["runs"].as_array().unwrap().len(), 3, "{manifest}");
     let spread = &manifest["spread"][0];
     assert_eq!(spread["test"], "fixture-gate::api::steady", "{manifest}");
     let p50 = &spread["metrics"][0];
-    assert_eq!((p50["metric"].as_str(), p50["runs"].as_u64()), (Some("p50"), Some(3)));
+    assert_eq!(
+        (p50["metric"].as_str(), p50["runs"].as_u64()),
+        (Some("p50"), Some(3))
+    );
     assert!(
         p50["min"].as_f64().unwrap() >= 20_000.0 && p50["spread"].as_f64().unwrap() >= 0.0,
         "{manifest}"
@@ -366,7 +372,10 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
         "a comparison, whatever it decides: {}",
         text(&out)
     );
-    let c = f.report().tests[0].comparison.clone().expect("a comparison");
+    let c = f.report().tests[0]
+        .comparison
+        .clone()
+        .expect("a comparison");
     assert_eq!(c.baseline.runs, Some(3), "{c:?}");
     assert_eq!(c.metrics.len(), 5);
     assert!(c.metrics.iter().all(|m| m.spread.is_some()), "{c:?}");
@@ -377,10 +386,12 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
         text(&out)
     );
 
-    // One run of a sub-millisecond endpoint, then 10 ms more per request: +1000% and more,
-    // but under a 50 ms floor, so never a regression, whatever the noise.
+    // One run of a 1 ms endpoint (not faster: a closed loop of 4 users against an instant
+    // server keeps two cores busy, and a disturbed generator makes every verdict inconclusive),
+    // then 10 ms more per request: +400% and more, but under a 50 ms floor, so never a
+    // regression, whatever the noise.
     support::forget_baseline("one");
-    server.server.set_delay(Duration::ZERO);
+    server.server.set_delay(Duration::from_millis(1));
     let out = run(&["--save-baseline", "one"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     server.server.set_delay(Duration::from_millis(10));
@@ -391,10 +402,13 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
     }
     let out = run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let c = f.report().tests[0].comparison.clone().expect("a comparison");
+    let c = f.report().tests[0]
+        .comparison
+        .clone()
+        .expect("a comparison");
     assert_eq!(c.baseline.runs, Some(1));
     let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
-    assert!(p50.change.unwrap() > 10.0, "{p50:?}");
+    assert!(p50.change.unwrap() > 3.0, "{p50:?}");
     assert_ne!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
     assert_eq!(p50.floor_us, Some(50_000.0));
     assert!(!c.regressed, "{c:?}");
@@ -403,7 +417,10 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
     server.server.set_delay(Duration::from_millis(200));
     let out = run(&["--baseline", "one"]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
-    let c = f.report().tests[0].comparison.clone().expect("a comparison");
+    let c = f.report().tests[0]
+        .comparison
+        .clone()
+        .expect("a comparison");
     let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
     assert_eq!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
     assert_eq!(p50.floor_us, Some(250.0));

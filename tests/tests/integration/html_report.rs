@@ -5,6 +5,7 @@
 use crate::common;
 
 use cargo_loadtest::compare::apply::Comparer;
+use cargo_loadtest::compare::baseline::Baseline;
 use cargo_loadtest::output::html;
 use common::synthetic;
 use loadtest_report::hdr::{new_hist, record, to_report};
@@ -210,7 +211,8 @@ fn the_overlay_is_the_baseline_test_the_comparison_judged_against() {
     let only_b = run_of(vec![in_package("b", "browse", false)]);
     let only_a = run_of(vec![in_package("a", "browse", true)]);
     let compared = |baseline: &RunReport, test: &TestReport| {
-        Comparer::new(baseline, "baseline \"b1\"", &[], false)
+        let baseline = Baseline::one(baseline.clone());
+        Comparer::new(&baseline, "baseline \"b1\"", &[], false)
             .compare(0, &Unjudged::from_report(test.clone()))
             .expect("no tolerance to parse")
     };

@@ -525,6 +525,7 @@ pub fn baseline() -> BaselineInfo {
         git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
         host: "ci-runner-3".into(),
         started_at_unix: 1_699_900_000.25,
+        runs: None,
     }
 }
 
@@ -548,6 +549,8 @@ pub fn metric(
         tolerance,
         verdict,
         note: None,
+        spread: None,
+        floor_us: None,
     }
 }
 
