@@ -326,11 +326,21 @@ pub fn load_file(path: &Path) -> Result<Baseline, CliError> {
     if path.is_dir() {
         return load_dir(path);
     }
-    if path.file_name().is_some_and(|n| n == MANIFEST_FILE) {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        return load_dir(dir);
+    if is_manifest(path) {
+        return Ok(Baseline {
+            runs: manifest_runs(path)?.into_iter().map(|(_, r)| r).collect(),
+        });
     }
     Ok(Baseline::one(read_report(path, "baseline")?))
+}
+
+/// Whether a file is a baseline manifest (it has `baseline_version` and no `schema_version`),
+/// whatever its name: a report saved as `baseline.json` is still a report.
+fn is_manifest(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|v| v.get("baseline_version").is_some() && v.get("schema_version").is_none())
 }
 
 /// Reads a baseline folder.
@@ -353,7 +363,13 @@ fn load_dir_with_files(dir: &Path) -> Result<Vec<(Option<String>, RunReport)>, C
             read_report(&dir.join(BASELINE_FILE), "baseline")?,
         )]);
     }
-    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+    manifest_runs(&manifest_path)
+}
+
+/// Reads the runs a manifest lists (relative to its folder), with their files.
+fn manifest_runs(manifest_path: &Path) -> Result<Vec<(Option<String>, RunReport)>, CliError> {
+    let dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let text = std::fs::read_to_string(manifest_path).map_err(|e| {
         CliError::Usage(format!(
             "cannot read the baseline manifest {}: {e}",
             manifest_path.display()
@@ -576,6 +592,10 @@ mod tests {
             load_file(&folder.join(MANIFEST_FILE)).unwrap().runs.len(),
             3
         );
+        // A report saved under the manifest's name is still a report.
+        let copy = dir.join(MANIFEST_FILE);
+        std::fs::copy(folder.join(BASELINE_FILE), &copy).unwrap();
+        assert_eq!(load_file(&copy).unwrap().newest().run.started_at_unix, 3.0);
 
         // Another load model: the earlier runs cannot be compared with it and are dropped.
         let saved = save(&dir, "main", &run(8, 1000, 9.0), 3).unwrap();
