@@ -230,10 +230,10 @@ fn the_history_workflow_is_the_readme_s_and_validates() {
     let _g = support::concurrent(&[]);
     let root = support::repo_root();
     let file = root.join("examples/history/loadtest-history.yml");
-    let text = std::fs::read_to_string(&file).expect("the workflow");
+    let workflow = std::fs::read_to_string(&file).expect("the workflow");
     let readme = std::fs::read_to_string(root.join("README.md")).expect("the README");
     assert!(
-        readme.contains(&text),
+        readme.contains(&workflow),
         "the README shows examples/history/loadtest-history.yml as it is"
     );
     for part in [
@@ -241,7 +241,7 @@ fn the_history_workflow_is_the_readme_s_and_validates() {
         "cargo loadtest history record target/loadtest/report.json --history loadtest-history/runs",
         "cargo loadtest history --history loadtest-history/runs --fail-on-regression",
     ] {
-        assert!(text.contains(part), "{part:?} in the workflow");
+        assert!(workflow.contains(part), "{part:?} in the workflow");
     }
     let check = |path: &std::path::Path| {
         Command::new("check-jsonschema")
@@ -260,7 +260,7 @@ fn the_history_workflow_is_the_readme_s_and_validates() {
     assert!(out.status.success(), "{}", text(&out));
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.yml");
-    std::fs::write(&broken, text.replace("runs-on:", "runs_on:")).unwrap();
+    std::fs::write(&broken, workflow.replace("runs-on:", "runs_on:")).unwrap();
     assert!(
         !check(&broken).unwrap().status.success(),
         "the validator checks"
