@@ -39,6 +39,7 @@ mkdir -p "$OUT"
 
 for scenario in $SCENARIOS; do
   dir="$OUT/$scenario"
+  mkdir -p "$dir"
   python3 bench/history_synth.py "$dir/history" --runs "$RUNS" --scenario "$scenario" \
     --seeds "$SEEDS" --noise "$NOISE" > "$dir/truth.json"
   "$bin" loadtest history --history "$dir/history" --min-magnitude "$MAGNITUDE" \
@@ -76,6 +77,7 @@ for sc in scenarios:
     def same(a, b):
         return len(a) == len(b) and all(any(abs(i - j) <= 1 and s == t for j, t in b) for i, s in a)
     agree = sum(same(ours.get(t, []), otava.get(t, [])) for t in truth)
+    exact = sum(ours.get(t, []) == otava.get(t, []) for t in truth)
     pts_ours = sum(len(v) for v in ours.values())
     pts_otava = sum(len(v) for v in otava.values())
     matched = sum(1 for t in truth for i, s in ours.get(t, []) if any(abs(i - j) <= 1 and s == u for j, u in otava.get(t, [])))
@@ -85,7 +87,8 @@ for sc in scenarios:
     def found(side):
         return sum(1 for t, v in truth.items() for p in v
                    if any(abs(p["index"] - j) <= 1 and (1 if p["change"] > 0 else -1) == s for j, s in side.get(t, [])))
-    print(f"{sc}: {len(truth)} histories; same change points (within one run, same direction) in {agree}/{len(truth)}; "
+    print(f"{sc}: {len(truth)} histories; same change points (within one run, same direction) in {agree}/{len(truth)}, "
+          f"at exactly the same runs in {exact}/{len(truth)}; "
           f"points: ours {pts_ours}, Otava {pts_otava}, ours matched by Otava {matched}; "
           f"no change point: ours {none_ours}/{len(truth)}, Otava {none_otava}/{len(truth)}"
           + (f"; true steps found: ours {found(ours)}/{true_pts}, Otava {found(otava)}/{true_pts}" if true_pts else ""))

@@ -134,6 +134,7 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
         config["tests"]["fixture-ab__api__steady"]["file"],
         std::path::absolute(&file).unwrap().to_str().unwrap()
     );
+    eprintln!("{stdout}--fail-on-regression after runs 1 to 30: {verdicts:?}");
     let page = std::fs::read_to_string(&html).expect("the page");
     assert!(
         page.contains("<svg") && page.contains(test),
