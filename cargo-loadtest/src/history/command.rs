@@ -180,6 +180,11 @@ fn analyze(a: &HistoryAnalyzeArgs) -> Result<i32, CliError> {
     let started = Instant::now();
     let analysis = analysis::analyse(&runs, &plan.options, plan.confirm);
     let took = started.elapsed();
+    // Every refusal before anything is written: no partial output.
+    let csv_files = match &plan.csv {
+        Some(p) => csv_files(p, &analysis, &runs)?,
+        None => Vec::new(),
+    };
     let shown = plan.dir.display().to_string();
     let to_stdout = [&plan.json, &plan.html]
         .iter()
@@ -203,8 +208,12 @@ fn analyze(a: &HistoryAnalyzeArgs) -> Result<i32, CliError> {
     if let Some(p) = &plan.html {
         atomic::write(p, render::html(&analysis, &shown).as_bytes())?;
     }
-    if let Some(p) = &plan.csv {
-        write_csv(p, &analysis, &runs)?;
+    for (path, bytes) in &csv_files {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(CliError::io(format!("cannot create {}", dir.display())))?;
+        }
+        atomic::write(path, bytes)?;
     }
     if plan.fail_on_regression {
         let opened: Vec<String> = analysis
@@ -234,9 +243,13 @@ fn analyze(a: &HistoryAnalyzeArgs) -> Result<i32, CliError> {
     Ok(exit_code::OK)
 }
 
-/// `--csv`: a folder of one CSV per test and an `otava.yaml`, or one `.csv` file for a history
-/// of one test.
-fn write_csv(path: &Path, a: &Analysis, runs: &[store::Stored]) -> Result<(), CliError> {
+/// `--csv`: the files to write, a folder of one CSV per test and an `otava.yaml`, or one `.csv`
+/// file for a history of one test; refused before anything is written.
+fn csv_files(
+    path: &Path,
+    a: &Analysis,
+    runs: &[store::Stored],
+) -> Result<Vec<(PathBuf, Vec<u8>)>, CliError> {
     let csvs = render::csv(a, |run| {
         let r = &runs[run - 1].record;
         (r.started_at_unix, r.commit.clone())
@@ -247,7 +260,7 @@ fn write_csv(path: &Path, a: &Analysis, runs: &[store::Stored]) -> Result<(), Cl
         && !path.is_dir();
     if is_file {
         return match csvs.as_slice() {
-            [one] => atomic::write(path, one.text.as_bytes()),
+            [one] => Ok(vec![(path.to_path_buf(), one.text.clone().into_bytes())]),
             _ => Err(CliError::Usage(format!(
                 "--csv {}: the history holds {} tests and the export is one CSV per test; give a folder",
                 path.display(),
@@ -261,22 +274,17 @@ fn write_csv(path: &Path, a: &Analysis, runs: &[store::Stored]) -> Result<(), Cl
             path.display()
         )));
     }
-    std::fs::create_dir_all(path)
-        .map_err(CliError::io(format!("cannot create {}", path.display())))?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    for c in &csvs {
-        atomic::write(
-            &path.join(format!("{}.csv", render::file_stem(&c.test))),
-            c.text.as_bytes(),
-        )?;
-    }
+    let file = |test: &str| format!("{}.csv", render::file_stem(test));
+    let mut files: Vec<(PathBuf, Vec<u8>)> = csvs
+        .iter()
+        .map(|c| (path.join(file(&c.test)), c.text.clone().into_bytes()))
+        .collect();
     let config = render::otava_config(&csvs, |test| {
-        absolute
-            .join(format!("{}.csv", render::file_stem(test)))
-            .display()
-            .to_string()
+        absolute.join(file(test)).display().to_string()
     });
-    atomic::write(&path.join("otava.yaml"), &config)
+    files.push((path.join("otava.yaml"), config));
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -78,11 +78,14 @@ pub fn table(a: &Analysis, history: &str) -> String {
     out
 }
 
+/// A commit's first 10 characters, `?` when the run had none.
+fn short_commit(c: &Option<String>) -> String {
+    c.as_deref()
+        .map_or("?".to_string(), |c| c.chars().take(10).collect())
+}
+
 fn row(s: &SeriesReport, c: &Found) -> [String; 8] {
-    let short = |c: &Option<String>| {
-        c.as_deref()
-            .map_or("?".to_string(), |c| c.chars().take(10).collect())
-    };
+    let short = short_commit;
     let mut change = format!("{:+.1}%", c.change * 100.0);
     change += if c.regression { " worse" } else { " better" };
     if c.opened_by_newest_run {
@@ -312,8 +315,8 @@ fn chart(out: &mut String, s: &SeriesReport) {
             out,
             "<p class=\"cp\">Run {} ({}..{}): {} → {}, {:+.1}% ({}), p = {:.1e}{}</p>",
             c.run,
-            escape(c.commit_before.as_deref().unwrap_or("?")),
-            escape(c.commit.as_deref().unwrap_or("?")),
+            escape(&short_commit(&c.commit_before)),
+            escape(&short_commit(&c.commit)),
             s.kind.human(c.mean_before),
             s.kind.human(c.mean_after),
             c.change * 100.0,
