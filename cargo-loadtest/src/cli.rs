@@ -66,6 +66,94 @@ pub enum Command {
         after_help = "Exit codes: 0 passed, 100 a load test failed (threshold, error budget, regression, partial merge), 2 bad input (unreadable report, reports of different runs), 130 a shard was interrupted."
     )]
     Merge(MergeArgs),
+    /// The performance history of main: record runs, find change points per test and metric.
+    #[command(
+        long_about = "The performance history of main. `history record REPORT` adds one run's report to the history folder (one file per run, never rewritten). `history` finds, per test and metric (p50, p95, p99, throughput, error rate, each also per request name), the change points of the recorded runs: E-Divisive means with a Student's t-test, as Apache Otava does it. Runs whose load generator was saturated or disturbed are kept and left out of detection. The history folder is --history DIR, or LOADTEST_HISTORY, or TARGET_DIR/loadtest/history.",
+        after_help = "Examples:\n  cargo loadtest history record target/loadtest/report.json --history perf-history\n  cargo loadtest history --history perf-history --fail-on-regression --html history.html\n\nExit codes: 0 done, 100 the newest run opened a regression change point (with --fail-on-regression), 2 bad input (a flag, a record of another version, a corrupt record)."
+    )]
+    History(HistoryArgs),
+}
+
+/// `cargo loadtest history [record REPORT]`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HistoryArgs {
+    /// `record`; without it, the history is analysed.
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+    /// Options of the analysis.
+    #[command(flatten)]
+    pub analyze: HistoryAnalyzeArgs,
+}
+
+/// Subcommands of `cargo loadtest history`.
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Add a run's report (report.json, or a folder holding one) to the history.
+    Record(HistoryRecordArgs),
+}
+
+/// Where the history folder is.
+#[derive(Debug, Args, Default, Clone)]
+pub struct HistoryStoreArgs {
+    /// The history folder (default: TARGET_DIR/loadtest/history).
+    #[arg(long, value_name = "DIR", env = "LOADTEST_HISTORY")]
+    pub history: Option<PathBuf>,
+    /// Path to Cargo.toml (to find the target directory of the default folder).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The target directory of the default folder.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+}
+
+/// `cargo loadtest history record REPORT`
+#[derive(Debug, Args)]
+pub struct HistoryRecordArgs {
+    /// The run's JSON report (or a folder holding report.json).
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    /// Where the history is.
+    #[command(flatten)]
+    pub store: HistoryStoreArgs,
+}
+
+/// `cargo loadtest history [OPTIONS]`
+#[derive(Debug, Args, Default, Clone)]
+pub struct HistoryAnalyzeArgs {
+    /// Where the history is.
+    #[command(flatten)]
+    pub store: HistoryStoreArgs,
+    /// The smallest change reported, as a percentage or a fraction (default 5%): the larger of
+    /// |after/before - 1| and |before/after - 1|, as Otava measures it.
+    #[arg(long, value_name = "PERCENT")]
+    pub min_magnitude: Option<String>,
+    /// The largest p-value of a change point's t-test (default 0.001).
+    #[arg(long, value_name = "P")]
+    pub max_pvalue: Option<String>,
+    /// Runs analysed at once by the split step (default 50, as Otava's).
+    #[arg(long, value_name = "RUNS")]
+    pub window: Option<String>,
+    /// Write the change points as JSON (`-` for standard output).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write the series as CSV in Apache Otava's layout: into a folder, one file per test and an
+    /// otava.yaml for `otava --config-file DIR/otava.yaml analyze TEST`; or one .csv file for a
+    /// history of one test.
+    #[arg(long, value_name = "DIR|PATH")]
+    pub csv: Option<PathBuf>,
+    /// Write one self-contained HTML page drawing each series with its change points.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Exit 100 when the newest run opened a regression change point (a latency or error rate
+    /// up, a throughput down): one whose new level holds --confirm-runs runs now and did not
+    /// without the newest run.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Runs a new level must hold before the newest run opens it (default 2: one slow run alone
+    /// may be an outlier; 1 announces a change on its first run).
+    #[arg(long, value_name = "N")]
+    pub confirm_runs: Option<String>,
 }
 
 /// `cargo loadtest archive [FILTER]... --archive-file PATH`
@@ -568,6 +656,44 @@ mod tests {
         ] {
             assert!(Cargo::try_parse_from(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn parses_history_and_its_record() {
+        let Cargo::Loadtest(a) = Cargo::try_parse_from([
+            "cargo",
+            "loadtest",
+            "history",
+            "record",
+            "r.json",
+            "--history",
+            "h",
+        ])
+        .unwrap();
+        let Some(Command::History(HistoryArgs {
+            command: Some(HistoryCommand::Record(r)),
+            ..
+        })) = a.command
+        else {
+            panic!("not history record")
+        };
+        assert_eq!(r.report.to_str(), Some("r.json"));
+        assert_eq!(r.store.history.as_deref(), Some(std::path::Path::new("h")));
+        let Cargo::Loadtest(a) = Cargo::try_parse_from([
+            "cargo",
+            "loadtest",
+            "history",
+            "--min-magnitude",
+            "10%",
+            "--fail-on-regression",
+        ])
+        .unwrap();
+        let Some(Command::History(h)) = a.command else {
+            panic!("not history")
+        };
+        assert!(h.command.is_none() && h.analyze.fail_on_regression);
+        assert_eq!(h.analyze.min_magnitude.as_deref(), Some("10%"));
+        assert!(Cargo::try_parse_from(["cargo", "loadtest", "history", "record"]).is_err());
     }
 
     #[test]

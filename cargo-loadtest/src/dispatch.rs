@@ -30,6 +30,7 @@ pub fn main() -> i32 {
         Some(Command::New(a)) => crate::scaffold::new(a),
         Some(Command::Archive(a)) => crate::scale::archive::archive(a, &interrupt),
         Some(Command::Merge(a)) => crate::scale::merge::merge(a),
+        Some(Command::History(a)) => crate::history::history(a),
         None => match &args.run.baseline_rev {
             Some(rev) => crate::run::against_revision(&args.run, rev, &interrupt),
             None => crate::run::run(&args.run, &interrupt),

@@ -19,7 +19,7 @@
 //!
 //! Responsible for: the command line, workspace discovery (cargo_metadata), building harnesses,
 //! running them in sessions (one harness process each) through the machine interface, the
-//! baseline gate's statistics, the reporters that write every output, and scale-out (archives,
+//! baseline gate's statistics, the performance history's change points ([`history`]), the reporters that write every output, and scale-out (archives,
 //! shards, the coordinated start and the exact merge, in [`scale`]).
 //!
 //! Must never depend on: `loadtest-runtime`, tokio or an HTTP client. It meets the harness only
@@ -31,6 +31,7 @@ mod compile;
 pub mod dispatch;
 pub mod doctor;
 pub mod errors;
+pub mod history;
 pub use loadtest_report::exit_code;
 mod list;
 mod live;

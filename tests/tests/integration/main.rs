@@ -18,6 +18,7 @@ mod e2e_capacity;
 mod e2e_faults;
 mod e2e_first_hour;
 mod e2e_gate;
+mod e2e_history;
 mod e2e_interchange;
 mod e2e_scale;
 mod e2e_watch;

@@ -1,0 +1,269 @@
+//! Issue 28: the performance history through the real binary. A real history of 30 runs of the
+//! `ab` fixture, whose loopback server's service time is exact (`FIXTURE_SERVICE_US`, a precise
+//! timer), 5 ms and then 15% slower from run 20, finds that change point at run 20 (within one
+//! run) and no other, and `--fail-on-regression` fails once the change is visible, never before.
+//! Bad input (a run recorded twice, a corrupt record, one of another version, a bad option) is
+//! refused with exit 2 and a message naming it. The shipped workflow is the README's and valid.
+
+use crate::common::synthetic;
+use crate::support::{self, Fixture, serial, text};
+use std::process::{Command, Output};
+
+/// `cargo loadtest history ARGS` (no fixture needed).
+fn history(args: &[&str]) -> Output {
+    Command::new(support::binary())
+        .arg("loadtest")
+        .arg("history")
+        .args(args)
+        .env_remove("LOADTEST_HISTORY")
+        .output()
+        .expect("cargo-loadtest runs")
+}
+
+#[test]
+fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
+    let _g = serial();
+    let f = Fixture::shared("ab");
+    let dir = f.file("history");
+    let dir = dir.to_str().expect("a UTF-8 temporary path");
+    let report = f.file("report.json");
+    let report = report.to_str().expect("a UTF-8 temporary path");
+    let mut verdicts = Vec::new();
+    for run in 1..=30 {
+        let service_us = if run >= 20 { "5750" } else { "5000" };
+        let out = f
+            .run_command(&["--quiet", "--duration", "1s"])
+            .env("FIXTURE_SERVICE_US", service_us)
+            .output()
+            .expect("cargo-loadtest runs");
+        assert_eq!(out.status.code(), Some(0), "run {run}: {}", text(&out));
+        let out = f
+            .command(&["history", "record", report, "--history", dir])
+            .output()
+            .expect("cargo-loadtest runs");
+        assert_eq!(out.status.code(), Some(0), "record {run}: {}", text(&out));
+        let out = f
+            .command(&["history", "--history", dir, "--fail-on-regression"])
+            .output()
+            .expect("cargo-loadtest runs");
+        verdicts.push((run, out.status.code()));
+        assert!(
+            matches!(out.status.code(), Some(0 | 100)),
+            "analysis after run {run}: {}",
+            text(&out)
+        );
+    }
+    let first_failure = verdicts
+        .iter()
+        .find(|(_, c)| *c == Some(100))
+        .map(|(r, _)| *r);
+    assert!(
+        matches!(first_failure, Some(20..=22)),
+        "--fail-on-regression first failed after run {first_failure:?} (expected 20 to 22): {verdicts:?}"
+    );
+
+    let json = f.file("history.json");
+    let csv = f.file("otava");
+    let html = f.file("history.html");
+    let out = f
+        .command(&[
+            "history",
+            "--history",
+            dir,
+            "--json",
+            json.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ])
+        .output()
+        .expect("cargo-loadtest runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("History: 30 runs in "), "{}", text(&out));
+    let a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON")).expect("JSON");
+    assert_eq!(a["history_version"], 1);
+    assert_eq!(a["runs"], 30);
+    let series = a["series"].as_array().expect("series");
+    let test = "fixture-ab::api::steady";
+    let p50 = series
+        .iter()
+        .find(|s| s["test"] == test && s["metric"] == "p50")
+        .unwrap_or_else(|| panic!("a p50 series of {test}: {a}"));
+    let points = p50["change_points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{p50}");
+    let cp = &points[0];
+    let run = cp["run"].as_u64().unwrap();
+    assert!(
+        (19..=21).contains(&run),
+        "the p50 change point is at run {run}: {cp}"
+    );
+    let change = cp["change"].as_f64().unwrap();
+    assert!(
+        cp["regression"] == true && (0.08..0.22).contains(&change),
+        "a slowdown of about 15%: {cp}"
+    );
+    assert!(cp["pvalue"].as_f64().unwrap() < 0.001, "{cp}");
+    // No other change point, in any series.
+    for s in series {
+        for c in s["change_points"].as_array().unwrap() {
+            let r = c["run"].as_u64().unwrap();
+            assert!(
+                (19..=21).contains(&r),
+                "a change point at run {r} in {} {}: {c}",
+                s["test"],
+                s["metric"]
+            );
+        }
+    }
+    // Otava's CSV: a header and one line per run the detection used.
+    let file = csv.join("fixture-ab__api__steady.csv");
+    let text_csv = std::fs::read_to_string(&file).expect("the test's CSV");
+    let lines: Vec<&str> = text_csv.lines().collect();
+    assert!(
+        lines[0].starts_with("time,commit,p50,p95,p99,throughput,error_rate"),
+        "{text_csv}"
+    );
+    let used = p50["values"].as_array().unwrap().len();
+    assert_eq!(lines.len(), used + 1, "{text_csv}");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(csv.join("otava.yaml")).unwrap()).unwrap();
+    assert_eq!(
+        config["tests"]["fixture-ab__api__steady"]["file"],
+        std::path::absolute(&file).unwrap().to_str().unwrap()
+    );
+    eprintln!("{stdout}--fail-on-regression after runs 1 to 30: {verdicts:?}");
+    let page = std::fs::read_to_string(&html).expect("the page");
+    assert!(
+        page.contains("<svg") && page.contains(test),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+}
+
+#[test]
+fn bad_history_input_is_refused_with_exit_2_naming_it() {
+    let _g = support::concurrent(&[]);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let report = tmp.path().join("report.json");
+    std::fs::write(&report, serde_json::to_vec(&synthetic::report()).unwrap()).unwrap();
+    let dir = tmp.path().join("history");
+    let (r, d) = (report.to_str().unwrap(), dir.to_str().unwrap());
+
+    let out = history(&["record", r, "--history", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let before = std::fs::read(&files[0]).unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    assert_eq!(record["history_version"], 1);
+    assert!(
+        record["tests"].as_array().is_some_and(|t| !t.is_empty()),
+        "{record}"
+    );
+
+    // The same run again: refused, the record untouched.
+    let out = history(&["record", r, "--history", d]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already in the history"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(&files[0]).unwrap(), before);
+
+    // A corrupt record and one of another version are refused by name.
+    for (name, body, says) in [
+        (
+            "torn.json",
+            "{\"history_version\": 1, \"tes".to_string(),
+            "is not valid JSON",
+        ),
+        (
+            "next.json",
+            String::from_utf8_lossy(&before)
+                .replace("\"history_version\": 1", "\"history_version\": 7"),
+            "has history_version 7",
+        ),
+    ] {
+        let bad = dir.join(name);
+        std::fs::write(&bad, body).unwrap();
+        let out = history(&["--history", d]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            err.contains(bad.to_str().unwrap()) && err.contains(says),
+            "{}",
+            text(&out)
+        );
+        std::fs::remove_file(&bad).unwrap();
+    }
+
+    // Bad values name themselves and what is accepted; a report that is not one is refused.
+    let out = history(&["--history", d, "--min-magnitude", "lots"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"lots\""),
+        "{}",
+        text(&out)
+    );
+    let out = history(&["record", d, "--history", d]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = history(&["--history", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No change points."),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The shipped workflow is the README's, records main's runs, fails on a new regression, and
+/// is a valid GitHub Actions workflow (`check-jsonschema`, which `.ci/run` installs; without it
+/// the schema check is skipped, except under CI).
+#[test]
+fn the_history_workflow_is_the_readme_s_and_validates() {
+    let _g = support::concurrent(&[]);
+    let root = support::repo_root();
+    let file = root.join("examples/history/loadtest-history.yml");
+    let workflow = std::fs::read_to_string(&file).expect("the workflow");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("the README");
+    assert!(
+        readme.contains(&workflow),
+        "the README shows examples/history/loadtest-history.yml as it is"
+    );
+    for part in [
+        "branches: [main]",
+        "cargo loadtest history record target/loadtest/report.json --history loadtest-history/runs",
+        "cargo loadtest history --history loadtest-history/runs --fail-on-regression",
+    ] {
+        assert!(workflow.contains(part), "{part:?} in the workflow");
+    }
+    let check = |path: &std::path::Path| {
+        Command::new("check-jsonschema")
+            .args(["--builtin-schema", "vendor.github-workflows"])
+            .arg(path)
+            .output()
+    };
+    let Ok(out) = check(&file) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "check-jsonschema is not installed (.ci/run installs it)"
+        );
+        eprintln!("skipped the schema check: check-jsonschema is not installed");
+        return;
+    };
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yml");
+    std::fs::write(&broken, workflow.replace("runs-on:", "runs_on:")).unwrap();
+    assert!(
+        !check(&broken).unwrap().status.success(),
+        "the validator checks"
+    );
+}
