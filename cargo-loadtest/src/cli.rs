@@ -191,6 +191,13 @@ pub struct MergeArgs {
     /// Judge a merge with missing shards on the shards that reported instead of failing it.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Fail the merged tests when the shards' first iterations came further apart than this
+    /// (default 1s; only shards that shared a --start-at are compared).
+    #[arg(long, value_name = "DURATION", conflicts_with = "allow_skew")]
+    pub max_skew: Option<String>,
+    /// Accept any start skew between the shards (still reported).
+    #[arg(long)]
+    pub allow_skew: bool,
     /// Fail a test whose load generator was saturated on any shard.
     #[arg(long)]
     pub fail_on_saturation: bool,

@@ -273,6 +273,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     warnings: (0..rng.usize(..2)).map(|_| words(rng)).collect(),
                     shards: Vec::new(),
                     missing_shards: Vec::new(),
+                    start_skew: None,
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,

@@ -19,7 +19,7 @@ use crate::hdr::{self, HdrError, Hist};
 use crate::report::{
     Comparison, ConfigSummary, ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint,
     IterationCounts, MergeInfo, MergedShard, RequestMetrics, RequestTotals, RunInfo, RunReport,
-    RunStatus, ShardHealth, ShardSpec, TestIdBuf, TestReport, TestResult, TestStatus,
+    RunStatus, ShardHealth, ShardSpec, StartSkew, TestIdBuf, TestReport, TestResult, TestStatus,
 };
 use crate::verdict::{self, Ended, Measurements, Policy, Unjudged};
 use loadtest_grammar::ValueError;
@@ -352,6 +352,7 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
         warnings,
         shards,
         missing_shards: missing.to_vec(),
+        start_skew: None,
     };
     evaluate_thresholds(&mut merged)?;
     Ok(merged)
@@ -513,6 +514,36 @@ pub type CompareMerged<'a> =
 /// Why a merged test's comparison with a baseline cannot be made: the comparer's own error.
 pub type CompareError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How far apart shards started, from each kept shard's `(index, start offset, run duration)`:
+/// `None` unless at least two shards have an offset against a shared `--start-at` (without
+/// one, offsets are against each host's own start and say nothing about simultaneity).
+pub fn start_skew(shards: &[(u32, Option<f64>, f64)]) -> Option<StartSkew> {
+    let offsets: Vec<(u32, f64)> = shards
+        .iter()
+        .filter_map(|(index, offset, _)| offset.map(|o| (*index, o)))
+        .collect();
+    if offsets.len() < 2 {
+        return None;
+    }
+    let earliest = offsets.iter().map(|o| o.1).fold(f64::INFINITY, f64::min);
+    let (latest_shard, latest) = offsets
+        .iter()
+        .copied()
+        .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+    let longest = shards.iter().map(|s| s.2).fold(0.0, f64::max);
+    let lag: f64 = offsets.iter().map(|o| o.1 - earliest).sum();
+    let displaced_share = if longest > 0.0 {
+        (lag / (offsets.len() as f64 * longest)).min(1.0)
+    } else {
+        0.0
+    };
+    Some(StartSkew {
+        spread_s: latest - earliest,
+        displaced_share,
+        latest_shard,
+    })
+}
+
 /// Merges the reports of one scale-out run's shards. Refuses (with the first difference named)
 /// reports that are not shard reports, or that belong to different runs: another shard count,
 /// archive, binary, set of tests, test configuration, or identity. When a shard index has
@@ -638,6 +669,16 @@ pub fn merge_runs(
             list(&missing)
         ));
     }
+    let skew = start_skew(
+        &kept
+            .iter()
+            .map(|k| {
+                let s = shard_of(k);
+                let offset = s.start_at_unix.and(s.start_offset_s);
+                (s.shard.index, offset, k.report.run.duration_s)
+            })
+            .collect::<Vec<_>>(),
+    );
     let mut tests = Vec::new();
     for (i, t) in first.report.tests.iter().enumerate() {
         let per_shard: Vec<(u32, &ShardReport, &TestReport)> = kept
@@ -667,10 +708,11 @@ pub fn merge_runs(
                     result: tr.result.as_ref().expect("checked"),
                 })
                 .collect();
-            let merged = merge_results(&parts, &missing).map_err(|e| MergeError::Test {
+            let mut merged = merge_results(&parts, &missing).map_err(|e| MergeError::Test {
                 test: t.id().to_buf(),
                 error: Box::new(e),
             })?;
+            merged.start_skew = skew.clone();
             Ended::Finished(merged)
         } else {
             let reason = no_result.join("; ");
@@ -728,6 +770,7 @@ pub fn merge_runs(
         partial: !missing.is_empty(),
         missing,
         ignored,
+        start_skew: skew,
     };
     Ok(Merged {
         run: RunInfo {
@@ -960,6 +1003,22 @@ fn list(xs: &[u32]) -> String {
 mod tests {
     use super::*;
     use crate::report::{SCHEMA_VERSION, ShardRun};
+
+    #[test]
+    fn start_skew_needs_a_shared_start_and_measures_the_lag() {
+        assert_eq!(start_skew(&[(1, None, 10.0), (2, None, 10.0)]), None);
+        assert_eq!(start_skew(&[(1, Some(0.1), 10.0), (2, None, 10.0)]), None);
+        let s = start_skew(&[
+            (1, Some(0.1), 10.0),
+            (2, Some(0.2), 10.0),
+            (3, Some(5.1), 15.0),
+        ])
+        .unwrap();
+        assert!((s.spread_s - 5.0).abs() < 1e-9, "{s:?}");
+        assert_eq!(s.latest_shard, 3);
+        // Lags 0, 0.1 and 5.0 s over 3 shards of the longest run, 15 s.
+        assert!((s.displaced_share - 5.1 / 45.0).abs() < 1e-9, "{s:?}");
+    }
 
     fn shard_report(source: &str, shard: Option<(u32, u32)>, identity: &str) -> ShardReport {
         ShardReport {

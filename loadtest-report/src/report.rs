@@ -289,6 +289,22 @@ pub struct MergeInfo {
     /// twice), one line each.
     #[serde(default)]
     pub ignored: Vec<String>,
+    /// How far apart the shards' first iterations came, when they shared a `--start-at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew: Option<StartSkew>,
+}
+
+/// How far apart the shards of a run started: each shard's first iteration against the shared
+/// `--start-at`, by its own host's clock (recorded as [`ShardRun::start_offset_s`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StartSkew {
+    /// The latest start offset minus the earliest, in seconds.
+    pub spread_s: f64,
+    /// The share of the run's shard-time that ran out of step with the earliest shard: the sum
+    /// of each shard's lag behind it over the shards' count times the longest shard's duration.
+    pub displaced_share: f64,
+    /// The shard that started last (its index).
+    pub latest_shard: u32,
 }
 
 /// One shard's report as merged.
@@ -522,6 +538,10 @@ pub struct TestResult {
     /// A merged result: the shards whose reports were missing (a partial merge).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_shards: Vec<u32>,
+    /// A merged result: how far apart the shards started (see [`StartSkew`]), when they shared
+    /// a `--start-at`; `merge` fails the test past its bound (`--max-skew`, `--allow-skew`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew: Option<StartSkew>,
 }
 
 /// One shard's part of a merged test: its own counts and its generator's health.

@@ -287,6 +287,9 @@ pub struct Policy {
     /// A merged result with missing shards (a partial merge) is judged on what is there instead
     /// of failing (`merge --allow-partial`).
     pub allow_partial: bool,
+    /// A merged result whose shards started further apart than this fails (`merge --max-skew`;
+    /// `None`: any skew is accepted, `--allow-skew`, and runs that are not merges).
+    pub max_skew: Option<std::time::Duration>,
 }
 
 /// What is known about a test when it is judged.
@@ -360,6 +363,17 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
             "partial merge: shard(s) {} of {} missing (merge --allow-partial judges the shards that reported)",
             missing.join(", "),
             result.shards.len() + result.missing_shards.len()
+        ));
+    }
+    if let (Some(limit), Some(skew)) = (policy.max_skew, &result.start_skew)
+        && skew.spread_s > limit.as_secs_f64()
+    {
+        failures.push(format!(
+            "start skew: the shards started {:.1}s apart (shard {} last), more than the {}s allowed; {:.1}% of the run's shard-time ran out of step (merge --max-skew sets the bound, --allow-skew accepts any)",
+            skew.spread_s,
+            skew.latest_shard,
+            limit.as_secs_f64(),
+            skew.displaced_share * 100.0
         ));
     }
     if let Some(rule) = &result.aborted_by {
@@ -904,6 +918,39 @@ mod tests {
         );
         assert_eq!(j.status, TestStatus::Failed);
         assert!(j.failures[0].contains("--fail-on-saturation): cpu"));
+
+        let mut skewed = passing.clone();
+        skewed.start_skew = Some(crate::report::StartSkew {
+            spread_s: 5.0,
+            displaced_share: 0.11,
+            latest_shard: 3,
+        });
+        assert_eq!(
+            finished(&skewed, None).status,
+            TestStatus::Passed,
+            "not a merge"
+        );
+        let merge = |limit_s: u64| Policy {
+            max_skew: Some(std::time::Duration::from_secs(limit_s)),
+            ..Policy::default()
+        };
+        let skew = |policy: &Policy| {
+            judge(
+                Evidence::Finished {
+                    result: &skewed,
+                    comparison: None,
+                },
+                policy,
+            )
+        };
+        let j = skew(&merge(1));
+        assert_eq!(j.status, TestStatus::Failed);
+        assert!(
+            j.failures[0].starts_with("start skew: the shards started 5.0s apart (shard 3 last), more than the 1s allowed; 11.0% of the run's shard-time"),
+            "{:?}",
+            j.failures
+        );
+        assert_eq!(skew(&merge(10)).status, TestStatus::Passed);
 
         let comparison = Comparison {
             metrics: vec![MetricComparison {

@@ -1807,6 +1807,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
         warnings: strings(rng),
         shards: Vec::new(),
         missing_shards: Vec::new(),
+        start_skew: None,
     }
 }
 

@@ -181,6 +181,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         fail_on_saturation: args.fail_on_saturation,
         unjudged_shard,
         allow_partial: false,
+        max_skew: None,
     };
     // The build may have taken long: the start is checked again right before the first test.
     if let Some((text, at)) = start_at {

@@ -89,6 +89,24 @@ fn is_shard_report(path: &Path) -> bool {
         })
 }
 
+/// The start skew past which merged tests fail: `--max-skew` (default [`DEFAULT_MAX_SKEW`]),
+/// none with `--allow-skew`.
+fn max_skew(args: &MergeArgs) -> Result<Option<std::time::Duration>, CliError> {
+    if args.allow_skew {
+        return Ok(None);
+    }
+    match &args.max_skew {
+        None => Ok(Some(DEFAULT_MAX_SKEW)),
+        Some(text) => loadtest_grammar::parse_duration(text)
+            .map(Some)
+            .map_err(|e| CliError::Usage(format!("--max-skew: {e}"))),
+    }
+}
+
+/// How far apart the shards of a merged run may start by default: about what clocks kept by NTP
+/// and a process start add up to, well under any test's first second of load.
+pub const DEFAULT_MAX_SKEW: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs the merge and returns the exit code.
 pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     for t in &args.gate.tolerance {
@@ -128,6 +146,7 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
         fail_on_saturation: args.fail_on_saturation,
         unjudged_shard: false,
         allow_partial: args.allow_partial,
+        max_skew: max_skew(args)?,
     };
     let ctx = MergeContext {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),

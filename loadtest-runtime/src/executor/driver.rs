@@ -518,6 +518,7 @@ fn assemble(
         warnings: Vec::new(),
         shards: Vec::new(),
         missing_shards: Vec::new(),
+        start_skew: None,
     }
 }
 

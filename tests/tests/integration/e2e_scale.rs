@@ -7,7 +7,7 @@ use crate::support;
 use loadtest_report::report::{RunReport, TestReport, TestStatus};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::{Fixture, Server, serial, text};
 
 /// A folder with the cargo-loadtest binary and an archive in it, nothing else.
@@ -213,6 +213,11 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     let info = merged.run.merge.as_ref().unwrap();
     assert!(!info.partial && info.missing.is_empty());
     assert_eq!(info.shards.len(), 3);
+    let skew = info
+        .start_skew
+        .as_ref()
+        .expect("shards that shared a --start-at");
+    assert!(skew.spread_s < 1.0, "{skew:?}");
     let a = test(&merged, "arrivals");
     assert_eq!(a.status, TestStatus::Passed, "{a:?}");
     let ar = a.result.as_ref().unwrap();
@@ -363,6 +368,62 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     assert!(
         !m.path("mixed.json").exists(),
         "a refused merge writes no report"
+    );
+
+    // Issue 26: one shard started 5 s after the others (a rerun let in by --start-grace): the
+    // merge fails naming the skew; --allow-skew accepts it and still reports it.
+    let start_late = (unix_now() + 4.0).ceil();
+    let start_text = format!("{start_late}");
+    let late_args = |k: u32| {
+        let mut args = m.shard_args(k, &start_text, &url, "loadtests.tar.zst");
+        args[9] = format!("late-{k}.json");
+        args[11] = format!("late-{k}.xml");
+        args[13] = format!("late-{k}.md");
+        args.extend(["--start-grace".to_string(), "30s".to_string()]);
+        args
+    };
+    let on_time: Vec<std::process::Child> = (1..=2)
+        .map(|k| {
+            let args = late_args(k);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            m.command(&args).spawn().unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(
+        (start_late + 5.0 - unix_now()).max(0.0),
+    ));
+    let args = late_args(3);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let late = m.command(&args).output().unwrap();
+    assert_eq!(late.status.code(), Some(0), "{}", text(&late));
+    for c in on_time {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let out = m.merge(&["late-1.json", "late-2.json", "late-3.json"], "late.json");
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let late = m.report("late.json");
+    let skew = late.run.merge.as_ref().unwrap().start_skew.clone().unwrap();
+    assert!(skew.spread_s >= 4.5 && skew.latest_shard == 3, "{skew:?}");
+    let a = test(&late, "arrivals");
+    assert_eq!(a.status, TestStatus::Failed);
+    assert!(
+        a.failures
+            .iter()
+            .any(|f| f.starts_with("start skew: the shards started ")
+                && f.contains("(shard 3 last), more than the 1s allowed")),
+        "{:?}",
+        a.failures
+    );
+    let out = m.merge(
+        &["late-1.json", "late-2.json", "late-3.json", "--allow-skew"],
+        "late-allowed.json",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let allowed = m.report("late-allowed.json");
+    assert_eq!(
+        allowed.run.merge.as_ref().unwrap().start_skew.as_ref(),
+        Some(&skew)
     );
 
     // A start already past is refused before anything runs.

@@ -313,6 +313,7 @@ pub fn open_model_passed() -> TestResult {
         warnings: vec![],
         shards: Vec::new(),
         missing_shards: Vec::new(),
+        start_skew: None,
     }
 }
 
@@ -446,6 +447,7 @@ pub fn closed_model_failed() -> TestResult {
         ]),
         shards: Vec::new(),
         missing_shards: Vec::new(),
+        start_skew: None,
     }
 }
 
@@ -515,6 +517,7 @@ pub fn interrupted_partial() -> TestResult {
         warnings: vec![],
         shards: Vec::new(),
         missing_shards: Vec::new(),
+        start_skew: None,
     }
 }
 
