@@ -2,7 +2,7 @@
 //! organisation's `prometheus-client` crate at each scrape (a collector over the state, so
 //! nothing is kept twice).
 //!
-//! Every series has the labels `test` (`target::name`) and `shard` (empty until the run is one
+//! Every series has the labels `test` (`target::name`) and `shard` (`K/N` when the run is one
 //! shard of several); request series add `request` (bounded: see
 //! [`loadtest_report::live::MAX_LIVE_NAMES`]). Names follow Prometheus's conventions: base
 //! units (seconds, bytes), `_total` on counters (added by the encoder), histograms with the

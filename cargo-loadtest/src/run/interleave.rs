@@ -73,7 +73,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let paths = ReportPaths::resolve(&ws.target_dir, &args.output);
     paths.check()?;
 
-    let metrics = super::orchestrate::metrics_server(args)?;
+    let metrics = super::orchestrate::metrics_server(args, None)?;
     let base = BaseWorktree::create(&ws.root, rev)?;
     let short = &base.commit[..12];
     if !args.quiet {

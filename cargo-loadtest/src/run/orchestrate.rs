@@ -92,7 +92,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     let search = SearchArgs::parse(&args.capacity)?;
     let paths = ReportPaths::resolve(&target_dir, &args.output);
     paths.check()?;
-    let metrics = metrics_server(args)?;
+    let metrics = metrics_server(args, shard)?;
     let selected = match &source {
         Source::Workspace(ws) => {
             let listed = super::build_and_list(&args.workspace, ws, args.quiet, interrupt)?;
@@ -314,15 +314,17 @@ pub(super) fn run_selected(
 }
 
 /// `--metrics-listen`: bound before the build, so that a port in use is refused before anything
-/// runs; it answers from here to the end of the invocation.
+/// runs; it answers from here to the end of the invocation. Under `--shard K/N` every series
+/// carries `shard="K/N"` (empty for a run that is not a shard).
 pub(super) fn metrics_server(
     args: &RunArgs,
+    shard: Option<loadtest_report::report::ShardSpec>,
 ) -> Result<Option<crate::live::MetricsServer>, CliError> {
     let Some(addr) = &args.metrics_listen else {
         return Ok(None);
     };
-    let server =
-        crate::live::MetricsServer::start(crate::live::parse_listen(addr)?, String::new())?;
+    let label = shard.map(|s| s.to_string()).unwrap_or_default();
+    let server = crate::live::MetricsServer::start(crate::live::parse_listen(addr)?, label)?;
     if !args.quiet {
         eprintln!("     Metrics at http://{}/metrics", server.addr);
     }

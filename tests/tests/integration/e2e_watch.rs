@@ -173,6 +173,36 @@ fn the_metrics_endpoint_agrees_with_the_report_and_serves_every_dashboard_name()
             .all(|x| x.labels.get("shard").map(String::as_str) == Some(""))
     );
 
+    // Issue 26: a shard's series carry its `--shard`, so Prometheus can tell the shards apart.
+    let port = free_port();
+    let scraper = Scraper::start(port);
+    let listen = format!("127.0.0.1:{port}");
+    let out = f.run(&[
+        "--target",
+        &server.url(),
+        "--duration",
+        "2s",
+        "--shard",
+        "2/3",
+        "--metrics-listen",
+        &listen,
+    ]);
+    let shard_page = scraper.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shard_samples = samples(&shard_page);
+    assert!(
+        shard_samples
+            .iter()
+            .any(|x| x.name == "loadtest_requests_total"),
+        "{shard_page}"
+    );
+    assert!(
+        shard_samples
+            .iter()
+            .all(|x| x.labels.get("shard").map(String::as_str) == Some("2/3")),
+        "{shard_page}"
+    );
+
     let exposed: BTreeSet<String> = s.iter().map(|x| x.name.clone()).collect();
     let wanted = dashboard_names();
     let missing: Vec<&String> = wanted.difference(&exposed).collect();
