@@ -25,6 +25,7 @@
 //! Must never depend on: `loadtest-runtime`, tokio or an HTTP client. It meets the harness only
 //! through `loadtest-report`'s protocol and report types, and judges with its verdict.
 
+mod calendar;
 pub mod cli;
 pub mod compare;
 mod compile;

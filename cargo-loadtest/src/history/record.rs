@@ -298,25 +298,15 @@ pub fn rfc3339_utc(unix: f64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
-/// Year, month, day, hour, minute, second of Unix seconds (UTC; Howard Hinnant's
-/// `civil_from_days`).
+/// Year, month, day, hour, minute, second of Unix seconds (UTC).
 fn civil(unix: f64) -> (i64, i64, i64, i64, i64, i64) {
     let secs = if unix.is_finite() {
         unix.floor() as i64
     } else {
         0
     };
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+    let c = crate::calendar::civil_from_unix(secs);
+    (c.year, c.month, c.day, c.hour, c.minute, c.second)
 }
 
 #[cfg(test)]

@@ -852,14 +852,7 @@ fn parse_time(s: &str) -> Option<f64> {
     if t.next().is_some() || hour > 23 || minute > 59 || !(0.0..61.0).contains(&seconds) {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = crate::calendar::days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 - offset_min * 60;
     Some(secs as f64 * 1000.0 + seconds * 1000.0)
 }

@@ -4,6 +4,7 @@
 //! epoch (`1796205600`, `1796205600.25`). Parsed here by hand: no date crate is needed for UTC
 //! and fixed offsets.
 
+use crate::calendar::days_from_civil;
 use std::time::Duration;
 
 /// How far ahead a start may be: further is almost surely a mistake (a shard would hang).
@@ -108,18 +109,6 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days from 1970-01-01 to the date (proleptic Gregorian calendar): years counted from March,
-/// so that the leap day ends a year, in 400-year eras of 146,097 days.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let month_from_march = (m + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + d - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 /// Checks a start against `now` (both seconds since the epoch): a start more than `grace` in
