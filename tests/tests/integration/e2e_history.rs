@@ -31,8 +31,10 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
     let mut verdicts = Vec::new();
     for run in 1..=30 {
         let service_us = if run >= 20 { "5750" } else { "5000" };
+        // Only `steady`: the e2e_ab tests build changed copies of this fixture (with tests of
+        // other names) into the same target directory, and cargo may reuse their binary here.
         let out = f
-            .run_command(&["--quiet", "--duration", "1s"])
+            .run_command(&["steady", "--exact", "--quiet", "--duration", "1s"])
             .env("FIXTURE_SERVICE_US", service_us)
             .output()
             .expect("cargo-loadtest runs");
