@@ -34,7 +34,7 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
         // Only `steady`: the e2e_ab tests build changed copies of this fixture (with tests of
         // other names) into the same target directory, and cargo may reuse their binary here.
         let out = f
-            .run_command(&["steady", "--exact", "--quiet", "--duration", "1s"])
+            .run_command(&["steady", "--exact", "--quiet", "--duration", "2s"])
             .env("FIXTURE_SERVICE_US", service_us)
             .output()
             .expect("cargo-loadtest runs");
