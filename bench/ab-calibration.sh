@@ -23,17 +23,7 @@ SAVED_DURATION=${SAVED_DURATION:-6s}
 NOISE_CPU=${NOISE_CPU:-0}
 SCENARIOS=${SCENARIOS:-aa slow saved}
 OUT=${OUT:-target/ab-calibration}
-root=$(pwd)
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-
-cargo build --quiet --release --package cargo-loadtest --bin cargo-loadtest
-bin="$root/target/release/cargo-loadtest"
-
-# The repository lives in $OUT/repo; its target directory is kept between calibrations.
-repo="$OUT/repo"
-mkdir -p "$repo"
-find "$repo" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+. bench/ab-fixture.sh
 noise_pid=""
 hog=""
 cleanup() { # this calibration's own noise only: another may be running on the other CPU
@@ -42,9 +32,6 @@ cleanup() { # this calibration's own noise only: another may be running on the o
 }
 trap cleanup EXIT
 
-cp -r tests/fixtures/ab/. "$repo/"
-sed -i "s|@RUNTIME@|$root/loadtest-runtime|" "$repo/Cargo.toml"
-cp Cargo.lock "$repo/Cargo.lock"
 printf 'target/\n' > "$repo/.gitignore"
 g() { git -C "$repo" -c user.name=calibration -c user.email=calibration@example.invalid "$@"; }
 sed -i 's/const SERVICE_US: u64 = 2000;/const SERVICE_US: u64 = 5000;/' "$repo/loadtests/api.rs"

@@ -27,19 +27,7 @@ HOGS=${HOGS:-1}
 CONDITIONS=${CONDITIONS:-quiet hog}
 SCENARIOS=${SCENARIOS:-aa1 aa5 slow30 slow10}
 OUT=${OUT:-target/baseline-calibration}
-root=$(pwd)
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-
-cargo build --quiet --release --package cargo-loadtest --bin cargo-loadtest
-bin="$root/target/release/cargo-loadtest"
-
-repo="$OUT/repo"
-mkdir -p "$repo"
-find "$repo" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
-cp -r tests/fixtures/ab/. "$repo/"
-sed -i "s|@RUNTIME@|$root/loadtest-runtime|" "$repo/Cargo.toml"
-cp Cargo.lock "$repo/Cargo.lock"
+. bench/ab-fixture.sh
 
 hogs=()
 cleanup() { for h in "${hogs[@]}"; do kill -9 "$h" 2>/dev/null || true; done; }

@@ -10,7 +10,8 @@
 #   steps   two steps, 15+ runs apart drift   +0.5% per run, no step
 # For each: `cargo loadtest history --json --csv DIR` (our change points, and the CSV in Otava's
 # layout with its otava.yaml), then `otava analyze --output json` on that CSV with the same
-# p-value (0.001, both defaults), window (50) and minimum magnitude (MAGNITUDE, default 0.05).
+# p-value (0.001, both defaults), window (50) and minimum magnitude (MAGNITUDE, default 0.05),
+# and no latency floor on our side (Otava has none).
 # Compared per test: the same change points within one run and in the same direction; and each
 # side against the truth. Otava runs from PyPI `apache-otava` (OTAVA_VERSION, default 0.8.0) in
 # a virtualenv of its own, VENV (default target/otava-venv), which pins its numpy.
@@ -43,6 +44,7 @@ for scenario in $SCENARIOS; do
   python3 bench/history_synth.py "$dir/history" --runs "$RUNS" --scenario "$scenario" \
     --seeds "$SEEDS" --noise "$NOISE" > "$dir/truth.json"
   "$bin" loadtest history --history "$dir/history" --min-magnitude "$MAGNITUDE" \
+    --floor p50=0us --floor p95=0us --floor p99=0us \
     --json "$dir/ours.json" --csv "$dir/csv" > "$dir/ours.txt"
   tests=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["tests"]))' "$dir/csv/otava.yaml")
   # shellcheck disable=SC2086

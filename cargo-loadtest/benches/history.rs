@@ -7,7 +7,7 @@
 //!
 //! `cargo bench -p cargo-loadtest --bench history` (RUNS=N, TESTS=N to change the size).
 
-use cargo_loadtest::history::analysis::analyse;
+use cargo_loadtest::history::analysis::{Rules, analyse};
 use cargo_loadtest::history::detect::{Options, detect, detect_appended};
 use cargo_loadtest::history::record::{HISTORY_VERSION, Metrics, Record, TestRecord};
 use cargo_loadtest::history::store::Stored;
@@ -88,14 +88,15 @@ fn main() {
     let all = history(runs + 1, tests);
     let old = &all[..runs];
 
-    let (full, a) = time(5, || analyse(old, &opts, 2));
+    let rules = Rules::default();
+    let (full, a) = time(5, || analyse(old, &rules));
     let points: usize = a.series.iter().map(|s| s.change_points.len()).sum();
     println!(
         "analyse: {runs} runs x {} series, whole history: {:.1} ms (median of 5; {points} change points)",
         a.series.len(),
         full.as_secs_f64() * 1e3
     );
-    let (appended, a) = time(5, || analyse(&all, &opts, 2));
+    let (appended, a) = time(5, || analyse(&all, &rules));
     println!(
         "analyse: {} runs, the newest appended (without it, then with it incrementally): {:.1} ms (median of 5; {} opened)",
         runs + 1,

@@ -134,6 +134,11 @@ pub struct HistoryAnalyzeArgs {
     /// Runs analysed at once by the split step (default 50, as Otava's).
     #[arg(long, value_name = "RUNS")]
     pub window: Option<String>,
+    /// The smallest change of a latency's mean reported, as METRIC=DURATION for p50, p95 or
+    /// p99 (repeatable; defaults p50=250us, p95=500us, p99=1ms, the saved-baseline gate's;
+    /// `p99=0us` keeps any size).
+    #[arg(long, value_name = "METRIC=DURATION")]
+    pub floor: Vec<String>,
     /// Write the change points as JSON (`-` for standard output).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -150,8 +155,8 @@ pub struct HistoryAnalyzeArgs {
     /// without the newest run.
     #[arg(long)]
     pub fail_on_regression: bool,
-    /// Runs a new level must hold before the newest run opens it (default 2: one slow run alone
-    /// may be an outlier; 1 announces a change on its first run).
+    /// Runs a new level must hold before the newest run opens it (default 3: one or two slow
+    /// runs in a row may be the machine; 1 announces a change on its first run).
     #[arg(long, value_name = "N")]
     pub confirm_runs: Option<String>,
 }

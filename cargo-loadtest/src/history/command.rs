@@ -1,9 +1,9 @@
 //! `cargo loadtest history record REPORT` and `cargo loadtest history`: the flags checked into
 //! a plan, then the store, the analysis and the outputs.
 
-use super::analysis::{self, Analysis};
+use super::analysis::{self, Analysis, Floors, Rules};
 use super::detect::Options;
-use super::record::{NotRecordable, Record};
+use super::record::{Metric, NotRecordable, Record};
 use super::{render, store};
 use crate::cli::{
     HistoryAnalyzeArgs, HistoryArgs, HistoryCommand, HistoryRecordArgs, HistoryStoreArgs,
@@ -84,11 +84,10 @@ fn record(a: &HistoryRecordArgs) -> Result<i32, CliError> {
 /// The checked options of an analysis.
 struct Plan {
     dir: PathBuf,
-    options: Options,
+    rules: Rules,
     json: Option<PathBuf>,
     csv: Option<PathBuf>,
     html: Option<PathBuf>,
-    confirm: usize,
     fail_on_regression: bool,
 }
 
@@ -123,13 +122,18 @@ impl Plan {
             })?;
         }
         let confirm = match &a.confirm_runs {
-            None => 2,
+            None => Rules::default().confirm,
             Some(c) => c.trim().parse::<usize>().ok().filter(|c| (1..=100).contains(c)).ok_or_else(|| {
                 CliError::Usage(format!(
-                    "--confirm-runs: invalid count {c:?}; expected a whole number of runs from 1 to 100 (default 2)"
+                    "--confirm-runs: invalid count {c:?}; expected a whole number of runs from 1 to 100 (default 3)"
                 ))
             })?,
         };
+        let mut floors = Floors::default();
+        for f in &a.floor {
+            let (metric, us) = parse_floor(f)?;
+            floors.set(metric, us);
+        }
         for (flag, path) in [("--json", &a.json), ("--html", &a.html)] {
             if let Some(p) = path
                 && p.is_dir()
@@ -147,14 +151,33 @@ impl Plan {
         }
         Ok(Plan {
             dir: folder(&a.store)?,
-            options,
+            rules: Rules {
+                options,
+                floors,
+                confirm,
+            },
             json: a.json.clone(),
             csv: a.csv.clone(),
             html: a.html.clone(),
-            confirm,
             fail_on_regression: a.fail_on_regression,
         })
     }
+}
+
+/// `--floor`: `p50=250us`, `p95=...` or `p99=...` (any duration the options take; `0us` for none).
+fn parse_floor(s: &str) -> Result<(Metric, f64), CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--floor: invalid floor {s:?}; expected METRIC=DURATION with METRIC p50, p95 or p99, such as p99=1ms (0us keeps any size)"
+        ))
+    };
+    let (metric, value) = s.split_once('=').ok_or_else(bad)?;
+    let metric = [Metric::P50, Metric::P95, Metric::P99]
+        .into_iter()
+        .find(|m| m.name() == metric.trim())
+        .ok_or_else(bad)?;
+    let d = loadtest_grammar::parse_duration(value.trim()).map_err(|_| bad())?;
+    Ok((metric, d.as_secs_f64() * 1e6))
 }
 
 /// `--min-magnitude`: a percentage such as `5%`, or a fraction such as `0.05`; 0 keeps any size.
@@ -178,7 +201,7 @@ fn analyze(a: &HistoryAnalyzeArgs) -> Result<i32, CliError> {
     let runs = store::load(&plan.dir)?;
     let read = read_started.elapsed();
     let started = Instant::now();
-    let analysis = analysis::analyse(&runs, &plan.options, plan.confirm);
+    let analysis = analysis::analyse(&runs, &plan.rules);
     let took = started.elapsed();
     // Every refusal before anything is written: no partial output.
     let csv_files = match &plan.csv {
@@ -292,6 +315,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn floors_are_a_latency_metric_and_a_duration() {
+        assert_eq!(parse_floor("p99=2ms").unwrap(), (Metric::P99, 2000.0));
+        assert_eq!(parse_floor(" p50 = 100us ").unwrap(), (Metric::P50, 100.0));
+        assert_eq!(parse_floor("p95=0us").unwrap(), (Metric::P95, 0.0));
+        for bad in ["p99", "throughput=1ms", "p99=5%", "p90=1ms", "p99=fast", ""] {
+            let e = parse_floor(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("{bad:?}")) && text.contains("p50, p95 or p99"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn shares_and_p_values_are_checked_with_what_is_accepted() {
         assert_eq!(parse_magnitude("5%").unwrap(), 0.05);
         assert_eq!(parse_magnitude("0.1").unwrap(), 0.1);
@@ -309,7 +348,10 @@ mod tests {
             },
             ..Default::default()
         };
-        assert_eq!(Plan::of(&args("0.01")).unwrap().options.max_pvalue, 0.01);
+        assert_eq!(
+            Plan::of(&args("0.01")).unwrap().rules.options.max_pvalue,
+            0.01
+        );
         for bad in ["0", "1", "x", "-0.1"] {
             let e = Plan::of(&args(bad)).err().unwrap();
             assert!(e.to_string().contains("--max-pvalue"), "{e}");

@@ -18,7 +18,9 @@
 //!    from the previous to the next weak point, not the window).
 //! 3. **Merge.** While some point is not significant at the asked p-value, the least significant
 //!    is removed; then, while the smallest change is not above the minimum magnitude, it is
-//!    removed; each removal retests the neighbours, whose segments grew.
+//!    removed; then, while the smallest absolute change is below the floor (when one is asked
+//!    for: Otava has none), it is removed; each removal retests the neighbours, whose segments
+//!    grew.
 //!
 //! The t-test is Otava's: pooled variance from the population standard deviations of the two
 //! segments, `n1 + n2 − 2` degrees of freedom.
@@ -52,6 +54,10 @@ pub struct Options {
     /// The smallest relative change a change point may have (0.05 is 5%), as Otava measures
     /// it: the larger of `|after/before − 1|` and `|before/after − 1|`.
     pub min_magnitude: f64,
+    /// The smallest absolute change `|mean_after − mean_before|` a change point may have, in
+    /// the series' unit (0: any). Not Otava's: the history sets it for latencies, whose small
+    /// shifts on a shared machine are the machine's (see `analysis`).
+    pub floor: f64,
 }
 
 impl Default for Options {
@@ -60,6 +66,7 @@ impl Default for Options {
             window: 50,
             max_pvalue: 0.001,
             min_magnitude: 0.05,
+            floor: 0.0,
         }
     }
 }
@@ -97,6 +104,11 @@ impl Segments {
             self.mean_before / self.mean_after - 1.0
         };
         self.change().abs().max(backward.abs())
+    }
+
+    /// `|mean_after − mean_before|`, in the series' unit (what [`Options::floor`] bounds).
+    pub fn difference(&self) -> f64 {
+        (self.mean_after - self.mean_before).abs()
     }
 }
 
@@ -236,7 +248,16 @@ fn merge(series: &[f64], points: &mut Vec<ChangePoint>, options: &Options) {
                 }
             }
             if points[smallest].segments.magnitude() > options.min_magnitude {
-                return;
+                let mut least = 0;
+                for (i, c) in points.iter().enumerate() {
+                    if c.segments.difference() < points[least].segments.difference() {
+                        least = i;
+                    }
+                }
+                if points[least].segments.difference() >= options.floor {
+                    return;
+                }
+                smallest = least;
             }
             weakest = smallest;
         }
@@ -528,6 +549,36 @@ mod tests {
     }
 
     #[test]
+    fn changes_below_the_floor_are_dropped_and_the_others_kept() {
+        // Around 5000 (a 5 ms latency): +6% at run 30 (300), then +30% more at run 60 (1590).
+        let s = series(90, 11, 0.005, |i| match i {
+            0..30 => 1.0,
+            30..60 => 1.06,
+            _ => 1.378,
+        });
+        let s: Vec<f64> = s.iter().map(|v| v * 5.0).collect();
+        assert_eq!(indices(&detect(&s, &Options::default())).len(), 2);
+        let floored = detect(
+            &s,
+            &Options {
+                floor: 1000.0,
+                ..Options::default()
+            },
+        );
+        assert_eq!(
+            floored.change_points.len(),
+            1,
+            "{:?}",
+            floored.change_points
+        );
+        let kept = floored.change_points[0];
+        assert!(kept.index.abs_diff(60) <= 1, "{kept:?}");
+        assert!(kept.segments.difference() >= 1000.0, "{kept:?}");
+        // The removed point's neighbour was retested over the merged segment.
+        assert!(kept.segments.mean_before < 5300.0, "{kept:?}");
+    }
+
+    #[test]
     fn appending_gives_what_a_full_analysis_gives() {
         let opts = Options::default();
         for seed in 0..4 {
@@ -566,6 +617,7 @@ mod tests {
             window,
             max_pvalue,
             min_magnitude,
+            floor: 0.0,
         };
         let single = [
             1.02, 0.95, 0.99, 1.00, 1.12, 1.00, 1.01, 0.98, 1.01, 0.96, 0.50, 0.51, 0.48, 0.48,

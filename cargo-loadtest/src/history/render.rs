@@ -17,17 +17,28 @@ use super::record::rfc3339_utc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// `latency floors p50 250us, p95 500us, p99 1000us`.
+fn floors(a: &Analysis) -> String {
+    let each: Vec<String> = a
+        .floors_us
+        .iter()
+        .map(|(m, us)| format!("{m} {us:.0}us"))
+        .collect();
+    format!("latency floors {}", each.join(", "))
+}
+
 /// The table `cargo loadtest history` prints.
 pub fn table(a: &Analysis, history: &str) -> String {
     let mut out = String::new();
     let series = a.series.len();
     let _ = writeln!(
         out,
-        "History: {} run{} in {history}, {series} series (p-value below {}, magnitude above {:.1}%, window {})",
+        "History: {} run{} in {history}, {series} series (p-value below {}, magnitude above {:.1}%, {}, window {})",
         a.runs,
         if a.runs == 1 { "" } else { "s" },
         a.max_pvalue,
         a.min_magnitude * 100.0,
+        floors(a),
         a.window
     );
     if !a.left_out.is_empty() {
@@ -236,12 +247,13 @@ pub fn html(a: &Analysis, history: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "<h1>History of {}</h1><p>{} runs, {} series; change points with p-value below {} and magnitude above {:.1}%.</p>",
+        "<h1>History of {}</h1><p>{} runs, {} series; change points with p-value below {}, magnitude above {:.1}% and {}.</p>",
         escape(history),
         a.runs,
         a.series.len(),
         a.max_pvalue,
-        a.min_magnitude * 100.0
+        a.min_magnitude * 100.0,
+        floors(a)
     );
     let (with, without): (Vec<&SeriesReport>, Vec<&SeriesReport>) =
         a.series.iter().partition(|s| !s.change_points.is_empty());
@@ -378,6 +390,7 @@ mod tests {
             window: 50,
             max_pvalue: 0.001,
             min_magnitude: 0.05,
+            floors_us: [("p50", 250.0), ("p95", 500.0), ("p99", 1000.0)].into(),
             confirm_runs: 2,
             left_out: vec![],
             series: vec![
