@@ -56,6 +56,10 @@ pub enum Expected {
     Tolerance,
     /// A threshold rule, `"p99 < 250ms"`.
     Threshold,
+    /// A trace context mode (`trace`).
+    Trace,
+    /// A fraction, `"0.1"` or `"10%"` (`trace_sample`).
+    Fraction,
 }
 
 impl Expected {
@@ -83,6 +87,10 @@ impl Expected {
                 FLOOR_METRICS.join(", ")
             ),
             Expected::Threshold => THRESHOLD_GRAMMAR.into(),
+            Expected::Trace => "expected \"on\" (the default), \"propagate\" or \"off\"".into(),
+            Expected::Fraction => {
+                "expected a fraction from 0 to 1 or a percentage from 0% to 100%, e.g. \"0.1\" or \"10%\"".into()
+            }
         }
     }
 
@@ -102,6 +110,8 @@ impl Expected {
             Expected::Target => "target",
             Expected::Tolerance => "tolerance",
             Expected::Threshold => "threshold",
+            Expected::Trace => "trace",
+            Expected::Fraction => "trace_sample",
         }
     }
 

@@ -165,6 +165,16 @@ pub const OPTIONS: &[OptionInfo] = &[
         kind: ValueKind::List,
         accepts: "a list of source IP addresses or CIDR blocks that connections are opened from, round-robin (native and hyper transports), e.g. [\"127.0.0.2\", \"127.0.0.3\"] or [\"127.0.0.0/30\"]",
     },
+    OptionInfo {
+        name: "trace",
+        kind: ValueKind::Str,
+        accepts: "\"on\" (the default: a W3C `traceparent` on every request, a trace per iteration, sampled for `trace_sample` of the iterations), \"propagate\" (the ids only, the sampled flag never set) or \"off\" (no trace header)",
+    },
+    OptionInfo {
+        name: "trace_sample",
+        kind: ValueKind::Str,
+        accepts: "a fraction from 0 to 1 or a percentage, e.g. \"1\" (the default), \"0.1\" or \"10%\": the share of iterations whose `traceparent` has the sampled flag set",
+    },
 ];
 
 /// The names of all options, comma-separated, for error messages.
@@ -222,6 +232,8 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), OptionError> {
             parse_bool(name, one()).map(drop)
         }
         "client" => parse_client(one()).map(drop),
+        "trace" => parse_trace(one()).map(drop),
+        "trace_sample" => parse_fraction(one()).map(drop),
         "local_addresses" => parse_local_addresses(values).map(drop),
         "think_time" => parse_range(one()).map(drop),
         "rate" | "rate_limit" | "min_capacity" => parse_rate(one()).map(drop),
@@ -508,6 +520,54 @@ pub fn parse_client(s: &str) -> Result<ClientKind, ValueError> {
         "hyper" => Ok(ClientKind::Hyper),
         "reqwest" => Ok(ClientKind::Reqwest),
         _ => Err(ValueError::malformed(Expected::Client, s)),
+    }
+}
+
+/// Whether and how requests carry W3C trace context (`trace`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TraceMode {
+    /// A `traceparent` on every request, a trace id per iteration, the sampled flag set for
+    /// `trace_sample` of the iterations (the default).
+    #[default]
+    On,
+    /// A `traceparent` on every request with the sampled flag never set: the ids reach the
+    /// server's logs, and the load test asks for no trace to be recorded.
+    Propagate,
+    /// No trace header.
+    Off,
+}
+
+impl TraceMode {
+    /// The name as written in options and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceMode::On => "on",
+            TraceMode::Propagate => "propagate",
+            TraceMode::Off => "off",
+        }
+    }
+}
+
+/// Parses `"on"`, `"propagate"` or `"off"`.
+pub fn parse_trace(s: &str) -> Result<TraceMode, ValueError> {
+    match s.trim() {
+        "on" => Ok(TraceMode::On),
+        "propagate" => Ok(TraceMode::Propagate),
+        "off" => Ok(TraceMode::Off),
+        _ => Err(ValueError::malformed(Expected::Trace, s)),
+    }
+}
+
+/// Parses a fraction from 0 to 1 (`"0.25"`) or a percentage from 0% to 100% (`"25%"`).
+pub fn parse_fraction(s: &str) -> Result<f64, ValueError> {
+    let t = s.trim();
+    let value = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match value {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(ValueError::malformed(Expected::Fraction, s)),
     }
 }
 
@@ -1265,5 +1325,24 @@ mod tests {
                 .to_string(),
             "stages [\"30s:50\", \"1m:500/s\"] mix user counts and rates; use only \"30s:50\" (users) or only \"30s:500/s\" (rate)"
         );
+    }
+
+    #[test]
+    fn trace_modes_and_sample_fractions() {
+        assert_eq!(parse_trace("propagate").unwrap(), TraceMode::Propagate);
+        assert_eq!(parse_trace(" off ").unwrap(), TraceMode::Off);
+        assert_eq!(TraceMode::default(), TraceMode::On);
+        assert_eq!(parse_fraction("0.25").unwrap(), 0.25);
+        assert_eq!(parse_fraction("10%").unwrap(), 0.1);
+        assert_eq!(parse_fraction("1").unwrap(), 1.0);
+        for bad in ["1.5", "-0.1", "101%", "half", "NaN", ""] {
+            let e = check_value("trace_sample", &[bad]).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{bad:?}")) && e.contains("fraction from 0 to 1"),
+                "{e}"
+            );
+        }
+        let e = check_value("trace", &["yes"]).unwrap_err().to_string();
+        assert!(e.contains("\"yes\"") && e.contains("\"propagate\""), "{e}");
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Responsible for: [`report`] (the JSON report's serde types, versioned by
 //! [`report::SCHEMA_VERSION`]), [`protocol`] (the harness's listing and event stream), [`hdr`]
-//! (HdrHistogram encoding), [`live`] (the fixed-bucket live metrics of progress events), [`redact`] (what never appears in a report), [`exit_code`] (the
+//! (HdrHistogram encoding), [`exemplar`] (the slowest requests per name, with their trace ids), [`live`] (the fixed-bucket live metrics of progress events), [`redact`] (what never appears in a report), [`exit_code`] (the
 //! documented exit codes) and [`verdict`] (the single owner of pass/fail).
 //!
 //! Must never depend on: tokio, an HTTP client, the runtime or the CLI. Installing
@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod exemplar;
 pub mod exit_code;
 pub mod hdr;
 pub mod live;

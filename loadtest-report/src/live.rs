@@ -135,6 +135,10 @@ pub struct LiveRequest {
     pub bytes_received: u64,
     /// Latency, from sending to the end of the response body.
     pub latency: Buckets,
+    /// The slowest requests so far, with their trace ids (for OpenMetrics exemplars); absent
+    /// from harnesses that predate them.
+    #[serde(default, skip_serializing_if = "crate::exemplar::Exemplars::is_empty")]
+    pub exemplars: crate::exemplar::Exemplars,
 }
 
 /// Everything a metrics endpoint shows of a running test, cumulative since it started (gauges

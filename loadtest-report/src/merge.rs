@@ -231,6 +231,10 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
             add_counts(&mut acc.by_class, &m.by_class);
             add_counts(&mut acc.by_status, &m.by_status);
             add(h, &m.latency.hdr_v2_base64).map_err(&err)?;
+            // The slowest over all shards; an exemplar keeps the shard that sent it.
+            let mut exemplars = m.exemplars.clone();
+            exemplars.set_shard(p.shard);
+            acc.exemplars.merge(&exemplars);
         }
         for (name, h) in &r.custom_latencies {
             add(

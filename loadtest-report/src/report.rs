@@ -36,7 +36,9 @@ pub fn human_rate(per_s: f64) -> String {
 /// - 1: histograms as uncompressed V2 (`HISTE...`), no histograms in the series.
 /// - 2: histograms as compressed V2 (`HISTF...`); series points carry their second's
 ///   histograms. Readers of this version read version-1 reports too.
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: adds each request name's `exemplars` (its slowest requests, with their trace ids), an
+///   optional field: a version-2 report reads as one without exemplars.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest report layout this version still reads (reports and baselines saved before).
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
@@ -725,6 +727,9 @@ pub struct RequestMetrics {
     pub bytes_received: u64,
     /// Latency from sending to the end of the response body.
     pub latency: Histogram,
+    /// The slowest requests, with their trace ids (schema version 3; empty before).
+    #[serde(default, skip_serializing_if = "crate::exemplar::Exemplars::is_empty")]
+    pub exemplars: crate::exemplar::Exemplars,
 }
 
 /// A latency distribution: a summary plus the full HdrHistogram.

@@ -32,6 +32,8 @@ pub(crate) struct TestShared {
     /// The generator's scheduling lag and late starts count only for iterations meant to start
     /// this long after the test's start (see `protocol::TestRequest::health_warm_up_s`).
     pub(crate) health_warm_up: Duration,
+    /// Whether and how requests carry W3C trace context.
+    pub(crate) trace: crate::http::trace_context::TraceSettings,
 }
 
 /// The context of one iteration of a load test.
@@ -50,12 +52,15 @@ pub struct Ctx {
     pub(crate) jar: JarCell,
     /// This user's request timer (see `http::deadline`).
     pub(crate) timer: UserTimer,
+    /// The current iteration's trace (`None` when requests carry no trace context).
+    pub(crate) trace: Option<crate::http::trace_context::IterationTrace>,
 }
 
 impl Ctx {
     /// A closed-model user, owning its connections.
     pub(crate) fn new(shared: Arc<TestShared>, user: u64) -> Ctx {
         Ctx {
+            trace: shared.trace.iteration(),
             shared,
             user,
             iteration: 0,
@@ -70,6 +75,7 @@ impl Ctx {
     /// request timer of the slot that runs it (given back with [`Ctx::into_timer`]).
     pub(crate) fn for_iteration(shared: Arc<TestShared>, k: u64, timer: UserTimer) -> Ctx {
         Ctx {
+            trace: shared.trace.iteration(),
             shared,
             user: k,
             iteration: k,

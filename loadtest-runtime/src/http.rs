@@ -2,7 +2,7 @@
 //! owned by each user, HTTP/1.1 exchanged natively, the default, or by hyper; or reqwest's pooled
 //! client), every attempt measured and classified, retries with backoff, a global rate limit, a
 //! per-request timeout without a timer per request, a cookie jar per user and bounded response
-//! bodies.
+//! bodies, and W3C trace context on every request.
 
 mod client;
 pub(crate) mod cookies;
@@ -14,6 +14,7 @@ mod request;
 mod response;
 pub(crate) mod retry;
 mod target;
+pub(crate) mod trace_context;
 
 pub use client::Http;
 pub(crate) use client::{Transport, new_transport, proxy_variables};

@@ -63,6 +63,10 @@ fn count() {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The tests of this binary share the counter, the URL and the requests per iteration: they
+/// run one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Requests per iteration of the current run.
 static PER_ITERATION: AtomicUsize = AtomicUsize::new(1);
 /// The URL every request goes to, built once per server.
@@ -119,9 +123,22 @@ async fn allocations_of(per_iteration: usize, iterations: u64) -> u64 {
 
 /// The same on the transport `client`.
 async fn allocations_on(client: &str, per_iteration: usize, iterations: u64) -> u64 {
+    allocations_traced(client, None, per_iteration, iterations).await
+}
+
+/// The same with the `trace` option set to `trace` (the default when `None`).
+async fn allocations_traced(
+    client: &str,
+    trace: Option<&str>,
+    per_iteration: usize,
+    iterations: u64,
+) -> u64 {
     PER_ITERATION.store(per_iteration, Ordering::Relaxed);
     let mut layer = OptionLayer::new("test");
     layer.set_str("client", client);
+    if let Some(t) = trace {
+        layer.set_str("trace", t);
+    }
     layer.set_str("users", "1");
     layer.set_str("iterations", &iterations.to_string());
     let before = ALLOCATIONS.load(Ordering::Relaxed);
@@ -158,6 +175,7 @@ async fn per_request(n: usize, iterations: u64) -> (u64, u64, f64) {
 
 #[tokio::test]
 async fn a_request_allocates_nothing_in_steady_state() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     const N: usize = 10;
     const ITERATIONS: u64 = 200;
     let extra = ITERATIONS * N as u64;
@@ -200,4 +218,29 @@ async fn a_request_allocates_nothing_in_steady_state() {
         two.saturating_sub(one) * 100 < extra * 101,
         "a GET with a body allocates {per:.4} times per request in steady state ({one} vs {two})"
     );
+}
+
+/// Trace context costs no allocation: with `trace = "off"` a request allocates nothing in steady
+/// state, as before trace context existed, and with `"on"` (a `traceparent` written into the
+/// connection's buffer, the iteration's trace id drawn from the thread's generator) neither.
+#[tokio::test]
+async fn trace_context_on_or_off_allocates_nothing_per_request() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    const N: usize = 10;
+    const ITERATIONS: u64 = 200;
+    let extra = ITERATIONS * N as u64;
+    *URL.lock().unwrap() = server(b"HTTP/1.1 204 No Content\r\n\r\n");
+    for trace in ["off", "on"] {
+        allocations_traced("native", Some(trace), N, ITERATIONS).await;
+        let one = allocations_traced("native", Some(trace), N, ITERATIONS).await;
+        let two = allocations_traced("native", Some(trace), 2 * N, ITERATIONS).await;
+        let per = two.saturating_sub(one) as f64 / extra as f64;
+        eprintln!(
+            "bodiless GET, trace = {trace:?}: {per:.4} allocations per request ({one} vs {two})"
+        );
+        assert!(
+            two.saturating_sub(one) * 100 < extra,
+            "with trace = {trace:?} a bodiless GET allocates {per:.4} times per request in steady state ({one} vs {two})"
+        );
+    }
 }

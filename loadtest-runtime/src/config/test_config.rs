@@ -116,6 +116,10 @@ pub struct TestConfig {
     pub cookies: bool,
     /// Source addresses to open connections from, round-robin (empty: the system's choice).
     pub local_addresses: Vec<std::net::IpAddr>,
+    /// Whether requests carry W3C trace context (`trace`; on by default).
+    pub trace: grammar::TraceMode,
+    /// The share of iterations whose trace is sampled (`trace_sample`; 1 by default).
+    pub trace_sample: f64,
     /// The options as merged, for the report.
     raw: Vec<(String, Vec<String>)>,
     /// A smoke check (`cargo test`) rather than a measured run.
@@ -294,6 +298,16 @@ impl TestConfig {
                 .transpose()
                 .map_err(config_error)?
                 .unwrap_or(true),
+            trace: one("trace")
+                .map(grammar::parse_trace)
+                .transpose()
+                .map_err(config_error)?
+                .unwrap_or_default(),
+            trace_sample: one("trace_sample")
+                .map(grammar::parse_fraction)
+                .transpose()
+                .map_err(config_error)?
+                .unwrap_or(1.0),
             local_addresses: grammar::parse_local_addresses(
                 &get("local_addresses")
                     .unwrap_or(&[])

@@ -159,6 +159,7 @@ async fn user(users: Arc<Users>, id: u64, global_id: u64) {
             break;
         }
         ctx.iteration += 1;
+        ctx.trace = ctx.shared.trace.iteration();
         let pause = sample(users.think);
         if !pause.is_zero() {
             tokio::select! {

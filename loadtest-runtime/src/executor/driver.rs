@@ -96,6 +96,10 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         },
         gauges: super::LiveGauges::new(),
         health_warm_up,
+        trace: crate::http::trace_context::TraceSettings {
+            mode: config.trace,
+            sample: config.trace_sample,
+        },
     });
     let soft = Arc::new(Stop::default());
     let hard = Arc::new(Stop::default());
@@ -363,8 +367,12 @@ fn assemble(
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             latency: hdr::to_report(&stats.latency),
+            exemplars: stats.exemplars.clone(),
             ..Default::default()
         };
+        if let Some(shard) = &config.shard {
+            rm.exemplars.set_shard(shard.summary().shard.index);
+        }
         for class in RequestClass::ALL {
             let n = stats.by_class[class as usize];
             if n > 0 {

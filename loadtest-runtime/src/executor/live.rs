@@ -134,6 +134,7 @@ impl LiveState {
             }
             r.bytes_sent += c.bytes_sent;
             r.bytes_received += c.bytes_received;
+            r.exemplars.merge(&c.exemplars);
         }
         for (name, r) in &mut requests {
             if let Some(b) = self.latency.get(name.as_str()) {

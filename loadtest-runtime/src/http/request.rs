@@ -8,9 +8,11 @@ use super::error::{classify, what};
 use super::response::{BODY_LIMIT, LazyHeaders, Response};
 use super::retry;
 use super::target::{Target, parse_cached};
+use super::trace_context::{TRACEPARENT, TraceParent};
 use crate::Ctx;
 use crate::metrics::{Phases, RequestClass};
 use bytes::{Bytes, BytesMut};
+use loadtest_report::exemplar::Exemplar;
 use reqwest::Method;
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use std::borrow::Cow;
@@ -181,14 +183,23 @@ impl<'a> Request<'a> {
         let retries = self.retries.unwrap_or(shared.retry.retries);
         let timeout = self.timeout.unwrap_or(shared.timeout);
         let idempotent = self.method.is_idempotent();
+        // A test that set its own `traceparent` keeps it; otherwise each attempt gets the
+        // iteration's trace and a span of its own (see `trace_context`).
+        let own_trace = TraceParent::set_by_test(&self.headers);
         let mut attempt = 0u32;
         loop {
             if let Some(limiter) = &shared.limiter {
                 limiter.acquire().await;
             }
+            let trace = match own_trace {
+                Some(_) => None,
+                None => self.ctx.trace.map(|t| t.attempt()),
+            };
             let started = Instant::now();
             let mut phases = Phases::default();
-            let outcome = self.attempt(&target, started, timeout, &mut phases).await;
+            let outcome = self
+                .attempt(&target, started, timeout, &mut phases, trace.as_ref())
+                .await;
             let elapsed_us = started.elapsed().as_micros() as u64;
             let sent = self.body.len() as u64;
             let (class, status, received) = match &outcome {
@@ -207,7 +218,9 @@ impl<'a> Request<'a> {
                 && attempt == retries
                 && retry::should_retry(&shared.retry, class, status, idempotent);
             shared.metrics.with(|s| {
-                s.request(name, class, status, elapsed_us, sent, received);
+                s.request_with_exemplar(name, class, status, elapsed_us, sent, received, || {
+                    exemplar(own_trace.or(trace), elapsed_us, status)
+                });
                 s.phases(&phases);
                 if let Err(e) = &outcome {
                     s.error(class.as_str(), shared.secrets.scrub(&e.message));
@@ -251,6 +264,7 @@ impl<'a> Request<'a> {
         started: Instant,
         timeout: Duration,
         phases: &mut Phases,
+        trace: Option<&TraceParent>,
     ) -> Result<Response, HttpError> {
         let shared = &*self.ctx.shared;
         let jar = shared.cookies.then_some(&self.ctx.jar);
@@ -258,7 +272,7 @@ impl<'a> Request<'a> {
             Transport::Direct(direct) => direct,
             // Boxed: reqwest's future is large, and kept out of every request's future.
             Transport::Reqwest(client) => {
-                return Box::pin(self.attempt_reqwest(client, target, timeout, jar)).await;
+                return Box::pin(self.attempt_reqwest(client, target, timeout, jar, trace)).await;
             }
         };
         let home = match &self.ctx.conns {
@@ -270,6 +284,7 @@ impl<'a> Request<'a> {
             target,
             headers: &self.headers,
             body: &self.body,
+            trace,
         };
         let exchanged = std::pin::pin!(direct::exchange(direct, home, jar, exchange, phases));
         match super::deadline::within(&self.ctx.timer, started, timeout, exchanged).await {
@@ -308,6 +323,7 @@ impl<'a> Request<'a> {
         target: &Target,
         timeout: Duration,
         jar: Option<&JarCell>,
+        trace: Option<&TraceParent>,
     ) -> Result<Response, HttpError> {
         let mut builder = client
             .request(self.method.clone(), target.url.clone())
@@ -320,6 +336,11 @@ impl<'a> Request<'a> {
             && !self.headers.contains_key(COOKIE)
         {
             builder = builder.header(COOKIE, cookie);
+        }
+        if let Some(t) = trace
+            && let Ok(value) = HeaderValue::from_bytes(&t.value())
+        {
+            builder = builder.header(TRACEPARENT, value);
         }
         // Always set, even when empty: an empty body is sent as `content-length: 0`.
         builder = builder.body(self.body.clone());
@@ -361,5 +382,22 @@ impl<'a> Request<'a> {
             method: Method::GET,
             url: None,
         })
+    }
+}
+
+/// The exemplar of a request kept among its name's slowest (built only then): when it started
+/// (now, less its latency) and the trace it carried.
+fn exemplar(trace: Option<TraceParent>, latency_us: u64, status: Option<u16>) -> Exemplar {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    Exemplar {
+        trace_id: trace.map(|t| t.trace_id),
+        span_id: trace.map(|t| t.span_id),
+        sampled: trace.is_some_and(|t| t.sampled),
+        started_at_unix: (now - latency_us as f64 / 1e6).max(0.0),
+        latency_us,
+        status,
+        shard: None,
     }
 }

@@ -27,12 +27,13 @@ pub(crate) struct Totals {
 }
 
 /// One request name's counters so far (no histogram), for live metrics.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct NameCounts {
     pub(crate) by_class: [u64; super::RequestClass::ALL.len()],
     pub(crate) by_status: Vec<(u16, u64)>,
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
+    pub(crate) exemplars: loadtest_report::exemplar::Exemplars,
 }
 
 /// The metrics of one running test.
@@ -174,6 +175,7 @@ impl Metrics {
                 }
                 c.bytes_sent += stats.bytes_sent;
                 c.bytes_received += stats.bytes_received;
+                c.exemplars.merge(&stats.exemplars);
             }
         }
         out

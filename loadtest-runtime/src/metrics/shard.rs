@@ -4,6 +4,7 @@
 use super::hdr::{self, Hist};
 use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
 use super::names_map::NameMap;
+use loadtest_report::exemplar::{Exemplar, Exemplars};
 use loadtest_report::verdict::Measurements;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -111,6 +112,8 @@ pub(crate) struct RequestStats {
     /// The current interval's latency, kept only when the series holds each request name's
     /// latency per second (see [`Shard::request_intervals`]).
     pub(crate) interval_latency: Option<Hist>,
+    /// The slowest requests, with their trace ids.
+    pub(crate) exemplars: Exemplars,
 }
 
 impl Default for RequestStats {
@@ -122,6 +125,7 @@ impl Default for RequestStats {
             bytes_received: 0,
             latency: hdr::new_hist(),
             interval_latency: None,
+            exemplars: Exemplars::default(),
         }
     }
 }
@@ -143,6 +147,7 @@ impl RequestStats {
         self.latency
             .add(&other.latency)
             .expect("auto-resizing histograms always merge");
+        self.exemplars.merge(&other.exemplars);
     }
 }
 
@@ -327,7 +332,7 @@ impl Shard {
         }
     }
 
-    /// Records one HTTP request attempt.
+    /// Records one request attempt.
     #[inline]
     pub(crate) fn request(
         &mut self,
@@ -337,6 +342,40 @@ impl Shard {
         latency_us: u64,
         sent: u64,
         received: u64,
+    ) {
+        self.record_request(name, class, status, latency_us, sent, received, |_| {});
+    }
+
+    /// Records one request attempt and offers it to its name's slowest requests; `exemplar`
+    /// builds its exemplar only when it is kept.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn request_with_exemplar(
+        &mut self,
+        name: &str,
+        class: RequestClass,
+        status: Option<u16>,
+        latency_us: u64,
+        sent: u64,
+        received: u64,
+        exemplar: impl FnOnce() -> Exemplar,
+    ) {
+        self.record_request(name, class, status, latency_us, sent, received, |e| {
+            e.offer(latency_us, exemplar)
+        });
+    }
+
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn record_request(
+        &mut self,
+        name: &str,
+        class: RequestClass,
+        status: Option<u16>,
+        latency_us: u64,
+        sent: u64,
+        received: u64,
+        offer: impl FnOnce(&mut Exemplars),
     ) {
         let stats = match self.requests.get_mut(name) {
             Some(s) => s,
@@ -358,6 +397,7 @@ impl Shard {
                 latency_us,
             );
         }
+        offer(&mut stats.exemplars);
         self.interval.requests += 1;
         if class != RequestClass::Ok {
             self.interval.request_errors += 1;

@@ -104,6 +104,7 @@ async fn native(method: &Method, reads: VecDeque<Vec<u8>>) -> Seen {
         body: &Bytes::new(),
         credentials: true,
         cookie: None,
+        trace: None,
     };
     match conn.exchange(&outgoing).await {
         Ok(reply) => Seen::Response {

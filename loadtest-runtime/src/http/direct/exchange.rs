@@ -10,6 +10,7 @@ use super::set::Home;
 use crate::http::cookies::JarCell;
 use crate::http::response::{BODY_LIMIT, LazyHeaders};
 use crate::http::target::Target;
+use crate::http::trace_context::{TRACEPARENT, TraceParent};
 use crate::metrics::{Phases, RequestClass};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt as _;
@@ -28,6 +29,8 @@ pub(crate) struct Exchange<'r> {
     pub(crate) target: &'r Arc<Target>,
     pub(crate) headers: &'r HeaderMap,
     pub(crate) body: &'r Bytes,
+    /// The `traceparent` the runtime adds (none when tracing is off or the test set its own).
+    pub(crate) trace: Option<&'r TraceParent>,
 }
 
 /// A whole response: status, headers, the kept part of the body and the body's full length.
@@ -89,6 +92,7 @@ pub(crate) async fn exchange(
                 headers: &headers,
                 body: body.clone(),
                 credentials,
+                trace: ex.trace,
             },
             phases,
         )
@@ -161,6 +165,7 @@ struct Hop<'h> {
     body: Bytes,
     /// Whether the URL's own credentials apply (not after a redirect to another origin).
     credentials: bool,
+    trace: Option<&'h TraceParent>,
 }
 
 /// One request and response, without redirects.
@@ -345,6 +350,7 @@ async fn one_native(
             body: &hop.body,
             credentials: hop.credentials,
             cookie,
+            trace: hop.trace,
         };
         match native.exchange(&outgoing).await {
             Ok(reply) => break reply,
@@ -453,6 +459,11 @@ fn build(hop: &Hop<'_>, cookie: Option<&HeaderValue>, h2: bool) -> hyper::Reques
         && !h.contains_key(header::COOKIE)
     {
         h.insert(header::COOKIE, c.clone());
+    }
+    if let Some(t) = hop.trace
+        && let Ok(value) = HeaderValue::from_bytes(&t.value())
+    {
+        h.insert(TRACEPARENT, value);
     }
     request
 }

@@ -3,8 +3,8 @@
 //! between them.
 //!
 //! Per request: the head is encoded into the connection's own write buffer (its request line and
-//! `Host` come ready-made from the parsed URL; user headers, `Accept`, credentials, the cookie and
-//! `Content-Length` are appended) and sent with one write; the response is read into the
+//! `Host` come ready-made from the parsed URL; user headers, `Accept`, credentials, the cookie,
+//! the `traceparent` and `Content-Length` are appended) and sent with one write; the response is read into the
 //! connection's read buffer and parsed in place (`parse.rs`). A response's head and a body framed
 //! by `Content-Length` are split off that buffer without copying, so a response allocates nothing
 //! in steady state, and its headers become a `HeaderMap` only if the test asks for them. Nothing
@@ -16,6 +16,7 @@ use super::parse::{self, Chunked, Framing, Malformed};
 use super::stream::Stream;
 use crate::http::response::BODY_LIMIT;
 use crate::http::target::Target;
+use crate::http::trace_context::TraceParent;
 use crate::metrics::RequestClass;
 use bytes::{Buf, Bytes, BytesMut};
 use reqwest::Method;
@@ -86,6 +87,8 @@ pub(crate) struct Outgoing<'r> {
     /// The URL's own credentials apply (not after a redirect to another origin).
     pub(crate) credentials: bool,
     pub(crate) cookie: Option<&'r HeaderValue>,
+    /// The `traceparent` to add (written into the buffer, not allocated).
+    pub(crate) trace: Option<&'r TraceParent>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Native<S> {
@@ -387,6 +390,9 @@ pub(crate) fn encode(out: &mut Vec<u8>, r: &Outgoing<'_>) {
     if !cookie && let Some(c) = r.cookie {
         line(out, b"cookie", c.as_bytes());
     }
+    if let Some(t) = r.trace {
+        line(out, b"traceparent", &t.value());
+    }
     if !length
         && (!r.body.is_empty() || matches!(*r.method, Method::POST | Method::PUT | Method::PATCH))
     {
@@ -426,6 +432,7 @@ mod tests {
                 body: &body,
                 credentials: true,
                 cookie: None,
+                trace: None,
             },
         );
         String::from_utf8(out).unwrap()
@@ -464,5 +471,37 @@ mod tests {
             b"",
         );
         assert!(own.contains("authorization: Bearer t\r\n") && !own.contains("Basic"));
+    }
+
+    #[test]
+    fn the_traceparent_is_written_into_the_buffer_without_growing_it() {
+        use loadtest_report::exemplar::{SpanId, TraceId};
+        let target = Target::parse("http://h.test/x").unwrap();
+        let trace = TraceParent {
+            trace_id: TraceId([0x11; 16]),
+            span_id: SpanId([0x22; 8]),
+            sampled: true,
+        };
+        let (map, body) = (HeaderMap::new(), Bytes::new());
+        let outgoing = Outgoing {
+            method: &Method::GET,
+            target: &target,
+            headers: &map,
+            body: &body,
+            credentials: true,
+            cookie: None,
+            trace: Some(&trace),
+        };
+        let mut out = Vec::new();
+        encode(&mut out, &outgoing);
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "GET /x HTTP/1.1\r\nhost: h.test\r\naccept: */*\r\n\
+             traceparent: 00-11111111111111111111111111111111-2222222222222222-01\r\n\r\n"
+        );
+        // The next request reuses the buffer: the same capacity, no new allocation.
+        let (capacity, pointer) = (out.capacity(), out.as_ptr());
+        encode(&mut out, &outgoing);
+        assert_eq!((out.capacity(), out.as_ptr()), (capacity, pointer));
     }
 }
