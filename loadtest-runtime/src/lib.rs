@@ -50,7 +50,7 @@ mod registry;
 mod run;
 
 pub use loadtest_grammar as grammar;
-pub use loadtest_report::{live, protocol, redact, report, verdict};
+pub use loadtest_report::{exemplar, live, protocol, redact, report, verdict};
 
 pub use ctx::Ctx;
 pub use errors::RuntimeError;

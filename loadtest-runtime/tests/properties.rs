@@ -1003,6 +1003,8 @@ fn check_value_accepts_what_the_parsers_accept() {
                 "rate" | "rate_limit" | "min_capacity" => grammar::parse_rate(one).map(drop),
                 "on_saturation" => grammar::parse_saturation(one).map(drop),
                 "client" => grammar::parse_client(one).map(drop),
+                "trace" => grammar::parse_trace(one).map(drop),
+                "trace_sample" => grammar::parse_fraction(one).map(drop),
                 "local_addresses" => grammar::parse_local_addresses(&refs).map(drop),
                 "duration" | "timeout" | "iteration_timeout" => {
                     grammar::parse_duration(one).map(drop)
@@ -1673,6 +1675,26 @@ fn any_config(rng: &mut Rng) -> ConfigSummary {
     }
 }
 
+/// Up to seven offered (at most five kept), with or without trace ids, statuses and shards.
+fn any_exemplars(rng: &mut Rng) -> loadtest_runtime::exemplar::Exemplars {
+    use loadtest_runtime::exemplar::{Exemplar, Exemplars, SpanId, TraceId};
+    let mut out = Exemplars::default();
+    for _ in 0..rng.usize(..8) {
+        let latency_us = any_u64(rng);
+        let e = Exemplar {
+            trace_id: rng.bool().then(|| TraceId(rng.u128(1..).to_be_bytes())),
+            span_id: rng.bool().then(|| SpanId(rng.u64(1..).to_be_bytes())),
+            sampled: rng.bool(),
+            started_at_unix: rng.f64() * 2e9,
+            latency_us,
+            status: rng.bool().then(|| rng.u16(100..600)),
+            shard: rng.bool().then(|| rng.u32(1..100)),
+        };
+        out.offer(latency_us, || e);
+    }
+    out
+}
+
 fn any_hist(rng: &mut Rng) -> loadtest_runtime::report::Histogram {
     let mut h = hdr::new_hist();
     for _ in 0..rng.usize(..20) {
@@ -1735,6 +1757,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
                     bytes_sent: any_u64(rng),
                     bytes_received: any_u64(rng),
                     latency: any_hist(rng),
+                    exemplars: any_exemplars(rng),
                 };
                 (any_string(rng), m)
             })
@@ -1920,6 +1943,7 @@ fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
                     bytes_sent: any_u64(rng),
                     bytes_received: any_u64(rng),
                     latency: any_buckets(rng),
+                    exemplars: any_exemplars(rng),
                 };
                 (any_string(rng), r)
             })

@@ -223,7 +223,7 @@ fn this_version_writes_compressed_histograms_everywhere() {
         "an uncompressed histogram was written"
     );
     let r = synthetic::report();
-    assert_eq!(r.schema_version, 2);
+    assert_eq!(r.schema_version, loadtest_report::report::SCHEMA_VERSION);
     let series_hists: usize = r
         .tests
         .iter()
@@ -372,7 +372,7 @@ fn broken_reports_are_rejected() {
     assert_rejected(&v, "a capitalized test status", |r| {
         r["tests"][2]["status"] = json!("Errored")
     });
-    assert_rejected(&v, "schema version 3", |r| r["schema_version"] = json!(3));
+    assert_rejected(&v, "schema version 4", |r| r["schema_version"] = json!(4));
     assert_rejected(&v, "schema version 0", |r| r["schema_version"] = json!(0));
     assert_rejected(&v, "a per-second histogram that is not base64", |r| {
         r["tests"][0]["result"]["series"][0]["iteration_latency"] = json!("HISTF?")
@@ -573,5 +573,74 @@ fn capacity_searches_match_the_schema_and_read_back() {
     assert!(
         !validator.is_valid(&bad),
         "a search without its bracket was accepted"
+    );
+}
+
+/// A report with exemplars (schema version 3): the slowest requests of a name, with their trace
+/// ids, match the schema and read back; a malformed trace id or too many are refused; and a
+/// version-2 report, which has none, still matches and reads.
+#[test]
+fn exemplars_match_the_schema_and_read_back() {
+    use loadtest_report::exemplar::{Exemplar, SpanId, TraceId};
+    let _g = crate::support::concurrent(&[]);
+    let mut r = synthetic::report();
+    let result = r
+        .tests
+        .iter_mut()
+        .find_map(|t| t.result.as_mut().filter(|x| !x.request_names.is_empty()))
+        .expect("a result with request names");
+    let metrics = result.request_names.values_mut().next().unwrap();
+    for (i, latency_us) in [900_000u64, 700_000].into_iter().enumerate() {
+        metrics.exemplars.offer(latency_us, || Exemplar {
+            trace_id: Some(TraceId([i as u8 + 1; 16])),
+            span_id: Some(SpanId([0xab; 8])),
+            sampled: i == 0,
+            started_at_unix: 1.7e9,
+            latency_us,
+            status: (i == 0).then_some(200),
+            shard: Some(2),
+        });
+    }
+    let v = serde_json::to_value(&r).unwrap();
+    let validator = validator();
+    let errs = errors(&validator, &v);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let back: RunReport = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(back, r);
+    let (i, name) = r
+        .tests
+        .iter()
+        .enumerate()
+        .find_map(|(i, t)| {
+            let names = &t.result.as_ref()?.request_names;
+            let (name, _) = names.iter().find(|(_, n)| !n.exemplars.is_empty())?;
+            Some((i, name.clone()))
+        })
+        .unwrap();
+    let rejected = |what: &str, mutate: &dyn Fn(&mut Value)| {
+        let mut instance = v.clone();
+        mutate(&mut instance["tests"][i]["result"]["request_names"][&name]["exemplars"]);
+        assert!(!validator.is_valid(&instance), "the schema accepted {what}");
+    };
+    rejected("a trace id in capitals", &|e| {
+        e[0]["trace_id"] = json!("0101010101010101010101010101010A")
+    });
+    rejected("a short span id", &|e| e[0]["span_id"] = json!("abab"));
+    rejected("six exemplars", &|e| *e = json!(vec![e[0].clone(); 6]));
+    rejected("an exemplar without a latency", &|e| {
+        drop(object(&mut e[0]).remove("latency_us"))
+    });
+    // As schema version 2 wrote it: no exemplars anywhere.
+    let mut older = report_json();
+    older["schema_version"] = json!(2);
+    assert!(!older.to_string().contains("exemplars"));
+    let errs = errors(&validator, &older);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let back: RunReport = serde_json::from_value(older).expect("a version-2 report reads");
+    assert!(
+        back.tests
+            .iter()
+            .filter_map(|t| t.result.as_ref())
+            .all(|t| { t.request_names.values().all(|n| n.exemplars.is_empty()) })
     );
 }
