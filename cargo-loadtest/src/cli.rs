@@ -293,6 +293,10 @@ pub struct ReportArgs {
     /// curves overlaid on the report's.
     #[arg(long, value_name = "BASELINE")]
     pub baseline: Option<String>,
+    /// A trace viewer's URL with {trace_id} where a trace id goes: the page links each slowest
+    /// request's trace id through it.
+    #[arg(long, value_name = "TEMPLATE", value_parser = crate::output::trace_url::TraceUrl::parse)]
+    pub trace_url: Option<crate::output::trace_url::TraceUrl>,
     /// Path to Cargo.toml (to find the target directory that holds named baselines).
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
@@ -492,6 +496,11 @@ pub struct OutputArgs {
     /// TARGET_DIR/loadtest/report.html).
     #[arg(long, value_name = "PATH")]
     pub html: Option<PathBuf>,
+    /// A trace viewer's URL with {trace_id} where a trace id goes, e.g.
+    /// 'https://tempo.example/trace/{trace_id}': the HTML and Markdown reports link each slowest
+    /// request's trace id through it.
+    #[arg(long, value_name = "TEMPLATE", value_parser = crate::output::trace_url::TraceUrl::parse)]
+    pub trace_url: Option<crate::output::trace_url::TraceUrl>,
 }
 
 /// Options of a run.
@@ -535,6 +544,14 @@ pub struct RunArgs {
     /// (the `min_capacity` option).
     #[arg(long, value_name = "RATE")]
     pub min_capacity: Option<String>,
+    /// W3C trace context on requests: on (the default: a traceparent per request, a trace per
+    /// iteration), propagate (ids only, never sampled) or off (the `trace` option).
+    #[arg(long, value_name = "MODE")]
+    pub trace: Option<String>,
+    /// The share of iterations whose traceparent is sampled, 0 to 1 or a percentage, e.g. 0.1
+    /// or 10% (the `trace_sample` option; default 1).
+    #[arg(long, value_name = "FRACTION")]
+    pub trace_sample: Option<String>,
     /// Print only the summary and errors.
     #[arg(short, long)]
     pub quiet: bool,

@@ -4,6 +4,7 @@
 //! [`state`] holds what is shown, [`exposition`] encodes it with `prometheus-client`, [`server`]
 //! answers scrapers. The reporter that feeds it is `crate::reporter::MetricsEndpoint`.
 
+mod exemplars;
 pub(crate) mod exposition;
 pub(crate) mod server;
 pub(crate) mod state;

@@ -10,6 +10,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod summary;
+pub mod trace_url;
 
 use crate::cli::OutputArgs;
 use crate::errors::CliError;
@@ -32,6 +33,8 @@ pub struct ReportPaths {
     pub hlog: Option<PathBuf>,
     /// The HTML report.
     pub html: PathBuf,
+    /// Where the reports link exemplars' trace ids (`--trace-url`), when given.
+    pub trace_url: Option<trace_url::TraceUrl>,
 }
 
 impl ReportPaths {
@@ -49,6 +52,7 @@ impl ReportPaths {
             csv: flags.csv.clone(),
             hlog: flags.hlog.clone(),
             html: or(&flags.html, "report.html"),
+            trace_url: flags.trace_url.clone(),
         }
     }
 

@@ -42,6 +42,7 @@ pub(crate) fn report(args: &ReportArgs) -> Result<i32, CliError> {
     reporters.register(HtmlFile {
         path: args.html.clone(),
         baseline: old,
+        trace_url: args.trace_url.clone(),
     });
     reporters.emit(&Event::RunFinished(&report))?;
     eprintln!("       Wrote {}", args.html.display());

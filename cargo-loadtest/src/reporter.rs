@@ -107,10 +107,12 @@ impl Reporters {
             .register(MarkdownFile {
                 path: paths.markdown.clone(),
                 step_summary: true,
+                trace_url: paths.trace_url.clone(),
             })
             .register(HtmlFile {
                 path: paths.html.clone(),
                 baseline,
+                trace_url: paths.trace_url.clone(),
             });
         if let Some(bmf) = &paths.bmf {
             reporters.register(BmfFile(bmf.clone()));

@@ -103,6 +103,8 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
         ("--retries", "retries", &args.retries),
         ("--client", "client", &args.client),
         ("--min-capacity", "min_capacity", &args.min_capacity),
+        ("--trace", "trace", &args.trace),
+        ("--trace-sample", "trace_sample", &args.trace_sample),
     ];
     for (flag, option, value) in flags {
         if let Some(v) = value {
@@ -126,5 +128,27 @@ mod tests {
         };
         let e = cli_layer(&args).unwrap_err().to_string();
         assert!(e.starts_with("--rate: invalid rate \"fast\""), "{e}");
+        let args = RunArgs {
+            trace_sample: Some("1.5".into()),
+            ..RunArgs::default()
+        };
+        let e = cli_layer(&args).unwrap_err();
+        assert!(matches!(e, CliError::Usage(_)));
+        let e = e.to_string();
+        assert!(
+            e.starts_with("--trace-sample: ")
+                && e.contains("\"1.5\"")
+                && e.contains("fraction from 0 to 1"),
+            "{e}"
+        );
+        let args = RunArgs {
+            trace: Some("maybe".into()),
+            ..RunArgs::default()
+        };
+        let e = cli_layer(&args).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--trace: ") && e.contains("\"propagate\""),
+            "{e}"
+        );
     }
 }

@@ -68,6 +68,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
         reporters.register(MarkdownFile {
             path: p.clone(),
             step_summary: false,
+            trace_url: None,
         });
     }
     if let Some(p) = &args.bmf {

@@ -341,12 +341,14 @@ pub(crate) fn registry(state: Arc<Mutex<LiveState>>, shard: String) -> Registry 
     registry
 }
 
-/// The page in the OpenMetrics text format.
-pub(crate) fn render(registry: &Registry) -> String {
+/// The page in the OpenMetrics text format, the request latency buckets with their exemplars
+/// (see [`super::exemplars`]).
+pub(crate) fn render(registry: &Registry, state: &Mutex<LiveState>) -> String {
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, registry)
         .expect("writing into a String cannot fail");
-    out
+    let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+    super::exemplars::annotate(&out, &state)
 }
 
 /// The same page in Prometheus's older text format (0.0.4), for clients that do not ask for
@@ -378,7 +380,8 @@ pub(crate) fn to_text_format(openmetrics: &str) -> String {
             out.push_str(&format!("# TYPE {name} {kind}\n"));
             continue;
         }
-        out.push_str(line);
+        // The older format has no exemplars.
+        out.push_str(super::exemplars::without_exemplar(line));
         out.push('\n');
     }
     out
@@ -405,7 +408,7 @@ mod tests {
                 ..Progress::default()
             });
         }
-        let page = render(&registry(state, "0/1".into()));
+        let page = render(&registry(state.clone(), "0/1".into()), &state);
         assert!(
             page.contains("# TYPE loadtest_iterations counter\n"),
             "{page}"

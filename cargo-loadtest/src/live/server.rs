@@ -168,7 +168,7 @@ fn answer(
     let (status, content_type, body) = match (method, path) {
         ("GET" | "HEAD", "/metrics") => {
             let version = state.lock().unwrap_or_else(PoisonError::into_inner).version;
-            let body = exposition::render(registry);
+            let body = exposition::render(registry, state);
             let mut s = scrapes.lock().unwrap_or_else(PoisonError::into_inner);
             s.times.push(Instant::now());
             if s.times.len() > 8 {

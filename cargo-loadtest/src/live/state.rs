@@ -124,6 +124,7 @@ impl LiveState {
                 if let Ok(h) = hdr::decode(&m.latency.hdr_v2_base64) {
                     e.latency.add_hist(&h);
                 }
+                e.exemplars.merge(&m.exemplars);
             }
             d.requests = requests;
             t.dropped = r.iterations.dropped;
@@ -157,6 +158,7 @@ fn bound_names(live: &LiveDetail) -> LiveDetail {
         e.bytes_sent += r.bytes_sent;
         e.bytes_received += r.bytes_received;
         e.latency.add(&r.latency);
+        e.exemplars.merge(&r.exemplars);
     }
     d.requests = requests;
     d

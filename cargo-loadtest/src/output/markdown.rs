@@ -1,6 +1,7 @@
 //! The Markdown report for pull requests (and `$GITHUB_STEP_SUMMARY`).
 
 use super::summary::{HEADER, row, status_word};
+use super::trace_url::TraceUrl;
 use loadtest_report::report::{RunReport, RunStatus, human_us};
 
 /// Escapes text for a Markdown table cell.
@@ -18,6 +19,11 @@ fn code(s: &str) -> String {
 
 /// Renders the report as Markdown.
 pub fn render(report: &RunReport) -> String {
+    render_with_traces(report, None)
+}
+
+/// Renders the report as Markdown, the slowest requests' trace ids linked through `trace_url`.
+pub fn render_with_traces(report: &RunReport, trace_url: Option<&TraceUrl>) -> String {
     let verdict = match report.status {
         RunStatus::Passed => "passed",
         RunStatus::Failed => "FAILED",
@@ -137,8 +143,44 @@ pub fn render(report: &RunReport) -> String {
             md.push_str(&format!("| {} |\n", cells.join(" | ")));
         }
     }
+    slowest_requests(&mut md, report, trace_url);
     md.push('\n');
     md
+}
+
+/// Per test, its request names' exemplars (slowest first) in a folded table.
+fn slowest_requests(md: &mut String, report: &RunReport, trace_url: Option<&TraceUrl>) {
+    for t in &report.tests {
+        let Some(r) = &t.result else { continue };
+        if r.request_names.values().all(|n| n.exemplars.is_empty()) {
+            continue;
+        }
+        md.push_str(&format!(
+            "\n<details><summary>Slowest requests of {}::{}</summary>\n\n| request | latency | status | shard | trace id |\n|---|---|---|---|---|\n",
+            t.target,
+            cell(&t.name)
+        ));
+        for (name, m) in &r.request_names {
+            for e in m.exemplars.as_slice() {
+                let trace = match (e.trace_id, trace_url) {
+                    (Some(id), Some(url)) => {
+                        format!("[`{id}`]({})", url.link(&id).replace(' ', "%20"))
+                    }
+                    (Some(id), None) => format!("`{id}`"),
+                    (None, _) => "-".into(),
+                };
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    cell(name),
+                    human_us(e.latency_us as f64),
+                    e.status.map_or("-".into(), |s| s.to_string()),
+                    e.shard.map_or("-".into(), |s| s.to_string()),
+                    cell(&trace)
+                ));
+            }
+        }
+        md.push_str("\n</details>\n");
+    }
 }
 
 /// `compared with ...` as a heading: `Compared with ...`.
@@ -147,4 +189,56 @@ fn capitalised(s: &str) -> String {
     chars
         .next()
         .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+#[cfg(test)]
+mod exemplar_tests {
+    use super::*;
+    use loadtest_report::exemplar::{Exemplar, TraceId};
+    use loadtest_report::report::{RequestMetrics, TestReport, TestResult, TestStatus};
+
+    #[test]
+    fn the_slowest_requests_are_listed_with_linked_trace_ids() {
+        let mut m = RequestMetrics::default();
+        m.exemplars.offer(812_000, || Exemplar {
+            trace_id: Some(TraceId([0xa1; 16])),
+            span_id: None,
+            sampled: true,
+            started_at_unix: 1.7e9,
+            latency_us: 812_000,
+            status: None,
+            shard: None,
+        });
+        let mut result = TestResult::default();
+        result.request_names.insert("GET /a|b".into(), m);
+        let mut report: RunReport = serde_json::from_str(
+            r#"{"schema_version":3,"run":{"tool_version":"0","started_at_unix":0,"duration_s":1,"git_commit":null,"host":"h","cpus":1,"command_line":[]},"status":"passed","exit_code":0,"tests":[]}"#,
+        )
+        .unwrap();
+        report.tests.push(TestReport {
+            package: "p".into(),
+            target: "api".into(),
+            name: "home".into(),
+            status: TestStatus::Passed,
+            failures: Vec::new(),
+            result: Some(result),
+            error: None,
+            comparison: None,
+            capacity: None,
+        });
+        let id = "a1".repeat(16);
+        let url = TraceUrl::parse("https://tempo.test/t/{trace_id}").unwrap();
+        let md = render_with_traces(&report, Some(&url));
+        assert!(
+            md.contains("<summary>Slowest requests of api::home</summary>"),
+            "{md}"
+        );
+        assert!(
+            md.contains(&format!(
+                "| GET /a\\|b | 812.0ms | - | - | [`{id}`](https://tempo.test/t/{id}) |"
+            )),
+            "{md}"
+        );
+        assert!(render(&report).contains(&format!("| `{id}` |")));
+    }
 }

@@ -14,12 +14,15 @@ pub(crate) struct HtmlFile {
     pub(crate) path: PathBuf,
     /// The baseline the run was compared with, for its curves overlaid on the run's.
     pub(crate) baseline: Option<RunReport>,
+    /// Where exemplars' trace ids link to (`--trace-url`).
+    pub(crate) trace_url: Option<crate::output::trace_url::TraceUrl>,
 }
 
 impl Reporter for HtmlFile {
     fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
         if let Event::RunFinished(report) = event {
-            let page = html::render(report, self.baseline.as_ref());
+            let page =
+                html::render_with_traces(report, self.baseline.as_ref(), self.trace_url.as_ref());
             atomic::write(&self.path, page.as_bytes())?;
         }
         Ok(())

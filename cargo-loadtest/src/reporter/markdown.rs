@@ -13,6 +13,8 @@ pub(crate) struct MarkdownFile {
     pub(crate) path: PathBuf,
     /// Also append it to `$GITHUB_STEP_SUMMARY` (runs do; `compare` does not).
     pub(crate) step_summary: bool,
+    /// Where exemplars' trace ids link to (`--trace-url`).
+    pub(crate) trace_url: Option<crate::output::trace_url::TraceUrl>,
 }
 
 impl Reporter for MarkdownFile {
@@ -20,7 +22,7 @@ impl Reporter for MarkdownFile {
         let Event::RunFinished(report) = event else {
             return Ok(());
         };
-        let md = markdown::render(report);
+        let md = markdown::render_with_traces(report, self.trace_url.as_ref());
         atomic::write(&self.path, md.as_bytes())?;
         let summary = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty());
         if let (true, Some(summary)) = (self.step_summary, summary) {

@@ -64,6 +64,15 @@ pre { white-space: pre-wrap; background: #f6f6f6; padding: 8px; font-size: 12px;
 /// Renders the whole page. `baseline` is the report the run was compared with, when known:
 /// its curves are drawn under the run's (the verdicts come from the report's comparisons).
 pub fn render(report: &RunReport, baseline: Option<&RunReport>) -> String {
+    render_with_traces(report, baseline, None)
+}
+
+/// Renders the whole page, the slowest requests' trace ids linked through `trace_url`.
+pub fn render_with_traces(
+    report: &RunReport,
+    baseline: Option<&RunReport>,
+    trace_url: Option<&crate::output::trace_url::TraceUrl>,
+) -> String {
     let mut s = String::with_capacity(64 * 1024);
     let status = run_status(report.status);
     let _ = write!(
@@ -84,6 +93,7 @@ pub fn render(report: &RunReport, baseline: Option<&RunReport>) -> String {
         let old = baseline.and_then(|b| find_test(b, t));
         test_section(&mut s, i, t, old);
     }
+    super::exemplars::section(&mut s, report, trace_url);
     s.push_str("</body>\n</html>\n");
     s
 }
@@ -704,12 +714,23 @@ fn utc(unix: f64) -> String {
     )
 }
 
+/// A Unix time to the millisecond, `2026-12-02 02:30:00.125 UTC`.
+pub(super) fn utc_ms(unix: f64) -> String {
+    if !unix.is_finite() || unix < 0.0 {
+        return "-".into();
+    }
+    let whole = utc(unix.floor());
+    let ms = ((unix - unix.floor()) * 1000.0).floor() as u32;
+    whole.replace(" UTC", &format!(".{ms:03} UTC"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn dates_are_utc() {
+        assert_eq!(utc_ms(1_796_178_645.125), "2026-12-02 02:30:45.125 UTC");
         assert_eq!(utc(0.0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(951_782_400.0), "2000-02-29 00:00:00 UTC");
         assert_eq!(utc(1_796_178_645.5), "2026-12-02 02:30:45 UTC");
