@@ -19,7 +19,7 @@ use support::scrape::{Scraper, free_port, http_get, samples, sum};
 use support::{Fixture, Server, serial, text};
 
 /// A tool from the PATH; `None` (the test is skipped) when it is missing, except under CI.
-fn tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(name))
@@ -36,7 +36,7 @@ fn tool(name: &str) -> Option<PathBuf> {
 }
 
 /// Percent-encodes a query parameter.
-fn encode(q: &str) -> String {
+pub(crate) fn encode(q: &str) -> String {
     q.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -235,9 +235,9 @@ fn the_metrics_endpoint_agrees_with_the_report_and_serves_every_dashboard_name()
 }
 
 /// Prometheus on loopback with its own configuration, storage and port; killed when dropped.
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -250,6 +250,11 @@ impl Drop for Prometheus {
 
 impl Prometheus {
     fn start(binary: &Path, target_port: u16) -> Prometheus {
+        Prometheus::start_with(binary, target_port, &[])
+    }
+
+    /// Started with extra flags (`--enable-feature=exemplar-storage`).
+    pub(crate) fn start_with(binary: &Path, target_port: u16, flags: &[&str]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         std::fs::write(
@@ -268,6 +273,7 @@ impl Prometheus {
                 dir.path().join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -292,7 +298,7 @@ impl Prometheus {
 
     /// Waits until Prometheus has tried to scrape its target once (it hands new targets to its
     /// scrape loops only every few seconds): from then on it scrapes every second.
-    fn wait_for_scrape_loop(&self) {
+    pub(crate) fn wait_for_scrape_loop(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some((200, body)) = http_get(self.port, "/api/v1/targets") {
@@ -317,7 +323,7 @@ impl Prometheus {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
