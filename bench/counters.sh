@@ -4,6 +4,7 @@
 #
 #   CLIENTS="native hyper" N=2000 bash bench/counters.sh     # the defaults
 #   PEERS=1 bash bench/counters.sh     # also system calls and CPU per request beside oha
+#   CLIENTS=native OPTIONS="trace=off" bash bench/counters.sh   # test options added to every run
 #
 # 1. Instructions per request of the harness alone: the bench harness (bench/peers-loadtest) runs
 #    under `valgrind --tool=callgrind`, driven through `--loadtest-protocol` as cargo loadtest
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-native hyper}
 N=${N:-2000}
 PEERS=${PEERS:-0}
+OPTIONS=${OPTIONS:-}
 command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq valgrind; }
 command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace; }
 source bench/nginx.sh
@@ -46,7 +48,7 @@ for client in $CLIENTS; do
     reqs=()
     for budget in "$N" "$((2 * N))"; do
       log="$work/cg-$client-$test-$budget.log"
-      EVENT_OUT="$work/ev-$client-$test-$budget.json" drive "$test" "iterations=$budget" "client=$client" "$@" -- \
+      EVENT_OUT="$work/ev-$client-$test-$budget.json" drive "$test" "iterations=$budget" "client=$client" "$@" $OPTIONS -- \
         valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$log" >/dev/null
       counts+=("$(collected "$log")")
       read -r total ok < <(requests "$work/ev-$client-$test-$budget.json")

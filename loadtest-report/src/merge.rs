@@ -1126,4 +1126,73 @@ mod tests {
         assert!(matches!(e, MergeError::Compare(_)), "{e:?}");
         assert_eq!(e.to_string(), "no baseline test");
     }
+
+    /// The merge keeps each request name's slowest requests over all shards, each with the
+    /// shard that sent it (a merged report's exemplars keep theirs when it is merged again).
+    #[test]
+    fn exemplars_merge_to_the_slowest_over_all_shards() {
+        use crate::exemplar::{Exemplar, TraceId};
+        let result = |latencies: &[u64], id: u8, shard: Option<u32>| {
+            let mut m = RequestMetrics::default();
+            let mut h = hdr::new_hist();
+            for &us in latencies {
+                hdr::record(&mut h, us);
+                m.exemplars.offer(us, || Exemplar {
+                    trace_id: Some(TraceId([id; 16])),
+                    span_id: None,
+                    sampled: true,
+                    started_at_unix: 1.0,
+                    latency_us: us,
+                    status: Some(200),
+                    shard,
+                });
+            }
+            m.count = latencies.len() as u64;
+            m.latency = hdr::to_report(&h);
+            let mut r = TestResult {
+                iteration_latency: hdr::to_report(&h),
+                ..TestResult::default()
+            };
+            r.request_names.insert("x".into(), m);
+            r
+        };
+        let one = result(&[5, 900, 40, 300], 1, None);
+        let two = result(&[800, 2, 700, 50, 600, 1], 2, None);
+        // From a merge of shards 3 and 4 before: its exemplars say which shard sent them.
+        let three = result(&[850], 3, Some(4));
+        let parts = [
+            ShardResult {
+                shard: 1,
+                host: "a",
+                result: &one,
+            },
+            ShardResult {
+                shard: 2,
+                host: "b",
+                result: &two,
+            },
+            ShardResult {
+                shard: 3,
+                host: "c",
+                result: &three,
+            },
+        ];
+        let merged = merge_results(&parts, &[]).unwrap();
+        let kept: Vec<(u64, Option<u32>, TraceId)> = merged.request_names["x"]
+            .exemplars
+            .as_slice()
+            .iter()
+            .map(|e| (e.latency_us, e.shard, e.trace_id.unwrap()))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                (900, Some(1), TraceId([1; 16])),
+                (850, Some(4), TraceId([3; 16])),
+                (800, Some(2), TraceId([2; 16])),
+                (700, Some(2), TraceId([2; 16])),
+                (600, Some(2), TraceId([2; 16])),
+            ]
+        );
+    }
 }

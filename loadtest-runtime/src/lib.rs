@@ -187,6 +187,16 @@ pub mod prelude {
 /// Source addresses connections are opened from, round-robin (native and hyper transports):
 /// addresses or CIDR blocks, e.g. `["127.0.0.2", "127.0.0.3"]` or `["127.0.0.0/30"]`.
 ///
+/// ## `trace`
+/// W3C trace context on every request: `"on"` (the default: a `traceparent` per request, one
+/// trace id per iteration, a span id per attempt), `"propagate"` (the same ids, the sampled flag
+/// never set) or `"off"` (no trace header). A request with its own `traceparent` header keeps
+/// it. Each request name's slowest requests are reported with their trace ids (exemplars).
+///
+/// ## `trace_sample`
+/// The share of iterations whose `traceparent` has the sampled flag set, from `"0"` to `"1"` or
+/// as a percentage, `"1%"` (default `"1"`: every iteration).
+///
 /// ## `tolerance`
 /// Regression tolerances for the baseline gate, per metric: `["p99=20%", "error_rate=0.5%"]`.
 /// Metrics: `p50`, `p95`, `p99`, `throughput` (relative changes) and `error_rate` (percentage

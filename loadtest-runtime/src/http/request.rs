@@ -79,7 +79,9 @@ impl<'a> Request<'a> {
         self
     }
 
-    /// Adds a header. An invalid name or value fails the request when it is sent.
+    /// Adds a header. An invalid name or value fails the request when it is sent. A
+    /// `traceparent` set here is sent as it is, instead of the runtime's (see the `trace`
+    /// option), and its trace id is the one the request's exemplar carries.
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
         match (
             HeaderName::try_from(name.as_ref()),

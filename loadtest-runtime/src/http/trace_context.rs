@@ -72,15 +72,35 @@ pub(crate) struct TraceParent {
     pub(crate) sampled: bool,
 }
 
+/// The header line as the native encoder writes it: `traceparent: ` value CRLF.
+pub(crate) const TRACEPARENT_LINE_LEN: usize = 13 + TRACEPARENT_LEN + 2;
+
 impl TraceParent {
     /// The header value, `00-{trace id}-{span id}-{01 or 00}`.
     pub(crate) fn value(&self) -> [u8; TRACEPARENT_LEN] {
         let mut out = [b'-'; TRACEPARENT_LEN];
+        self.write_value(&mut out);
+        out
+    }
+
+    /// The whole header line, `traceparent: 00-...-01\r\n`, built on the stack so that the
+    /// encoder appends it with one copy.
+    #[inline]
+    pub(crate) fn line(&self) -> [u8; TRACEPARENT_LINE_LEN] {
+        let mut out = [b'-'; TRACEPARENT_LINE_LEN];
+        out[..13].copy_from_slice(b"traceparent: ");
+        self.write_value(&mut out[13..13 + TRACEPARENT_LEN]);
+        out[TRACEPARENT_LINE_LEN - 2..].copy_from_slice(b"\r\n");
+        out
+    }
+
+    /// Writes the value into `out` (55 bytes, the dashes already there).
+    #[inline]
+    fn write_value(&self, out: &mut [u8]) {
         out[..2].copy_from_slice(b"00");
         write_hex(&self.trace_id.0, &mut out[3..35]);
         write_hex(&self.span_id.0, &mut out[36..52]);
-        out[53..].copy_from_slice(if self.sampled { b"01" } else { b"00" });
-        out
+        out[53..55].copy_from_slice(if self.sampled { b"01" } else { b"00" });
     }
 
     /// Reads a `traceparent` value (any version's first four fields, as the specification asks

@@ -599,4 +599,35 @@ mod tests {
         assert_eq!(s.errors.len(), MAX_ERROR_MESSAGES + 1);
         assert_eq!(s.errors.values().sum::<u64>(), 100);
     }
+
+    #[test]
+    fn the_shards_merge_keeps_each_names_slowest_requests() {
+        let exemplar = |latency_us| Exemplar {
+            trace_id: None,
+            span_id: None,
+            sampled: false,
+            started_at_unix: 1.0,
+            latency_us,
+            status: Some(200),
+            shard: None,
+        };
+        let (mut a, mut b) = (Shard::default(), Shard::default());
+        for us in [10, 70, 20, 90] {
+            a.request_with_exemplar("x", RequestClass::Ok, Some(200), us, 0, 0, || exemplar(us));
+        }
+        for us in [80, 30, 60, 5, 40] {
+            b.request_with_exemplar("x", RequestClass::Ok, Some(200), us, 0, 0, || exemplar(us));
+        }
+        // A request recorded without an exemplar (a bench's) is counted, never kept.
+        b.request("x", RequestClass::Ok, Some(200), 1_000, 0, 0);
+        a.merge(&b);
+        let kept: Vec<u64> = a.requests["x"]
+            .exemplars
+            .as_slice()
+            .iter()
+            .map(|e| e.latency_us)
+            .collect();
+        assert_eq!(kept, vec![90, 80, 70, 60, 40]);
+        assert_eq!(a.requests["x"].count(), 10);
+    }
 }

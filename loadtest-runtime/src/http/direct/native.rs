@@ -391,7 +391,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, r: &Outgoing<'_>) {
         line(out, b"cookie", c.as_bytes());
     }
     if let Some(t) = r.trace {
-        line(out, b"traceparent", &t.value());
+        out.extend_from_slice(&t.line());
     }
     if !length
         && (!r.body.is_empty() || matches!(*r.method, Method::POST | Method::PUT | Method::PATCH))
