@@ -362,7 +362,19 @@ fn hostile_bytes(rng: &mut Rng, valid: &[u8]) -> Vec<u8> {
             // The next version (written by a newer cargo-loadtest) is refused like any unknown
             // one; the older versions it still reads are not hostile.
             let next = (SCHEMA_VERSION + 1).to_string();
-            let v = *pick(rng, &["0", next.as_str(), "99", "-1", "1.0", "\"1\"", "null", "1e3"]);
+            let v = *pick(
+                rng,
+                &[
+                    "0",
+                    next.as_str(),
+                    "99",
+                    "-1",
+                    "1.0",
+                    "\"1\"",
+                    "null",
+                    "1e3",
+                ],
+            );
             let field = format!("\"schema_version\": {SCHEMA_VERSION}");
             let edited = if rng.bool() {
                 text.replacen(&field, &format!("\"schema_version\": {v}"), 1)
