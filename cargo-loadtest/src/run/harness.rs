@@ -389,16 +389,9 @@ mod tests {
 
     fn run_info() -> RunInfo {
         RunInfo {
-            tool_version: "0.1.0".into(),
-            started_at_unix: 0.0,
-            duration_s: 0.0,
-            git_commit: None,
             host: "here".into(),
             cpus: 1,
-            command_line: Vec::new(),
-            fail_on_saturation: false,
-            shard: None,
-            merge: None,
+            ..RunInfo::default()
         }
     }
 
