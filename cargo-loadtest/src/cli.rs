@@ -543,6 +543,33 @@ pub struct RunArgs {
     /// PORT or :PORT listen on 127.0.0.1, HOST:PORT where given (0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// Watch the run in a browser: serve a live page (the HTML report, updated every second,
+    /// with a Stop control) at http://ADDR/, printed at the start. `--dashboard` alone listens
+    /// on 127.0.0.1 at a free port; `--dashboard=PORT` or `--dashboard=HOST:PORT` where given
+    /// (any other than loopback needs --dashboard-token). At the end the page shows the final
+    /// report.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = crate::live::dashboard::access::DEFAULT_ADDR
+    )]
+    pub dashboard: Option<String>,
+    /// The token every dashboard request must carry (open the page with ?token=TOKEN): at least
+    /// 16 letters, digits, '-', '_', '.' or '~', or `generate` for a random one printed at the
+    /// start; also LOADTEST_DASHBOARD_TOKEN (kept off the command line). Required on an address
+    /// other than loopback. Reports show it as [redacted].
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LOADTEST_DASHBOARD_TOKEN",
+        hide_env_values = true
+    )]
+    pub dashboard_token: Option<String>,
+    /// The dashboard shows the run but cannot stop it (no Stop control).
+    #[arg(long, requires = "dashboard")]
+    pub dashboard_read_only: bool,
     /// Add this run's results to the named baseline (TARGET_DIR/loadtest/baselines/NAME/), which
     /// keeps its newest --keep-runs runs; with 3 or more, comparisons use the spread between them.
     #[arg(long, value_name = "NAME")]
