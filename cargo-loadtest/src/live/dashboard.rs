@@ -67,6 +67,7 @@ pub(crate) mod tests {
         run.test_started(id, &config);
         let mut latency = hdr::new_hist();
         let mut requests: std::collections::BTreeMap<String, LiveRequest> = Default::default();
+        let mut after_one_minute = 0;
         for second in 1..=600u64 {
             for i in 0..500u64 {
                 hdr::record(&mut latency, 800 + (i * 37 + second * 11) % 40_000);
@@ -100,12 +101,15 @@ pub(crate) mod tests {
                     ..LiveDetail::default()
                 })),
             });
+            if second == 60 {
+                after_one_minute = Frame::of(&run, None).document(true).len();
+            }
         }
         let frame = Frame::of(&run, None);
         let page = frame.document(true);
         let event = frame.event();
         eprintln!(
-            "dashboard after 600 s: page {} bytes, one update {} bytes",
+            "dashboard after 600 s: page {} bytes, one update {} bytes (after 60 s: page {after_one_minute} bytes)",
             page.len(),
             event.len()
         );

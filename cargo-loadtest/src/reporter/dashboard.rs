@@ -10,13 +10,31 @@ use loadtest_report::report::RunReport;
 /// Feeds the dashboard.
 pub(crate) struct LiveDashboard {
     /// The listening dashboard (bound before the build).
-    pub(crate) server: DashboardServer,
+    server: DashboardServer,
     /// The run as it stands.
-    pub(crate) run: ProvisionalRun,
+    run: ProvisionalRun,
     /// The baseline whose curves `report.html` draws under the run's, so the page draws them too.
-    pub(crate) baseline: Option<RunReport>,
+    baseline: Option<RunReport>,
     /// Print nothing but errors.
-    pub(crate) quiet: bool,
+    quiet: bool,
+}
+
+impl LiveDashboard {
+    /// Starts showing `run` (no test yet) on `server`.
+    pub(crate) fn new(
+        server: DashboardServer,
+        run: ProvisionalRun,
+        baseline: Option<RunReport>,
+        quiet: bool,
+    ) -> LiveDashboard {
+        server.publish(Frame::of(&run, baseline.as_ref()));
+        LiveDashboard {
+            server,
+            run,
+            baseline,
+            quiet,
+        }
+    }
 }
 
 impl Reporter for LiveDashboard {

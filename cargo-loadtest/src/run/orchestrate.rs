@@ -318,7 +318,11 @@ pub(super) fn run_selected(
 /// answer from here to the end of the invocation.
 pub(super) struct LiveServers {
     metrics: Option<crate::live::MetricsServer>,
-    dashboard: Option<crate::live::dashboard::DashboardServer>,
+    /// The dashboard and the run it shows (no test yet: it is being built).
+    dashboard: Option<(
+        crate::live::dashboard::DashboardServer,
+        crate::live::dashboard::ProvisionalRun,
+    )>,
 }
 
 /// Starts the live servers asked for. Under `--shard K/N` every metrics series carries
@@ -367,7 +371,14 @@ pub(super) fn live_servers(
                 ),
                 (None, _) => eprintln!("   Dashboard at http://{}/", server.addr),
             }
-            Some(server)
+            let run = crate::live::dashboard::ProvisionalRun::new(run_info(
+                None,
+                args,
+                SystemTime::now(),
+                Instant::now(),
+            ));
+            server.publish(crate::live::dashboard::Frame::of(&run, None));
+            Some((server, run))
         }
         None => None,
     };
@@ -390,17 +401,9 @@ pub(super) fn outputs(
             quiet: args.quiet,
             interrupt: interrupt.clone(),
         }),
-        dashboard: live.dashboard.map(|server| LiveDashboard {
-            server,
-            run: crate::live::dashboard::ProvisionalRun::new(run_info(
-                None,
-                args,
-                SystemTime::now(),
-                Instant::now(),
-            )),
-            baseline: baseline.cloned(),
-            quiet: args.quiet,
-        }),
+        dashboard: live
+            .dashboard
+            .map(|(server, run)| LiveDashboard::new(server, run, baseline.cloned(), args.quiet)),
     };
     Reporters::standard(
         paths,

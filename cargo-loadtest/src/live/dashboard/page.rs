@@ -112,7 +112,11 @@ impl Frame {
                 iterations,
             },
             (false, None) => StatusLine {
-                text: "Waiting for the next test...".into(),
+                text: if report.tests.is_empty() {
+                    "Building and starting the tests...".into()
+                } else {
+                    "Starting the next test...".into()
+                },
                 ..StatusLine::default()
             },
         };

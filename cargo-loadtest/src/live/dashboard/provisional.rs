@@ -20,6 +20,11 @@ use loadtest_report::report::{
 use loadtest_report::verdict;
 use std::time::Instant;
 
+/// The most points a running test's series draws: beyond it, neighbouring seconds are drawn
+/// together (counts added, each percentile the highest of theirs), so the page stays about the
+/// same size however long the test runs. The final report draws every second.
+pub(crate) const MAX_LIVE_POINTS: usize = 600;
+
 /// The run so far.
 #[derive(Debug)]
 pub(crate) struct ProvisionalRun {
@@ -405,7 +410,7 @@ fn provisional_result(running: &RunningTest, p: &Progress, cpus: usize) -> TestR
         iteration_latency: hdr::to_report(&hist_of(&live.iteration_latency)),
         requests,
         request_names,
-        series: running.series.clone(),
+        series: thin(&running.series, MAX_LIVE_POINTS),
         generator,
         ..TestResult::default()
     };
@@ -414,6 +419,33 @@ fn provisional_result(running: &RunningTest, p: &Progress, cpus: usize) -> TestR
         verdict::set_thresholds(&mut result, outcomes);
     }
     result
+}
+
+/// `series` in at most `max` points: runs of neighbouring points merged into their last one's
+/// time, their counts added (so rates over the longer interval stay right) and each percentile
+/// the highest of theirs.
+fn thin(series: &[IntervalPoint], max: usize) -> Vec<IntervalPoint> {
+    if series.len() <= max {
+        return series.to_vec();
+    }
+    let per_point = series.len().div_ceil(max);
+    series
+        .chunks(per_point)
+        .map(|run| {
+            let last = &run[run.len() - 1];
+            IntervalPoint {
+                t_s: last.t_s,
+                iterations: run.iter().map(|p| p.iterations).sum(),
+                failed: run.iter().map(|p| p.failed).sum(),
+                requests: run.iter().map(|p| p.requests).sum(),
+                request_errors: run.iter().map(|p| p.request_errors).sum(),
+                p50_us: run.iter().map(|p| p.p50_us).max().unwrap_or(0),
+                p95_us: run.iter().map(|p| p.p95_us).max().unwrap_or(0),
+                p99_us: run.iter().map(|p| p.p99_us).max().unwrap_or(0),
+                ..IntervalPoint::default()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -494,5 +526,28 @@ mod tests {
         // A restart starts the test afresh.
         run.test_started(id, &config);
         assert!(run.view().0.tests[0].result.is_none());
+    }
+
+    #[test]
+    fn a_long_series_is_drawn_in_at_most_600_points_with_its_counts() {
+        let series: Vec<IntervalPoint> = (1..=1801u64)
+            .map(|s| IntervalPoint {
+                t_s: s as f64,
+                iterations: 10,
+                p99_us: s,
+                ..IntervalPoint::default()
+            })
+            .collect();
+        let thinned = thin(&series, MAX_LIVE_POINTS);
+        assert!(thinned.len() <= MAX_LIVE_POINTS, "{}", thinned.len());
+        assert_eq!(thinned.iter().map(|p| p.iterations).sum::<u64>(), 18_010);
+        assert_eq!(
+            thinned.last().map(|p| (p.t_s, p.p99_us)),
+            Some((1801.0, 1801))
+        );
+        assert_eq!(
+            thin(&series[..600], MAX_LIVE_POINTS),
+            series[..600].to_vec()
+        );
     }
 }

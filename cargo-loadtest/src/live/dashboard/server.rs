@@ -227,11 +227,9 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     }
     match (request.method.as_str(), request.path.as_str()) {
         ("GET" | "HEAD", "/") => {
+            // A frame is published as the server starts, so there is always one.
             let frame = shared.board.lock().frame.clone();
-            let page = match frame {
-                Some(f) => f.document(!shared.access.read_only),
-                None => "<!DOCTYPE html>\n<title>cargo loadtest</title>\n<p>The run is starting; reload in a moment.</p>\n".into(),
-            };
+            let page = frame.map_or_else(String::new, |f| f.document(!shared.access.read_only));
             respond(stream, "200 OK", "text/html; charset=utf-8", &page, head)
         }
         ("GET", "/events") => stream_frames(stream, &shared.board),

@@ -222,14 +222,24 @@ fn summary_table(s: &mut String, r: &RunReport, running: &dyn Fn(usize) -> bool)
         s.push_str("</tr>\n");
     }
     s.push_str("</table>\n");
-    let count = |st: TestStatus| r.tests.iter().filter(|t| t.status == st).count();
+    let count = |st: TestStatus| {
+        (r.tests.iter().enumerate())
+            .filter(|(i, t)| t.status == st && !running(*i))
+            .count()
+    };
+    let now_running = (0..r.tests.len()).filter(|i| running(*i)).count();
     let _ = writeln!(
         s,
-        "<p class=\"note\">{} passed; {} failed; {} errored; {} interrupted.</p>",
+        "<p class=\"note\">{} passed; {} failed; {} errored; {} interrupted{}.</p>",
         count(TestStatus::Passed),
         count(TestStatus::Failed),
         count(TestStatus::Errored),
-        count(TestStatus::Interrupted)
+        count(TestStatus::Interrupted),
+        if now_running > 0 {
+            format!("; {now_running} running")
+        } else {
+            String::new()
+        }
     );
 }
 
