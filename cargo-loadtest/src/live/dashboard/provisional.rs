@@ -550,4 +550,42 @@ mod tests {
             series[..600].to_vec()
         );
     }
+
+    #[test]
+    fn a_capacity_search_shows_its_steps_as_they_are_judged() {
+        let mut run = ProvisionalRun::new(crate::live::dashboard::tests::run_info());
+        let id = TestId {
+            package: "shop",
+            target: "api",
+            name: "items",
+        };
+        run.search_started(id, &CapacitySettings::default());
+        for (number, rate) in [(1, 100.0), (2, 200.0)] {
+            run.step_started(rate);
+            run.progress(&Progress {
+                test: "items".into(),
+                elapsed_s: 1.0,
+                iterations: number * 10,
+                ..Progress::default()
+            });
+            let (report, running) = run.view();
+            let r = report.tests[0].result.as_ref().unwrap();
+            assert_eq!(r.config.rate_per_s, Some(rate));
+            assert_eq!(r.series.len(), 1, "each step starts its series afresh");
+            assert_eq!(running, vec![true]);
+            run.step_finished(&CapacityStep {
+                rate_per_s: rate,
+                p99_us: 1_000 * number,
+                ..CapacityStep::default()
+            });
+        }
+        let (report, _) = run.view();
+        let steps = &report.tests[0].capacity.as_ref().unwrap().steps;
+        assert_eq!(
+            steps.iter().map(|s| s.rate_per_s).collect::<Vec<_>>(),
+            vec![100.0, 200.0]
+        );
+        let page = crate::output::html::render_body(&report, None, None);
+        assert!(page.contains("p99 of each step by offered rate"), "{page}");
+    }
 }
