@@ -55,7 +55,7 @@ const SCRIPT: &str = r#"
     stop.addEventListener("click", function () {
       stop.disabled = true;
       stop.textContent = "Stopping...";
-      fetch(withToken("stop"), { method: "POST" }).then(function (r) {
+      fetch(withToken("stop"), { method: "POST", headers: { "X-Loadtest-Stop": "1" } }).then(function (r) {
         if (!r.ok) { stop.textContent = "Stop refused (" + r.status + ")"; }
       });
     });

@@ -8,7 +8,12 @@
 //! - `POST /stop`: ends the run as Ctrl-C does (403 in read-only mode).
 //!
 //! With a token, every request must carry it (`?token=` or `Authorization: Bearer`); without,
-//! 401.
+//! 401. Two guards keep other web pages out of a loopback dashboard (which has no token): a
+//! request must name the dashboard by an address (`Host: 127.0.0.1:PORT`, `[::1]`, `localhost`,
+//! or the address it listens on), never by another domain name (a page of another site whose
+//! name was made to resolve to 127.0.0.1 cannot read it), and `POST /stop` must carry the header
+//! [`STOP_HEADER`], which a page of another origin cannot send without a preflight this server
+//! never grants (403 either way).
 
 use super::access::Access;
 use super::page::Frame;
@@ -32,6 +37,9 @@ const MAX_HEAD: u64 = 16 * 1024;
 /// A comment line sent to an idle stream this often, so proxies keep it open and a gone viewer
 /// is noticed.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The header the page's Stop control sends with `POST /stop`.
+pub(crate) const STOP_HEADER: &str = "X-Loadtest-Stop";
 
 /// The policy the page runs under: its own inline style and script, nothing from elsewhere.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -177,23 +185,53 @@ struct Request {
     method: String,
     path: String,
     token: Option<String>,
+    /// The `Host` header's host, without the port.
+    host: Option<String>,
+    /// The request carries [`STOP_HEADER`].
+    stop_header: bool,
+}
+
+/// The host of a `Host` header value (`127.0.0.1:8080`, `[::1]:8080`, `localhost`).
+fn host_of(value: &str) -> String {
+    let v = value.trim();
+    if let Some(rest) = v.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("").to_string();
+    }
+    v.rsplit_once(':')
+        .map_or(v, |(h, _)| h)
+        .to_ascii_lowercase()
+}
+
+/// Whether `host` names the dashboard by an address or as `localhost`, not by a domain name.
+fn is_address(host: &str, listening: SocketAddr) -> bool {
+    host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+            ip.is_loopback() || ip == listening.ip() || !listening.ip().is_loopback()
+        })
 }
 
 fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
     let mut reader = BufReader::new(stream.try_clone()?).take(MAX_HEAD);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let mut bearer = None;
+    let (mut bearer, mut host, mut stop_header) = (None, None, false);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("authorization")
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("authorization")
             && let Some(t) = value.trim().strip_prefix("Bearer ")
         {
             bearer = Some(t.trim().to_string());
+        } else if name.eq_ignore_ascii_case("host") {
+            host = Some(host_of(value));
+        } else if name.eq_ignore_ascii_case(STOP_HEADER) {
+            stop_header = true;
         }
     }
     let mut parts = request_line.split_whitespace();
@@ -208,6 +246,8 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
         method,
         path: path.to_string(),
         token: bearer.or(from_query),
+        host,
+        stop_header,
     })
 }
 
@@ -225,7 +265,25 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             head,
         );
     }
+    if let Some(host) = &request.host
+        && !is_address(host, shared.access.addr)
+    {
+        return respond(
+            stream,
+            "403 Forbidden",
+            "text/plain; charset=utf-8",
+            "open the dashboard by its address (http://127.0.0.1:PORT/), not by a domain name\n",
+            head,
+        );
+    }
     match (request.method.as_str(), request.path.as_str()) {
+        ("POST", "/stop") if !request.stop_header => respond(
+            stream,
+            "403 Forbidden",
+            "text/plain; charset=utf-8",
+            "POST /stop needs the X-Loadtest-Stop header (the page's Stop control sends it)\n",
+            false,
+        ),
         ("GET" | "HEAD", "/") => {
             // A frame is published as the server starts, so there is always one.
             let frame = shared.board.lock().frame.clone();
@@ -402,7 +460,23 @@ mod tests {
             "the stream ends with the final frame: {streamed}"
         );
         assert!(!interrupt.is_set());
-        let stopped = request(server.addr, "POST /stop HTTP/1.1\r\n\r\n");
+        // Another site's page: a form or a simple fetch cannot add the header.
+        let forged = request(server.addr, "POST /stop HTTP/1.1\r\n\r\n");
+        assert!(forged.starts_with("HTTP/1.1 403"), "{forged}");
+        // A domain name made to resolve to 127.0.0.1 (DNS rebinding).
+        let rebound = request(
+            server.addr,
+            "POST /stop HTTP/1.1\r\nHost: evil.example:80\r\nX-Loadtest-Stop: 1\r\n\r\n",
+        );
+        assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+        assert!(!interrupt.is_set());
+        let stopped = request(
+            server.addr,
+            &format!(
+                "POST /stop HTTP/1.1\r\nHost: {}\r\nX-Loadtest-Stop: 1\r\n\r\n",
+                server.addr
+            ),
+        );
         assert!(stopped.starts_with("HTTP/1.1 202"), "{stopped}");
         assert!(interrupt.is_set());
     }
@@ -432,9 +506,28 @@ mod tests {
         assert!(!page.contains("id=\"stop\""), "read-only: no Stop control");
         let bearer = request(
             server.addr,
-            &format!("POST /stop HTTP/1.1\r\nAuthorization: Bearer {token}\r\n\r\n"),
+            &format!(
+                "POST /stop HTTP/1.1\r\nAuthorization: Bearer {token}\r\nX-Loadtest-Stop: 1\r\n\r\n"
+            ),
         );
         assert!(bearer.starts_with("HTTP/1.1 403"), "{bearer}");
         assert!(!interrupt.is_set());
+    }
+
+    #[test]
+    fn hosts_are_addresses_or_localhost() {
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(host_of("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:8080"), "::1");
+        assert_eq!(host_of("LocalHost"), "localhost");
+        for ok in ["127.0.0.1", "::1", "localhost"] {
+            assert!(is_address(ok, loopback), "{ok}");
+        }
+        for bad in ["evil.example", "127.0.0.1.nip.io", "10.0.0.8"] {
+            assert!(!is_address(bad, loopback), "{bad}");
+        }
+        // Off loopback (with a token) any address of the machine names it.
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(is_address("10.0.0.8", any) && !is_address("evil.example", any));
     }
 }
