@@ -156,7 +156,7 @@ pub(crate) fn run_harness(
                 .collect(),
             base_url: settings.run_base_url(),
             request_series: args.output.hlog.is_some(),
-            live_metrics: args.metrics_listen.is_some(),
+            live_metrics: args.metrics_listen.is_some() || args.dashboard.is_some(),
             shard: launch.shard,
             start_at_unix: launch.start_at_unix,
         };
