@@ -380,6 +380,9 @@ fn provisional_result(running: &RunningTest, p: &Progress, cpus: usize) -> TestR
         requests.bytes_sent += m.bytes_sent;
         requests.bytes_received += m.bytes_received;
     }
+    // The progress event's count and the live detail's classes are read at slightly different
+    // moments: the total is at least what the classes add up to.
+    requests.total = requests.total.max(requests.by_class.values().sum());
     let lag = hist_of(&live.scheduling_lag);
     let mut generator = GeneratorHealth {
         cpu_seconds: live.cpu_seconds,
@@ -476,6 +479,43 @@ mod tests {
         );
         assert!(quantile(&mixed, 0.5) <= 20);
         assert!(quantile(&mixed, 0.999) > 200_000);
+    }
+
+    /// The progress event's request count and the live detail's classes are read at different
+    /// moments; the page once panicked subtracting one from the other (a 20-second e2e run).
+    #[test]
+    fn a_request_count_behind_its_classes_is_raised_to_them() {
+        let mut run = ProvisionalRun::new(crate::live::dashboard::tests::run_info());
+        let id = TestId {
+            package: "shop",
+            target: "api",
+            name: "home",
+        };
+        run.test_started(id, &ConfigSummary::default());
+        let live = LiveDetail {
+            requests: [(
+                "GET /".to_string(),
+                LiveRequest {
+                    by_class: [("ok".to_string(), 7)].into(),
+                    ..LiveRequest::default()
+                },
+            )]
+            .into(),
+            ..LiveDetail::default()
+        };
+        run.progress(&Progress {
+            test: "home".into(),
+            elapsed_s: 1.0,
+            iterations: 5,
+            requests: 5,
+            live: Some(Box::new(live)),
+            ..Progress::default()
+        });
+        let (report, _) = run.view();
+        let r = report.tests[0].result.as_ref().unwrap();
+        assert_eq!(r.requests.total, 7);
+        let row = crate::output::summary::row(&report.tests[0]);
+        assert_eq!((row[4].as_str(), row[5].as_str()), ("7", "0"), "{row:?}");
     }
 
     #[test]
