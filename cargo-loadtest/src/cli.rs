@@ -565,6 +565,34 @@ pub struct RunArgs {
     /// PORT or :PORT listen on 127.0.0.1, HOST:PORT where given (0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// Watch the run in a browser: serve a live page (the HTML report, updated every second,
+    /// with a Stop control) at http://ADDR/, printed at the start. `--dashboard` alone listens
+    /// on 127.0.0.1 at a free port; `--dashboard=PORT` or `--dashboard=HOST:PORT` where given
+    /// (any other than loopback needs --dashboard-token). Its Stop control ends the run as
+    /// Ctrl-C does (exit 130, every report written). At the end the page shows the final report,
+    /// sent to every open page before the run exits (waiting at most 5 s).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = crate::live::dashboard::access::DEFAULT_ADDR
+    )]
+    pub dashboard: Option<String>,
+    /// The token every dashboard request must carry (open the page with ?token=TOKEN): at least
+    /// 16 letters, digits, '-', '_', '.' or '~', or `generate` for a random one printed at the
+    /// start; also LOADTEST_DASHBOARD_TOKEN (kept off the command line). Required on an address
+    /// other than loopback. Reports show it as [redacted].
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LOADTEST_DASHBOARD_TOKEN",
+        hide_env_values = true
+    )]
+    pub dashboard_token: Option<String>,
+    /// The dashboard shows the run but cannot stop it (no Stop control).
+    #[arg(long, requires = "dashboard")]
+    pub dashboard_read_only: bool,
     /// Add this run's results to the named baseline (TARGET_DIR/loadtest/baselines/NAME/), which
     /// keeps its newest --keep-runs runs; with 3 or more, comparisons use the spread between them.
     #[arg(long, value_name = "NAME")]
@@ -749,6 +777,24 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.run.metrics_listen.as_deref(), Some("9464"));
+        // `--dashboard` takes its address only after `=`: a next word is a test filter.
+        let run = |args: &[&str]| {
+            let Cargo::Loadtest(a) =
+                Cargo::try_parse_from(["cargo", "loadtest"].iter().chain(args)).unwrap();
+            a.run
+        };
+        let r = run(&["--dashboard", "home"]);
+        assert_eq!(
+            (r.dashboard.as_deref(), r.filters.as_slice()),
+            (
+                Some(crate::live::dashboard::access::DEFAULT_ADDR),
+                &["home".to_string()][..]
+            )
+        );
+        let r = run(&["--dashboard=0.0.0.0:8080", "--dashboard-read-only"]);
+        assert_eq!(r.dashboard.as_deref(), Some("0.0.0.0:8080"));
+        assert!(r.dashboard_read_only && r.filters.is_empty());
+        assert!(run(&[]).dashboard.is_none());
         assert_eq!(
             a.run.output.html.as_deref(),
             Some(std::path::Path::new("x.html"))

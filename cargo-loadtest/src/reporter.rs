@@ -1,6 +1,7 @@
 //! The reporter seam: the orchestrator emits typed [`Event`]s, and every output is a
 //! [`Reporter`] that consumes them: the terminal display, the JSON, JUnit and Markdown files, the
-//! BMF, CSV and interval log files, the HTML report, the saved baseline, the live metrics endpoint.
+//! BMF, CSV and interval log files, the HTML report, the saved baseline, the live metrics endpoint,
+//! the live dashboard.
 //! `compare` (and any later command that produces a run report)
 //! reuses the same reporters by emitting [`Event::RunFinished`] alone.
 //!
@@ -8,6 +9,7 @@
 //! where the command builds its [`Reporters`].
 
 mod baseline;
+mod dashboard;
 mod files;
 mod html;
 mod markdown;
@@ -15,6 +17,7 @@ mod metrics;
 mod terminal;
 
 pub(crate) use baseline::SaveBaseline;
+pub(crate) use dashboard::LiveDashboard;
 pub(crate) use files::{BmfFile, CsvFiles, IntervalLogs, JsonFile, JunitFile};
 pub(crate) use html::HtmlFile;
 pub(crate) use markdown::MarkdownFile;
@@ -79,6 +82,15 @@ pub(crate) trait Reporter {
     fn report(&mut self, event: &Event<'_>) -> Result<(), CliError>;
 }
 
+/// The live outputs of a run, each when asked for.
+#[derive(Default)]
+pub(crate) struct Live {
+    /// `--metrics-listen`.
+    pub(crate) metrics: Option<MetricsEndpoint>,
+    /// `--dashboard`.
+    pub(crate) dashboard: Option<LiveDashboard>,
+}
+
 /// The registered reporters; each event goes to each of them in registration order.
 #[derive(Default)]
 pub(crate) struct Reporters(Vec<Box<dyn Reporter>>);
@@ -92,11 +104,12 @@ impl Reporters {
 
     /// The outputs of a run or a merge, in the order they receive events: the report files at
     /// `paths` (the HTML page with `baseline`'s curves, when there is one), the live metrics
-    /// endpoint (`metrics`, when one is served), the terminal, then the baseline to save.
+    /// endpoint (`metrics`, when one is served), the dashboard (after the HTML file, so its last
+    /// page is the report just written), the terminal, then the baseline to save.
     pub(crate) fn standard(
         paths: &ReportPaths,
         baseline: Option<RunReport>,
-        metrics: Option<MetricsEndpoint>,
+        live: Live,
         quiet: bool,
         save: Option<SaveBaseline>,
     ) -> Reporters {
@@ -123,8 +136,11 @@ impl Reporters {
         if let Some(dir) = &paths.hlog {
             reporters.register(IntervalLogs(dir.clone()));
         }
-        if let Some(metrics) = metrics {
+        if let Some(metrics) = live.metrics {
             reporters.register(metrics);
+        }
+        if let Some(dashboard) = live.dashboard {
+            reporters.register(dashboard);
         }
         reporters.register(Terminal::new(
             quiet,

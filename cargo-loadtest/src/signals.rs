@@ -1,10 +1,11 @@
-//! SIGINT and SIGTERM: set a flag that the runner checks, so load stops and reports are written.
+//! SIGINT and SIGTERM (and the dashboard's Stop control): set a flag that the runner checks, so
+//! load stops and reports are written.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A flag set by SIGINT or SIGTERM.
-#[derive(Clone)]
+/// A flag set by SIGINT or SIGTERM (or the dashboard's Stop control).
+#[derive(Clone, Default)]
 pub(crate) struct Interrupt(Arc<AtomicBool>);
 
 impl Interrupt {
@@ -19,7 +20,12 @@ impl Interrupt {
         Interrupt(flag)
     }
 
-    /// Whether a signal arrived.
+    /// Stops the run as a signal does: the dashboard's Stop control.
+    pub(crate) fn trigger(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a signal arrived (or the run was stopped from the dashboard).
     pub(crate) fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }

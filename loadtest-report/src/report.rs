@@ -84,7 +84,7 @@ pub struct GateSummary {
 }
 
 /// Where and when a run happened, and how it was asked for.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunInfo {
     /// `cargo-loadtest`'s version.
     pub tool_version: String,

@@ -534,16 +534,11 @@ mod tests {
         }
         .judge(&Policy::default());
         let info = RunInfo {
-            tool_version: "0.1.0".into(),
             started_at_unix,
             duration_s: 6.0,
-            git_commit: None,
             host: "here".into(),
             cpus: 1,
-            command_line: Vec::new(),
-            fail_on_saturation: false,
-            shard: None,
-            merge: None,
+            ..RunInfo::default()
         };
         verdict::run_report(info, vec![test], None, RunEnd::default())
     }

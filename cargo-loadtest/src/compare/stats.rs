@@ -140,11 +140,25 @@ pub fn paired_ratio(pairs: &[(f64, f64)], resamples: usize, seed: u64) -> Option
         .filter(|(o, n)| *o > 0.0 && *n > 0.0)
         .map(|(o, n)| (n / o).ln())
         .collect();
-    paired_mean(&logs, resamples, seed).map(|e| Estimate {
+    paired_mean(&logs, resamples, seed).map(exp)
+}
+
+/// An estimate made on logarithms, back on the scale of ratios.
+fn exp(e: Estimate) -> Estimate {
+    Estimate {
         value: e.value.exp(),
         low: e.low.exp(),
         high: e.high.exp(),
-    })
+    }
+}
+
+/// `centre ± half`.
+fn around(centre: f64, half: f64) -> Estimate {
+    Estimate {
+        value: centre,
+        low: centre - half,
+        high: centre + half,
+    }
 }
 
 /// Paired rounds: the mean of the rounds' differences `new - old` and its interval (as
@@ -187,12 +201,6 @@ pub fn std_dev(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
 }
 
-/// The half-width, in the units of `spread`, of a 95% prediction interval for one more sample
-/// after `k`: Student's t with `k - 1` degrees of freedom times `sqrt(1 + 1/k)`.
-fn prediction_half_width(spread: f64, k: usize) -> f64 {
-    student_t_975(k - 1) * spread * (1.0 + 1.0 / k as f64).sqrt()
-}
-
 /// One new run against a baseline of several runs, each run one sample: the ratio of `new` to
 /// the geometric mean of `runs`, with a 95% prediction interval for one more run of the baseline
 /// (on the logarithms: t with `k - 1` degrees of freedom, times the runs' standard deviation,
@@ -204,17 +212,8 @@ pub fn ratio_to_runs(runs: &[f64], new: f64) -> Option<(Estimate, f64)> {
         return None;
     }
     let logs: Vec<f64> = runs.iter().map(|r| r.ln()).collect();
-    let spread = std_dev(&logs);
-    let d = new.ln() - mean(&logs);
-    let half = prediction_half_width(spread, runs.len());
-    Some((
-        Estimate {
-            value: d.exp(),
-            low: (d - half).exp(),
-            high: (d + half).exp(),
-        },
-        spread,
-    ))
+    let (d, spread) = prediction(&logs, new.ln());
+    Some((exp(d), spread))
 }
 
 /// As [`ratio_to_runs`] for a fraction (the error rate): the difference between `new` and the
@@ -223,17 +222,16 @@ pub fn difference_to_runs(runs: &[f64], new: f64) -> Option<(Estimate, f64)> {
     if runs.len() < 2 {
         return None;
     }
+    Some(prediction(runs, new))
+}
+
+/// `new` minus the mean of the `k` values of `runs` (at least two), with the 95% prediction
+/// interval for one more run (Student's t with `k - 1` degrees of freedom, times the runs'
+/// standard deviation, times `sqrt(1 + 1/k)`), and that standard deviation.
+fn prediction(runs: &[f64], new: f64) -> (Estimate, f64) {
     let spread = std_dev(runs);
-    let d = new - mean(runs);
-    let half = prediction_half_width(spread, runs.len());
-    Some((
-        Estimate {
-            value: d,
-            low: d - half,
-            high: d + half,
-        },
-        spread,
-    ))
+    let half = student_t_975(runs.len() - 1) * spread * (1.0 + 1.0 / runs.len() as f64).sqrt();
+    (around(new - mean(runs), half), spread)
 }
 
 /// One run against one: the ratio of the medians of the windows, with an interval as wide as
@@ -249,14 +247,7 @@ pub fn ratio_by_window_spread(old: &[f64], new: &[f64]) -> Option<(Estimate, f64
     let d = median(&mut ln.clone()) - median(&mut lo.clone());
     let (so, sn) = (std_dev(&lo), std_dev(&ln));
     let half = 1.96 * (so * so + sn * sn).sqrt();
-    Some((
-        Estimate {
-            value: d.exp(),
-            low: (d - half).exp(),
-            high: (d + half).exp(),
-        },
-        so,
-    ))
+    Some((exp(around(d, half)), so))
 }
 
 /// Two-sided p-value of Student's t statistic `t` with `df` degrees of freedom: the probability

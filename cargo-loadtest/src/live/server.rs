@@ -25,12 +25,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest request head read (a scraper's is a few hundred bytes).
 const MAX_HEAD: usize = 16 * 1024;
 
-/// Parses `--metrics-listen`: `PORT` and `:PORT` listen on 127.0.0.1; `HOST:PORT` and
-/// `[IPV6]:PORT` where the user says.
-pub(crate) fn parse_listen(value: &str) -> Result<SocketAddr, CliError> {
+/// Parses a listening address given to `flag` (`--metrics-listen`, `--dashboard`): `PORT` and
+/// `:PORT` listen on 127.0.0.1; `HOST:PORT` and `[IPV6]:PORT` where the user says.
+pub(crate) fn parse_listen(flag: &str, value: &str) -> Result<SocketAddr, CliError> {
     let bad = |why: &str| {
         CliError::Usage(format!(
-            "--metrics-listen {value:?}: {why}; give PORT or :PORT (on 127.0.0.1), or HOST:PORT such as 127.0.0.1:9464 or [::1]:9464"
+            "{flag} {value:?}: {why}; give PORT or :PORT (on 127.0.0.1), or HOST:PORT such as 127.0.0.1:9464 or [::1]:9464"
         ))
     };
     let v = value.trim();
@@ -209,15 +209,32 @@ mod tests {
 
     #[test]
     fn listen_addresses_default_to_loopback() {
-        assert_eq!(parse_listen("9464").unwrap().to_string(), "127.0.0.1:9464");
-        assert_eq!(parse_listen(":0").unwrap().to_string(), "127.0.0.1:0");
         assert_eq!(
-            parse_listen("0.0.0.0:9464").unwrap().to_string(),
+            parse_listen("--metrics-listen", "9464")
+                .unwrap()
+                .to_string(),
+            "127.0.0.1:9464"
+        );
+        assert_eq!(
+            parse_listen("--metrics-listen", ":0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert_eq!(
+            parse_listen("--metrics-listen", "0.0.0.0:9464")
+                .unwrap()
+                .to_string(),
             "0.0.0.0:9464"
         );
-        assert_eq!(parse_listen("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert_eq!(
+            parse_listen("--metrics-listen", "[::1]:80")
+                .unwrap()
+                .to_string(),
+            "[::1]:80"
+        );
         for bad in ["", "abc", "70000", "127.0.0.1", "::1"] {
-            let e = parse_listen(bad).unwrap_err().to_string();
+            let e = parse_listen("--metrics-listen", bad)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("--metrics-listen") && e.contains("PORT"), "{e}");
         }
     }
@@ -239,7 +256,11 @@ mod tests {
 
     #[test]
     fn serves_metrics_and_refuses_other_paths() {
-        let server = MetricsServer::start(parse_listen("0").unwrap(), String::new()).unwrap();
+        let server = MetricsServer::start(
+            parse_listen("--metrics-listen", "0").unwrap(),
+            String::new(),
+        )
+        .unwrap();
         server
             .state
             .lock()

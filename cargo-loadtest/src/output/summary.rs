@@ -57,7 +57,12 @@ pub fn row(t: &TestReport) -> Vec<String> {
     };
     let l = &r.iteration_latency.summary;
     let passed = r.thresholds.iter().filter(|th| th.passed).count();
-    let request_errors = r.requests.total - r.requests.by_class.get("ok").copied().unwrap_or(0);
+    // Saturating: a report read from a file (or the dashboard's provisional one) may count more
+    // `ok` requests than requests.
+    let request_errors = r
+        .requests
+        .total
+        .saturating_sub(r.requests.by_class.get("ok").copied().unwrap_or(0));
     vec![
         name,
         r.iterations.total.to_string(),

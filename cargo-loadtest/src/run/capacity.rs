@@ -344,7 +344,7 @@ fn run_step(
         base_url: settings.run_base_url(),
         // The judged seconds' per-name latencies come from the series.
         request_series: true,
-        live_metrics: args.metrics_listen.is_some(),
+        live_metrics: args.metrics_listen.is_some() || args.dashboard.is_some(),
         // A capacity search is one generator's: it runs the whole load, unsharded.
         shard: None,
         start_at_unix: None,

@@ -156,7 +156,7 @@ pub(crate) fn run_harness(
                 .collect(),
             base_url: settings.run_base_url(),
             request_series: args.output.hlog.is_some(),
-            live_metrics: args.metrics_listen.is_some(),
+            live_metrics: args.metrics_listen.is_some() || args.dashboard.is_some(),
             shard: launch.shard,
             start_at_unix: launch.start_at_unix,
         };
@@ -389,16 +389,9 @@ mod tests {
 
     fn run_info() -> RunInfo {
         RunInfo {
-            tool_version: "0.1.0".into(),
-            started_at_unix: 0.0,
-            duration_s: 0.0,
-            git_commit: None,
             host: "here".into(),
             cpus: 1,
-            command_line: Vec::new(),
-            fail_on_saturation: false,
-            shard: None,
-            merge: None,
+            ..RunInfo::default()
         }
     }
 

@@ -73,7 +73,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let paths = ReportPaths::resolve(&ws.target_dir, &args.output);
     paths.check()?;
 
-    let metrics = super::orchestrate::metrics_server(args, None)?;
+    let live = super::orchestrate::live_servers(args, None, interrupt)?;
     let base = BaseWorktree::create(&ws.root, rev)?;
     let short = &base.commit[..12];
     if !args.quiet {
@@ -119,7 +119,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         fail_on_saturation: args.fail_on_saturation,
         ..Policy::default()
     };
-    let mut reporters = outputs(args, &paths, &ws.target_dir, None, metrics, interrupt);
+    let mut reporters = outputs(args, &paths, &ws.target_dir, None, live, interrupt);
     let started_at = SystemTime::now();
     let clock = Instant::now();
     reporters.emit(&Event::RunStarted { tests: head.len() })?;

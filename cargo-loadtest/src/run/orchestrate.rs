@@ -11,7 +11,7 @@ use crate::compare::baseline;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
-use crate::reporter::{Event, MetricsEndpoint, Reporters, SaveBaseline};
+use crate::reporter::{Event, LiveDashboard, MetricsEndpoint, Reporters, SaveBaseline};
 use crate::scale::{self, archive::Extracted};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -92,7 +92,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     let search = SearchArgs::parse(&args.capacity)?;
     let paths = ReportPaths::resolve(&target_dir, &args.output);
     paths.check()?;
-    let metrics = metrics_server(args, shard)?;
+    let live = live_servers(args, shard, interrupt)?;
     let selected = match &source {
         Source::Workspace(ws) => {
             let listed = super::build_and_list(&args.workspace, ws, args.quiet, interrupt)?;
@@ -174,7 +174,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         &paths,
         &target_dir,
         against.as_ref().map(|(old, _)| old.newest()),
-        metrics,
+        live,
         interrupt,
     );
     let policy = Policy {
@@ -313,42 +313,112 @@ pub(super) fn run_selected(
     Ok(())
 }
 
-/// `--metrics-listen`: bound before the build, so that a port in use is refused before anything
-/// runs; it answers from here to the end of the invocation. Under `--shard K/N` every series
-/// carries `shard="K/N"` (empty for a run that is not a shard).
-pub(super) fn metrics_server(
+/// The live outputs' servers: `--metrics-listen` and `--dashboard`, bound before the build so
+/// that a port in use (or a dashboard without its token) is refused before anything runs; they
+/// answer from here to the end of the invocation.
+pub(super) struct LiveServers {
+    metrics: Option<crate::live::MetricsServer>,
+    /// The dashboard and the run it shows (no test yet: it is being built).
+    dashboard: Option<(
+        crate::live::dashboard::DashboardServer,
+        crate::live::dashboard::ProvisionalRun,
+    )>,
+}
+
+/// Starts the live servers asked for. Under `--shard K/N` every metrics series carries
+/// `shard="K/N"` (empty for a run that is not a shard). The dashboard's Stop sets `interrupt`.
+pub(super) fn live_servers(
     args: &RunArgs,
     shard: Option<loadtest_report::report::ShardSpec>,
-) -> Result<Option<crate::live::MetricsServer>, CliError> {
-    let Some(addr) = &args.metrics_listen else {
-        return Ok(None);
+    interrupt: &Interrupt,
+) -> Result<LiveServers, CliError> {
+    let access = match &args.dashboard {
+        Some(addr) => Some(crate::live::dashboard::Access::from_flags(
+            addr,
+            args.dashboard_token.as_deref(),
+            args.dashboard_read_only,
+        )?),
+        None => None,
     };
-    let label = shard.map(|s| s.to_string()).unwrap_or_default();
-    let server = crate::live::MetricsServer::start(crate::live::parse_listen(addr)?, label)?;
-    if !args.quiet {
-        eprintln!("     Metrics at http://{}/metrics", server.addr);
-    }
-    Ok(Some(server))
+    let metrics = match &args.metrics_listen {
+        Some(addr) => {
+            let label = shard.map(|s| s.to_string()).unwrap_or_default();
+            let server = crate::live::MetricsServer::start(
+                crate::live::parse_listen("--metrics-listen", addr)?,
+                label,
+            )?;
+            if !args.quiet {
+                eprintln!("     Metrics at http://{}/metrics", server.addr);
+            }
+            Some(server)
+        }
+        None => None,
+    };
+    let dashboard = match access {
+        Some(access) => {
+            let generated =
+                args.dashboard_token.as_deref() == Some(crate::live::dashboard::access::GENERATE);
+            let token = access.token.clone();
+            let server = crate::live::dashboard::DashboardServer::start(access, interrupt.clone())?;
+            // Printed even when quiet: without it the page cannot be found.
+            match (&token, generated) {
+                (Some(t), true) => {
+                    eprintln!("   Dashboard at http://{}/?token={t}", server.addr)
+                }
+                (Some(_), false) => eprintln!(
+                    "   Dashboard at http://{}/?token=TOKEN (the --dashboard-token given)",
+                    server.addr
+                ),
+                (None, _) => eprintln!("   Dashboard at http://{}/", server.addr),
+            }
+            let run = crate::live::dashboard::ProvisionalRun::new(run_info(
+                None,
+                args,
+                SystemTime::now(),
+                Instant::now(),
+            ));
+            server.publish(crate::live::dashboard::Frame::of(
+                &run,
+                None,
+                args.output.trace_url.as_ref(),
+            ));
+            Some((server, run))
+        }
+        None => None,
+    };
+    Ok(LiveServers { metrics, dashboard })
 }
 
 /// The run's outputs (see [`Reporters::standard`]): the HTML page with `baseline`'s curves,
-/// when there is one, and the metrics endpoint, when one is served.
+/// when there is one, and the live outputs, when served.
 pub(super) fn outputs(
     args: &RunArgs,
     paths: &ReportPaths,
     target_dir: &std::path::Path,
     baseline: Option<&RunReport>,
-    metrics: Option<crate::live::MetricsServer>,
+    live: LiveServers,
     interrupt: &Interrupt,
 ) -> Reporters {
-    Reporters::standard(
-        paths,
-        baseline.cloned(),
-        metrics.map(|server| MetricsEndpoint {
+    let live = crate::reporter::Live {
+        metrics: live.metrics.map(|server| MetricsEndpoint {
             server,
             quiet: args.quiet,
             interrupt: interrupt.clone(),
         }),
+        dashboard: live.dashboard.map(|(server, run)| {
+            LiveDashboard::new(
+                server,
+                run,
+                baseline.cloned(),
+                args.output.trace_url.clone(),
+                args.quiet,
+            )
+        }),
+    };
+    Reporters::standard(
+        paths,
+        baseline.cloned(),
+        live,
         args.quiet,
         args.save_baseline.as_ref().map(|name| SaveBaseline {
             target_dir: target_dir.to_path_buf(),
@@ -377,13 +447,29 @@ pub(super) fn run_info(
         git_commit: root.and_then(git_commit),
         host: host_name(),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        command_line: std::env::args()
-            .map(|a| loadtest_report::redact::url(&a))
-            .collect(),
+        command_line: redacted_command_line(std::env::args()),
         fail_on_saturation: args.fail_on_saturation,
         shard: None,
         merge: None,
     }
+}
+
+/// The command line as reports show it: URL credentials redacted, and the dashboard's token.
+pub(super) fn redacted_command_line(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in args {
+        if out
+            .last()
+            .is_some_and(|previous| previous == "--dashboard-token")
+        {
+            out.push("[redacted]".into());
+        } else if a.starts_with("--dashboard-token=") {
+            out.push("--dashboard-token=[redacted]".into());
+        } else {
+            out.push(loadtest_report::redact::url(&a));
+        }
+    }
+    out
 }
 
 pub(super) fn git_commit(root: &std::path::Path) -> Option<String> {
@@ -413,4 +499,32 @@ fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_dashboard_token_never_reaches_a_report() {
+        let line = |args: &[&str]| {
+            super::redacted_command_line(args.iter().map(|a| a.to_string())).join(" ")
+        };
+        assert_eq!(
+            line(&[
+                "cargo",
+                "loadtest",
+                "--dashboard-token",
+                "s3cret-s3cret-s3cret",
+                "--dashboard=0.0.0.0:1"
+            ]),
+            "cargo loadtest --dashboard-token [redacted] --dashboard=0.0.0.0:1"
+        );
+        assert_eq!(
+            line(&[
+                "--dashboard-token=s3cret-s3cret-s3cret",
+                "--target",
+                "http://u:p@h/"
+            ]),
+            "--dashboard-token=[redacted] --target http://[redacted]@h/"
+        );
+    }
 }

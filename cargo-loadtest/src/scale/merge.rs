@@ -190,7 +190,7 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     let mut reporters = Reporters::standard(
         &paths,
         against.as_ref().map(|(old, _)| old.newest().clone()),
-        None,
+        crate::reporter::Live::default(),
         args.quiet,
         args.save_baseline.as_ref().map(|name| SaveBaseline {
             target_dir: target_dir.clone(),

@@ -28,9 +28,11 @@ pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     if found.is_none() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "{name} is not installed; .ci/run installs it (apt-get install prometheus chromium)"
+            "{name} is not installed; .ci/run installs it (apt-get install prometheus chromium chromium-driver)"
         );
-        eprintln!("skipped: {name} is not installed (apt-get install prometheus chromium)");
+        eprintln!(
+            "skipped: {name} is not installed (apt-get install prometheus chromium chromium-driver)"
+        );
     }
     found
 }
@@ -402,7 +404,7 @@ fn prometheus_scrapes_a_run_and_agrees_with_its_report() {
 }
 
 /// The pixels of an 8-bit, non-interlaced RGB or RGBA PNG, as RGB triples.
-fn png_pixels(bytes: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
+pub(crate) fn png_pixels(bytes: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     let (mut at, mut idat) = (8, Vec::new());
     let (mut width, mut height, mut channels) = (0u32, 0u32, 0usize);
@@ -475,7 +477,7 @@ fn png_pixels(bytes: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
 }
 
 /// Every `src` and `href` value of a page.
-fn references(html: &str) -> Vec<String> {
+pub(crate) fn references(html: &str) -> Vec<String> {
     let mut out = Vec::new();
     for attr in ["src=", "href="] {
         let mut rest = html;

@@ -15,6 +15,7 @@ mod calibration;
 mod e2e;
 mod e2e_ab;
 mod e2e_capacity;
+mod e2e_dashboard;
 mod e2e_faults;
 mod e2e_first_hour;
 mod e2e_gate;

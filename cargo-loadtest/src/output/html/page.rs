@@ -29,7 +29,7 @@ const REQUEST_ERRORS: &str = "#f4a582";
 const BASELINE: &str = "#7f7f7f";
 const UNCORRECTED: &str = "#9970ab";
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 :root { color-scheme: light; }
 body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1d1d1d;
   margin: 0 auto; max-width: 1100px; padding: 16px 24px 48px; background: #fff; }
@@ -74,27 +74,62 @@ pub fn render_with_traces(
     trace_url: Option<&crate::output::trace_url::TraceUrl>,
 ) -> String {
     let mut s = String::with_capacity(64 * 1024);
-    let status = run_status(report.status);
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>cargo loadtest: {} ({})</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        esc(&run_title(report)),
-        status.0
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&title(report, None))
     );
+    s.push_str(&render_body(report, baseline, None, trace_url));
+    s.push_str("</body>\n</html>\n");
+    s
+}
+
+/// A run still going, as the live dashboard shows it: which of the report's tests are running
+/// now (their badges, and the run's, say RUNNING instead of a verdict not yet given).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unfinished<'a> {
+    /// One flag per test of the report, in its order.
+    pub(crate) running: &'a [bool],
+}
+
+/// The document's title: the run and its status.
+pub(crate) fn title(report: &RunReport, unfinished: Option<Unfinished<'_>>) -> String {
+    let word = match unfinished {
+        Some(_) => "RUNNING",
+        None => run_status(report.status).0,
+    };
+    format!("cargo loadtest: {} ({word})", run_title(report))
+}
+
+/// What is inside `<body>`: the header, the summary, a section per test and the slowest
+/// requests (their trace ids linked through `trace_url`). The live dashboard draws exactly this,
+/// of a report still growing (`unfinished`) and at the end of the final one, so its last state
+/// is `report.html`'s body.
+pub(crate) fn render_body(
+    report: &RunReport,
+    baseline: Option<&RunReport>,
+    unfinished: Option<Unfinished<'_>>,
+    trace_url: Option<&crate::output::trace_url::TraceUrl>,
+) -> String {
+    let mut s = String::with_capacity(64 * 1024);
+    let status = match unfinished {
+        Some(_) => ("RUNNING", "running"),
+        None => run_status(report.status),
+    };
     let _ = write!(
         s,
         "<header>\n<h1>Load test report <span class=\"status {}\">{}</span></h1>\n",
         status.1, status.0
     );
-    run_info(&mut s, report);
+    run_info(&mut s, report, unfinished.is_some());
     s.push_str("</header>\n");
-    summary_table(&mut s, report);
+    let running = |i: usize| unfinished.is_some_and(|u| u.running.get(i) == Some(&true));
+    summary_table(&mut s, report, &running);
     for (i, t) in report.tests.iter().enumerate() {
         let old = baseline.and_then(|b| find_test(b, t));
-        test_section(&mut s, i, t, old);
+        test_section(&mut s, i, t, old, running(i));
     }
     super::exemplars::section(&mut s, report, trace_url);
-    s.push_str("</body>\n</html>\n");
     s
 }
 
@@ -131,7 +166,7 @@ fn find_test<'a>(baseline: &'a RunReport, t: &TestReport) -> Option<&'a TestResu
     baseline.test(t.id()).and_then(|b| b.result.as_ref())
 }
 
-fn run_info(s: &mut String, r: &RunReport) {
+fn run_info(s: &mut String, r: &RunReport, unfinished: bool) {
     let info = &r.run;
     s.push_str("<table class=\"meta\">\n");
     let mut row = |k: &str, v: String| {
@@ -149,7 +184,14 @@ fn run_info(s: &mut String, r: &RunReport) {
         "cargo-loadtest",
         format!("{} (report schema {})", info.tool_version, r.schema_version),
     );
-    row("exit code", r.exit_code.to_string());
+    row(
+        "exit code",
+        if unfinished {
+            "- (running)".into()
+        } else {
+            r.exit_code.to_string()
+        },
+    );
     if let Some(c) = r.tests.iter().find_map(|t| t.comparison.as_ref()) {
         row("compared with", baseline_line(c));
     }
@@ -166,7 +208,7 @@ fn baseline_line(c: &Comparison) -> String {
     line
 }
 
-fn summary_table(s: &mut String, r: &RunReport) {
+fn summary_table(s: &mut String, r: &RunReport, running: &dyn Fn(usize) -> bool) {
     s.push_str("<h3>Summary</h3>\n<table class=\"summary\">\n<tr>");
     for (i, h) in summary::HEADER.iter().enumerate() {
         let class = if i == 0 { "" } else { " class=\"num\"" };
@@ -180,11 +222,10 @@ fn summary_table(s: &mut String, r: &RunReport) {
             if j == 0 {
                 let _ = write!(s, "<td><a href=\"#test-{i}\">{}</a></td>", esc(cell));
             } else if j + 1 == cells.len() {
-                let (_, class) = test_status(t.status);
+                let (word, class) = badge(t.status, running(i));
                 let _ = write!(
                     s,
-                    "<td class=\"num\"><span class=\"status {class}\">{}</span></td>",
-                    esc(cell)
+                    "<td class=\"num\"><span class=\"status {class}\">{word}</span></td>"
                 );
             } else {
                 let _ = write!(s, "<td class=\"num\">{}</td>", esc(cell));
@@ -193,19 +234,38 @@ fn summary_table(s: &mut String, r: &RunReport) {
         s.push_str("</tr>\n");
     }
     s.push_str("</table>\n");
-    let count = |st: TestStatus| r.tests.iter().filter(|t| t.status == st).count();
+    let count = |st: TestStatus| {
+        (r.tests.iter().enumerate())
+            .filter(|(i, t)| t.status == st && !running(*i))
+            .count()
+    };
+    let now_running = (0..r.tests.len()).filter(|i| running(*i)).count();
     let _ = writeln!(
         s,
-        "<p class=\"note\">{} passed; {} failed; {} errored; {} interrupted.</p>",
+        "<p class=\"note\">{} passed; {} failed; {} errored; {} interrupted{}.</p>",
         count(TestStatus::Passed),
         count(TestStatus::Failed),
         count(TestStatus::Errored),
-        count(TestStatus::Interrupted)
+        count(TestStatus::Interrupted),
+        if now_running > 0 {
+            format!("; {now_running} running")
+        } else {
+            String::new()
+        }
     );
 }
 
-fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResult>) {
-    let (word, class) = test_status(t.status);
+/// A test's badge: its verdict, or RUNNING while it runs.
+fn badge(status: TestStatus, running: bool) -> (&'static str, &'static str) {
+    if running {
+        ("RUNNING", "running")
+    } else {
+        test_status(status)
+    }
+}
+
+fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResult>, running: bool) {
+    let (word, class) = badge(t.status, running);
     let _ = writeln!(
         s,
         "<section class=\"test\" id=\"test-{i}\">\n<h2>{}::{} <span class=\"status {class}\">{word}</span></h2>",
