@@ -102,8 +102,9 @@ impl MetricsServer {
     }
 
     /// After the last update: waits until a scrape has seen it, when something has been
-    /// scraping, for at most twice the interval between its scrapes (capped at 30 s), and not
-    /// once `stop` says so (an interrupt).
+    /// scraping, for at most twice the interval between its scrapes (at least 5 s, so that a
+    /// fast scraper held up a moment by a busy machine still reads the end; at most 30 s), and
+    /// not once `stop` says so (an interrupt). A scraper that keeps up returns it at once.
     pub(crate) fn wait_for_last_scrape(&self, stop: impl Fn() -> bool) -> Option<Duration> {
         let version = self
             .state
@@ -118,7 +119,7 @@ impl MetricsServer {
                 [.., a, b] => b.duration_since(*a),
             }
         };
-        let limit = (interval * 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        let limit = (interval * 2).clamp(Duration::from_secs(5), Duration::from_secs(30));
         let start = Instant::now();
         while start.elapsed() < limit && !stop() {
             if self

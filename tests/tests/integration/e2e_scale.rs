@@ -1,8 +1,12 @@
 //! End-to-end scale-out through the real binary: archive a fixture, run three shards of it at
 //! once from the archive alone (no cargo on PATH, no source tree) against one loopback server
-//! with a shared `--start-at`, merge them, and judge the whole.
+//! with a shared `--start-at`, merge them, and judge the whole. A real Prometheus scrapes the
+//! three shards' live endpoints, and its sum over the shards equals the merged report.
 
+use crate::e2e_watch::tool;
 use crate::support;
+use crate::support::prometheus::Prometheus;
+use crate::support::scrape::free_port;
 
 use loadtest_report::report::{RunReport, TestReport, TestStatus};
 use std::path::{Path, PathBuf};
@@ -122,12 +126,22 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let m = Machine::new(&archive);
 
+    // Prometheus scrapes each shard's live endpoint (where it is installed; always under CI).
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let prometheus = tool("prometheus").map(|binary| {
+        let p = Prometheus::start(&binary, &ports, &[]);
+        p.wait_for_scrape_loop();
+        p
+    });
+
     // Three shards at once, held until one instant a few seconds ahead.
     let start_at = (unix_now() + 8.0).ceil();
     let start_text = format!("{start_at}");
     let shards: Vec<std::process::Child> = (1..=3)
         .map(|k| {
-            let args = m.shard_args(k, &start_text, &url, "loadtests.tar.zst");
+            let mut args = m.shard_args(k, &start_text, &url, "loadtests.tar.zst");
+            args.push("--metrics-listen".into());
+            args.push(format!("127.0.0.1:{}", ports[k as usize - 1]));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             m.command(&args).spawn().unwrap()
         })
@@ -245,6 +259,37 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
     assert_eq!(server.server.requests_to("/items"), ur.requests.total);
     let series_iterations: u64 = ar.series.iter().map(|p| p.iterations).sum();
     assert_eq!(series_iterations, ar.iterations.total);
+
+    // What Prometheus scraped from the three shards adds up to the merged report. (After the
+    // run the endpoints are gone and the series stale; a range selector reads their last
+    // values, which each shard kept up for a last scrape.)
+    if let Some(p) = &prometheus {
+        let shards = p.query_until(
+            r#"count(count by (shard) (last_over_time(loadtest_requests_total[10m])))"#,
+            3.0,
+        );
+        assert_eq!(shards, Some(3.0), "one series set per shard; {}", p.log());
+        for t in &merged.tests {
+            let r = t.result.as_ref().unwrap();
+            let label = format!("{}::{}", t.target, t.name);
+            let requests =
+                format!(r#"sum(last_over_time(loadtest_requests_total{{test="{label}"}}[10m]))"#);
+            assert_eq!(
+                p.query_until(&requests, r.requests.total as f64),
+                Some(r.requests.total as f64),
+                "{label}: Prometheus's sum of the shards' requests against the merged report's; {}",
+                p.log()
+            );
+            let iterations = format!(
+                r#"sum(last_over_time(loadtest_iterations_total{{test="{label}", outcome=~"ok|failed"}}[10m]))"#
+            );
+            assert_eq!(
+                p.query_until(&iterations, r.iterations.total as f64),
+                Some(r.iterations.total as f64),
+                "{label}: Prometheus's sum of the shards' iterations against the merged report's"
+            );
+        }
+    }
 
     // The shard and merged reports match the report schema.
     let schema: serde_json::Value = serde_json::from_str(

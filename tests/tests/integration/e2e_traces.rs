@@ -8,8 +8,9 @@
 //! the runtime's test `loadtest-runtime/tests/trace_context.rs` (a loopback server that logs
 //! every `traceparent` and delays a known set of requests).
 
-use crate::e2e_watch::{Prometheus, encode, tool};
+use crate::e2e_watch::tool;
 use crate::support;
+use crate::support::prometheus::{Prometheus, encode};
 
 use loadtest_report::exemplar::Exemplar;
 use std::collections::BTreeMap;
@@ -62,7 +63,7 @@ fn prometheus_stores_exemplars_whose_trace_ids_are_the_reports() {
     let server = Server::start();
     let f = Fixture::shared("passing");
     let port = free_port();
-    let prometheus = Prometheus::start_with(&binary, port, &["--enable-feature=exemplar-storage"]);
+    let prometheus = Prometheus::start(&binary, &[port], &["--enable-feature=exemplar-storage"]);
     prometheus.wait_for_scrape_loop();
     let out = f.run(&[
         "--target",

@@ -15,6 +15,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::prometheus::Prometheus;
 use support::scrape::{Scraper, free_port, http_get, samples, sum};
 use support::{Fixture, Server, serial, text};
 
@@ -35,18 +36,6 @@ pub(crate) fn tool(name: &str) -> Option<PathBuf> {
         );
     }
     found
-}
-
-/// Percent-encodes a query parameter.
-pub(crate) fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn test_report<'a>(report: &'a RunReport, name: &str) -> &'a TestReport {
@@ -236,112 +225,6 @@ fn the_metrics_endpoint_agrees_with_the_report_and_serves_every_dashboard_name()
     }
 }
 
-/// Prometheus on loopback with its own configuration, storage and port; killed when dropped.
-pub(crate) struct Prometheus {
-    child: Child,
-    pub(crate) port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Prometheus {
-    fn start(binary: &Path, target_port: u16) -> Prometheus {
-        Prometheus::start_with(binary, target_port, &[])
-    }
-
-    /// Started with extra flags (`--enable-feature=exemplar-storage`).
-    pub(crate) fn start_with(binary: &Path, target_port: u16, flags: &[&str]) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: loadtest\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus starts");
-        let p = Prometheus {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http_get(port, "/-/ready").map(|r| r.0) != Some(200) {
-            assert!(
-                Instant::now() < deadline,
-                "prometheus was not ready within 60 s: {}",
-                p.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        p
-    }
-
-    /// Waits until Prometheus has tried to scrape its target once (it hands new targets to its
-    /// scrape loops only every few seconds): from then on it scrapes every second.
-    pub(crate) fn wait_for_scrape_loop(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some((200, body)) = http_get(self.port, "/api/v1/targets") {
-                let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-                let tried = v["data"]["activeTargets"].as_array().is_some_and(|ts| {
-                    ts.iter().any(|t| {
-                        t["lastScrape"]
-                            .as_str()
-                            .is_some_and(|s| !s.starts_with("0001-"))
-                    })
-                });
-                if tried {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus did not start scraping within 60 s: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-
-    /// The value of an instant query that returns one series, if it does.
-    fn query(&self, q: &str) -> Option<f64> {
-        let (status, body) = http_get(self.port, &format!("/api/v1/query?query={}", encode(q)))?;
-        assert_eq!(status, 200, "{q}: {body}");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("the API answers JSON");
-        let result = v["data"]["result"].as_array()?;
-        let [one] = result.as_slice() else {
-            return None;
-        };
-        one["value"][1].as_str()?.parse().ok()
-    }
-}
-
 #[test]
 fn prometheus_scrapes_a_run_and_agrees_with_its_report() {
     let Some(binary) = tool("prometheus") else {
@@ -351,7 +234,7 @@ fn prometheus_scrapes_a_run_and_agrees_with_its_report() {
     let server = Server::start();
     let f = Fixture::shared("passing");
     let port = free_port();
-    let prometheus = Prometheus::start(&binary, port);
+    let prometheus = Prometheus::start(&binary, &[port], &[]);
     prometheus.wait_for_scrape_loop();
     let out = f.run(&[
         "--target",
@@ -369,12 +252,7 @@ fn prometheus_scrapes_a_run_and_agrees_with_its_report() {
     // After the run the endpoint is gone, so Prometheus has marked the series stale; a range
     // selector still reads their last values.
     let total_q = r#"sum(last_over_time(loadtest_requests_total{test="api::home"}[10m]))"#;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut total = prometheus.query(total_q);
-    while total != Some(r.requests.total as f64) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(250));
-        total = prometheus.query(total_q);
-    }
+    let total = prometheus.query_until(total_q, r.requests.total as f64);
     assert_eq!(
         total,
         Some(r.requests.total as f64),
