@@ -12,11 +12,11 @@ use loadtest_report::live::LATENCY_BUCKETS_US;
 use loadtest_report::report::{RunReport, TestReport, TestStatus};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::prometheus::Prometheus;
-use support::scrape::{Scraper, free_port, http_get, samples, sum};
+use support::scrape::{Scraper, free_port, samples, sum};
 use support::{Fixture, Server, serial, text};
 
 /// A tool from the PATH; `None` (the test is skipped) when it is missing, except under CI.
