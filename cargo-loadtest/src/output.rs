@@ -137,3 +137,35 @@ impl ReportPaths {
         s
     }
 }
+
+/// Reports the outputs' unit tests render.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use loadtest_report::exemplar::Exemplar;
+    use loadtest_report::report::{RequestMetrics, RunReport, TestReport, TestResult, TestStatus};
+
+    /// A passed report whose one test, `p::api::home`, has one request name, `request`, whose
+    /// one slowest request is `exemplar`.
+    pub(crate) fn report_with_exemplar(request: &str, exemplar: Exemplar) -> RunReport {
+        let mut m = RequestMetrics::default();
+        m.exemplars.offer(exemplar.latency_us, || exemplar);
+        let mut result = TestResult::default();
+        result.request_names.insert(request.into(), m);
+        let mut report: RunReport = serde_json::from_str(
+            r#"{"schema_version":3,"run":{"tool_version":"0","started_at_unix":0,"duration_s":1,"git_commit":null,"host":"h","cpus":1,"command_line":[]},"status":"passed","exit_code":0,"tests":[]}"#,
+        )
+        .unwrap();
+        report.tests.push(TestReport {
+            package: "p".into(),
+            target: "api".into(),
+            name: "home".into(),
+            status: TestStatus::Passed,
+            failures: Vec::new(),
+            result: Some(result),
+            error: None,
+            comparison: None,
+            capacity: None,
+        });
+        report
+    }
+}

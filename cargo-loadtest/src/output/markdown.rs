@@ -194,38 +194,23 @@ fn capitalised(s: &str) -> String {
 #[cfg(test)]
 mod exemplar_tests {
     use super::*;
+    use crate::output::fixtures::report_with_exemplar;
     use loadtest_report::exemplar::{Exemplar, TraceId};
-    use loadtest_report::report::{RequestMetrics, TestReport, TestResult, TestStatus};
 
     #[test]
     fn the_slowest_requests_are_listed_with_linked_trace_ids() {
-        let mut m = RequestMetrics::default();
-        m.exemplars.offer(812_000, || Exemplar {
-            trace_id: Some(TraceId([0xa1; 16])),
-            span_id: None,
-            sampled: true,
-            started_at_unix: 1.7e9,
-            latency_us: 812_000,
-            status: None,
-            shard: None,
-        });
-        let mut result = TestResult::default();
-        result.request_names.insert("GET /a|b".into(), m);
-        let mut report: RunReport = serde_json::from_str(
-            r#"{"schema_version":3,"run":{"tool_version":"0","started_at_unix":0,"duration_s":1,"git_commit":null,"host":"h","cpus":1,"command_line":[]},"status":"passed","exit_code":0,"tests":[]}"#,
-        )
-        .unwrap();
-        report.tests.push(TestReport {
-            package: "p".into(),
-            target: "api".into(),
-            name: "home".into(),
-            status: TestStatus::Passed,
-            failures: Vec::new(),
-            result: Some(result),
-            error: None,
-            comparison: None,
-            capacity: None,
-        });
+        let report = report_with_exemplar(
+            "GET /a|b",
+            Exemplar {
+                trace_id: Some(TraceId([0xa1; 16])),
+                span_id: None,
+                sampled: true,
+                started_at_unix: 1.7e9,
+                latency_us: 812_000,
+                status: None,
+                shard: None,
+            },
+        );
         let id = "a1".repeat(16);
         let url = TraceUrl::parse("https://tempo.test/t/{trace_id}").unwrap();
         let md = render_with_traces(&report, Some(&url));

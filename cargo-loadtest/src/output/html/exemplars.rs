@@ -54,39 +54,23 @@ pub(super) fn section(s: &mut String, report: &RunReport, trace_url: Option<&Tra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::fixtures::report_with_exemplar;
     use loadtest_report::exemplar::{Exemplar, TraceId};
-    use loadtest_report::report::{RequestMetrics, TestReport, TestResult, TestStatus};
 
     /// A report whose one test has one request name with one exemplar (traced or not).
-    pub(crate) fn report_with(traced: bool) -> RunReport {
-        let mut m = RequestMetrics::default();
-        m.exemplars.offer(812_000, || Exemplar {
-            trace_id: traced.then_some(TraceId([0xa1; 16])),
-            span_id: None,
-            sampled: true,
-            started_at_unix: 1_796_178_645.125,
-            latency_us: 812_000,
-            status: Some(503),
-            shard: Some(2),
-        });
-        let mut result = TestResult::default();
-        result.request_names.insert("GET /<a>".into(), m);
-        let mut report: RunReport = serde_json::from_str(
-            r#"{"schema_version":3,"run":{"tool_version":"0","started_at_unix":0,"duration_s":1,"git_commit":null,"host":"h","cpus":1,"command_line":[]},"status":"passed","exit_code":0,"tests":[]}"#,
+    fn report_with(traced: bool) -> RunReport {
+        report_with_exemplar(
+            "GET /<a>",
+            Exemplar {
+                trace_id: traced.then_some(TraceId([0xa1; 16])),
+                span_id: None,
+                sampled: true,
+                started_at_unix: 1_796_178_645.125,
+                latency_us: 812_000,
+                status: Some(503),
+                shard: Some(2),
+            },
         )
-        .unwrap();
-        report.tests.push(TestReport {
-            package: "p".into(),
-            target: "api".into(),
-            name: "home".into(),
-            status: TestStatus::Passed,
-            failures: Vec::new(),
-            result: Some(result),
-            error: None,
-            comparison: None,
-            capacity: None,
-        });
-        report
     }
 
     #[test]
