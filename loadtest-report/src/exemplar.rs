@@ -119,8 +119,8 @@ pub struct Exemplar {
 
 /// The slowest requests of one request name, at most [`EXEMPLARS_PER_NAME`], slowest first.
 ///
-/// Of equally slow requests the one offered (or merged) first is kept, so a merge in the same
-/// order gives the same set.
+/// Of equally slow requests offered, the one offered first is kept; a merge orders equally
+/// slow ones by a total order ([`Exemplars::merge`]), so any merge of the same ones agrees.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exemplars {
     slowest: Vec<Exemplar>,
@@ -167,10 +167,29 @@ impl Exemplars {
         self.slowest.insert(at, e);
     }
 
-    /// Keeps the slowest of these and `other`'s.
+    /// Keeps the slowest of these and `other`'s. Equally slow ones are ordered by when they
+    /// started, then by shard and ids, so that merging the same exemplars in any order and
+    /// grouping keeps the same ones in the same order.
     pub fn merge(&mut self, other: &Exemplars) {
+        if other.slowest.is_empty() {
+            return;
+        }
+        // In place: at most EXEMPLARS_PER_NAME, reserved once.
+        self.slowest.sort_by(merge_order);
         for e in &other.slowest {
-            self.insert(*e);
+            if self.slowest.len() == EXEMPLARS_PER_NAME {
+                match self.slowest.last() {
+                    Some(last) if merge_order(last, e).is_le() => continue,
+                    _ => {
+                        self.slowest.pop();
+                    }
+                }
+            }
+            if self.slowest.capacity() == 0 {
+                self.slowest.reserve_exact(EXEMPLARS_PER_NAME);
+            }
+            let at = self.slowest.partition_point(|k| merge_order(k, e).is_le());
+            self.slowest.insert(at, *e);
         }
     }
 
@@ -190,6 +209,19 @@ impl Exemplars {
     pub fn is_empty(&self) -> bool {
         self.slowest.is_empty()
     }
+}
+
+/// The order a merge keeps exemplars in: slowest first, then the one that started first, then
+/// by shard and ids: total, so that the slowest N of a union do not depend on how it was formed.
+fn merge_order(a: &Exemplar, b: &Exemplar) -> std::cmp::Ordering {
+    b.latency_us
+        .cmp(&a.latency_us)
+        .then_with(|| a.started_at_unix.total_cmp(&b.started_at_unix))
+        .then_with(|| a.shard.cmp(&b.shard))
+        .then_with(|| a.trace_id.cmp(&b.trace_id))
+        .then_with(|| a.span_id.cmp(&b.span_id))
+        .then_with(|| a.status.cmp(&b.status))
+        .then_with(|| a.sampled.cmp(&b.sampled))
 }
 
 impl Serialize for Exemplars {

@@ -281,6 +281,11 @@ pub struct MergeInfo {
     /// The archive the shards ran from, if any.
     #[serde(default)]
     pub archive: Option<String>,
+    /// The SHA-256 of each harness binary the shards ran, by `package::target` (see
+    /// [`ShardRun::binaries`]): what lets a merged report be merged again. Absent in reports
+    /// merged before merged reports could be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binaries: Option<BTreeMap<String, String>>,
     /// Each shard merged, by index.
     pub shards: Vec<MergedShard>,
     /// Shards with no report: the merge is partial.
@@ -323,6 +328,13 @@ pub struct MergedShard {
     /// Its start offset (see [`ShardRun::start_offset_s`]).
     #[serde(default)]
     pub start_offset_s: Option<f64>,
+    /// The coordinated start it had (see [`ShardRun::start_at_unix`]); the start skew of a
+    /// merge of merged reports is computed from these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_unix: Option<f64>,
+    /// How long its run took, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
 }
 
 /// The outcome of a whole run.

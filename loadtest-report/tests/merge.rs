@@ -8,7 +8,7 @@
 
 use fastrand::Rng;
 use loadtest_report::hdr::{self, Hist};
-use loadtest_report::merge::{Decoded, MergeError, ShardResult, merge_results};
+use loadtest_report::merge::{Decoded, MergeError, ShardReport, ShardResult, merge_results};
 use loadtest_report::report::{
     ConfigSummary, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals, ShardPart,
     ShardSpec, TestResult,
@@ -463,4 +463,267 @@ fn different_configurations_are_refused_naming_the_field() {
     );
     let e = e.to_string();
     assert!(e.contains("`users`: 5 vs 6"), "{e}");
+}
+
+/// A shard's whole report around `result`, as `cargo loadtest --shard K/N --start-at` writes it.
+fn shard_report(
+    index: u32,
+    count: u32,
+    start_at: f64,
+    lag: f64,
+    result: TestResult,
+) -> ShardReport {
+    use loadtest_report::report::{
+        RunInfo, RunReport, RunStatus, SCHEMA_VERSION, ShardRun, TestReport, TestStatus,
+    };
+    let interrupted = result.interrupted;
+    ShardReport {
+        source: format!("shard-{index}.json"),
+        report: RunReport {
+            schema_version: SCHEMA_VERSION,
+            run: RunInfo {
+                tool_version: "0".into(),
+                started_at_unix: start_at + lag,
+                duration_s: result.elapsed_s + 0.25,
+                git_commit: Some("abc".into()),
+                host: format!("host-{}", index % 3),
+                cpus: 2,
+                command_line: Vec::new(),
+                fail_on_saturation: false,
+                shard: Some(ShardRun {
+                    shard: ShardSpec::new(index, count).unwrap(),
+                    identity: "run".into(),
+                    archive: None,
+                    binaries: [("p::t".to_string(), "sha".to_string())].into(),
+                    start_at_unix: Some(start_at),
+                    start_offset_s: Some(lag),
+                    host_clock_unix: start_at - 1.0,
+                    judged: false,
+                }),
+                merge: None,
+            },
+            status: if interrupted {
+                RunStatus::Interrupted
+            } else {
+                RunStatus::Passed
+            },
+            exit_code: 0,
+            tests: vec![TestReport {
+                package: "p".into(),
+                target: "t".into(),
+                name: "checkout".into(),
+                status: TestStatus::Passed,
+                failures: Vec::new(),
+                result: Some(result),
+                error: None,
+                comparison: None,
+                capacity: None,
+            }],
+            gate: None,
+        },
+    }
+}
+
+/// Merges `inputs` and writes the merged report as `cargo loadtest merge` does.
+fn merge_reports(mut inputs: Vec<ShardReport>, source: String) -> Result<ShardReport, String> {
+    use loadtest_report::merge::{MergeContext, merge_runs};
+    use loadtest_report::report::TestStatus;
+    use loadtest_report::verdict::{Policy, RunEnd, run_report};
+    let ctx = MergeContext {
+        tool_version: "0".into(),
+        command_line: vec!["cargo".into(), "loadtest".into(), "merge".into()],
+        policy: Policy::default(),
+    };
+    let merged = merge_runs(&mut inputs, &ctx, &mut |_, _| Ok(None)).map_err(|e| e.to_string())?;
+    let end = RunEnd {
+        interrupted: merged
+            .tests
+            .iter()
+            .any(|t| t.status == TestStatus::Interrupted),
+        refused: false,
+    };
+    Ok(ShardReport {
+        source,
+        report: run_report(merged.run, merged.tests, None, end),
+    })
+}
+
+/// Merges `inputs` as a random tree: a random grouping, each group merged (itself as a random
+/// tree, or as a shard's own report when it is one), then the groups' reports merged.
+fn merge_as_tree(
+    rng: &mut Rng,
+    inputs: Vec<ShardReport>,
+    depth: u32,
+    names: &mut u32,
+) -> Result<ShardReport, String> {
+    if inputs.len() == 1 && (depth > 0 && rng.bool()) {
+        return Ok(inputs.into_iter().next().unwrap());
+    }
+    let groups = if depth >= 3 || inputs.len() == 1 {
+        1
+    } else {
+        rng.usize(1..=inputs.len())
+    };
+    let mut parts: Vec<Vec<ShardReport>> = vec![Vec::new(); groups];
+    // Any grouping: not only runs of neighbouring shards.
+    for (i, r) in inputs.into_iter().enumerate() {
+        let g = if i < groups { i } else { rng.usize(..groups) };
+        parts[g].push(r);
+    }
+    let merged: Vec<ShardReport> = if groups == 1 {
+        parts.pop().unwrap()
+    } else {
+        parts
+            .into_iter()
+            .map(|p| merge_as_tree(rng, p, depth + 1, names))
+            .collect::<Result<_, _>>()?
+    };
+    *names += 1;
+    merge_reports(merged, format!("merged-{names}.json"))
+}
+
+/// The first place where two JSON values differ, as a JSON pointer.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(p), Some(q)) => first_difference(p, q, format!("{at}/{k}")),
+                _ => Some(format!("{at}/{k} (present in one only)")),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, format!("{at}/{i}"))),
+        _ => (a != b).then(|| format!("{at}: {a} vs {b}")),
+    }
+}
+
+fn one_tree_case(rng: &mut Rng) -> Result<(), String> {
+    use loadtest_report::exemplar::{Exemplar, TraceId};
+    use loadtest_report::report::ErrorSample;
+    let count = rng.u32(1..=9);
+    let open = rng.bool();
+    let seconds = rng.u64(1..=6);
+    let start_at = 1_796_205_600.0 + rng.f64();
+    // Some shards never report: the flat merge and the tree are partial alike.
+    let present: Vec<u32> = (1..=count)
+        .filter(|i| *i == 1 || rng.u8(..8) != 0)
+        .collect();
+    let mut reports = Vec::new();
+    for &index in &present {
+        let samples: Vec<Sample> = (0..rng.usize(0..300))
+            .map(|_| {
+                let latency_us = 10u64.pow(rng.u32(1..6)) * rng.u64(1..10);
+                Sample {
+                    second: rng.u64(1..=seconds),
+                    latency_us,
+                    uncorrected_us: latency_us / rng.u64(1..4),
+                    request: NAMES[rng.usize(..NAMES.len())],
+                    ok: rng.u8(..10) != 0,
+                    custom_us: rng.bool().then(|| rng.u64(1..2_000_000)),
+                }
+            })
+            .collect();
+        let lag = rng.f64() * 0.6;
+        let spec = ShardSpec::new(index, count).unwrap();
+        let mut r = record(&samples, start_at + lag, seconds as f64, open, Some(spec));
+        for point in &mut r.series {
+            point.t_s -= rng.f64() * 0.3;
+        }
+        // Exemplars with ties across shards (equal latencies, equal starts).
+        for (name, m) in &mut r.request_names {
+            for _ in 0..rng.usize(0..8) {
+                let latency_us = 1_000 * rng.u64(1..5);
+                let byte = rng.u8(..4);
+                m.exemplars.offer(latency_us, || Exemplar {
+                    trace_id: Some(TraceId([byte; 16])),
+                    span_id: None,
+                    sampled: rng.bool(),
+                    started_at_unix: start_at + f64::from(rng.u8(..3)),
+                    latency_us,
+                    status: Some(200),
+                    shard: None,
+                });
+            }
+            let _ = name;
+        }
+        for _ in 0..rng.usize(0..4) {
+            r.errors.push(ErrorSample {
+                class: ["timeout", "http_5xx"][rng.usize(..2)].into(),
+                message: format!("message {}", rng.u8(..3)),
+                count: rng.u64(1..50),
+            });
+        }
+        r.errors
+            .sort_by(|a, b| (&a.class, &a.message).cmp(&(&b.class, &b.message)));
+        r.errors
+            .dedup_by(|a, b| (&a.class, &a.message) == (&b.class, &b.message));
+        let g = &mut r.generator;
+        g.cpu_seconds = rng.f64() * 3.0;
+        g.cpu_percent = rng.f64() * 100.0;
+        g.cpus = 2;
+        g.peak_rss_bytes = rng.u64(1..1 << 30);
+        g.scheduling_lag.p99_us = rng.u64(0..3) * 1_000;
+        g.scheduling_lag.count = rng.u64(0..100);
+        g.cpu_wait_seconds = rng.f64();
+        g.cpu_wait_percent = rng.f64() * 10.0;
+        g.steal_percent = rng.f64();
+        g.dropped = rng.u64(0..3);
+        g.saturated = rng.u8(..5) == 0;
+        if rng.u8(..4) == 0 {
+            g.warnings.push(format!("warning {}", rng.u8(..2)));
+        }
+        if rng.u8(..6) == 0 {
+            r.aborted_by = Some(format!("abort rule {}", rng.u8(..3)));
+        }
+        if rng.u8(..5) == 0 {
+            r.warnings
+                .push(format!("names past max_names {}", rng.u8(..2)));
+        }
+        r.connections.opened = rng.u64(0..10);
+        reports.push(shard_report(index, count, start_at, lag, r));
+    }
+    // Each case merges the reports in a shuffled order: order does not matter either.
+    rng.shuffle(&mut reports);
+    let flat = merge_reports(reports.clone(), "flat.json".into())?;
+    let mut names = 0;
+    let tree = merge_as_tree(rng, reports, 0, &mut names)?;
+    let (a, b) = (
+        serde_json::to_value(&flat.report).unwrap(),
+        serde_json::to_value(&tree.report).unwrap(),
+    );
+    match first_difference(&a, &b, String::new()) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "the tree of {names} merges differs from the flat merge at {at}"
+        )),
+    }
+}
+
+/// Any tree of merges, over any grouping of shards in any order, equals the flat merge field
+/// by field: the whole merged report (counts, histograms, series, errors, exemplars, generator
+/// health, start skew, missing shards, verdict) compared as JSON.
+#[test]
+fn any_tree_of_merges_equals_the_flat_merge() {
+    let cases: u64 = std::env::var("LOADTEST_PROPERTY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let base: u64 = std::env::var("LOADTEST_PROPERTY_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x7EE_u64);
+    for i in 0..cases {
+        let seed = base.wrapping_add(i);
+        let mut rng = Rng::with_seed(seed);
+        if let Err(why) = one_tree_case(&mut rng) {
+            panic!(
+                "case {i} failed: {why}\nreplay with LOADTEST_PROPERTY_SEED={seed} LOADTEST_PROPERTY_CASES=1"
+            );
+        }
+    }
 }

@@ -427,6 +427,14 @@ fn manifest_runs(manifest_path: &Path) -> Result<Vec<(Option<String>, RunReport)
 /// Reads a report file (or a folder holding `report.json`); `what` names it in errors
 /// (`baseline`, `shard report`).
 pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
+    read_as(path, what)
+}
+
+/// Reads a report file (or a folder holding `report.json`) as `T`: the whole [`RunReport`], or
+/// the part of it a caller needs (a merge's [`loadtest_report::merge::ReportHeader`]); `what`
+/// names it in errors. The schema version is checked first, so a report of another version is
+/// named as such rather than as malformed.
+pub fn read_as<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError> {
     let file = if path.is_dir() {
         path.join(BASELINE_FILE)
     } else {
@@ -440,13 +448,25 @@ pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
     } else {
         "write it again"
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        CliError::Usage(format!(
-            "the {what} {} is not valid JSON ({e}); it may be corrupted: {again}",
-            file.display()
-        ))
+    /// Only the version, the rest skipped.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u64>,
+    }
+    let version = serde_json::from_str::<Version>(&text).map_err(|e| {
+        CliError::Usage(if e.is_syntax() || e.is_eof() {
+            format!(
+                "the {what} {} is not valid JSON ({e}); it may be corrupted: {again}",
+                file.display()
+            )
+        } else {
+            format!(
+                "the {what} {} is not a cargo-loadtest report ({e})",
+                file.display()
+            )
+        })
     })?;
-    match value.get("schema_version").and_then(|v| v.as_u64()) {
+    match version.schema_version {
         Some(v) if (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) => {}
         Some(v) => {
             return Err(CliError::Usage(format!(
@@ -461,7 +481,7 @@ pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
             )));
         }
     }
-    serde_json::from_value(value).map_err(|e| {
+    serde_json::from_str(&text).map_err(|e| {
         CliError::Usage(format!(
             "the {what} {} is not a valid cargo-loadtest report: {e}",
             file.display()

@@ -1,6 +1,7 @@
-//! `cargo loadtest merge REPORT...|DIR`: reads the shards' JSON reports, merges them exactly
-//! (`loadtest_report::merge`), compares each merged test with a baseline when asked before the
-//! one verdict judges it, and writes every report through the reporters.
+//! `cargo loadtest merge REPORT...|DIR`: reads the shards' JSON reports (or reports merged
+//! from some of them), merges them exactly (`loadtest_report::merge`, one report in memory at
+//! a time), compares each merged test with a baseline when asked before the one verdict judges
+//! it, and writes every report through the reporters.
 
 use crate::cli::MergeArgs;
 use crate::compare::apply::Comparer;
@@ -8,7 +9,8 @@ use crate::compare::baseline;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
 use crate::reporter::{Event, Reporters, SaveBaseline};
-use loadtest_report::merge::{MergeContext, ShardReport, merge_runs};
+use loadtest_report::merge::{MergeContext, MergeError, ReportHeader, ReportSource, merge_runs};
+use loadtest_report::report::RunReport;
 use loadtest_report::report::TestStatus;
 use loadtest_report::verdict::{self, Policy, RunEnd};
 use std::path::{Path, PathBuf};
@@ -29,10 +31,13 @@ fn collect(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>), CliError> 
             walk(input, 0, &mut found)?;
             found.sort();
             for f in found {
-                if is_shard_report(&f) {
+                if is_mergeable(&f) {
                     files.push(f);
                 } else {
-                    skipped.push(format!("{}: not a shard report", f.display()));
+                    skipped.push(format!(
+                        "{}: neither a shard report nor a merged report",
+                        f.display()
+                    ));
                 }
             }
         } else if input.is_file() {
@@ -79,14 +84,66 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), CliError
     Ok(())
 }
 
-fn is_shard_report(path: &Path) -> bool {
+/// Whether `path` is a report of one shard or a report merged from shards (read without
+/// keeping any of it).
+fn is_mergeable(path: &Path) -> bool {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[allow(dead_code)]
+        schema_version: IgnoredAny,
+        run: ProbeRun,
+    }
+    #[derive(serde::Deserialize)]
+    struct ProbeRun {
+        #[serde(default)]
+        shard: Option<IgnoredAny>,
+        #[serde(default)]
+        merge: Option<IgnoredAny>,
+    }
     std::fs::read(path)
         .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| {
-            v.get("schema_version").is_some()
-                && v.pointer("/run/shard").is_some_and(|s| !s.is_null())
+        .and_then(|b| serde_json::from_slice::<Probe>(&b).ok())
+        .is_some_and(|p| p.run.shard.is_some() || p.run.merge.is_some())
+}
+
+/// The report files of a merge, each read when the merge asks for it.
+struct Files(Vec<PathBuf>);
+
+impl Files {
+    fn read<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, MergeError> {
+        baseline::read_as(&self.0[i], "shard report").map_err(|e| MergeError::Read {
+            source: self.source(i),
+            error: Box::new(e),
         })
+    }
+}
+
+impl ReportSource for Files {
+    fn inputs(&self) -> usize {
+        self.0.len()
+    }
+    fn source(&self, i: usize) -> String {
+        self.0[i].display().to_string()
+    }
+    fn header(&mut self, i: usize) -> Result<ReportHeader, MergeError> {
+        self.read(i)
+    }
+    fn report(&mut self, i: usize) -> Result<RunReport, MergeError> {
+        self.read(i)
+    }
+}
+
+/// A merge's error as the CLI reports it: a report that cannot be read keeps its own error
+/// (and exit code); every other refusal is a usage error.
+fn cli_error(e: MergeError) -> CliError {
+    match e {
+        MergeError::Read { error, .. } => match error.downcast::<CliError>() {
+            Ok(e) => *e,
+            Err(other) => CliError::usage(other),
+        },
+        other => CliError::usage(other),
+    }
 }
 
 /// The start skew past which merged tests fail: `--max-skew` (default [`DEFAULT_MAX_SKEW`]),
@@ -135,13 +192,8 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     for s in &skipped {
         eprintln!("note: skipped {s}");
     }
-    let mut inputs = Vec::new();
-    for f in &files {
-        inputs.push(ShardReport {
-            source: f.display().to_string(),
-            report: baseline::read_report(f, "shard report")?,
-        });
-    }
+    let file_count = files.len();
+    let mut inputs = Files(files);
     let policy = Policy {
         fail_on_saturation: args.fail_on_saturation,
         unjudged_shard: false,
@@ -159,11 +211,11 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     let mut comparer = against.as_ref().map(|(old, source)| {
         Comparer::new(old, source, &args.gate.tolerance, args.gate.force_compare)
     });
-    let merged = merge_runs(inputs, &ctx, &mut |i, test| match &mut comparer {
+    let merged = merge_runs(&mut inputs, &ctx, &mut |i, test| match &mut comparer {
         Some(c) => c.compare(i, test).map_err(Into::into),
         None => Ok(None),
     })
-    .map_err(CliError::usage)?;
+    .map_err(cli_error)?;
     for n in &merged.notes {
         eprintln!("note: {n}");
     }
@@ -174,7 +226,7 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
             "      Merged {} of {} shards ({} report files){}",
             m.shards.len(),
             m.count,
-            files.len(),
+            file_count,
             if m.partial { ": PARTIAL" } else { "" }
         );
     }

@@ -321,6 +321,31 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         test(&partial, "arrivals").failures
     );
 
+    // A tree of merges: the partial merge of shards 1 and 2, merged again with shard 3, is the
+    // flat merge of all three, field by field (only the command line differs).
+    let out = m.merge(&["partial.json", "shard-3.json"], "tree.json");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json = |name: &str| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(m.path(name)).unwrap()).unwrap();
+        v["run"]["command_line"] = serde_json::Value::Null;
+        v
+    };
+    assert!(
+        json("tree.json") == json("merged.json"),
+        "the tree's report differs from the flat merge's"
+    );
+    let tree = m.report("tree.json");
+    assert!(!tree.run.merge.as_ref().unwrap().partial);
+    // A shard a merged report holds cannot come again: exit 2, naming it.
+    let out = m.merge(
+        &["partial.json", "shard-2.json", "shard-3.json"],
+        "overlap.json",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shard 2 is in both"), "{err}");
+
     // A shard that ran twice keeps one report.
     std::fs::copy(m.path("shard-2.json"), m.path("shard-2-again.json")).unwrap();
     let out = m.merge(
