@@ -85,6 +85,7 @@ struct State {
     stalled: AtomicBool,
     keys: Mutex<HashMap<String, u64>>,
     paths: Mutex<HashMap<String, u64>>,
+    peers: Mutex<std::collections::BTreeSet<std::net::IpAddr>>,
 }
 
 /// A running demo server; dropping it closes its listener and every connection.
@@ -125,17 +126,32 @@ impl DemoServer {
         .await
     }
 
+    /// Starts a server on a listener bound elsewhere (for example on an address of a network
+    /// namespace a test created), on the current tokio runtime.
+    pub async fn start_on_listener(listener: std::net::TcpListener) -> io::Result<DemoServer> {
+        listener.set_nonblocking(true)?;
+        Self::serve_on(State::default(), TcpListener::from_std(listener)?)
+    }
+
     async fn start_with(state: State, port: u16) -> io::Result<DemoServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+        Self::serve_on(state, listener)
+    }
+
+    fn serve_on(state: State, listener: TcpListener) -> io::Result<DemoServer> {
         let addr = listener.local_addr()?;
         let state = Arc::new(state);
         let st = state.clone();
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let Ok((stream, peer)) = listener.accept().await else {
                     continue;
                 };
+                st.peers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(peer.ip());
                 let _ = stream.set_nodelay(true);
                 let mut stopped = stopped.clone();
                 let st = st.clone();
@@ -158,6 +174,15 @@ impl DemoServer {
     /// The base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The addresses connections came from.
+    pub fn peers(&self) -> std::collections::BTreeSet<std::net::IpAddr> {
+        self.state
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The socket address.

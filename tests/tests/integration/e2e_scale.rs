@@ -1,10 +1,13 @@
 //! End-to-end scale-out through the real binary: archive a fixture, run three shards of it at
 //! once from the archive alone (no cargo on PATH, no source tree) against one loopback server
 //! with a shared `--start-at`, merge them, and judge the whole. A real Prometheus scrapes the
-//! three shards' live endpoints, and its sum over the shards equals the merged report.
+//! three shards' live endpoints, and its sum over the shards equals the merged report. Then
+//! the same on hosts of their own: each shard and the server on a network stack of its own
+//! (network namespaces the test creates, joined by a bridge).
 
 use crate::e2e_watch::tool;
 use crate::support;
+use crate::support::netns::Hosts;
 use crate::support::prometheus::Prometheus;
 use crate::support::scrape::free_port;
 
@@ -37,7 +40,15 @@ impl Machine {
     /// `./cargo-loadtest loadtest ARGS` in the folder, with a PATH that has no cargo and an
     /// environment that has nothing of the workspace.
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(self.path("cargo-loadtest"));
+        self.configure(Command::new(self.path("cargo-loadtest")), args)
+    }
+
+    /// [`Machine::command`] on host `i` of `hosts`.
+    fn command_on(&self, hosts: &Hosts, i: usize, args: &[&str]) -> Command {
+        self.configure(hosts.command(i, &self.path("cargo-loadtest")), args)
+    }
+
+    fn configure(&self, mut cmd: Command, args: &[&str]) -> Command {
         cmd.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", NO_CARGO_PATH)
@@ -507,4 +518,78 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         "{}",
         text(&out)
     );
+}
+
+/// Three shards and their server on four hosts of their own (network namespaces this test
+/// creates, joined by a bridge; no address outside them): every request crosses the bridge from
+/// a shard's own address, and the merge adds up to exactly what the server answered. Skipped,
+/// saying why, where namespaces cannot be made (no privilege); never under CI.
+#[test]
+fn three_shards_on_hosts_of_their_own_merge_into_exactly_the_whole() {
+    let _g = serial();
+    let hosts = match Hosts::create(4) {
+        Ok(hosts) => hosts,
+        Err(why) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: network namespaces cannot be made here ({why}); CI runs this test");
+            return;
+        }
+        Err(why) => panic!("CI runs the three-host test, and network namespaces failed: {why}"),
+    };
+    // Host 0 serves; hosts 1 to 3 run a shard each.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(loadtest_demo_server::DemoServer::start_on_listener(
+            hosts.listen(0),
+        ))
+        .unwrap();
+    let url = server.url();
+    assert!(url.starts_with("http://10.213.0.1:"), "{url}");
+    let f = Fixture::shared("scale");
+    let archive = f.file("loadtests.tar.zst");
+    let out = f
+        .command(&["archive", "--archive-file", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let m = Machine::new(&archive);
+    let start_at = format!("{}", (unix_now() + 8.0).ceil());
+    let shards: Vec<std::process::Child> = (1..=3)
+        .map(|k| {
+            let args = m.shard_args(k, &start_at, &url, "loadtests.tar.zst");
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            m.command_on(&hosts, k as usize, &args).spawn().unwrap()
+        })
+        .collect();
+    for (k, child) in shards.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "shard {}: {}",
+            k + 1,
+            text(&out)
+        );
+    }
+    let out = m.merge(
+        &["shard-1.json", "shard-2.json", "shard-3.json"],
+        "merged.json",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let merged = m.report("merged.json");
+    let arrivals = test(&merged, "arrivals").result.as_ref().unwrap();
+    assert_eq!(arrivals.iterations.total, 900);
+    let requests: u64 = merged
+        .tests
+        .iter()
+        .filter_map(|t| t.result.as_ref())
+        .map(|r| r.requests.total)
+        .sum();
+    assert_eq!(server.requests(), requests);
+    // Every shard's requests came from its own host, over the bridge.
+    let peers: Vec<String> = server.peers().iter().map(|p| p.to_string()).collect();
+    assert_eq!(peers, ["10.213.0.2", "10.213.0.3", "10.213.0.4"]);
 }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod netns;
 pub mod prometheus;
 pub mod scrape;
 
