@@ -59,7 +59,8 @@ PY
     fi
     (cd "$OUT" && /usr/bin/time -f "%e %M" -o "time-$n.txt" "$CLI" loadtest merge "n$n" --quiet \
        --json "merged-$n.json" --junit "merged-$n.xml" --markdown "merged-$n.md" >/dev/null 2>"merge-$n.err") || true
-    read -r elapsed rss_kb < "$OUT/time-$n.txt"
+    # GNU time writes "Command exited with non-zero status N" first when the merge fails.
+    read -r elapsed rss_kb < <(tail -1 "$OUT/time-$n.txt")
     python3 -c "print(f'| {$n:,} | {$elapsed:.1f} | {$rss_kb / 1024:.0f} | {1000 * $elapsed / $n:.2f} |')"
     largest=$n
   done
@@ -72,13 +73,15 @@ PY
     name=$(basename "$g")
     (cd "$OUT" && /usr/bin/time -f "%M" -o "tree-$n/$name.time" "$CLI" loadtest merge "n$n/$name" --quiet \
        --json "tree-$n/$name.json" --junit "tree-$n/$name.xml" --markdown "tree-$n/$name.md" >/dev/null 2>&1) || true
-    peak=$(( $(cat "$OUT/tree-$n/$name.time") > peak ? $(cat "$OUT/tree-$n/$name.time") : peak ))
+    # A group is a partial merge (exit 100, GNU time says so on a line of its own).
+    kb=$(tail -1 "$OUT/tree-$n/$name.time")
+    peak=$(( kb > peak ? kb : peak ))
   done
   t1=$(now)
   (cd "$OUT" && /usr/bin/time -f "%M" -o "tree-$n/top.time" "$CLI" loadtest merge tree-$n/g*.json --quiet \
      --json "tree-merged-$n.json" --junit "tree-merged-$n.xml" --markdown "tree-merged-$n.md" >/dev/null 2>&1) || true
   t2=$(now)
-  top=$(cat "$OUT/tree-$n/top.time")
+  top=$(tail -1 "$OUT/tree-$n/top.time")
   echo "tree of $n shards: $(ls "$OUT/tree-$n"/g*.json | wc -l) group merges in $(secs "$t0" "$t1") s (peak $((peak / 1024)) MB each at most), then their reports merged in $(secs "$t1" "$t2") s (peak $((top / 1024)) MB)"
   python3 - "$OUT/merged-$n.json" "$OUT/tree-merged-$n.json" <<'PY'
 import json, sys

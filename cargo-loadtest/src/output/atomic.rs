@@ -25,16 +25,26 @@ pub fn is_stdout(path: &Path) -> bool {
 /// Writes `bytes` to `path` (see the module documentation), creating parent folders of a new
 /// file.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    write_streamed(path, |w| w.write_all(bytes))
+}
+
+/// Writes what `fill` writes to `path` as [`write`] does, through a buffer, without holding the
+/// whole content in memory (a merged report of thousands of shards).
+pub fn write_streamed(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), CliError> {
     let fail = |source: std::io::Error| CliError::Io {
         context: format!("cannot write {}", path.display()),
         source,
     };
+    let buffered = |w: &mut dyn Write| {
+        let mut b = std::io::BufWriter::new(w);
+        fill(&mut b)?;
+        b.flush()
+    };
     if is_stdout(path) {
-        let mut out = std::io::stdout().lock();
-        return out
-            .write_all(bytes)
-            .and_then(|()| out.flush())
-            .map_err(fail);
+        return buffered(&mut std::io::stdout().lock()).map_err(fail);
     }
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => {
@@ -49,11 +59,11 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
                 .write(true)
                 .open(path)
                 .map_err(fail)?;
-            return f.write_all(bytes).and_then(|()| f.flush()).map_err(fail);
+            return buffered(&mut f).map_err(fail);
         }
         _ => {}
     }
-    replace(&resolve_links(path).map_err(fail)?, |f| f.write_all(bytes)).map_err(fail)
+    replace(&resolve_links(path).map_err(fail)?, |f| buffered(f)).map_err(fail)
 }
 
 /// Writes what `fill` writes into a file to `path` atomically (for content too large to hold in

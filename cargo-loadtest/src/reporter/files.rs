@@ -12,8 +12,10 @@ pub(crate) struct JsonFile(pub(crate) PathBuf);
 impl Reporter for JsonFile {
     fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
         if let Event::RunFinished(report) = event {
-            let json = serde_json::to_vec_pretty(report).expect("reports always serialize");
-            atomic::write(&self.0, &json)?;
+            // Streamed: a merged report of thousands of shards is never held as text.
+            atomic::write_streamed(&self.0, |w| {
+                serde_json::to_writer_pretty(w, report).map_err(std::io::Error::from)
+            })?;
         }
         Ok(())
     }

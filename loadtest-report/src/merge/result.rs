@@ -332,11 +332,16 @@ impl TestFold {
     }
 }
 
+/// How many shards' generator warnings the whole's health repeats (each shard's are all in its
+/// own health line); past them one line counts the rest.
+pub const WHOLE_WARNINGS: usize = 20;
+
 /// The whole's generator health from each shard's, in shard order: CPU and counts added, the
-/// worst scheduling lag and disturbance kept (each is a generator's own), warnings named by
-/// shard.
+/// worst scheduling lag and disturbance kept (each is a generator's own), the first
+/// [`WHOLE_WARNINGS`] warnings named by shard and the rest counted.
 fn whole_generator(shards: &[ShardHealth]) -> GeneratorHealth {
     let mut whole = GeneratorHealth::default();
+    let (mut more, mut more_shards) = (0usize, 0usize);
     for s in shards {
         let g = &s.generator;
         whole.cpu_seconds += g.cpu_seconds;
@@ -353,9 +358,22 @@ fn whole_generator(shards: &[ShardHealth]) -> GeneratorHealth {
         whole.cpu_wait_seconds += g.cpu_wait_seconds;
         whole.cpu_wait_percent = whole.cpu_wait_percent.max(g.cpu_wait_percent);
         whole.steal_percent = whole.steal_percent.max(g.steal_percent);
-        whole
-            .warnings
-            .extend(g.warnings.iter().map(|w| format!("shard {}: {w}", s.shard)));
+        let room = WHOLE_WARNINGS.saturating_sub(whole.warnings.len());
+        whole.warnings.extend(
+            g.warnings
+                .iter()
+                .take(room)
+                .map(|w| format!("shard {}: {w}", s.shard)),
+        );
+        if g.warnings.len() > room {
+            more += g.warnings.len() - room;
+            more_shards += 1;
+        }
+    }
+    if more > 0 {
+        whole.warnings.push(format!(
+            "and {more} more generator warnings from {more_shards} shards (each shard's are in its line of `shards`)"
+        ));
     }
     whole
 }

@@ -217,12 +217,18 @@ pub fn start_skew(shards: &[(u32, Option<f64>, f64)]) -> Option<StartSkew> {
 }
 
 /// What an input says about the run it belongs to, whether it is one shard's report or a
-/// merged one.
+/// merged one: checked against the first input's, then let go (a merge of thousands of inputs
+/// keeps only what [`Holding`] says of each).
 struct RunSpec {
     count: u32,
     identity: String,
     archive: Option<String>,
     binaries: BTreeMap<String, String>,
+    holding: Holding,
+}
+
+/// The shards an input holds.
+struct Holding {
     /// The shard, for a shard's report: `K/N` in messages.
     shard: Option<ShardSpec>,
     /// The shards it holds, each as a merged report lists it, by index.
@@ -239,17 +245,19 @@ impl RunSpec {
                 identity: s.identity.clone(),
                 archive: s.archive.clone(),
                 binaries: s.binaries.clone(),
-                shard: Some(s.shard),
-                leaves: vec![MergedShard {
-                    index: s.shard.index,
-                    source: source.to_string(),
-                    host: h.run.host.clone(),
-                    started_at_unix: h.run.started_at_unix,
-                    start_offset_s: s.start_offset_s,
-                    start_at_unix: s.start_at_unix,
-                    duration_s: Some(h.run.duration_s),
-                }],
-                ignored: Vec::new(),
+                holding: Holding {
+                    shard: Some(s.shard),
+                    leaves: vec![MergedShard {
+                        index: s.shard.index,
+                        source: source.to_string(),
+                        host: h.run.host.clone(),
+                        started_at_unix: h.run.started_at_unix,
+                        start_offset_s: s.start_offset_s,
+                        start_at_unix: s.start_at_unix,
+                        duration_s: Some(h.run.duration_s),
+                    }],
+                    ignored: Vec::new(),
+                },
             });
         }
         let Some(m) = &h.run.merge else {
@@ -269,20 +277,24 @@ impl RunSpec {
             identity: m.identity.clone(),
             archive: m.archive.clone(),
             binaries: binaries.clone(),
-            shard: None,
-            leaves,
-            ignored: m.ignored.clone(),
+            holding: Holding {
+                shard: None,
+                leaves,
+                ignored: m.ignored.clone(),
+            },
         })
     }
 
     /// The shard spec messages show: the shard, or a merged report's first shard.
     fn shown(&self) -> ShardSpec {
-        self.shard.unwrap_or(ShardSpec {
-            index: self.leaves.first().map_or(1, |l| l.index),
+        self.holding.shard.unwrap_or(ShardSpec {
+            index: self.holding.first_index().max(1),
             count: self.count,
         })
     }
+}
 
+impl Holding {
     fn first_index(&self) -> u32 {
         self.leaves.first().map_or(0, |l| l.index)
     }
@@ -292,7 +304,7 @@ impl RunSpec {
 struct Input {
     i: usize,
     source: String,
-    spec: RunSpec,
+    holding: Holding,
     interrupted: bool,
     started_at_unix: f64,
     tests: usize,
@@ -409,14 +421,14 @@ pub fn merge_runs(
         read.push(Input {
             i,
             source,
-            spec,
+            holding: spec.holding,
             interrupted: header.status == RunStatus::Interrupted,
             started_at_unix: header.run.started_at_unix,
             tests: header.tests.len(),
         });
     }
-    let (_, _, first_header) = first.expect("at least one input");
-    let count = read[0].spec.count;
+    let (_, spec, first_header) = first.expect("at least one input");
+    let count = spec.count;
     let Chosen {
         kept,
         mut ignored,
@@ -424,7 +436,7 @@ pub fn merge_runs(
     } = choose(read, count)?;
     let covered: BTreeSet<u32> = kept
         .iter()
-        .flat_map(|k| k.spec.leaves.iter().map(|l| l.index))
+        .flat_map(|k| k.holding.leaves.iter().map(|l| l.index))
         .collect();
     let missing: Vec<u32> = (1..=count).filter(|i| !covered.contains(i)).collect();
     if !missing.is_empty() {
@@ -436,11 +448,11 @@ pub fn merge_runs(
     }
     let mut leaves: Vec<MergedShard> = kept
         .iter()
-        .flat_map(|k| k.spec.leaves.iter().cloned())
+        .flat_map(|k| k.holding.leaves.iter().cloned())
         .collect();
     leaves.sort_by_key(|l| l.index);
     for k in &kept {
-        ignored.extend(k.spec.ignored.iter().cloned());
+        ignored.extend(k.holding.ignored.iter().cloned());
     }
     ignored.sort();
     let skew = start_skew(
@@ -464,8 +476,8 @@ pub fn merge_runs(
     for k in &kept {
         let report = inputs.report(k.i)?;
         let still = RunSpec::of(&ReportHeader::of(&report), &k.source)?;
-        let same_leaves = still.leaves.iter().map(|l| l.index).eq(k
-            .spec
+        let same_leaves = still.holding.leaves.iter().map(|l| l.index).eq(k
+            .holding
             .leaves
             .iter()
             .map(|l| l.index));
@@ -481,14 +493,14 @@ pub fn merge_runs(
             git_commit.clone_from(&report.run.git_commit);
         }
         for (state, t) in states.iter_mut().zip(&report.tests) {
-            let added = match (&mut *state, &t.result, k.spec.shard) {
+            let added = match (&mut *state, &t.result, k.holding.shard) {
                 (TestState::Folding(fold), Some(r), Some(shard)) => {
                     fold.add_shard(shard.index, &report.run.host, r)
                 }
                 (TestState::Folding(fold), Some(r), None) => fold.add_merged(r),
                 (TestState::NoResult { .. }, Some(_), _) => Ok(()),
                 (_, None, _) => {
-                    let why = match k.spec.shard {
+                    let why = match k.holding.shard {
                         Some(s) => {
                             let why = t
                                 .failures
@@ -572,7 +584,6 @@ pub fn merge_runs(
             hosts.push(l.host.clone());
         }
     }
-    let spec = &kept[0].spec;
     let info = MergeInfo {
         count,
         identity: spec.identity.clone(),
@@ -618,8 +629,8 @@ struct Chosen {
 fn choose(read: Vec<Input>, count: u32) -> Result<Chosen, MergeError> {
     let mut holder: BTreeMap<u32, (String, bool)> = BTreeMap::new();
     for r in &read {
-        let merged = r.spec.shard.is_none();
-        for l in &r.spec.leaves {
+        let merged = r.holding.shard.is_none();
+        for l in &r.holding.leaves {
             if let Some((other, other_merged)) = holder.get(&l.index)
                 && (merged || *other_merged)
             {
@@ -633,7 +644,7 @@ fn choose(read: Vec<Input>, count: u32) -> Result<Chosen, MergeError> {
     }
     let mut by_shard: BTreeMap<u32, Vec<Input>> = BTreeMap::new();
     for r in read {
-        by_shard.entry(r.spec.first_index()).or_default().push(r);
+        by_shard.entry(r.holding.first_index()).or_default().push(r);
     }
     let (mut kept, mut ignored, mut notes) = (Vec::new(), Vec::new(), Vec::new());
     for (index, mut inputs) in by_shard {
