@@ -20,6 +20,32 @@ fn history(args: &[&str]) -> Output {
         .expect("cargo-loadtest runs")
 }
 
+/// The least latency the machine added to the server's exact service time over the runs so
+/// far (mean, p99), and whether a run's additions lie close enough to it to be a quiet run.
+#[derive(Debug)]
+struct Quiet {
+    mean_us: f64,
+    p99_us: f64,
+}
+
+impl Default for Quiet {
+    fn default() -> Quiet {
+        Quiet {
+            mean_us: f64::INFINITY,
+            p99_us: f64::INFINITY,
+        }
+    }
+}
+
+impl Quiet {
+    /// Takes in a run's additions; `false` when the machine disturbed it.
+    fn admits(&mut self, (mean_us, p99_us): (f64, f64)) -> bool {
+        self.mean_us = self.mean_us.min(mean_us);
+        self.p99_us = self.p99_us.min(p99_us);
+        mean_us <= self.mean_us + 200.0 && p99_us <= self.p99_us + 1000.0
+    }
+}
+
 /// The history's defaults are what keep this test's short runs free of false alarms: latency
 /// floors and a new level that must hold three runs (`bench/history-real.sh` measures them on
 /// many such histories).
@@ -31,17 +57,48 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
     let dir = dir.to_str().expect("a UTF-8 temporary path");
     let report = f.file("report.json");
     let report = report.to_str().expect("a UTF-8 temporary path");
+    // A run the machine disturbed (another build, another test) is run again, as the A/B test
+    // reruns its rounds: the history must find the server's change, and a busy machine is not a
+    // change of the server. The server's service time is exact, so what a run adds to it (the
+    // client, the loopback, the scheduler) is the machine's: a run whose mean adds more than
+    // 200 us (4% of the service time; the change is 15%) beyond the least any run added, or
+    // whose p99 adds more than the p99 floor (1 ms) beyond the least, measured the machine.
+    // Three runs before the history find the least; at most 8 tries a run.
+    let mut quiet = Quiet::default();
+    let mut reruns = Vec::new();
     let mut verdicts = Vec::new();
-    for run in 1..=30 {
-        let service_us = if run >= 20 { "5750" } else { "5000" };
-        // Only `steady`: the e2e_ab tests build changed copies of this fixture (with tests of
-        // other names) into the same target directory, and cargo may reuse their binary here.
-        let out = f
-            .run_command(&["steady", "--exact", "--quiet", "--duration", "2s"])
-            .env("FIXTURE_SERVICE_US", service_us)
-            .output()
-            .expect("cargo-loadtest runs");
-        assert_eq!(out.status.code(), Some(0), "run {run}: {}", text(&out));
+    for run in (-3..=30).filter(|r| *r != 0) {
+        let service_us: u32 = if run >= 20 { 5750 } else { 5000 };
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            // Only `steady`: the e2e_ab tests build changed copies of this fixture (with tests
+            // of other names) into the same target directory, and cargo may reuse their
+            // binary here.
+            let out = f
+                .run_command(&["steady", "--exact", "--quiet", "--duration", "2s"])
+                .env("FIXTURE_SERVICE_US", service_us.to_string())
+                .output()
+                .expect("cargo-loadtest runs");
+            assert_eq!(out.status.code(), Some(0), "run {run}: {}", text(&out));
+            let report = f.report();
+            let result = report.tests[0].result.as_ref().expect("a result");
+            let latency = &result.iteration_latency.summary;
+            let service = f64::from(service_us);
+            let added = (latency.mean_us - service, latency.p99_us as f64 - service);
+            let admitted = quiet.admits(added);
+            if run < 0 || admitted {
+                break;
+            }
+            reruns.push((run, added.0.round() as i64, added.1.round() as i64));
+            assert!(
+                tries < 8,
+                "run {run} was disturbed {tries} times in a row ((run, mean and p99 added to the service time in us): {reruns:?}; least added: {quiet:?}); the machine is too busy to measure a 15% change"
+            );
+        }
+        if run < 0 {
+            continue;
+        }
         let out = f
             .command(&["history", "record", report, "--history", dir])
             .output()
@@ -59,14 +116,14 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
         );
     }
     // Once, on the third run of the new level (or a little later), never before.
-    let failures: Vec<usize> = verdicts
+    let failures: Vec<i32> = verdicts
         .iter()
         .filter(|(_, c)| *c == Some(100))
         .map(|(r, _)| *r)
         .collect();
     assert!(
         matches!(failures[..], [22..=24]),
-        "--fail-on-regression failed after runs {failures:?} (expected once, after run 22 to 24): {verdicts:?}"
+        "--fail-on-regression failed after runs {failures:?} (expected once, after run 22 to 24): {verdicts:?}; runs the machine disturbed and that were run again: {reruns:?}"
     );
 
     let json = f.file("history.json");
@@ -141,7 +198,9 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
         config["tests"]["fixture-ab__api__steady"]["file"],
         std::path::absolute(&file).unwrap().to_str().unwrap()
     );
-    eprintln!("{stdout}--fail-on-regression after runs 1 to 30: {verdicts:?}");
+    eprintln!(
+        "{stdout}--fail-on-regression after runs 1 to 30: {verdicts:?}; runs the machine disturbed, run again (run, mean and p99 added to the service time in us): {reruns:?}"
+    );
     let page = std::fs::read_to_string(&html).expect("the page");
     assert!(
         page.contains("<svg") && page.contains(test),
