@@ -46,6 +46,7 @@ mod executor;
 mod harness;
 pub mod http;
 pub mod metrics;
+mod otlp;
 mod registry;
 mod run;
 
