@@ -182,6 +182,11 @@ pub struct ArchiveArgs {
     /// Print only errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Build the harnesses with loadtest-runtime's `otlp` feature, so that runs of the archive
+    /// can export over OTLP (`run --archive-file ... --otlp ENDPOINT`). Also on when
+    /// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set.
+    #[arg(long)]
+    pub with_otlp: bool,
     /// Which packages and how to build them.
     #[command(flatten)]
     pub workspace: WorkspaceArgs,

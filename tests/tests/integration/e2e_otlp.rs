@@ -143,7 +143,8 @@ struct Exponential {
 impl Exponential {
     fn of(p: &Value) -> Exponential {
         assert!(
-            p.get("negative").is_none_or(|n| n["bucketCounts"].is_null()),
+            p.get("negative")
+                .is_none_or(|n| n["bucketCounts"].is_null()),
             "no latency is negative: {p}"
         );
         Exponential {
@@ -241,7 +242,10 @@ fn an_otlp_receiver_decodes_the_runs_metrics_and_they_equal_the_reports() {
             &format!("http://127.0.0.1:{}", receiver.port),
         ])
         // The standard variables apply: headers on every export, an export every second.
-        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-loadtest-e2e=otlp,x-tenant=a%20b")
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-loadtest-e2e=otlp,x-tenant=a%20b",
+        )
         .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
@@ -376,4 +380,36 @@ fn a_bad_otlp_endpoint_is_a_usage_error_before_the_build() {
         .expect("cargo-loadtest runs");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("http/protobuf"), "{}", text(&out));
+}
+
+#[test]
+fn a_receiver_that_is_down_is_a_warning_not_a_failed_test() {
+    let _g = concurrent(&["passing"]);
+    let server = Server::start();
+    let f = Fixture::shared("passing");
+    // A port nothing listens on: every export is refused.
+    let port = support::scrape::free_port();
+    let out = f
+        .run_command(&[
+            "--target",
+            &server.url(),
+            "--exact",
+            "home",
+            "--otlp",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .env_remove("OTEL_EXPORTER_OTLP_HEADERS")
+        .output()
+        .expect("cargo-loadtest runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = f.report();
+    let r = report.tests[0].result.as_ref().expect("the test ran");
+    assert!(r.iterations.total > 0);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("OTLP export failed")),
+        "{:?}",
+        r.warnings
+    );
 }
