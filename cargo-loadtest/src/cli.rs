@@ -182,6 +182,11 @@ pub struct ArchiveArgs {
     /// Print only errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Build the harnesses with loadtest-runtime's `otlp` feature, so that runs of the archive
+    /// can export over OTLP (`run --archive-file ... --otlp ENDPOINT`). Also on when
+    /// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set.
+    #[arg(long)]
+    pub with_otlp: bool,
     /// Which packages and how to build them.
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
@@ -561,6 +566,14 @@ pub struct RunArgs {
     /// Where the reports go.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Export each test's metrics over OTLP/HTTP (protobuf) to ENDPOINT, e.g.
+    /// http://localhost:4318 (`/v1/metrics` is added unless it ends with it): exponential
+    /// histograms of request and iteration durations and counters, every 10 s and at the end.
+    /// Also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set;
+    /// OTEL_EXPORTER_OTLP_HEADERS apply. Builds the harnesses with loadtest-runtime's `otlp`
+    /// feature.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub otlp: Option<String>,
     /// Serve live OpenMetrics / Prometheus metrics at http://ADDR/metrics while the run lasts:
     /// PORT or :PORT listen on 127.0.0.1, HOST:PORT where given (0 picks a free port).
     #[arg(long, value_name = "ADDR")]

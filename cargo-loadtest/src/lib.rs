@@ -36,6 +36,7 @@ pub mod history;
 pub use loadtest_report::exit_code;
 mod list;
 mod live;
+mod otlp;
 pub mod output;
 mod report_command;
 mod reporter;

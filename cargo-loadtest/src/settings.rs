@@ -15,6 +15,8 @@ pub(crate) struct Settings {
     file: WorkspaceFile,
     env: OptionLayer,
     cli: OptionLayer,
+    /// Where the run exports its metrics over OTLP (`--otlp`, `OTEL_EXPORTER_OTLP_*`), if it does.
+    otlp: Option<loadtest_report::protocol::OtlpExport>,
 }
 
 impl Settings {
@@ -47,7 +49,20 @@ impl Settings {
         s.env.validate().map_err(CliError::usage)?;
         // Read by the harnesses; checked here so that a bad value stops the run before the build.
         loadtest_grammar::threads::worker_threads().map_err(CliError::usage)?;
+        s.otlp = crate::otlp::resolve(args.otlp.as_deref(), |k| std::env::var(k).ok())
+            .map_err(CliError::Usage)?;
         Ok(s)
+    }
+
+    /// Where the run exports its metrics over OTLP, if it does.
+    pub(crate) fn otlp(&self) -> Option<&loadtest_report::protocol::OtlpExport> {
+        self.otlp.as_ref()
+    }
+
+    /// The build's arguments: the harnesses get loadtest-runtime's `otlp` feature when the run
+    /// exports.
+    pub(crate) fn build_args(&self, args: &crate::cli::WorkspaceArgs) -> crate::cli::WorkspaceArgs {
+        crate::otlp::build_args(args, self.otlp.is_some())
     }
 
     /// The workspace file's layers: `[defaults]` and `[tests.NAME]`.

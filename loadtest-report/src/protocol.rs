@@ -79,6 +79,21 @@ pub struct RunRequest {
     /// after the setup hook ran; an instant already past starts at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at_unix: Option<f64>,
+    /// Export every test's metrics over OTLP (`--otlp`); absent: no export. A harness built
+    /// without loadtest-runtime's `otlp` feature refuses the request (exit 2, naming the fix);
+    /// a harness older than this field ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<OtlpExport>,
+}
+
+/// Where and how the harness exports a run's metrics over OTLP ([`RunRequest::otlp`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OtlpExport {
+    /// The OTLP/HTTP metrics endpoint, a full URL (`http://collector:4318/v1/metrics`) that
+    /// the harness POSTs `ExportMetricsServiceRequest` protobuf messages to. Headers
+    /// (`OTEL_EXPORTER_OTLP_[METRICS_]HEADERS`), the timeout and the temporality preference are
+    /// read from the harness's environment, as OpenTelemetry SDKs do.
+    pub endpoint: String,
 }
 
 /// One test to run and the option layers to apply above its attribute, lowest first.

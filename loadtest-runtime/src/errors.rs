@@ -33,6 +33,10 @@ pub enum RuntimeError {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The OTLP export of a test's metrics could not start: its configuration (endpoint,
+    /// `OTEL_*` variables) is invalid, or the harness was built without the `otlp` feature.
+    #[error("{0}")]
+    Otlp(String),
     /// The setup hook returned an error (or its value had the wrong type).
     #[error("setup hook `{hook}` failed: {message}")]
     Setup {

@@ -36,6 +36,12 @@
 //!   `loadtest-report`, the contract shared with `cargo loadtest`; [`grammar`]: re-exported from
 //!   `loadtest-grammar`.
 //! - [`RuntimeError`]: why a test could not run.
+//!
+//! # Features
+//!
+//! - `otlp`: the harness exports each test's metrics over OTLP/HTTP when the run request asks
+//!   for it (`cargo loadtest --otlp ENDPOINT`, which turns the feature on for its build). Off by
+//!   default: it adds the `opentelemetry` crates to the build.
 
 #![warn(missing_docs)]
 
@@ -46,6 +52,7 @@ mod executor;
 mod harness;
 pub mod http;
 pub mod metrics;
+mod otlp;
 mod registry;
 mod run;
 

@@ -1909,6 +1909,9 @@ fn any_request(rng: &mut Rng) -> RunRequest {
         }),
         start_at_unix: opt(rng, any_f64),
         live_metrics: rng.bool(),
+        otlp: opt(rng, |rng| loadtest_runtime::protocol::OtlpExport {
+            endpoint: any_string(rng),
+        }),
     }
 }
 

@@ -348,6 +348,7 @@ fn run_step(
         // A capacity search is one generator's: it runs the whole load, unsharded.
         shard: None,
         start_at_unix: None,
+        otlp: settings.otlp().cloned(),
     };
     let mut session = match Session::spawn(&s.harness, &request, &args.harness_args, args.quiet) {
         Ok(session) => session,

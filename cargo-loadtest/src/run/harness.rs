@@ -159,6 +159,7 @@ pub(crate) fn run_harness(
             live_metrics: args.metrics_listen.is_some() || args.dashboard.is_some(),
             shard: launch.shard,
             start_at_unix: launch.start_at_unix,
+            otlp: settings.otlp().cloned(),
         };
         let session = match Session::spawn(h, &request, &args.harness_args, args.quiet) {
             Ok(p) => p,

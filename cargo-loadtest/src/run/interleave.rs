@@ -83,13 +83,23 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         );
     }
     let base_wargs = base_workspace_args(&args.workspace, &ws, &base)?;
-    let listed = super::build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
+    let listed = super::build_and_list(
+        &head_settings.build_args(&args.workspace),
+        &ws,
+        args.quiet,
+        interrupt,
+    )?;
     head_settings.check_test_names(listed.iter().map(Selected::id))?;
     let head = super::select(args, listed)?;
     let base_ws = workspace::discover(&base_wargs)?;
     let base_settings = Settings::load(&base_ws.root, &round_args)?;
-    let based = match super::build_and_list(&base_wargs, &base_ws, args.quiet, interrupt)
-        .and_then(|listed| super::select(args, listed))
+    let based = match super::build_and_list(
+        &base_settings.build_args(&base_wargs),
+        &base_ws,
+        args.quiet,
+        interrupt,
+    )
+    .and_then(|listed| super::select(args, listed))
     {
         Ok(s) => s,
         Err(CliError::NoTests(_)) => Vec::new(),

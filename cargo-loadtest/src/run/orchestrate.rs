@@ -93,9 +93,13 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     let paths = ReportPaths::resolve(&target_dir, &args.output);
     paths.check()?;
     let live = live_servers(args, shard, interrupt)?;
+    if let (Some(otlp), false) = (settings.otlp(), args.quiet) {
+        eprintln!("  OTLP export to {}", otlp.endpoint);
+    }
     let selected = match &source {
         Source::Workspace(ws) => {
-            let listed = super::build_and_list(&args.workspace, ws, args.quiet, interrupt)?;
+            let wargs = settings.build_args(&args.workspace);
+            let listed = super::build_and_list(&wargs, ws, args.quiet, interrupt)?;
             settings.check_test_names(listed.iter().map(Selected::id))?;
             super::select(args, listed)?
         }

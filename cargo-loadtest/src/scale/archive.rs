@@ -131,7 +131,9 @@ pub(crate) fn archive(args: &ArchiveArgs, interrupt: &Interrupt) -> Result<i32, 
             args.archive_file.display()
         )));
     }
-    let listed = crate::run::build_and_list(&args.workspace, &ws, run_args.quiet, interrupt)?;
+    let wargs =
+        crate::otlp::build_args(&args.workspace, args.with_otlp || settings.otlp().is_some());
+    let listed = crate::run::build_and_list(&wargs, &ws, run_args.quiet, interrupt)?;
     let selected = crate::run::select(&run_args, listed)?;
     let mut harnesses: Vec<(&BuiltHarness, ArchivedHarness)> = Vec::new();
     for s in &selected {

@@ -43,6 +43,8 @@ pub(crate) struct RunTest<'a> {
     pub(crate) live_metrics: bool,
     /// How long after the start the generator's health begins to be judged.
     pub(crate) health_warm_up: Duration,
+    /// Export the test's metrics over OTLP (`--otlp`).
+    pub(crate) otlp: Option<&'a crate::protocol::OtlpExport>,
 }
 
 /// Runs one test to its end and returns what was measured.
@@ -57,10 +59,15 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         request_series,
         live_metrics,
         health_warm_up,
+        otlp,
     } = req;
     let name = def.full_name();
-    // Live metrics bucket each request name's latency from its per-second histograms.
-    let metrics = Metrics::with_settings(config.max_names, request_series || live_metrics);
+    // Live metrics and OTLP export take each request name's latency from its per-second
+    // histograms.
+    let metrics = Metrics::with_settings(
+        config.max_names,
+        request_series || live_metrics || otlp.is_some(),
+    );
     let shard = config.shard.clone();
     let position = shard.as_ref().map_or((0, 1), |s| s.position());
     let max_idle = match (&config.model, &shard) {
@@ -101,6 +108,17 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
             sample: config.trace_sample,
         },
     });
+    let otlp = match otlp {
+        Some(settings) => Some(
+            crate::otlp::TestExport::start(
+                settings,
+                &name,
+                shard.as_ref().map(|s| s.summary().shard.index),
+            )
+            .map_err(RuntimeError::Otlp)?,
+        ),
+        None => None,
+    };
     let soft = Arc::new(Stop::default());
     let hard = Arc::new(Stop::default());
     let open_model = matches!(config.model, LoadModel::Open { .. });
@@ -215,6 +233,9 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                             .as_mut()
                             .map(|l| Box::new(l.tick(&interval, &metrics, &shared.gauges))),
                     });
+                    if let Some(export) = &otlp {
+                        export.tick(&interval, &metrics);
+                    }
                     if !request_series {
                         interval.request_latency.clear();
                     }
@@ -238,6 +259,12 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     // What ended after the last tick: a point of its own, or, when it is a sliver of a second,
     // part of the last point (so the series adds up to the totals and counts whole seconds).
     let mut tail = metrics.take_interval();
+    // The last slice goes out with the final export, which the test's result waits for: the
+    // receiver has the final numbers before the report does.
+    let otlp_warning = match otlp {
+        Some(export) => export.finish(&tail, &metrics).await,
+        None => None,
+    };
     if !request_series {
         tail.request_latency.clear();
     }
@@ -267,6 +294,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         .ok()
         .map(|d| d.as_secs_f64());
     result.warnings = metrics.name_warnings();
+    result.warnings.extend(otlp_warning);
     Ok(result)
 }
 

@@ -73,6 +73,10 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
         );
         return 2;
     }
+    if request.otlp.is_some() && !crate::otlp::BUILT {
+        eprintln!("error: {}", crate::otlp::missing_feature());
+        return 2;
+    }
     let _ = CONFIGURED_BASE_URL.set(request.base_url.clone());
     emit(&Event::Hello {
         protocol: PROTOCOL_VERSION,
@@ -164,6 +168,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 on_progress: &mut on_progress,
                 request_series: request.request_series,
                 live_metrics: request.live_metrics,
+                otlp: request.otlp.as_ref(),
                 health_warm_up: t
                     .health_warm_up_s
                     .filter(|s| s.is_finite() && *s > 0.0)
