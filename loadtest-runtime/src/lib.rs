@@ -30,7 +30,8 @@
 //!
 //! # Where things live
 //!
-//! - [`load_test`], [`main!`], [`Ctx`]: writing tests.
+//! - [`load_test`], [`main!`], [`Ctx`]: writing tests; [`measure`]: any async operation
+//!   measured like a request (`ctx.measure`).
 //! - [`config`]: options, their precedence, and load models.
 //! - [`report`], [`protocol`], [`verdict`], [`redact`], [`metrics::hdr`]: re-exported from
 //!   `loadtest-report`, the contract shared with `cargo loadtest`; [`grammar`]: re-exported from
@@ -45,6 +46,7 @@ mod errors;
 mod executor;
 mod harness;
 pub mod http;
+pub mod measure;
 pub mod metrics;
 mod registry;
 mod run;

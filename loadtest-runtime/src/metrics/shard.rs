@@ -30,13 +30,17 @@ pub enum RequestClass {
     Other,
     /// The connection closed (or broke) before any byte of the response: a kept connection the
     /// server had timed out, a server at its connection limit. Retried by default for
-    /// idempotent methods.
+    /// idempotent methods. For an operation measured with `ctx.measure`, an I/O error of the
+    /// kinds reset, aborted, broken pipe or unexpected end of file.
     Closed,
+    /// An operation measured with `ctx.measure` failed with its own error (one not of the
+    /// classes above). Never an HTTP request's class.
+    Error,
 }
 
 impl RequestClass {
     /// Every class, in report order.
-    pub const ALL: [RequestClass; 9] = [
+    pub const ALL: [RequestClass; 10] = [
         RequestClass::Ok,
         RequestClass::Http4xx,
         RequestClass::Http5xx,
@@ -46,6 +50,7 @@ impl RequestClass {
         RequestClass::Body,
         RequestClass::Other,
         RequestClass::Closed,
+        RequestClass::Error,
     ];
 
     /// The class's name in reports.
@@ -60,6 +65,7 @@ impl RequestClass {
             RequestClass::Body => "body",
             RequestClass::Other => "other",
             RequestClass::Closed => "closed",
+            RequestClass::Error => "error",
         }
     }
 
