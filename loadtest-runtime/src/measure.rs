@@ -14,7 +14,7 @@
 //!   attempt is (the backoff between attempts is in neither). Coordinated omission is handled as
 //!   for requests: the open model measures the *iteration* from its intended start; a request or
 //!   an operation is measured from when it really started;
-//! - its outcome class: `ok`, or a class read from the error ([`class_of`]): `timeout`,
+//! - its outcome class: `ok`, or a class read from the error: `timeout`,
 //!   `connect` and `closed` for an `std::io::Error` of those kinds (also found inside a boxed
 //!   error's source chain) or tokio's `Elapsed`, an [`HttpError`]'s own class, and otherwise
 //!   `error`, the class of an operation's own failure;

@@ -92,7 +92,7 @@ fn answer(conn: TcpStream, attempts: &AtomicU64, busy: &AtomicU64) -> std::io::R
     };
     let n = attempts.fetch_add(1, Ordering::SeqCst) + 1;
     let mut conn = conn;
-    if n % BUSY_EVERY == 0 {
+    if n.is_multiple_of(BUSY_EVERY) {
         busy.fetch_add(1, Ordering::SeqCst);
         conn.write_all(b"ERR busy\n")
     } else {
