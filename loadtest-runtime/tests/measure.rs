@@ -377,3 +377,41 @@ async fn retries_follow_the_test_or_the_operations_own_setting() {
     assert_eq!(server.count(|c| &c.attempts), 3 * n, "{b}");
     assert_eq!(server.count(|c| &c.busy), 2 * n, "{b}");
 }
+
+/// Five operation names where the test keeps two: the rest are counted under `(overflow)`, as
+/// request names past `max_names` are.
+#[load_test(users = 1, iterations = 4, max_names = 2)]
+async fn many_names(ctx: &Ctx) -> Result<()> {
+    for i in 0..5 {
+        let name = format!("op.{i}");
+        ctx.measure(&name, || std::future::ready(Ok::<(), io::Error>(())))
+            .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operation_names_are_bounded_like_request_names() {
+    let r = run_layers(
+        "many_names",
+        &[OptionLayer::new("test")],
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let b = brief(&r);
+    let counts: Vec<(&str, u64)> = r
+        .request_names
+        .iter()
+        .map(|(n, m)| (n.as_str(), m.count))
+        .collect();
+    assert_eq!(
+        counts,
+        [("(overflow)", 12), ("op.0", 4), ("op.1", 4)],
+        "{b}"
+    );
+    assert!(
+        r.warnings.iter().any(|w| w.contains("max_names")),
+        "{:?}",
+        r.warnings
+    );
+}
