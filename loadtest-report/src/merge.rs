@@ -207,6 +207,13 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
         }
         let i = &r.iterations;
         iterations.total += i.total;
+        if let Some(g) = &i.goodput {
+            let sum = iterations.goodput.get_or_insert(crate::report::Goodput {
+                slo_us: g.slo_us,
+                ..Default::default()
+            });
+            sum.good += g.good;
+        }
         iterations.ok += i.ok;
         iterations.failed += i.failed;
         iterations.dropped += i.dropped;
@@ -294,6 +301,9 @@ pub fn merge_results(parts: &[ShardResult<'_>], missing: &[u32]) -> Result<TestR
         });
     }
     iterations.rate_per_s = per_s(iterations.total);
+    if let Some(g) = iterations.goodput.as_mut() {
+        g.rate_per_s = per_s(g.good);
+    }
     requests.rate_per_s = per_s(requests.total);
     let series = merge_series(parts, &offsets, open_model)?;
     let request_names: BTreeMap<String, RequestMetrics> = names

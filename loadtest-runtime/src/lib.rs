@@ -153,6 +153,11 @@ pub mod prelude {
 /// ## `iteration_timeout`
 /// A timeout for a whole iteration; an iteration that exceeds it fails with class `timeout`.
 ///
+/// ## `slo`
+/// An objective for an iteration's latency (`slo = "500ms"`): the report counts **goodput**, the
+/// successful iterations whose own latency (from the intended start in the open model) was at
+/// most it, in total and per second beside the throughput. Default: none (no goodput).
+///
 /// ## `thresholds`
 /// Pass/fail rules checked at the end: `METRIC[(NAME)] OP VALUE`, where METRIC is `p50`, `p90`,
 /// `p95`, `p99`, `p99.9` (any `pNN`), `mean`, `min`, `max` (VALUE a duration), `error_rate`
