@@ -4,7 +4,9 @@
 //! 50th attempt it sees. The measured name `db.get` is a request everywhere a request is: the JSON
 //! report (counts and classes equal to the store's own), the terminal's per-name table, JUnit,
 //! Markdown, HTML, CSV, the interval logs, the live `/metrics` endpoint, and the merge of two
-//! shards, whose sum equals the store's count of both runs.
+//! shards, whose sum equals the store's count of both runs. The runs set `LOADTEST_SLO`, so
+//! goodput (issue 25, item 4) is checked on the way: in the JSON (and its schema), beside the
+//! throughput in the terminal and the Markdown, and added up by the merge.
 
 use crate::support;
 
@@ -174,6 +176,8 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
             &format!("127.0.0.1:{port}"),
         ])
         .env("DB_ADDR", store.addr.to_string())
+        // Goodput (item 4's `slo`) rides along: JSON, schema, terminal, Markdown and merge.
+        .env("LOADTEST_SLO", "250ms")
         .output()
         .expect("cargo-loadtest runs");
     let page = scraper.finish();
@@ -215,8 +219,23 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
         text(&out)
     );
 
+    // Goodput, against the `slo` from LOADTEST_SLO: at most the successful iterations, its rate
+    // over the test's time, shown beside the throughput.
+    let goodput = r
+        .iterations
+        .goodput
+        .expect("a run with an slo reports goodput");
+    assert_eq!(goodput.slo_us, 250_000);
+    assert!(goodput.good <= r.iterations.ok, "{goodput:?}");
+    assert!((goodput.rate_per_s - goodput.good as f64 / r.elapsed_s).abs() < 1e-6);
+    let good_cell = format!(
+        "{:.1} (good {:.1})",
+        r.iterations.rate_per_s, goodput.rate_per_s
+    );
+
     // The terminal's per-name table.
     let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&good_cell), "{good_cell} in {stdout}");
     let table = stdout
         .split("by request name:")
         .nth(1)
@@ -244,6 +263,7 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
         "{junit}"
     );
     let md = std::fs::read_to_string(f.file("report.md")).unwrap();
+    assert!(md.contains(&good_cell), "{md}");
     assert!(md.contains("| db.get |"), "{md}");
     assert!(md.contains("db.get: io::Error: ERR busy"), "{md}");
     let html = std::fs::read_to_string(f.file("report.html")).unwrap();
@@ -303,6 +323,7 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
     let before = store.attempts();
     let before_busy = store.busy();
     let mut shards = Vec::new();
+    let mut good = 0;
     for k in 1..=2 {
         let json = f.file(&format!("shard-{k}.json"));
         let out = f
@@ -315,9 +336,13 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
                 json.to_str().unwrap(),
             ])
             .env("DB_ADDR", store.addr.to_string())
+            .env("LOADTEST_SLO", "250ms")
             .output()
             .expect("cargo-loadtest runs");
         assert_eq!(out.status.code(), Some(0), "shard {k}: {}", text(&out));
+        let shard: RunReport =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        good += result(&shard).iterations.goodput.expect("goodput").good;
         shards.push(json);
     }
     let merged = f.file("merged.json");
@@ -341,4 +366,10 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
     let (attempts, busy) = (store.attempts() - before, store.busy() - before_busy);
     check_against_the_store(&m, attempts, busy, "merged.json");
     assert_eq!(m.iterations.total, 400, "the shards split the iterations");
+    let merged_goodput = m.iterations.goodput.expect("the merge keeps goodput");
+    assert_eq!(
+        (merged_goodput.slo_us, merged_goodput.good),
+        (250_000, good),
+        "the shards' good iterations add up"
+    );
 }
