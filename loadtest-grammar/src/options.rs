@@ -111,6 +111,11 @@ pub const OPTIONS: &[OptionInfo] = &[
         accepts: "a timeout for one whole iteration, e.g. \"30s\"",
     },
     OptionInfo {
+        name: "slo",
+        kind: ValueKind::Str,
+        accepts: "an iteration latency objective, e.g. \"500ms\": goodput counts the successful iterations that met it",
+    },
+    OptionInfo {
         name: "thresholds",
         kind: ValueKind::List,
         accepts: "a list of rules, e.g. [\"p99 < 250ms\", \"error_rate < 1%\"]",
@@ -239,7 +244,7 @@ pub fn check_value(name: &str, values: &[&str]) -> Result<(), OptionError> {
         "rate" | "rate_limit" | "min_capacity" => parse_rate(one()).map(drop),
         "on_saturation" => parse_saturation(one()).map(drop),
         "stages" => values.iter().try_for_each(|s| parse_stage(s).map(drop)),
-        "duration" | "timeout" | "iteration_timeout" => parse_duration(one()).map(drop),
+        "duration" | "timeout" | "iteration_timeout" | "slo" => parse_duration(one()).map(drop),
         "backoff" => parse_range(one()).map(drop),
         "retry_on" => values.iter().try_for_each(|s| parse_retry_on(s).map(drop)),
         "thresholds" => values.iter().try_for_each(|s| parse_threshold(s).map(drop)),

@@ -700,6 +700,22 @@ pub struct IterationCounts {
     pub interrupted: u64,
     /// Completed iterations per second.
     pub rate_per_s: f64,
+    /// Goodput, when the test declares an `slo`: the successful iterations whose own latency met
+    /// it. Absent without an `slo`, and in reports from before the option.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<Goodput>,
+}
+
+/// Goodput: successful iterations whose own latency (from the intended start in the open model,
+/// as the iteration latency) was within the test's `slo`, in total and per second.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Goodput {
+    /// The objective (`slo`), in microseconds.
+    pub slo_us: u64,
+    /// Successful iterations whose latency was at most `slo_us`.
+    pub good: u64,
+    /// `good` per second of the test (beside `rate_per_s`, the throughput).
+    pub rate_per_s: f64,
 }
 
 /// Totals over the HTTP requests of one test.
@@ -710,7 +726,8 @@ pub struct RequestTotals {
     /// Requests per second over the test.
     pub rate_per_s: f64,
     /// Requests by outcome class: `ok`, `http_4xx`, `http_5xx`, `connect`, `timeout`, `tls`, `body`,
-    /// `other`, `closed`.
+    /// `other`, `closed`, and `error` (an operation measured with `ctx.measure` that failed with
+    /// its own error).
     pub by_class: BTreeMap<String, u64>,
     /// Responses by status code.
     pub by_status: BTreeMap<String, u64>,

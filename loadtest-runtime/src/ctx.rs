@@ -5,6 +5,7 @@ use crate::config::RetryPolicy;
 use crate::http::cookies::JarCell;
 use crate::http::deadline::UserTimer;
 use crate::http::{ConnSet, Http, RateLimiter, Transport, retry};
+use crate::measure::Operation;
 use crate::metrics::Metrics;
 use std::any::Any;
 use std::future::Future;
@@ -145,8 +146,50 @@ impl Ctx {
         &self.shared.name
     }
 
+    /// Runs an async operation and records it as a request named `name`: every attempt's latency
+    /// in the name's HdrHistogram, its outcome class (`ok`, or read from the error: `timeout`,
+    /// `connect`, `closed` for I/O errors of those kinds, `error` for the operation's own), an
+    /// error sample (`name: Type: message`, bounded, secrets redacted), retried with the test's
+    /// `retries` and `backoff`. It shows up wherever requests do: `p99(name)`,
+    /// `error_rate(name)`, the per-name table and every report. `op` makes one attempt's future.
+    /// See [`crate::measure`]; [`Ctx::operation`] sets retries for one operation.
+    ///
+    /// ```no_run
+    /// use loadtest_runtime::prelude::*;
+    ///
+    /// async fn get(key: u64) -> std::io::Result<String> {
+    ///     Ok(format!("value of {key}"))
+    /// }
+    ///
+    /// #[load_test(users = 10, retries = 2, thresholds = ["p99(db.get) < 5ms", "error_rate(db.get) < 1%"])]
+    /// async fn lookups(ctx: &Ctx) -> Result<()> {
+    ///     let value = ctx.measure("db.get", || get(ctx.iteration())).await?;
+    ///     assert!(!value.is_empty());
+    ///     Ok(())
+    /// }
+    /// # loadtest_runtime::main!();
+    /// ```
+    pub async fn measure<T, E, F, Fut>(&self, name: &str, op: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display + 'static,
+    {
+        self.operation(name).run(op).await
+    }
+
+    /// An operation named `name` to measure as [`Ctx::measure`] does, with its own retries
+    /// ([`Operation::retries`]) or a choice of which errors are retried ([`Operation::retry_if`]).
+    pub fn operation<'a>(&'a self, name: &'a str) -> Operation<'a> {
+        Operation::new(self, name)
+    }
+
     /// Records a custom latency under `name` (reported beside the request latencies, usable in
     /// thresholds as `p95(name) < 10ms`).
+    ///
+    /// A custom latency has no outcome: it is neither counted as a request nor in an error rate.
+    /// To time an operation that can fail, and have it counted, classified and retried as a
+    /// request, use [`Ctx::measure`].
     pub fn record(&self, name: &str, duration: Duration) {
         let us = duration.as_micros() as u64;
         self.shared.metrics.with(|s| s.custom(name, us));

@@ -30,7 +30,8 @@
 //!
 //! # Where things live
 //!
-//! - [`load_test`], [`main!`], [`Ctx`]: writing tests.
+//! - [`load_test`], [`main!`], [`Ctx`]: writing tests; [`measure`]: any async operation
+//!   measured like a request (`ctx.measure`).
 //! - [`config`]: options, their precedence, and load models.
 //! - [`report`], [`protocol`], [`verdict`], [`redact`], [`metrics::hdr`]: re-exported from
 //!   `loadtest-report`, the contract shared with `cargo loadtest`; [`grammar`]: re-exported from
@@ -51,6 +52,7 @@ mod errors;
 mod executor;
 mod harness;
 pub mod http;
+pub mod measure;
 pub mod metrics;
 mod otlp;
 mod registry;
@@ -157,6 +159,11 @@ pub mod prelude {
 ///
 /// ## `iteration_timeout`
 /// A timeout for a whole iteration; an iteration that exceeds it fails with class `timeout`.
+///
+/// ## `slo`
+/// An objective for an iteration's latency (`slo = "500ms"`): the report counts **goodput**, the
+/// successful iterations whose own latency (from the intended start in the open model) was at
+/// most it, in total and per second beside the throughput. Default: none (no goodput).
 ///
 /// ## `thresholds`
 /// Pass/fail rules checked at the end: `METRIC[(NAME)] OP VALUE`, where METRIC is `p50`, `p90`,

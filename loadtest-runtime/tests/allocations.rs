@@ -81,6 +81,17 @@ async fn repeat(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// `ctx.measure` around an operation that is ready at once: what measuring and recording an
+/// operation costs, on the path every request takes too.
+#[load_test]
+async fn measured(ctx: &Ctx) -> Result<()> {
+    for _ in 0..PER_ITERATION.load(Ordering::Relaxed) {
+        ctx.measure("ready", || std::future::ready(Ok::<u64, std::io::Error>(7)))
+            .await?;
+    }
+    Ok(())
+}
+
 /// A keep-alive HTTP/1.1 server on 127.0.0.1 whose every answer is `response`, on threads whose
 /// allocations are not counted. It serves until the test process ends.
 fn server(response: &'static [u8]) -> &'static str {
@@ -243,4 +254,45 @@ async fn trace_context_on_or_off_allocates_nothing_per_request() {
             "with trace = {trace:?} a bodiless GET allocates {per:.4} times per request in steady state ({one} vs {two})"
         );
     }
+}
+
+/// Runs `measured` with `per_iteration` operations per iteration; returns its allocations.
+async fn measured_allocations(per_iteration: usize, iterations: u64) -> u64 {
+    PER_ITERATION.store(per_iteration, Ordering::Relaxed);
+    let mut layer = OptionLayer::new("test");
+    layer.set_str("users", "1");
+    layer.set_str("iterations", &iterations.to_string());
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let result = loadtest_runtime::run_registered("measured", &[layer])
+        .await
+        .expect("the test runs");
+    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    assert_eq!(result.iterations.ok, iterations, "{:?}", result.errors);
+    assert_eq!(
+        result.request_names["ready"].count,
+        iterations * per_iteration as u64,
+        "every operation was recorded as a request"
+    );
+    after - before
+}
+
+/// A measured operation that succeeds allocates nothing in steady state: it is timed and
+/// recorded into its name's entry as a request is, and an error sample is built only on failure.
+#[tokio::test]
+async fn a_measured_operation_allocates_nothing_in_steady_state() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    const N: usize = 10;
+    const ITERATIONS: u64 = 200;
+    let extra = ITERATIONS * N as u64;
+    measured_allocations(N, ITERATIONS).await;
+    let one = measured_allocations(N, ITERATIONS).await;
+    let two = measured_allocations(2 * N, ITERATIONS).await;
+    let per = two.saturating_sub(one) as f64 / extra as f64;
+    eprintln!(
+        "ctx.measure of a ready operation: {per:.4} allocations per operation ({one} vs {two})"
+    );
+    assert!(
+        two.saturating_sub(one) * 100 < extra,
+        "a measured operation allocates {per:.4} times per operation in steady state ({one} vs {two})"
+    );
 }

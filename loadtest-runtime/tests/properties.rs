@@ -1006,7 +1006,7 @@ fn check_value_accepts_what_the_parsers_accept() {
                 "trace" => grammar::parse_trace(one).map(drop),
                 "trace_sample" => grammar::parse_fraction(one).map(drop),
                 "local_addresses" => grammar::parse_local_addresses(&refs).map(drop),
-                "duration" | "timeout" | "iteration_timeout" => {
+                "duration" | "timeout" | "iteration_timeout" | "slo" => {
                     grammar::parse_duration(one).map(drop)
                 }
                 "stages" => each(&|v| grammar::parse_stage(v).map(drop)),
@@ -1735,6 +1735,11 @@ fn any_result(rng: &mut Rng) -> TestResult {
             late: any_u64(rng),
             interrupted: any_u64(rng),
             rate_per_s: any_f64(rng),
+            goodput: opt(rng, |rng| loadtest_runtime::report::Goodput {
+                slo_us: any_u64(rng),
+                good: any_u64(rng),
+                rate_per_s: any_f64(rng),
+            }),
         },
         iteration_latency: any_hist(rng),
         iteration_latency_uncorrected: opt(rng, any_hist),

@@ -227,3 +227,40 @@ mod exemplar_tests {
         assert!(render(&report).contains(&format!("| `{id}` |")));
     }
 }
+
+#[cfg(test)]
+mod goodput_tests {
+    use crate::output::fixtures::report_with_exemplar;
+    use loadtest_report::exemplar::Exemplar;
+    use loadtest_report::report::Goodput;
+
+    /// With an `slo`, the summary's and the Markdown's `iter/s` show the goodput beside the
+    /// throughput; without one, the throughput alone, as before.
+    #[test]
+    fn goodput_is_shown_beside_the_throughput_when_the_test_has_an_slo() {
+        let exemplar = Exemplar {
+            trace_id: None,
+            span_id: None,
+            sampled: false,
+            started_at_unix: 1.7e9,
+            latency_us: 1_000,
+            status: Some(200),
+            shard: None,
+        };
+        let mut report = report_with_exemplar("home", exemplar);
+        let r = report.tests[0].result.as_mut().unwrap();
+        r.iterations.rate_per_s = 412.0;
+        let plain = super::render(&report);
+        assert!(plain.contains("| 412.0 |"), "{plain}");
+        assert!(!plain.contains("good"), "{plain}");
+        report.tests[0].result.as_mut().unwrap().iterations.goodput = Some(Goodput {
+            slo_us: 500_000,
+            good: 3985,
+            rate_per_s: 398.5,
+        });
+        let md = super::render(&report);
+        assert!(md.contains("| 412.0 (good 398.5) |"), "{md}");
+        let terminal = crate::output::summary::table(&report);
+        assert!(terminal.contains("412.0 (good 398.5)"), "{terminal}");
+    }
+}

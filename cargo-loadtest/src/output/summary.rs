@@ -67,7 +67,7 @@ pub fn row(t: &TestReport) -> Vec<String> {
         name,
         r.iterations.total.to_string(),
         r.iterations.failed.to_string(),
-        format!("{:.1}", r.iterations.rate_per_s),
+        iterations_per_s(r),
         r.requests.total.to_string(),
         request_errors.to_string(),
         human_us(l.p50_us as f64),
@@ -78,6 +78,15 @@ pub fn row(t: &TestReport) -> Vec<String> {
         generator_word(r),
         status_word(t.status).to_string(),
     ]
+}
+
+/// The `iter/s` cell: the throughput, and with an `slo` the goodput beside it
+/// (`412.0 (good 398.5)`).
+pub fn iterations_per_s(r: &TestResult) -> String {
+    match &r.iterations.goodput {
+        None => format!("{:.1}", r.iterations.rate_per_s),
+        Some(g) => format!("{:.1} (good {:.1})", r.iterations.rate_per_s, g.rate_per_s),
+    }
 }
 
 /// The generator column: `ok`, `SATURATED`, `DISTURBED` or both.

@@ -116,6 +116,13 @@ async fn home(ctx: &Ctx) -> Result<()> {
 //     Ok(())
 // }
 
+// Not only HTTP: any async operation that returns a `Result` (a database query, a cache, a
+// queue) is measured like a request with `ctx.measure`, under its own name: its latency, error
+// classes and retries show in every report, and thresholds name it, as in
+// `thresholds = ["p99(db.get_user) < 20ms", "error_rate(db.get_user) < 1%"]`:
+//
+//     let user = ctx.measure("db.get_user", || db.get_user(42)).await?;
+
 loadtest_runtime::main!();
 "##;
 
@@ -154,5 +161,16 @@ mod tests {
             })
             .collect();
         assert_eq!(fns, ["home", "arrivals", "ramp", "checkout"]);
+    }
+
+    /// The file points at `ctx.measure` for what is not HTTP, with a threshold naming it.
+    #[test]
+    fn the_template_mentions_measuring_any_async_operation() {
+        let text = template("app", "loadtest");
+        assert!(
+            text.contains("ctx.measure(\"db.get_user\", || db.get_user(42)).await?")
+                && text.contains("p99(db.get_user) < 20ms"),
+            "{text}"
+        );
     }
 }

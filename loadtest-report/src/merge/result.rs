@@ -174,6 +174,13 @@ impl TestFold {
         let i = &r.iterations;
         let acc = &mut self.iterations;
         acc.total += i.total;
+        if let Some(g) = &i.goodput {
+            let sum = acc.goodput.get_or_insert(crate::report::Goodput {
+                slo_us: g.slo_us,
+                ..Default::default()
+            });
+            sum.good += g.good;
+        }
         acc.ok += i.ok;
         acc.failed += i.failed;
         acc.dropped += i.dropped;
@@ -267,6 +274,9 @@ impl TestFold {
             }
         };
         self.iterations.rate_per_s = per_s(self.iterations.total);
+        if let Some(g) = self.iterations.goodput.as_mut() {
+            g.rate_per_s = per_s(g.good);
+        }
         self.requests.rate_per_s = per_s(self.requests.total);
         self.shards.sort_by_key(|s| s.shard);
         let generator = whole_generator(&self.shards);

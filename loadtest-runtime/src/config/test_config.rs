@@ -98,6 +98,8 @@ pub struct TestConfig {
     pub timeout: Duration,
     /// The per-iteration timeout.
     pub iteration_timeout: Option<Duration>,
+    /// The iteration latency objective goodput is counted against (`slo`).
+    pub slo: Option<Duration>,
     /// Pass/fail rules.
     pub thresholds: Vec<Threshold>,
     /// Stop at the first failing threshold.
@@ -266,6 +268,10 @@ impl TestConfig {
                 .map_err(config_error)?
                 .unwrap_or(DEFAULT_TIMEOUT),
             iteration_timeout: one("iteration_timeout")
+                .map(grammar::parse_duration)
+                .transpose()
+                .map_err(config_error)?,
+            slo: one("slo")
                 .map(grammar::parse_duration)
                 .transpose()
                 .map_err(config_error)?,

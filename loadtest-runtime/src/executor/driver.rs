@@ -17,8 +17,8 @@ use crate::metrics::{
 pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
-    ConnectionCounts, ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics,
-    RequestTotals, TestResult,
+    ConnectionCounts, ErrorSample, GeneratorHealth, Goodput, IntervalPoint, IterationCounts,
+    RequestMetrics, RequestTotals, TestResult,
 };
 use crate::verdict;
 use std::any::Any;
@@ -67,6 +67,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let metrics = Metrics::with_settings(
         config.max_names,
         request_series || live_metrics || otlp.is_some(),
+        config.slo.map(|d| d.as_micros() as u64),
     );
     let shard = config.shard.clone();
     let position = shard.as_ref().map_or((0, 1), |s| s.position());
@@ -432,6 +433,11 @@ fn assemble(
         late: m.late,
         interrupted: m.interrupted,
         rate_per_s: per_s(m.completed()),
+        goodput: config.slo.map(|slo| Goodput {
+            slo_us: slo.as_micros() as u64,
+            good: m.iter_good,
+            rate_per_s: per_s(m.iter_good),
+        }),
         ..Default::default()
     };
     for class in IterationClass::ALL {

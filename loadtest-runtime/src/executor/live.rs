@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn names_beyond_the_bound_are_counted_together() {
-        let m = Metrics::with_settings(10_000, true);
+        let m = Metrics::with_settings(10_000, true, None);
         for i in 0..MAX_LIVE_NAMES + 5 {
             let name = format!("GET /item/{i:03}");
             m.with(|s| s.request(&name, RequestClass::Ok, Some(200), 100, 0, 1));

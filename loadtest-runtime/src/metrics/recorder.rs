@@ -41,6 +41,8 @@ pub(crate) struct Metrics {
     id: u64,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
     request_intervals: bool,
+    /// The test's `slo` in microseconds (goodput), copied into every shard.
+    slo_us: Option<u64>,
     request_names: Arc<Names>,
     latency_names: Arc<Names>,
     counter_names: Arc<Names>,
@@ -57,17 +59,23 @@ impl Metrics {
     /// intervals.
     #[cfg(any(test, feature = "bench"))]
     pub(crate) fn new() -> Arc<Metrics> {
-        Metrics::with_settings(super::names::DEFAULT_MAX_NAMES, false)
+        Metrics::with_settings(super::names::DEFAULT_MAX_NAMES, false, None)
     }
 
     /// A new, empty registry keeping at most `max_names` request names and as many custom
     /// metric names of each kind (further names are counted under [`super::names::OVERFLOW`]),
-    /// whose intervals also hold each request name's latency when `request_intervals` is set.
-    pub(crate) fn with_settings(max_names: u64, request_intervals: bool) -> Arc<Metrics> {
+    /// whose intervals also hold each request name's latency when `request_intervals` is set,
+    /// and which counts goodput against `slo_us` when set.
+    pub(crate) fn with_settings(
+        max_names: u64,
+        request_intervals: bool,
+        slo_us: Option<u64>,
+    ) -> Arc<Metrics> {
         Arc::new(Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shards: Mutex::new(Vec::new()),
             request_intervals,
+            slo_us,
             request_names: Arc::new(Names::new(NameKind::Request, max_names)),
             latency_names: Arc::new(Names::new(NameKind::Latency, max_names)),
             counter_names: Arc::new(Names::new(NameKind::Counter, max_names)),
@@ -94,6 +102,7 @@ impl Metrics {
             if local.as_ref().is_none_or(|(id, _)| *id != self.id) {
                 let shard = Arc::new(Mutex::new(Shard {
                     request_intervals: self.request_intervals,
+                    slo_us: self.slo_us,
                     request_names: self.request_names.clone(),
                     latency_names: self.latency_names.clone(),
                     counter_names: self.counter_names.clone(),

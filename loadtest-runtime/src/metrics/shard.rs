@@ -30,13 +30,17 @@ pub enum RequestClass {
     Other,
     /// The connection closed (or broke) before any byte of the response: a kept connection the
     /// server had timed out, a server at its connection limit. Retried by default for
-    /// idempotent methods.
+    /// idempotent methods. For an operation measured with `ctx.measure`, an I/O error of the
+    /// kinds reset, aborted, broken pipe or unexpected end of file.
     Closed,
+    /// An operation measured with `ctx.measure` failed with its own error (one not of the
+    /// classes above). Never an HTTP request's class.
+    Error,
 }
 
 impl RequestClass {
     /// Every class, in report order.
-    pub const ALL: [RequestClass; 9] = [
+    pub const ALL: [RequestClass; 10] = [
         RequestClass::Ok,
         RequestClass::Http4xx,
         RequestClass::Http5xx,
@@ -46,6 +50,7 @@ impl RequestClass {
         RequestClass::Body,
         RequestClass::Other,
         RequestClass::Closed,
+        RequestClass::Error,
     ];
 
     /// The class's name in reports.
@@ -60,6 +65,7 @@ impl RequestClass {
             RequestClass::Body => "body",
             RequestClass::Other => "other",
             RequestClass::Closed => "closed",
+            RequestClass::Error => "error",
         }
     }
 
@@ -246,6 +252,8 @@ const MAX_ERROR_MESSAGES: usize = 32;
 #[derive(Clone)]
 pub(crate) struct Shard {
     pub(crate) iter_ok: u64,
+    /// Successful iterations whose corrected latency was within [`Shard::slo_us`] (goodput).
+    pub(crate) iter_good: u64,
     pub(crate) iter_failed: [u64; 3],
     pub(crate) interrupted: u64,
     pub(crate) dropped: u64,
@@ -267,6 +275,8 @@ pub(crate) struct Shard {
     pub(crate) conn_reopened: u64,
     /// Whether each request name's latency is also kept per interval (for the series).
     pub(crate) request_intervals: bool,
+    /// The test's `slo` in microseconds, when it declares one: goodput counts against it.
+    pub(crate) slo_us: Option<u64>,
     /// The test-wide bound on request names (shared by every shard of the test).
     pub(crate) request_names: Arc<Names>,
     /// The test-wide bound on custom latency names.
@@ -279,6 +289,7 @@ impl Default for Shard {
     fn default() -> Self {
         Shard {
             iter_ok: 0,
+            iter_good: 0,
             iter_failed: [0; 3],
             interrupted: 0,
             dropped: 0,
@@ -298,6 +309,7 @@ impl Default for Shard {
             conn_reused: 0,
             conn_reopened: 0,
             request_intervals: false,
+            slo_us: None,
             request_names: Arc::new(Names::new(NameKind::Request, DEFAULT_MAX_NAMES)),
             latency_names: Arc::new(Names::new(NameKind::Latency, DEFAULT_MAX_NAMES)),
             counter_names: Arc::new(Names::new(NameKind::Counter, DEFAULT_MAX_NAMES)),
@@ -324,7 +336,12 @@ impl Shard {
         hdr::record(&mut self.interval.latency, corrected_us);
         self.interval.iterations += 1;
         match failed {
-            None => self.iter_ok += 1,
+            None => {
+                self.iter_ok += 1;
+                if self.slo_us.is_some_and(|slo| corrected_us <= slo) {
+                    self.iter_good += 1;
+                }
+            }
             Some(class) => {
                 self.iter_failed[class as usize] += 1;
                 self.interval.failed += 1;
@@ -466,6 +483,7 @@ impl Shard {
     /// Adds everything in `other` (except its interval) to this shard.
     pub(crate) fn merge(&mut self, other: &Shard) {
         self.iter_ok += other.iter_ok;
+        self.iter_good += other.iter_good;
         for (a, b) in self.iter_failed.iter_mut().zip(other.iter_failed) {
             *a += b;
         }

@@ -21,6 +21,7 @@ mod e2e_first_hour;
 mod e2e_gate;
 mod e2e_history;
 mod e2e_interchange;
+mod e2e_measure;
 mod e2e_otlp;
 mod e2e_scale;
 mod e2e_traces;
