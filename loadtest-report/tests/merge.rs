@@ -10,8 +10,8 @@ use fastrand::Rng;
 use loadtest_report::hdr::{self, Hist};
 use loadtest_report::merge::{Decoded, MergeError, ShardReport, ShardResult, merge_results};
 use loadtest_report::report::{
-    ConfigSummary, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals, ShardPart,
-    ShardSpec, TestResult,
+    ConfigSummary, Goodput, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals,
+    ShardPart, ShardSpec, TestResult,
 };
 use std::collections::BTreeMap;
 
@@ -27,6 +27,9 @@ struct Sample {
 }
 
 const NAMES: [&str; 3] = ["GET /", "checkout", "GET /items/{id}"];
+
+/// The tests' `slo`: goodput counts the successful iterations within it.
+const SLO_US: u64 = 50_000;
 
 fn config(open: bool) -> ConfigSummary {
     ConfigSummary {
@@ -60,7 +63,13 @@ fn record(
     let mut names: BTreeMap<String, (RequestMetrics, Hist)> = BTreeMap::new();
     let mut custom = hdr::new_hist();
     let mut seconds: BTreeMap<u64, (IntervalPoint, Hist, Hist)> = BTreeMap::new();
-    let mut iterations = IterationCounts::default();
+    let mut iterations = IterationCounts {
+        goodput: Some(Goodput {
+            slo_us: SLO_US,
+            ..Goodput::default()
+        }),
+        ..IterationCounts::default()
+    };
     let mut requests = RequestTotals::default();
     for s in samples {
         hdr::record(&mut latency, s.latency_us);
@@ -68,6 +77,11 @@ fn record(
         iterations.total += 1;
         if s.ok {
             iterations.ok += 1;
+            if s.latency_us <= SLO_US
+                && let Some(g) = iterations.goodput.as_mut()
+            {
+                g.good += 1;
+            }
         } else {
             iterations.failed += 1;
             *iterations.failed_by_class.entry("user".into()).or_insert(0) += 1;
@@ -103,6 +117,9 @@ fn record(
         hdr::record(u, s.uncorrected_us);
     }
     iterations.rate_per_s = iterations.total as f64 / elapsed_s;
+    if let Some(g) = iterations.goodput.as_mut() {
+        g.rate_per_s = g.good as f64 / elapsed_s;
+    }
     requests.rate_per_s = requests.total as f64 / elapsed_s;
     let series = seconds
         .into_values()
@@ -243,6 +260,12 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
         },
     )?;
     counts.rate_per_s = whole.iterations.rate_per_s;
+    if let (Some(g), Some(w)) = (counts.goodput.as_mut(), whole.iterations.goodput.as_ref()) {
+        ensure(close(g.rate_per_s, w.rate_per_s), || {
+            format!("goodput rate {} vs {}", g.rate_per_s, w.rate_per_s)
+        })?;
+        g.rate_per_s = w.rate_per_s;
+    }
     ensure(counts == whole.iterations, || {
         format!(
             "iterations {:?} vs {:?}",
