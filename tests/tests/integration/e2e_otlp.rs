@@ -6,6 +6,7 @@
 
 use crate::support;
 
+use loadtest_report::report::LatencySummary;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -219,6 +220,24 @@ fn assert_quantiles_agree(what: &str, h: &Exponential, report: &[(f64, u64)]) {
     }
 }
 
+/// The exponential histogram `h` holds what the report's HdrHistogram summarised as `s`: its
+/// quantiles agree within the stated error, and its largest value is the report's maximum (it
+/// holds the values the HdrHistogram does, its buckets' highest).
+fn assert_holds_the_reports(what: &str, h: &Exponential, s: &LatencySummary) {
+    assert_quantiles_agree(
+        what,
+        h,
+        &[
+            (0.5, s.p50_us),
+            (0.9, s.p90_us),
+            (0.95, s.p95_us),
+            (0.99, s.p99_us),
+            (1.0, s.max_us),
+        ],
+    );
+    assert_eq!((h.max * 1e6).round() as u64, s.max_us, "{what}: max");
+}
+
 #[test]
 fn an_otlp_receiver_decodes_the_runs_metrics_and_they_equal_the_reports() {
     if !receiver_available() {
@@ -315,20 +334,11 @@ fn an_otlp_receiver_decodes_the_runs_metrics_and_they_equal_the_reports() {
         assert!(r.iterations.total > 0);
         let h = Exponential::of(point(last, "loadtest.iteration.duration", &test));
         assert_eq!(h.count, r.iterations.total, "{name}: iterations");
-        let s = &r.iteration_latency.summary;
-        assert_quantiles_agree(
+        assert_holds_the_reports(
             &format!("{name} iterations"),
             &h,
-            &[
-                (0.5, s.p50_us),
-                (0.9, s.p90_us),
-                (0.99, s.p99_us),
-                (1.0, s.max_us),
-            ],
+            &r.iteration_latency.summary,
         );
-        // The histogram holds the values the report's HdrHistogram does (its buckets' highest
-        // values): the largest is the report's maximum.
-        assert_eq!((h.max * 1e6).round() as u64, s.max_us, "{name}: max");
 
         // Requests of the name: counts by class, and http.client.request.duration.
         let rm = &r.request_names[name];
@@ -345,19 +355,7 @@ fn an_otlp_receiver_decodes_the_runs_metrics_and_they_equal_the_reports() {
         assert_eq!(int(&ok["asInt"]) as u64, rm.by_class["ok"], "{name}: ok");
         let h = Exponential::of(point(last, "http.client.request.duration", &request));
         assert_eq!(h.count, rm.count, "{name}: request durations");
-        let s = &rm.latency.summary;
-        assert_quantiles_agree(
-            &format!("{name} requests"),
-            &h,
-            &[
-                (0.5, s.p50_us),
-                (0.9, s.p90_us),
-                (0.95, s.p95_us),
-                (0.99, s.p99_us),
-                (1.0, s.max_us),
-            ],
-        );
-        assert_eq!((h.max * 1e6).round() as u64, s.max_us, "{name}: max");
+        assert_holds_the_reports(&format!("{name} requests"), &h, &rm.latency.summary);
     }
 }
 
