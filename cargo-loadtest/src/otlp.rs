@@ -9,7 +9,8 @@
 //! overrides both). The endpoint is, first found: `--otlp` (a base URL, to which `/v1/metrics`
 //! is added unless it ends with it), `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as it is),
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (plus `/v1/metrics`). Only OTLP/HTTP with protobuf is sent: a
-//! `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL` other than `http/protobuf` is refused.
+//! `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL` other than `http/protobuf` is refused, and so is a
+//! `OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION` other than `none` (none is built in).
 
 use crate::cli::WorkspaceArgs;
 use loadtest_report::protocol::OtlpExport;
@@ -52,6 +53,19 @@ pub(crate) fn resolve(
             if p.trim() != "http/protobuf" {
                 return Err(format!(
                     "{name}={p:?}: cargo loadtest exports OTLP over HTTP with protobuf only (http/protobuf); unset it or use a collector's OTLP/HTTP port (4318)"
+                ));
+            }
+            break;
+        }
+    }
+    for name in [
+        "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ] {
+        if let Some(c) = var(name) {
+            if c.trim() != "none" {
+                return Err(format!(
+                    "{name}={c:?}: cargo loadtest sends OTLP uncompressed only; expected none, or unset it"
                 ));
             }
             break;
@@ -182,6 +196,23 @@ mod tests {
                 &[
                     ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
                     ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf")
+                ]
+            )
+            .is_ok()
+        );
+        let e = resolve_with(
+            Some("http://c:4318"),
+            &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")],
+        )
+        .unwrap_err();
+        assert!(e.contains("OTEL_EXPORTER_OTLP_COMPRESSION=\"gzip\"") && e.contains("none"));
+        // The metrics variable comes first here too.
+        assert!(
+            resolve_with(
+                Some("http://c:4318"),
+                &[
+                    ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+                    ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none")
                 ]
             )
             .is_ok()
