@@ -309,7 +309,10 @@ mod tests {
         let mut request: RunRequest =
             serde_json::from_str(r#"{"protocol":1,"tests":[],"target":null}"#).unwrap();
         let plain = serde_json::to_string(&request).unwrap();
-        assert!(!plain.contains("mode") && !plain.contains("setup_value"), "{plain}");
+        assert!(
+            !plain.contains("mode") && !plain.contains("setup_value"),
+            "{plain}"
+        );
         request.mode = RunMode::Setup;
         request.setup_value = Some(serde_json::json!({"token": "t-1"}));
         let line = serde_json::to_string(&request).unwrap();

@@ -251,13 +251,20 @@ mod tests {
         let shared = other.adopt(json.clone()).unwrap();
         let account = shared.downcast_ref::<Account>().unwrap();
         assert_eq!(account.token, token);
-        assert_eq!(SETUPS.load(Ordering::SeqCst), before, "adopting ran the hook");
+        assert_eq!(
+            SETUPS.load(Ordering::SeqCst),
+            before,
+            "adopting ran the hook"
+        );
     }
 
     #[test]
     fn a_value_for_a_hook_that_is_not_shareable_is_refused_naming_it() {
         let hooks = Hooks::with_setup("plain", plain);
-        let e = hooks.adopt(serde_json::json!({"token": "p", "id": 0})).err().unwrap();
+        let e = hooks
+            .adopt(serde_json::json!({"token": "p", "id": 0}))
+            .err()
+            .unwrap();
         assert!(
             e.contains("`plain` is not shareable")
                 && e.contains("main!(shared_setup = plain)")
@@ -294,6 +301,9 @@ mod tests {
         let Err(Ok(e)) = block(hooks.run_shared_setup()) else {
             panic!("the failure was not reported as the hook's")
         };
-        assert_eq!(e, "setup hook `fails` failed: the accounts API answered 503");
+        assert_eq!(
+            e,
+            "setup hook `fails` failed: the accounts API answered 503"
+        );
     }
 }
