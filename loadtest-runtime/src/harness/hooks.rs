@@ -151,12 +151,13 @@ impl Hooks {
         }
     }
 
-    /// Runs the shareable setup hook and returns its value as JSON (`None`: no setup hook).
-    /// `Err(Ok(message))`: the hook failed; `Err(Err(message))`: it is not shareable or its
-    /// value does not serialize.
+    /// Runs the shareable setup hook and returns its name and its value as JSON (`None`: no
+    /// setup hook). The name comes with the value because running the hook consumes it
+    /// ([`Hooks::setup_hook`] is `None` afterwards). `Err(Ok(message))`: the hook failed;
+    /// `Err(Err(message))`: it is not shareable or its value does not serialize.
     pub(crate) async fn run_shared_setup(
         &mut self,
-    ) -> Result<Option<serde_json::Value>, Result<String, String>> {
+    ) -> Result<Option<(&'static str, serde_json::Value)>, Result<String, String>> {
         if self.setup.is_none() {
             return Ok(None);
         }
@@ -167,12 +168,14 @@ impl Hooks {
             Err(e) => return Err(Ok(e.to_string())),
         };
         let codec = self.codec.as_ref().expect("checked shareable");
-        (codec.encode)(&shared).map(Some).map_err(|e| {
-            Err(format!(
-                "the value of the setup hook `{}` ({}) does not serialize to JSON: {e}",
-                self.setup_name, codec.type_name
-            ))
-        })
+        (codec.encode)(&shared)
+            .map(|value| Some((self.setup_name, value)))
+            .map_err(|e| {
+                Err(format!(
+                    "the value of the setup hook `{}` ({}) does not serialize to JSON: {e}",
+                    self.setup_name, codec.type_name
+                ))
+            })
     }
 
     /// The setup value given as JSON (by `cargo loadtest setup` through `--setup-file`), as the
@@ -242,7 +245,9 @@ mod tests {
     fn a_shared_setup_value_goes_to_json_and_back_as_its_type() {
         let mut hooks = Hooks::with_shared_setup("sign_up", sign_up);
         assert_eq!(hooks.setup_hook(), Some("sign_up"));
-        let json = block(hooks.run_shared_setup()).unwrap().unwrap();
+        let (hook, json) = block(hooks.run_shared_setup()).unwrap().unwrap();
+        // The name comes with the value, though running the hook consumed it.
+        assert_eq!(hook, "sign_up");
         let token = json["token"].as_str().unwrap().to_string();
         assert!(token.starts_with("t-"), "{json}");
         // Another process adopts the value without running the hook.

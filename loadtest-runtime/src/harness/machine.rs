@@ -212,11 +212,9 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
 /// A [`RunMode::Setup`] request: runs only the shareable setup hook and sends its value.
 async fn shared_setup(hooks: &mut Hooks) -> i32 {
     match hooks.run_shared_setup().await {
-        Ok(value) => {
-            emit(&Event::SetupValue {
-                hook: value.as_ref().and(hooks.setup_hook()).map(str::to_string),
-                value,
-            });
+        Ok(named) => {
+            let (hook, value) = named.map(|(hook, value)| (hook.to_string(), value)).unzip();
+            emit(&Event::SetupValue { hook, value });
             emit(&Event::Done { interrupted: false });
             0
         }
