@@ -709,7 +709,8 @@ fn a_shared_setup_runs_once_for_three_shards_and_its_teardown_once_after_the_mer
     );
     assert_eq!(s.requests_to("/token/use/"), r.requests.total);
 
-    // Teardown, once, after the merge.
+    // Teardown, once, after the merge; the file named by LOADTEST_SETUP_FILE, as the
+    // Kubernetes example's Jobs name it.
     let out = m
         .command(&[
             "teardown",
@@ -717,10 +718,9 @@ fn a_shared_setup_runs_once_for_three_shards_and_its_teardown_once_after_the_mer
             "loadtests.tar.zst",
             "--target",
             &url,
-            "--setup-file",
-            "setup.json",
             "with_token",
         ])
+        .env("LOADTEST_SETUP_FILE", "setup.json")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
