@@ -60,6 +60,24 @@ pub enum Command {
         after_help = "Example:\n  cargo loadtest archive --archive-file loadtests.tar.zst\n  cargo-loadtest loadtest --archive-file loadtests.tar.zst --shard 1/3 --start-at 2026-12-02T10:00:00Z"
     )]
     Archive(ArchiveArgs),
+    /// Run the shared setup hooks once for a whole scale-out run and write their values to a
+    /// setup file that every shard reads (`--setup-file`) instead of running the hook.
+    #[command(
+        long_about = "Run the setup hook of each selected harness once for a whole scale-out run and write its value to the setup file: shards run with --setup-file PATH read it instead of running the hook, and do not run the teardown hook (`cargo loadtest teardown --setup-file PATH` runs it once, after the merge). Only hooks declared with `main!(shared_setup = ...)` (a value that serializes) can be shared; a harness with a plain `setup` hook is refused (exit 2); a harness without a setup hook is recorded as such. The file records each harness binary's SHA-256 (and the archive's identity): shards of other binaries refuse it. It holds the hook's value as JSON, as is: treat it as a secret if the value is one.",
+        after_help = "Example:
+  cargo-loadtest loadtest setup --archive-file loadtests.tar.zst --target http://app:8080 --setup-file setup.json
+  cargo-loadtest loadtest --archive-file loadtests.tar.zst --shard 1/3 --setup-file setup.json ...
+  cargo-loadtest loadtest teardown --archive-file loadtests.tar.zst --target http://app:8080 --setup-file setup.json
+
+Exit codes: 0 the file was written, 100 a setup hook failed (no file is written; the hooks that had run are torn down), 2 usage error (a hook that is not shareable, a setup file path that is not a regular file, bad flags), 4 no load test matched, 101 the build failed."
+    )]
+    Setup(SetupArgs),
+    /// Run the teardown hooks once for a whole scale-out run, given the values of a setup file.
+    #[command(
+        long_about = "Run the teardown hook of each selected harness once, given the value its shared setup hook wrote to the setup file (`cargo loadtest setup`). Run it after the shards (and the merge). Refused with exit 2, before any hook runs: a setup file that is missing or malformed, one written for other binaries or another archive, or one without an entry for a selected harness.",
+        after_help = "Exit codes: 0 every teardown hook returned (or there was none), 100 a teardown hook failed (the others still run), 2 usage error (a bad or mismatched setup file), 4 no load test matched, 101 the build failed."
+    )]
+    Teardown(SetupArgs),
     /// Merge the reports of a scale-out run's shards exactly and judge the whole.
     #[command(
         long_about = "Merge the JSON reports of a scale-out run's shards (files, or folders searched for them): counts and HdrHistograms are added exactly, the per-second series aligned by wall-clock second, each shard's generator health kept. Thresholds, the error budget and the baseline gate are then judged on the merged data, and every report is written from it. Reports of different archives, binaries or options are refused (exit 2), a shard that ran twice keeps one report, and missing shards make the merge partial (a failure unless --allow-partial).",
@@ -190,6 +208,46 @@ pub struct ArchiveArgs {
     /// Which packages and how to build them.
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
+}
+
+/// `cargo loadtest setup|teardown [FILTER]... --setup-file PATH`
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The setup file: written by `setup`, read by `teardown` and by shards
+    /// (`cargo loadtest --setup-file PATH`); also LOADTEST_SETUP_FILE.
+    #[arg(long, value_name = "PATH", env = crate::scale::setup::SETUP_FILE_VAR)]
+    pub setup_file: PathBuf,
+    /// Only the harnesses of load tests whose name contains one of these (or equals one, with
+    /// --exact).
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Match filters exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip load tests whose name contains this (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// Only load tests with this tag (repeatable; any tag matches).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Base URL of the system under test, as the hooks see it (`configured_target()`).
+    #[arg(long = "target", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The load tests of an archive written by `cargo loadtest archive` (no cargo needed).
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: Option<PathBuf>,
+    /// Where to extract the archive (default: a temporary folder, removed afterwards).
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub extract_to: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Which packages and how to build them.
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    /// Arguments passed to every harness binary.
+    #[arg(last = true, value_name = "HARNESS-ARGS")]
+    pub harness_args: Vec<String>,
 }
 
 /// `cargo loadtest merge REPORT...|DIR`
@@ -654,6 +712,11 @@ pub struct RunArgs {
     /// Accept a --start-at up to this long ago and start at once (a shard that was rerun).
     #[arg(long, value_name = "DURATION", requires = "start_at")]
     pub start_grace: Option<String>,
+    /// Read the shared setup hooks' values from this file (written once for the whole run by
+    /// `cargo loadtest setup`) instead of running the hooks; the teardown hooks do not run
+    /// either (`cargo loadtest teardown`). Also LOADTEST_SETUP_FILE.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["baseline_rev", "find_max"])]
+    pub setup_file: Option<PathBuf>,
     /// Run the load tests of an archive written by `cargo loadtest archive`: no cargo, no
     /// source tree needed.
     #[arg(long, value_name = "PATH")]
@@ -811,6 +874,58 @@ mod tests {
         assert_eq!(
             a.run.output.html.as_deref(),
             Some(std::path::Path::new("x.html"))
+        );
+    }
+
+    #[test]
+    fn parses_setup_and_teardown() {
+        for (word, teardown) in [("setup", false), ("teardown", true)] {
+            let Cargo::Loadtest(a) = Cargo::try_parse_from([
+                "cargo",
+                "loadtest",
+                word,
+                "--setup-file",
+                "s.json",
+                "--archive-file",
+                "a.tar.zst",
+                "--target",
+                "http://127.0.0.1:1",
+                "api",
+            ])
+            .unwrap();
+            let s = match a.command {
+                Some(Command::Setup(s)) if !teardown => s,
+                Some(Command::Teardown(s)) if teardown => s,
+                other => panic!("{word}: {other:?}"),
+            };
+            assert_eq!(s.setup_file.to_str(), Some("s.json"));
+            assert_eq!(s.filters, ["api"]);
+            assert_eq!(s.base_url.as_deref(), Some("http://127.0.0.1:1"));
+        }
+        let Cargo::Loadtest(a) = Cargo::try_parse_from([
+            "cargo",
+            "loadtest",
+            "--setup-file",
+            "s.json",
+            "--shard",
+            "1/3",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.run.setup_file.as_deref(),
+            Some(std::path::Path::new("s.json"))
+        );
+        assert!(
+            Cargo::try_parse_from([
+                "cargo",
+                "loadtest",
+                "--setup-file",
+                "s.json",
+                "--find-max",
+                "--max-rate",
+                "10/s"
+            ])
+            .is_err()
         );
     }
 

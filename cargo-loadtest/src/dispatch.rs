@@ -29,6 +29,8 @@ pub fn main() -> i32 {
         Some(Command::Init(a)) => crate::scaffold::init(a),
         Some(Command::New(a)) => crate::scaffold::new(a),
         Some(Command::Archive(a)) => crate::scale::archive::archive(a, &interrupt),
+        Some(Command::Setup(a)) => crate::scale::setup::setup(a, &interrupt),
+        Some(Command::Teardown(a)) => crate::scale::setup::teardown(a, &interrupt),
         Some(Command::Merge(a)) => crate::scale::merge::merge(a),
         Some(Command::History(a)) => crate::history::history(a),
         None => match &args.run.baseline_rev {

@@ -7,9 +7,12 @@
 //! - [`identity`]: SHA-256 of binaries and options, so that `merge` knows the shards of one run.
 //! - [`archive`]: `cargo loadtest archive` and running from an archive (`--archive-file`).
 //! - [`merge`]: `cargo loadtest merge`, judged by the one verdict and written by the reporters.
+//! - [`setup`]: `cargo loadtest setup` and `teardown`, the shared setup hooks run once for the
+//!   whole run, and the setup file shards read (`--setup-file`).
 
 pub mod archive;
 pub mod identity;
 pub(crate) mod merge;
+pub mod setup;
 pub mod shard;
 pub mod start_at;

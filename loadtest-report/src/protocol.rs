@@ -15,8 +15,22 @@
 //! (the parent died), SIGINT or SIGTERM stops the load within a second; the current test still
 //! reports its result (marked interrupted), later tests are not started, and `done` is sent.
 //!
-//! Exit codes: 0 when `done` was sent (whatever the tests' verdicts), 2 for a bad request,
-//! 3 when the setup hook failed (after a `setup_failed` event).
+//! Exit codes: 0 when `done` was sent (whatever the tests' verdicts), 2 for a bad request
+//! (after a `refused` event when the request was read), 3 when the setup hook failed (after a
+//! `setup_failed` event) or, for a teardown request, the teardown hook failed (after
+//! `teardown_failed`).
+//!
+//! # Shared setup
+//!
+//! A setup hook declared with `main!(shared_setup = ...)` returns a serializable value and can run
+//! once for a whole scale-out run instead of once per process. [`RunRequest::mode`] asks for one
+//! step of it: [`RunMode::Setup`] runs only the setup hook and answers with a
+//! [`Event::SetupValue`] (no test runs, no teardown); [`RunMode::Teardown`] runs only the teardown
+//! hook on [`RunRequest::setup_value`] and answers with [`Event::TeardownDone`]. A
+//! [`RunMode::Run`] request that carries a [`RunRequest::setup_value`] runs its tests on that
+//! value: the harness runs neither its setup hook nor its teardown hook. A value for a harness
+//! whose hook is not shareable, or one that does not deserialize as the hook's type, is
+//! [`Event::Refused`]. These fields are optional: a request without them is served as before.
 
 use crate::report::{ConfigSummary, ShardSpec, TestResult};
 use loadtest_grammar::OptionLayer;
@@ -84,6 +98,15 @@ pub struct RunRequest {
     /// a harness older than this field ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<OtlpExport>,
+    /// What to run: the tests (the default), or only one step of a shared setup (see the
+    /// module's "Shared setup"). Setup and teardown requests carry no tests.
+    #[serde(default, skip_serializing_if = "RunMode::is_run")]
+    pub mode: RunMode,
+    /// The value a shared setup hook returned once for the whole run (`cargo loadtest setup`):
+    /// with [`RunMode::Run`] the tests read it and neither the setup nor the teardown hook runs;
+    /// with [`RunMode::Teardown`] the teardown hook is given it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_value: Option<serde_json::Value>,
 }
 
 /// Where and how the harness exports a run's metrics over OTLP ([`RunRequest::otlp`]).
@@ -94,6 +117,30 @@ pub struct OtlpExport {
     /// (`OTEL_EXPORTER_OTLP_[METRICS_]HEADERS`), the timeout and the temporality preference are
     /// read from the harness's environment, as OpenTelemetry SDKs do.
     pub endpoint: String,
+}
+
+/// What a [`RunRequest`] asks the harness to run.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// The requested tests, with the setup hook before them (or the given
+    /// [`RunRequest::setup_value`]) and the teardown hook after them (not with a given value).
+    #[default]
+    Run,
+    /// Only the shared setup hook: its value is sent as [`Event::SetupValue`]; a harness whose
+    /// setup hook is not shareable sends [`Event::Refused`]; one without a setup hook sends a
+    /// `setup_value` without a hook.
+    Setup,
+    /// Only the teardown hook, given [`RunRequest::setup_value`]; [`Event::TeardownDone`] when
+    /// it returned, [`Event::TeardownFailed`] when it failed.
+    Teardown,
+}
+
+impl RunMode {
+    /// Whether this is [`RunMode::Run`] (the default, left out of the JSON).
+    pub fn is_run(&self) -> bool {
+        *self == RunMode::Run
+    }
 }
 
 /// One test to run and the option layers to apply above its attribute, lowest first.
@@ -180,6 +227,35 @@ pub enum Event {
         /// Why.
         message: String,
     },
+    /// The answer to a [`RunMode::Setup`] request: the shared setup hook ran and returned
+    /// `value`, or (`hook` absent) the harness has no setup hook. `done` follows.
+    SetupValue {
+        /// The hook's name as written in `main!`, when the harness has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hook: Option<String>,
+        /// Its value, serialized with serde_json.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<serde_json::Value>,
+    },
+    /// The answer to a [`RunMode::Teardown`] request: the teardown hook returned (`hook` absent:
+    /// the harness has none). `done` follows.
+    TeardownDone {
+        /// The hook's name as written in `main!`, when the harness has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hook: Option<String>,
+    },
+    /// The teardown hook of a [`RunMode::Teardown`] request failed. The harness exits 3 after it.
+    TeardownFailed {
+        /// The hook's name and its error.
+        message: String,
+    },
+    /// The harness cannot serve this request (a shared setup value for a hook that is not
+    /// shareable, or one that does not deserialize as the hook's type); nothing ran. The harness
+    /// exits 2 after it.
+    Refused {
+        /// Why, naming the hook and what is accepted.
+        message: String,
+    },
     /// All requested tests are done (or the run was interrupted).
     Done {
         /// Whether a stop request or signal cut the run short.
@@ -232,6 +308,7 @@ mod tests {
         let request: RunRequest =
             serde_json::from_str(r#"{"protocol":1,"tests":[],"target":null}"#).unwrap();
         assert!(!request.live_metrics && !request.request_series);
+        assert_eq!((request.mode, request.setup_value), (RunMode::Run, None));
         let mut live = crate::live::LiveDetail::default();
         live.requests.insert("home".into(), Default::default());
         let e = Event::Progress(Progress {
@@ -239,5 +316,49 @@ mod tests {
             ..Progress::default()
         });
         assert_eq!(Event::from_line(&e.to_line()).unwrap().unwrap(), e);
+    }
+
+    #[test]
+    fn shared_setup_fields_are_additive() {
+        // A request without them is written exactly as before.
+        let mut request: RunRequest =
+            serde_json::from_str(r#"{"protocol":1,"tests":[],"target":null}"#).unwrap();
+        let plain = serde_json::to_string(&request).unwrap();
+        assert!(
+            !plain.contains("mode") && !plain.contains("setup_value"),
+            "{plain}"
+        );
+        request.mode = RunMode::Setup;
+        request.setup_value = Some(serde_json::json!({"token": "t-1"}));
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(line.contains(r#""mode":"setup""#), "{line}");
+        assert_eq!(serde_json::from_str::<RunRequest>(&line).unwrap(), request);
+        for e in [
+            Event::SetupValue {
+                hook: Some("start".into()),
+                value: Some(serde_json::json!({"token": "t-1"})),
+            },
+            Event::SetupValue {
+                hook: None,
+                value: None,
+            },
+            Event::TeardownDone { hook: None },
+            Event::TeardownFailed {
+                message: "teardown hook `stop` failed: gone".into(),
+            },
+            Event::Refused {
+                message: "not shareable".into(),
+            },
+        ] {
+            assert_eq!(Event::from_line(&e.to_line()).unwrap().unwrap(), e);
+        }
+        assert_eq!(
+            Event::SetupValue {
+                hook: None,
+                value: None
+            }
+            .to_line(),
+            r#"@loadtest-event {"event":"setup_value"}"#
+        );
     }
 }

@@ -232,6 +232,43 @@ pub use loadtest_macros::load_test;
 ///   naming the hook.
 /// - `main!(setup = start, teardown = stop)`: `async fn stop(value: Arc<T>) -> Result<(), E>`
 ///   runs once after the last test.
+/// - `main!(shared_setup = start)` and `main!(shared_setup = start, teardown = stop)`: the same,
+///   for a hook whose value `T` implements `serde::Serialize + serde::de::DeserializeOwned + Send
+///   + Sync + 'static`. Each process still runs it, unless the run is given a setup file: then
+///   `cargo loadtest setup --setup-file F` runs the hook once for the whole scale-out run and
+///   writes its value (as JSON) to F, every shard run with `--setup-file F` reads the value
+///   instead of running the hook and does not run the teardown hook, and
+///   `cargo loadtest teardown --setup-file F` runs the teardown hook once, after the merge.
+///   Use it for setups that create something the whole run shares (accounts, tokens); keep
+///   `setup` for setups each process needs its own of (a server it starts).
+///
+/// ```no_run
+/// use loadtest_runtime::prelude::*;
+/// use std::sync::Arc;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Account {
+///     token: String,
+/// }
+///
+/// async fn sign_up() -> Result<Account> {
+///     Ok(Account { token: "t-1".into() }) // e.g. POST /accounts on the system under test
+/// }
+///
+/// async fn close(account: Arc<Account>) -> Result<()> {
+///     let _ = &account.token; // e.g. DELETE /accounts/{id}
+///     Ok(())
+/// }
+///
+/// #[load_test(users = 10, duration = "30s")]
+/// async fn browse(ctx: &Ctx) -> Result<()> {
+///     let account = ctx.setup::<Account>().ok_or("no account")?;
+///     ctx.http().get(ctx.url("/")).bearer_auth(&account.token).send().await?;
+///     Ok(())
+/// }
+///
+/// loadtest_runtime::main!(shared_setup = sign_up, teardown = close);
+/// ```
 #[macro_export]
 macro_rules! main {
     () => {
@@ -251,6 +288,22 @@ macro_rules! main {
         fn main() {
             $crate::__private::run_main(
                 $crate::Hooks::with_setup(::core::stringify!($setup), $setup)
+                    .teardown(::core::stringify!($teardown), $teardown),
+            )
+        }
+    };
+    (shared_setup = $setup:path $(,)?) => {
+        fn main() {
+            $crate::__private::run_main($crate::Hooks::with_shared_setup(
+                ::core::stringify!($setup),
+                $setup,
+            ))
+        }
+    };
+    (shared_setup = $setup:path, teardown = $teardown:path $(,)?) => {
+        fn main() {
+            $crate::__private::run_main(
+                $crate::Hooks::with_shared_setup(::core::stringify!($setup), $setup)
                     .teardown(::core::stringify!($teardown), $teardown),
             )
         }

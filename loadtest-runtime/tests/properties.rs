@@ -1840,7 +1840,20 @@ fn any_result(rng: &mut Rng) -> TestResult {
 }
 
 fn any_event(rng: &mut Rng) -> Event {
-    match rng.u8(..7) {
+    match rng.u8(..11) {
+        7 => Event::SetupValue {
+            hook: opt(rng, any_string),
+            value: opt(rng, any_setup_value),
+        },
+        8 => Event::TeardownDone {
+            hook: opt(rng, any_string),
+        },
+        9 => Event::TeardownFailed {
+            message: any_string(rng),
+        },
+        10 => Event::Refused {
+            message: any_string(rng),
+        },
         0 => Event::Hello {
             protocol: rng.u32(..),
             runtime_version: any_string(rng),
@@ -1917,7 +1930,21 @@ fn any_request(rng: &mut Rng) -> RunRequest {
         otlp: opt(rng, |rng| loadtest_runtime::protocol::OtlpExport {
             endpoint: any_string(rng),
         }),
+        mode: match rng.u8(..3) {
+            0 => loadtest_runtime::protocol::RunMode::Run,
+            1 => loadtest_runtime::protocol::RunMode::Setup,
+            _ => loadtest_runtime::protocol::RunMode::Teardown,
+        },
+        setup_value: opt(rng, any_setup_value),
     }
+}
+
+/// A shared setup value as a hook's serde would write it: strings and whole numbers.
+fn any_setup_value(rng: &mut Rng) -> serde_json::Value {
+    serde_json::json!({
+        "token": any_string(rng),
+        "accounts": (0..rng.usize(..3)).map(|_| any_u64(rng)).collect::<Vec<_>>(),
+    })
 }
 
 fn any_buckets(rng: &mut Rng) -> loadtest_runtime::live::Buckets {

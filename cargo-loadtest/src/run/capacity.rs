@@ -349,6 +349,8 @@ fn run_step(
         shard: None,
         start_at_unix: None,
         otlp: settings.otlp().cloned(),
+        mode: protocol::RunMode::Run,
+        setup_value: None,
     };
     let mut session = match Session::spawn(&s.harness, &request, &args.harness_args, args.quiet) {
         Ok(session) => session,
@@ -378,9 +380,13 @@ fn run_step(
             protocol::Event::Progress(p) => reporters.emit(&Event::Progress(&p))?,
             protocol::Event::Finished { result: r, .. } => result = Some(r),
             protocol::Event::TestError { message, .. }
-            | protocol::Event::SetupFailed { message } => refused = Some(message),
+            | protocol::Event::SetupFailed { message }
+            | protocol::Event::Refused { message } => refused = Some(message),
             protocol::Event::Hello { .. }
             | protocol::Event::Started { .. }
+            | protocol::Event::SetupValue { .. }
+            | protocol::Event::TeardownDone { .. }
+            | protocol::Event::TeardownFailed { .. }
             | protocol::Event::Done { .. } => {}
         }
     }

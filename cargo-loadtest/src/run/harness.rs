@@ -118,12 +118,13 @@ fn not_started() -> Ended {
     Ended::NotStarted(INTERRUPTED_BEFORE_START.to_string())
 }
 
-/// What every session of a run is asked beyond its tests: the shard to run and the
-/// coordinated start.
+/// What every session of a run is asked beyond its tests: the shard to run, the
+/// coordinated start, and the shared setup values (`--setup-file`) by `package::target`.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Launch {
+pub(crate) struct Launch<'a> {
     pub(crate) shard: Option<ShardSpec>,
     pub(crate) start_at_unix: Option<f64>,
+    pub(crate) setup_values: Option<&'a crate::scale::setup::SetupValues>,
 }
 
 /// Runs `tests` (all of harness `h`) until each one has a report.
@@ -132,7 +133,7 @@ pub(crate) fn run_harness(
     tests: &[&Selected],
     settings: &Settings,
     args: &RunArgs,
-    launch: Launch,
+    launch: Launch<'_>,
     interrupt: &Interrupt,
     out: &mut Outcomes<'_>,
 ) -> Result<(), CliError> {
@@ -160,6 +161,11 @@ pub(crate) fn run_harness(
             shard: launch.shard,
             start_at_unix: launch.start_at_unix,
             otlp: settings.otlp().cloned(),
+            mode: protocol::RunMode::Run,
+            setup_value: launch
+                .setup_values
+                .and_then(|v| v.get(&crate::scale::setup::harness_key(h)))
+                .cloned(),
         };
         let session = match Session::spawn(h, &request, &args.harness_args, args.quiet) {
             Ok(p) => p,
@@ -173,6 +179,12 @@ pub(crate) fn run_harness(
         };
         let end = drive(session, h, &mut remaining, launch, interrupt, out)?;
         match end {
+            SessionEnd::Refused { message } => {
+                return Err(CliError::Usage(format!(
+                    "the harness {} refused the run: {message}",
+                    crate::scale::setup::harness_key(h)
+                )));
+            }
             SessionEnd::SetupFailed { message, tail } => {
                 for s in remaining.drain(..) {
                     out.without_result(
@@ -227,6 +239,8 @@ enum SessionEnd {
     Done,
     /// The setup hook failed: no test of this harness can run.
     SetupFailed { message: String, tail: String },
+    /// The harness refused the request (a shared setup value it cannot take): nothing ran.
+    Refused { message: String },
     /// The process exited without `done`; `running` is the index (in `remaining`) of the test
     /// it was running.
     Died {
@@ -241,7 +255,7 @@ fn drive(
     mut session: Session,
     h: &BuiltHarness,
     remaining: &mut Vec<&Selected>,
-    launch: Launch,
+    launch: Launch<'_>,
     interrupt: &Interrupt,
     out: &mut Outcomes<'_>,
 ) -> Result<SessionEnd, CliError> {
@@ -252,6 +266,7 @@ fn drive(
     let mut done = false;
     let mut stopping = false;
     let mut setup_failed: Option<String> = None;
+    let mut refused: Option<String> = None;
     // The harness names its tests; the session's harness makes the name an identity.
     let find = |name: &str, remaining: &[&Selected]| {
         let id = TestId {
@@ -324,6 +339,11 @@ fn drive(
                 running = None;
             }
             protocol::Event::SetupFailed { message } => setup_failed = Some(message),
+            protocol::Event::Refused { message } => refused = Some(message),
+            // Answers to setup and teardown requests, which a run does not send.
+            protocol::Event::SetupValue { .. }
+            | protocol::Event::TeardownDone { .. }
+            | protocol::Event::TeardownFailed { .. } => {}
             protocol::Event::Done { .. } => done = true,
         }
     }
@@ -332,7 +352,9 @@ fn drive(
         Ok(s) => s.to_string(),
         Err(e) => format!("unknown status ({e})"),
     };
-    Ok(if let Some(message) = setup_failed {
+    Ok(if let Some(message) = refused {
+        SessionEnd::Refused { message }
+    } else if let Some(message) = setup_failed {
         SessionEnd::SetupFailed { message, tail }
     } else if done {
         SessionEnd::Done

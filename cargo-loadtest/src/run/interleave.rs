@@ -47,6 +47,14 @@ impl Side {
 
 /// Runs the A/B gate against `rev` and returns the exit code.
 pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i32, CliError> {
+    if let Some(path) =
+        crate::scale::setup::resolve(args.setup_file.as_deref(), |k| std::env::var(k).ok())
+    {
+        return Err(CliError::Usage(format!(
+            "--setup-file ({}) cannot be used with --baseline-rev: the two revisions' harnesses are different binaries, each runs its own setup",
+            path.display()
+        )));
+    }
     let ws = workspace::discover(&args.workspace)?;
     for t in &args.gate.tolerance {
         loadtest_grammar::parse_tolerance(t)

@@ -53,6 +53,21 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         }
         None => None,
     };
+    // A shared setup file is read (and its format checked) before anything is built.
+    let setup_file = scale::setup::resolve(args.setup_file.as_deref(), |k| std::env::var(k).ok());
+    let setup_file = match setup_file {
+        Some(path) => {
+            if args.capacity.find_max {
+                return Err(CliError::Usage(format!(
+                    "--setup-file ({}) cannot be used with --find-max: each step of a capacity search is a run of its own",
+                    path.display()
+                )));
+            }
+            let file = scale::setup::SetupFile::read(&path)?;
+            Some((path, file))
+        }
+        None => None,
+    };
     let source = match &args.archive_file {
         Some(path) => Source::Archive(scale::archive::extract(path, args.extract_to.as_deref())?),
         None => Source::Workspace(workspace::discover(&args.workspace)?),
@@ -120,29 +135,53 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         ),
         None => None,
     };
+    // The SHA-256 of each harness binary, when a shard report or the setup file needs them.
+    let binaries = if shard.is_some() || setup_file.is_some() {
+        match &source {
+            Source::Archive(x) => x.binaries(),
+            Source::Workspace(_) => scale::setup::binaries_of(&selected)?,
+        }
+    } else {
+        Default::default()
+    };
+    // The shared setup values, every harness checked against the file before anything runs.
+    let setup_values = match &setup_file {
+        Some((path, file)) => {
+            let archive = match &source {
+                Source::Archive(x) => Some(x.manifest.hash.as_str()),
+                Source::Workspace(_) => None,
+            };
+            // Only the harnesses this run selected need an entry (an archive holds others).
+            let used: std::collections::BTreeMap<String, String> = binaries
+                .iter()
+                .filter(|(key, _)| {
+                    selected
+                        .iter()
+                        .any(|s| scale::setup::harness_key(&s.harness) == **key)
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let values = file
+                .values_for(&path.display().to_string(), &used, archive)
+                .map_err(CliError::Usage)?;
+            if !args.quiet {
+                for (harness, entry) in &file.harnesses {
+                    if let (Some(hook), true) = (&entry.hook, values.contains_key(harness)) {
+                        eprintln!(
+                            "note: {harness}: the setup hook `{hook}` does not run here; its value comes from --setup-file {} (its teardown runs with `cargo loadtest teardown`)",
+                            path.display()
+                        );
+                    }
+                }
+            }
+            Some(values)
+        }
+        None => None,
+    };
     // What the shards of one run share: binaries and options.
     let shard_run = match shard {
         Some(spec) => {
-            let binaries = match &source {
-                Source::Archive(x) => x.binaries(),
-                Source::Workspace(_) => {
-                    let mut b = std::collections::BTreeMap::new();
-                    for s in &selected {
-                        let key =
-                            format!("{}::{}", s.harness.target.package, s.harness.target.target);
-                        if let std::collections::btree_map::Entry::Vacant(e) = b.entry(key) {
-                            let sha = scale::identity::sha256_file(&s.harness.executable).map_err(
-                                CliError::io(format!(
-                                    "cannot read {}",
-                                    s.harness.executable.display()
-                                )),
-                            )?;
-                            e.insert(sha);
-                        }
-                    }
-                    b
-                }
-            };
+            let binaries = binaries.clone();
             let tests: Vec<scale::identity::TestOptions<'_>> = selected
                 .iter()
                 .map(|s| scale::identity::TestOptions {
@@ -201,6 +240,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     let launch = Launch {
         shard,
         start_at_unix: start_at.map(|(_, at)| at),
+        setup_values: setup_values.as_ref(),
     };
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -293,7 +333,7 @@ pub(super) fn run_selected(
     selected: &[&Selected],
     settings: &Settings,
     args: &RunArgs,
-    launch: Launch,
+    launch: Launch<'_>,
     interrupt: &Interrupt,
     outcomes: &mut Outcomes<'_>,
 ) -> Result<(), CliError> {

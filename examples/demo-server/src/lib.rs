@@ -16,6 +16,9 @@
 //! | `/stall-once/{ms}` | the first request stalls `ms` milliseconds, later ones answer at once |
 //! | `/bytes/{n}` | 200 with an `n`-byte body |
 //! | `/echo` | 200, the request's headers as the body |
+//! | `/token/issue` | 200, a new token as the body (`token-1`, `token-2`, ...): what a setup hook that creates an account or a token gets |
+//! | `/token/use/{token}` | 200 when `token` was issued and not revoked, else 401 |
+//! | `/token/revoke/{token}` | 200 and revokes `token` when it was issued and not revoked, else 404 |
 //! | `/work` | with a worker pool ([`DemoServer::start_with_pool`]): 200 once a worker has spent its service time on it, 503 at once when every worker is busy and the queue is full; 404 without a pool |
 //! | `/fault/close` | reads the request, closes the connection without answering |
 //! | `/fault/reset` | starts a response, then resets the connection mid-body |
@@ -84,6 +87,8 @@ struct State {
     max_in_flight: AtomicU64,
     stalled: AtomicBool,
     keys: Mutex<HashMap<String, u64>>,
+    /// Issued tokens: `true` while not revoked.
+    tokens: Mutex<Vec<(String, bool)>>,
     paths: Mutex<HashMap<String, u64>>,
     peers: Mutex<std::collections::BTreeSet<std::net::IpAddr>>,
 }
@@ -436,6 +441,30 @@ async fn answer(route: &str, headers: &str, state: &State) -> (u16, String, Vec<
             vec![b'x'; num(1).unwrap_or(0).min(1 << 30) as usize],
         ),
         ["echo"] => (200, String::new(), headers.as_bytes().to_vec()),
+        ["token", "issue"] => {
+            let mut tokens = state.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+            let token = format!("token-{}", tokens.len() + 1);
+            tokens.push((token.clone(), true));
+            (200, String::new(), token.into_bytes())
+        }
+        ["token", "use", token] => {
+            let tokens = state.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+            if tokens.iter().any(|(t, live)| t == token && *live) {
+                (200, String::new(), b"ok".to_vec())
+            } else {
+                (401, String::new(), b"unknown or revoked token".to_vec())
+            }
+        }
+        ["token", "revoke", token] => {
+            let mut tokens = state.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+            match tokens.iter_mut().find(|(t, live)| t == token && *live) {
+                Some((_, live)) => {
+                    *live = false;
+                    (200, String::new(), b"revoked".to_vec())
+                }
+                None => (404, String::new(), b"unknown or revoked token".to_vec()),
+            }
+        }
         _ => (404, String::new(), b"not found".to_vec()),
     }
 }
@@ -507,6 +536,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         404 => "Not Found",
+        401 => "Unauthorized",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",

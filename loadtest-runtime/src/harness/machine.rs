@@ -4,7 +4,7 @@
 use super::{CONFIGURED_BASE_URL, Hooks, default_base_url};
 use crate::config::{OptionLayer, TestConfig};
 use crate::executor::{RunTest, Stop, run_test};
-use crate::protocol::{Event, ListedTest, Listing, PROTOCOL_VERSION, RunRequest};
+use crate::protocol::{Event, ListedTest, Listing, PROTOCOL_VERSION, RunMode, RunRequest};
 use crate::registry::LoadTestDef;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -105,15 +105,32 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
         }
     };
     rt.block_on(async move {
+        match request.mode {
+            RunMode::Setup => return shared_setup(&mut hooks).await,
+            RunMode::Teardown => return shared_teardown(&mut hooks, request.setup_value).await,
+            RunMode::Run => {}
+        }
         spawn_signal_watch(interrupt.clone());
-        let setup = match hooks.run_setup().await {
-            Ok(s) => s,
-            Err(e) => {
-                emit(&Event::SetupFailed {
-                    message: e.to_string(),
-                });
-                return 3;
-            }
+        // A shared setup value given for the whole run replaces the hook, and the teardown
+        // runs once for the whole run too (`cargo loadtest teardown`), not here.
+        let given = request.setup_value.is_some();
+        let setup = match request.setup_value {
+            Some(json) => match hooks.adopt(json) {
+                Ok(value) => Some(value),
+                Err(message) => {
+                    emit(&Event::Refused { message });
+                    return 2;
+                }
+            },
+            None => match hooks.run_setup().await {
+                Ok(s) => s,
+                Err(e) => {
+                    emit(&Event::SetupFailed {
+                        message: e.to_string(),
+                    });
+                    return 3;
+                }
+            },
         };
         if let Some(at) = request.start_at_unix {
             // The coordinated start: every shard holds its first test until the same instant.
@@ -187,7 +204,7 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 }),
             }
         }
-        if let Err(e) = hooks.run_teardown(setup).await {
+        if !given && let Err(e) = hooks.run_teardown(setup).await {
             eprintln!("warning: {e}");
         }
         emit(&Event::Done {
@@ -195,6 +212,65 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
         });
         0
     })
+}
+
+/// A [`RunMode::Setup`] request: runs only the shareable setup hook and sends its value.
+async fn shared_setup(hooks: &mut Hooks) -> i32 {
+    match hooks.run_shared_setup().await {
+        Ok(named) => {
+            let (hook, value) = named.map(|(hook, value)| (hook.to_string(), value)).unzip();
+            emit(&Event::SetupValue { hook, value });
+            emit(&Event::Done { interrupted: false });
+            0
+        }
+        Err(Ok(message)) => {
+            emit(&Event::SetupFailed { message });
+            3
+        }
+        Err(Err(message)) => {
+            emit(&Event::Refused { message });
+            2
+        }
+    }
+}
+
+/// A [`RunMode::Teardown`] request: runs only the teardown hook, given the shared setup value.
+async fn shared_teardown(hooks: &mut Hooks, value: Option<serde_json::Value>) -> i32 {
+    let shared = match value {
+        // No value: only a harness without a setup hook has nothing to tear down.
+        None => match hooks.setup_hook() {
+            None => None,
+            Some(hook) => {
+                emit(&Event::Refused {
+                    message: format!(
+                        "a teardown request needs the value of the setup hook `{hook}` (from the setup file)"
+                    ),
+                });
+                return 2;
+            }
+        },
+        Some(json) => match hooks.adopt(json) {
+            Ok(v) => Some(v),
+            Err(message) => {
+                emit(&Event::Refused { message });
+                return 2;
+            }
+        },
+    };
+    let hook = hooks.teardown_hook().map(str::to_string);
+    match hooks.run_teardown(shared).await {
+        Ok(()) => {
+            emit(&Event::TeardownDone { hook });
+            emit(&Event::Done { interrupted: false });
+            0
+        }
+        Err(e) => {
+            emit(&Event::TeardownFailed {
+                message: e.to_string(),
+            });
+            3
+        }
+    }
 }
 
 /// Turns SIGINT and SIGTERM into a graceful stop.

@@ -593,3 +593,265 @@ fn three_shards_on_hosts_of_their_own_merge_into_exactly_the_whole() {
     let peers: Vec<String> = server.peers().iter().map(|p| p.to_string()).collect();
     assert_eq!(peers, ["10.213.0.2", "10.213.0.3", "10.213.0.4"]);
 }
+
+/// Runs `args` in `m`, which must be refused with exit 2 naming `expected`; its stderr.
+fn refused(m: &Machine, args: &[&str], expected: &str) -> String {
+    let out = m.command(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains(expected),
+        "expected {expected:?} in:\n{}",
+        text(&out)
+    );
+    err
+}
+
+/// Issue 26, item 4: a shared setup hook runs once for three shards. `cargo loadtest setup`
+/// runs the fixture's hook once from the archive (the server issues one token), the three
+/// shards read its value from the setup file (by flag and by LOADTEST_SETUP_FILE) instead of
+/// running the hook, and every request of the merged run carries that one token; the shards do
+/// not tear down, `cargo loadtest teardown` does, once. Then the refusals: a plain hook, a setup
+/// file of another build or archive, one without the harness's entry, a malformed one, a folder.
+#[test]
+fn a_shared_setup_runs_once_for_three_shards_and_its_teardown_once_after_the_merge() {
+    let _g = serial();
+    let server = Server::start();
+    let url = server.url();
+    let f = Fixture::shared("scale-setup");
+    let archive = f.file("loadtests.tar.zst");
+    let out = f
+        .command(&["archive", "--archive-file", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let m = Machine::new(&archive);
+    let s = &server.server;
+
+    // Setup, once for the whole run, from the archive alone.
+    let out = m
+        .command(&[
+            "setup",
+            "--archive-file",
+            "loadtests.tar.zst",
+            "--target",
+            &url,
+            "--setup-file",
+            "setup.json",
+            "with_token",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(s.requests_to("/token/issue"), 1, "{}", text(&out));
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.path("setup.json")).unwrap()).unwrap();
+    let entry = &file["harnesses"]["fixture-scale-setup::api"];
+    assert_eq!(entry["hook"], "issue_token", "{file}");
+    let token = entry["value"]["token"].as_str().unwrap().to_string();
+    assert_eq!(token, "token-1");
+    assert_eq!(entry["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(file["archive"].as_str().unwrap().len(), 64);
+
+    // Three shards at once, each reading the value instead of running the hook: shards 1 and 2
+    // by --setup-file, shard 3 by LOADTEST_SETUP_FILE.
+    let start_at = format!("{}", (unix_now() + 6.0).ceil());
+    let shards: Vec<std::process::Child> = (1..=3)
+        .map(|k| {
+            let mut args = m.shard_args(k, &start_at, &url, "loadtests.tar.zst");
+            args.push("with_token".into());
+            if k < 3 {
+                args.extend(["--setup-file".to_string(), "setup.json".to_string()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut cmd = m.command(&args);
+            if k == 3 {
+                cmd.env("LOADTEST_SETUP_FILE", "setup.json");
+            }
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for (k, child) in shards.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "shard {}: {}",
+            k + 1,
+            text(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("the setup hook `issue_token` does not run here"),
+            "shard {}: {}",
+            k + 1,
+            text(&out)
+        );
+    }
+    assert_eq!(s.requests_to("/token/issue"), 1, "the shards ran the hook");
+    assert_eq!(s.requests_to("/token/revoke"), 0, "a shard tore down");
+    let out = m.merge(
+        &["shard-1.json", "shard-2.json", "shard-3.json"],
+        "merged.json",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let merged = m.report("merged.json");
+    let t = test(&merged, "with_token");
+    assert_eq!(t.status, TestStatus::Passed, "{t:?}");
+    let r = t.result.as_ref().unwrap();
+    assert_eq!(r.shards.len(), 3);
+    assert!(r.iterations.total >= 120, "{}", r.iterations.total);
+    assert_eq!(r.iterations.failed, 0);
+    // Every request of the three shards carried the one token, and the server saw no other.
+    assert_eq!(
+        s.requests_to(&format!("/token/use/{token}")),
+        r.requests.total
+    );
+    assert_eq!(s.requests_to("/token/use/"), r.requests.total);
+
+    // Teardown, once, after the merge; the file named by LOADTEST_SETUP_FILE, as the
+    // Kubernetes example's Jobs name it.
+    let out = m
+        .command(&[
+            "teardown",
+            "--archive-file",
+            "loadtests.tar.zst",
+            "--target",
+            &url,
+            "with_token",
+        ])
+        .env("LOADTEST_SETUP_FILE", "setup.json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`revoke_token` ran once"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(s.requests_to(&format!("/token/revoke/{token}")), 1);
+    assert_eq!(s.requests_to("/token/revoke"), 1);
+    assert_eq!(s.requests_to("/token/issue"), 1);
+
+    // Setup files a run refuses with exit 2 before anything runs, each named.
+    let used = s.requests_to("/token/use/");
+    let run = |setup: &str| {
+        vec![
+            "--archive-file".to_string(),
+            "loadtests.tar.zst".into(),
+            "with_token".into(),
+            "--target".into(),
+            url.clone(),
+            "--setup-file".into(),
+            setup.into(),
+            "--json".into(),
+            "refused.json".into(),
+        ]
+    };
+    let variant = |name: &str, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = file.clone();
+        change(&mut v);
+        std::fs::write(m.path(name), serde_json::to_vec(&v).unwrap()).unwrap();
+        run(name)
+    };
+    let args = variant("other-build.json", &|v| {
+        v["harnesses"]["fixture-scale-setup::api"]["sha256"] = "0".repeat(64).into();
+    });
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(
+        &m,
+        &args,
+        "was written by another build of fixture-scale-setup::api",
+    );
+    let args = variant("other-archive.json", &|v| {
+        v["archive"] = "0".repeat(64).into();
+    });
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(&m, &args, "was written for archive 0000000000000000");
+    let args = variant("no-entry.json", &|v| {
+        v["harnesses"] = serde_json::json!({});
+    });
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(
+        &m,
+        &args,
+        "has no entry for the harness fixture-scale-setup::api",
+    );
+    std::fs::write(m.path("malformed.json"), "{\"format\": 1, \"harn").unwrap();
+    let args = run("malformed.json");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(
+        &m,
+        &args,
+        "not a setup file written by `cargo loadtest setup`",
+    );
+    let args = run("missing.json");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(&m, &args, "missing.json: cannot read it");
+    assert_eq!(
+        s.requests_to("/token/use/"),
+        used,
+        "a refused run sent load"
+    );
+    assert!(
+        !m.path("refused.json").exists(),
+        "a refused run wrote a report"
+    );
+    refused(
+        &m,
+        &[
+            "teardown",
+            "--archive-file",
+            "loadtests.tar.zst",
+            "--setup-file",
+            "no-entry.json",
+            "with_token",
+        ],
+        "has no entry for the harness fixture-scale-setup::api",
+    );
+
+    // A plain setup hook cannot be shared: `setup` over both harnesses is refused, naming it;
+    // whatever hook ran before the refusal is torn down, and no file is written.
+    let (issued, revoked) = (
+        s.requests_to("/token/issue"),
+        s.requests_to("/token/revoke"),
+    );
+    let err = refused(
+        &m,
+        &[
+            "setup",
+            "--archive-file",
+            "loadtests.tar.zst",
+            "--target",
+            &url,
+            "--setup-file",
+            "both.json",
+        ],
+        "the harness fixture-scale-setup::plain cannot share its setup: the setup hook `start` is not shareable",
+    );
+    assert!(err.contains("main!(shared_setup = start)"), "{err}");
+    assert!(!m.path("both.json").exists());
+    assert_eq!(
+        s.requests_to("/token/issue") - issued,
+        s.requests_to("/token/revoke") - revoked,
+        "a token issued before the refusal was left behind"
+    );
+    // Never over a folder: refused before the hook runs.
+    std::fs::create_dir(m.path("folder")).unwrap();
+    let issued = s.requests_to("/token/issue");
+    refused(
+        &m,
+        &[
+            "setup",
+            "--archive-file",
+            "loadtests.tar.zst",
+            "--target",
+            &url,
+            "--setup-file",
+            "folder",
+            "with_token",
+        ],
+        "--setup-file folder is a folder",
+    );
+    assert_eq!(s.requests_to("/token/issue"), issued);
+}
