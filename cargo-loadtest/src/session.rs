@@ -21,7 +21,7 @@ pub(crate) fn list(h: &BuiltHarness) -> Result<Listing, String> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", h.executable.display()))?;
-    let what = format!("{}::{}", h.target.package, h.target.target);
+    let what = &h.target;
     if !out.status.success() {
         return Err(format!(
             "the harness {what} failed to list its load tests ({}): {}",

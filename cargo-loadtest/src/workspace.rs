@@ -18,6 +18,13 @@ pub(crate) struct HarnessTarget {
     pub(crate) manifest_dir: PathBuf,
 }
 
+/// `package::target`: how a harness is named in messages, setup files and a run's binaries.
+impl std::fmt::Display for HarnessTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}::{}", self.package, self.target)
+    }
+}
+
 /// What discovery found.
 pub(crate) struct Workspace {
     pub(crate) root: PathBuf,

@@ -94,11 +94,7 @@ impl<'b> Comparer<'b> {
             }));
         };
         if !self.force
-            && let Err(msg) = gate::comparable(
-                &format!("{}::{}", test.target, test.name),
-                &old.config,
-                &new.config,
-            )
+            && let Err(msg) = gate::comparable(&test.id().qualified(), &old.config, &new.config)
         {
             self.refusals.push(msg.clone());
             return Ok(Some(Comparison {

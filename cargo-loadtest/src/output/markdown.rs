@@ -42,9 +42,8 @@ pub fn render_with_traces(report: &RunReport, trace_url: Option<&TraceUrl>) -> S
     for t in &report.tests {
         let Some(r) = &t.result else {
             md.push_str(&format!(
-                "\n### {}::{}: {}\n\n",
-                t.target,
-                cell(&t.name),
+                "\n### {}: {}\n\n",
+                cell(&t.id().qualified()),
                 status_word(t.status)
             ));
             for f in &t.failures {
@@ -64,9 +63,8 @@ pub fn render_with_traces(report: &RunReport, trace_url: Option<&TraceUrl>) -> S
             continue;
         }
         md.push_str(&format!(
-            "\n### {}::{}: {}\n\n",
-            t.target,
-            cell(&t.name),
+            "\n### {}: {}\n\n",
+            cell(&t.id().qualified()),
             status_word(t.status)
         ));
         for th in &r.thresholds {
@@ -104,9 +102,8 @@ pub fn render_with_traces(report: &RunReport, trace_url: Option<&TraceUrl>) -> S
     for t in &report.tests {
         let Some(c) = &t.capacity else { continue };
         md.push_str(&format!(
-            "\n### Capacity of {}::{}: {}\n\n{}\n\n",
-            t.target,
-            cell(&t.name),
+            "\n### Capacity of {}: {}\n\n{}\n\n",
+            cell(&t.id().qualified()),
             super::summary::capacity_interval(c),
             cell(&c.summary)
         ));
@@ -156,9 +153,8 @@ fn slowest_requests(md: &mut String, report: &RunReport, trace_url: Option<&Trac
             continue;
         }
         md.push_str(&format!(
-            "\n<details><summary>Slowest requests of {}::{}</summary>\n\n| request | latency | status | shard | trace id |\n|---|---|---|---|---|\n",
-            t.target,
-            cell(&t.name)
+            "\n<details><summary>Slowest requests of {}</summary>\n\n| request | latency | status | shard | trace id |\n|---|---|---|---|---|\n",
+            cell(&t.id().qualified())
         ));
         for (name, m) in &r.request_names {
             for e in m.exemplars.as_slice() {

@@ -48,7 +48,7 @@ pub fn status_word(s: TestStatus) -> &'static str {
 /// as the progress line's `failed`; `req errors` counts request attempts that were not `ok`,
 /// retried ones included, as the progress line's `req errors`.
 pub fn row(t: &TestReport) -> Vec<String> {
-    let name = format!("{}::{}", t.target, t.name);
+    let name = t.id().qualified();
     let Some(r) = &t.result else {
         let mut cells = vec![name];
         cells.extend(std::iter::repeat_n("-".to_string(), HEADER.len() - 2));
@@ -214,7 +214,7 @@ pub fn request_table(t: &TestReport) -> Option<String> {
             ]
         })
         .collect();
-    let mut out = format!("\n{}::{} by request name:\n", t.target, t.name);
+    let mut out = format!("\n{} by request name:\n", t.id().qualified());
     for line in render_table(&REQUEST_HEADER, &rows).lines() {
         out.push_str(&format!("  {line}\n"));
     }
@@ -238,19 +238,20 @@ pub fn table(report: &RunReport) -> String {
         out.push('\n');
     }
     for t in &report.tests {
+        let name = t.id().qualified();
         for f in &t.failures {
-            out.push_str(&format!("  {}::{}: {}\n", t.target, t.name, f));
+            out.push_str(&format!("  {name}: {f}\n"));
         }
         if let Some(r) = &t.result {
             for w in &r.generator.warnings {
-                out.push_str(&format!("  {}::{}: generator: {w}\n", t.target, t.name));
+                out.push_str(&format!("  {name}: generator: {w}\n"));
             }
             for w in &r.warnings {
-                out.push_str(&format!("  {}::{}: warning: {w}\n", t.target, t.name));
+                out.push_str(&format!("  {name}: warning: {w}\n"));
             }
             let top = top_error_classes(r, TOP_ERROR_CLASSES);
             if !top.is_empty() {
-                out.push_str(&format!("  {}::{}: top errors:\n", t.target, t.name));
+                out.push_str(&format!("  {name}: top errors:\n"));
                 let width = top.iter().map(|c| c.class.len()).max().unwrap_or(0);
                 for c in top {
                     out.push_str(&format!(
@@ -266,8 +267,9 @@ pub fn table(report: &RunReport) -> String {
     for t in &report.tests {
         if let Some(c) = &t.capacity {
             out.push_str(&format!(
-                "\ncapacity of {}::{}: {}\n",
-                t.target, t.name, c.summary
+                "\ncapacity of {}: {}\n",
+                t.id().qualified(),
+                c.summary
             ));
             out.push_str(&render_table(&STEP_HEADER, &step_rows(c)));
         }
@@ -367,7 +369,7 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for t in &report.tests {
         let Some(c) = &t.comparison else { continue };
-        let name = format!("{}::{}", t.target, t.name);
+        let name = t.id().qualified();
         if let Some(note) = &c.note {
             rows.push(vec![
                 name,

@@ -224,7 +224,7 @@ pub(crate) fn binaries_of(selected: &[Selected]) -> Result<BTreeMap<String, Stri
 
 /// A harness's key in a setup file and in a run's binaries: `package::target`.
 pub(crate) fn harness_key(h: &BuiltHarness) -> String {
-    format!("{}::{}", h.target.package, h.target.target)
+    h.target.to_string()
 }
 
 /// The selected tests' harnesses and what they came from, for `setup` and `teardown`.

@@ -23,7 +23,7 @@ pub(super) fn section(s: &mut String, report: &RunReport, trace_url: Option<&Tra
         s.push_str("<p class=\"note\">Trace ids link to a trace viewer with <code>--trace-url 'https://.../{trace_id}'</code>.</p>\n");
     }
     for (t, r) in with {
-        let _ = writeln!(s, "<h3>{}::{}</h3>", esc(&t.target), esc(&t.name));
+        let _ = writeln!(s, "<h3>{}</h3>", esc(&t.id().qualified()));
         s.push_str("<table>\n<tr><th>request</th><th class=\"num\">latency</th><th>status</th><th>started</th><th>shard</th><th>trace id</th><th>sampled</th></tr>\n");
         for (name, m) in &r.request_names {
             for e in m.exemplars.as_slice() {

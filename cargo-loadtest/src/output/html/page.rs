@@ -136,7 +136,7 @@ pub(crate) fn render_body(
 fn run_title(report: &RunReport) -> String {
     match report.tests.as_slice() {
         [] => "no test".into(),
-        [t] => format!("{}::{}", t.target, t.name),
+        [t] => t.id().qualified(),
         ts => format!("{} tests", ts.len()),
     }
 }
@@ -268,9 +268,8 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
     let (word, class) = badge(t.status, running);
     let _ = writeln!(
         s,
-        "<section class=\"test\" id=\"test-{i}\">\n<h2>{}::{} <span class=\"status {class}\">{word}</span></h2>",
-        esc(&t.target),
-        esc(&t.name)
+        "<section class=\"test\" id=\"test-{i}\">\n<h2>{} <span class=\"status {class}\">{word}</span></h2>",
+        esc(&t.id().qualified())
     );
     let _ = writeln!(s, "<p class=\"note\">package {}</p>", esc(&t.package));
     if !t.failures.is_empty() {
