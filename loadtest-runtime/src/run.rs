@@ -35,6 +35,7 @@ pub async fn run_registered(
         request_series: false,
         live_metrics: false,
         health_warm_up: std::time::Duration::ZERO,
+        join_from_unix: None,
     })
     .await
 }

@@ -1734,6 +1734,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
             dropped: any_u64(rng),
             late: any_u64(rng),
             interrupted: any_u64(rng),
+            missed: any_u64(rng),
             rate_per_s: any_f64(rng),
         },
         iteration_latency: any_hist(rng),
@@ -1773,6 +1774,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
                 failed: any_u64(rng),
                 requests: any_u64(rng),
                 request_errors: any_u64(rng),
+                missed: any_u64(rng),
                 p50_us: any_u64(rng),
                 p95_us: any_u64(rng),
                 p99_us: any_u64(rng),
@@ -1831,6 +1833,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
         shards: Vec::new(),
         missing_shards: Vec::new(),
         start_skew: None,
+        joined_at_s: opt(rng, any_f64),
     }
 }
 

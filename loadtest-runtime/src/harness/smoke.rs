@@ -128,6 +128,7 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
                         request_series: false,
                         live_metrics: false,
                         health_warm_up: std::time::Duration::ZERO,
+                        join_from_unix: None,
                     };
                     run_test(run).await.map_err(|e| e.to_string())
                 }
