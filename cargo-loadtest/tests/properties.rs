@@ -274,6 +274,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     shards: Vec::new(),
                     missing_shards: Vec::new(),
                     start_skew: None,
+                    joined_at_s: None,
                 }),
                 error: (!result).then(|| words(rng)),
                 comparison: None,

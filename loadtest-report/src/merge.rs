@@ -104,6 +104,7 @@ mod tests {
                         start_offset_s: None,
                         host_clock_unix: 0.0,
                         judged: false,
+                        joined_at_s: None,
                     }),
                     merge: None,
                 },

@@ -269,6 +269,11 @@ pub struct ShardRun {
     /// default they are not, and `merge` judges the whole.
     #[serde(default)]
     pub judged: bool,
+    /// The shard started after its `--start-at` (let in by `--start-grace`: a rerun pod) and
+    /// joined the whole run's schedule in place this many seconds into it (its first test's
+    /// [`TestResult::joined_at_s`]). Absent when it started on time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at_s: Option<f64>,
 }
 
 /// How a merged report came about.
@@ -335,6 +340,10 @@ pub struct MergedShard {
     /// How long its run took, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
+    /// It joined the run's schedule in place this many seconds in (see
+    /// [`ShardRun::joined_at_s`]): a restarted shard, one of several reports of its index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at_s: Option<f64>,
 }
 
 /// The outcome of a whole run.
@@ -556,6 +565,13 @@ pub struct TestResult {
     /// a `--start-at`; `merge` fails the test past its bound (`--max-skew`, `--allow-skew`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_skew: Option<StartSkew>,
+    /// A shard's result: the shard started after the run's `--start-at` and joined this test's
+    /// schedule in place, this many seconds into it. `started_at_unix` is then the schedule's
+    /// origin (the `--start-at`), `elapsed_s` and the series count from there, and the seconds
+    /// before the join hold the arrivals it missed ([`IntervalPoint::missed`]). Absent when
+    /// the test started on time (and in merged results: see [`ShardHealth::joined_at_s`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at_s: Option<f64>,
 }
 
 /// One shard's part of a merged test: its own counts and its generator's health.
@@ -575,6 +591,23 @@ pub struct ShardHealth {
     pub requests: u64,
     /// Its load generator's health.
     pub generator: GeneratorHealth,
+    /// This part joined the run's schedule in place this many seconds in (a shard that started
+    /// late, or restarted: see [`TestResult::joined_at_s`]). A restarted shard has one line per
+    /// run: the run it was killed in, then the one that joined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at_s: Option<f64>,
+    /// The seconds of the schedule this part's load was missing before it joined: from the end
+    /// of the same shard's earlier run (or from the start, without one) to the join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_s: Option<f64>,
+    /// Open model: the arrivals of its share the merge counts as missed before its join (those
+    /// of the seconds an earlier run of the shard covered are that run's, not missed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The resolved configuration of a test, as it ran.
@@ -698,6 +731,11 @@ pub struct IterationCounts {
     pub late: u64,
     /// Iterations cut short by the end of the test or an interrupt (not counted as failed).
     pub interrupted: u64,
+    /// Open model: arrivals of the schedule never started because their shard joined the run
+    /// late (restart in place: intended before the join, neither replayed nor dropped). The sum
+    /// of the series' [`IntervalPoint::missed`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missed: u64,
     /// Completed iterations per second.
     pub rate_per_s: f64,
     /// Goodput, when the test declares an `slo`: the successful iterations whose own latency met
@@ -810,6 +848,11 @@ pub struct IntervalPoint {
     pub requests: u64,
     /// Requests that were not `ok` in the interval.
     pub request_errors: u64,
+    /// Open model: arrivals intended in the interval that were never started because their
+    /// shard joined the run's schedule late (restart in place). A merged second's offered
+    /// arrivals are its started, dropped and missed ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missed: u64,
     /// Median iteration latency in the interval.
     pub p50_us: u64,
     /// 95th percentile iteration latency in the interval.

@@ -376,6 +376,23 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
             skew.displaced_share * 100.0
         ));
     }
+    // A shard that joined the schedule late (restarted in place): its load was missing for its
+    // gap, judged against the same bound as the start skew.
+    if let Some(limit) = policy.max_skew {
+        for s in &result.shards {
+            let (Some(joined), Some(gap)) = (s.joined_at_s, s.gap_s) else {
+                continue;
+            };
+            if gap > limit.as_secs_f64() {
+                failures.push(format!(
+                    "late join: shard {} joined the schedule {joined:.1}s in, its load missing for {gap:.1}s ({} arrivals missed), more than the {}s allowed (merge --max-skew sets the bound, --allow-skew accepts it)",
+                    s.shard,
+                    s.missed,
+                    limit.as_secs_f64()
+                ));
+            }
+        }
+    }
     if let Some(rule) = &result.aborted_by {
         failures.push(format!(
             "aborted early: threshold `{rule}` failed (abort_on_fail)"

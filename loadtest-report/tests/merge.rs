@@ -522,6 +522,7 @@ fn shard_report(
                     start_offset_s: Some(lag),
                     host_clock_unix: start_at - 1.0,
                     judged: false,
+                    joined_at_s: None,
                 }),
                 merge: None,
             },
@@ -588,11 +589,33 @@ fn merge_as_tree(
         rng.usize(1..=inputs.len())
     };
     let mut parts: Vec<Vec<ShardReport>> = vec![Vec::new(); groups];
-    // Any grouping: not only runs of neighbouring shards.
-    for (i, r) in inputs.into_iter().enumerate() {
-        let g = if i < groups { i } else { rng.usize(..groups) };
+    // Any grouping: not only runs of neighbouring shards. A restarted shard's runs stay in one
+    // group (its runs are merged together first; across groups they are refused as overlap).
+    let mut group_of: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut units = 0;
+    for r in inputs {
+        let key = r.report.run.shard.as_ref().map(|s| s.shard.index);
+        let known = key.and_then(|k| group_of.get(&k).copied());
+        let g = match known {
+            Some(g) => g,
+            None => {
+                let g = if units < groups {
+                    units
+                } else {
+                    rng.usize(..groups)
+                };
+                units += 1;
+                if let Some(k) = key {
+                    group_of.insert(k, g);
+                }
+                g
+            }
+        };
         parts[g].push(r);
     }
+    // Fewer units than groups (a restarted shard's runs count once): no empty group.
+    parts.retain(|p| !p.is_empty());
+    let groups = parts.len();
     let merged: Vec<ShardReport> = if groups == 1 {
         parts.pop().unwrap()
     } else {
@@ -708,7 +731,22 @@ fn one_tree_case(rng: &mut Rng) -> Result<(), String> {
                 .push(format!("names past max_names {}", rng.u8(..2)));
         }
         r.connections.opened = rng.u64(0..10);
-        reports.push(shard_report(index, count, start_at, lag, r));
+        match rng.u8(..5) {
+            // A shard killed mid-run and restarted: its first run interrupted, its second
+            // joined in place.
+            0 if seconds >= 2 => {
+                let (first, rejoined) = restart(rng, &r, start_at, lag, seconds, open);
+                reports.push(shard_report(index, count, start_at, lag, first));
+                reports.push(rejoined_report(index, count, start_at, rejoined));
+            }
+            // A shard that started late and joined in place, with no run before.
+            1 => {
+                let join = rng.f64() * seconds as f64;
+                let late = joined(rng, r, start_at, join, open);
+                reports.push(rejoined_report(index, count, start_at, late));
+            }
+            _ => reports.push(shard_report(index, count, start_at, lag, r)),
+        }
     }
     // Each case merges the reports in a shuffled order: order does not matter either.
     rng.shuffle(&mut reports);
@@ -725,6 +763,73 @@ fn one_tree_case(rng: &mut Rng) -> Result<(), String> {
             "the tree of {names} merges differs from the flat merge at {at}"
         )),
     }
+}
+
+/// `r` cut at a kill in its second half: the killed run (interrupted, the points up to the
+/// kill) and the run that joined in place after it (the points after the join, with missed
+/// arrivals in the seconds before).
+fn restart(
+    rng: &mut Rng,
+    r: &TestResult,
+    start_at: f64,
+    lag: f64,
+    seconds: u64,
+    open: bool,
+) -> (TestResult, TestResult) {
+    let kill = 1.0 + rng.f64() * (seconds as f64 - 1.0);
+    let join = kill + rng.f64() * (seconds as f64 - kill);
+    let mut first = r.clone();
+    first.series.retain(|p| p.t_s <= kill);
+    first.elapsed_s = kill;
+    first.interrupted = true;
+    first.iterations.interrupted = rng.u64(0..3);
+    let mut second = r.clone();
+    second.series.retain(|p| p.t_s > join.ceil());
+    second.started_at_unix = Some(start_at + lag);
+    let second = joined(rng, second, start_at, join, open);
+    (first, second)
+}
+
+/// `r` as a run that joined its schedule `join` seconds in: its origin the coordinated start,
+/// each second before the join with the arrivals it missed.
+fn joined(rng: &mut Rng, mut r: TestResult, start_at: f64, join: f64, open: bool) -> TestResult {
+    r.started_at_unix = Some(start_at);
+    r.joined_at_s = Some(join);
+    r.series.retain(|p| p.t_s > join.ceil() - 1.0);
+    let empty = hdr::encode(&hdr::new_hist());
+    for s in 1..=(join.ceil() as u64) {
+        if !r.series.iter().any(|p| p.t_s.round() as u64 == s) {
+            r.series.push(IntervalPoint {
+                t_s: s as f64,
+                iteration_latency: Some(empty.clone()),
+                iteration_latency_uncorrected: open.then(|| empty.clone()),
+                ..IntervalPoint::default()
+            });
+        }
+    }
+    r.series.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let mut missed = 0;
+    if open {
+        for p in &mut r.series {
+            if p.t_s <= join.ceil() {
+                p.missed = rng.u64(0..100);
+                missed += p.missed;
+            }
+        }
+    }
+    r.iterations.missed = missed;
+    r
+}
+
+/// The report of a shard's run that joined the schedule in place, as `cargo loadtest` writes
+/// it after a restart.
+fn rejoined_report(index: u32, count: u32, start_at: f64, result: TestResult) -> ShardReport {
+    let join = result.joined_at_s.expect("a run that joined");
+    let mut report = shard_report(index, count, start_at, join, result);
+    report.source = format!("shard-{index}-rejoined.json");
+    let shard = report.report.run.shard.as_mut().unwrap();
+    shard.joined_at_s = Some(join);
+    report
 }
 
 /// Any tree of merges, over any grouping of shards in any order, equals the flat merge field
@@ -749,4 +854,194 @@ fn any_tree_of_merges_equals_the_flat_merge() {
             );
         }
     }
+}
+
+/// A shard killed mid-run and restarted within its grace: its killed run and the run that
+/// joined in place are merged as one shard's, and nothing is counted twice. The seconds the
+/// killed run covered are its own; the rejoined run's missed arrivals count from the second
+/// after the kill (a second the killed run began is that run's); the shard's gap is from the
+/// kill to the join, and the merge judges it against the skew bound.
+#[test]
+fn a_restarted_shard_merges_its_runs_and_counts_its_gap_once() {
+    use loadtest_report::merge::{MergeContext, merge_runs};
+    use loadtest_report::report::TestStatus;
+    use loadtest_report::verdict::Policy;
+    let start_at = 1_796_205_600.0;
+    let per_second = |from: u64, to: u64, n: usize| -> Vec<Sample> {
+        (from..=to)
+            .flat_map(|second| {
+                (0..n).map(move |i| Sample {
+                    second,
+                    latency_us: 1_000 + i as u64,
+                    uncorrected_us: 1_000,
+                    request: "GET /",
+                    ok: true,
+                    custom_us: None,
+                })
+            })
+            .collect()
+    };
+    let spec = |k| Some(ShardSpec::new(k, 2).unwrap());
+    // Shard 1: 10 iterations in each of 6 seconds.
+    let one = record(&per_second(1, 6, 10), start_at, 6.0, true, spec(1));
+    // Shard 2's first run: seconds 1 and 2, killed 2.4 s in.
+    let mut killed = record(&per_second(1, 2, 10), start_at, 2.4, true, spec(2));
+    killed.interrupted = true;
+    // Shard 2 again, joined 4.5 s in: seconds 5 and 6 run, 10 arrivals a second missed before
+    // the join (5 in the half second).
+    let mut rejoined = record(&per_second(5, 6, 10), start_at, 6.0, true, spec(2));
+    rejoined.joined_at_s = Some(4.5);
+    let empty = hdr::encode(&hdr::new_hist());
+    for (t, missed) in [(1, 10), (2, 10), (3, 10), (4, 10)] {
+        rejoined.series.push(IntervalPoint {
+            t_s: f64::from(t),
+            missed,
+            iteration_latency: Some(empty.clone()),
+            iteration_latency_uncorrected: Some(empty.clone()),
+            ..IntervalPoint::default()
+        });
+    }
+    rejoined.series.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    rejoined.series[4].missed = 5;
+    rejoined.iterations.missed = 45;
+    let mut inputs = vec![
+        shard_report(1, 2, start_at, 0.0, one),
+        rejoined_report(2, 2, start_at, rejoined),
+        shard_report(2, 2, start_at, 0.0, killed),
+    ];
+    // A restarted shard's runs split across merges are refused: a merged report holding one of
+    // them cannot be taken apart to combine it with the other.
+    let part = merge_reports(
+        vec![inputs[0].clone(), inputs[2].clone()],
+        "part.json".into(),
+    )
+    .unwrap();
+    let e = merge_reports(vec![part, inputs[1].clone()], "again.json".into()).unwrap_err();
+    assert!(e.contains("shard 2 is in both"), "{e}");
+    let ctx = |max_skew| MergeContext {
+        tool_version: "0".into(),
+        command_line: Vec::new(),
+        policy: Policy {
+            max_skew,
+            ..Policy::default()
+        },
+    };
+    let merged = merge_runs(
+        &mut inputs,
+        &ctx(Some(std::time::Duration::from_secs(1))),
+        &mut |_, _| Ok(None),
+    )
+    .unwrap();
+    assert!(
+        merged.notes.iter().any(|n| n.contains(
+            "shard 2/2 restarted and joined the schedule in place: merged its runs shard-2.json, shard-2-rejoined.json"
+        )),
+        "{:?}",
+        merged.notes
+    );
+    let info = merged.run.merge.as_ref().unwrap();
+    assert!(!info.partial && info.ignored.is_empty());
+    let runs: Vec<(u32, Option<f64>)> = info
+        .shards
+        .iter()
+        .map(|s| (s.index, s.joined_at_s))
+        .collect();
+    assert_eq!(runs, [(1, None), (2, None), (2, Some(4.5))]);
+    // The restarted shard started with its first run: no skew.
+    assert!(
+        info.start_skew.as_ref().is_none_or(|s| s.spread_s == 0.0),
+        "{:?}",
+        info.start_skew
+    );
+    let t = &merged.tests[0];
+    let r = t.result.as_ref().unwrap();
+    assert!(!r.interrupted, "the run that joined ran to its end");
+    assert_eq!(r.iterations.total, 60 + 20 + 20);
+    // Seconds 1 and 2 were the killed run's; second 3 began before the kill (2.4 s): that run's.
+    let by_second: Vec<(u64, u64, u64)> = r
+        .series
+        .iter()
+        .map(|p| (p.t_s.round() as u64, p.iterations, p.missed))
+        .collect();
+    assert_eq!(
+        by_second,
+        [
+            (1, 20, 0),
+            (2, 20, 0),
+            (3, 10, 0),
+            (4, 10, 10),
+            (5, 20, 5),
+            (6, 20, 0)
+        ]
+    );
+    assert_eq!(r.iterations.missed, 15);
+    let lines: Vec<(u32, Option<f64>, u64)> = r
+        .shards
+        .iter()
+        .map(|s| {
+            (
+                s.shard,
+                s.gap_s.map(|g| (g * 10.0).round() / 10.0),
+                s.missed,
+            )
+        })
+        .collect();
+    assert_eq!(lines, [(1, None, 0), (2, None, 0), (2, Some(2.1), 15)]);
+    assert_eq!(t.status, TestStatus::Failed);
+    assert!(
+        t.failures.iter().any(|f| f.starts_with(
+            "late join: shard 2 joined the schedule 4.5s in, its load missing for 2.1s (15 arrivals missed), more than the 1s allowed"
+        )),
+        "{:?}",
+        t.failures
+    );
+    // --allow-skew accepts the gap, still reported.
+    let allowed = merge_runs(&mut inputs, &ctx(None), &mut |_, _| Ok(None)).unwrap();
+    let t = &allowed.tests[0];
+    assert!(
+        !t.failures.iter().any(|f| f.starts_with("late join")),
+        "{:?}",
+        t.failures
+    );
+    assert_eq!(t.result.as_ref().unwrap().iterations.missed, 15);
+    // Only the run that joined, the killed run having left no report (killed with SIGKILL):
+    // the shard's whole share before the join is missed, its gap is from the start, and the
+    // late start is judged as that gap, not as start skew.
+    let mut alone: Vec<ShardReport> = inputs
+        .iter()
+        .filter(|r| r.source != "shard-2.json")
+        .cloned()
+        .collect();
+    let merged = merge_runs(
+        &mut alone,
+        &ctx(Some(std::time::Duration::from_secs(1))),
+        &mut |_, _| Ok(None),
+    )
+    .unwrap();
+    let info = merged.run.merge.as_ref().unwrap();
+    assert!(info.start_skew.is_none(), "{:?}", info.start_skew);
+    let t = &merged.tests[0];
+    let r = t.result.as_ref().unwrap();
+    assert_eq!(r.iterations.total, 60 + 20);
+    assert_eq!(r.iterations.missed, 45);
+    let missed: Vec<u64> = r.series.iter().map(|p| p.missed).collect();
+    assert_eq!(missed, [10, 10, 10, 10, 5, 0]);
+    let lines: Vec<(u32, Option<f64>, u64)> = r
+        .shards
+        .iter()
+        .map(|s| (s.shard, s.gap_s, s.missed))
+        .collect();
+    assert_eq!(lines, [(1, None, 0), (2, Some(4.5), 45)]);
+    assert!(
+        t.failures
+            .iter()
+            .any(|f| f.starts_with("late join: shard 2 joined the schedule 4.5s in, its load missing for 4.5s (45 arrivals missed)")),
+        "{:?}",
+        t.failures
+    );
+    assert!(
+        !t.failures.iter().any(|f| f.starts_with("start skew")),
+        "{:?}",
+        t.failures
+    );
 }

@@ -6,6 +6,7 @@ mod closed;
 mod driver;
 mod fine_timer;
 mod iteration;
+mod join;
 mod live;
 mod open;
 mod slots;

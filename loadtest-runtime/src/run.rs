@@ -36,6 +36,7 @@ pub async fn run_registered(
         live_metrics: false,
         health_warm_up: std::time::Duration::ZERO,
         otlp: None,
+        join_from_unix: None,
     })
     .await
 }

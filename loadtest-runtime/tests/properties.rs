@@ -1734,6 +1734,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
             dropped: any_u64(rng),
             late: any_u64(rng),
             interrupted: any_u64(rng),
+            missed: any_u64(rng),
             rate_per_s: any_f64(rng),
             goodput: opt(rng, |rng| loadtest_runtime::report::Goodput {
                 slo_us: any_u64(rng),
@@ -1778,6 +1779,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
                 failed: any_u64(rng),
                 requests: any_u64(rng),
                 request_errors: any_u64(rng),
+                missed: any_u64(rng),
                 p50_us: any_u64(rng),
                 p95_us: any_u64(rng),
                 p99_us: any_u64(rng),
@@ -1836,6 +1838,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
         shards: Vec::new(),
         missing_shards: Vec::new(),
         start_skew: None,
+        joined_at_s: opt(rng, any_f64),
     }
 }
 

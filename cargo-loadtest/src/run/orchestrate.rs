@@ -208,6 +208,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
                 start_offset_s: None,
                 host_clock_unix: 0.0,
                 judged: args.judge_shard,
+                joined_at_s: None,
             })
         }
         None => None,
@@ -282,11 +283,20 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         // The first test's first iteration against the coordinated start (or, without one, the
         // moment the run was ready to start), by this host's clock.
         let reference = s.start_at_unix.unwrap_or(host_clock);
+        // A test that joined the schedule late (restart in place) counts from its origin, the
+        // coordinated start: its first iteration came at the join.
         s.start_offset_s = tests
             .iter()
-            .filter_map(|t| t.result.as_ref()?.started_at_unix)
+            .filter_map(|t| {
+                let r = t.result.as_ref()?;
+                Some(r.started_at_unix? + r.joined_at_s.unwrap_or(0.0))
+            })
             .reduce(f64::min)
             .map(|t| t - reference);
+        s.joined_at_s = tests
+            .iter()
+            .find_map(|t| t.result.as_ref())
+            .and_then(|r| r.joined_at_s);
         s.host_clock_unix = host_clock;
         s
     });

@@ -89,15 +89,44 @@ pub struct TestFold {
     connections: ConnectionCounts,
     series: SeriesFold,
     shards: Vec<ShardHealth>,
+    /// Where each shard's part added so far ended (seconds since the Unix epoch): a restarted
+    /// shard's run that joined in place continues from there.
+    shard_ends: BTreeMap<u32, f64>,
+    /// Shards whose last part added was interrupted (a restarted shard's earlier run is
+    /// followed by the run that joined in place, which decides).
+    interrupted_shards: BTreeSet<u32>,
+    /// A merged part was interrupted.
     interrupted: bool,
     aborted_by: Option<String>,
     warnings: BTreeSet<String>,
 }
 
 impl TestFold {
-    /// Adds shard `shard`'s result, which ran on `host`.
+    /// Adds shard `shard`'s result, which ran on `host`. A shard that restarted and joined in
+    /// place has several results, added in the order they ran: each run that joined
+    /// ([`TestResult::joined_at_s`]) continues from where the one before it ended, and only the
+    /// arrivals it missed after then count as missed (and its gap is from then to its join).
     pub fn add_shard(&mut self, shard: u32, host: &str, r: &TestResult) -> Result<(), MergeError> {
-        self.add(shard, r, Some(shard))?;
+        let earlier_end = self.shard_ends.get(&shard).copied();
+        let covered_until = r.joined_at_s.and(earlier_end);
+        let missed = self.add(shard, r, Some(shard), covered_until)?;
+        if let Some(start) = r.started_at_unix {
+            let end = start + r.elapsed_s;
+            let e = self.shard_ends.entry(shard).or_insert(end);
+            *e = e.max(end);
+        }
+        if r.interrupted {
+            self.interrupted_shards.insert(shard);
+        } else {
+            self.interrupted_shards.remove(&shard);
+        }
+        let gap_s = r.joined_at_s.map(|joined| {
+            let covered = match (covered_until, r.started_at_unix) {
+                (Some(until), Some(start)) => until - start,
+                _ => 0.0,
+            };
+            (joined - covered).max(0.0)
+        });
         self.shards.push(ShardHealth {
             shard,
             host: host.to_string(),
@@ -106,6 +135,9 @@ impl TestFold {
             iterations: r.iterations.total,
             requests: r.requests.total,
             generator: r.generator.clone(),
+            joined_at_s: r.joined_at_s,
+            gap_s,
+            missed,
         });
         Ok(())
     }
@@ -113,19 +145,22 @@ impl TestFold {
     /// Adds a result that is itself a merge (its shards' health lines come with it).
     pub fn add_merged(&mut self, r: &TestResult) -> Result<(), MergeError> {
         let first_shard = r.shards.iter().map(|s| s.shard).min().unwrap_or(0);
-        self.add(first_shard, r, None)?;
+        self.add(first_shard, r, None, None)?;
+        self.interrupted |= r.interrupted;
         self.shards.extend(r.shards.iter().cloned());
         Ok(())
     }
 
     /// What every part adds; `own_shard` is the shard a shard's result came from (its
     /// exemplars are marked with it), `None` for a merged result.
+    /// `covered_until`: see [`SeriesFold::add`]. Returns the arrivals counted as missed.
     fn add(
         &mut self,
         shard: u32,
         r: &TestResult,
         own_shard: Option<u32>,
-    ) -> Result<(), MergeError> {
+        covered_until: Option<f64>,
+    ) -> Result<u64, MergeError> {
         match &self.first {
             None => {
                 let mut config = r.config.clone();
@@ -241,8 +276,10 @@ impl TestFold {
         self.connections.opened += r.connections.opened;
         self.connections.reused += r.connections.reused;
         self.connections.reopened += r.connections.reopened;
-        self.series.add(r.started_at_unix, r, shard)?;
-        self.interrupted |= r.interrupted;
+        let missed = self
+            .series
+            .add(r.started_at_unix, r, shard, covered_until)?;
+        self.iterations.missed += missed;
         // Of several abort reasons the first in order, whichever order the parts came in.
         if let Some(why) = &r.aborted_by
             && self.aborted_by.as_ref().is_none_or(|kept| why < kept)
@@ -251,7 +288,7 @@ impl TestFold {
         }
         // What any shard warned about (names past `max_names`), once each.
         self.warnings.extend(r.warnings.iter().cloned());
-        Ok(())
+        Ok(missed)
     }
 
     /// The merged result, its thresholds (and error budget) evaluated on the merged data;
@@ -306,7 +343,7 @@ impl TestFold {
             started_at_unix: start,
             config,
             elapsed_s,
-            interrupted: self.interrupted,
+            interrupted: self.interrupted || !self.interrupted_shards.is_empty(),
             aborted_by: self.aborted_by,
             iterations: self.iterations,
             iteration_latency: hdr::to_report(&canonical(&latency)),
@@ -336,6 +373,7 @@ impl TestFold {
             shards: self.shards,
             missing_shards: missing.to_vec(),
             start_skew: None,
+            joined_at_s: None,
         };
         evaluate_thresholds(&mut merged)?;
         Ok(merged)

@@ -255,6 +255,7 @@ impl RunSpec {
                         start_offset_s: s.start_offset_s,
                         start_at_unix: s.start_at_unix,
                         duration_s: Some(h.run.duration_s),
+                        joined_at_s: s.joined_at_s,
                     }],
                     ignored: Vec::new(),
                 },
@@ -308,6 +309,9 @@ struct Input {
     interrupted: bool,
     started_at_unix: f64,
     tests: usize,
+    /// A restarted shard's run followed by the run that joined in place: its tests that never
+    /// started are that run's to report.
+    superseded: bool,
 }
 
 /// Checks that `other` belongs to the same run as `first`, naming the first difference.
@@ -425,6 +429,7 @@ pub fn merge_runs(
             interrupted: header.status == RunStatus::Interrupted,
             started_at_unix: header.run.started_at_unix,
             tests: header.tests.len(),
+            superseded: false,
         });
     }
     let (_, spec, first_header) = first.expect("at least one input");
@@ -455,11 +460,24 @@ pub fn merge_runs(
         ignored.extend(k.holding.ignored.iter().cloned());
     }
     ignored.sort();
+    // A restarted shard started when its first run did: its later runs joined in place, and
+    // their gap is judged as such (a late join), not as skew. A shard whose only run joined in
+    // place (it started late) has no start of its own to skew: its gap is judged, once.
+    let mut first_runs: BTreeMap<u32, &MergedShard> = BTreeMap::new();
+    for l in &leaves {
+        let e = first_runs.entry(l.index).or_insert(l);
+        if l.started_at_unix < e.started_at_unix {
+            *e = l;
+        }
+    }
     let skew = start_skew(
-        &leaves
-            .iter()
+        &first_runs
+            .values()
             .map(|l| {
-                let offset = l.start_at_unix.and(l.start_offset_s);
+                let offset = match l.joined_at_s {
+                    Some(_) => None,
+                    None => l.start_at_unix.and(l.start_offset_s),
+                };
                 (l.index, offset, l.duration_s.unwrap_or(0.0))
             })
             .collect::<Vec<_>>(),
@@ -499,6 +517,9 @@ pub fn merge_runs(
                 }
                 (TestState::Folding(fold), Some(r), None) => fold.add_merged(r),
                 (TestState::NoResult { .. }, Some(_), _) => Ok(()),
+                // A restarted shard's killed run never started this test: the run that joined
+                // in place reports it.
+                (_, None, Some(_)) if k.superseded && t.status == TestStatus::Interrupted => Ok(()),
                 (_, None, _) => {
                     let why = match k.holding.shard {
                         Some(s) => {
@@ -623,6 +644,27 @@ struct Chosen {
     notes: Vec<String>,
 }
 
+/// A shard's reports when they are the runs of one restarted shard, in the order they ran:
+/// each run after the first joined the schedule in place, and each before the last was
+/// interrupted (killed), so they cover the schedule one after another and are merged together.
+/// Returns their sources; `None` (the inputs untouched) otherwise.
+fn restarted(inputs: &mut [Input]) -> Option<Vec<String>> {
+    if inputs.len() < 2 || inputs.iter().any(|r| r.holding.shard.is_none()) {
+        return None;
+    }
+    inputs.sort_by(|x, y| x.started_at_unix.total_cmp(&y.started_at_unix));
+    let joined = |r: &Input| r.holding.leaves.iter().any(|l| l.joined_at_s.is_some());
+    let n = inputs.len();
+    let chain = inputs[1..].iter().all(joined) && inputs[..n - 1].iter().all(|r| r.interrupted);
+    if !chain {
+        return None;
+    }
+    for r in &mut inputs[..n - 1] {
+        r.superseded = true;
+    }
+    Some(inputs.iter().map(|r| r.source.clone()).collect())
+}
+
 /// The inputs a merge keeps, in shard order: one report per shard (the one not interrupted,
 /// then the one started last, when a shard ran twice), with what was ignored and notes for
 /// people; a shard held by a merged report and by another input is refused.
@@ -630,16 +672,18 @@ fn choose(read: Vec<Input>, count: u32) -> Result<Chosen, MergeError> {
     let mut holder: BTreeMap<u32, (String, bool)> = BTreeMap::new();
     for r in &read {
         let merged = r.holding.shard.is_none();
-        for l in &r.holding.leaves {
-            if let Some((other, other_merged)) = holder.get(&l.index)
+        // A merged report lists a restarted shard once per run: one index, one holder.
+        let indices: BTreeSet<u32> = r.holding.leaves.iter().map(|l| l.index).collect();
+        for index in indices {
+            if let Some((other, other_merged)) = holder.get(&index)
                 && (merged || *other_merged)
             {
                 return Err(MergeError::Overlap {
-                    shard: l.index,
+                    shard: index,
                     reports: (other.clone(), r.source.clone()),
                 });
             }
-            holder.insert(l.index, (r.source.clone(), merged));
+            holder.insert(index, (r.source.clone(), merged));
         }
     }
     let mut by_shard: BTreeMap<u32, Vec<Input>> = BTreeMap::new();
@@ -648,6 +692,14 @@ fn choose(read: Vec<Input>, count: u32) -> Result<Chosen, MergeError> {
     }
     let (mut kept, mut ignored, mut notes) = (Vec::new(), Vec::new(), Vec::new());
     for (index, mut inputs) in by_shard {
+        if let Some(runs) = restarted(&mut inputs) {
+            notes.push(format!(
+                "shard {index}/{count} restarted and joined the schedule in place: merged its runs {}",
+                runs.join(", ")
+            ));
+            kept.append(&mut inputs);
+            continue;
+        }
         inputs.sort_by(|x, y| {
             let key = |r: &Input| (!r.interrupted, r.started_at_unix);
             key(x)

@@ -22,6 +22,7 @@ pub(super) struct SeriesFold {
 /// One merged second.
 #[derive(Default)]
 struct Second {
+    missed: u64,
     iterations: u64,
     failed: u64,
     requests: u64,
@@ -42,16 +43,32 @@ fn second_of(start: Option<f64>, t_s: f64) -> i64 {
 
 impl SeriesFold {
     /// Adds the series of `r`, a part that started at `start` (`None` when its report has no
-    /// start time); `shard` names it in errors.
+    /// start time); `shard` names it in errors. `covered_until` (a restarted shard's run that
+    /// joined in place) is where the same shard's earlier run ended, by the wall clock: the
+    /// arrivals this part missed in an interval that began before then are not counted as
+    /// missed (that run started, dropped or interrupted them). Returns the missed arrivals
+    /// counted.
     pub(super) fn add(
         &mut self,
         start: Option<f64>,
         r: &TestResult,
         shard: u32,
-    ) -> Result<(), MergeError> {
+        covered_until: Option<f64>,
+    ) -> Result<u64, MergeError> {
         let err = |error| MergeError::Shard { shard, error };
+        let mut missed = 0;
+        let mut interval_start = 0.0;
         for point in &r.series {
             let s = self.seconds.entry(second_of(start, point.t_s)).or_default();
+            let covered = match (covered_until, start) {
+                (Some(until), Some(start)) => start + interval_start < until,
+                _ => false,
+            };
+            interval_start = point.t_s;
+            if !covered {
+                s.missed += point.missed;
+                missed += point.missed;
+            }
             s.iterations += point.iterations;
             s.failed += point.failed;
             s.requests += point.requests;
@@ -74,7 +91,7 @@ impl SeriesFold {
                 super::add(acc, h).map_err(err)?;
             }
         }
-        Ok(())
+        Ok(missed)
     }
 
     /// The merged series, its times counted from `start` (the merged test's start, `None`
@@ -90,6 +107,7 @@ impl SeriesFold {
                     // than half a second before it, so the start rounds to it again).
                     t_s: (second as f64 - start.unwrap_or(0.0)).max(0.0),
                     iterations: s.iterations,
+                    missed: s.missed,
                     failed: s.failed,
                     requests: s.requests,
                     request_errors: s.request_errors,

@@ -45,6 +45,10 @@ pub(crate) struct ClosedPlan {
     /// Under `--shard K/N`: `(K-1, N)`, this process runs the global users `K-1, K-1+N, ...`;
     /// `(0, 1)` otherwise.
     pub(crate) shard: (u64, u64),
+    /// When the ramp starts: now, or (a shard joining in place, `join.rs`) the run's
+    /// coordinated start: the users then are what the stages give at the join, and the test
+    /// ends with the whole run's duration.
+    pub(crate) origin: Instant,
 }
 
 /// Runs the closed model until the duration ends, the iteration budget is spent, or `soft` is
@@ -70,7 +74,7 @@ pub(crate) async fn run(
         exited: Semaphore::new(0),
         user_exited: Notify::new(),
     });
-    let start = Instant::now();
+    let start = plan.origin;
     let end = plan.duration.map(|d| start + d);
     let mut spawned: u64 = 0;
     let constant = plan.users.end() == 0.0;
@@ -78,9 +82,10 @@ pub(crate) async fn run(
         if soft.is_stopped() || end.is_some_and(|e| Instant::now() >= e) {
             break;
         }
-        let global_want = plan.users.level_at(start.elapsed().as_secs_f64()).round() as u64;
-        // This process's users among the global ones (all of them unless sharded).
-        let want = crate::config::shard::share(global_want, plan.shard.0, plan.shard.1);
+        // This process's users among the global ones (all of them unless sharded), where the
+        // ramp stands: from the origin, so a shard that joined late starts with the users of
+        // the moment it joined.
+        let want = super::join::users_at(&plan.users, plan.shard, start.elapsed().as_secs_f64());
         if users.wanted.swap(want, Ordering::AcqRel) != want {
             users.wanted_changed.notify_waiters();
         }

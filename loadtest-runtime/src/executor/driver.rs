@@ -45,6 +45,10 @@ pub(crate) struct RunTest<'a> {
     pub(crate) health_warm_up: Duration,
     /// Export the test's metrics over OTLP (`--otlp`).
     pub(crate) otlp: Option<&'a crate::protocol::OtlpExport>,
+    /// The run's coordinated start (`--start-at`, seconds since the Unix epoch) when this
+    /// process started after it: the test joins the whole run's schedule where it stands
+    /// (`join.rs`) instead of starting its own from the beginning. `None`: the test starts now.
+    pub(crate) join_from_unix: Option<f64>,
 }
 
 /// Runs one test to its end and returns what was measured.
@@ -60,6 +64,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         live_metrics,
         health_warm_up,
         otlp,
+        join_from_unix,
     } = req;
     let name = def.full_name();
     // Live metrics and OTLP export take each request name's latency from its per-second
@@ -126,7 +131,22 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let mut before = ProcessSample::now();
     let mut live = live_metrics.then(|| super::live::LiveState::new(before));
     let started_at = std::time::SystemTime::now();
-    let start = Instant::now();
+    // When the test's own work began (its generator's health counts from here)...
+    let began = Instant::now();
+    // ...and when its schedule started: now, or the coordinated start a late shard joins.
+    let (start, join) = join_origin(join_from_unix, started_at, began);
+    let missed = match (&config.model, join) {
+        (LoadModel::Open { rate, .. }, Some(j)) if !shard.as_ref().is_some_and(|s| s.idle) => {
+            super::join::missed_by_second(
+                rate,
+                config.duration.map(|d| d.as_secs_f64()),
+                config.iterations,
+                position,
+                j,
+            )
+        }
+        _ => Vec::new(),
+    };
     let mut load = match config.model.clone() {
         // A shard with no load of its own (more shards than users) ends at once.
         _ if shard.as_ref().is_some_and(|s| s.idle) => tokio::spawn(async {}),
@@ -140,6 +160,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                 iterations: shard.as_ref().map_or(config.iterations, |s| s.iterations),
                 iteration_timeout: config.iteration_timeout,
                 shard: position,
+                origin: start,
             },
             soft.clone(),
             hard.clone(),
@@ -163,6 +184,8 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                 iterations: config.iterations,
                 iteration_timeout: config.iteration_timeout,
                 shard: position,
+                origin: start,
+                join: join.unwrap_or(0.0),
             },
             soft.clone(),
             hard.clone(),
@@ -170,15 +193,24 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     };
 
     let mut series = Series::new(open_model);
+    // A late join: the seconds of the schedule before it, each with the arrivals it missed;
+    // those of the second it joined in go to that second's point. The ticks keep to the
+    // schedule's whole seconds, as the other shards' do.
+    let whole_seconds_before = join.map_or(0, |j| j.floor() as u64);
+    for s in 0..whole_seconds_before {
+        let m = missed.get(s as usize).copied().unwrap_or(0);
+        series.push((s + 1) as f64, Interval::default(), m);
+    }
+    let mut missed_ahead: u64 = missed.iter().skip(whole_seconds_before as usize).sum();
     let mut progress_latency = hdr::new_hist();
     let mut interrupted = false;
     let mut aborted_by: Option<String> = None;
     let mut soft_since: Option<Instant> = None;
-    let mut next_tick = start + Duration::from_secs(1);
+    let mut next_tick = start + Duration::from_secs(whole_seconds_before + 1);
     let planned_s = config.duration.map(|d| d.as_secs_f64());
-    let mut last_tick = start;
+    let mut last_tick = began;
     // When the generator's CPU use begins to count (after the health warm-up).
-    let mut health_start = start;
+    let mut health_start = began;
     loop {
         let hard_deadline = soft_since.map(|s| s + GRACEFUL_STOP);
         let wake = hard_deadline.map_or(next_tick, |d| d.min(next_tick));
@@ -203,9 +235,9 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     hard.stop();
                 }
                 if now >= next_tick {
-                    if health_start == start
+                    if health_start == began
                         && !health_warm_up.is_zero()
-                        && now >= start + health_warm_up
+                        && now >= began + health_warm_up
                     {
                         before = ProcessSample::now();
                         health_start = now;
@@ -240,7 +272,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     if !request_series {
                         interval.request_latency.clear();
                     }
-                    series.push((now - start).as_secs_f64(), interval);
+                    series.push((now - start).as_secs_f64(), interval, std::mem::take(&mut missed_ahead));
                     if config.abort_on_fail && aborted_by.is_none() {
                         let merged = metrics.merged();
                         let outcomes = verdict::evaluate(&config.thresholds, &merged, (now - start).as_secs_f64());
@@ -256,6 +288,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         }
     }
     let end = Instant::now();
+    // From the schedule's origin: a late join's test spans the whole run's schedule.
     let elapsed_s = (end - start).as_secs_f64();
     // What ended after the last tick: a point of its own, or, when it is a sliver of a second,
     // part of the last point (so the series adds up to the totals and counts whole seconds).
@@ -270,9 +303,9 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         tail.request_latency.clear();
     }
     if end > last_tick + Duration::from_millis(50) || series.is_empty() {
-        series.push(elapsed_s, tail);
+        series.push(elapsed_s, tail, missed_ahead);
     } else {
-        series.extend_last(elapsed_s, tail);
+        series.extend_last(elapsed_s, tail, missed_ahead);
     }
     let series = series.finish();
     let after = ProcessSample::now();
@@ -290,10 +323,16 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
         after,
         (end - health_start).as_secs_f64(),
     );
-    result.started_at_unix = started_at
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs_f64());
+    result.started_at_unix = match (join, join_from_unix) {
+        // The schedule's origin: the coordinated start the test joined.
+        (Some(_), Some(at)) => Some(at),
+        _ => started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs_f64()),
+    };
+    result.joined_at_s = join;
+    result.iterations.missed = missed.iter().sum();
     result.warnings = metrics.name_warnings();
     result.warnings.extend(otlp_warning);
     Ok(result)
@@ -303,7 +342,8 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
 /// until the next one arrives (the end of a test may still add to it).
 struct Series {
     points: Vec<IntervalPoint>,
-    last: Option<(f64, Interval)>,
+    /// The last point: its end, its interval, and the arrivals of its second a late join missed.
+    last: Option<(f64, Interval, u64)>,
     open_model: bool,
 }
 
@@ -320,36 +360,40 @@ impl Series {
         self.last.is_none()
     }
 
-    /// Adds the interval that ended `t_s` seconds into the test.
-    fn push(&mut self, t_s: f64, interval: Interval) {
-        if let Some((t, last)) = self.last.replace((t_s, interval)) {
-            self.points.push(point(t, &last, self.open_model));
+    /// Adds the interval that ended `t_s` seconds into the test, and the arrivals a late join
+    /// missed in it.
+    fn push(&mut self, t_s: f64, interval: Interval, missed: u64) {
+        if let Some((t, last, m)) = self.last.replace((t_s, interval, missed)) {
+            self.points.push(point(t, &last, m, self.open_model));
         }
     }
 
     /// Adds `interval`, which ended `t_s` seconds into the test, to the last point.
-    fn extend_last(&mut self, t_s: f64, interval: Interval) {
+    fn extend_last(&mut self, t_s: f64, interval: Interval, missed: u64) {
         match &mut self.last {
-            Some((t, last)) => {
+            Some((t, last, m)) => {
                 *t = t_s;
                 last.add(&interval);
+                *m += missed;
             }
-            None => self.last = Some((t_s, interval)),
+            None => self.last = Some((t_s, interval, missed)),
         }
     }
 
     fn finish(mut self) -> Vec<IntervalPoint> {
-        if let Some((t, last)) = self.last.take() {
-            self.points.push(point(t, &last, self.open_model));
+        if let Some((t, last, m)) = self.last.take() {
+            self.points.push(point(t, &last, m, self.open_model));
         }
         self.points
     }
 }
 
-/// The series point of an interval that ended `t_s` seconds into the test.
-fn point(t_s: f64, iv: &Interval, open_model: bool) -> IntervalPoint {
+/// The series point of an interval that ended `t_s` seconds into the test, in which a late
+/// join missed `missed` arrivals.
+fn point(t_s: f64, iv: &Interval, missed: u64, open_model: bool) -> IntervalPoint {
     IntervalPoint {
         t_s,
+        missed,
         iterations: iv.iterations,
         failed: iv.failed,
         requests: iv.requests,
@@ -561,6 +605,31 @@ fn assemble(
         shards: Vec::new(),
         missing_shards: Vec::new(),
         start_skew: None,
+        joined_at_s: None,
+    }
+}
+
+/// The schedule's origin and the join offset in seconds: the coordinated start `at` when it
+/// passed before `now` (the wall clock and the monotonic clock read together), else now and
+/// no join.
+fn join_origin(
+    at: Option<f64>,
+    now: std::time::SystemTime,
+    began: Instant,
+) -> (Instant, Option<f64>) {
+    let Some(at) = at else {
+        return (began, None);
+    };
+    let now_unix = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let late = now_unix - at;
+    if !(late.is_finite() && late > 0.0) {
+        return (began, None);
+    }
+    match began.checked_sub(Duration::from_secs_f64(late.min(86_400.0 * 365.0))) {
+        Some(origin) => (origin, Some(late)),
+        None => (began, None),
     }
 }
 

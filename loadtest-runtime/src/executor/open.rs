@@ -30,6 +30,12 @@ pub(crate) struct OpenPlan {
     /// Under `--shard K/N`: `(K-1, N)`, this process starts every N-th arrival from `K-1`;
     /// `(0, 1)` otherwise.
     pub(crate) shard: (u64, u64),
+    /// When the schedule starts: now, or (a shard joining in place, `join.rs`) the run's
+    /// coordinated start, `join` seconds ago.
+    pub(crate) origin: Instant,
+    /// Seconds into the schedule at which this process joins it (0 unless it started late):
+    /// the arrivals intended before then are missed, not started.
+    pub(crate) join: f64,
 }
 
 /// Runs the open model until the schedule ends or `soft` is set, then waits for in-flight
@@ -46,12 +52,22 @@ pub(crate) async fn run(
     hard: Arc<Stop>,
 ) {
     let n = super::workers::count() as u64;
-    let start = Instant::now();
+    let start = plan.origin;
     let (offset, count) = plan.shard;
+    // A late join starts every share at its first arrival not before the join (once, here).
+    let first = if plan.join > 0.0 {
+        super::join::first_arrival_at(
+            &plan.rate,
+            plan.duration.map(|d| d.as_secs_f64()),
+            plan.join,
+        )
+    } else {
+        0
+    };
     let schedules_left = Arc::new(AtomicUsize::new(n as usize));
     if n == 1 {
         let share = Share {
-            offset,
+            offset: super::join::share_from(first, offset, count),
             stride: count,
             start,
             schedules_left,
@@ -68,10 +84,12 @@ pub(crate) async fn run(
             iterations: plan.iterations,
             iteration_timeout: plan.iteration_timeout,
             shard: plan.shard,
+            origin: plan.origin,
+            join: plan.join,
         };
         let (test, soft, hard) = (test.clone(), soft.clone(), hard.clone());
         let share_of = Share {
-            offset: offset + count * w,
+            offset: super::join::share_from(first, offset + count * w, count * n),
             stride: count * n,
             start,
             schedules_left: schedules_left.clone(),

@@ -132,6 +132,9 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                 }
             },
         };
+        // A shard that comes after the coordinated start (a rerun pod let in by --start-grace)
+        // joins the first test's schedule where it stands.
+        let mut join_from_unix = None;
         if let Some(at) = request.start_at_unix {
             // The coordinated start: every shard holds its first test until the same instant.
             let now = std::time::SystemTime::now()
@@ -142,6 +145,8 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                     _ = tokio::time::sleep(std::time::Duration::from_secs_f64(at - now)) => {}
                     _ = interrupt.wait() => {}
                 }
+            } else {
+                join_from_unix = Some(at);
             }
         }
         for t in &request.tests {
@@ -192,6 +197,9 @@ pub(crate) fn run(mut hooks: Hooks, tests: &[&'static LoadTestDef]) -> i32 {
                     .map_or(std::time::Duration::ZERO, |s| {
                         std::time::Duration::from_secs_f64(s.min(86_400.0))
                     }),
+                // Only the first test has a place in the whole run's schedule to join: the
+                // tests after it start when it ends, as on every shard.
+                join_from_unix: join_from_unix.take(),
             };
             match run_test(run).await {
                 Ok(result) => emit(&Event::Finished {

@@ -129,6 +129,7 @@ pub(crate) fn run(mut hooks: Hooks, args: &Args, tests: &[&'static LoadTestDef])
                         live_metrics: false,
                         health_warm_up: std::time::Duration::ZERO,
                         otlp: None,
+                        join_from_unix: None,
                     };
                     run_test(run).await.map_err(|e| e.to_string())
                 }

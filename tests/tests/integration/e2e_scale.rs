@@ -451,8 +451,11 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         "a refused merge writes no report"
     );
 
-    // Issue 26: one shard started 5 s after the others (a rerun let in by --start-grace): the
-    // merge fails naming the skew; --allow-skew accepts it and still reports it.
+    // Issue 26: one shard started 5 s after the others (a rerun let in by --start-grace). It
+    // joins the whole run's schedule where it stands (restart in place): this 3 s schedule has
+    // ended, so its whole share is missed (counted, not replayed), and the merge judges its gap
+    // as a late join, not as start skew; --allow-skew accepts the gap, still reported, and the
+    // whole is judged on what ran.
     let start_late = (unix_now() + 4.0).ceil();
     let start_text = format!("{start_late}");
     let late_args = |k: u32| {
@@ -481,30 +484,68 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         let out = c.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
+    let late_shard = m.report("late-3.json");
+    let joined = late_shard.run.shard.as_ref().unwrap().joined_at_s;
+    assert!(joined.is_some_and(|j| j >= 4.5), "{joined:?}");
+    let lr = test(&late_shard, "arrivals").result.as_ref().unwrap();
+    assert_eq!(lr.joined_at_s, joined);
+    assert_eq!(lr.started_at_unix, Some(start_late));
+    assert_eq!((lr.iterations.total, lr.iterations.missed), (0, 300));
     let out = m.merge(&["late-1.json", "late-2.json", "late-3.json"], "late.json");
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let late = m.report("late.json");
     let skew = late.run.merge.as_ref().unwrap().start_skew.clone().unwrap();
-    assert!(skew.spread_s >= 4.5 && skew.latest_shard == 3, "{skew:?}");
+    assert!(skew.spread_s < 1.0 && skew.latest_shard != 3, "{skew:?}");
     let a = test(&late, "arrivals");
     assert_eq!(a.status, TestStatus::Failed);
     assert!(
-        a.failures
-            .iter()
-            .any(|f| f.starts_with("start skew: the shards started ")
-                && f.contains("(shard 3 last), more than the 1s allowed")),
+        a.failures.iter().any(|f| f.starts_with(&format!(
+            "late join: shard 3 joined the schedule {:.1}s in, its load missing for {:.1}s (300 arrivals missed), more than the 1s allowed",
+            joined.unwrap(),
+            joined.unwrap()
+        ))),
         "{:?}",
         a.failures
     );
+    assert!(
+        !a.failures.iter().any(|f| f.starts_with("start skew")),
+        "{:?}",
+        a.failures
+    );
+    let ar = a.result.as_ref().unwrap();
+    assert_eq!((ar.iterations.total, ar.iterations.missed), (600, 300));
+    // Each second of the schedule: shard 3's 100 arrivals missed.
+    let missed: Vec<u64> = ar.series.iter().take(3).map(|p| p.missed).collect();
+    assert_eq!(missed, [100, 100, 100], "{:?}", ar.series);
     let out = m.merge(
         &["late-1.json", "late-2.json", "late-3.json", "--allow-skew"],
         "late-allowed.json",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let allowed = m.report("late-allowed.json");
+    let a = test(&allowed, "arrivals");
+    assert!(
+        !a.failures.iter().any(|f| f.starts_with("late join")),
+        "{:?}",
+        a.failures
+    );
+    assert!(
+        a.failures
+            .iter()
+            .any(|f| f.contains("iterations was 600, limit >= 900")),
+        "{:?}",
+        a.failures
+    );
+    let line = a
+        .result
+        .as_ref()
+        .unwrap()
+        .shards
+        .iter()
+        .find(|s| s.shard == 3);
     assert_eq!(
-        allowed.run.merge.as_ref().unwrap().start_skew.as_ref(),
-        Some(&skew)
+        line.map(|s| (s.joined_at_s, s.gap_s, s.missed)),
+        Some((joined, joined, 300))
     );
 
     // A start already past is refused before anything runs.
@@ -518,6 +559,235 @@ fn three_shards_from_an_archive_merge_into_exactly_the_whole() {
         "{}",
         text(&out)
     );
+}
+
+/// Shard 2's share of the whole schedule of `arrivals` (300/s for `duration` s; shard K of 3
+/// starts every third arrival from K-1) intended before `join` seconds, by second of the
+/// schedule (index 0 is the first second), and its whole share. From the schedule's own
+/// arithmetic, not from the report.
+fn share_before(duration: f64, join: f64) -> (Vec<u64>, u64) {
+    use loadtest_runtime::config::{Arrivals, Ramp};
+    let mut arrivals = Arrivals::new(Ramp::constant(300.0), Some(duration));
+    let (mut by_second, mut share) = (vec![0u64; duration.ceil() as usize], 0);
+    let mut k = 0u64;
+    while let Some(t) = arrivals.next_offset() {
+        if k % 3 == 1 {
+            share += 1;
+            if t < join {
+                by_second[t.floor() as usize] += 1;
+            }
+        }
+        k += 1;
+    }
+    (by_second, share)
+}
+
+/// Issue 26, restart in place: three shards with one `--start-at`; shard 2 is killed mid-run
+/// (SIGKILL to its process group, as a pod is killed: no report) and started again with the
+/// same identity within `--start-grace`. It joins the whole run's schedule where it stands: its
+/// arrivals before the join are counted as missed, not replayed. The merge shows the gap per
+/// shard and per second, nothing counted twice: offered (ran + missed) adds up to the
+/// schedule, second by second for the missed, and the server saw exactly the merged requests
+/// plus what the killed run sent (in no report, so never counted twice), which are arrivals
+/// the merge counts as missed.
+#[test]
+fn a_shard_killed_and_restarted_joins_in_place_and_the_merge_shows_the_gap() {
+    use std::os::unix::process::CommandExt;
+    let _g = serial();
+    let server = Server::start();
+    let url = server.url();
+    let f = Fixture::shared("scale");
+    let archive = f.file("restart.tar.zst");
+    let out = f
+        .command(&["archive", "--archive-file", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let m = Machine::new(&archive);
+
+    let duration = 10.0;
+    let start_at = (unix_now() + 8.0).ceil();
+    let start_text = format!("{start_at}");
+    let args = |k: u32| {
+        let mut args = m.shard_args(k, &start_text, &url, "loadtests.tar.zst");
+        args[9] = format!("restart-{k}.json");
+        args[11] = format!("restart-{k}.xml");
+        args[13] = format!("restart-{k}.md");
+        for a in [
+            "--start-grace",
+            "30s",
+            "--duration",
+            "10s",
+            "--exact",
+            "arrivals",
+        ] {
+            args.push(a.to_string());
+        }
+        args
+    };
+    let spawn = |k: u32| {
+        let args = args(k);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // A process group of its own: the kill takes the harness with it, as a pod's does.
+        m.command(&args).process_group(0).spawn().unwrap()
+    };
+    let others = [spawn(1), spawn(3)];
+    let mut killed = spawn(2);
+    // Mid-run: 3 s into the 10 s schedule.
+    std::thread::sleep(Duration::from_secs_f64(
+        (start_at + 3.0 - unix_now()).max(0.0),
+    ));
+    assert!(
+        killed.try_wait().unwrap().is_none(),
+        "shard 2 still runs when it is killed"
+    );
+    let pgid = killed.id() as libc::pid_t;
+    // SAFETY: kill(2) on the process group this test started; no memory is involved.
+    assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0, "kill -KILL");
+    let status = killed.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    let killed_at = unix_now() - start_at;
+    assert!(
+        !m.path("restart-2.json").exists(),
+        "a killed shard leaves no report"
+    );
+    // Give the harness a moment to go too (it is in the group; it is not this test's child).
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Started again, the same shard of the same run, within its grace.
+    let args2 = args(2);
+    let args2: Vec<&str> = args2.iter().map(String::as_str).collect();
+    let again = m.command(&args2).output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    for c in others {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    // The restarted shard joined where the schedule stood: after the kill, before the end.
+    let r2 = m.report("restart-2.json");
+    let join = r2
+        .run
+        .shard
+        .as_ref()
+        .unwrap()
+        .joined_at_s
+        .expect("it joined in place");
+    assert!(
+        join > killed_at && join < duration,
+        "joined {join}s in, killed {killed_at}s in"
+    );
+    let (missed_by_second, share) = share_before(duration, join);
+    let missed: u64 = missed_by_second.iter().sum();
+    assert_eq!(share, 1000);
+    let a2 = test(&r2, "arrivals").result.as_ref().unwrap();
+    assert_eq!(a2.joined_at_s, Some(join));
+    assert_eq!(a2.started_at_unix, Some(start_at), "its schedule's origin");
+    assert_eq!(a2.iterations.missed, missed);
+    // Not replayed: every arrival of its share from the join on ran, none before.
+    assert_eq!(a2.iterations.dropped, 0);
+    assert_eq!(a2.iterations.total, share - missed);
+    let whole_before = join.floor() as usize;
+    for p in &a2.series {
+        let second = p.t_s.round() as usize;
+        let expected = missed_by_second.get(second - 1).copied().unwrap_or(0);
+        assert_eq!(p.missed, expected, "second {second}: {:?}", a2.series);
+        if second <= whole_before {
+            assert_eq!(p.iterations, 0, "second {second}, before the join");
+        }
+    }
+    for k in [1, 3] {
+        let r = m.report(&format!("restart-{k}.json"));
+        assert_eq!(r.run.shard.as_ref().unwrap().joined_at_s, None);
+        let a = test(&r, "arrivals").result.as_ref().unwrap();
+        assert_eq!((a.iterations.total, a.iterations.missed), (1000, 0));
+    }
+
+    // The merge: the gap judged as a late join (not as start skew), past the 1 s allowed.
+    let reports = ["restart-1.json", "restart-2.json", "restart-3.json"];
+    let out = m.merge(&reports, "restart.json");
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let merged = m.report("restart.json");
+    let info = merged.run.merge.as_ref().unwrap();
+    assert!(!info.partial && info.missing.is_empty());
+    let joins: Vec<(u32, Option<f64>)> = info
+        .shards
+        .iter()
+        .map(|s| (s.index, s.joined_at_s))
+        .collect();
+    assert_eq!(joins, [(1, None), (2, Some(join)), (3, None)]);
+    let skew = info
+        .start_skew
+        .as_ref()
+        .expect("shards 1 and 3 shared a --start-at");
+    assert!(skew.spread_s < 1.0 && skew.latest_shard != 2, "{skew:?}");
+    let a = test(&merged, "arrivals");
+    assert_eq!(a.status, TestStatus::Failed);
+    assert!(
+        a.failures.iter().any(|f| f.starts_with(&format!(
+            "late join: shard 2 joined the schedule {join:.1}s in, its load missing for {join:.1}s ({missed} arrivals missed), more than the 1s allowed"
+        ))),
+        "{:?}",
+        a.failures
+    );
+    assert!(
+        !a.failures.iter().any(|f| f.starts_with("start skew")),
+        "{:?}",
+        a.failures
+    );
+    let ar = a.result.as_ref().unwrap();
+    let line = ar.shards.iter().find(|s| s.shard == 2).unwrap();
+    assert_eq!(
+        (line.joined_at_s, line.gap_s, line.missed, line.iterations),
+        (Some(join), Some(join), missed, share - missed)
+    );
+    // Offered load, nothing counted twice: what ran and what was missed add up to the whole
+    // schedule; per second, the missed arrivals are shard 2's share of each second before the
+    // join (the gap), none after.
+    assert_eq!(ar.iterations.missed, missed);
+    assert_eq!(ar.iterations.dropped, 0);
+    assert_eq!(ar.iterations.total + ar.iterations.missed, 3 * share);
+    let ran: u64 = ar.series.iter().map(|p| p.iterations).sum();
+    let missed_in_series: u64 = ar.series.iter().map(|p| p.missed).sum();
+    assert_eq!(ran + missed_in_series, 3 * share, "{:?}", ar.series);
+    for p in &ar.series {
+        let second = p.t_s.round() as usize;
+        assert!(second >= 1, "{:?}", ar.series);
+        let expected = missed_by_second.get(second - 1).copied().unwrap_or(0);
+        assert_eq!(p.missed, expected, "second {second}: {:?}", ar.series);
+    }
+    // The server: exactly the merged requests, plus the killed run's, which no report holds:
+    // some were sent (it was killed mid-run), all of them arrivals the merge counts as missed.
+    assert_eq!(
+        ar.requests.total, ar.iterations.total,
+        "one request an iteration"
+    );
+    let unreported = server
+        .server
+        .requests()
+        .checked_sub(ar.requests.total)
+        .expect("the merge counts no request twice");
+    assert!(
+        unreported > 0 && unreported <= missed,
+        "the killed run sent {unreported}; {missed} missed"
+    );
+
+    // --allow-skew accepts the gap, still reported: the whole passes on what ran.
+    let mut allow = reports.to_vec();
+    allow.push("--allow-skew");
+    let out = m.merge(&allow, "restart-allowed.json");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let allowed = m.report("restart-allowed.json");
+    let a = test(&allowed, "arrivals");
+    assert_eq!(a.status, TestStatus::Passed, "{:?}", a.failures);
+    assert_eq!(a.result.as_ref().unwrap().iterations.missed, missed);
+
+    for name in ["restart-2.json", "restart.json"] {
+        support::validate_schema(&m.path(name));
+    }
 }
 
 /// Three shards and their server on four hosts of their own (network namespaces this test

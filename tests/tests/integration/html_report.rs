@@ -151,6 +151,7 @@ fn ten_minutes() -> RunReport {
                 failed: u64::from(s % 50 == 0),
                 requests: 300,
                 request_errors: u64::from(s % 40 == 0),
+                missed: 0,
                 p50_us: e.summary.p50_us,
                 p95_us: e.summary.p95_us,
                 p99_us: e.summary.p99_us,

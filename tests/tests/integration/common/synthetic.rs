@@ -182,6 +182,7 @@ pub fn open_model_passed() -> TestResult {
             dropped: 4,
             late: 12,
             interrupted: 0,
+            missed: 0,
             rate_per_s: 194.75,
             goodput: None,
         },
@@ -237,6 +238,7 @@ pub fn open_model_passed() -> TestResult {
                 failed: u64::from(s % 3 == 0),
                 requests: if s == 10 { 301 } else { 300 },
                 request_errors: u64::from(s % 4 == 0),
+                missed: 0,
                 p50_us: 18_000 + s * 100,
                 p95_us: 32_000 + s * 150,
                 p99_us: 90_000 + s * 200,
@@ -317,6 +319,7 @@ pub fn open_model_passed() -> TestResult {
         shards: Vec::new(),
         missing_shards: Vec::new(),
         start_skew: None,
+        joined_at_s: None,
     }
 }
 
@@ -365,6 +368,7 @@ pub fn closed_model_failed() -> TestResult {
             dropped: 0,
             late: 0,
             interrupted: 20,
+            missed: 0,
             rate_per_s: 39.5,
             goodput: None,
         },
@@ -401,6 +405,7 @@ pub fn closed_model_failed() -> TestResult {
                 failed: 0,
                 requests: 400,
                 request_errors: 0,
+                missed: 0,
                 p50_us: 130_000,
                 p95_us: 205_000,
                 p99_us: 450_000,
@@ -453,6 +458,7 @@ pub fn closed_model_failed() -> TestResult {
         shards: Vec::new(),
         missing_shards: Vec::new(),
         start_skew: None,
+        joined_at_s: None,
     }
 }
 
@@ -480,6 +486,7 @@ pub fn interrupted_partial() -> TestResult {
             total: 90,
             ok: 90,
             interrupted: 2,
+            missed: 0,
             rate_per_s: 20.0,
             ..IterationCounts::default()
         },
@@ -524,6 +531,7 @@ pub fn interrupted_partial() -> TestResult {
         shards: Vec::new(),
         missing_shards: Vec::new(),
         start_skew: None,
+        joined_at_s: None,
     }
 }
 
