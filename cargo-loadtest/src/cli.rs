@@ -210,12 +210,15 @@ pub struct ArchiveArgs {
     pub workspace: WorkspaceArgs,
 }
 
+/// The environment variable naming the setup file (as `--setup-file` does).
+pub const SETUP_FILE_VAR: &str = "LOADTEST_SETUP_FILE";
+
 /// `cargo loadtest setup|teardown [FILTER]... --setup-file PATH`
 #[derive(Debug, Args)]
 pub struct SetupArgs {
     /// The setup file: written by `setup`, read by `teardown` and by shards
     /// (`cargo loadtest --setup-file PATH`); also LOADTEST_SETUP_FILE.
-    #[arg(long, value_name = "PATH", env = crate::scale::setup::SETUP_FILE_VAR)]
+    #[arg(long, value_name = "PATH", env = SETUP_FILE_VAR)]
     pub setup_file: PathBuf,
     /// Only the harnesses of load tests whose name contains one of these (or equals one, with
     /// --exact).

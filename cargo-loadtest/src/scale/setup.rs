@@ -11,7 +11,7 @@
 //! written atomically (a reader sees the old file or the new one), never over a folder, a FIFO,
 //! a device or standard output.
 
-use crate::cli::{RunArgs, SetupArgs};
+use crate::cli::{RunArgs, SETUP_FILE_VAR, SetupArgs};
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::run::Selected;
@@ -26,8 +26,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-/// The environment variable naming the setup file (as `--setup-file` does).
-pub const SETUP_FILE_VAR: &str = "LOADTEST_SETUP_FILE";
 /// The version of the setup file's layout.
 pub const FORMAT: u32 = 1;
 
