@@ -1,7 +1,8 @@
 //! The proleptic Gregorian calendar in UTC: Unix time to a civil date and time, and a civil date
 //! to days since the epoch (Howard Hinnant's algorithms: years counted from March, so that the
 //! leap day ends a year, in 400-year eras of 146,097 days). Every date the tool reads or writes
-//! (`--start-at`, HAR timestamps, report pages, history records) goes through here.
+//! (`--start-at`, HAR timestamps, report pages, history records) goes through here, and so does
+//! every way a Unix time is written ([`rfc3339`], [`compact`], [`readable`], [`readable_ms`]).
 
 /// Days from 0000-03-01 to 1970-01-01.
 const EPOCH_SHIFT: i64 = 719_468;
@@ -62,9 +63,73 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * ERA_DAYS + day_of_era - EPOCH_SHIFT
 }
 
+/// Whole seconds of a Unix time; the epoch for a value that is not finite.
+fn whole_seconds(unix: f64) -> i64 {
+    if unix.is_finite() {
+        unix.floor() as i64
+    } else {
+        0
+    }
+}
+
+/// RFC 3339 in UTC to the second, `2026-12-07T01:02:03Z` (history CSVs).
+pub fn rfc3339(unix: f64) -> String {
+    let c = civil_from_unix(whole_seconds(unix));
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// The compact ISO 8601 form, `20261207T010203Z` (history file names).
+pub fn compact(unix: f64) -> String {
+    let c = civil_from_unix(whole_seconds(unix));
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// A Unix time for people, `2026-12-02 02:30:00 UTC`; `-` for one before the epoch or not
+/// finite (report pages).
+pub fn readable(unix: f64) -> String {
+    if !unix.is_finite() || unix < 0.0 {
+        return "-".into();
+    }
+    let c = civil_from_unix(unix as i64);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// [`readable`] to the millisecond, `2026-12-02 02:30:00.125 UTC`.
+pub fn readable_ms(unix: f64) -> String {
+    if !unix.is_finite() || unix < 0.0 {
+        return "-".into();
+    }
+    let ms = ((unix - unix.floor()) * 1000.0).floor() as u32;
+    readable(unix.floor()).replace(" UTC", &format!(".{ms:03} UTC"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_times_are_written_in_utc() {
+        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_796_000_000.9), "2026-11-30T00:53:20Z");
+        assert_eq!(compact(951_782_400.0), "20000229T000000Z");
+        assert_eq!(
+            readable_ms(1_796_178_645.125),
+            "2026-12-02 02:30:45.125 UTC"
+        );
+        assert_eq!(readable(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(readable(951_782_400.0), "2000-02-29 00:00:00 UTC");
+        assert_eq!(readable(1_796_178_645.5), "2026-12-02 02:30:45 UTC");
+        assert_eq!(readable(f64::NAN), "-");
+    }
 
     fn at(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Civil {
         Civil {

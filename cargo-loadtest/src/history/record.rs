@@ -218,7 +218,7 @@ impl Record {
             .collect();
         format!(
             "{}-{commit}-{digest}.json",
-            compact_utc(self.started_at_unix)
+            crate::calendar::compact(self.started_at_unix)
         )
     }
 }
@@ -286,39 +286,9 @@ fn test_record(t: &loadtest_report::report::TestReport) -> TestRecord {
     }
 }
 
-/// `YYYYMMDDTHHMMSSZ` for Unix seconds (UTC).
-pub fn compact_utc(unix: f64) -> String {
-    let (y, mo, d, h, mi, s) = civil(unix);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
-}
-
-/// RFC 3339 in UTC to the second (`2026-12-07T01:02:03Z`), for the CSV that Otava reads.
-pub fn rfc3339_utc(unix: f64) -> String {
-    let (y, mo, d, h, mi, s) = civil(unix);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-}
-
-/// Year, month, day, hour, minute, second of Unix seconds (UTC).
-fn civil(unix: f64) -> (i64, i64, i64, i64, i64, i64) {
-    let secs = if unix.is_finite() {
-        unix.floor() as i64
-    } else {
-        0
-    };
-    let c = crate::calendar::civil_from_unix(secs);
-    (c.year, c.month, c.day, c.hour, c.minute, c.second)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_are_utc() {
-        assert_eq!(rfc3339_utc(0.0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_796_000_000.9), "2026-11-30T00:53:20Z");
-        assert_eq!(compact_utc(951_782_400.0), "20000229T000000Z");
-    }
 
     #[test]
     fn file_names_follow_the_run() {

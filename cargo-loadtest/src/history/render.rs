@@ -13,7 +13,6 @@
 //! `otava --config-file DIR/otava.yaml analyze TEST`.
 
 use super::analysis::{Analysis, Found, SeriesReport};
-use super::record::rfc3339_utc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -181,7 +180,7 @@ pub fn csv(a: &Analysis, run_info: impl Fn(usize) -> (f64, Option<String>)) -> V
             text.push('\n');
             for (i, run) in runs.iter().enumerate() {
                 let (time, commit) = run_info(*run);
-                text += &rfc3339_utc(time);
+                text += &crate::calendar::rfc3339(time);
                 text.push(',');
                 text += &quote(commit.as_deref().unwrap_or(""));
                 for c in &columns {

@@ -40,7 +40,7 @@ pub(super) fn section(s: &mut String, report: &RunReport, trace_url: Option<&Tra
                     esc(name),
                     human_us(e.latency_us as f64),
                     e.status.map_or("-".into(), |c| c.to_string()),
-                    super::page::utc_ms(e.started_at_unix),
+                    crate::calendar::readable_ms(e.started_at_unix),
                     e.shard.map_or("-".into(), |k| k.to_string()),
                     if e.sampled { "yes" } else { "no" },
                 );

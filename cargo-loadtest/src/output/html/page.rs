@@ -9,6 +9,7 @@
 //! is rendered, so a report renders to the same bytes every time.
 
 use super::chart::{self, Axis, Chart, Line, esc};
+use crate::calendar::readable;
 use crate::output::summary;
 use loadtest_report::hdr::{self, Hist};
 use loadtest_report::report::{
@@ -172,7 +173,7 @@ fn run_info(s: &mut String, r: &RunReport, unfinished: bool) {
     let mut row = |k: &str, v: String| {
         let _ = writeln!(s, "<tr><td>{k}</td><td>{}</td></tr>", esc(&v));
     };
-    row("started", utc(info.started_at_unix));
+    row("started", readable(info.started_at_unix));
     row("duration", format!("{:.1}s", info.duration_s));
     row(
         "git commit",
@@ -204,7 +205,7 @@ fn baseline_line(c: &Comparison) -> String {
     if let Some(commit) = &b.git_commit {
         let _ = write!(line, ", commit {}", &commit[..commit.len().min(12)]);
     }
-    let _ = write!(line, ", {} on {}", utc(b.started_at_unix), b.host);
+    let _ = write!(line, ", {} on {}", readable(b.started_at_unix), b.host);
     line
 }
 
@@ -761,40 +762,9 @@ fn errors(s: &mut String, r: &TestResult) {
     s.push_str("</table>\n");
 }
 
-/// A Unix time as `2026-12-02 02:30:00 UTC`.
-fn utc(unix: f64) -> String {
-    if !unix.is_finite() || unix < 0.0 {
-        return "-".into();
-    }
-    let c = crate::calendar::civil_from_unix(unix as i64);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
-}
-
-/// A Unix time to the millisecond, `2026-12-02 02:30:00.125 UTC`.
-pub(super) fn utc_ms(unix: f64) -> String {
-    if !unix.is_finite() || unix < 0.0 {
-        return "-".into();
-    }
-    let whole = utc(unix.floor());
-    let ms = ((unix - unix.floor()) * 1000.0).floor() as u32;
-    whole.replace(" UTC", &format!(".{ms:03} UTC"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_utc() {
-        assert_eq!(utc_ms(1_796_178_645.125), "2026-12-02 02:30:45.125 UTC");
-        assert_eq!(utc(0.0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_796_178_645.5), "2026-12-02 02:30:45 UTC");
-        assert_eq!(utc(f64::NAN), "-");
-    }
 
     #[test]
     fn the_spectrum_rises_to_the_maximum() {
