@@ -35,6 +35,9 @@ pub(crate) struct TestShared {
     pub(crate) health_warm_up: Duration,
     /// Whether and how requests carry W3C trace context.
     pub(crate) trace: crate::http::trace_context::TraceSettings,
+    /// `danger_accept_invalid_certs`, for WebSocket connections over TLS (`wss://`).
+    #[cfg(feature = "ws")]
+    pub(crate) accept_invalid_certs: bool,
 }
 
 /// The context of one iteration of a load test.
@@ -178,8 +181,9 @@ impl Ctx {
         self.operation(name).run(op).await
     }
 
-    /// Opens a WebSocket connection to `url` (`ws://`, or `http://` taken as `ws://`, so
-    /// `ctx.ws(ctx.url("/chat"))` connects to the target), feature `ws`. Its handshake is
+    /// Opens a WebSocket connection to `url` (`ws://` or `wss://`; `http://` and `https://` are
+    /// taken as `ws://` and `wss://`, so `ctx.ws(ctx.url("/chat"))` connects to the target),
+    /// feature `ws`. Its handshake is
     /// recorded as a request named `ws.connect` (`NAME.connect` after
     /// [`.name(NAME)`](crate::ws::WsConnect::name)), bounded by the test's request `timeout`; the
     /// connection counts the messages and bytes it sends and receives, and

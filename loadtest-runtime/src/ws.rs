@@ -2,7 +2,9 @@
 //! request/reply exchanges are recorded as requests.
 //!
 //! Built on [`tokio-tungstenite`](https://docs.rs/tokio-tungstenite) (its handshake and framing;
-//! the runtime makes the TCP connection itself). Turn it on in the load test's package:
+//! the runtime makes the TCP connection itself, and for `wss://` the TLS connection with the
+//! rustls configuration of its HTTP client: Mozilla's roots, or any certificate with
+//! `danger_accept_invalid_certs = true`). Turn it on in the load test's package:
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -27,7 +29,7 @@
 //!   messages). Custom counters are in the JSON report and add up in the merge of shards.
 //!
 //! The classes of a failed handshake or exchange: `connect` (the TCP connection could not be
-//! made), `timeout` (the test's request `timeout` passed first), `closed` (the connection broke
+//! made), `tls` (the TLS handshake of a `wss://` connection failed), `timeout` (the test's request `timeout` passed first), `closed` (the connection broke
 //! or ended without a close frame), `http_4xx` and `http_5xx` (the handshake was answered with
 //! that status, kept in the name's statuses), `ws_protocol` (a protocol error: a handshake
 //! answered without a valid upgrade, a malformed frame, a text message that is not UTF-8, a
@@ -39,9 +41,11 @@
 
 use crate::Ctx;
 use crate::ctx::TestShared;
+use crate::http::direct::{Stream, connector_with_alpn};
 use crate::measure;
 use crate::metrics::RequestClass;
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::ServerName;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -99,14 +103,18 @@ impl<'a> WsConnect<'a> {
         let shared = self.ctx.shared.clone();
         let connect_name = format!("{}.connect", self.name);
         let started = Instant::now();
-        let outcome =
-            match tokio::time::timeout(shared.timeout, handshake(&self.url, &self.headers)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(WsError::new(
-                    RequestClass::Timeout,
-                    format!("no handshake within the timeout of {:?}", shared.timeout),
-                )),
-            };
+        let outcome = match tokio::time::timeout(
+            shared.timeout,
+            handshake(&self.url, &self.headers, shared.accept_invalid_certs),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(WsError::new(
+                RequestClass::Timeout,
+                format!("no handshake within the timeout of {:?}", shared.timeout),
+            )),
+        };
         let elapsed_us = started.elapsed().as_micros() as u64;
         let (class, status, failure) = match &outcome {
             Ok(_) => (RequestClass::Ok, None, None),
@@ -149,23 +157,22 @@ impl<'a> IntoFuture for WsConnect<'a> {
     }
 }
 
-/// The URL a WebSocket connects to: `ws://` and `wss://` as they are, `http://` as `ws://` (so
-/// that `ctx.ws(ctx.url("/chat"))` connects to the test's target).
+/// The URL a WebSocket connects to: `ws://` and `wss://` as they are, `http://` as `ws://` and
+/// `https://` as `wss://` (so that `ctx.ws(ctx.url("/chat"))` connects to the test's target).
 fn ws_url(url: &str) -> Result<url::Url, WsError> {
     let mut parsed = url::Url::parse(url)
         .map_err(|e| WsError::new(RequestClass::Other, format!("invalid URL {url:?}: {e}")))?;
     match parsed.scheme() {
-        "ws" => {}
-        "http" => {
+        "ws" | "wss" => {}
+        "http" | "https" => {
+            let ws = if parsed.scheme() == "http" {
+                "ws"
+            } else {
+                "wss"
+            };
             parsed
-                .set_scheme("ws")
+                .set_scheme(ws)
                 .map_err(|()| WsError::new(RequestClass::Other, format!("invalid URL {url:?}")))?;
-        }
-        "wss" | "https" => {
-            return Err(WsError::new(
-                RequestClass::Other,
-                "wss:// (WebSocket over TLS) is not supported yet: connect with ws://".into(),
-            ));
         }
         other => {
             return Err(WsError::new(
@@ -177,13 +184,18 @@ fn ws_url(url: &str) -> Result<url::Url, WsError> {
     Ok(parsed)
 }
 
-/// The TCP connection and the WebSocket handshake.
+/// The TCP connection, TLS for `wss://` (rustls with the Mozilla roots, as the HTTP client,
+/// unless `danger_accept_invalid_certs`; ALPN `http/1.1`), and the WebSocket handshake.
 async fn handshake(
     url: &str,
     headers: &[(String, String)],
-) -> Result<WebSocketStream<TcpStream>, WsError> {
+    accept_invalid_certs: bool,
+) -> Result<WebSocketStream<Stream>, WsError> {
     let url = ws_url(url)?;
-    let port = url.port_or_known_default().unwrap_or(80);
+    let tls = url.scheme() == "wss";
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let tcp = match url.host() {
         Some(url::Host::Domain(host)) => TcpStream::connect((host, port)).await,
         Some(url::Host::Ipv4(ip)) => TcpStream::connect((ip, port)).await,
@@ -197,6 +209,27 @@ async fn handshake(
     }
     .map_err(|e| WsError::new(measure::io_class(&e), format!("connecting to {url}: {e}")))?;
     let _ = tcp.set_nodelay(true);
+    let stream = if tls {
+        let connector = connector_with_alpn(accept_invalid_certs, &[b"http/1.1"])
+            .map_err(|e| WsError::new(RequestClass::Tls, format!("TLS configuration: {e}")))?;
+        let name = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
+            Some(url::Host::Ipv6(ip)) => ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
+            _ => ServerName::try_from(url.host_str().unwrap_or_default().to_string()).map_err(
+                |e| WsError::new(RequestClass::Tls, format!("invalid TLS server name: {e}")),
+            )?,
+        };
+        let s = connector.connect(name, tcp).await.map_err(|e| {
+            let class = match e.kind() {
+                std::io::ErrorKind::InvalidData => RequestClass::Tls,
+                _ => measure::io_class(&e),
+            };
+            WsError::new(class, format!("TLS handshake with {url}: {e}"))
+        })?;
+        Stream::Tls(Box::new(s))
+    } else {
+        Stream::Plain(tcp)
+    };
     let mut request = url
         .as_str()
         .into_client_request()
@@ -208,7 +241,7 @@ async fn handshake(
             .map_err(|e| WsError::new(RequestClass::Other, format!("header {name}: {e}")))?;
         request.headers_mut().append(name, value);
     }
-    let (stream, _response) = tokio_tungstenite::client_async(request, tcp)
+    let (stream, _response) = tokio_tungstenite::client_async(request, stream)
         .await
         .map_err(WsError::from_tungstenite)?;
     Ok(stream)
@@ -226,7 +259,7 @@ struct Counters {
 /// [`Ctx::with_state`] to reuse it): it records into its test's metrics.
 pub struct WebSocket {
     shared: Arc<TestShared>,
-    stream: WebSocketStream<TcpStream>,
+    stream: WebSocketStream<Stream>,
     counters: Counters,
     /// Messages that arrived while [`WebSocket::request`] awaited another reply, for
     /// [`WebSocket::recv`].
@@ -336,7 +369,7 @@ impl WebSocket {
     }
 
     /// Closes the connection: sends a close frame with code 1000 (normal) and waits, within the
-    /// test's request `timeout`, for the server's. Dropping a `WebSocket` instead ends the TCP
+    /// test's request `timeout`, for the server's close frame. Dropping a `WebSocket` instead ends the TCP
     /// connection without a close handshake.
     pub async fn close(mut self) -> Result<(), WsError> {
         let timeout = self.shared.timeout;
@@ -345,10 +378,12 @@ impl WebSocket {
                 Ok(()) | Err(tungstenite::Error::ConnectionClosed) => {}
                 Err(e) => return Err(WsError::from_tungstenite(e)),
             }
-            // The server's close (or the end of the stream) ends the handshake; data messages
-            // still arriving are counted.
+            // The server's close frame (or the end of the stream) ends the handshake: what the
+            // connection does after it (a TLS peer that drops it without `close_notify`) is not
+            // waited for. Data messages still arriving before it are counted.
             while let Some(next) = self.stream.next().await {
                 match next {
+                    Ok(Message::Close(_)) => break,
                     Ok(m) => {
                         if let Some(len) = data_len(&m) {
                             self.count_received(len);
@@ -572,6 +607,7 @@ mod tests {
         );
         assert_eq!(ws_url("ws://h/x?q=1").unwrap().as_str(), "ws://h/x?q=1");
         assert_eq!(ws_url("ftp://h/").unwrap_err().class, RequestClass::Other);
-        assert_eq!(ws_url("wss://h/").unwrap_err().class, RequestClass::Other);
+        assert_eq!(ws_url("https://h/chat").unwrap().as_str(), "wss://h/chat");
+        assert_eq!(ws_url("wss://h/").unwrap().as_str(), "wss://h/");
     }
 }

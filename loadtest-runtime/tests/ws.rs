@@ -2,7 +2,9 @@
 //! request, against servers this test starts on 127.0.0.1: a tokio-tungstenite server that
 //! echoes, closes with the code a message asks for, stays silent or drops the connection; and a
 //! raw TCP server that answers the handshake with 403, with 200 (no upgrade), or upgrades and
-//! then sends a frame with a reserved bit set. Run with
+//! then sends a frame with a reserved bit set. And `wss://`: an echo server over TLS with a
+//! self-signed certificate made by `openssl`, reached with `danger_accept_invalid_certs` and
+//! refused (class `tls`) without it. Run with
 //! `cargo test -p loadtest-runtime --features ws --test ws`.
 
 mod common;
@@ -268,4 +270,154 @@ async fn close_codes_protocol_errors_and_failed_handshakes_are_classes() {
         "{b}"
     );
     assert_eq!(counter("bad.messages_sent"), 1, "{b}");
+}
+
+/// A WebSocket echo server over TLS (rustls, no ALPN) with a self-signed certificate made by
+/// `openssl`; returns its `wss://` URL and the folder holding the certificate.
+async fn start_wss_server() -> (String, CertDir) {
+    use std::sync::Arc;
+    let dir = CertDir::new();
+    let (cert, key) = dir.self_signed();
+    // The runtime's provider (see `http/direct/tls.rs` on its deprecation in rustls 0.23.48).
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    assert!(addr.ip().is_loopback());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else {
+                    return;
+                };
+                while let Some(Ok(m)) = ws.next().await {
+                    if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("wss://{addr}/secure"), dir)
+}
+
+/// A temporary folder and a self-signed certificate in it.
+struct CertDir(std::path::PathBuf);
+
+impl CertDir {
+    fn new() -> CertDir {
+        let p = std::env::temp_dir().join(format!(
+            "loadtest-ws-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        CertDir(p)
+    }
+
+    fn self_signed(
+        &self,
+    ) -> (
+        rustls::pki_types::CertificateDer<'static>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        use rustls::pki_types::pem::PemObject;
+        let (cert, key) = (self.0.join("cert.pem"), self.0.join("key.pem"));
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("the openssl command line tool is installed (.ci/run installs it)")
+            .success();
+        assert!(ok, "openssl made a certificate");
+        (
+            rustls::pki_types::CertificateDer::from_pem_slice(&std::fs::read(cert).unwrap())
+                .unwrap(),
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(&std::fs::read(key).unwrap()).unwrap(),
+        )
+    }
+}
+
+impl Drop for CertDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+static WSS_URL: OnceLock<String> = OnceLock::new();
+
+/// One exchange over `wss://` per iteration.
+#[load_test(users = 1, iterations = 3, timeout = "5s")]
+async fn wss_echo(ctx: &Ctx) -> Result<()> {
+    let mut ws = ctx
+        .ws(WSS_URL.get().unwrap().as_str())
+        .name("secure")
+        .await?;
+    let id = ctx.iteration().to_string();
+    ws.request("secure.echo", id.as_str(), |m| {
+        m.to_text().is_ok_and(|t| t == id)
+    })
+    .await?;
+    ws.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_connects_with_the_http_clients_tls_and_a_bad_certificate_is_class_tls() {
+    let (url, _dir) = start_wss_server().await;
+    WSS_URL.set(url).unwrap();
+    let mut accept = OptionLayer::new("test");
+    accept.set_str("danger_accept_invalid_certs", "true");
+    let r = run_layers("wss_echo", &[accept], std::time::Duration::from_secs(60)).await;
+    let b = brief(&r);
+    assert_eq!((r.iterations.total, r.iterations.ok), (3, 3), "{b}");
+    for name in ["secure.connect", "secure.echo"] {
+        let n = &r.request_names[name];
+        assert_eq!(
+            (n.count, n.by_class.get("ok")),
+            (3, Some(&3)),
+            "{name}: {b}"
+        );
+    }
+    assert_eq!(
+        r.custom_counters.get("secure.messages_received"),
+        Some(&3),
+        "{b}"
+    );
+
+    // Verified (the default), the self-signed certificate fails every handshake: class tls.
+    let r = run_layers(
+        "wss_echo",
+        &[OptionLayer::new("test")],
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let b = brief(&r);
+    assert_eq!((r.iterations.total, r.iterations.failed), (3, 3), "{b}");
+    let connect = &r.request_names["secure.connect"];
+    assert_eq!(
+        (connect.count, connect.by_class.get("tls")),
+        (3, Some(&3)),
+        "{b}"
+    );
+    assert!(!r.request_names.contains_key("secure.echo"), "{b}");
 }
