@@ -255,8 +255,27 @@ struct Counters {
     bytes_received: Box<str>,
 }
 
-/// An open WebSocket connection, from [`Ctx::ws`]. It may outlive the iteration (keep it in
-/// [`Ctx::with_state`] to reuse it): it records into its test's metrics.
+/// An open WebSocket connection, from [`Ctx::ws`]. It may outlive the iteration: it records into
+/// its test's metrics, and a closed-model user can keep one connection across its iterations in
+/// its state.
+///
+/// ```no_run
+/// # use loadtest_runtime::prelude::*;
+/// # use loadtest_runtime::ws::WebSocket;
+/// #[load_test(users = 10)]
+/// async fn feed(ctx: &Ctx) -> Result<()> {
+///     // Taken out of the user's state (connected on its first iteration), put back after.
+///     let mut ws = match ctx.with_state(|s: &mut Option<WebSocket>| s.take()) {
+///         Some(ws) => ws,
+///         None => ctx.ws(ctx.url("/feed")).name("feed").await?,
+///     };
+///     ws.request("feed.ping", "ping", |m| m.to_text().is_ok_and(|t| t == "pong"))
+///         .await?;
+///     ctx.with_state(|s: &mut Option<WebSocket>| *s = Some(ws));
+///     Ok(())
+/// }
+/// # loadtest_runtime::main!();
+/// ```
 pub struct WebSocket {
     shared: Arc<TestShared>,
     stream: WebSocketStream<Stream>,
