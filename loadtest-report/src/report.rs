@@ -764,8 +764,9 @@ pub struct RequestTotals {
     /// Requests per second over the test.
     pub rate_per_s: f64,
     /// Requests by outcome class: `ok`, `http_4xx`, `http_5xx`, `connect`, `timeout`, `tls`, `body`,
-    /// `other`, `closed`, and `error` (an operation measured with `ctx.measure` that failed with
-    /// its own error).
+    /// `other`, `closed`, `error` (an operation measured with `ctx.measure` that failed with
+    /// its own error), and for WebSocket handshakes and exchanges `ws_close_normal`,
+    /// `ws_close_error` and `ws_protocol`.
     pub by_class: BTreeMap<String, u64>,
     /// Responses by status code.
     pub by_status: BTreeMap<String, u64>,

@@ -35,6 +35,9 @@ pub(crate) struct TestShared {
     pub(crate) health_warm_up: Duration,
     /// Whether and how requests carry W3C trace context.
     pub(crate) trace: crate::http::trace_context::TraceSettings,
+    /// `danger_accept_invalid_certs`, for WebSocket connections over TLS (`wss://`).
+    #[cfg(feature = "ws")]
+    pub(crate) accept_invalid_certs: bool,
 }
 
 /// The context of one iteration of a load test.
@@ -176,6 +179,35 @@ impl Ctx {
         E: std::fmt::Display + 'static,
     {
         self.operation(name).run(op).await
+    }
+
+    /// Opens a WebSocket connection to `url` (`ws://` or `wss://`; `http://` and `https://` are
+    /// taken as `ws://` and `wss://`, so `ctx.ws(ctx.url("/chat"))` connects to the target),
+    /// feature `ws`. Its handshake is
+    /// recorded as a request named `ws.connect` (`NAME.connect` after
+    /// [`.name(NAME)`](crate::ws::WsConnect::name)), bounded by the test's request `timeout`; the
+    /// connection counts the messages and bytes it sends and receives, and
+    /// [`request`](crate::ws::WebSocket::request) times a message to the reply that matches it,
+    /// as a request under its own name. Close codes and protocol errors are classes
+    /// (`ws_close_normal`, `ws_close_error`, `ws_protocol`). See [`crate::ws`].
+    ///
+    /// ```no_run
+    /// use loadtest_runtime::prelude::*;
+    ///
+    /// #[load_test(users = 10, thresholds = ["p99(chat.echo) < 50ms"])]
+    /// async fn chat(ctx: &Ctx) -> Result<()> {
+    ///     let mut ws = ctx.ws(ctx.url("/chat")).name("chat").await?;
+    ///     let id = format!("{}-{}", ctx.user(), ctx.iteration());
+    ///     ws.request("chat.echo", id.as_str(), |reply| reply.to_text().is_ok_and(|t| t == id))
+    ///         .await?;
+    ///     ws.close().await?;
+    ///     Ok(())
+    /// }
+    /// # loadtest_runtime::main!();
+    /// ```
+    #[cfg(feature = "ws")]
+    pub fn ws(&self, url: impl Into<String>) -> crate::ws::WsConnect<'_> {
+        crate::ws::WsConnect::new(self, url.into())
     }
 
     /// An operation named `name` to measure as [`Ctx::measure`] does, with its own retries

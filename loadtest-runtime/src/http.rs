@@ -7,7 +7,7 @@
 mod client;
 pub(crate) mod cookies;
 pub(crate) mod deadline;
-mod direct;
+pub(crate) mod direct;
 mod error;
 mod rate_limit;
 mod request;

@@ -31,7 +31,7 @@
 //! # Where things live
 //!
 //! - [`load_test`], [`main!`], [`Ctx`]: writing tests; [`measure`]: any async operation
-//!   measured like a request (`ctx.measure`).
+//!   measured like a request (`ctx.measure`); `ws` (feature `ws`): WebSocket connections.
 //! - [`config`]: options, their precedence, and load models.
 //! - [`report`], [`protocol`], [`verdict`], [`redact`], [`metrics::hdr`]: re-exported from
 //!   `loadtest-report`, the contract shared with `cargo loadtest`; [`grammar`]: re-exported from
@@ -40,6 +40,9 @@
 //!
 //! # Features
 //!
+//! - `ws`: WebSocket connections, `Ctx::ws` (see the `ws` module): the handshake and each
+//!   request/reply exchange recorded as requests, messages and bytes counted, close codes and
+//!   protocol errors as classes. Off by default: it adds `tokio-tungstenite` to the build.
 //! - `otlp`: the harness exports each test's metrics over OTLP/HTTP when the run request asks
 //!   for it (`cargo loadtest --otlp ENDPOINT`, which turns the feature on for its build). Off by
 //!   default: it adds the `opentelemetry` crates to the build.
@@ -57,6 +60,8 @@ pub mod metrics;
 mod otlp;
 mod registry;
 mod run;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use loadtest_grammar as grammar;
 pub use loadtest_report::{exemplar, live, protocol, redact, report, verdict};

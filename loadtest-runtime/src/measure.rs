@@ -150,12 +150,16 @@ impl<'a, R> Operation<'a, R> {
             let exhausted = failure.as_ref().is_some_and(|f| f.1) && !retry_now && retries > 0;
             let class = failure.as_ref().map_or(RequestClass::Ok, |f| f.0);
             shared.metrics.with(|s| {
-                s.request_with_exemplar(self.name, class, None, elapsed_us, 0, 0, || {
-                    exemplar(elapsed_us)
-                });
-                if let Some((class, _, message)) = failure {
-                    s.error(class.as_str(), shared.secrets.scrub(&message));
-                }
+                record(
+                    s,
+                    shared,
+                    self.name,
+                    class,
+                    elapsed_us,
+                    (0, 0),
+                    None,
+                    failure.map(|f| f.2),
+                );
                 if retry_now {
                     s.retries_attempted += 1;
                 }
@@ -173,6 +177,30 @@ impl<'a, R> Operation<'a, R> {
             }
             attempt += 1;
         }
+    }
+}
+
+/// Records one attempt of an operation (a measured operation, a WebSocket handshake or exchange)
+/// as a request under `name`: its class, status (a WebSocket handshake answered with an HTTP
+/// error), latency, bytes `(sent, received)`, an exemplar if it is among the slowest, and for a
+/// failure its error sample (secrets scrubbed here).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn record(
+    s: &mut crate::metrics::Shard,
+    shared: &crate::ctx::TestShared,
+    name: &str,
+    class: RequestClass,
+    elapsed_us: u64,
+    (sent, received): (u64, u64),
+    status: Option<u16>,
+    failure: Option<String>,
+) {
+    s.request_with_exemplar(name, class, status, elapsed_us, sent, received, || {
+        exemplar(elapsed_us)
+    });
+    if let Some(message) = failure {
+        s.error(class.as_str(), shared.secrets.scrub(&message));
     }
 }
 
@@ -224,6 +252,8 @@ pub(crate) fn class_of<E: 'static>(error: &E) -> RequestClass {
                 e.downcast_ref::<tokio::time::error::Elapsed>()
                     .map(|_| RequestClass::Timeout)
             });
+        #[cfg(feature = "ws")]
+        let found = found.or_else(|| e.downcast_ref::<crate::ws::WsError>().map(|w| w.class));
         if let Some(class) = found {
             return class;
         }
@@ -242,11 +272,15 @@ fn known_class(any: &dyn Any) -> Option<RequestClass> {
     if any.is::<tokio::time::error::Elapsed>() {
         return Some(RequestClass::Timeout);
     }
+    #[cfg(feature = "ws")]
+    if let Some(w) = any.downcast_ref::<crate::ws::WsError>() {
+        return Some(w.class);
+    }
     None
 }
 
 /// An I/O error's class: the kinds a network client meets map to the HTTP client's classes.
-fn io_class(e: &std::io::Error) -> RequestClass {
+pub(crate) fn io_class(e: &std::io::Error) -> RequestClass {
     use std::io::ErrorKind as K;
     match e.kind() {
         K::TimedOut => RequestClass::Timeout,

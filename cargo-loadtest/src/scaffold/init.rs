@@ -123,6 +123,15 @@ async fn home(ctx: &Ctx) -> Result<()> {
 //
 //     let user = ctx.measure("db.get_user", || db.get_user(42)).await?;
 
+// WebSocket, with the runtime's `ws` feature (`features = ["ws"]` on the loadtest-runtime
+// dependency): `ctx.ws` records the handshake as `chat.connect`, and `ws.request` times a
+// message to the reply that matches it, as a request named `chat.echo` (`p99(chat.echo)`);
+// messages and bytes are counted, close codes and protocol errors are error classes:
+//
+//     let mut ws = ctx.ws(ctx.url("/chat")).name("chat").await?;
+//     ws.request("chat.echo", "ping", |reply| reply.to_text().is_ok_and(|t| t == "ping")).await?;
+//     ws.close().await?;
+
 loadtest_runtime::main!();
 "##;
 
@@ -161,6 +170,18 @@ mod tests {
             })
             .collect();
         assert_eq!(fns, ["home", "arrivals", "ramp", "checkout"]);
+    }
+
+    /// The file points at `ctx.ws` and its feature for WebSocket services.
+    #[test]
+    fn the_template_mentions_websocket_connections() {
+        let text = template("app", "loadtest");
+        assert!(
+            text.contains("ctx.ws(ctx.url(\"/chat\")).name(\"chat\").await?")
+                && text.contains("ws.request(\"chat.echo\"")
+                && text.contains("features = [\"ws\"]"),
+            "{text}"
+        );
     }
 
     /// The file points at `ctx.measure` for what is not HTTP, with a threshold naming it.

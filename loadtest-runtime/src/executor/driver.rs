@@ -94,6 +94,8 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
             config.local_addresses.clone(),
         )?,
         cookies: config.cookies,
+        #[cfg(feature = "ws")]
+        accept_invalid_certs: config.danger_accept_invalid_certs,
         base_url: base_url.clone(),
         metrics: metrics.clone(),
         retry: config.retry.clone(),

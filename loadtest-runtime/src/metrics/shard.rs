@@ -36,11 +36,23 @@ pub enum RequestClass {
     /// An operation measured with `ctx.measure` failed with its own error (one not of the
     /// classes above). Never an HTTP request's class.
     Error,
+    /// WebSocket (`ws` feature): the server closed the connection with close code 1000 (normal)
+    /// or 1001 (going away), or a close frame without a code, while a reply was awaited.
+    WsCloseNormal,
+    /// WebSocket (`ws` feature): the server closed the connection with any other close code
+    /// (1002 protocol error, 1003 unsupported data, 1007 invalid payload, 1008 policy, 1009 too
+    /// big, 1010 extension, 1011 internal error, 1012 restart, 1013 try again later, 1014 bad
+    /// gateway, 3000-4999 the application's own) while a reply was awaited. The code and the
+    /// reason are in the error sample.
+    WsCloseError,
+    /// WebSocket (`ws` feature): a protocol error: a handshake answered without a valid upgrade,
+    /// a malformed frame, a text message that is not UTF-8, a message over the size limit.
+    WsProtocol,
 }
 
 impl RequestClass {
     /// Every class, in report order.
-    pub const ALL: [RequestClass; 10] = [
+    pub const ALL: [RequestClass; 13] = [
         RequestClass::Ok,
         RequestClass::Http4xx,
         RequestClass::Http5xx,
@@ -51,6 +63,9 @@ impl RequestClass {
         RequestClass::Other,
         RequestClass::Closed,
         RequestClass::Error,
+        RequestClass::WsCloseNormal,
+        RequestClass::WsCloseError,
+        RequestClass::WsProtocol,
     ];
 
     /// The class's name in reports.
@@ -66,6 +81,9 @@ impl RequestClass {
             RequestClass::Other => "other",
             RequestClass::Closed => "closed",
             RequestClass::Error => "error",
+            RequestClass::WsCloseNormal => "ws_close_normal",
+            RequestClass::WsCloseError => "ws_close_error",
+            RequestClass::WsProtocol => "ws_protocol",
         }
     }
 

@@ -26,6 +26,7 @@ mod e2e_otlp;
 mod e2e_scale;
 mod e2e_traces;
 mod e2e_watch;
+mod e2e_ws;
 mod html_report;
 mod junit_xml;
 mod scaffold;

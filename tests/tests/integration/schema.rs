@@ -110,6 +110,34 @@ fn a_realistic_report_matches_the_schema() {
     assert!(validator.is_valid(&instance));
 }
 
+/// The WebSocket classes (loadtest-runtime's `ws` feature) are in both class lists: a request's
+/// classes, per test and per name, and an error sample's.
+#[test]
+fn websocket_classes_match_the_schema() {
+    let _g = crate::support::concurrent(&[]);
+    let validator = validator();
+    let mut instance = report_json();
+    let result = &mut instance["tests"][0]["result"];
+    let name = object(&mut result["request_names"])
+        .keys()
+        .next()
+        .expect("the synthetic report names its requests")
+        .clone();
+    for class in ["ws_close_normal", "ws_close_error", "ws_protocol"] {
+        result["requests"]["by_class"][class] = json!(1);
+        result["request_names"][&name]["by_class"][class] = json!(1);
+        result["errors"]
+            .as_array_mut()
+            .expect("errors is an array")
+            .push(json!({"class": class, "message": "chat.echo: WsError: closed by the server with code 1011", "count": 1}));
+    }
+    let errs = errors(&validator, &instance);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    // And a class the schema does not know is still refused in an error sample.
+    instance["tests"][0]["result"]["errors"][0]["class"] = json!("ws_close_1011");
+    assert!(!errors(&validator, &instance).is_empty());
+}
+
 #[test]
 fn default_and_minimal_values_match_the_schema() {
     let _g = crate::support::concurrent(&[]);

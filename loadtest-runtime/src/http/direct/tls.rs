@@ -13,6 +13,15 @@ use std::sync::Arc;
 pub(crate) fn connector(
     accept_invalid_certs: bool,
 ) -> Result<tokio_rustls::TlsConnector, rustls::Error> {
+    connector_with_alpn(accept_invalid_certs, &[b"h2", b"http/1.1"])
+}
+
+/// A connector offering the protocols `alpn` (a WebSocket's TLS connection offers `http/1.1`
+/// only: its upgrade is an HTTP/1.1 request).
+pub(crate) fn connector_with_alpn(
+    accept_invalid_certs: bool,
+    alpn: &[&[u8]],
+) -> Result<tokio_rustls::TlsConnector, rustls::Error> {
     // rustls 0.23.48 deprecates its ring provider for lacking post-quantum key exchange. A load
     // generator does not need it (its traffic is the test's, to the test's own servers), and the
     // provider that has it (aws-lc-rs) builds a C library with CMake for every user: ring stays,
@@ -33,7 +42,7 @@ pub(crate) fn connector(
         };
         builder.with_root_certificates(roots).with_no_client_auth()
     };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
