@@ -102,23 +102,9 @@ fn answer(conn: TcpStream, attempts: &AtomicU64, busy: &AtomicU64) -> std::io::R
     }
 }
 
-/// The first ```rust block after `heading` in the README.
-fn readme_block(heading: &str) -> String {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let from = readme.find(heading).expect("the README has the heading");
-    let fence = "```rust\n";
-    let start = readme[from..].find(fence).expect("a rust block follows") + from + fence.len();
-    let len = readme[start..].find("```").expect("the block ends");
-    readme[start..start + len].to_string()
-}
-
+/// The result of the test `lookups`.
 fn result(report: &RunReport) -> TestResult {
-    let t = report
-        .tests
-        .iter()
-        .find(|t| t.name == "lookups")
-        .expect("the test lookups is in the report");
-    t.result.clone().expect("lookups has a result")
+    support::test_result(report, "lookups")
 }
 
 /// What every report must agree on, from the JSON report and the store's counts.
@@ -156,7 +142,7 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
     assert_eq!(
         std::fs::read_to_string(repo_root().join("tests/fixtures/measure/loadtests/db.rs"))
             .unwrap(),
-        readme_block("### Any async operation: `ctx.measure`"),
+        support::readme_block("### Any async operation: `ctx.measure`"),
         "the fixture's test file is the README's example, as it is written there"
     );
     let store = Store::start();

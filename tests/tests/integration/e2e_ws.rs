@@ -155,23 +155,9 @@ async fn wait_until(due: Instant) {
     }
 }
 
-/// The first ```rust block after `heading` in the README.
-fn readme_block(heading: &str) -> String {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let from = readme.find(heading).expect("the README has the heading");
-    let fence = "```rust\n";
-    let start = readme[from..].find(fence).expect("a rust block follows") + from + fence.len();
-    let len = readme[start..].find("```").expect("the block ends");
-    readme[start..start + len].to_string()
-}
-
+/// The result of the test `chat`.
 fn result(report: &RunReport) -> TestResult {
-    let t = report
-        .tests
-        .iter()
-        .find(|t| t.name == "chat")
-        .expect("the test chat is in the report");
-    t.result.clone().expect("chat has a result")
+    support::test_result(report, "chat")
 }
 
 /// What the report must agree on with the server's counts (`[handshakes, received,
@@ -233,7 +219,7 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
     let f = Fixture::shared("ws");
     assert_eq!(
         std::fs::read_to_string(repo_root().join("tests/fixtures/ws/loadtests/chat.rs")).unwrap(),
-        readme_block("### WebSocket: `ctx.ws`"),
+        support::readme_block("### WebSocket: `ctx.ws`"),
         "the fixture's test file is the README's example, as it is written there"
     );
     let server = EchoServer::start();

@@ -9,7 +9,7 @@ pub mod prometheus;
 pub mod scrape;
 
 use loadtest_demo_server::DemoServer;
-use loadtest_report::report::RunReport;
+use loadtest_report::report::{RunReport, TestResult};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -499,4 +499,27 @@ pub fn wrapped(prefix: &[&str], cmd: &Command) -> Command {
         };
     }
     p
+}
+
+/// The first ```rust block after `heading` in the README (a test that runs the README's example
+/// checks that its fixture is that block).
+pub fn readme_block(heading: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let from = readme.find(heading).expect("the README has the heading");
+    let fence = "```rust\n";
+    let start = readme[from..].find(fence).expect("a rust block follows") + from + fence.len();
+    let len = readme[start..].find("```").expect("the block ends");
+    readme[start..start + len].to_string()
+}
+
+/// The result of the test named `name` in `report`.
+pub fn test_result(report: &RunReport, name: &str) -> TestResult {
+    let t = report
+        .tests
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("the test {name} is in the report"));
+    t.result
+        .clone()
+        .unwrap_or_else(|| panic!("{name} has a result"))
 }
