@@ -376,8 +376,9 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
             skew.displaced_share * 100.0
         ));
     }
-    // A shard that joined the schedule late (restarted in place): its load was missing for its
-    // gap, judged against the same bound as the start skew.
+    // A shard that joined the schedule late (a late start or a restart, joined in place): its
+    // load was missing for its gap, judged against the same bound as the start skew, and named
+    // as one (its start is not in the spread above, so it fails once).
     if let Some(limit) = policy.max_skew {
         for s in &result.shards {
             let (Some(joined), Some(gap)) = (s.joined_at_s, s.gap_s) else {
@@ -385,7 +386,7 @@ pub fn judge(evidence: Evidence<'_>, policy: &Policy) -> Judgement {
             };
             if gap > limit.as_secs_f64() {
                 failures.push(format!(
-                    "late join: shard {} joined the schedule {joined:.1}s in, its load missing for {gap:.1}s ({} arrivals missed), more than the {}s allowed (merge --max-skew sets the bound, --allow-skew accepts it)",
+                    "start skew: shard {} joined the schedule {joined:.1}s in (it started late or was restarted, and joined in place), its load missing for {gap:.1}s ({} arrivals missed), more than the {}s allowed (merge --max-skew sets the bound, --allow-skew accepts it)",
                     s.shard,
                     s.missed,
                     limit.as_secs_f64()

@@ -461,7 +461,7 @@ pub fn merge_runs(
     }
     ignored.sort();
     // A restarted shard started when its first run did: its later runs joined in place, and
-    // their gap is judged as such (a late join), not as skew. A shard whose only run joined in
+    // their gap is judged as such (the skew of a shard that joined in place), not in the spread. A shard whose only run joined in
     // place (it started late) has no start of its own to skew: its gap is judged, once.
     let mut first_runs: BTreeMap<u32, &MergedShard> = BTreeMap::new();
     for l in &leaves {
