@@ -20,29 +20,31 @@ fn history(args: &[&str]) -> Output {
         .expect("cargo-loadtest runs")
 }
 
-/// The least latency the machine added to the server's exact service time over the runs so
-/// far (mean, p99), and whether a run's additions lie close enough to it to be a quiet run.
-#[derive(Debug)]
+/// What the machine added to the server's exact service time (mean, p99) in the quiet runs so
+/// far, per service time, and whether a run's additions are close enough to theirs to be quiet.
+#[derive(Debug, Default)]
 struct Quiet {
-    mean_us: f64,
-    p99_us: f64,
-}
-
-impl Default for Quiet {
-    fn default() -> Quiet {
-        Quiet {
-            mean_us: f64::INFINITY,
-            p99_us: f64::INFINITY,
-        }
-    }
+    admitted: std::collections::BTreeMap<u32, Vec<(f64, f64)>>,
 }
 
 impl Quiet {
-    /// Takes in a run's additions; `false` when the machine disturbed it.
-    fn admits(&mut self, (mean_us, p99_us): (f64, f64)) -> bool {
-        self.mean_us = self.mean_us.min(mean_us);
-        self.p99_us = self.p99_us.min(p99_us);
-        mean_us <= self.mean_us + 200.0 && p99_us <= self.p99_us + 1000.0
+    /// Takes in a run's additions at `service_us`; `false` when the machine disturbed it: its
+    /// mean adds more than 200 us (4% of the service time; the change is 15%) beyond the median
+    /// of that service time's quiet runs, or its p99 more than the p99 floor (1 ms) beyond
+    /// theirs. The first three runs of a service time are its reference.
+    fn admits(&mut self, service_us: u32, (mean_us, p99_us): (f64, f64)) -> bool {
+        let runs = self.admitted.entry(service_us).or_default();
+        let median = |pick: fn(&(f64, f64)) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(pick).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let quiet = runs.len() < 3
+            || (mean_us <= median(|r| r.0) + 200.0 && p99_us <= median(|r| r.1) + 1000.0);
+        if quiet {
+            runs.push((mean_us, p99_us));
+        }
+        quiet
     }
 }
 
@@ -60,10 +62,9 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
     // A run the machine disturbed (another build, another test) is run again, as the A/B test
     // reruns its rounds: the history must find the server's change, and a busy machine is not a
     // change of the server. The server's service time is exact, so what a run adds to it (the
-    // client, the loopback, the scheduler) is the machine's: a run whose mean adds more than
-    // 200 us (4% of the service time; the change is 15%) beyond the least any run added, or
-    // whose p99 adds more than the p99 floor (1 ms) beyond the least, measured the machine.
-    // Three runs before the history find the least; at most 8 tries a run.
+    // client, the loopback, the scheduler) is the machine's: a run that adds much more than the
+    // quiet runs of its service time did measured the machine (`Quiet::admits`). Three runs
+    // before the history are the first service time's reference; at most 8 tries a run.
     let mut quiet = Quiet::default();
     let mut reruns = Vec::new();
     let mut verdicts = Vec::new();
@@ -86,14 +87,14 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
             let latency = &result.iteration_latency.summary;
             let service = f64::from(service_us);
             let added = (latency.mean_us - service, latency.p99_us as f64 - service);
-            let admitted = quiet.admits(added);
+            let admitted = quiet.admits(service_us, added);
             if run < 0 || admitted {
                 break;
             }
             reruns.push((run, added.0.round() as i64, added.1.round() as i64));
             assert!(
                 tries < 8,
-                "run {run} was disturbed {tries} times in a row ((run, mean and p99 added to the service time in us): {reruns:?}; least added: {quiet:?}); the machine is too busy to measure a 15% change"
+                "run {run} was disturbed {tries} times in a row ((run, mean and p99 added to the service time in us): {reruns:?}; quiet runs: {quiet:?}); the machine is too busy to measure a 15% change"
             );
         }
         if run < 0 {
