@@ -10,4 +10,6 @@ mod shard;
 
 pub(crate) use process::{CpuWait, ProcessSample};
 pub(crate) use recorder::Metrics;
-pub(crate) use shard::{Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};
+pub(crate) use shard::{
+    Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard, StreamEnd,
+};

@@ -1764,6 +1764,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
                     bytes_received: any_u64(rng),
                     latency: any_hist(rng),
                     exemplars: any_exemplars(rng),
+                    stream: None,
                 };
                 (any_string(rng), m)
             })
@@ -1958,7 +1959,7 @@ fn any_buckets(rng: &mut Rng) -> loadtest_runtime::live::Buckets {
 }
 
 fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
-    use loadtest_runtime::live::{LiveDetail, LiveRequest};
+    use loadtest_runtime::live::{LiveDetail, LiveRequest, LiveStream};
     LiveDetail {
         ok: any_u64(rng),
         late: any_u64(rng),
@@ -1982,6 +1983,16 @@ fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
                     bytes_received: any_u64(rng),
                     latency: any_buckets(rng),
                     exemplars: any_exemplars(rng),
+                    stream: rng.bool().then(|| LiveStream {
+                        streams: any_u64(rng),
+                        broken: any_u64(rng),
+                        chunks: any_u64(rng),
+                        events: any_u64(rng),
+                        first_byte: any_buckets(rng),
+                        first_event: any_buckets(rng),
+                        gap: any_buckets(rng),
+                        duration: any_buckets(rng),
+                    }),
                 };
                 (any_string(rng), r)
             })

@@ -18,7 +18,7 @@ pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
     ConnectionCounts, ErrorSample, GeneratorHealth, Goodput, IntervalPoint, IterationCounts,
-    RequestMetrics, RequestTotals, TestResult,
+    RequestMetrics, RequestTotals, StreamMetrics, TestResult,
 };
 use crate::verdict;
 use std::any::Any;
@@ -443,6 +443,16 @@ fn assemble(
             bytes_received: stats.bytes_received,
             latency: hdr::to_report(&stats.latency),
             exemplars: stats.exemplars.clone(),
+            stream: stats.stream.as_deref().map(|s| StreamMetrics {
+                streams: s.streams,
+                broken: s.broken,
+                chunks: s.chunks,
+                events: s.events,
+                first_byte: hdr::to_report(&s.first_byte),
+                first_event: hdr::to_report(&s.first_event),
+                gap: hdr::to_report(&s.gap),
+                duration: hdr::to_report(&s.duration),
+            }),
             ..Default::default()
         };
         if let Some(shard) = &config.shard {

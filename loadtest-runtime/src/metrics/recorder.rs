@@ -34,6 +34,8 @@ pub(crate) struct NameCounts {
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
     pub(crate) exemplars: loadtest_report::exemplar::Exemplars,
+    /// The name's streamed responses so far.
+    pub(crate) stream: Option<super::shard::StreamStats>,
 }
 
 /// The metrics of one running test.
@@ -185,6 +187,9 @@ impl Metrics {
                 c.bytes_sent += stats.bytes_sent;
                 c.bytes_received += stats.bytes_received;
                 c.exemplars.merge(&stats.exemplars);
+                if let Some(theirs) = &stats.stream {
+                    c.stream.get_or_insert_with(Default::default).merge(theirs);
+                }
             }
         }
         out

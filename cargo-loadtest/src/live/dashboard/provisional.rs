@@ -354,6 +354,7 @@ fn request_metrics(r: &LiveRequest) -> RequestMetrics {
         latency: hdr::to_report(&hist_of(&r.latency)),
         // The slowest requests so far, as the page's table shows them while the test runs.
         exemplars: r.exemplars.clone(),
+        stream: None,
     }
 }
 
