@@ -308,6 +308,7 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
     }
     s.push_str("</div>\n");
     requests(s, r);
+    streams(s, r);
     phases(s, r);
     generator(s, r);
     errors(s, r);
@@ -647,6 +648,29 @@ fn requests(s: &mut String, r: &TestResult) {
             bytes(m.bytes_sent),
             bytes(m.bytes_received)
         );
+    }
+    s.push_str("</table>\n");
+}
+
+/// The streamed responses of each request name that had any.
+fn streams(s: &mut String, r: &TestResult) {
+    let rows = summary::stream_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str("<h3>Streamed responses</h3>\n<table>\n<tr>");
+    for (i, h) in summary::STREAM_HEADER.iter().enumerate() {
+        let class = if i == 0 { "" } else { " class=\"num\"" };
+        let _ = write!(s, "<th{class}>{}</th>", esc(h));
+    }
+    s.push_str("</tr>\n");
+    for row in rows {
+        s.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            let class = if i == 0 { "" } else { " class=\"num\"" };
+            let _ = write!(s, "<td{class}>{}</td>", esc(c));
+        }
+        s.push_str("</tr>\n");
     }
     s.push_str("</table>\n");
 }
