@@ -132,6 +132,14 @@ async fn home(ctx: &Ctx) -> Result<()> {
 //     ws.request("chat.echo", "ping", |reply| reply.to_text().is_ok_and(|t| t == "ping")).await?;
 //     ws.close().await?;
 
+// Streamed responses (server-sent events, chunked token streams): `.stream()` in place of
+// `.send()` hands the response out as it arrives; the stream's time to first byte, time to first
+// event, the gaps between its events and its events are recorded under the request's name, and
+// thresholds read them, as in `thresholds = ["p99(first_event:chat) < 300ms", "p99(gap:chat) < 50ms"]`:
+//
+//     let mut stream = ctx.http().get(ctx.url("/chat")).name("chat").stream().await?;
+//     while let Some(event) = stream.next_event().await? { /* event.event, event.data */ }
+
 loadtest_runtime::main!();
 "##;
 
@@ -180,6 +188,19 @@ mod tests {
             text.contains("ctx.ws(ctx.url(\"/chat\")).name(\"chat\").await?")
                 && text.contains("ws.request(\"chat.echo\"")
                 && text.contains("features = [\"ws\"]"),
+            "{text}"
+        );
+    }
+
+    /// The file points at `.stream()` for streamed responses, with thresholds on its measures.
+    #[test]
+    fn the_template_mentions_streamed_responses() {
+        let text = template("app", "loadtest");
+        assert!(
+            text.contains(".name(\"chat\").stream().await?")
+                && text.contains("stream.next_event().await?")
+                && text.contains("p99(gap:chat) < 50ms")
+                && text.contains("p99(first_event:chat) < 300ms"),
             "{text}"
         );
     }
