@@ -12,7 +12,7 @@ use super::response::LazyHeaders;
 use super::sse::{Event, SseParser};
 use super::trace_context::TraceParent;
 use crate::Ctx;
-use crate::metrics::{Phases, RequestClass, StreamEnd};
+use crate::metrics::{Phases, RequestClass, StreamTimer, micros};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -40,16 +40,15 @@ pub struct StreamedResponse<'a> {
     status: StatusCode,
     headers: LazyHeaders,
     body: Body<'a>,
-    started: Instant,
+    /// The stream's times, from the request's start.
+    timer: StreamTimer,
+    /// When the response's head came (the `transfer` phase runs from there to the end).
+    head_at: Instant,
     timeout: Duration,
     phases: Phases,
     trace: Option<TraceParent>,
     sent: u64,
     received: u64,
-    chunks: u64,
-    first_byte_us: Option<u64>,
-    first_event_us: Option<u64>,
-    last_event: Option<Instant>,
     /// Set once `next_event` is called: the stream is read as server-sent events.
     sse: Option<SseParser>,
     /// Events parsed and not yet handed out.
@@ -94,16 +93,13 @@ impl<'a> StreamedResponse<'a> {
             status: head.status,
             headers: head.headers,
             body: head.body,
-            started: head.started,
+            timer: StreamTimer::new(head.started),
+            head_at: Instant::now(),
             timeout: head.timeout,
             phases: head.phases,
             trace: head.trace,
             sent: head.sent,
             received: 0,
-            chunks: 0,
-            first_byte_us: None,
-            first_event_us: None,
-            last_event: None,
             sse: None,
             pending: VecDeque::new(),
             ended: false,
@@ -180,16 +176,13 @@ impl<'a> StreamedResponse<'a> {
         let status = self.status.as_u16();
         let got = {
             let next = std::pin::pin!(next_piece(&mut self.body, &self.what, status));
-            super::deadline::within(&self.ctx.timer, self.started, self.timeout, next).await
+            let started = self.timer.started();
+            super::deadline::within(&self.ctx.timer, started, self.timeout, next).await
         };
         match got {
             Some(Ok(Some(piece))) => {
-                let at = Instant::now();
-                self.chunks += 1;
+                self.timer.chunk(Instant::now());
                 self.received += piece.len() as u64;
-                if self.first_byte_us.is_none() {
-                    self.first_byte_us = Some(micros(at - self.started));
-                }
                 Ok(Some(piece))
             }
             Some(Ok(None)) => {
@@ -215,13 +208,7 @@ impl<'a> StreamedResponse<'a> {
 
     /// One event arrived at `at`: its gap since the last one goes to the live metrics at once.
     fn event_at(&mut self, at: Instant) {
-        let gap = self.last_event.map(|last| micros(at - last));
-        if self.first_event_us.is_none() {
-            self.first_event_us = Some(micros(at - self.started));
-        }
-        self.last_event = Some(at);
-        let name = &self.name;
-        self.ctx.shared.metrics.with(|s| s.stream_event(name, gap));
+        self.timer.event(&self.ctx.shared.metrics, &self.name, at);
     }
 
     /// Records the request and its stream, once: ended well (`None`), or broken off.
@@ -232,10 +219,9 @@ impl<'a> StreamedResponse<'a> {
         self.ended = true;
         self.body = Body::Done;
         let now = Instant::now();
-        let elapsed_us = micros(now - self.started);
-        if let Some(first_byte) = self.first_byte_us {
-            self.phases.transfer_us = Some(elapsed_us.saturating_sub(first_byte));
-        }
+        let end = self.timer.end(now, failure.is_some());
+        let elapsed_us = end.duration_us;
+        self.phases.transfer_us = Some(micros(now - self.head_at));
         let (class, status) = match &failure {
             None => (
                 RequestClass::of_status(self.status.as_u16()),
@@ -243,13 +229,6 @@ impl<'a> StreamedResponse<'a> {
             ),
             // A broken response has no complete status, as for any request.
             Some((class, _)) => (*class, None),
-        };
-        let end = StreamEnd {
-            first_byte_us: self.first_byte_us,
-            first_event_us: self.first_event_us,
-            duration_us: elapsed_us,
-            chunks: self.chunks,
-            broken: failure.is_some(),
         };
         let shared = &*self.ctx.shared;
         let (name, phases, trace) = (&self.name, &self.phases, self.trace);
@@ -297,8 +276,4 @@ async fn next_piece(
             (class, message, Some(status))
         }),
     }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
