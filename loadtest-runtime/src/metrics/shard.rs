@@ -522,7 +522,7 @@ impl Shard {
 
     /// The stream stats of a request name (admitted as a request's name is).
     fn stream_stats(&mut self, name: &str) -> &mut StreamStats {
-        let stats = if self.requests.get(name).is_some() {
+        let stats = if self.requests.contains_key(name) {
             self.requests.get_mut(name).expect("found just above")
         } else {
             let name = self.request_names.admit(name);

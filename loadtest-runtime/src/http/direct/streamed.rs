@@ -81,16 +81,13 @@ impl Streaming<'_> {
         };
         if got.is_none() {
             // The end of the body: the connection goes home if it can carry another request.
-            match std::mem::replace(&mut self.body, Body::Done) {
-                Body::Native(native, _) if native.is_reusable() => {
-                    self.home.put(self.origin.clone(), Conn::Native(*native));
-                }
-                Body::Hyper(mut conn, _, _) => {
-                    if conn.usable() {
-                        self.home.put(self.origin.clone(), conn);
-                    }
-                }
-                _ => {}
+            let kept = match std::mem::replace(&mut self.body, Body::Done) {
+                Body::Native(native, _) => native.is_reusable().then(|| Conn::Native(*native)),
+                Body::Hyper(mut conn, _, _) => conn.usable().then_some(conn),
+                Body::Done => None,
+            };
+            if let Some(conn) = kept {
+                self.home.put(self.origin.clone(), conn);
             }
         }
         Ok(got)
