@@ -193,6 +193,23 @@ async fn sse_framings(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// A stream whose first event is read and the rest drained: every event is still counted.
+#[load_test(users = 1, iterations = 2, timeout = "5s")]
+async fn drained(ctx: &Ctx) -> Result<()> {
+    let mut stream = ctx
+        .http()
+        .get(url("/sse/chunked"))
+        .name("drained")
+        .stream()
+        .await?;
+    let first = stream.next_event().await?.ok_or("no first event")?;
+    let rest = stream.drain().await?;
+    if (first.data.as_str(), rest) != ("event 0", EVENTS - 1) {
+        return Err(format!("drained: {first:?}, then {rest} events").into());
+    }
+    Ok(())
+}
+
 /// A token stream read as chunks; the pieces the test saw are counted beside the report's.
 #[load_test(users = 1, iterations = 2, timeout = "5s")]
 async fn token_stream(ctx: &Ctx) -> Result<()> {
@@ -314,6 +331,22 @@ async fn events_are_counted_and_their_gaps_measured_on_every_transport() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_stream_counts_every_event() {
+    let _serial = SERIAL.lock().await;
+    server();
+    let r = run_layers(
+        "drained",
+        &[layer("native")],
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(r.iterations.ok, 2, "{} {:?}", brief(&r), r.errors);
+    let s = stream_of(&r, "drained");
+    assert_eq!((s.streams, s.broken, s.events), (2, 0, 2 * EVENTS), "{s:?}");
+    assert_eq!(s.gap.summary.count, 2 * (EVENTS - 1), "{s:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
