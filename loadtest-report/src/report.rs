@@ -919,6 +919,10 @@ pub struct IntervalPoint {
     /// them (`cargo loadtest --hlog`), since they grow the report with every name.
     #[serde(default)]
     pub request_latency: BTreeMap<String, String>,
+    /// Each streamed request name's gaps between events in the interval, likewise (with
+    /// `--hlog`, as `request_latency`); absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stream_gap: BTreeMap<String, String>,
 }
 
 /// The outcome of one threshold rule.

@@ -1789,6 +1789,9 @@ fn any_result(rng: &mut Rng) -> TestResult {
                 request_latency: (0..rng.usize(..2))
                     .map(|_| (any_string(rng), any_hist(rng).hdr_v2_base64))
                     .collect(),
+                stream_gap: (0..rng.usize(..2))
+                    .map(|_| (any_string(rng), any_hist(rng).hdr_v2_base64))
+                    .collect(),
             })
             .collect(),
         thresholds: (0..rng.usize(..3))

@@ -273,6 +273,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     }
                     if !request_series {
                         interval.request_latency.clear();
+                        interval.stream_gap.clear();
                     }
                     series.push((now - start).as_secs_f64(), interval, std::mem::take(&mut missed_ahead));
                     if config.abort_on_fail && aborted_by.is_none() {
@@ -303,6 +304,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     };
     if !request_series {
         tail.request_latency.clear();
+        tail.stream_gap.clear();
     }
     if end > last_tick + Duration::from_millis(50) || series.is_empty() {
         series.push(elapsed_s, tail, missed_ahead);
@@ -407,6 +409,11 @@ fn point(t_s: f64, iv: &Interval, missed: u64, open_model: bool) -> IntervalPoin
         iteration_latency_uncorrected: open_model.then(|| hdr::encode(&iv.latency_uncorrected)),
         request_latency: iv
             .request_latency
+            .iter()
+            .map(|(name, h)| (name.to_string(), hdr::encode(h)))
+            .collect(),
+        stream_gap: iv
+            .stream_gap
             .iter()
             .map(|(name, h)| (name.to_string(), hdr::encode(h)))
             .collect(),

@@ -143,6 +143,16 @@ impl Metrics {
                     );
                     h.reset();
                 }
+                let gaps = stats.stream.as_mut().and_then(|s| s.interval_gap.as_mut());
+                if let Some(h) = gaps.filter(|h| !h.is_empty()) {
+                    super::shard::add(
+                        out.stream_gap
+                            .entry(name.clone())
+                            .or_insert_with(super::hdr::new_hist),
+                        h,
+                    );
+                    h.reset();
+                }
             }
         }
         out

@@ -157,6 +157,9 @@ pub(crate) struct StreamStats {
     pub(crate) first_event: Hist,
     pub(crate) gap: Hist,
     pub(crate) duration: Hist,
+    /// The current interval's gaps, kept only when the series holds each request name's
+    /// latency per second (as [`RequestStats::interval_latency`]).
+    pub(crate) interval_gap: Option<Hist>,
 }
 
 impl Default for StreamStats {
@@ -170,6 +173,7 @@ impl Default for StreamStats {
             first_event: hdr::new_hist(),
             gap: hdr::new_hist(),
             duration: hdr::new_hist(),
+            interval_gap: None,
         }
     }
 }
@@ -300,6 +304,9 @@ pub(crate) struct Interval {
     /// Each request name's latency in the interval, when the shards keep it; filled by
     /// [`super::Metrics::take_interval`] from the shards' [`RequestStats::interval_latency`].
     pub(crate) request_latency: HashMap<Box<str>, Hist>,
+    /// Each streamed request name's gaps between events in the interval, kept as
+    /// `request_latency` is.
+    pub(crate) stream_gap: HashMap<Box<str>, Hist>,
 }
 
 impl Default for Interval {
@@ -313,6 +320,7 @@ impl Default for Interval {
             latency_uncorrected: hdr::new_hist(),
             lag: hdr::new_hist(),
             request_latency: HashMap::new(),
+            stream_gap: HashMap::new(),
         }
     }
 }
@@ -330,6 +338,14 @@ impl Interval {
         for (name, h) in &other.request_latency {
             add(
                 self.request_latency
+                    .entry(name.clone())
+                    .or_insert_with(hdr::new_hist),
+                h,
+            );
+        }
+        for (name, h) in &other.stream_gap {
+            add(
+                self.stream_gap
                     .entry(name.clone())
                     .or_insert_with(hdr::new_hist),
                 h,
@@ -534,10 +550,14 @@ impl Shard {
     /// Records one event of a stream of request `name`: the gap since the stream's previous
     /// event (`None` for its first). Recorded as events arrive, so live metrics see them.
     pub(crate) fn stream_event(&mut self, name: &str, gap_us: Option<u64>) {
+        let intervals = self.request_intervals;
         let stats = self.stream_stats(name);
         stats.events += 1;
         if let Some(gap) = gap_us {
             hdr::record(&mut stats.gap, gap);
+            if intervals {
+                hdr::record(stats.interval_gap.get_or_insert_with(hdr::new_hist), gap);
+            }
         }
     }
 

@@ -7,8 +7,8 @@
 //! events it sent; the report's events equal them exactly, the gaps' p50 is within 10% of the
 //! interval, the example's gap threshold holds and its first-event threshold (300 ms) fails as
 //! the server's first event (350 ms) makes it, and the streams are in every output (JSON and its
-//! schema, the terminal, JUnit, Markdown, HTML, CSV, the live `/metrics`); two shards merge into
-//! exactly what the server sent.
+//! schema, the terminal, JUnit, Markdown, HTML, CSV, the interval logs, the live `/metrics`); two
+//! shards merge into exactly what the server sent.
 
 use crate::support;
 
@@ -187,6 +187,7 @@ fn the_readme_sse_example_counts_events_and_gaps_in_every_output_and_merges_exac
     );
     let server = SseServer::start();
     let csv = f.file("report.csv");
+    let hlog = f.file("hlog");
     let port = free_port();
     let scraper = Scraper::start(port);
     let iterations = ITERATIONS.to_string();
@@ -198,6 +199,8 @@ fn the_readme_sse_example_counts_events_and_gaps_in_every_output_and_merges_exac
             &server.target(),
             "--csv",
             csv.to_str().unwrap(),
+            "--hlog",
+            hlog.to_str().unwrap(),
             "--metrics-listen",
             &format!("127.0.0.1:{port}"),
         ])
@@ -315,6 +318,33 @@ fn the_readme_sse_example_counts_events_and_gaps_in_every_output_and_merges_exac
         row("stream_first_event")[col("count")],
         s.first_event.summary.count.to_string(),
         "{csv}"
+    );
+
+    // Interval logs: a `gap:chat` tag whose intervals add up to every gap, beside
+    // `request:chat` whose intervals add up to every request.
+    let logs: Vec<_> = std::fs::read_dir(&hlog)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let log = std::fs::read_to_string(&logs[0]).unwrap();
+    let decoded = |tag: &str| -> u64 {
+        log.lines()
+            .filter_map(|l| l.strip_prefix(&format!("Tag={tag},")))
+            .map(|l| {
+                let encoded = l.rsplit(',').next().unwrap();
+                loadtest_report::hdr::decode(encoded)
+                    .expect("an interval histogram decodes")
+                    .len()
+            })
+            .sum()
+    };
+    assert_eq!(decoded("gap:chat"), s.gap.summary.count, "{log}");
+    assert_eq!(
+        decoded("request:chat"),
+        r.request_names["chat"].count,
+        "{log}"
     );
 
     // Live metrics: the last scrape counts every event and stream, and the gaps' histogram.

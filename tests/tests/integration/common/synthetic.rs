@@ -260,6 +260,7 @@ pub fn open_model_passed() -> TestResult {
                         hist(latencies(100, 3_000, 20_000, 50_000)).hdr_v2_base64,
                     ),
                 ]),
+                stream_gap: BTreeMap::new(),
             })
             .collect(),
         thresholds: vec![
@@ -417,6 +418,7 @@ pub fn closed_model_failed() -> TestResult {
                 ),
                 iteration_latency_uncorrected: None,
                 request_latency: BTreeMap::new(),
+                stream_gap: BTreeMap::new(),
             })
             .collect(),
         thresholds: vec![
