@@ -60,6 +60,8 @@ pub mod metrics;
 mod otlp;
 mod registry;
 mod run;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 #[cfg(feature = "ws")]
 pub mod ws;
 
