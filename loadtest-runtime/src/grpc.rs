@@ -481,6 +481,8 @@ where
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.bytes += data.len() as u64;
+                    // The messages this frame completed arrived now: where a stream's time to
+                    // its first message and the gaps between messages are taken.
                     this.frames.feed(data);
                 } else if let Some(trailers) = frame.trailers_ref()
                     && let Some(call) = &this.call
@@ -516,12 +518,17 @@ where
                         .sleep
                         .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                     if sleep.as_mut().poll(cx).is_ready() {
-                        let timeout = this.deadline - this.call.as_ref().map_or(deadline, |c| c.started);
+                        let timeout =
+                            this.deadline - this.call.as_ref().map_or(deadline, |c| c.started);
                         let e = GrpcError::new(
                             RequestClass::Timeout,
                             format!("the response did not end within the timeout of {timeout:?}"),
                         );
-                        let name = this.call.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+                        let name = this
+                            .call
+                            .as_ref()
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default();
                         this.finish(Outcome::failed(&e, &name));
                         return Poll::Ready(Some(Err(e.into())));
                     }
@@ -550,7 +557,11 @@ impl<B> Drop for RecordedBody<B> {
         let outcome = match self.head.take() {
             Some(outcome) => outcome,
             None => {
-                let name = self.call.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+                let name = self
+                    .call
+                    .as_ref()
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default();
                 let e = GrpcError::new(
                     RequestClass::GrpcCancelled,
                     "the response was dropped before the call ended".into(),
@@ -572,7 +583,7 @@ fn no_status(name: &str) -> Outcome {
 }
 
 /// Counts the messages of a gRPC body as its bytes go by: each is a 5-byte prefix (a compression
-/// flag and a big-endian length) and that many bytes.
+/// flag and a big-endian length) and that many bytes. A message counts once all of it arrived.
 #[derive(Default)]
 struct Frames {
     /// Bytes of the current prefix read so far (0 to 4).
@@ -581,17 +592,22 @@ struct Frames {
     len: u32,
     /// Bytes of the current message still to come.
     payload: u64,
-    /// Messages whose prefix was read.
+    /// Messages received whole.
     messages: u64,
 }
 
 impl Frames {
-    fn feed(&mut self, mut data: &[u8]) {
+    /// Reads `data`, the next bytes of the body; returns how many messages it completed.
+    fn feed(&mut self, mut data: &[u8]) -> u64 {
+        let before = self.messages;
         while !data.is_empty() {
             if self.payload > 0 {
                 let n = (self.payload as usize).min(data.len());
                 self.payload -= n as u64;
                 data = &data[n..];
+                if self.payload == 0 {
+                    self.messages += 1;
+                }
                 continue;
             }
             let byte = data[0];
@@ -601,12 +617,15 @@ impl Frames {
             }
             self.prefix += 1;
             if self.prefix == 5 {
-                self.messages += 1;
                 self.payload = u64::from(self.len);
+                if self.payload == 0 {
+                    self.messages += 1;
+                }
                 self.prefix = 0;
                 self.len = 0;
             }
         }
+        self.messages - before
     }
 }
 
@@ -968,14 +987,18 @@ mod tests {
         }
         for chunk in [1, 2, 5, 7, 64, body.len()] {
             let mut f = Frames::default();
-            for part in body.chunks(chunk) {
-                f.feed(part);
-            }
-            assert_eq!((f.messages, f.payload, f.prefix), (3, 0, 0), "{chunk}");
+            let completed: u64 = body.chunks(chunk).map(|part| f.feed(part)).sum();
+            assert_eq!(
+                (completed, f.messages, f.payload, f.prefix),
+                (3, 3, 0, 0),
+                "{chunk}"
+            );
         }
+        // A message counts when all of it arrived.
         let mut f = Frames::default();
-        f.feed(&body[..body.len() - 1]);
-        assert_eq!((f.messages, f.payload), (3, 1));
+        assert_eq!(f.feed(&body[..body.len() - 1]), 2);
+        assert_eq!((f.messages, f.payload), (2, 1));
+        assert_eq!(f.feed(&body[body.len() - 1..]), 1);
     }
 
     #[test]
@@ -1020,7 +1043,10 @@ mod tests {
     #[test]
     fn urls_are_http_or_https() {
         let t = Target::parse("http://127.0.0.1:50051/").unwrap();
-        assert_eq!((t.tls, t.origin()), (false, "http://127.0.0.1:50051".into()));
+        assert_eq!(
+            (t.tls, t.origin()),
+            (false, "http://127.0.0.1:50051".into())
+        );
         let t = Target::parse("https://shop.example").unwrap();
         assert_eq!((t.tls, t.origin()), (true, "https://shop.example".into()));
         assert_eq!(

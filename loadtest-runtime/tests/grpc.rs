@@ -32,7 +32,10 @@ async fn start_shop() -> (String, Arc<Counts>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     assert!(addr.ip().is_loopback());
-    (format!("http://{addr}"), loadtest_grpc_fixture::spawn(listener))
+    (
+        format!("http://{addr}"),
+        loadtest_grpc_fixture::spawn(listener),
+    )
 }
 
 /// Each user keeps one channel across its iterations; each iteration adds an item (answered
@@ -41,7 +44,11 @@ async fn start_shop() -> (String, Arc<Counts>) {
 async fn cart(ctx: &Ctx) -> Result<()> {
     let channel = match ctx.with_state(|s: &mut Option<GrpcChannel>| s.take()) {
         Some(channel) => channel,
-        None => ctx.grpc(SHOP_URL.get().unwrap().as_str()).name("shop").await?,
+        None => {
+            ctx.grpc(SHOP_URL.get().unwrap().as_str())
+                .name("shop")
+                .await?
+        }
     };
     let mut cart = CartClient::new(channel.clone());
     let request = AddItemRequest {
@@ -103,8 +110,16 @@ async fn per_method_counts_classes_and_stream_messages_equal_the_servers() {
     let add = name("/shop.Cart/AddItem");
     assert_eq!(add.count, add_item, "{b}");
     assert_eq!(add.latency.summary.count, add_item, "{b}");
-    assert_eq!(add.by_class.get("ok"), Some(&(add_item - unavailable)), "{b}");
-    assert_eq!(add.by_class.get("grpc_unavailable"), Some(&unavailable), "{b}");
+    assert_eq!(
+        add.by_class.get("ok"),
+        Some(&(add_item - unavailable)),
+        "{b}"
+    );
+    assert_eq!(
+        add.by_class.get("grpc_unavailable"),
+        Some(&unavailable),
+        "{b}"
+    );
     assert_eq!(add.by_class.len(), 2, "{b}");
     assert!(add.by_status.is_empty(), "no HTTP statuses: {b}");
     assert!(add.bytes_received > 0, "{b}");
@@ -132,10 +147,7 @@ async fn per_method_counts_classes_and_stream_messages_equal_the_servers() {
         Some(counts.get(|c| &c.items_sent)),
         "{b}"
     );
-    assert_eq!(
-        counts.get(|c| &c.items_sent),
-        u64::from(ITEMS) * ITERATIONS
-    );
+    assert_eq!(counts.get(|c| &c.items_sent), u64::from(ITEMS) * ITERATIONS);
     assert_eq!(
         counter("/shop.Cart/AddItem.messages_received"),
         Some(add_item - unavailable),

@@ -701,6 +701,23 @@ impl Measurements for Shard {
 mod tests {
     use super::*;
 
+    /// A class's counter is `by_class[class as usize]`: `ALL` lists the classes in their
+    /// declaration order, each name once.
+    #[test]
+    fn every_class_is_at_its_index_with_a_name_of_its_own() {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, class) in RequestClass::ALL.into_iter().enumerate() {
+            assert_eq!(class as usize, i, "{}", class.as_str());
+            assert!(names.insert(class.as_str()), "{}", class.as_str());
+        }
+        assert_eq!(RequestClass::of_grpc_status(0), RequestClass::Ok);
+        assert_eq!(
+            RequestClass::of_grpc_status(14),
+            RequestClass::GrpcUnavailable
+        );
+        assert_eq!(RequestClass::of_grpc_status(17), RequestClass::GrpcUnknown);
+    }
+
     #[test]
     fn merge_adds_everything() {
         let mut a = Shard::default();
