@@ -76,7 +76,7 @@ impl Cart for Shop {
         request: Request<AddItemRequest>,
     ) -> Result<Response<AddItemReply>, Status> {
         let n = self.count(|c| &c.add_item);
-        if n % UNAVAILABLE_EVERY == 0 {
+        if n.is_multiple_of(UNAVAILABLE_EVERY) {
             self.count(|c| &c.add_item_unavailable);
             return Err(Status::unavailable("every 10th call"));
         }
