@@ -49,7 +49,10 @@
 //! `grpc_resource_exhausted`, `grpc_failed_precondition`, `grpc_aborted`, `grpc_out_of_range`,
 //! `grpc_unimplemented`, `grpc_internal`, `grpc_unavailable`, `grpc_data_loss`,
 //! `grpc_unauthenticated` (a code outside 0-16 is `grpc_unknown`). A response dropped before its
-//! call ended (a server stream the test stopped reading) is `grpc_cancelled`. What is not a gRPC
+//! call ended (a server stream the test stopped reading) is `grpc_cancelled`; a stream the server
+//! reset is the status its reason stands for in gRPC's HTTP/2 mapping (`REFUSED_STREAM`
+//! `grpc_unavailable`, `CANCEL` `grpc_cancelled`, `ENHANCE_YOUR_CALM` `grpc_resource_exhausted`,
+//! `INADEQUATE_SECURITY` `grpc_permission_denied`, any other `grpc_internal`). What is not a gRPC
 //! status keeps the HTTP client's classes: `connect` (the connection could not be made), `tls`
 //! (its TLS handshake failed), `timeout` (the test's `timeout` passed first), `closed` (the
 //! connection broke or closed under the call), `body` (the response broke off, or ended without a
@@ -945,6 +948,11 @@ fn transport_class(e: &(dyn StdError + 'static)) -> Option<RequestClass> {
                 class => return Some(class),
             }
         }
+        if let Some(h) = e.downcast_ref::<h2::Error>()
+            && let Some(class) = h2_class(h)
+        {
+            return Some(class);
+        }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_timeout() {
                 return Some(RequestClass::Timeout);
@@ -956,6 +964,32 @@ fn transport_class(e: &(dyn StdError + 'static)) -> Option<RequestClass> {
         next = e.source();
     }
     None
+}
+
+/// The class of an HTTP/2 error: the connection lost (an I/O error, a GOAWAY) is `closed`; a
+/// stream the server reset is the gRPC status the reset's reason stands for (gRPC's
+/// PROTOCOL-HTTP2.md: `REFUSED_STREAM` is UNAVAILABLE, `CANCEL` CANCELLED, `ENHANCE_YOUR_CALM`
+/// RESOURCE_EXHAUSTED, `INADEQUATE_SECURITY` PERMISSION_DENIED, the others INTERNAL).
+fn h2_class(e: &h2::Error) -> Option<RequestClass> {
+    if let Some(io) = e.get_io() {
+        return Some(match measure::io_class(io) {
+            RequestClass::Error => RequestClass::Closed,
+            class => class,
+        });
+    }
+    if e.is_go_away() {
+        return Some(RequestClass::Closed);
+    }
+    if !(e.is_reset() && e.is_remote()) {
+        return None;
+    }
+    Some(match e.reason()? {
+        h2::Reason::REFUSED_STREAM => RequestClass::GrpcUnavailable,
+        h2::Reason::CANCEL => RequestClass::GrpcCancelled,
+        h2::Reason::ENHANCE_YOUR_CALM => RequestClass::GrpcResourceExhausted,
+        h2::Reason::INADEQUATE_SECURITY => RequestClass::GrpcPermissionDenied,
+        _ => RequestClass::GrpcInternal,
+    })
 }
 
 impl fmt::Display for GrpcError {

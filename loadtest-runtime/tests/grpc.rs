@@ -311,6 +311,77 @@ async fn every_status_code_a_timeout_a_dropped_stream_and_a_refused_connection_a
     );
 }
 
+static RESTART: OnceLock<(String, loadtest_grpc_fixture::Connections)> = OnceLock::new();
+
+/// A call whose connection the server drops under it, then a call after the drop: the channel
+/// makes its connection again.
+#[load_test(users = 1, iterations = 1, timeout = "5s")]
+async fn grpc_reconnect(ctx: &Ctx) -> Result<()> {
+    let (url, connections) = RESTART.get().unwrap();
+    let mut cart = CartClient::new(ctx.grpc(url.as_str()).name("restart").await?);
+    let ok = FailRequest {
+        code: 0,
+        message: String::new(),
+    };
+    cart.fail(ok.clone()).await?;
+    // A stream whose second item the server would send a second later; the server drops the
+    // connection before.
+    let mut stream = cart
+        .list_items(ListItemsRequest {
+            count: 2,
+            interval_us: 1_000_000,
+        })
+        .await?
+        .into_inner();
+    stream.message().await?.ok_or("no first item")?;
+    connections.drop_all();
+    match stream.message().await {
+        Err(_) => {}
+        other => return Err(format!("the stream outlived its connection: {other:?}").into()),
+    }
+    // The channel notices the connection's end at once (its driver reads the end of the stream);
+    // the next call makes a new connection.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    cart.fail(ok).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_dropped_fails_its_call_and_is_made_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    assert!(addr.ip().is_loopback());
+    let (counts, connections) = loadtest_grpc_fixture::spawn_droppable(listener);
+    RESTART
+        .set((format!("http://{addr}"), connections))
+        .map_err(|_| ())
+        .unwrap();
+    let r = run_layers(
+        "grpc_reconnect",
+        &[OptionLayer::new("test")],
+        Duration::from_secs(60),
+    )
+    .await;
+    let b = brief(&r);
+    assert_eq!((r.iterations.total, r.iterations.ok), (1, 1), "{b}");
+    let connect = &r.request_names["restart.connect"];
+    assert_eq!(
+        (connect.count, connect.by_class.get("ok")),
+        (2, Some(&2)),
+        "{b}"
+    );
+    assert_eq!(counts.get(|c| &c.connections), 2, "{b}");
+    let fail = &r.request_names["/shop.Cart/Fail"];
+    assert_eq!((fail.count, fail.by_class.get("ok")), (2, Some(&2)), "{b}");
+    assert_eq!(counts.get(|c| &c.fail), 2, "{b}");
+    let list = &r.request_names["/shop.Cart/ListItems"];
+    assert_eq!(
+        list.by_class.iter().collect::<Vec<_>>(),
+        [(&"closed".to_string(), &1)],
+        "the stream broke with its connection: {b}"
+    );
+}
+
 static TLS_URL: OnceLock<String> = OnceLock::new();
 
 /// One call over `https://` per iteration.

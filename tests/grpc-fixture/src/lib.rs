@@ -154,6 +154,44 @@ pub fn spawn(listener: tokio::net::TcpListener) -> Arc<Counts> {
     counts
 }
 
+/// Accepts connections on `listener` and serves each as [`spawn`] does; the returned
+/// [`Connections`] drops every connection served so far when asked (a server restart, as its
+/// clients see it).
+pub fn spawn_droppable(listener: tokio::net::TcpListener) -> (Arc<Counts>, Connections) {
+    let counts = Arc::new(Counts::default());
+    let connections = Connections::default();
+    let (c, held) = (counts.clone(), connections.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let _ = tcp.set_nodelay(true);
+            let task = tokio::spawn(serve_connection(tcp, c.clone()));
+            held.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(task.abort_handle());
+        }
+    });
+    (counts, connections)
+}
+
+/// The connections a [`spawn_droppable`] server is serving.
+#[derive(Clone, Default)]
+pub struct Connections(Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>);
+
+impl Connections {
+    /// Drops every connection served so far (their sockets close).
+    pub fn drop_all(&self) {
+        for task in self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+}
+
 /// A server on 127.0.0.1 on a runtime of its own (for tests that are not async); stops when
 /// dropped.
 pub struct ShopServer {
