@@ -382,6 +382,111 @@ async fn a_connection_the_server_dropped_fails_its_call_and_is_made_again() {
     );
 }
 
+static LAYER_ADDR: OnceLock<std::net::SocketAddr> = OnceLock::new();
+
+/// A channel of the test's own: one hyper HTTP/2 connection, as a test might make with tonic's
+/// `Channel` (which the runtime's tests do not build).
+#[derive(Clone)]
+struct OwnChannel {
+    sender: hyper::client::conn::http2::SendRequest<tonic::body::Body>,
+    authority: String,
+}
+
+impl loadtest_runtime::grpc::Service<hyper::Request<tonic::body::Body>> for OwnChannel {
+    type Response = hyper::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = std::result::Result<Self::Response, Self::Error>>
+                + Send,
+        >,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        self.sender.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: hyper::Request<tonic::body::Body>) -> Self::Future {
+        let uri = format!("http://{}{}", self.authority, request.uri().path());
+        *request.uri_mut() = uri.parse().unwrap();
+        Box::pin(self.sender.send_request(request))
+    }
+}
+
+/// Calls through `ctx.grpc_layer()` over a channel of the test's own.
+#[load_test(users = 1, iterations = 1, timeout = "5s")]
+async fn grpc_layered(ctx: &Ctx) -> Result<()> {
+    let addr = *LAYER_ADDR.get().unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let (sender, driver) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await?;
+    tokio::spawn(driver);
+    let own = OwnChannel {
+        sender,
+        authority: addr.to_string(),
+    };
+    let mut cart = CartClient::new(loadtest_runtime::grpc::Layer::layer(&ctx.grpc_layer(), own));
+    for code in [0, 0, 5] {
+        let got = cart
+            .fail(FailRequest {
+                code,
+                message: "missing".into(),
+            })
+            .await;
+        if got.is_ok() != (code == 0) {
+            return Err(format!("code {code}: {got:?}").into());
+        }
+    }
+    let mut items = cart
+        .list_items(ListItemsRequest {
+            count: 4,
+            interval_us: 0,
+        })
+        .await?
+        .into_inner();
+    while items.message().await?.is_some() {}
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_records_the_calls_of_a_channel_of_the_tests_own() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    assert!(addr.ip().is_loopback());
+    LAYER_ADDR.set(addr).unwrap();
+    let counts = loadtest_grpc_fixture::spawn(listener);
+    let r = run_layers(
+        "grpc_layered",
+        &[OptionLayer::new("test")],
+        Duration::from_secs(60),
+    )
+    .await;
+    let b = brief(&r);
+    assert_eq!((r.iterations.total, r.iterations.ok), (1, 1), "{b}");
+    assert_eq!(counts.get(|c| &c.fail), 3, "{b}");
+    let fail = &r.request_names["/shop.Cart/Fail"];
+    assert_eq!(fail.count, 3, "{b}");
+    assert_eq!(fail.by_class.get("ok"), Some(&2), "{b}");
+    assert_eq!(fail.by_class.get("grpc_not_found"), Some(&1), "{b}");
+    let list = &r.request_names["/shop.Cart/ListItems"];
+    assert_eq!((list.count, list.by_class.get("ok")), (1, Some(&1)), "{b}");
+    assert_eq!(
+        r.custom_counters
+            .get("/shop.Cart/ListItems.messages_received"),
+        Some(&counts.get(|c| &c.items_sent)),
+        "{b}"
+    );
+    assert_eq!(counts.get(|c| &c.items_sent), 4);
+    // The test made its connection itself: no connection is recorded.
+    assert_eq!(r.request_names.len(), 2, "{b}");
+}
+
 static TLS_URL: OnceLock<String> = OnceLock::new();
 
 /// One call over `https://` per iteration.
