@@ -183,6 +183,7 @@ impl<'a> IntoFuture for GrpcConnect<'a> {
 /// ```no_run
 /// # use loadtest_runtime::prelude::*;
 /// # use loadtest_runtime::grpc::GrpcChannel;
+/// # use loadtest_grpc_fixture::shop::{AddItemRequest, cart_client::CartClient};
 /// #[load_test(users = 10)]
 /// async fn cart(ctx: &Ctx) -> Result<()> {
 ///     // Taken out of the user's state (connected on its first iteration), put back after.
@@ -190,8 +191,12 @@ impl<'a> IntoFuture for GrpcConnect<'a> {
 ///         Some(channel) => channel,
 ///         None => ctx.grpc(ctx.url("/")).await?,
 ///     };
-///     // let mut cart = CartClient::new(channel.clone());
-///     // cart.add_item(AddItemRequest { sku: "sku-1".into(), quantity: 1 }).await?;
+///     let mut cart = CartClient::new(channel.clone());
+///     let item = AddItemRequest {
+///         sku: "sku-1".into(),
+///         quantity: 1,
+///     };
+///     cart.add_item(item).await?;
 ///     ctx.with_state(|s: &mut Option<GrpcChannel>| *s = Some(channel));
 ///     Ok(())
 /// }
