@@ -3,7 +3,7 @@
 
 use super::analysis::{self, Analysis, Floors, Rules};
 use super::detect::Options;
-use super::record::{Metric, NotRecordable, Record};
+use super::record::{NotRecordable, Record};
 use super::{render, store};
 use crate::cli::{
     HistoryAnalyzeArgs, HistoryArgs, HistoryCommand, HistoryRecordArgs, HistoryStoreArgs,
@@ -12,6 +12,7 @@ use crate::compare::baseline;
 use crate::errors::CliError;
 use crate::exit_code;
 use crate::output::atomic;
+use loadtest_grammar::GatedMetric;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -165,14 +166,14 @@ impl Plan {
 }
 
 /// `--floor`: `p50=250us`, `p95=...` or `p99=...` (any duration the options take; `0us` for none).
-fn parse_floor(s: &str) -> Result<(Metric, f64), CliError> {
+fn parse_floor(s: &str) -> Result<(GatedMetric, f64), CliError> {
     let bad = || {
         CliError::Usage(format!(
             "--floor: invalid floor {s:?}; expected METRIC=DURATION with METRIC p50, p95 or p99, such as p99=1ms (0us keeps any size)"
         ))
     };
     let (metric, value) = s.split_once('=').ok_or_else(bad)?;
-    let metric = [Metric::P50, Metric::P95, Metric::P99]
+    let metric = GatedMetric::LATENCIES
         .into_iter()
         .find(|m| m.name() == metric.trim())
         .ok_or_else(bad)?;
@@ -316,9 +317,12 @@ mod tests {
 
     #[test]
     fn floors_are_a_latency_metric_and_a_duration() {
-        assert_eq!(parse_floor("p99=2ms").unwrap(), (Metric::P99, 2000.0));
-        assert_eq!(parse_floor(" p50 = 100us ").unwrap(), (Metric::P50, 100.0));
-        assert_eq!(parse_floor("p95=0us").unwrap(), (Metric::P95, 0.0));
+        assert_eq!(parse_floor("p99=2ms").unwrap(), (GatedMetric::P99, 2000.0));
+        assert_eq!(
+            parse_floor(" p50 = 100us ").unwrap(),
+            (GatedMetric::P50, 100.0)
+        );
+        assert_eq!(parse_floor("p95=0us").unwrap(), (GatedMetric::P95, 0.0));
         for bad in ["p99", "throughput=1ms", "p99=5%", "p90=1ms", "p99=fast", ""] {
             let e = parse_floor(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2);

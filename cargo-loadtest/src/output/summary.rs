@@ -1,5 +1,6 @@
 //! The summary table printed at the end of a run, and the table renderer `list` shares.
 
+use loadtest_grammar::GatedMetric;
 use loadtest_report::report::{
     CapacityResult, RunReport, RunStatus, StepVerdict, TestReport, TestResult, TestStatus,
     human_rate, human_us,
@@ -354,12 +355,12 @@ pub fn capacity_interval(c: &CapacityResult) -> String {
 
 /// Formats a metric's value for people: latencies in time units, throughput per second, error
 /// rates as percentages.
-pub fn metric_value(metric: &str, v: f64) -> String {
+pub fn metric_value(metric: GatedMetric, v: f64) -> String {
     match metric {
-        "throughput" => format!("{v:.1}/s"),
-        "capacity" => human_rate(v),
-        "error_rate" => format!("{:.2}%", v * 100.0),
-        _ => human_us(v),
+        GatedMetric::Throughput => format!("{v:.1}/s"),
+        GatedMetric::Capacity => human_rate(v),
+        GatedMetric::ErrorRate => format!("{:.2}%", v * 100.0),
+        GatedMetric::P50 | GatedMetric::P95 | GatedMetric::P99 => human_us(v),
     }
 }
 
@@ -385,7 +386,7 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
         for m in &c.metrics {
             let f = |v: Option<f64>| {
                 let Some(v) = v else { return "-".to_string() };
-                if m.metric == "error_rate" {
+                if m.metric == GatedMetric::ErrorRate {
                     format!("{:+.2}pp", v * 100.0)
                 } else {
                     format!("{:+.1}%", v * 100.0)
@@ -393,9 +394,9 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
             };
             rows.push(vec![
                 name.clone(),
-                m.metric.clone(),
-                metric_value(&m.metric, m.old),
-                metric_value(&m.metric, m.new),
+                m.metric.to_string(),
+                metric_value(m.metric, m.old),
+                metric_value(m.metric, m.new),
                 f(m.change),
                 format!("{} .. {}", f(m.ci_low), f(m.ci_high)),
                 match m.verdict {

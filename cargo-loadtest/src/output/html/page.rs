@@ -11,6 +11,7 @@
 use super::chart::{self, Axis, Chart, Line, esc};
 use crate::calendar::readable;
 use crate::output::summary;
+use loadtest_grammar::GatedMetric;
 use loadtest_report::hdr::{self, Hist};
 use loadtest_report::report::{
     CapacityResult, Comparison, IntervalPoint, LatencySummary, MetricVerdict, RunReport, RunStatus,
@@ -448,7 +449,7 @@ fn comparison(s: &mut String, c: &Comparison) {
     for m in &c.metrics {
         let f = |v: Option<f64>| {
             let Some(v) = v else { return "-".to_string() };
-            if m.metric == "error_rate" {
+            if m.metric == GatedMetric::ErrorRate {
                 format!("{:+.2}pp", v * 100.0)
             } else {
                 format!("{:+.1}%", v * 100.0)
@@ -468,9 +469,9 @@ fn comparison(s: &mut String, c: &Comparison) {
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} .. {}</td><td class=\"{class}\">{verdict}</td></tr>",
-            esc(&m.metric),
-            esc(&summary::metric_value(&m.metric, m.old)),
-            esc(&summary::metric_value(&m.metric, m.new)),
+            esc(m.metric.name()),
+            esc(&summary::metric_value(m.metric, m.old)),
+            esc(&summary::metric_value(m.metric, m.new)),
             f(m.change),
             f(m.ci_low),
             f(m.ci_high)
