@@ -694,8 +694,7 @@ fn parsers_never_panic_and_their_errors_explain() {
             let sane = match t.allowance {
                 grammar::Allowance::Relative(f) => (0.0..=10.0).contains(&f),
                 grammar::Allowance::Floor(d) => {
-                    t.metric.is_latency()
-                        && d <= std::time::Duration::from_secs(3600)
+                    t.metric.is_latency() && d <= std::time::Duration::from_secs(3600)
                 }
             };
             ensure(sane, || format!("parse_tolerance({s:?}) = {t:?}"))?;
@@ -1985,6 +1984,13 @@ fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
                 };
                 (any_string(rng), r)
             })
+            .collect(),
+        good: opt(rng, any_u64),
+        custom_counters: (0..rng.usize(..3))
+            .map(|_| (any_string(rng), any_u64(rng)))
+            .collect(),
+        custom_latencies: (0..rng.usize(..3))
+            .map(|_| (any_string(rng), any_buckets(rng)))
             .collect(),
     }
 }

@@ -222,8 +222,54 @@ pub fn request_table(t: &TestReport) -> Option<String> {
     Some(out)
 }
 
+/// The header of a test's custom-metric table.
+pub const CUSTOM_HEADER: [&str; 7] = ["name", "kind", "count", "rate", "p50", "p95", "p99"];
+
+/// A test's custom metrics (`ctx.count`, `ctx.record`, and the WebSocket message counters),
+/// counters first, each a row under [`CUSTOM_HEADER`]: a counter's total and rate (no
+/// percentiles), a latency's count, rate and percentiles. Empty when the test has none.
+pub fn custom_rows(r: &TestResult) -> Vec<Vec<String>> {
+    let counters = r.custom_counters.iter().map(|(name, n)| {
+        vec![
+            name.clone(),
+            "counter".into(),
+            n.to_string(),
+            rate(*n, r.elapsed_s),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]
+    });
+    let latencies = r.custom_latencies.iter().map(|(name, h)| {
+        let l = &h.summary;
+        vec![
+            name.clone(),
+            "latency".into(),
+            l.count.to_string(),
+            rate(l.count, r.elapsed_s),
+            human_us(l.p50_us as f64),
+            human_us(l.p95_us as f64),
+            human_us(l.p99_us as f64),
+        ]
+    });
+    counters.chain(latencies).collect()
+}
+
+/// A test's custom-metric table ([`custom_rows`]), when it has custom metrics.
+pub fn custom_table(t: &TestReport) -> Option<String> {
+    let rows = custom_rows(t.result.as_ref()?);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut out = format!("\n{} custom metrics:\n", t.id().qualified());
+    for line in render_table(&CUSTOM_HEADER, &rows).lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    Some(out)
+}
+
 /// The whole summary: the table, each test's per-request-name table where it is shown
-/// ([`request_table`]), then failures and generator warnings, then the verdict line.
+/// ([`request_table`]) and its custom metrics ([`custom_table`]), then failures and generator warnings, then the verdict line.
 pub fn table(report: &RunReport) -> String {
     let rows: Vec<Vec<String>> = report.tests.iter().map(row).collect();
     let mut out = String::from("\n");
@@ -232,6 +278,10 @@ pub fn table(report: &RunReport) -> String {
     for t in &report.tests {
         if let Some(requests) = request_table(t) {
             out.push_str(&requests);
+            tables = true;
+        }
+        if let Some(custom) = custom_table(t) {
+            out.push_str(&custom);
             tables = true;
         }
     }

@@ -24,6 +24,8 @@ pub(crate) struct Totals {
     pub(crate) dropped: u64,
     pub(crate) late: u64,
     pub(crate) interrupted: u64,
+    /// Successful iterations within the test's `slo` (goodput; 0 without one).
+    pub(crate) good: u64,
 }
 
 /// One request name's counters so far (no histogram), for live metrics.
@@ -146,6 +148,11 @@ impl Metrics {
         out
     }
 
+    /// The test's `slo` in microseconds, when it declares one (goodput counts against it).
+    pub(crate) fn slo_us(&self) -> Option<u64> {
+        self.slo_us
+    }
+
     /// The counts so far, summed over the shards without merging their histograms.
     pub(crate) fn totals(&self) -> Totals {
         let shards = lock(&self.shards).clone();
@@ -160,8 +167,35 @@ impl Metrics {
             t.dropped += s.dropped;
             t.late += s.late;
             t.interrupted += s.interrupted;
+            t.good += s.iter_good;
         }
         t
+    }
+
+    /// The custom counters and custom latencies so far, summed over the shards (the
+    /// latencies bucketed for live metrics, without merging the shards' histograms).
+    pub(crate) fn custom_live(
+        &self,
+    ) -> (
+        std::collections::BTreeMap<String, u64>,
+        std::collections::BTreeMap<String, loadtest_report::live::Buckets>,
+    ) {
+        let shards = lock(&self.shards).clone();
+        let mut counters = std::collections::BTreeMap::new();
+        let mut latencies = std::collections::BTreeMap::new();
+        for shard in shards {
+            let s = lock(&shard);
+            for (name, n) in &s.counters {
+                *counters.entry(name.to_string()).or_insert(0) += n;
+            }
+            for (name, h) in &s.custom_latencies {
+                latencies
+                    .entry(name.to_string())
+                    .or_insert_with(loadtest_report::live::Buckets::default)
+                    .add_hist(h);
+            }
+        }
+        (counters, latencies)
     }
 
     /// Each request name's counters so far, summed over the shards without their histograms.
@@ -251,6 +285,7 @@ mod tests {
                 dropped: merged.dropped,
                 late: merged.late,
                 interrupted: merged.interrupted,
+                good: merged.iter_good,
             }
         );
         assert_eq!(
@@ -263,6 +298,7 @@ mod tests {
                 dropped: 3,
                 late: 0,
                 interrupted: 0,
+                good: 0,
             }
         );
         let names = m.name_counts();

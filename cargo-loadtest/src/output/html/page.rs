@@ -309,6 +309,7 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
     }
     s.push_str("</div>\n");
     requests(s, r);
+    custom_metrics(s, r);
     phases(s, r);
     generator(s, r);
     errors(s, r);
@@ -648,6 +649,29 @@ fn requests(s: &mut String, r: &TestResult) {
             bytes(m.bytes_sent),
             bytes(m.bytes_received)
         );
+    }
+    s.push_str("</table>\n");
+}
+
+/// The test's custom metrics ([`summary::custom_rows`]), when it has any.
+fn custom_metrics(s: &mut String, r: &TestResult) {
+    let rows = summary::custom_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str("<h3>Custom metrics</h3>\n<table>\n<tr>");
+    for (i, h) in summary::CUSTOM_HEADER.iter().enumerate() {
+        let class = if i >= 2 { " class=\"num\"" } else { "" };
+        let _ = write!(s, "<th{class}>{h}</th>");
+    }
+    s.push_str("</tr>\n");
+    for row in rows {
+        s.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            let class = if i >= 2 { " class=\"num\"" } else { "" };
+            let _ = write!(s, "<td{class}>{}</td>", esc(c));
+        }
+        s.push_str("</tr>\n");
     }
     s.push_str("</table>\n");
 }
