@@ -141,7 +141,6 @@ impl LiveState {
                 r.latency = b.clone();
             }
         }
-        let (custom_counters, custom_latencies) = metrics.custom_live();
         let now = ProcessSample::now();
         LiveDetail {
             ok: totals.completed - totals.failed,
@@ -155,8 +154,8 @@ impl LiveState {
             scheduling_lag: self.scheduling_lag.clone(),
             requests,
             good: metrics.slo_us().map(|_| totals.good),
-            custom_counters: live::bound(&custom_counters, |a, b| *a += b),
-            custom_latencies: live::bound(&custom_latencies, Buckets::add),
+            custom_counters: live::bound(&metrics.custom_counts(), |a, b| *a += b),
+            custom_latencies: live::bound(&metrics.custom_latency_buckets(), Buckets::add),
         }
     }
 }

@@ -172,30 +172,34 @@ impl Metrics {
         t
     }
 
-    /// The custom counters and custom latencies so far, summed over the shards (the
-    /// latencies bucketed for live metrics, without merging the shards' histograms).
-    pub(crate) fn custom_live(
-        &self,
-    ) -> (
-        std::collections::BTreeMap<String, u64>,
-        std::collections::BTreeMap<String, loadtest_report::live::Buckets>,
-    ) {
+    /// The custom counters so far, summed over the shards.
+    pub(crate) fn custom_counts(&self) -> std::collections::BTreeMap<String, u64> {
         let shards = lock(&self.shards).clone();
         let mut counters = std::collections::BTreeMap::new();
-        let mut latencies = std::collections::BTreeMap::new();
         for shard in shards {
-            let s = lock(&shard);
-            for (name, n) in &s.counters {
+            for (name, n) in &lock(&shard).counters {
                 *counters.entry(name.to_string()).or_insert(0) += n;
             }
-            for (name, h) in &s.custom_latencies {
+        }
+        counters
+    }
+
+    /// The custom latencies so far, bucketed for live metrics: each shard's histograms are
+    /// added to the buckets, never merged into one another.
+    pub(crate) fn custom_latency_buckets(
+        &self,
+    ) -> std::collections::BTreeMap<String, loadtest_report::live::Buckets> {
+        let shards = lock(&self.shards).clone();
+        let mut latencies = std::collections::BTreeMap::new();
+        for shard in shards {
+            for (name, h) in &lock(&shard).custom_latencies {
                 latencies
                     .entry(name.to_string())
                     .or_insert_with(loadtest_report::live::Buckets::default)
                     .add_hist(h);
             }
         }
-        (counters, latencies)
+        latencies
     }
 
     /// Each request name's counters so far, summed over the shards without their histograms.
