@@ -1,9 +1,9 @@
-//! The reporter seam: the orchestrator emits typed [`Event`]s, and every output is a
+//! The reporter seam: the orchestrator emits typed [`RunEvent`]s, and every output is a
 //! [`Reporter`] that consumes them: the terminal display, the JSON, JUnit and Markdown files, the
 //! BMF, CSV and interval log files, the HTML report, the saved baseline, the live metrics endpoint,
 //! the live dashboard.
 //! `compare` (and any later command that produces a run report)
-//! reuses the same reporters by emitting [`Event::RunFinished`] alone.
+//! reuses the same reporters by emitting [`RunEvent::RunFinished`] alone.
 //!
 //! Adding an output means implementing [`Reporter`] in a file of this module and registering it
 //! where the command builds its [`Reporters`].
@@ -36,7 +36,7 @@ use loadtest_report::report::{
 /// `--find-max` a test is `SearchStarted`, then per step `StepStarted`, `Progress` and
 /// `StepFinished`, then `TestFinished`.
 #[derive(Debug)]
-pub(crate) enum Event<'a> {
+pub(crate) enum RunEvent<'a> {
     /// The tests are built and selected; `tests` is how many will run.
     RunStarted {
         /// The number of selected tests.
@@ -79,7 +79,7 @@ pub(crate) enum Event<'a> {
 /// One output of a run.
 pub(crate) trait Reporter {
     /// Consumes one event. An error (e.g. a report that cannot be written) ends the command.
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError>;
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError>;
 }
 
 /// The live outputs of a run, each when asked for.
@@ -154,7 +154,7 @@ impl Reporters {
     }
 
     /// Sends an event to every reporter; the first error stops the rest.
-    pub(crate) fn emit(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+    pub(crate) fn emit(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
         for r in &mut self.0 {
             r.report(event)?;
         }

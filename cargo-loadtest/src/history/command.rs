@@ -83,7 +83,7 @@ fn record(a: &HistoryRecordArgs) -> Result<i32, CliError> {
 }
 
 /// The checked options of an analysis.
-struct Plan {
+struct AnalysisPlan {
     dir: PathBuf,
     rules: Rules,
     json: Option<PathBuf>,
@@ -92,8 +92,8 @@ struct Plan {
     fail_on_regression: bool,
 }
 
-impl Plan {
-    fn of(a: &HistoryAnalyzeArgs) -> Result<Plan, CliError> {
+impl AnalysisPlan {
+    fn of(a: &HistoryAnalyzeArgs) -> Result<AnalysisPlan, CliError> {
         let mut options = Options::default();
         if let Some(m) = &a.min_magnitude {
             options.min_magnitude = parse_magnitude(m)?;
@@ -150,7 +150,7 @@ impl Plan {
                 "--csv -: the CSV export is one file per test and an otava.yaml, so it cannot go to standard output; give a folder (or a .csv file for a history of one test)".into(),
             ));
         }
-        Ok(Plan {
+        Ok(AnalysisPlan {
             dir: folder(&a.store)?,
             rules: Rules {
                 options,
@@ -197,7 +197,7 @@ fn parse_magnitude(s: &str) -> Result<f64, CliError> {
 }
 
 fn analyze(a: &HistoryAnalyzeArgs) -> Result<i32, CliError> {
-    let plan = Plan::of(a)?;
+    let plan = AnalysisPlan::of(a)?;
     let read_started = Instant::now();
     let runs = store::load(&plan.dir)?;
     let read = read_started.elapsed();
@@ -353,11 +353,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            Plan::of(&args("0.01")).unwrap().rules.options.max_pvalue,
+            AnalysisPlan::of(&args("0.01"))
+                .unwrap()
+                .rules
+                .options
+                .max_pvalue,
             0.01
         );
         for bad in ["0", "1", "x", "-0.1"] {
-            let e = Plan::of(&args(bad)).err().unwrap();
+            let e = AnalysisPlan::of(&args(bad)).err().unwrap();
             assert!(e.to_string().contains("--max-pvalue"), "{e}");
         }
     }

@@ -14,7 +14,7 @@ use crate::compare::gate::{self, AB_TOLERANCES, Tolerances};
 use crate::compare::worktree::BaseWorktree;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
-use crate::reporter::{Event, Reporters};
+use crate::reporter::{Reporters, RunEvent};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace::{self, Workspace};
@@ -140,7 +140,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let mut reporters = outputs(args, &paths, &ws.target_dir, None, live, interrupt);
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    reporters.emit(&Event::RunStarted { tests: head.len() })?;
+    reporters.emit(&RunEvent::RunStarted { tests: head.len() })?;
 
     let mut rng = fastrand::Rng::new();
     let mut rounds_of: Vec<Vec<(TestResult, TestResult)>> = vec![Vec::new(); pairs.len()];
@@ -276,7 +276,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
             (Some(_), None) => None,
         };
         let report = unjudged.judge(&policy);
-        reporters.emit(&Event::TestFinished(&report))?;
+        reporters.emit(&RunEvent::TestFinished(&report))?;
         tests.push(report);
     }
     let gate = GateSummary {

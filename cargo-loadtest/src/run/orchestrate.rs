@@ -13,7 +13,7 @@ use crate::compare::baseline;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
-use crate::reporter::{Event, LiveDashboard, MetricsEndpoint, Reporters, SaveBaseline};
+use crate::reporter::{LiveDashboard, MetricsEndpoint, Reporters, RunEvent, SaveBaseline};
 use crate::scale;
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -163,7 +163,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     };
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    reporters.emit(&Event::RunStarted {
+    reporters.emit(&RunEvent::RunStarted {
         tests: selected.len(),
     })?;
     if unjudged_shard && against.is_some() {
@@ -241,7 +241,7 @@ pub(super) fn finish(
         refused: !refusals.is_empty(),
     };
     let report = verdict::run_report(run, tests, gate, end);
-    reporters.emit(&Event::RunFinished(&report))?;
+    reporters.emit(&RunEvent::RunFinished(&report))?;
     for r in refusals {
         eprintln!("error: {r}");
     }
