@@ -34,7 +34,7 @@ use loadtest_report::report::{
 /// What happens during a run, in order: `RunStarted`, then per test `TestStarted`, `Progress`
 /// (once a second) and `TestFinished`, then `RunFinished` with the judged report. Under
 /// `--find-max` a test is `SearchStarted`, then per step `StepStarted`, `Progress` and
-/// `StepFinished`, then `TestFinished`.
+/// `StepFinished`, then `TestFinished`. `Status` and `Note` lines may come between any two.
 #[derive(Debug)]
 pub(crate) enum RunEvent<'a> {
     /// The tests are built and selected; `tests` is how many will run.
@@ -74,6 +74,12 @@ pub(crate) enum RunEvent<'a> {
     TestFinished(&'a TestReport),
     /// Every test was judged; the run's report is final.
     RunFinished(&'a RunReport),
+    /// A line about the run that is no test's event (waiting for a coordinated start, an A/B
+    /// round's figures), as the terminal shows it; nothing under `--quiet`.
+    Status(String),
+    /// A note shown even under `--quiet`: what this run leaves to another (a shard's baseline
+    /// comparison, left to the merge).
+    Note(String),
 }
 
 /// One output of a run.

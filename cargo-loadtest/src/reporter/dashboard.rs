@@ -46,6 +46,8 @@ impl Reporter for LiveDashboard {
     fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
         let run = &mut self.run;
         match event {
+            // Lines for the terminal; the page shows the tests' events.
+            RunEvent::Status(_) | RunEvent::Note(_) => return Ok(()),
             RunEvent::RunStarted { .. } => {}
             RunEvent::TestStarted { id, config } => run.test_started(*id, config),
             RunEvent::SearchStarted { id, settings } => run.search_started(*id, settings),

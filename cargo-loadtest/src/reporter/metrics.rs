@@ -26,6 +26,8 @@ impl Reporter for MetricsEndpoint {
             .unwrap_or_else(PoisonError::into_inner);
         match event {
             RunEvent::RunStarted { .. }
+            | RunEvent::Status(_)
+            | RunEvent::Note(_)
             | RunEvent::SearchStarted { .. }
             | RunEvent::StepStarted { .. }
             | RunEvent::StepFinished { .. } => {}

@@ -41,6 +41,16 @@ impl Reporter for Terminal {
             RunEvent::StepFinished { step } => self.step_finished(step),
             RunEvent::Progress(p) => self.progress(p),
             RunEvent::TestFinished(r) => self.finished(r),
+            RunEvent::Status(line) => {
+                if !self.quiet {
+                    self.clear_line();
+                    eprintln!("{line}");
+                }
+            }
+            RunEvent::Note(text) => {
+                self.clear_line();
+                eprintln!("note: {text}");
+            }
             RunEvent::RunFinished(report) => {
                 if self.summary_to_stderr {
                     eprint!("{}", summary::table(report));
@@ -125,11 +135,16 @@ impl Terminal {
         self.last_plain = Some(Instant::now());
     }
 
-    fn step_finished(&mut self, s: &CapacityStep) {
+    /// Clears the redrawn progress line, if one is drawn, so that a line can be printed.
+    fn clear_line(&mut self) {
         if self.drawn {
             eprint!("\r\x1b[2K");
             self.drawn = false;
         }
+    }
+
+    fn step_finished(&mut self, s: &CapacityStep) {
+        self.clear_line();
         if self.quiet {
             return;
         }

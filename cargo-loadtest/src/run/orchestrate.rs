@@ -147,13 +147,11 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     // The build may have taken long: the start is checked again right before the first test.
     if let Some(start) = start {
         start.check()?;
-        if !args.quiet {
-            eprintln!(
-                "     Waiting for --start-at {} ({:.1}s)",
-                start.text,
-                (start.at - unix_now()).max(0.0)
-            );
-        }
+        reporters.emit(&RunEvent::Status(format!(
+            "     Waiting for --start-at {} ({:.1}s)",
+            start.text,
+            (start.at - unix_now()).max(0.0)
+        )))?;
     }
     let host_clock = unix_now();
     let launch = Launch {
@@ -167,9 +165,9 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         tests: selected.len(),
     })?;
     if unjudged_shard && against.is_some() {
-        eprintln!(
-            "note: the baseline is not compared on one shard; give it to `cargo loadtest merge`"
-        );
+        reporters.emit(&RunEvent::Note(
+            "the baseline is not compared on one shard; give it to `cargo loadtest merge`".into(),
+        ))?;
     }
     let comparer = match (&against, unjudged_shard) {
         (Some((old, source)), false) => Some(Comparer::new(
