@@ -8,6 +8,7 @@
 //! can merge them and recompute any percentile. Each second of the series carries that second's
 //! histograms too, so seconds can be merged and plotted exactly.
 
+use loadtest_grammar::GatedMetric;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -996,10 +997,11 @@ pub enum MetricVerdict {
 }
 
 /// One metric compared between the baseline and this run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct MetricComparison {
-    /// `p50`, `p95`, `p99` (iteration latency), `throughput` or `error_rate`.
-    pub metric: String,
+    /// `p50`, `p95`, `p99` (iteration latency), `throughput`, `error_rate`, or (a capacity
+    /// search) `capacity`.
+    pub metric: GatedMetric,
     /// The baseline's value: median over one-second windows (microseconds for latencies,
     /// iterations per second for throughput; for `error_rate` the mean window error fraction);
     /// for a baseline of at least three runs, the geometric mean of its runs' values (the mean,

@@ -334,8 +334,14 @@ fn insufficient_data_report() -> RunReport {
     use loadtest_report::report::MetricVerdict::InsufficientData;
     let mut r = synthetic::report();
     let nan = (f64::NAN, f64::NAN, f64::NAN);
-    r.tests[0].comparison.as_mut().unwrap().metrics[0] =
-        synthetic::metric("p50", 0.0, 0.0, nan, 0.10, InsufficientData);
+    r.tests[0].comparison.as_mut().unwrap().metrics[0] = synthetic::metric(
+        loadtest_runtime::grammar::GatedMetric::P50,
+        0.0,
+        0.0,
+        nan,
+        0.10,
+        InsufficientData,
+    );
     r
 }
 
