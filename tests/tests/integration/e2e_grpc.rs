@@ -5,7 +5,7 @@
 //! which answers `UNAVAILABLE` to every 10th `AddItem` call it receives. The server counts what
 //! it answers; the report's per-method counts, classes and stream messages equal them exactly,
 //! the calls are requests in every output (JSON, the terminal's per-name table, JUnit, Markdown,
-//! HTML, CSV, the interval logs, the live `/metrics`), a threshold on a method holds and another
+//! HTML, CSV, the interval logs, the live `/metrics`, the messages' counters too), a threshold on a method holds and another
 //! fails as configured, and two shards merge into exactly what the server saw.
 
 use crate::support;
@@ -198,6 +198,25 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
         "the class shows in the table: {add_row}"
     );
 
+    // The messages' counters in the terminal's custom-metric table, with their totals.
+    let counters = [
+        "/shop.Cart/ListItems.messages_received",
+        "/shop.Cart/AddItem.messages_received",
+    ];
+    let custom = stdout
+        .split("custom metrics:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no custom-metric table: {stdout}"));
+    for name in counters {
+        let n = r.custom_counters[name];
+        let row = custom
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} row: {custom}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1..3], ["counter", n.to_string().as_str()], "{row}");
+    }
+
     // JUnit, Markdown and HTML name the methods and their rules.
     let junit = std::fs::read_to_string(f.file("junit.xml")).unwrap();
     roxmltree::Document::parse(&junit).expect("JUnit XML parses");
@@ -213,6 +232,24 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
     let html = std::fs::read_to_string(f.file("report.html")).unwrap();
     for name in [ADD, LIST, "grpc_unavailable", "p99(/shop.Cart/AddItem)"] {
         assert!(html.contains(name), "the HTML report names {name}");
+    }
+    // And each counts the messages.
+    for name in counters {
+        let n = r.custom_counters[name];
+        assert!(
+            junit.contains(&format!("custom {name} (counter): {n} (")),
+            "JUnit counts {name}: {junit}"
+        );
+        assert!(
+            md.contains(&format!("| {name} | counter | {n} |")),
+            "the Markdown counts {name}: {md}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<tr><td>{name}</td><td>counter</td><td class=\"num\">{n}</td>"
+            )),
+            "the HTML report counts {name}"
+        );
     }
 
     // CSV: a request row per method with its count and failures.
@@ -237,6 +274,18 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
         (ITERATIONS / UNAVAILABLE_EVERY).to_string(),
         "{csv}"
     );
+    for name in counters {
+        let counter = csv
+            .lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|c| c[col("kind")] == "counter" && c[col("name")] == name)
+            .unwrap_or_else(|| panic!("no counter row for {name}: {csv}"));
+        assert_eq!(
+            counter[col("count")],
+            r.custom_counters[name].to_string(),
+            "{csv}"
+        );
+    }
     let list_csv = row(LIST);
     assert_eq!(list_csv[col("count")], ITERATIONS.to_string(), "{csv}");
     assert_eq!(list_csv[col("failed")], "0", "{csv}");
@@ -277,6 +326,14 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
         "{page}"
     );
     assert_eq!(requests(LIST, "ok"), ITERATIONS, "{page}");
+    // And the messages' counters, as their final totals.
+    for name in counters {
+        assert_eq!(
+            sum(&s, "loadtest_custom_total", &[("name", name)]) as u64,
+            r.custom_counters[name],
+            "{name}: {page}"
+        );
+    }
 
     // Two shards against the same server merge into exactly what the server saw; the rule they
     // are given (an error rate under 5% on AddItem) fails on the merge, which sees the server's
