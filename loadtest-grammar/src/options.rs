@@ -1065,6 +1065,22 @@ mod tests {
             (Metric::Percentile(95.0), Some("home"), Op::Lt, 100_000.0)
         );
         assert_eq!(parse_threshold("error_rate < 1%").unwrap().limit, 0.01);
+        // A gRPC method path is a name like any other: slashes and dots inside the parentheses.
+        let t = parse_threshold("p99(/shop.Cart/AddItem) < 50ms").unwrap();
+        assert_eq!(
+            (t.metric, t.scope.as_deref(), t.op, t.limit),
+            (
+                Metric::Percentile(99.0),
+                Some("/shop.Cart/AddItem"),
+                Op::Lt,
+                50_000.0
+            )
+        );
+        let t = parse_threshold("error_rate(/shop.v1.Cart/ListItems) < 1%").unwrap();
+        assert_eq!(
+            (t.metric, t.scope.as_deref(), t.limit),
+            (Metric::ErrorRate, Some("/shop.v1.Cart/ListItems"), 0.01)
+        );
         assert_eq!(parse_threshold("dropped == 0").unwrap().op, Op::Eq);
         assert_eq!(
             parse_threshold("p99.9 <= 1s").unwrap().metric,

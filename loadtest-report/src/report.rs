@@ -766,8 +766,13 @@ pub struct RequestTotals {
     pub rate_per_s: f64,
     /// Requests by outcome class: `ok`, `http_4xx`, `http_5xx`, `connect`, `timeout`, `tls`, `body`,
     /// `other`, `closed`, `error` (an operation measured with `ctx.measure` that failed with
-    /// its own error), and for WebSocket handshakes and exchanges `ws_close_normal`,
-    /// `ws_close_error` and `ws_protocol`.
+    /// its own error), for WebSocket handshakes and exchanges `ws_close_normal`,
+    /// `ws_close_error` and `ws_protocol`, and for gRPC calls one class per status code other
+    /// than OK: `grpc_cancelled`, `grpc_unknown`, `grpc_invalid_argument`,
+    /// `grpc_deadline_exceeded`, `grpc_not_found`, `grpc_already_exists`,
+    /// `grpc_permission_denied`, `grpc_resource_exhausted`, `grpc_failed_precondition`,
+    /// `grpc_aborted`, `grpc_out_of_range`, `grpc_unimplemented`, `grpc_internal`,
+    /// `grpc_unavailable`, `grpc_data_loss`, `grpc_unauthenticated`.
     pub by_class: BTreeMap<String, u64>,
     /// Responses by status code.
     pub by_status: BTreeMap<String, u64>,

@@ -22,5 +22,5 @@ pub(crate) use parse::MAX_HEADERS;
 pub use parse::fuzz as fuzz_response;
 pub(crate) use set::{ConnSet, Home};
 pub(crate) use tls::connector;
-#[cfg(feature = "ws")]
+#[cfg(any(feature = "ws", feature = "grpc"))]
 pub(crate) use {stream::Stream, tls::connector_with_alpn};
