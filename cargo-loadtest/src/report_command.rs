@@ -5,7 +5,7 @@ use crate::cli::ReportArgs;
 use crate::compare::baseline;
 use crate::errors::CliError;
 use crate::exit_code;
-use crate::reporter::{Event, HtmlFile, Reporters};
+use crate::reporter::{HtmlFile, Reporters, RunEvent};
 use std::path::{Path, PathBuf};
 
 /// Renders the report and returns exit code 0.
@@ -44,7 +44,7 @@ pub(crate) fn report(args: &ReportArgs) -> Result<i32, CliError> {
         baseline: old,
         trace_url: args.trace_url.clone(),
     });
-    reporters.emit(&Event::RunFinished(&report))?;
+    reporters.emit(&RunEvent::RunFinished(&report))?;
     eprintln!("       Wrote {}", args.html.display());
     Ok(exit_code::OK)
 }

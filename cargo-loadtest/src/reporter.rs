@@ -1,9 +1,9 @@
-//! The reporter seam: the orchestrator emits typed [`Event`]s, and every output is a
+//! The reporter seam: the orchestrator emits typed [`RunEvent`]s, and every output is a
 //! [`Reporter`] that consumes them: the terminal display, the JSON, JUnit and Markdown files, the
 //! BMF, CSV and interval log files, the HTML report, the saved baseline, the live metrics endpoint,
 //! the live dashboard.
 //! `compare` (and any later command that produces a run report)
-//! reuses the same reporters by emitting [`Event::RunFinished`] alone.
+//! reuses the same reporters by emitting [`RunEvent::RunFinished`] alone.
 //!
 //! Adding an output means implementing [`Reporter`] in a file of this module and registering it
 //! where the command builds its [`Reporters`].
@@ -34,9 +34,9 @@ use loadtest_report::report::{
 /// What happens during a run, in order: `RunStarted`, then per test `TestStarted`, `Progress`
 /// (once a second) and `TestFinished`, then `RunFinished` with the judged report. Under
 /// `--find-max` a test is `SearchStarted`, then per step `StepStarted`, `Progress` and
-/// `StepFinished`, then `TestFinished`.
+/// `StepFinished`, then `TestFinished`. `Status` and `Note` lines may come between any two.
 #[derive(Debug)]
-pub(crate) enum Event<'a> {
+pub(crate) enum RunEvent<'a> {
     /// The tests are built and selected; `tests` is how many will run.
     RunStarted {
         /// The number of selected tests.
@@ -74,12 +74,18 @@ pub(crate) enum Event<'a> {
     TestFinished(&'a TestReport),
     /// Every test was judged; the run's report is final.
     RunFinished(&'a RunReport),
+    /// A line about the run that is no test's event (waiting for a coordinated start, an A/B
+    /// round's figures), as the terminal shows it; nothing under `--quiet`.
+    Status(String),
+    /// A note shown even under `--quiet`: what this run leaves to another (a shard's baseline
+    /// comparison, left to the merge).
+    Note(String),
 }
 
 /// One output of a run.
 pub(crate) trait Reporter {
     /// Consumes one event. An error (e.g. a report that cannot be written) ends the command.
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError>;
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError>;
 }
 
 /// The live outputs of a run, each when asked for.
@@ -154,7 +160,7 @@ impl Reporters {
     }
 
     /// Sends an event to every reporter; the first error stops the rest.
-    pub(crate) fn emit(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+    pub(crate) fn emit(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
         for r in &mut self.0 {
             r.report(event)?;
         }

@@ -1,4 +1,5 @@
-//! A run: one `cargo loadtest` invocation. It discovers and builds the harnesses, selects tests,
+//! A run: one `cargo loadtest` invocation. It checks everything refusable first ([`plan`]),
+//! then discovers and builds the harnesses, selects tests,
 //! runs each harness's tests in sessions (one harness process each, restarted after a crash for
 //! the tests it did not reach), judges every test with the one verdict, and hands the events to
 //! the reporters. With `--baseline-rev`, the A/B gate runs both revisions' tests interleaved.
@@ -9,6 +10,7 @@ mod capacity;
 mod harness;
 mod interleave;
 mod orchestrate;
+mod plan;
 mod search;
 mod select;
 

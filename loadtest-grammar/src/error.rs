@@ -7,10 +7,8 @@
 //! says what is accepted. The texts are part of the interface: snapshot and end-to-end tests
 //! assert on them.
 
-use crate::options::{
-    self as grammar, FLOOR_METRICS, GATE_METRICS, MAX_LOCAL_ADDRESSES, OptionInfo,
-    THRESHOLD_GRAMMAR,
-};
+use crate::GatedMetric;
+use crate::options::{self as grammar, MAX_LOCAL_ADDRESSES, OptionInfo, THRESHOLD_GRAMMAR};
 use std::fmt;
 
 /// What a value had to be: the grammar that refused it.
@@ -83,8 +81,8 @@ impl Expected {
             Expected::Target => "expected a base URL starting with http:// or https://, e.g. \"http://127.0.0.1:8080\"".into(),
             Expected::Tolerance => format!(
                 "expected \"METRIC=PERCENT\" with METRIC one of {}, e.g. \"p99=20%\", or an absolute floor \"METRIC=DURATION\" for {}, e.g. \"p50=250us\"",
-                GATE_METRICS.join(", "),
-                FLOOR_METRICS.join(", ")
+                GatedMetric::list(&GatedMetric::ALL),
+                GatedMetric::list(&GatedMetric::LATENCIES)
             ),
             Expected::Threshold => THRESHOLD_GRAMMAR.into(),
             Expected::Trace => "expected \"on\" (the default), \"propagate\" or \"off\"".into(),
@@ -161,7 +159,7 @@ pub enum Problem {
     /// A tolerance gives a duration (an absolute floor) for a metric that takes a percentage.
     FloorNotAccepted {
         /// The metric.
-        metric: String,
+        metric: GatedMetric,
         /// The duration given.
         value: String,
     },

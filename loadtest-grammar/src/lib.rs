@@ -4,7 +4,8 @@
 //! (which checks flags before anything is built).
 //!
 //! Responsible for: every option's name and the values it accepts ([`options`]), the parsers of
-//! durations, rates, ranges, stages, threshold rules and tolerances, and option layers with their
+//! durations, rates, ranges, stages, threshold rules and tolerances, the metrics the regression
+//! gate compares ([`GatedMetric`]), and option layers with their
 //! precedence ([`layer`]), the worker-thread setting ([`threads`]), and, with the `file` feature,
 //! the workspace file `loadtest.toml` ([`file`]), and the typed errors of all of them ([`error`],
 //! [`threads::WorkerThreadsError`], [`file::FileError`]), whose messages name the offending
@@ -17,6 +18,7 @@
 pub mod error;
 #[cfg(feature = "file")]
 pub mod file;
+pub mod gated_metric;
 pub mod layer;
 pub mod options;
 pub mod threads;
@@ -26,6 +28,7 @@ pub use error::{Conflict, Expected, LayerError, OptionError, Problem, ValueError
 pub use file::FileError;
 #[cfg(feature = "file")]
 pub use file::{FILE_NAME, WorkspaceFile};
+pub use gated_metric::GatedMetric;
 pub use layer::{OptionLayer, OptionValue, merge};
 pub use options::*;
 pub use threads::WorkerThreadsError;

@@ -8,6 +8,7 @@
 //!
 //! Every error message names the offending value and says what is accepted.
 
+use crate::GatedMetric;
 use crate::error::{Conflict, Expected, OptionError, Problem, ValueError};
 use std::fmt;
 use std::time::Duration;
@@ -729,12 +730,6 @@ pub fn parse_target(s: &str) -> Result<(), ValueError> {
     }
 }
 
-/// The metrics the regression gate compares.
-pub const GATE_METRICS: [&str; 6] = ["p50", "p95", "p99", "throughput", "error_rate", "capacity"];
-
-/// The latency metrics of the gate, the ones that can also take an absolute floor.
-pub const FLOOR_METRICS: [&str; 3] = ["p50", "p95", "p99"];
-
 /// How much a metric may move before the regression gate calls the move a change.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Allowance {
@@ -749,8 +744,8 @@ pub enum Allowance {
 /// One regression tolerance entry as written: `p99=20%` or `p50=250us`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerance {
-    /// The gated metric, one of [`GATE_METRICS`].
-    pub metric: String,
+    /// The gated metric.
+    pub metric: GatedMetric,
     /// What it allows.
     pub allowance: Allowance,
 }
@@ -762,10 +757,9 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance, ValueError> {
     let (metric, value) = s
         .split_once('=')
         .ok_or_else(|| err(Problem::MissingSeparator('=')))?;
-    let metric = metric.trim();
-    if !GATE_METRICS.contains(&metric) {
-        return Err(err(Problem::UnknownMetric(metric.to_string())));
-    }
+    let name = metric.trim();
+    let metric = GatedMetric::from_name(name)
+        .ok_or_else(|| err(Problem::UnknownMetric(name.to_string())))?;
     let value = value.trim();
     let bad = |wants| {
         err(Problem::BadLimit {
@@ -775,9 +769,9 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance, ValueError> {
     };
     let has_unit = value.ends_with(|c: char| c.is_ascii_alphabetic() || c == 'µ');
     let allowance = if has_unit {
-        if !FLOOR_METRICS.contains(&metric) {
+        if !metric.is_latency() {
             return Err(err(Problem::FloorNotAccepted {
-                metric: metric.to_string(),
+                metric,
                 value: value.to_string(),
             }));
         }
@@ -796,10 +790,7 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance, ValueError> {
         .ok_or_else(|| bad("is not a percentage such as 20%"))?;
         Allowance::Relative(fraction)
     };
-    Ok(Tolerance {
-        metric: metric.to_string(),
-        allowance,
-    })
+    Ok(Tolerance { metric, allowance })
 }
 
 /// What a threshold rule measures.
@@ -1143,6 +1134,22 @@ mod tests {
             (Metric::Percentile(95.0), Some("home"), Op::Lt, 100_000.0)
         );
         assert_eq!(parse_threshold("error_rate < 1%").unwrap().limit, 0.01);
+        // A gRPC method path is a name like any other: slashes and dots inside the parentheses.
+        let t = parse_threshold("p99(/shop.Cart/AddItem) < 50ms").unwrap();
+        assert_eq!(
+            (t.metric, t.scope.as_deref(), t.op, t.limit),
+            (
+                Metric::Percentile(99.0),
+                Some("/shop.Cart/AddItem"),
+                Op::Lt,
+                50_000.0
+            )
+        );
+        let t = parse_threshold("error_rate(/shop.v1.Cart/ListItems) < 1%").unwrap();
+        assert_eq!(
+            (t.metric, t.scope.as_deref(), t.limit),
+            (Metric::ErrorRate, Some("/shop.v1.Cart/ListItems"), 0.01)
+        );
         assert_eq!(parse_threshold("dropped == 0").unwrap().op, Op::Eq);
         assert_eq!(
             parse_threshold("p99.9 <= 1s").unwrap().metric,
@@ -1219,7 +1226,7 @@ mod tests {
     #[test]
     fn tolerances() {
         let t = |metric: &str, allowance| Tolerance {
-            metric: metric.to_string(),
+            metric: GatedMetric::from_name(metric).unwrap(),
             allowance,
         };
         assert_eq!(
@@ -1324,7 +1331,7 @@ mod tests {
         assert_eq!(
             e.problem,
             Problem::FloorNotAccepted {
-                metric: "throughput".into(),
+                metric: GatedMetric::Throughput,
                 value: "5ms".into()
             }
         );

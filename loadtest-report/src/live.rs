@@ -210,12 +210,64 @@ pub struct LiveDetail {
     pub scheduling_lag: Buckets,
     /// Per request name, at most [`MAX_LIVE_NAMES`] of them plus [`OTHER_NAME`].
     pub requests: BTreeMap<String, LiveRequest>,
+    /// With an `slo`: the successful iterations whose own latency met it (goodput) so far;
+    /// absent without one and from harnesses that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good: Option<u64>,
+    /// Custom counters (`ctx.count`, the WebSocket message counters) so far, by name, at most
+    /// [`MAX_LIVE_NAMES`] of them plus [`OTHER_NAME`] (see [`bound`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_counters: BTreeMap<String, u64>,
+    /// Custom latencies (`ctx.record`) so far, by name, bounded as the counters are.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_latencies: BTreeMap<String, Buckets>,
+}
+
+/// `values` with at most [`MAX_LIVE_NAMES`] names: the first ones by name keep theirs, the rest
+/// (and any [`OTHER_NAME`] already there) are added up under [`OTHER_NAME`] with `add`. For
+/// custom metrics, whose names the harness already bounds by the test's `max_names`.
+pub fn bound<V: Default + Clone>(
+    values: &BTreeMap<String, V>,
+    add: impl Fn(&mut V, &V),
+) -> BTreeMap<String, V> {
+    if values.len() <= MAX_LIVE_NAMES {
+        return values.clone();
+    }
+    let mut out = BTreeMap::new();
+    for (i, (name, v)) in values.iter().filter(|(n, _)| *n != OTHER_NAME).enumerate() {
+        let key = if i < MAX_LIVE_NAMES {
+            name.as_str()
+        } else {
+            OTHER_NAME
+        };
+        add(out.entry(key.to_string()).or_default(), v);
+    }
+    if let Some(v) = values.get(OTHER_NAME) {
+        add(out.entry(OTHER_NAME.to_string()).or_default(), v);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::hdr::{new_hist, record};
+
+    #[test]
+    fn bounding_keeps_the_first_names_and_adds_up_the_rest() {
+        let few: BTreeMap<String, u64> = [("a".to_string(), 1)].into();
+        assert_eq!(bound(&few, |a, b| *a += b), few);
+        let many: BTreeMap<String, u64> = (0..MAX_LIVE_NAMES + 3)
+            .map(|i| (format!("n{i:03}"), 1))
+            .chain([(OTHER_NAME.to_string(), 10)])
+            .collect();
+        let b = bound(&many, |a, b| *a += b);
+        assert_eq!(b.len(), MAX_LIVE_NAMES + 1);
+        assert_eq!(b[OTHER_NAME], 13);
+        assert_eq!(b["n000"], 1);
+        assert!(!b.contains_key(&format!("n{MAX_LIVE_NAMES:03}")));
+        assert_eq!(b.values().sum::<u64>(), many.values().sum::<u64>());
+    }
 
     #[test]
     fn values_land_in_the_first_bucket_at_or_above_them() {

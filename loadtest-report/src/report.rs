@@ -8,6 +8,7 @@
 //! can merge them and recompute any percentile. Each second of the series carries that second's
 //! histograms too, so seconds can be merged and plotted exactly.
 
+use loadtest_grammar::GatedMetric;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -765,8 +766,13 @@ pub struct RequestTotals {
     pub rate_per_s: f64,
     /// Requests by outcome class: `ok`, `http_4xx`, `http_5xx`, `connect`, `timeout`, `tls`, `body`,
     /// `other`, `closed`, `error` (an operation measured with `ctx.measure` that failed with
-    /// its own error), and for WebSocket handshakes and exchanges `ws_close_normal`,
-    /// `ws_close_error` and `ws_protocol`.
+    /// its own error), for WebSocket handshakes and exchanges `ws_close_normal`,
+    /// `ws_close_error` and `ws_protocol`, and for gRPC calls one class per status code other
+    /// than OK: `grpc_cancelled`, `grpc_unknown`, `grpc_invalid_argument`,
+    /// `grpc_deadline_exceeded`, `grpc_not_found`, `grpc_already_exists`,
+    /// `grpc_permission_denied`, `grpc_resource_exhausted`, `grpc_failed_precondition`,
+    /// `grpc_aborted`, `grpc_out_of_range`, `grpc_unimplemented`, `grpc_internal`,
+    /// `grpc_unavailable`, `grpc_data_loss`, `grpc_unauthenticated`.
     pub by_class: BTreeMap<String, u64>,
     /// Responses by status code.
     pub by_status: BTreeMap<String, u64>,
@@ -1043,10 +1049,11 @@ pub enum MetricVerdict {
 }
 
 /// One metric compared between the baseline and this run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct MetricComparison {
-    /// `p50`, `p95`, `p99` (iteration latency), `throughput` or `error_rate`.
-    pub metric: String,
+    /// `p50`, `p95`, `p99` (iteration latency), `throughput`, `error_rate`, or (a capacity
+    /// search) `capacity`.
+    pub metric: GatedMetric,
     /// The baseline's value: median over one-second windows (microseconds for latencies,
     /// iterations per second for throughput; for `error_rate` the mean window error fraction);
     /// for a baseline of at least three runs, the geometric mean of its runs' values (the mean,

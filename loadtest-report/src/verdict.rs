@@ -17,7 +17,7 @@ use crate::report::{
     Comparison, GeneratorHealth, MetricComparison, MetricVerdict, RunReport, RunStatus, TestReport,
     TestResult, TestStatus, ThresholdOutcome, human_us,
 };
-use loadtest_grammar::{Metric, StreamMeasure, Threshold, format_duration};
+use loadtest_grammar::{GatedMetric, Metric, StreamMeasure, Threshold, format_duration};
 use std::time::Duration;
 
 pub mod capacity;
@@ -664,7 +664,11 @@ pub fn describe_change(m: &MetricComparison) -> String {
     let f = |v: Option<f64>| {
         v.map_or_else(
             || "-".to_string(),
-            if m.metric == "error_rate" { pp } else { pct },
+            if m.metric == GatedMetric::ErrorRate {
+                pp
+            } else {
+                pct
+            },
         )
     };
     match m.verdict {
@@ -681,14 +685,14 @@ pub fn describe_change(m: &MetricComparison) -> String {
                 _ => "unchanged",
             },
             f(m.change),
-            if m.metric == "capacity" {
+            if m.metric == GatedMetric::Capacity {
                 "from the brackets:"
             } else {
                 "95% CI"
             },
             f(m.ci_low),
             f(m.ci_high),
-            if m.metric == "error_rate" {
+            if m.metric == GatedMetric::ErrorRate {
                 format!("{:.2} pp", m.tolerance * 100.0)
             } else {
                 format!("{:.0}%", m.tolerance * 100.0)
@@ -706,6 +710,24 @@ mod tests {
     use crate::hdr;
     use crate::report::{MetricComparison, TestResult};
     use loadtest_grammar::parse_threshold;
+
+    /// A p99 judged regressed by `change` (interval `low` to `high`) against a 25% tolerance.
+    fn regressed_p99(change: f64, low: f64, high: f64) -> MetricComparison {
+        MetricComparison {
+            metric: GatedMetric::P99,
+            old: 1000.0,
+            new: 1000.0 * (1.0 + change),
+            change: Some(change),
+            ci_low: Some(low),
+            ci_high: Some(high),
+            confidence: 0.95,
+            tolerance: 0.25,
+            verdict: MetricVerdict::Regressed,
+            note: None,
+            spread: None,
+            floor_us: None,
+        }
+    }
 
     /// Measurements held as plain values: enough to exercise every rule.
     struct Fixed {
@@ -989,15 +1011,7 @@ mod tests {
         assert_eq!(skew(&merge(10)).status, TestStatus::Passed);
 
         let comparison = Comparison {
-            metrics: vec![MetricComparison {
-                metric: "p99".into(),
-                change: Some(0.5),
-                ci_low: Some(0.4),
-                ci_high: Some(0.6),
-                tolerance: 0.25,
-                verdict: MetricVerdict::Regressed,
-                ..MetricComparison::default()
-            }],
+            metrics: vec![regressed_p99(0.5, 0.4, 0.6)],
             regressed: true,
             ..Comparison::default()
         };
@@ -1067,15 +1081,7 @@ mod tests {
     #[test]
     fn a_test_is_judged_once_on_its_comparison_too() {
         let regressed = Comparison {
-            metrics: vec![MetricComparison {
-                metric: "p99".into(),
-                change: Some(0.3),
-                ci_low: Some(0.26),
-                ci_high: Some(0.34),
-                tolerance: 0.25,
-                verdict: MetricVerdict::Regressed,
-                ..MetricComparison::default()
-            }],
+            metrics: vec![regressed_p99(0.3, 0.26, 0.34)],
             regressed: true,
             ..Comparison::default()
         };

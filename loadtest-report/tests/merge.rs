@@ -28,7 +28,15 @@ struct Sample {
     streamed: bool,
 }
 
-const NAMES: [&str; 3] = ["GET /", "checkout", "GET /items/{id}"];
+const NAMES: [&str; 4] = ["GET /", "checkout", "GET /items/{id}", "/shop.Cart/AddItem"];
+
+/// The classes a failed call of a gRPC method (a name starting with `/`) is counted under, by its
+/// latency: gRPC statuses, which have no HTTP status.
+const GRPC_FAILURES: [&str; 3] = [
+    "grpc_unavailable",
+    "grpc_deadline_exceeded",
+    "grpc_internal",
+];
 
 /// The tests' `slo`: goodput counts the successful iterations within it.
 const SLO_US: u64 = 50_000;
@@ -80,6 +88,7 @@ fn record(
         ..IterationCounts::default()
     };
     let mut requests = RequestTotals::default();
+    let mut counters: BTreeMap<String, u64> = [("items".to_string(), samples.len() as u64)].into();
     for s in samples {
         hdr::record(&mut latency, s.latency_us);
         hdr::record(&mut uncorrected, s.uncorrected_us);
@@ -95,15 +104,31 @@ fn record(
             iterations.failed += 1;
             *iterations.failed_by_class.entry("user".into()).or_insert(0) += 1;
         }
-        let class = if s.ok { "ok" } else { "http_5xx" };
-        let status = if s.ok { "200" } else { "503" };
+        let grpc = s.request.starts_with('/');
+        let class = match (s.ok, grpc) {
+            (true, _) => "ok",
+            (false, false) => "http_5xx",
+            (false, true) => GRPC_FAILURES[(s.latency_us % 3) as usize],
+        };
+        let status = match (s.ok, grpc) {
+            (_, true) => None,
+            (true, false) => Some("200"),
+            (false, false) => Some("503"),
+        };
+        if grpc && s.ok {
+            *counters
+                .entry(format!("{}.messages_received", s.request))
+                .or_insert(0) += 1;
+        }
         let (m, h) = names
             .entry(s.request.to_string())
             .or_insert_with(|| (RequestMetrics::default(), hdr::new_hist()));
         m.count += 1;
         m.bytes_received += 100;
         *m.by_class.entry(class.into()).or_insert(0) += 1;
-        *m.by_status.entry(status.into()).or_insert(0) += 1;
+        if let Some(status) = status {
+            *m.by_status.entry(status.into()).or_insert(0) += 1;
+        }
         hdr::record(h, s.latency_us / 2);
         if s.streamed {
             let (m, [first_byte, first_event, gap, duration]) =
@@ -126,7 +151,9 @@ fn record(
         requests.total += 1;
         requests.bytes_received += 100;
         *requests.by_class.entry(class.into()).or_insert(0) += 1;
-        *requests.by_status.entry(status.into()).or_insert(0) += 1;
+        if let Some(status) = status {
+            *requests.by_status.entry(status.into()).or_insert(0) += 1;
+        }
         if let Some(c) = s.custom_us {
             hdr::record(&mut custom, c);
         }
@@ -201,7 +228,7 @@ fn record(
         } else {
             [("think".to_string(), hdr::to_report(&custom))].into()
         },
-        custom_counters: [("items".to_string(), samples.len() as u64)].into(),
+        custom_counters: counters,
         series,
         ..TestResult::default()
     };

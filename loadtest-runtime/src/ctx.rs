@@ -35,8 +35,9 @@ pub(crate) struct TestShared {
     pub(crate) health_warm_up: Duration,
     /// Whether and how requests carry W3C trace context.
     pub(crate) trace: crate::http::trace_context::TraceSettings,
-    /// `danger_accept_invalid_certs`, for WebSocket connections over TLS (`wss://`).
-    #[cfg(feature = "ws")]
+    /// `danger_accept_invalid_certs`, for WebSocket connections over TLS (`wss://`) and gRPC
+    /// channels over TLS (`https://`).
+    #[cfg(any(feature = "ws", feature = "grpc"))]
     pub(crate) accept_invalid_certs: bool,
 }
 
@@ -208,6 +209,47 @@ impl Ctx {
     #[cfg(feature = "ws")]
     pub fn ws(&self, url: impl Into<String>) -> crate::ws::WsConnect<'_> {
         crate::ws::WsConnect::new(self, url.into())
+    }
+
+    /// A gRPC channel to `url` for a tonic-generated client, feature `grpc`: `http://` (HTTP/2
+    /// with prior knowledge) or `https://` (TLS with the test's TLS settings). Awaiting it makes
+    /// the user's own HTTP/2 connection, recorded as a request named `grpc.connect`
+    /// (`NAME.connect` after [`.name(NAME)`](crate::grpc::GrpcConnect::name)) and bounded by
+    /// the test's request `timeout`. Every call through the channel is recorded as a request
+    /// under its method path (`/shop.Cart/AddItem`), its class `ok` or the gRPC status's
+    /// (`grpc_unavailable`, `grpc_deadline_exceeded`...), its messages counted in
+    /// `PATH.messages_received`. Calls are not retried. See [`crate::grpc`].
+    ///
+    /// ```no_run
+    /// use loadtest_runtime::prelude::*;
+    /// # use loadtest_grpc_fixture::shop;
+    /// // The client tonic generated from shop.proto.
+    /// use shop::{AddItemRequest, cart_client::CartClient};
+    ///
+    /// #[load_test(users = 10, thresholds = ["p99(/shop.Cart/AddItem) < 50ms"])]
+    /// async fn cart(ctx: &Ctx) -> Result<()> {
+    ///     let mut cart = CartClient::new(ctx.grpc(ctx.url("/")).await?);
+    ///     let item = AddItemRequest {
+    ///         sku: "sku-1".into(),
+    ///         quantity: 1,
+    ///     };
+    ///     cart.add_item(item).await?;
+    ///     Ok(())
+    /// }
+    /// # loadtest_runtime::main!();
+    /// ```
+    #[cfg(feature = "grpc")]
+    pub fn grpc(&self, url: impl Into<String>) -> crate::grpc::GrpcConnect<'_> {
+        crate::grpc::GrpcConnect::new(self, url.into())
+    }
+
+    /// The recording of [`Ctx::grpc`]'s channel as a tower layer, feature `grpc`, for a channel
+    /// the test makes itself (tonic's `Channel`, say): every call through
+    /// `layer.layer(channel)` is recorded as a request under its method path, with gRPC status
+    /// classes, bounded by the test's request `timeout`.
+    #[cfg(feature = "grpc")]
+    pub fn grpc_layer(&self) -> crate::grpc::GrpcLayer {
+        crate::grpc::GrpcLayer::new(self)
     }
 
     /// An operation named `name` to measure as [`Ctx::measure`] does, with its own retries

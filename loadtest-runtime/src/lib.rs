@@ -31,7 +31,8 @@
 //! # Where things live
 //!
 //! - [`load_test`], [`main!`], [`Ctx`]: writing tests; [`measure`]: any async operation
-//!   measured like a request (`ctx.measure`); `ws` (feature `ws`): WebSocket connections.
+//!   measured like a request (`ctx.measure`); `ws` (feature `ws`): WebSocket connections;
+//!   `grpc` (feature `grpc`): gRPC channels for tonic-generated clients.
 //! - [`config`]: options, their precedence, and load models.
 //! - [`report`], [`protocol`], [`verdict`], [`redact`], [`metrics::hdr`]: re-exported from
 //!   `loadtest-report`, the contract shared with `cargo loadtest`; [`grammar`]: re-exported from
@@ -43,6 +44,10 @@
 //! - `ws`: WebSocket connections, `Ctx::ws` (see the `ws` module): the handshake and each
 //!   request/reply exchange recorded as requests, messages and bytes counted, close codes and
 //!   protocol errors as classes. Off by default: it adds `tokio-tungstenite` to the build.
+//! - `grpc`: gRPC channels, `Ctx::grpc` (see the `grpc` module): a virtual user's own HTTP/2
+//!   connection for any tonic-generated client, every call recorded as a request under its
+//!   method path with gRPC status classes, the messages of responses counted. Off by default; it
+//!   adds no crate to the build (HTTP/2 is hyper's, which the HTTP client has).
 //! - `otlp`: the harness exports each test's metrics over OTLP/HTTP when the run request asks
 //!   for it (`cargo loadtest --otlp ENDPOINT`, which turns the feature on for its build). Off by
 //!   default: it adds the `opentelemetry` crates to the build.
@@ -53,6 +58,8 @@ pub mod config;
 mod ctx;
 mod errors;
 mod executor;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod harness;
 pub mod http;
 pub mod measure;

@@ -254,6 +254,8 @@ pub(crate) fn class_of<E: 'static>(error: &E) -> RequestClass {
             });
         #[cfg(feature = "ws")]
         let found = found.or_else(|| e.downcast_ref::<crate::ws::WsError>().map(|w| w.class));
+        #[cfg(feature = "grpc")]
+        let found = found.or_else(|| e.downcast_ref::<crate::grpc::GrpcError>().map(|g| g.class));
         if let Some(class) = found {
             return class;
         }
@@ -275,6 +277,10 @@ fn known_class(any: &dyn Any) -> Option<RequestClass> {
     #[cfg(feature = "ws")]
     if let Some(w) = any.downcast_ref::<crate::ws::WsError>() {
         return Some(w.class);
+    }
+    #[cfg(feature = "grpc")]
+    if let Some(g) = any.downcast_ref::<crate::grpc::GrpcError>() {
+        return Some(g.class);
     }
     None
 }

@@ -577,8 +577,8 @@ fn valid_threshold(rng: &mut Rng) -> (String, Metric, Option<String>, Op, f64) {
     (pad(rng, rule), metric, scope, op, limit)
 }
 
-fn valid_tolerance(rng: &mut Rng) -> (String, String, f64) {
-    let metric = pick(rng, &grammar::GATE_METRICS).to_string();
+fn valid_tolerance(rng: &mut Rng) -> (String, grammar::GatedMetric, f64) {
+    let metric = *pick(rng, &grammar::GatedMetric::ALL);
     let (v, f) = if rng.bool() {
         let p = rng.u32(..=1000);
         (format!("{p}%"), p as f64 / 100.0)
@@ -694,8 +694,7 @@ fn parsers_never_panic_and_their_errors_explain() {
             let sane = match t.allowance {
                 grammar::Allowance::Relative(f) => (0.0..=10.0).contains(&f),
                 grammar::Allowance::Floor(d) => {
-                    grammar::FLOOR_METRICS.contains(&t.metric.as_str())
-                        && d <= std::time::Duration::from_secs(3600)
+                    t.metric.is_latency() && d <= std::time::Duration::from_secs(3600)
                 }
             };
             ensure(sane, || format!("parse_tolerance({s:?}) = {t:?}"))?;
@@ -2000,6 +1999,13 @@ fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
                 (any_string(rng), r)
             })
             .collect(),
+        good: opt(rng, any_u64),
+        custom_counters: (0..rng.usize(..3))
+            .map(|_| (any_string(rng), any_u64(rng)))
+            .collect(),
+        custom_latencies: (0..rng.usize(..3))
+            .map(|_| (any_string(rng), any_buckets(rng)))
+            .collect(),
     }
 }
 
@@ -2070,7 +2076,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     },
                     metrics: (0..rng.usize(..3))
                         .map(|_| MetricComparison {
-                            metric: any_string(rng),
+                            metric: *pick(rng, &grammar::GatedMetric::ALL),
                             old: any_f64(rng),
                             new: any_f64(rng),
                             change: opt(rng, any_f64),

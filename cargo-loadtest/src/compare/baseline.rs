@@ -15,6 +15,7 @@
 use super::gate;
 use crate::errors::CliError;
 use crate::output::atomic;
+use loadtest_grammar::GatedMetric;
 use loadtest_report::report::{
     OLDEST_SCHEMA_VERSION, RunReport, SCHEMA_VERSION, TestId, TestResult,
 };
@@ -57,7 +58,7 @@ pub struct TestSpread {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct MetricSpread {
     /// `p50`, `p95`, `p99` (microseconds), `throughput` (iterations per second) or `error_rate`.
-    pub metric: String,
+    pub metric: GatedMetric,
     /// How many runs have a value.
     pub runs: u32,
     /// The smallest run value.
@@ -286,15 +287,15 @@ fn spread(runs: &[&RunReport]) -> Vec<TestSpread> {
                 .filter_map(|r| r.test(t.id()).and_then(|t| t.result.as_ref()))
                 .map(gate::run_summary)
                 .collect();
-            let metrics = gate::METRICS
-                .iter()
+            let metrics = GatedMetric::PER_WINDOW
+                .into_iter()
                 .enumerate()
                 .filter_map(|(i, metric)| {
                     let mut xs: Vec<f64> = per_run.iter().filter_map(|v| v[i]).collect();
                     if xs.is_empty() {
                         return None;
                     }
-                    let is_error = *metric == "error_rate";
+                    let is_error = metric == GatedMetric::ErrorRate;
                     let logs: Vec<f64> = if is_error {
                         xs.clone()
                     } else {
@@ -303,7 +304,7 @@ fn spread(runs: &[&RunReport]) -> Vec<TestSpread> {
                     let spread = super::stats::std_dev(&logs);
                     let median = super::stats::median(&mut xs);
                     Some(MetricSpread {
-                        metric: metric.to_string(),
+                        metric,
                         runs: xs.len() as u32,
                         min: xs[0],
                         median,
@@ -595,7 +596,7 @@ mod tests {
         assert_eq!(files, 3, "the run that fell out is removed");
         let p50 = &manifest.spread[0].metrics[0];
         assert_eq!(manifest.spread[0].test, "shop::api::steady");
-        assert_eq!((p50.metric.as_str(), p50.runs), ("p50", 3));
+        assert_eq!((p50.metric, p50.runs), (GatedMetric::P50, 3));
         assert_eq!((p50.min, p50.median, p50.max), (1001.0, 1002.0, 1003.0));
         assert!(p50.spread > 0.0 && p50.spread < 0.01, "{p50:?}");
         // The folder's report.json is the newest run, for anything that reads one report.

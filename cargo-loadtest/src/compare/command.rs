@@ -6,7 +6,7 @@ use crate::cli::CompareArgs;
 use crate::errors::CliError;
 use crate::output::atomic;
 use crate::reporter::{
-    BmfFile, ComparisonTable, Event, JsonFile, JunitFile, MarkdownFile, Reporters,
+    BmfFile, ComparisonTable, JsonFile, JunitFile, MarkdownFile, Reporters, RunEvent,
 };
 use loadtest_report::verdict::{self, Policy, Unjudged};
 use std::path::PathBuf;
@@ -78,6 +78,6 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
         .iter()
         .any(|p| p.as_deref().is_some_and(atomic::is_stdout));
     reporters.register(ComparisonTable { to_stderr });
-    reporters.emit(&Event::RunFinished(&new))?;
+    reporters.emit(&RunEvent::RunFinished(&new))?;
     Ok(new.exit_code)
 }

@@ -3,7 +3,7 @@
 //! ([`loadtest_report::verdict::judge_metric`]).
 
 use super::stats::{self, Estimate};
-use loadtest_grammar as grammar;
+use loadtest_grammar::{self as grammar, GatedMetric};
 use loadtest_report::report::MetricVerdict;
 use loadtest_report::report::{
     CapacityResult, ConfigSummary, IntervalPoint, MetricComparison, TestResult,
@@ -20,23 +20,23 @@ pub const MIN_CLEAN_ROUNDS: usize = 3;
 /// The metrics the gate compares, with their default tolerances (chosen from A/A measurements,
 /// see `docs/regression-gate.md`): relative for latencies and throughput, absolute (a fraction)
 /// for the error rate.
-pub const DEFAULT_TOLERANCES: [(&str, f64); 5] = [
-    ("p50", 0.05),
-    ("p95", 0.15),
-    ("p99", 0.25),
-    ("throughput", 0.10),
-    ("error_rate", 0.01),
+pub const DEFAULT_TOLERANCES: [(GatedMetric, f64); 5] = [
+    (GatedMetric::P50, 0.05),
+    (GatedMetric::P95, 0.15),
+    (GatedMetric::P99, 0.25),
+    (GatedMetric::Throughput, 0.10),
+    (GatedMetric::ErrorRate, 0.01),
 ];
 
 /// The A/B gate's default tolerances (`--baseline-rev`): tighter, because both revisions run on
 /// the same machine in the same minutes, and pairing rounds removes the machine's drift (chosen by
 /// the calibration in `docs/regression-gate.md`).
-pub const AB_TOLERANCES: [(&str, f64); 5] = [
-    ("p50", 0.05),
-    ("p95", 0.08),
-    ("p99", 0.15),
-    ("throughput", 0.05),
-    ("error_rate", 0.01),
+pub const AB_TOLERANCES: [(GatedMetric, f64); 5] = [
+    (GatedMetric::P50, 0.05),
+    (GatedMetric::P95, 0.08),
+    (GatedMetric::P99, 0.15),
+    (GatedMetric::Throughput, 0.05),
+    (GatedMetric::ErrorRate, 0.01),
 ];
 
 /// The default tolerance of a capacity (`--find-max`): relative, like throughput's.
@@ -57,11 +57,11 @@ pub fn compare_capacity(
     }
     let o_high = old.above_per_s.unwrap_or(o).max(o);
     let n_high = new.above_per_s.unwrap_or(n).max(n);
-    let tolerance = tol.get_or("capacity", CAPACITY_TOLERANCE);
+    let tolerance = tol.get_or(GatedMetric::Capacity, CAPACITY_TOLERANCE);
     let (low, high) = (n / o_high - 1.0, n_high / o - 1.0);
     let verdict = judge_capacity_change(low, high, tolerance);
     Some(MetricComparison {
-        metric: "capacity".into(),
+        metric: GatedMetric::Capacity,
         old: o,
         new: n,
         change: Some(n / o - 1.0),
@@ -81,14 +81,18 @@ pub fn compare_capacity(
 /// is relative to a sub-millisecond latency (chosen from A/A measurements, see
 /// `docs/regression-gate.md`). The A/B gate has none: pairing rounds removes the run-to-run
 /// noise that the floors absorb.
-pub const DEFAULT_FLOORS_US: [(&str, f64); 3] = [("p50", 250.0), ("p95", 500.0), ("p99", 1000.0)];
+pub const DEFAULT_FLOORS_US: [(GatedMetric, f64); 3] = [
+    (GatedMetric::P50, 250.0),
+    (GatedMetric::P95, 500.0),
+    (GatedMetric::P99, 1000.0),
+];
 
 /// Tolerances per metric (relative changes, or percentage points for the error rate) and the
 /// latency metrics' absolute floors: defaults overridden by the test's `tolerance` option.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerances {
-    relative: Vec<(String, f64)>,
-    floors_us: Vec<(String, f64)>,
+    relative: Vec<(GatedMetric, f64)>,
+    floors_us: Vec<(GatedMetric, f64)>,
 }
 
 impl Tolerances {
@@ -101,16 +105,13 @@ impl Tolerances {
     /// `defaults` ([`DEFAULT_TOLERANCES`] or [`AB_TOLERANCES`]) and `floors_us`
     /// ([`DEFAULT_FLOORS_US`], or none) with `overrides` applied.
     pub fn with_defaults(
-        defaults: &[(&str, f64)],
-        floors_us: &[(&str, f64)],
+        defaults: &[(GatedMetric, f64)],
+        floors_us: &[(GatedMetric, f64)],
         overrides: &[String],
     ) -> Result<Tolerances, String> {
-        let owned = |list: &[(&str, f64)]| -> Vec<(String, f64)> {
-            list.iter().map(|(m, v)| (m.to_string(), *v)).collect()
-        };
         let mut t = Tolerances {
-            relative: owned(defaults),
-            floors_us: owned(floors_us),
+            relative: defaults.to_vec(),
+            floors_us: floors_us.to_vec(),
         };
         for o in overrides {
             let parsed = grammar::parse_tolerance(o).map_err(|e| e.to_string())?;
@@ -127,26 +128,26 @@ impl Tolerances {
     }
 
     /// The relative tolerances (percentage points for the error rate), per metric.
-    pub fn relative(&self) -> &[(String, f64)] {
+    pub fn relative(&self) -> &[(GatedMetric, f64)] {
         &self.relative
     }
 
-    fn get(&self, metric: &str) -> f64 {
+    fn get(&self, metric: GatedMetric) -> f64 {
         self.get_or(metric, 0.1)
     }
 
-    fn get_or(&self, metric: &str, default: f64) -> f64 {
+    fn get_or(&self, metric: GatedMetric, default: f64) -> f64 {
         self.relative
             .iter()
-            .find(|(m, _)| m == metric)
+            .find(|(m, _)| *m == metric)
             .map_or(default, |(_, v)| *v)
     }
 
     /// The absolute floor of a latency metric in microseconds (0 when it has none).
-    pub fn floor_us(&self, metric: &str) -> f64 {
+    pub fn floor_us(&self, metric: GatedMetric) -> f64 {
         self.floors_us
             .iter()
-            .find(|(m, _)| m == metric)
+            .find(|(m, _)| *m == metric)
             .map_or(0.0, |(_, v)| *v)
     }
 }
@@ -221,14 +222,14 @@ fn unreliable_pair(old: &TestResult, new: &TestResult, old_name: &str) -> Option
 }
 
 fn metric_comparison(
-    metric: &str,
+    metric: GatedMetric,
     old: f64,
     new: f64,
     tolerance: f64,
     j: MetricJudgement,
 ) -> MetricComparison {
     MetricComparison {
-        metric: metric.to_string(),
+        metric,
         old,
         new,
         change: j.change,
@@ -243,10 +244,7 @@ fn metric_comparison(
     }
 }
 
-/// The metrics a saved-baseline comparison judges, in report order.
-pub const METRICS: [&str; 5] = ["p50", "p95", "p99", "throughput", "error_rate"];
-
-/// Each of [`METRICS`]' value in one one-second window.
+/// Each of [`GatedMetric::PER_WINDOW`]'s value in one one-second window.
 const EXTRACT: [fn(&IntervalPoint) -> f64; 5] = [
     |p| p.p50_us as f64,
     |p| p.p95_us as f64,
@@ -257,23 +255,23 @@ const EXTRACT: [fn(&IntervalPoint) -> f64; 5] = [
 
 /// A run's value of `metric` from its windows' values: their median (the mean, for
 /// `error_rate`); `None` with fewer than 3 windows.
-fn summary(metric: &str, xs: &[f64]) -> Option<f64> {
+fn summary(metric: GatedMetric, xs: &[f64]) -> Option<f64> {
     if xs.len() < 3 {
         None
-    } else if metric == "error_rate" {
+    } else if metric == GatedMetric::ErrorRate {
         Some(stats::mean(xs))
     } else {
         Some(stats::median(&mut xs.to_vec()))
     }
 }
 
-/// A run's value of each of [`METRICS`] (see [`summary`]), as a baseline of several runs
+/// A run's value of each of [`GatedMetric::PER_WINDOW`] (see [`summary`]), as a baseline of several runs
 /// compares them.
 pub fn run_summary(r: &TestResult) -> [Option<f64>; 5] {
     let w = windows(&r.series);
     std::array::from_fn(|i| {
         let xs: Vec<f64> = w.iter().map(|p| EXTRACT[i](p)).collect();
-        summary(METRICS[i], &xs)
+        summary(GatedMetric::PER_WINDOW[i], &xs)
     })
 }
 
@@ -330,13 +328,17 @@ pub fn compare(
     let old_windows: Vec<Vec<&IntervalPoint>> = sample.iter().map(|o| windows(&o.series)).collect();
     let wn = windows(&new.series);
     let mut out = Vec::new();
-    for (i, metric) in METRICS.into_iter().enumerate() {
-        let seed = seed.wrapping_add(if metric == "error_rate" { 9 } else { i as u64 });
+    for (i, metric) in GatedMetric::PER_WINDOW.into_iter().enumerate() {
+        let seed = seed.wrapping_add(if metric == GatedMetric::ErrorRate {
+            9
+        } else {
+            i as u64
+        });
         let values =
             |w: &[&IntervalPoint]| -> Vec<f64> { w.iter().map(|p| EXTRACT[i](p)).collect() };
         let n = values(&wn);
         let olds: Vec<Vec<f64>> = old_windows.iter().map(|w| values(w)).collect();
-        let is_error = metric == "error_rate";
+        let is_error = metric == GatedMetric::ErrorRate;
         let summary = |xs: &[f64]| summary(metric, xs);
         let (est, spread, old_value) = if between_runs {
             let runs: Vec<f64> = olds.iter().filter_map(|o| summary(o)).collect();
@@ -387,15 +389,22 @@ pub fn compare(
         };
         let tolerance = tol.get(metric);
         let floor_us = match metric {
-            "p50" | "p95" | "p99" => Some(tol.floor_us(metric)).filter(|f| *f > 0.0),
+            GatedMetric::P50 | GatedMetric::P95 | GatedMetric::P99 => {
+                Some(tol.floor_us(metric)).filter(|f| *f > 0.0)
+            }
             _ => None,
         };
         let in_force = tolerance.max(floor_share(metric, old_value, new, tol));
-        let mut j = judge_metric(est, in_force, metric != "throughput", unreliable.as_deref());
+        let mut j = judge_metric(
+            est,
+            in_force,
+            metric.higher_is_worse(),
+            unreliable.as_deref(),
+        );
         if unreliable.is_none()
             && let Some(e) = est
         {
-            let worse = if metric == "throughput" {
+            let worse = if metric == GatedMetric::Throughput {
                 -e.value
             } else {
                 e.value
@@ -434,15 +443,15 @@ pub fn compare(
 /// The share of `old` that a metric's absolute floor amounts to: `floor / old` for a latency;
 /// for throughput under a closed model of fixed users, the drop that adding the p50 floor to
 /// every iteration's cycle (`users / throughput`) would cause; 0 otherwise.
-fn floor_share(metric: &str, old: f64, new: &TestResult, tol: &Tolerances) -> f64 {
+fn floor_share(metric: GatedMetric, old: f64, new: &TestResult, tol: &Tolerances) -> f64 {
     if old <= 0.0 {
         return 0.0;
     }
     match metric {
-        "p50" | "p95" | "p99" => tol.floor_us(metric) / old,
-        "throughput" => {
+        GatedMetric::P50 | GatedMetric::P95 | GatedMetric::P99 => tol.floor_us(metric) / old,
+        GatedMetric::Throughput => {
             let c = &new.config;
-            let floor_s = tol.floor_us("p50") / 1e6;
+            let floor_s = tol.floor_us(GatedMetric::P50) / 1e6;
             match c.users {
                 Some(users) if c.model == "closed" && c.stages.is_empty() && floor_s > 0.0 => {
                     let cycle_s = users as f64 / old;
@@ -456,9 +465,9 @@ fn floor_share(metric: &str, old: f64, new: &TestResult, tol: &Tolerances) -> f6
 }
 
 /// A metric's floor as written: `250us`.
-fn floor_text(metric: &str, tol: &Tolerances) -> String {
-    let metric = if metric == "throughput" {
-        "p50"
+fn floor_text(metric: GatedMetric, tol: &Tolerances) -> String {
+    let metric = if metric == GatedMetric::Throughput {
+        GatedMetric::P50
     } else {
         metric
     };
@@ -549,14 +558,11 @@ pub fn compare_rounds(
         }
     };
     let mut out = Vec::new();
-    for (i, metric) in ["p50", "p95", "p99", "throughput", "error_rate"]
-        .iter()
-        .enumerate()
-    {
+    for (i, metric) in GatedMetric::PER_WINDOW.into_iter().enumerate() {
         let pairs: Vec<(f64, f64)> = clean.iter().map(|(o, n)| (o[i], n[i])).collect();
         let tolerance = tol.get(metric);
         let seed = seed.wrapping_add(i as u64);
-        let (est, old, new) = if *metric == "error_rate" {
+        let (est, old, new) = if metric == GatedMetric::ErrorRate {
             (
                 stats::paired_difference(&pairs, RESAMPLES, seed),
                 stats::mean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
@@ -574,7 +580,7 @@ pub fn compare_rounds(
         let mut j = judge_metric(
             est,
             tolerance,
-            *metric != "throughput",
+            metric.higher_is_worse(),
             unreliable.as_deref(),
         );
         if j.note.is_none() {
@@ -988,8 +994,8 @@ mod tests {
         // Within the brackets and the 10% tolerance: unchanged.
         let m = compare_capacity(&old, &searched(950.0, Some(990.0)), &tol).unwrap();
         assert_eq!(
-            (m.metric.as_str(), m.verdict),
-            ("capacity", MetricVerdict::Unchanged)
+            (m.metric, m.verdict),
+            (GatedMetric::Capacity, MetricVerdict::Unchanged)
         );
         assert!((m.change.unwrap() + 0.05).abs() < 1e-9);
         // Even this run's upper end is more than 10% below: regressed.

@@ -24,9 +24,10 @@
 //! time, which the t-test, blind to such slow noise, finds significant.
 
 use super::detect::{self, ChangePoint, Detection, Options, Segments};
-use super::record::Metric;
+use super::record;
 use super::store::Stored;
 use crate::compare::gate::DEFAULT_FLOORS_US;
+use loadtest_grammar::GatedMetric;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,39 +64,41 @@ pub struct Floors {
 impl Default for Floors {
     /// The saved-baseline gate's floors.
     fn default() -> Floors {
-        let of = |name: &str| {
+        let of = |metric| {
             DEFAULT_FLOORS_US
                 .iter()
-                .find(|(m, _)| *m == name)
+                .find(|(m, _)| *m == metric)
                 .map_or(0.0, |(_, us)| *us)
         };
         Floors {
-            p50_us: of("p50"),
-            p95_us: of("p95"),
-            p99_us: of("p99"),
+            p50_us: of(GatedMetric::P50),
+            p95_us: of(GatedMetric::P95),
+            p99_us: of(GatedMetric::P99),
         }
     }
 }
 
 impl Floors {
     /// Sets `metric`'s floor; `false` for a metric that has none (throughput, error rate).
-    pub fn set(&mut self, metric: Metric, us: f64) -> bool {
+    pub fn set(&mut self, metric: GatedMetric, us: f64) -> bool {
         match metric {
-            Metric::P50 => self.p50_us = us,
-            Metric::P95 => self.p95_us = us,
-            Metric::P99 => self.p99_us = us,
-            Metric::Throughput | Metric::ErrorRate => return false,
+            GatedMetric::P50 => self.p50_us = us,
+            GatedMetric::P95 => self.p95_us = us,
+            GatedMetric::P99 => self.p99_us = us,
+            GatedMetric::Throughput | GatedMetric::ErrorRate | GatedMetric::Capacity => {
+                return false;
+            }
         }
         true
     }
 
     /// `metric`'s floor in its series' unit (0 for a metric without one).
-    pub fn of(&self, metric: Metric) -> f64 {
+    pub fn of(&self, metric: GatedMetric) -> f64 {
         match metric {
-            Metric::P50 => self.p50_us,
-            Metric::P95 => self.p95_us,
-            Metric::P99 => self.p99_us,
-            Metric::Throughput | Metric::ErrorRate => 0.0,
+            GatedMetric::P50 => self.p50_us,
+            GatedMetric::P95 => self.p95_us,
+            GatedMetric::P99 => self.p99_us,
+            GatedMetric::Throughput | GatedMetric::ErrorRate | GatedMetric::Capacity => 0.0,
         }
     }
 }
@@ -108,7 +111,7 @@ pub struct Series {
     /// The request name, for a request name's series.
     pub request: Option<String>,
     /// Which figure.
-    pub metric: Metric,
+    pub metric: GatedMetric,
     /// Positions of the runs in the history (0-based), one per value.
     pub runs: Vec<usize>,
     /// The values.
@@ -187,7 +190,7 @@ pub struct SeriesReport {
     /// Its change points, oldest first.
     pub change_points: Vec<Found>,
     #[serde(skip)]
-    pub(crate) kind: Metric,
+    pub(crate) kind: GatedMetric,
 }
 
 /// The history's analysis.
@@ -229,7 +232,7 @@ impl Analysis {
 /// The series of the history: for each test (and request name) and metric, the values of the
 /// runs where it finished with a healthy generator. Also the test runs left out.
 pub fn series(runs: &[Stored]) -> (Vec<Series>, Vec<LeftOut>) {
-    type Key = (String, Option<String>, Metric);
+    type Key = (String, Option<String>, GatedMetric);
     let mut by_key: BTreeMap<Key, Series> = BTreeMap::new();
     let mut left_out = Vec::new();
     for (i, stored) in runs.iter().enumerate() {
@@ -252,8 +255,10 @@ pub fn series(runs: &[Stored]) -> (Vec<Series>, Vec<LeftOut>) {
             let sources = std::iter::once((None, metrics))
                 .chain(t.requests.iter().map(|(name, m)| (Some(name.clone()), m)));
             for (request, m) in sources {
-                for metric in Metric::ALL {
-                    let v = metric.value(m);
+                for metric in GatedMetric::PER_WINDOW {
+                    let Some(v) = record::value(metric, m) else {
+                        continue;
+                    };
                     if !v.is_finite() {
                         continue;
                     }
@@ -333,7 +338,7 @@ pub fn analyse(runs: &[Stored], rules: &Rules) -> Analysis {
         window: rules.options.window,
         max_pvalue: rules.options.max_pvalue,
         min_magnitude: rules.options.min_magnitude,
-        floors_us: [Metric::P50, Metric::P95, Metric::P99]
+        floors_us: GatedMetric::LATENCIES
             .into_iter()
             .map(|m| (m.name(), rules.floors.of(m)))
             .collect(),
@@ -367,7 +372,7 @@ fn holds(values: &[f64], c: &ChangePoint, confirm: usize) -> bool {
 }
 
 /// Worse: a latency or error rate up, a throughput down.
-fn is_regression(metric: Metric, s: &Segments) -> bool {
+fn is_regression(metric: GatedMetric, s: &Segments) -> bool {
     (s.mean_after > s.mean_before) == metric.higher_is_worse() && s.mean_after != s.mean_before
 }
 
@@ -585,8 +590,8 @@ mod tests {
         assert_eq!(a.floors_us["p95"], 500.0);
         assert_eq!(p95(&a), Vec::<usize>::new());
         let mut floors = Floors::default();
-        assert!(floors.set(Metric::P95, 0.0));
-        assert!(!floors.set(Metric::Throughput, 1.0));
+        assert!(floors.set(GatedMetric::P95, 0.0));
+        assert!(!floors.set(GatedMetric::Throughput, 1.0));
         let a = analyse(
             &runs,
             &Rules {

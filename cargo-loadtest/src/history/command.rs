@@ -3,7 +3,7 @@
 
 use super::analysis::{self, Analysis, Floors, Rules};
 use super::detect::Options;
-use super::record::{Metric, NotRecordable, Record};
+use super::record::{NotRecordable, Record};
 use super::{render, store};
 use crate::cli::{
     HistoryAnalyzeArgs, HistoryArgs, HistoryCommand, HistoryRecordArgs, HistoryStoreArgs,
@@ -12,6 +12,7 @@ use crate::compare::baseline;
 use crate::errors::CliError;
 use crate::exit_code;
 use crate::output::atomic;
+use loadtest_grammar::GatedMetric;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -82,7 +83,7 @@ fn record(a: &HistoryRecordArgs) -> Result<i32, CliError> {
 }
 
 /// The checked options of an analysis.
-struct Plan {
+struct AnalysisPlan {
     dir: PathBuf,
     rules: Rules,
     json: Option<PathBuf>,
@@ -91,8 +92,8 @@ struct Plan {
     fail_on_regression: bool,
 }
 
-impl Plan {
-    fn of(a: &HistoryAnalyzeArgs) -> Result<Plan, CliError> {
+impl AnalysisPlan {
+    fn of(a: &HistoryAnalyzeArgs) -> Result<AnalysisPlan, CliError> {
         let mut options = Options::default();
         if let Some(m) = &a.min_magnitude {
             options.min_magnitude = parse_magnitude(m)?;
@@ -149,7 +150,7 @@ impl Plan {
                 "--csv -: the CSV export is one file per test and an otava.yaml, so it cannot go to standard output; give a folder (or a .csv file for a history of one test)".into(),
             ));
         }
-        Ok(Plan {
+        Ok(AnalysisPlan {
             dir: folder(&a.store)?,
             rules: Rules {
                 options,
@@ -165,14 +166,14 @@ impl Plan {
 }
 
 /// `--floor`: `p50=250us`, `p95=...` or `p99=...` (any duration the options take; `0us` for none).
-fn parse_floor(s: &str) -> Result<(Metric, f64), CliError> {
+fn parse_floor(s: &str) -> Result<(GatedMetric, f64), CliError> {
     let bad = || {
         CliError::Usage(format!(
             "--floor: invalid floor {s:?}; expected METRIC=DURATION with METRIC p50, p95 or p99, such as p99=1ms (0us keeps any size)"
         ))
     };
     let (metric, value) = s.split_once('=').ok_or_else(bad)?;
-    let metric = [Metric::P50, Metric::P95, Metric::P99]
+    let metric = GatedMetric::LATENCIES
         .into_iter()
         .find(|m| m.name() == metric.trim())
         .ok_or_else(bad)?;
@@ -196,7 +197,7 @@ fn parse_magnitude(s: &str) -> Result<f64, CliError> {
 }
 
 fn analyze(a: &HistoryAnalyzeArgs) -> Result<i32, CliError> {
-    let plan = Plan::of(a)?;
+    let plan = AnalysisPlan::of(a)?;
     let read_started = Instant::now();
     let runs = store::load(&plan.dir)?;
     let read = read_started.elapsed();
@@ -316,9 +317,12 @@ mod tests {
 
     #[test]
     fn floors_are_a_latency_metric_and_a_duration() {
-        assert_eq!(parse_floor("p99=2ms").unwrap(), (Metric::P99, 2000.0));
-        assert_eq!(parse_floor(" p50 = 100us ").unwrap(), (Metric::P50, 100.0));
-        assert_eq!(parse_floor("p95=0us").unwrap(), (Metric::P95, 0.0));
+        assert_eq!(parse_floor("p99=2ms").unwrap(), (GatedMetric::P99, 2000.0));
+        assert_eq!(
+            parse_floor(" p50 = 100us ").unwrap(),
+            (GatedMetric::P50, 100.0)
+        );
+        assert_eq!(parse_floor("p95=0us").unwrap(), (GatedMetric::P95, 0.0));
         for bad in ["p99", "throughput=1ms", "p99=5%", "p90=1ms", "p99=fast", ""] {
             let e = parse_floor(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2);
@@ -349,11 +353,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            Plan::of(&args("0.01")).unwrap().rules.options.max_pvalue,
+            AnalysisPlan::of(&args("0.01"))
+                .unwrap()
+                .rules
+                .options
+                .max_pvalue,
             0.01
         );
         for bad in ["0", "1", "x", "-0.1"] {
-            let e = Plan::of(&args(bad)).err().unwrap();
+            let e = AnalysisPlan::of(&args(bad)).err().unwrap();
             assert!(e.to_string().contains("--max-pvalue"), "{e}");
         }
     }

@@ -25,6 +25,7 @@
 //! A test whose generator was saturated or disturbed is kept with its flags and left out of
 //! change-point detection: its latencies measure the generator as much as the system.
 
+use loadtest_grammar::GatedMetric;
 use loadtest_report::report::{RunReport, TestStatus};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -95,65 +96,25 @@ pub struct Metrics {
     pub error_rate: f64,
 }
 
-/// A metric of the history: which figure, how it is shown, and which way is worse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Metric {
-    /// Median latency.
-    P50,
-    /// 95th percentile latency.
-    P95,
-    /// 99th percentile latency.
-    P99,
-    /// Throughput.
-    Throughput,
-    /// Error rate.
-    ErrorRate,
+/// `metric`'s value in `m`; `None` for `capacity`, which the history does not track.
+pub fn value(metric: GatedMetric, m: &Metrics) -> Option<f64> {
+    match metric {
+        GatedMetric::P50 => Some(m.p50_us),
+        GatedMetric::P95 => Some(m.p95_us),
+        GatedMetric::P99 => Some(m.p99_us),
+        GatedMetric::Throughput => Some(m.throughput_per_s),
+        GatedMetric::ErrorRate => Some(m.error_rate),
+        GatedMetric::Capacity => None,
+    }
 }
 
-impl Metric {
-    /// Every metric, in report order.
-    pub const ALL: [Metric; 5] = [
-        Metric::P50,
-        Metric::P95,
-        Metric::P99,
-        Metric::Throughput,
-        Metric::ErrorRate,
-    ];
-
-    /// The name reports use, as the regression gate spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::P50 => "p50",
-            Metric::P95 => "p95",
-            Metric::P99 => "p99",
-            Metric::Throughput => "throughput",
-            Metric::ErrorRate => "error_rate",
-        }
-    }
-
-    /// The value in `m`.
-    pub fn value(self, m: &Metrics) -> f64 {
-        match self {
-            Metric::P50 => m.p50_us,
-            Metric::P95 => m.p95_us,
-            Metric::P99 => m.p99_us,
-            Metric::Throughput => m.throughput_per_s,
-            Metric::ErrorRate => m.error_rate,
-        }
-    }
-
-    /// Whether a higher value is worse (latencies, errors) rather than better (throughput).
-    pub fn higher_is_worse(self) -> bool {
-        !matches!(self, Metric::Throughput)
-    }
-
-    /// `value` as people read it: `9.6ms`, `195/s`, `0.20%`.
-    pub fn human(self, value: f64) -> String {
-        match self {
-            Metric::P50 | Metric::P95 | Metric::P99 => loadtest_report::report::human_us(value),
-            Metric::Throughput => loadtest_report::report::human_rate(value),
-            Metric::ErrorRate => format!("{:.2}%", value * 100.0),
-        }
+/// `metric`'s `value` as the history's tables show it: `9.6ms`, `195/s`, `0.20%`.
+pub fn human(metric: GatedMetric, value: f64) -> String {
+    use loadtest_report::report::{human_rate, human_us};
+    match metric {
+        GatedMetric::P50 | GatedMetric::P95 | GatedMetric::P99 => human_us(value),
+        GatedMetric::Throughput | GatedMetric::Capacity => human_rate(value),
+        GatedMetric::ErrorRate => format!("{:.2}%", value * 100.0),
     }
 }
 

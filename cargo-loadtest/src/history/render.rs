@@ -13,6 +13,7 @@
 //! `otava --config-file DIR/otava.yaml analyze TEST`.
 
 use super::analysis::{Analysis, Found, SeriesReport};
+use super::record;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -106,8 +107,8 @@ fn row(s: &SeriesReport, c: &Found) -> [String; 8] {
         s.metric.clone(),
         c.run.to_string(),
         format!("{}..{}", short(&c.commit_before), short(&c.commit)),
-        s.kind.human(c.mean_before),
-        s.kind.human(c.mean_after),
+        record::human(s.kind, c.mean_before),
+        record::human(s.kind, c.mean_after),
         change,
         format!("{:.1e}", c.pvalue),
     ]
@@ -328,8 +329,8 @@ fn chart(out: &mut String, s: &SeriesReport) {
             c.run,
             escape(&short_commit(&c.commit_before)),
             escape(&short_commit(&c.commit)),
-            s.kind.human(c.mean_before),
-            s.kind.human(c.mean_after),
+            record::human(s.kind, c.mean_before),
+            record::human(s.kind, c.mean_after),
             c.change * 100.0,
             if c.regression { "worse" } else { "better" },
             c.pvalue,
@@ -353,7 +354,7 @@ fn escape(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::history::analysis::SeriesReport;
-    use crate::history::record::Metric;
+    use loadtest_grammar::GatedMetric;
 
     fn analysis() -> Analysis {
         let found = Found {
@@ -393,25 +394,25 @@ mod tests {
             confirm_runs: 2,
             left_out: vec![],
             series: vec![
-                series("p50", None, Metric::P50, vec![1, 2, 3], vec![found]),
+                series("p50", None, GatedMetric::P50, vec![1, 2, 3], vec![found]),
                 series(
                     "throughput",
                     None,
-                    Metric::Throughput,
+                    GatedMetric::Throughput,
                     vec![1, 2, 3],
                     vec![],
                 ),
                 series(
                     "p50(GET /a, b)",
                     Some("GET /a, b"),
-                    Metric::P50,
+                    GatedMetric::P50,
                     vec![1, 2, 3],
                     vec![],
                 ),
                 series(
                     "p50(GET /new)",
                     Some("GET /new"),
-                    Metric::P50,
+                    GatedMetric::P50,
                     vec![3],
                     vec![],
                 ),

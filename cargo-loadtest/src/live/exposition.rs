@@ -98,6 +98,18 @@ const FAMILIES: &[(&str, &str)] = &[
         "loadtest_scheduling_lag",
         "open model: how late iterations started against their schedule",
     ),
+    (
+        "loadtest_iterations_good",
+        "with an slo: successful iterations whose own latency met it (goodput)",
+    ),
+    (
+        "loadtest_custom",
+        "custom counters (ctx.count, the WebSocket message counters) by name",
+    ),
+    (
+        "loadtest_custom_duration",
+        "custom latencies (ctx.record) by name",
+    ),
 ];
 
 fn help(name: &str) -> &'static str {
@@ -208,6 +220,24 @@ fn per_request<'a>(
                 l.extend(extra);
                 rows.push((l, v));
             }
+        }
+    }
+    rows
+}
+
+/// Rows of a per-custom-metric family: each of `f`'s named values with the label `name`.
+fn per_custom<'a, V: 'a>(
+    c: &StateCollector,
+    tests: &'a [(TestIdBuf, LiveTest)],
+    f: impl Fn(&'a LiveTest) -> &'a std::collections::BTreeMap<String, V>,
+    value: impl Fn(&'a V) -> Value<'a>,
+) -> Vec<(Labels, Value<'a>)> {
+    let mut rows = Vec::new();
+    for (q, t) in tests {
+        for (name, v) in f(t) {
+            let mut l = c.labels(q);
+            l.push(("name", name.clone()));
+            rows.push((l, value(v)));
         }
     }
     rows
@@ -410,6 +440,37 @@ impl Collector for StateCollector {
                     .then_some(Value::Histogram(&t.detail.scheduling_lag))
             }),
         )?;
+        family(
+            e,
+            "loadtest_iterations_good",
+            None,
+            MetricType::Counter,
+            per_test(self, tests, |t| t.detail.good.map(Value::Counter)),
+        )?;
+        family(
+            e,
+            "loadtest_custom",
+            None,
+            MetricType::Counter,
+            per_custom(
+                self,
+                tests,
+                |t| &t.detail.custom_counters,
+                |n| Value::Counter(*n),
+            ),
+        )?;
+        family(
+            e,
+            "loadtest_custom_duration",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+            per_custom(
+                self,
+                tests,
+                |t| &t.detail.custom_latencies,
+                Value::Histogram,
+            ),
+        )?;
         Ok(())
     }
 }
@@ -520,5 +581,47 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(samples(&page), samples(&text));
+    }
+
+    #[test]
+    fn custom_metrics_and_goodput_are_families_of_their_own() {
+        let state = Arc::new(Mutex::new(LiveState::default()));
+        {
+            let mut s = state.lock().unwrap();
+            s.started(loadtest_report::report::TestId {
+                package: "shop",
+                target: "chat",
+                name: "echo",
+            });
+            let mut render = loadtest_report::hdr::new_hist();
+            loadtest_report::hdr::record(&mut render, 1_500);
+            s.progress(&Progress {
+                iterations: 3,
+                live: Some(Box::new(loadtest_report::live::LiveDetail {
+                    good: Some(2),
+                    custom_counters: [("chat.messages_sent".to_string(), 7)].into(),
+                    custom_latencies: [("render".to_string(), Buckets::of(&render))].into(),
+                    ..Default::default()
+                })),
+                ..Progress::default()
+            });
+        }
+        let page = render(&registry(state.clone(), String::new()), &state);
+        let labels = r#"test="chat::echo",shard="""#;
+        for line in [
+            format!("loadtest_iterations_good_total{{{labels}}} 2"),
+            format!(r#"loadtest_custom_total{{{labels},name="chat.messages_sent"}} 7"#),
+            format!(r#"loadtest_custom_duration_seconds_count{{{labels},name="render"}} 1"#),
+            format!(
+                r#"loadtest_custom_duration_seconds_bucket{{le="0.002",{labels},name="render"}} 1"#
+            ),
+        ] {
+            assert!(page.contains(&line), "{line} in {page}");
+        }
+        assert!(page.contains("# TYPE loadtest_custom counter\n"), "{page}");
+        assert!(
+            page.contains("# TYPE loadtest_custom_duration_seconds histogram\n"),
+            "{page}"
+        );
     }
 }

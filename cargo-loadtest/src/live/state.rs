@@ -3,7 +3,7 @@
 //! values equal the report's).
 
 use loadtest_report::hdr;
-use loadtest_report::live::{Buckets, LiveDetail, LiveRequest, MAX_LIVE_NAMES, OTHER_NAME};
+use loadtest_report::live::{self, Buckets, LiveDetail, LiveRequest, MAX_LIVE_NAMES, OTHER_NAME};
 use loadtest_report::protocol::Progress;
 use loadtest_report::report::{TestId, TestIdBuf, TestReport, TestStatus};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,6 +101,19 @@ impl LiveState {
             if let Ok(h) = hdr::decode(&r.iteration_latency.hdr_v2_base64) {
                 d.iteration_latency = Buckets::of(&h);
             }
+            d.good = r.iterations.goodput.as_ref().map(|g| g.good);
+            d.custom_counters = live::bound(&r.custom_counters, |a, b| *a += b);
+            let latencies = r
+                .custom_latencies
+                .iter()
+                .filter_map(|(name, h)| {
+                    Some((
+                        name.clone(),
+                        Buckets::of(&hdr::decode(&h.hdr_v2_base64).ok()?),
+                    ))
+                })
+                .collect();
+            d.custom_latencies = live::bound(&latencies, Buckets::add);
             let mut requests: BTreeMap<String, LiveRequest> = BTreeMap::new();
             let mut admitted = exposed.clone();
             for (name, m) in &r.request_names {
@@ -140,10 +153,12 @@ impl LiveState {
 /// The detail with at most [`MAX_LIVE_NAMES`] names (plus [`OTHER_NAME`]), whatever a harness
 /// sends: the harness bounds them already; this bounds what the endpoint exposes.
 fn bound_names(live: &LiveDetail) -> LiveDetail {
-    if live.requests.len() <= MAX_LIVE_NAMES + 1 {
-        return live.clone();
-    }
     let mut d = live.clone();
+    d.custom_counters = live::bound(&live.custom_counters, |a, b| *a += b);
+    d.custom_latencies = live::bound(&live.custom_latencies, Buckets::add);
+    if live.requests.len() <= MAX_LIVE_NAMES + 1 {
+        return d;
+    }
     let mut requests = BTreeMap::new();
     for (i, (name, r)) in live.requests.iter().enumerate() {
         let key = if i < MAX_LIVE_NAMES && name != OTHER_NAME {

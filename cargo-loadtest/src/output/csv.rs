@@ -1,5 +1,5 @@
 //! CSV reports for spreadsheets and plotting scripts: the per-test summary (one row per test and
-//! per request name or custom metric) at PATH, and the per-second series at PATH-series.csv.
+//! per request name, custom latency or custom counter) at PATH, and the per-second series at PATH-series.csv.
 //! Numbers are plain: latencies in whole microseconds, rates per second, no unit suffixes.
 
 use loadtest_report::report::{Histogram, RunReport, TestReport};
@@ -154,6 +154,12 @@ pub fn summary(report: &RunReport) -> Vec<u8> {
             ]);
             row.extend(latency(h));
             row.extend([String::new(), String::new()]);
+            write(&mut w, row);
+        }
+        for (name, n) in &r.custom_counters {
+            let mut row = id("counter", name);
+            row.extend([n.to_string(), String::new(), per_s(*n).to_string()]);
+            row.extend(std::iter::repeat_n(String::new(), 10));
             write(&mut w, row);
         }
     }

@@ -122,6 +122,17 @@ fn figures(t: &TestReport) -> String {
     for c in super::summary::top_error_classes(r, super::summary::TOP_ERROR_CLASSES) {
         s.push_str(&format!("errors {} x{}: {}\n", c.class, c.count, c.sample));
     }
+    for row in super::summary::custom_rows(r) {
+        // name, kind, count, rate, p50, p95, p99 (a counter has no percentiles).
+        s.push_str(&format!(
+            "custom {} ({}): {} ({})",
+            row[0], row[1], row[2], row[3]
+        ));
+        if row[1] == "latency" {
+            s.push_str(&format!(" p50 {} p95 {} p99 {}", row[4], row[5], row[6]));
+        }
+        s.push('\n');
+    }
     if let Some(c) = &t.comparison {
         for m in &c.metrics {
             s.push_str(&format!(

@@ -155,8 +155,32 @@ pub fn render_with_traces(report: &RunReport, trace_url: Option<&TraceUrl>) -> S
         }
     }
     slowest_requests(&mut md, report, trace_url);
+    custom_metrics(&mut md, report);
     md.push('\n');
     md
+}
+
+/// Per test with custom metrics, their table ([`super::summary::custom_rows`]), folded.
+fn custom_metrics(md: &mut String, report: &RunReport) {
+    for t in &report.tests {
+        let Some(r) = &t.result else { continue };
+        let rows = super::summary::custom_rows(r);
+        if rows.is_empty() {
+            continue;
+        }
+        let header = super::summary::CUSTOM_HEADER;
+        md.push_str(&format!(
+            "\n<details><summary>Custom metrics of {}</summary>\n\n| {} |\n|{}\n",
+            cell(&t.id().qualified()),
+            header.join(" | "),
+            "---|".repeat(header.len())
+        ));
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            md.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        md.push_str("\n</details>\n");
+    }
 }
 
 /// Per test, its request names' exemplars (slowest first) in a folded table.

@@ -1,5 +1,6 @@
 //! The summary table printed at the end of a run, and the table renderer `list` shares.
 
+use loadtest_grammar::GatedMetric;
 use loadtest_report::report::{
     CapacityResult, RunReport, RunStatus, StepVerdict, TestReport, TestResult, TestStatus,
     human_rate, human_us,
@@ -221,6 +222,52 @@ pub fn request_table(t: &TestReport) -> Option<String> {
     Some(out)
 }
 
+/// The header of a test's custom-metric table.
+pub const CUSTOM_HEADER: [&str; 7] = ["name", "kind", "count", "rate", "p50", "p95", "p99"];
+
+/// A test's custom metrics (`ctx.count`, `ctx.record`, and the WebSocket message counters),
+/// counters first, each a row under [`CUSTOM_HEADER`]: a counter's total and rate (no
+/// percentiles), a latency's count, rate and percentiles. Empty when the test has none.
+pub fn custom_rows(r: &TestResult) -> Vec<Vec<String>> {
+    let counters = r.custom_counters.iter().map(|(name, n)| {
+        vec![
+            name.clone(),
+            "counter".into(),
+            n.to_string(),
+            rate(*n, r.elapsed_s),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]
+    });
+    let latencies = r.custom_latencies.iter().map(|(name, h)| {
+        let l = &h.summary;
+        vec![
+            name.clone(),
+            "latency".into(),
+            l.count.to_string(),
+            rate(l.count, r.elapsed_s),
+            human_us(l.p50_us as f64),
+            human_us(l.p95_us as f64),
+            human_us(l.p99_us as f64),
+        ]
+    });
+    counters.chain(latencies).collect()
+}
+
+/// A test's custom-metric table ([`custom_rows`]), when it has custom metrics.
+pub fn custom_table(t: &TestReport) -> Option<String> {
+    let rows = custom_rows(t.result.as_ref()?);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut out = format!("\n{} custom metrics:\n", t.id().qualified());
+    for line in render_table(&CUSTOM_HEADER, &rows).lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    Some(out)
+}
+
 /// The header of a test's streamed-responses table.
 pub const STREAM_HEADER: [&str; 11] = [
     "stream",
@@ -267,23 +314,15 @@ pub fn stream_table(t: &TestReport) -> Option<String> {
     if rows.is_empty() {
         return None;
     }
-    let mut out = format!(
-        "
-{} streamed responses:
-",
-        t.id().qualified()
-    );
+    let mut out = format!("\n{} streamed responses:\n", t.id().qualified());
     for line in render_table(&STREAM_HEADER, &rows).lines() {
-        out.push_str(&format!(
-            "  {line}
-"
-        ));
+        out.push_str(&format!("  {line}\n"));
     }
     Some(out)
 }
 
 /// The whole summary: the table, each test's per-request-name table where it is shown
-/// ([`request_table`]), then failures and generator warnings, then the verdict line.
+/// ([`request_table`]) and its custom metrics ([`custom_table`]), then failures and generator warnings, then the verdict line.
 pub fn table(report: &RunReport) -> String {
     let rows: Vec<Vec<String>> = report.tests.iter().map(row).collect();
     let mut out = String::from("\n");
@@ -292,6 +331,10 @@ pub fn table(report: &RunReport) -> String {
     for t in &report.tests {
         if let Some(requests) = request_table(t) {
             out.push_str(&requests);
+            tables = true;
+        }
+        if let Some(custom) = custom_table(t) {
+            out.push_str(&custom);
             tables = true;
         }
         if let Some(streams) = stream_table(t) {
@@ -419,12 +462,12 @@ pub fn capacity_interval(c: &CapacityResult) -> String {
 
 /// Formats a metric's value for people: latencies in time units, throughput per second, error
 /// rates as percentages.
-pub fn metric_value(metric: &str, v: f64) -> String {
+pub fn metric_value(metric: GatedMetric, v: f64) -> String {
     match metric {
-        "throughput" => format!("{v:.1}/s"),
-        "capacity" => human_rate(v),
-        "error_rate" => format!("{:.2}%", v * 100.0),
-        _ => human_us(v),
+        GatedMetric::Throughput => format!("{v:.1}/s"),
+        GatedMetric::Capacity => human_rate(v),
+        GatedMetric::ErrorRate => format!("{:.2}%", v * 100.0),
+        GatedMetric::P50 | GatedMetric::P95 | GatedMetric::P99 => human_us(v),
     }
 }
 
@@ -450,7 +493,7 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
         for m in &c.metrics {
             let f = |v: Option<f64>| {
                 let Some(v) = v else { return "-".to_string() };
-                if m.metric == "error_rate" {
+                if m.metric == GatedMetric::ErrorRate {
                     format!("{:+.2}pp", v * 100.0)
                 } else {
                     format!("{:+.1}%", v * 100.0)
@@ -458,9 +501,9 @@ pub fn comparison_rows(report: &RunReport) -> Vec<Vec<String>> {
             };
             rows.push(vec![
                 name.clone(),
-                m.metric.clone(),
-                metric_value(&m.metric, m.old),
-                metric_value(&m.metric, m.new),
+                m.metric.to_string(),
+                metric_value(m.metric, m.old),
+                metric_value(m.metric, m.new),
                 f(m.change),
                 format!("{} .. {}", f(m.ci_low), f(m.ci_high)),
                 match m.verdict {

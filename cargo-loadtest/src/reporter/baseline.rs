@@ -1,7 +1,7 @@
 //! `--save-baseline NAME`: the finished run added to a named baseline, which keeps its newest
 //! `--keep-runs` runs (unless interrupted).
 
-use super::{Event, Reporter};
+use super::{Reporter, RunEvent};
 use crate::compare::baseline;
 use crate::errors::CliError;
 use loadtest_report::report::RunStatus;
@@ -18,8 +18,8 @@ pub(crate) struct SaveBaseline {
 }
 
 impl Reporter for SaveBaseline {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        let Event::RunFinished(report) = event else {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        let RunEvent::RunFinished(report) = event else {
             return Ok(());
         };
         let name = &self.name;

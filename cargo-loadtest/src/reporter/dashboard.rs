@@ -2,7 +2,7 @@
 //! report and the page is drawn again; at the end of the run the final report (the one
 //! `report.html` was just written from) is pushed to every open page before the command exits.
 
-use super::{Event, Reporter};
+use super::{Reporter, RunEvent};
 use crate::errors::CliError;
 use crate::live::dashboard::{DashboardServer, Frame, LINGER, ProvisionalRun};
 use crate::output::trace_url::TraceUrl;
@@ -43,24 +43,26 @@ impl LiveDashboard {
 }
 
 impl Reporter for LiveDashboard {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
         let run = &mut self.run;
         match event {
-            Event::RunStarted { .. } => {}
-            Event::TestStarted { id, config } => run.test_started(*id, config),
-            Event::SearchStarted { id, settings } => run.search_started(*id, settings),
-            Event::StepStarted { rate_per_s, .. } => run.step_started(*rate_per_s),
-            Event::StepFinished { step } => run.step_finished(step),
-            Event::Progress(p) => run.progress(p),
-            Event::TestFinished(t) => run.test_finished(t),
-            Event::RunFinished(report) => run.run_finished(report),
+            // Lines for the terminal; the page shows the tests' events.
+            RunEvent::Status(_) | RunEvent::Note(_) => return Ok(()),
+            RunEvent::RunStarted { .. } => {}
+            RunEvent::TestStarted { id, config } => run.test_started(*id, config),
+            RunEvent::SearchStarted { id, settings } => run.search_started(*id, settings),
+            RunEvent::StepStarted { rate_per_s, .. } => run.step_started(*rate_per_s),
+            RunEvent::StepFinished { step } => run.step_finished(step),
+            RunEvent::Progress(p) => run.progress(p),
+            RunEvent::TestFinished(t) => run.test_finished(t),
+            RunEvent::RunFinished(report) => run.run_finished(report),
         }
         self.server.publish(Frame::of(
             &self.run,
             self.baseline.as_ref(),
             self.trace_url.as_ref(),
         ));
-        if let Event::RunFinished(_) = event {
+        if let RunEvent::RunFinished(_) = event {
             let (open, delivered) = self.server.wait_for_viewers(LINGER);
             if !self.quiet && open > 0 {
                 eprintln!(

@@ -1,7 +1,7 @@
 //! Report files written when a run is finished: JSON (the contract), JUnit XML, Bencher's
 //! metric format, CSV and HdrHistogram interval logs. Each file is replaced atomically.
 
-use super::{Event, Reporter};
+use super::{Reporter, RunEvent};
 use crate::errors::CliError;
 use crate::output::{atomic, csv, hlog, junit};
 use std::path::PathBuf;
@@ -10,8 +10,8 @@ use std::path::PathBuf;
 pub(crate) struct JsonFile(pub(crate) PathBuf);
 
 impl Reporter for JsonFile {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        if let Event::RunFinished(report) = event {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        if let RunEvent::RunFinished(report) = event {
             // Streamed: a merged report of thousands of shards is never held as text.
             atomic::write_streamed(&self.0, |w| {
                 serde_json::to_writer_pretty(w, report).map_err(std::io::Error::from)
@@ -25,8 +25,8 @@ impl Reporter for JsonFile {
 pub(crate) struct JunitFile(pub(crate) PathBuf);
 
 impl Reporter for JunitFile {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        if let Event::RunFinished(report) = event {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        if let RunEvent::RunFinished(report) = event {
             atomic::write(&self.0, junit::render(report).as_bytes())?;
         }
         Ok(())
@@ -37,8 +37,8 @@ impl Reporter for JunitFile {
 pub(crate) struct BmfFile(pub(crate) PathBuf);
 
 impl Reporter for BmfFile {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        if let Event::RunFinished(report) = event {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        if let RunEvent::RunFinished(report) = event {
             atomic::write(&self.0, crate::compare::bmf::render(report).as_bytes())?;
         }
         Ok(())
@@ -49,8 +49,8 @@ impl Reporter for BmfFile {
 pub(crate) struct CsvFiles(pub(crate) PathBuf);
 
 impl Reporter for CsvFiles {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        if let Event::RunFinished(report) = event {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        if let RunEvent::RunFinished(report) = event {
             atomic::write(&self.0, &csv::summary(report))?;
             atomic::write(&csv::series_path(&self.0), &csv::series(report))?;
         }
@@ -62,8 +62,8 @@ impl Reporter for CsvFiles {
 pub(crate) struct IntervalLogs(pub(crate) PathBuf);
 
 impl Reporter for IntervalLogs {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        if let Event::RunFinished(report) = event {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        if let RunEvent::RunFinished(report) = event {
             let logs = hlog::render_all(&report.tests, &self.0)
                 .map_err(|e| CliError::Usage(format!("cannot write the interval logs: {e}")))?;
             for log in logs {

@@ -2,7 +2,7 @@
 //! the run is finished. `cargo loadtest report FILE --html OUT` renders a stored report with
 //! the same function, so both give the same bytes.
 
-use super::{Event, Reporter};
+use super::{Reporter, RunEvent};
 use crate::errors::CliError;
 use crate::output::{atomic, html};
 use loadtest_report::report::RunReport;
@@ -19,8 +19,8 @@ pub(crate) struct HtmlFile {
 }
 
 impl Reporter for HtmlFile {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        if let Event::RunFinished(report) = event {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        if let RunEvent::RunFinished(report) = event {
             let page =
                 html::render_with_traces(report, self.baseline.as_ref(), self.trace_url.as_ref());
             atomic::write(&self.path, page.as_bytes())?;

@@ -1,7 +1,7 @@
 //! `report.md`: the summary and each test's thresholds for pull requests, also appended to
 //! `$GITHUB_STEP_SUMMARY` when that is set (and the reporter is asked to).
 
-use super::{Event, Reporter};
+use super::{Reporter, RunEvent};
 use crate::errors::CliError;
 use crate::output::{atomic, markdown};
 use std::io::Write;
@@ -18,8 +18,8 @@ pub(crate) struct MarkdownFile {
 }
 
 impl Reporter for MarkdownFile {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        let Event::RunFinished(report) = event else {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        let RunEvent::RunFinished(report) = event else {
             return Ok(());
         };
         let md = markdown::render_with_traces(report, self.trace_url.as_ref());

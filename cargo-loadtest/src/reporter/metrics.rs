@@ -1,7 +1,7 @@
 //! `--metrics-listen`: feeds the live metrics endpoint from the run's events, and at the end
 //! of the run gives a scraper the chance to read the final values.
 
-use super::{Event, Reporter};
+use super::{Reporter, RunEvent};
 use crate::errors::CliError;
 use crate::live::MetricsServer;
 use crate::signals::Interrupt;
@@ -18,21 +18,23 @@ pub(crate) struct MetricsEndpoint {
 }
 
 impl Reporter for MetricsEndpoint {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
         let mut state = self
             .server
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match event {
-            Event::RunStarted { .. }
-            | Event::SearchStarted { .. }
-            | Event::StepStarted { .. }
-            | Event::StepFinished { .. } => {}
-            Event::TestStarted { id, .. } => state.started(*id),
-            Event::Progress(p) => state.progress(p),
-            Event::TestFinished(t) => state.finished(t),
-            Event::RunFinished(_) => {
+            RunEvent::RunStarted { .. }
+            | RunEvent::Status(_)
+            | RunEvent::Note(_)
+            | RunEvent::SearchStarted { .. }
+            | RunEvent::StepStarted { .. }
+            | RunEvent::StepFinished { .. } => {}
+            RunEvent::TestStarted { id, .. } => state.started(*id),
+            RunEvent::Progress(p) => state.progress(p),
+            RunEvent::TestFinished(t) => state.finished(t),
+            RunEvent::RunFinished(_) => {
                 drop(state);
                 let interrupt = &self.interrupt;
                 if let Some(waited) = self.server.wait_for_last_scrape(|| interrupt.is_set())

@@ -2,7 +2,7 @@
 //! seconds otherwise, for CI logs; nothing with `--quiet`), then the summary table on stdout (on
 //! stderr when a report is written to stdout with `-`).
 
-use super::{Event, Reporter};
+use super::{Reporter, RunEvent};
 use crate::errors::CliError;
 use crate::output::summary;
 use loadtest_report::protocol::Progress;
@@ -32,16 +32,26 @@ pub(crate) struct Terminal {
 }
 
 impl Reporter for Terminal {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
         match event {
-            Event::RunStarted { tests } => self.tests = *tests,
-            Event::TestStarted { id, config } => self.started(*id, config),
-            Event::SearchStarted { id, settings } => self.search_started(*id, settings),
-            Event::StepStarted { number, rate_per_s } => self.step_started(*number, *rate_per_s),
-            Event::StepFinished { step } => self.step_finished(step),
-            Event::Progress(p) => self.progress(p),
-            Event::TestFinished(r) => self.finished(r),
-            Event::RunFinished(report) => {
+            RunEvent::RunStarted { tests } => self.tests = *tests,
+            RunEvent::TestStarted { id, config } => self.started(*id, config),
+            RunEvent::SearchStarted { id, settings } => self.search_started(*id, settings),
+            RunEvent::StepStarted { number, rate_per_s } => self.step_started(*number, *rate_per_s),
+            RunEvent::StepFinished { step } => self.step_finished(step),
+            RunEvent::Progress(p) => self.progress(p),
+            RunEvent::TestFinished(r) => self.finished(r),
+            RunEvent::Status(line) => {
+                if !self.quiet {
+                    self.clear_line();
+                    eprintln!("{line}");
+                }
+            }
+            RunEvent::Note(text) => {
+                self.clear_line();
+                eprintln!("note: {text}");
+            }
+            RunEvent::RunFinished(report) => {
                 if self.summary_to_stderr {
                     eprint!("{}", summary::table(report));
                 } else {
@@ -125,11 +135,16 @@ impl Terminal {
         self.last_plain = Some(Instant::now());
     }
 
-    fn step_finished(&mut self, s: &CapacityStep) {
+    /// Clears the redrawn progress line, if one is drawn, so that a line can be printed.
+    fn clear_line(&mut self) {
         if self.drawn {
             eprint!("\r\x1b[2K");
             self.drawn = false;
         }
+    }
+
+    fn step_finished(&mut self, s: &CapacityStep) {
+        self.clear_line();
         if self.quiet {
             return;
         }
@@ -232,8 +247,8 @@ pub(crate) struct ComparisonTable {
 }
 
 impl Reporter for ComparisonTable {
-    fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-        if let Event::RunFinished(report) = event {
+    fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+        if let RunEvent::RunFinished(report) = event {
             if self.to_stderr {
                 eprint!("{}", summary::comparison_table(report));
             } else {

@@ -7,10 +7,10 @@
 //! another process is not the generator's limit); saturated again, it ends the search.
 
 use super::Selected;
-use super::search::{Next, Plan, Search};
+use super::search::{Next, Search, Stepping};
 use crate::cli::{CapacityArgs, RunArgs};
 use crate::errors::CliError;
-use crate::reporter::{Event, Reporters};
+use crate::reporter::{Reporters, RunEvent};
 use crate::session::{Msg, Session};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -140,7 +140,7 @@ impl SearchArgs {
 
 /// One test's search, ready to run: its plan and settings.
 pub(crate) struct Prepared {
-    plan: Plan,
+    plan: Stepping,
     settings: CapacitySettings,
 }
 
@@ -193,7 +193,7 @@ pub(crate) fn prepare(
         None => None,
     };
     Ok(Prepared {
-        plan: Plan {
+        plan: Stepping {
             start,
             max: a.max_rate,
             growth: GROWTH,
@@ -233,7 +233,7 @@ pub(crate) fn search(
     interrupt: &Interrupt,
     reporters: &mut Reporters,
 ) -> Result<Searched, CliError> {
-    reporters.emit(&Event::SearchStarted {
+    reporters.emit(&RunEvent::SearchStarted {
         id: s.id(),
         settings: &prepared.settings,
     })?;
@@ -249,7 +249,7 @@ pub(crate) fn search(
             search.interrupt();
             break;
         }
-        reporters.emit(&Event::StepStarted {
+        reporters.emit(&RunEvent::StepStarted {
             number: steps.len() + 1,
             rate_per_s: rate,
         })?;
@@ -303,7 +303,7 @@ pub(crate) fn search(
         } else {
             search.record(rate, step.verdict, &step.reasons);
         }
-        reporters.emit(&Event::StepFinished { step: &step })?;
+        reporters.emit(&RunEvent::StepFinished { step: &step })?;
         steps.push(step);
     }
     let capacity = search.conclude(steps, prepared.settings);
@@ -377,7 +377,7 @@ fn run_step(
             Msg::Event(e) => *e,
         };
         match event {
-            protocol::Event::Progress(p) => reporters.emit(&Event::Progress(&p))?,
+            protocol::Event::Progress(p) => reporters.emit(&RunEvent::Progress(&p))?,
             protocol::Event::Finished { result: r, .. } => result = Some(r),
             protocol::Event::TestError { message, .. }
             | protocol::Event::SetupFailed { message }

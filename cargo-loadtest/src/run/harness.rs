@@ -7,7 +7,7 @@ use crate::cli::RunArgs;
 use crate::compare::apply::Comparer;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
-use crate::reporter::{Event, Reporters};
+use crate::reporter::{Reporters, RunEvent};
 use crate::session::{Msg, Session};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -102,7 +102,7 @@ impl<'r> Outcomes<'r> {
         }
         let report = unjudged.judge(&self.policy);
         if shown {
-            self.reporters.emit(&Event::TestFinished(&report))?;
+            self.reporters.emit(&RunEvent::TestFinished(&report))?;
         }
         self.reports.push(report);
         Ok(())
@@ -305,13 +305,13 @@ fn drive(
                 }
                 running = find(&test, remaining);
                 if let Some(i) = running {
-                    out.reporters.emit(&Event::TestStarted {
+                    out.reporters.emit(&RunEvent::TestStarted {
                         id: remaining[i].id(),
                         config: &config,
                     })?;
                 }
             }
-            protocol::Event::Progress(p) => out.reporters.emit(&Event::Progress(&p))?,
+            protocol::Event::Progress(p) => out.reporters.emit(&RunEvent::Progress(&p))?,
             protocol::Event::Finished { test, result } => {
                 if let Some(i) = find(&test, remaining) {
                     match &ignored_shard {
@@ -382,8 +382,8 @@ mod tests {
     struct Finished(Rc<RefCell<Vec<TestReport>>>);
 
     impl Reporter for Finished {
-        fn report(&mut self, event: &Event<'_>) -> Result<(), CliError> {
-            if let Event::TestFinished(t) = event {
+        fn report(&mut self, event: &RunEvent<'_>) -> Result<(), CliError> {
+            if let RunEvent::TestFinished(t) = event {
                 self.0.borrow_mut().push((*t).clone());
             }
             Ok(())

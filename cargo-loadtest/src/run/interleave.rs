@@ -14,7 +14,7 @@ use crate::compare::gate::{self, AB_TOLERANCES, Tolerances};
 use crate::compare::worktree::BaseWorktree;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
-use crate::reporter::{Event, Reporters};
+use crate::reporter::{Reporters, RunEvent};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use crate::workspace::{self, Workspace};
@@ -140,7 +140,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     let mut reporters = outputs(args, &paths, &ws.target_dir, None, live, interrupt);
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    reporters.emit(&Event::RunStarted { tests: head.len() })?;
+    reporters.emit(&RunEvent::RunStarted { tests: head.len() })?;
 
     let mut rng = fastrand::Rng::new();
     let mut rounds_of: Vec<Vec<(TestResult, TestResult)>> = vec![Vec::new(); pairs.len()];
@@ -177,8 +177,8 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
                 interrupt,
                 &mut outcomes,
             )?;
-            if !args.quiet {
-                announce(round, rounds, side, &outcomes.reports);
+            for line in announcement(round, rounds, side, &outcomes.reports) {
+                outcomes.reporters.emit(&RunEvent::Status(line))?;
             }
             match side {
                 Side::Base => base_reports = outcomes.reports,
@@ -276,7 +276,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
             (Some(_), None) => None,
         };
         let report = unjudged.judge(&policy);
-        reporters.emit(&Event::TestFinished(&report))?;
+        reporters.emit(&RunEvent::TestFinished(&report))?;
         tests.push(report);
     }
     let gate = GateSummary {
@@ -355,7 +355,9 @@ fn not_started(s: &Selected) -> Unjudged {
 }
 
 /// One line per test after each revision's run in a round.
-fn announce(round: u64, rounds: u64, side: Side, reports: &[TestReport]) {
+/// One line per test of a round: what it measured, or why it did not run.
+fn announcement(round: u64, rounds: u64, side: Side, reports: &[TestReport]) -> Vec<String> {
+    let mut lines = Vec::new();
     for r in reports {
         let what = match &r.result {
             Some(res) => format!(
@@ -372,11 +374,12 @@ fn announce(round: u64, rounds: u64, side: Side, reports: &[TestReport]) {
             ),
             None => r.failures.join("; "),
         };
-        eprintln!(
+        lines.push(format!(
             "      round {round}/{rounds} {}: {}::{}: {what}",
             side.word(),
             r.target,
             r.name
-        );
+        ));
     }
+    lines
 }

@@ -1,112 +1,41 @@
-//! The run from start to end: settings, the baseline to compare with, build and selection, the
+//! The run from start to end: its checked plan ([`super::plan`]: shard, start, setup file,
+//! settings, the baseline to compare with, report paths), the live servers, build and selection, the
 //! harnesses one after another (or, under `--find-max`, each test's capacity search), each test
 //! compared with the baseline and judged as it ends, the verdict on the run, and the reporters.
 
 use super::Selected;
-use super::capacity::{self, SearchArgs};
+use super::capacity;
 use super::harness::{Launch, Outcomes, run_harness};
+use super::plan::{RunPlan, Source, unix_now};
 use crate::cli::RunArgs;
 use crate::compare::apply::Comparer;
 use crate::compare::baseline;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
-use crate::reporter::{Event, LiveDashboard, MetricsEndpoint, Reporters, SaveBaseline};
-use crate::scale::{self, archive::Extracted};
+use crate::reporter::{LiveDashboard, MetricsEndpoint, Reporters, RunEvent, SaveBaseline};
+use crate::scale;
 use crate::settings::Settings;
 use crate::signals::Interrupt;
-use crate::workspace;
 use loadtest_report::report::{GateSummary, RunInfo, RunReport, ShardRun, TestReport};
-use loadtest_report::verdict::{self, Policy, RunEnd};
+use loadtest_report::verdict::{self, RunEnd};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// Where the harnesses come from: the workspace (built by cargo) or an extracted archive.
-enum Source {
-    Workspace(workspace::Workspace),
-    Archive(Extracted),
-}
 
 /// Runs the load tests and returns the exit code.
 pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
-    // Scale-out flags are checked before anything is read or built.
-    let shard = scale::shard::resolve(args.shard.as_deref(), args.shard_count, |k| {
-        std::env::var(k).ok()
-    })
-    .map_err(CliError::Usage)?;
-    if args.judge_shard && shard.is_none() {
-        return Err(CliError::Usage(
-            "--judge-shard needs a shard (--shard K/N, LOADTEST_SHARD or JOB_COMPLETION_INDEX)"
-                .into(),
-        ));
-    }
-    let grace = match &args.start_grace {
-        Some(g) => loadtest_grammar::parse_duration(g)
-            .map_err(|e| CliError::Usage(format!("--start-grace: {e}")))?,
-        None => std::time::Duration::ZERO,
-    };
-    let start_at = match &args.start_at {
-        Some(text) => {
-            let at = scale::start_at::parse(text)
-                .map_err(|e| CliError::Usage(format!("--start-at: {e}")))?;
-            scale::start_at::check(text, at, unix_now(), grace).map_err(CliError::Usage)?;
-            Some((text.as_str(), at))
-        }
-        None => None,
-    };
-    // A shared setup file is read (and its format checked) before anything is built.
-    let setup_file = scale::setup::resolve(args.setup_file.as_deref(), |k| std::env::var(k).ok());
-    let setup_file = match setup_file {
-        Some(path) => {
-            if args.capacity.find_max {
-                return Err(CliError::Usage(format!(
-                    "--setup-file ({}) cannot be used with --find-max: each step of a capacity search is a run of its own",
-                    path.display()
-                )));
-            }
-            let file = scale::setup::SetupFile::read(&path)?;
-            Some((path, file))
-        }
-        None => None,
-    };
-    let source = match &args.archive_file {
-        Some(path) => Source::Archive(scale::archive::extract(path, args.extract_to.as_deref())?),
-        None => Source::Workspace(workspace::discover(&args.workspace)?),
-    };
-    let (settings, target_dir) = match &source {
-        Source::Workspace(ws) => (Settings::load(&ws.root, args)?, ws.target_dir.clone()),
-        Source::Archive(x) => (
-            Settings::with_file_layers(
-                x.manifest.file_defaults.clone(),
-                x.manifest.file_tests.clone(),
-                args,
-            )?,
-            args.workspace
-                .target_dir
-                .clone()
-                .unwrap_or_else(|| "target".into()),
-        ),
-    };
-    let unjudged_shard = shard.is_some() && !args.judge_shard;
-    // Everything the gate needs is checked before anything is built.
-    for t in &args.gate.tolerance {
-        loadtest_grammar::parse_tolerance(t)
-            .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
-    }
-    if let Some(name) = &args.save_baseline {
-        baseline::check_name(name)?;
-    }
-    baseline::keep_runs(args.keep_runs.as_deref())?;
-    let against = match (&args.baseline, &args.baseline_file) {
-        (Some(name), _) => Some((
-            baseline::load_named(&target_dir, name)?,
-            format!("baseline {name:?}"),
-        )),
-        (None, Some(path)) => Some((baseline::load_file(path)?, path.display().to_string())),
-        (None, None) => None,
-    };
-    let search = SearchArgs::parse(&args.capacity)?;
-    let paths = ReportPaths::resolve(&target_dir, &args.output);
-    paths.check()?;
+    let RunPlan {
+        shard,
+        start,
+        setup_file,
+        source,
+        settings,
+        target_dir,
+        against,
+        search,
+        paths,
+        policy,
+    } = RunPlan::check(args)?;
+    let unjudged_shard = policy.unjudged_shard;
     let live = live_servers(args, shard, interrupt)?;
     if let (Some(otlp), false) = (settings.otlp(), args.quiet) {
         eprintln!("  OTLP export to {}", otlp.endpoint);
@@ -147,10 +76,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     // The shared setup values, every harness checked against the file before anything runs.
     let setup_values = match &setup_file {
         Some((path, file)) => {
-            let archive = match &source {
-                Source::Archive(x) => Some(x.manifest.hash.as_str()),
-                Source::Workspace(_) => None,
-            };
+            let archive = source.archive_hash();
             // Only the harnesses this run selected need an entry (an archive holds others).
             let used: std::collections::BTreeMap<String, String> = binaries
                 .iter()
@@ -199,12 +125,9 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
             Some(ShardRun {
                 shard: spec,
                 identity,
-                archive: match &source {
-                    Source::Archive(x) => Some(x.manifest.hash.clone()),
-                    Source::Workspace(_) => None,
-                },
+                archive: source.archive_hash().map(str::to_string),
                 binaries,
-                start_at_unix: start_at.map(|(_, at)| at),
+                start_at_unix: start.map(|s| s.at),
                 start_offset_s: None,
                 host_clock_unix: 0.0,
                 judged: args.judge_shard,
@@ -221,37 +144,30 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
         live,
         interrupt,
     );
-    let policy = Policy {
-        fail_on_saturation: args.fail_on_saturation,
-        unjudged_shard,
-        allow_partial: false,
-        max_skew: None,
-    };
     // The build may have taken long: the start is checked again right before the first test.
-    if let Some((text, at)) = start_at {
-        scale::start_at::check(text, at, unix_now(), grace).map_err(CliError::Usage)?;
-        if !args.quiet {
-            eprintln!(
-                "     Waiting for --start-at {text} ({:.1}s)",
-                (at - unix_now()).max(0.0)
-            );
-        }
+    if let Some(start) = start {
+        start.check()?;
+        reporters.emit(&RunEvent::Status(format!(
+            "     Waiting for --start-at {} ({:.1}s)",
+            start.text,
+            (start.at - unix_now()).max(0.0)
+        )))?;
     }
     let host_clock = unix_now();
     let launch = Launch {
         shard,
-        start_at_unix: start_at.map(|(_, at)| at),
+        start_at_unix: start.map(|s| s.at),
         setup_values: setup_values.as_ref(),
     };
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    reporters.emit(&Event::RunStarted {
+    reporters.emit(&RunEvent::RunStarted {
         tests: selected.len(),
     })?;
     if unjudged_shard && against.is_some() {
-        eprintln!(
-            "note: the baseline is not compared on one shard; give it to `cargo loadtest merge`"
-        );
+        reporters.emit(&RunEvent::Note(
+            "the baseline is not compared on one shard; give it to `cargo loadtest merge`".into(),
+        ))?;
     }
     let comparer = match (&against, unjudged_shard) {
         (Some((old, source)), false) => Some(Comparer::new(
@@ -302,15 +218,7 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
     });
     let run = RunInfo {
         shard,
-        ..run_info(
-            match &source {
-                Source::Workspace(ws) => Some(ws.root.as_path()),
-                Source::Archive(_) => None,
-            },
-            args,
-            started_at,
-            clock,
-        )
+        ..run_info(source.root(), args, started_at, clock)
     };
     finish(run, tests, None, &refusals, &mut reporters, interrupt)
 }
@@ -331,7 +239,7 @@ pub(super) fn finish(
         refused: !refusals.is_empty(),
     };
     let report = verdict::run_report(run, tests, gate, end);
-    reporters.emit(&Event::RunFinished(&report))?;
+    reporters.emit(&RunEvent::RunFinished(&report))?;
     for r in refusals {
         eprintln!("error: {r}");
     }
@@ -546,13 +454,6 @@ pub(super) fn host_name() -> String {
         .map(|s| s.trim().to_string())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// The wall clock, as seconds since the Unix epoch.
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ const HALVINGS: i32 = 6;
 
 /// How the next rate is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Plan {
+pub(crate) struct Stepping {
     /// The first rate, per second.
     pub(crate) start: f64,
     /// The ceiling, per second: no step above it.
@@ -43,7 +43,7 @@ pub(crate) enum Next {
 /// The state of one search.
 #[derive(Debug)]
 pub(crate) struct Search {
-    plan: Plan,
+    plan: Stepping,
     /// The highest passing rate.
     pass: Option<f64>,
     /// The lowest rate that did not pass, and why.
@@ -60,7 +60,7 @@ fn round(rate: f64) -> f64 {
 }
 
 impl Search {
-    pub(crate) fn new(plan: Plan) -> Search {
+    pub(crate) fn new(plan: Stepping) -> Search {
         Search {
             plan,
             pass: None,
@@ -259,8 +259,8 @@ impl Search {
 mod tests {
     use super::*;
 
-    fn plan(start: f64, max: f64) -> Plan {
-        Plan {
+    fn plan(start: f64, max: f64) -> Stepping {
+        Stepping {
             start,
             max,
             growth: 1.5,
@@ -270,7 +270,7 @@ mod tests {
 
     /// Runs a search against a system that passes every rate up to `capacity`, returning the
     /// rates tried and the result.
-    fn against(plan: Plan, capacity: f64) -> (Vec<f64>, CapacityResult) {
+    fn against(plan: Stepping, capacity: f64) -> (Vec<f64>, CapacityResult) {
         let mut s = Search::new(plan);
         let mut tried = Vec::new();
         while let Next::Step(r) = s.next() {

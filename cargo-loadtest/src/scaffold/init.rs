@@ -132,6 +132,14 @@ async fn home(ctx: &Ctx) -> Result<()> {
 //     ws.request("chat.echo", "ping", |reply| reply.to_text().is_ok_and(|t| t == "ping")).await?;
 //     ws.close().await?;
 
+// gRPC, with the runtime's `grpc` feature (`features = ["grpc"]`): `ctx.grpc` gives the user a
+// channel for any tonic-generated client, and every call is recorded as a request under its
+// method path (`p99(/shop.Cart/AddItem)`), gRPC status codes as error classes
+// (`grpc_unavailable`...), the messages of a server stream counted:
+//
+//     let mut cart = CartClient::new(ctx.grpc(ctx.url("/")).name("shop").await?);
+//     cart.add_item(AddItemRequest { sku: "A-1".into(), quantity: 1 }).await?;
+
 // Streamed responses (server-sent events, chunked token streams): `.stream()` in place of
 // `.send()` hands the response out as it arrives; the stream's time to first byte, time to first
 // event, the gaps between its events and its events are recorded under the request's name, and
@@ -188,6 +196,18 @@ mod tests {
             text.contains("ctx.ws(ctx.url(\"/chat\")).name(\"chat\").await?")
                 && text.contains("ws.request(\"chat.echo\"")
                 && text.contains("features = [\"ws\"]"),
+            "{text}"
+        );
+    }
+
+    /// The file points at `ctx.grpc` and its feature for gRPC services.
+    #[test]
+    fn the_template_mentions_grpc_channels() {
+        let text = template("app", "loadtest");
+        assert!(
+            text.contains("CartClient::new(ctx.grpc(ctx.url(\"/\")).name(\"shop\").await?)")
+                && text.contains("p99(/shop.Cart/AddItem)")
+                && text.contains("features = [\"grpc\"]"),
             "{text}"
         );
     }

@@ -38,7 +38,7 @@ pub(crate) enum RuntimeDep {
 /// What adding the load test target `name` to a package changes, worked out before anything
 /// is written.
 #[derive(Debug)]
-pub(crate) struct Plan {
+pub(crate) struct TargetEdit {
     /// The edited manifest, or `None` when it already has everything.
     pub(crate) manifest: Option<String>,
     /// The test file, `DIR/loadtests/NAME.rs`.
@@ -193,7 +193,7 @@ fn relative(from: &Path, to: &Path) -> String {
 ///
 /// An existing `[[test]]` target of that name with another path or with a harness is refused:
 /// it is the user's, and the message says how to choose another name.
-pub(crate) fn plan(package: &Package, name: &str) -> Result<Plan, CliError> {
+pub(crate) fn plan(package: &Package, name: &str) -> Result<TargetEdit, CliError> {
     let text = std::fs::read_to_string(&package.manifest).map_err(CliError::io(format!(
         "cannot read {}",
         package.manifest.display()
@@ -295,7 +295,7 @@ pub(crate) fn plan(package: &Package, name: &str) -> Result<Plan, CliError> {
         }
     }
     let edited = doc.to_string();
-    Ok(Plan {
+    Ok(TargetEdit {
         manifest: (edited != text).then_some(edited),
         file,
         target_present,
@@ -337,7 +337,11 @@ fn find_test_target(doc: &DocumentMut, name: &str) -> Option<TestTarget> {
 /// Writes the plan: the test file (which must not exist yet), then the manifest. Nothing is left
 /// half-written: each file is written to a temporary file and renamed into place, and the new
 /// test file is removed again if the manifest cannot be written.
-pub(crate) fn apply(plan: &Plan, code: Option<&str>, manifest: &Path) -> Result<(), CliError> {
+pub(crate) fn apply(
+    plan: &TargetEdit,
+    code: Option<&str>,
+    manifest: &Path,
+) -> Result<(), CliError> {
     let mut created_dir = None;
     if let Some(code) = code {
         let dir = plan.file.parent().unwrap_or(Path::new("."));

@@ -8,7 +8,7 @@ use crate::compare::apply::Comparer;
 use crate::compare::baseline;
 use crate::errors::CliError;
 use crate::output::ReportPaths;
-use crate::reporter::{Event, Reporters, SaveBaseline};
+use crate::reporter::{Reporters, RunEvent, SaveBaseline};
 use loadtest_report::merge::{MergeContext, MergeError, ReportHeader, ReportSource, merge_runs};
 use loadtest_report::report::RunReport;
 use loadtest_report::report::TestStatus;
@@ -250,13 +250,13 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
             keep,
         }),
     );
-    reporters.emit(&Event::RunStarted {
+    reporters.emit(&RunEvent::RunStarted {
         tests: report.tests.len(),
     })?;
     for t in &report.tests {
-        reporters.emit(&Event::TestFinished(t))?;
+        reporters.emit(&RunEvent::TestFinished(t))?;
     }
-    reporters.emit(&Event::RunFinished(&report))?;
+    reporters.emit(&RunEvent::RunFinished(&report))?;
     for r in &refusals {
         eprintln!("error: {r}");
     }

@@ -94,7 +94,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
             config.local_addresses.clone(),
         )?,
         cookies: config.cookies,
-        #[cfg(feature = "ws")]
+        #[cfg(any(feature = "ws", feature = "grpc"))]
         accept_invalid_certs: config.danger_accept_invalid_certs,
         base_url: base_url.clone(),
         metrics: metrics.clone(),

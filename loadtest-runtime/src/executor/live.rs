@@ -7,7 +7,7 @@
 //! second's histograms, never a merge of the whole test's. The gauges (users, in-flight
 //! iterations) are read from counters the load models keep without locks.
 
-use crate::live::{Buckets, LiveDetail, LiveRequest, MAX_LIVE_NAMES, OTHER_NAME};
+use crate::live::{self, Buckets, LiveDetail, LiveRequest, MAX_LIVE_NAMES, OTHER_NAME};
 use crate::metrics::{Interval, Metrics, ProcessSample, RequestClass};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -164,6 +164,9 @@ impl LiveState {
             iteration_latency: self.iteration_latency.clone(),
             scheduling_lag: self.scheduling_lag.clone(),
             requests,
+            good: metrics.slo_us().map(|_| totals.good),
+            custom_counters: live::bound(&metrics.custom_counts(), |a, b| *a += b),
+            custom_latencies: live::bound(&metrics.custom_latency_buckets(), Buckets::add),
         }
     }
 }
@@ -203,5 +206,42 @@ mod tests {
         c.store(3, Ordering::Relaxed);
         let d = live.tick(&m.take_interval(), &m, &gauges);
         assert_eq!((d.users, d.in_flight), (Some(7), Some(3)));
+    }
+
+    #[test]
+    fn custom_metrics_and_goodput_are_live_and_bounded() {
+        let m = Metrics::with_settings(10_000, true, Some(1_000));
+        m.with(|s| {
+            s.count("chat.messages_sent", 3);
+            s.custom("render", 250);
+            s.iteration(500, None, None);
+            s.iteration(5_000, None, None);
+        });
+        // A second worker thread's shard adds up with the first's.
+        std::thread::scope(|t| {
+            t.spawn(|| m.with(|s| s.count("chat.messages_sent", 2)));
+        });
+        let mut live = LiveState::new(ProcessSample::now());
+        let d = live.tick(&m.take_interval(), &m, &LiveGauges::new());
+        assert_eq!(d.custom_counters["chat.messages_sent"], 5);
+        assert_eq!(d.custom_latencies["render"].count(), 1);
+        assert_eq!(d.good, Some(1), "one of two iterations met the 1 ms slo");
+        for i in 0..MAX_LIVE_NAMES + 2 {
+            m.with(|s| s.count(&format!("c{i:03}"), 1));
+        }
+        let d = live.tick(&m.take_interval(), &m, &LiveGauges::new());
+        assert_eq!(d.custom_counters.len(), MAX_LIVE_NAMES + 1);
+        assert_eq!(
+            d.custom_counters.values().sum::<u64>(),
+            5 + MAX_LIVE_NAMES as u64 + 2
+        );
+        let without_slo = Metrics::with_settings(10_000, true, None);
+        without_slo.with(|s| s.iteration(500, None, None));
+        let d = live.tick(
+            &without_slo.take_interval(),
+            &without_slo,
+            &LiveGauges::new(),
+        );
+        assert_eq!(d.good, None);
     }
 }

@@ -24,5 +24,5 @@ pub use parse::fuzz as fuzz_response;
 pub(crate) use set::{ConnSet, Home};
 pub(crate) use streamed::{Streaming, start as start_stream};
 pub(crate) use tls::connector;
-#[cfg(feature = "ws")]
+#[cfg(any(feature = "ws", feature = "grpc"))]
 pub(crate) use {stream::Stream, tls::connector_with_alpn};

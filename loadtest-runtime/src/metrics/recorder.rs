@@ -24,6 +24,8 @@ pub(crate) struct Totals {
     pub(crate) dropped: u64,
     pub(crate) late: u64,
     pub(crate) interrupted: u64,
+    /// Successful iterations within the test's `slo` (goodput; 0 without one).
+    pub(crate) good: u64,
 }
 
 /// One request name's counters so far (no histogram), for live metrics.
@@ -158,6 +160,11 @@ impl Metrics {
         out
     }
 
+    /// The test's `slo` in microseconds, when it declares one (goodput counts against it).
+    pub(crate) fn slo_us(&self) -> Option<u64> {
+        self.slo_us
+    }
+
     /// The counts so far, summed over the shards without merging their histograms.
     pub(crate) fn totals(&self) -> Totals {
         let shards = lock(&self.shards).clone();
@@ -172,8 +179,39 @@ impl Metrics {
             t.dropped += s.dropped;
             t.late += s.late;
             t.interrupted += s.interrupted;
+            t.good += s.iter_good;
         }
         t
+    }
+
+    /// The custom counters so far, summed over the shards.
+    pub(crate) fn custom_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        let shards = lock(&self.shards).clone();
+        let mut counters = std::collections::BTreeMap::new();
+        for shard in shards {
+            for (name, n) in &lock(&shard).counters {
+                *counters.entry(name.to_string()).or_insert(0) += n;
+            }
+        }
+        counters
+    }
+
+    /// The custom latencies so far, bucketed for live metrics: each shard's histograms are
+    /// added to the buckets, never merged into one another.
+    pub(crate) fn custom_latency_buckets(
+        &self,
+    ) -> std::collections::BTreeMap<String, loadtest_report::live::Buckets> {
+        let shards = lock(&self.shards).clone();
+        let mut latencies = std::collections::BTreeMap::new();
+        for shard in shards {
+            for (name, h) in &lock(&shard).custom_latencies {
+                latencies
+                    .entry(name.to_string())
+                    .or_insert_with(loadtest_report::live::Buckets::default)
+                    .add_hist(h);
+            }
+        }
+        latencies
     }
 
     /// Each request name's counters so far, summed over the shards without their histograms.
@@ -266,6 +304,7 @@ mod tests {
                 dropped: merged.dropped,
                 late: merged.late,
                 interrupted: merged.interrupted,
+                good: merged.iter_good,
             }
         );
         assert_eq!(
@@ -278,6 +317,7 @@ mod tests {
                 dropped: 3,
                 late: 0,
                 interrupted: 0,
+                good: 0,
             }
         );
         let names = m.name_counts();

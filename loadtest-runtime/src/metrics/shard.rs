@@ -49,11 +49,43 @@ pub enum RequestClass {
     /// WebSocket (`ws` feature): a protocol error: a handshake answered without a valid upgrade,
     /// a malformed frame, a text message that is not UTF-8, a message over the size limit.
     WsProtocol,
+    /// gRPC (`grpc` feature): status 1 `CANCELLED`, the call was cancelled (by the client: a response dropped before the call ended, or by the server).
+    GrpcCancelled,
+    /// gRPC (`grpc` feature): status 2 `UNKNOWN`, an unknown error (also a status code outside 0-16).
+    GrpcUnknown,
+    /// gRPC (`grpc` feature): status 3 `INVALID_ARGUMENT`, the client specified an invalid argument.
+    GrpcInvalidArgument,
+    /// gRPC (`grpc` feature): status 4 `DEADLINE_EXCEEDED`, the deadline expired before the operation could complete.
+    GrpcDeadlineExceeded,
+    /// gRPC (`grpc` feature): status 5 `NOT_FOUND`, some requested entity was not found.
+    GrpcNotFound,
+    /// gRPC (`grpc` feature): status 6 `ALREADY_EXISTS`, the entity the client tried to create already exists.
+    GrpcAlreadyExists,
+    /// gRPC (`grpc` feature): status 7 `PERMISSION_DENIED`, the caller may not execute the operation.
+    GrpcPermissionDenied,
+    /// gRPC (`grpc` feature): status 8 `RESOURCE_EXHAUSTED`, some resource has been exhausted (a quota, a rate limit).
+    GrpcResourceExhausted,
+    /// gRPC (`grpc` feature): status 9 `FAILED_PRECONDITION`, the system is not in a state required for the operation.
+    GrpcFailedPrecondition,
+    /// gRPC (`grpc` feature): status 10 `ABORTED`, the operation was aborted (a concurrency conflict).
+    GrpcAborted,
+    /// gRPC (`grpc` feature): status 11 `OUT_OF_RANGE`, the operation was attempted past the valid range.
+    GrpcOutOfRange,
+    /// gRPC (`grpc` feature): status 12 `UNIMPLEMENTED`, the operation is not implemented or not supported.
+    GrpcUnimplemented,
+    /// gRPC (`grpc` feature): status 13 `INTERNAL`, an internal error.
+    GrpcInternal,
+    /// gRPC (`grpc` feature): status 14 `UNAVAILABLE`, the service is currently unavailable.
+    GrpcUnavailable,
+    /// gRPC (`grpc` feature): status 15 `DATA_LOSS`, unrecoverable data loss or corruption.
+    GrpcDataLoss,
+    /// gRPC (`grpc` feature): status 16 `UNAUTHENTICATED`, the request has no valid authentication credentials.
+    GrpcUnauthenticated,
 }
 
 impl RequestClass {
     /// Every class, in report order.
-    pub const ALL: [RequestClass; 13] = [
+    pub const ALL: [RequestClass; 29] = [
         RequestClass::Ok,
         RequestClass::Http4xx,
         RequestClass::Http5xx,
@@ -67,6 +99,22 @@ impl RequestClass {
         RequestClass::WsCloseNormal,
         RequestClass::WsCloseError,
         RequestClass::WsProtocol,
+        RequestClass::GrpcCancelled,
+        RequestClass::GrpcUnknown,
+        RequestClass::GrpcInvalidArgument,
+        RequestClass::GrpcDeadlineExceeded,
+        RequestClass::GrpcNotFound,
+        RequestClass::GrpcAlreadyExists,
+        RequestClass::GrpcPermissionDenied,
+        RequestClass::GrpcResourceExhausted,
+        RequestClass::GrpcFailedPrecondition,
+        RequestClass::GrpcAborted,
+        RequestClass::GrpcOutOfRange,
+        RequestClass::GrpcUnimplemented,
+        RequestClass::GrpcInternal,
+        RequestClass::GrpcUnavailable,
+        RequestClass::GrpcDataLoss,
+        RequestClass::GrpcUnauthenticated,
     ];
 
     /// The class's name in reports.
@@ -85,7 +133,52 @@ impl RequestClass {
             RequestClass::WsCloseNormal => "ws_close_normal",
             RequestClass::WsCloseError => "ws_close_error",
             RequestClass::WsProtocol => "ws_protocol",
+            RequestClass::GrpcCancelled => "grpc_cancelled",
+            RequestClass::GrpcUnknown => "grpc_unknown",
+            RequestClass::GrpcInvalidArgument => "grpc_invalid_argument",
+            RequestClass::GrpcDeadlineExceeded => "grpc_deadline_exceeded",
+            RequestClass::GrpcNotFound => "grpc_not_found",
+            RequestClass::GrpcAlreadyExists => "grpc_already_exists",
+            RequestClass::GrpcPermissionDenied => "grpc_permission_denied",
+            RequestClass::GrpcResourceExhausted => "grpc_resource_exhausted",
+            RequestClass::GrpcFailedPrecondition => "grpc_failed_precondition",
+            RequestClass::GrpcAborted => "grpc_aborted",
+            RequestClass::GrpcOutOfRange => "grpc_out_of_range",
+            RequestClass::GrpcUnimplemented => "grpc_unimplemented",
+            RequestClass::GrpcInternal => "grpc_internal",
+            RequestClass::GrpcUnavailable => "grpc_unavailable",
+            RequestClass::GrpcDataLoss => "grpc_data_loss",
+            RequestClass::GrpcUnauthenticated => "grpc_unauthenticated",
         }
+    }
+
+    /// The class of a gRPC status code (`grpc-status`): `ok` for 0, the code's own class for
+    /// 1 to 16, and `grpc_unknown` for any other (as gRPC clients read a code they do not know).
+    #[cfg(feature = "grpc")]
+    pub fn of_grpc_status(code: u32) -> RequestClass {
+        const BY_CODE: [RequestClass; 17] = [
+            RequestClass::Ok,
+            RequestClass::GrpcCancelled,
+            RequestClass::GrpcUnknown,
+            RequestClass::GrpcInvalidArgument,
+            RequestClass::GrpcDeadlineExceeded,
+            RequestClass::GrpcNotFound,
+            RequestClass::GrpcAlreadyExists,
+            RequestClass::GrpcPermissionDenied,
+            RequestClass::GrpcResourceExhausted,
+            RequestClass::GrpcFailedPrecondition,
+            RequestClass::GrpcAborted,
+            RequestClass::GrpcOutOfRange,
+            RequestClass::GrpcUnimplemented,
+            RequestClass::GrpcInternal,
+            RequestClass::GrpcUnavailable,
+            RequestClass::GrpcDataLoss,
+            RequestClass::GrpcUnauthenticated,
+        ];
+        BY_CODE
+            .get(code as usize)
+            .copied()
+            .unwrap_or(RequestClass::GrpcUnknown)
     }
 
     /// The class of a status code.
@@ -753,6 +846,28 @@ impl Measurements for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A class's counter is `by_class[class as usize]`: `ALL` lists the classes in their
+    /// declaration order, each name once.
+    #[test]
+    fn every_class_is_at_its_index_with_a_name_of_its_own() {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, class) in RequestClass::ALL.into_iter().enumerate() {
+            assert_eq!(class as usize, i, "{}", class.as_str());
+            assert!(names.insert(class.as_str()), "{}", class.as_str());
+        }
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_status_codes_are_their_classes() {
+        assert_eq!(RequestClass::of_grpc_status(0), RequestClass::Ok);
+        assert_eq!(
+            RequestClass::of_grpc_status(14),
+            RequestClass::GrpcUnavailable
+        );
+        assert_eq!(RequestClass::of_grpc_status(17), RequestClass::GrpcUnknown);
+    }
 
     #[test]
     fn merge_adds_everything() {

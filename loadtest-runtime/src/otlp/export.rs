@@ -47,6 +47,10 @@ struct Counts {
     late: u64,
     /// Each request name's requests by class, in [`RequestClass::ALL`] order.
     requests: Vec<(Box<str>, [u64; RequestClass::ALL.len()])>,
+    /// With an `slo`: successful iterations that met it (goodput).
+    good: Option<u64>,
+    /// Custom counters (`ctx.count`, the WebSocket message counters) by name.
+    custom: std::collections::BTreeMap<String, u64>,
 }
 
 impl Counts {
@@ -64,6 +68,8 @@ impl Counts {
             dropped: totals.dropped,
             late: totals.late,
             requests,
+            good: metrics.slo_us().map(|_| totals.good),
+            custom: metrics.custom_counts(),
         }
     }
 }
@@ -329,6 +335,37 @@ impl Instruments {
                 .with_callback(move |o| o.observe(read().late, &common))
                 .build();
         }
+        {
+            let (read, common) = (read(&counts), common.clone());
+            meter
+                .u64_observable_counter("loadtest.iterations.good")
+                .with_unit("{iteration}")
+                .with_description(
+                    "With an slo: successful iterations whose own latency met it (goodput)",
+                )
+                .with_callback(move |o| {
+                    if let Some(good) = read().good {
+                        o.observe(good, &common);
+                    }
+                })
+                .build();
+        }
+        {
+            let (read, common) = (read(&counts), common.clone());
+            meter
+                .u64_observable_counter("loadtest.custom")
+                .with_description(
+                    "Custom counters (ctx.count, the WebSocket message counters) by name",
+                )
+                .with_callback(move |o| {
+                    for (name, n) in read().custom {
+                        let mut attrs = common.clone();
+                        attrs.push(KeyValue::new("loadtest.custom.name", name));
+                        o.observe(n, &attrs);
+                    }
+                })
+                .build();
+        }
         Instruments {
             request_duration: meter
                 .f64_histogram("http.client.request.duration")
@@ -532,6 +569,66 @@ mod tests {
         assert_eq!(
             (seen[1].0.as_str(), seen[1].1),
             ("loadtest.iteration.duration", 8)
+        );
+    }
+
+    /// Goodput and the custom counters are observed as the counts say, by name; no goodput
+    /// point without an `slo`.
+    #[test]
+    fn goodput_and_custom_counters_are_observed() {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        let collect = |counts: Counts| {
+            let (provider, reader) = provider();
+            let instruments = Instruments::new(&provider, &[KeyValue::new("loadtest.test", "t")]);
+            instruments.record(&Interval::default(), counts);
+            let mut rm = ResourceMetrics::default();
+            reader.0.collect(&mut rm).unwrap();
+            let mut seen = Vec::new();
+            for sm in rm.scope_metrics() {
+                for m in sm.metrics() {
+                    if let AggregatedMetrics::U64(MetricData::Sum(sum)) = m.data() {
+                        for p in sum.data_points() {
+                            let name = p
+                                .attributes()
+                                .find(|kv| kv.key.as_str() == "loadtest.custom.name")
+                                .map(|kv| kv.value.to_string());
+                            seen.push((m.name().to_string(), name, p.value()));
+                        }
+                    }
+                }
+            }
+            seen.sort();
+            seen
+        };
+        let seen = collect(Counts {
+            good: Some(41),
+            custom: [
+                ("chat.messages_sent".to_string(), 7),
+                ("hits".to_string(), 2),
+            ]
+            .into(),
+            ..Counts::default()
+        });
+        let of = |metric: &str| -> Vec<(Option<String>, u64)> {
+            seen.iter()
+                .filter(|(m, _, _)| m == metric)
+                .map(|(_, n, v)| (n.clone(), *v))
+                .collect()
+        };
+        assert_eq!(of("loadtest.iterations.good"), [(None, 41)]);
+        assert_eq!(
+            of("loadtest.custom"),
+            [
+                (Some("chat.messages_sent".into()), 7),
+                (Some("hits".into()), 2)
+            ]
+        );
+        let seen = collect(Counts::default());
+        assert!(
+            !seen
+                .iter()
+                .any(|(m, _, _)| m == "loadtest.iterations.good" || m == "loadtest.custom"),
+            "{seen:?}"
         );
     }
 

@@ -33,6 +33,7 @@ use cargo_loadtest::compare::gate::{Tolerances, compare};
 use loadtest_demo_server::DemoServer;
 use loadtest_report::report::{MetricComparison, MetricVerdict, TestResult};
 use loadtest_runtime::config::OptionLayer;
+use loadtest_runtime::grammar::GatedMetric;
 use loadtest_runtime::prelude::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -53,7 +54,6 @@ const PAUSE: Duration = Duration::from_millis(500);
 /// The bootstrap seed: the one `cargo loadtest` uses for the first test of a run.
 const SEED: u64 = 0x5eed;
 /// The metrics of the gate, in the order `compare` returns them.
-const METRICS: [&str; 5] = ["p50", "p95", "p99", "throughput", "error_rate"];
 const TEST_NAME: &str = "calibration_get";
 
 #[load_test(users = 8, duration = "10s")]
@@ -217,21 +217,21 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
         format!("A{i}->B{i}")
     });
 
-    let regressed = |c: &[MetricComparison], m: &str| {
+    let regressed = |c: &[MetricComparison], m: GatedMetric| {
         c.iter()
             .any(|x| x.metric == m && x.verdict == MetricVerdict::Regressed)
     };
-    let improved = |c: &[MetricComparison], m: &str| {
+    let improved = |c: &[MetricComparison], m: GatedMetric| {
         c.iter()
             .any(|x| x.metric == m && x.verdict == MetricVerdict::Improved)
     };
     let false_positives = aa
         .iter()
-        .filter(|c| METRICS.iter().any(|m| regressed(c, m)))
+        .filter(|c| GatedMetric::PER_WINDOW.into_iter().any(|m| regressed(c, m)))
         .count();
     let detections = ab
         .iter()
-        .filter(|c| ["p50", "p95", "p99"].iter().any(|m| regressed(c, m)))
+        .filter(|c| GatedMetric::LATENCIES.into_iter().any(|m| regressed(c, m)))
         .count();
     let (n_aa, n_ab) = (aa.len(), ab.len());
 
@@ -248,14 +248,14 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
         "\nper metric: A/A regressed | A/A improved | A/A worst bound | A/B regressed | A/B change (min..max) | A/B bound nearest 0"
     );
     let mut per_metric = Vec::new();
-    for m in METRICS {
+    for m in GatedMetric::PER_WINDOW {
         let pick = |cs: &[Vec<MetricComparison>]| -> Vec<MetricComparison> {
             cs.iter()
                 .filter_map(|c| c.iter().find(|x| x.metric == m).cloned())
                 .collect()
         };
         let (maa, mab) = (pick(&aa), pick(&ab));
-        let higher_is_worse = m != "throughput";
+        let higher_is_worse = m.higher_is_worse();
         // The bound of the interval on the "worse" side nearest zero: a tolerance below it
         // declares a regression. For A/A the largest such bound is the smallest tolerance
         // without false positives here; for A/B the smallest is the largest tolerance that
@@ -289,7 +289,13 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
             aa.iter().filter(|c| improved(c, m)).count(),
         );
         let ab_r = ab.iter().filter(|c| regressed(c, m)).count();
-        let f = |v: f64| if m == "error_rate" { pp(v) } else { pct(v) };
+        let f = |v: f64| {
+            if m == GatedMetric::ErrorRate {
+                pp(v)
+            } else {
+                pct(v)
+            }
+        };
         eprintln!(
             "  {m:<10} {aa_r:>2}/{n_aa} | {aa_i:>2}/{n_aa} | {:>8} | {ab_r:>2}/{n_ab} ({}) | {}..{} | {}",
             f(aa_worst),
@@ -300,7 +306,7 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
         );
         per_metric.push(json!({
             "metric": m,
-            "tolerance": tol.relative().iter().find(|(n, _)| n == m).map(|(_, v)| *v),
+            "tolerance": tol.relative().iter().find(|(n, _)| *n == m).map(|(_, v)| *v),
             "aa_regressed": aa_r,
             "aa_improved": aa_i,
             "aa_worst_bound": finite(aa_worst),
@@ -323,7 +329,7 @@ fn evaluate(a: &[TestResult], b: &[TestResult], tol: &Tolerances) -> Value {
 fn print_table(title: &str, rows: &[Vec<MetricComparison>], label: impl Fn(usize) -> String) {
     eprintln!("\n{title}");
     let mut head = format!("  {:<9}", "");
-    for m in METRICS {
+    for m in GatedMetric::PER_WINDOW {
         head.push_str(&format!(" | {m:^27}"));
     }
     eprintln!("{head}");
@@ -331,7 +337,7 @@ fn print_table(title: &str, rows: &[Vec<MetricComparison>], label: impl Fn(usize
         let mut line = format!("  {:<9}", label(i));
         for x in row {
             let f = |v: f64| {
-                if x.metric == "error_rate" {
+                if x.metric == GatedMetric::ErrorRate {
                     pp(v)
                 } else {
                     pct(v)

@@ -3,6 +3,7 @@
 //! whose service time is a constant in the source, so a commit can make the server slower.
 
 use crate::support;
+use loadtest_runtime::grammar::GatedMetric;
 
 use loadtest_report::report::{MetricVerdict, RunStatus, TestStatus};
 use std::io::{BufRead, BufReader};
@@ -118,7 +119,11 @@ fn a_ten_times_slower_revision_regresses_over_interleaved_rounds() {
     let c = t.comparison.as_ref().expect("compared");
     assert_eq!(c.rounds, Some(5));
     assert_eq!(c.baseline.git_commit.as_deref(), Some(base.as_str()));
-    let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|m| m.metric == GatedMetric::P50)
+        .unwrap();
     assert_eq!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
     assert!(p50.ci_low.unwrap() > 2.0, "ten times slower: {p50:?}");
     assert!(

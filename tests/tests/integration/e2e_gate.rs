@@ -1,6 +1,7 @@
 //! End-to-end: baselines and the regression gate through the real binary.
 
 use crate::support;
+use loadtest_runtime::grammar::GatedMetric;
 
 use loadtest_report::report::{MetricVerdict, RunReport, TestStatus};
 use std::time::Duration;
@@ -45,7 +46,11 @@ fn the_gate_passes_on_the_same_server_and_fails_on_added_latency() {
     assert_eq!(t.status, TestStatus::Failed);
     let c = t.comparison.as_ref().unwrap();
     assert!(c.regressed);
-    let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|m| m.metric == GatedMetric::P50)
+        .unwrap();
     assert_eq!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
     assert!(
         p50.change.unwrap() > 0.3 && p50.ci_low.unwrap() > p50.tolerance,
@@ -313,7 +318,11 @@ fn every_output_says_what_the_baseline_comparison_decided() {
     let t = &report.tests[0];
     assert_eq!(said, Said::all(true), "{:?}: {:?}", t.status, t.failures);
     let c = t.comparison.as_ref().expect("a comparison");
-    let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|m| m.metric == GatedMetric::P50)
+        .unwrap();
     assert_eq!(p50.verdict, MetricVerdict::Improved, "{p50:?}");
     assert!(t.failures.is_empty(), "{:?}", t.failures);
 }
@@ -407,7 +416,11 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
         .clone()
         .expect("a comparison");
     assert_eq!(c.baseline.runs, Some(1));
-    let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|m| m.metric == GatedMetric::P50)
+        .unwrap();
     assert!(p50.change.unwrap() > 3.0, "{p50:?}");
     assert_ne!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
     assert_eq!(p50.floor_us, Some(50_000.0));
@@ -421,7 +434,11 @@ fn a_baseline_of_several_runs_shows_its_spread_and_one_run_is_judged_through_the
         .comparison
         .clone()
         .expect("a comparison");
-    let p50 = c.metrics.iter().find(|m| m.metric == "p50").unwrap();
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|m| m.metric == GatedMetric::P50)
+        .unwrap();
     assert_eq!(p50.verdict, MetricVerdict::Regressed, "{p50:?}");
     assert_eq!(p50.floor_us, Some(250.0));
 }

@@ -302,6 +302,27 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
         assert!(row.contains(&count.to_string()), "{row}");
     }
 
+    // The connection's counters in the terminal's custom-metric table, with their totals.
+    let custom = stdout
+        .split("custom metrics:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no custom-metric table: {stdout}"));
+    let counters = [
+        "chat.messages_sent",
+        "chat.messages_received",
+        "chat.bytes_sent",
+        "chat.bytes_received",
+    ];
+    for name in counters {
+        let n = r.custom_counters[name];
+        let row = custom
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} row: {custom}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1..3], ["counter", n.to_string().as_str()], "{row}");
+    }
+
     // JUnit, Markdown and HTML name the exchanges and their rules.
     let junit = std::fs::read_to_string(f.file("junit.xml")).unwrap();
     roxmltree::Document::parse(&junit).expect("JUnit XML parses");
@@ -319,6 +340,24 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
     );
     assert!(html.contains("chat.connect"), "and chat.connect");
     assert!(html.contains("error_rate(chat.echo)"), "and its rules");
+    // And each counts the connection's messages and bytes.
+    for name in counters {
+        let n = r.custom_counters[name];
+        assert!(
+            junit.contains(&format!("custom {name} (counter): {n} (")),
+            "JUnit counts {name}: {junit}"
+        );
+        assert!(
+            md.contains(&format!("| {name} | counter | {n} |")),
+            "the Markdown counts {name}: {md}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<tr><td>{name}</td><td>counter</td><td class=\"num\">{n}</td>"
+            )),
+            "the HTML report counts {name}"
+        );
+    }
 
     // CSV: a request row per name with its count and bytes.
     let csv = std::fs::read_to_string(&csv).unwrap();
@@ -336,6 +375,18 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
         .unwrap_or_else(|| panic!("no request row for chat.echo: {csv}"));
     assert_eq!(request[col("count")], echo.count.to_string(), "{csv}");
     assert_eq!(request[col("failed")], "0", "{csv}");
+    for name in counters {
+        let row = csv
+            .lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|c| c[col("kind")] == "counter" && c[col("name")] == name)
+            .unwrap_or_else(|| panic!("no counter row for {name}: {csv}"));
+        assert_eq!(
+            row[col("count")],
+            r.custom_counters[name].to_string(),
+            "{csv}"
+        );
+    }
 
     // Interval logs: a `request:chat.echo` tag whose intervals add up to every exchange.
     let logs: Vec<_> = std::fs::read_dir(&hlog)
@@ -384,6 +435,14 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
         echo.bytes_received,
         "{page}"
     );
+    // And the connection's counters, as their final totals.
+    for name in counters {
+        assert_eq!(
+            sum(&s, "loadtest_custom_total", &[("name", name)]) as u64,
+            r.custom_counters[name],
+            "{name}: {page}"
+        );
+    }
 
     // Two shards against the same server merge into exactly what the server saw.
     let before = server.counts.snapshot();

@@ -19,6 +19,7 @@ mod e2e_dashboard;
 mod e2e_faults;
 mod e2e_first_hour;
 mod e2e_gate;
+mod e2e_grpc;
 mod e2e_history;
 mod e2e_interchange;
 mod e2e_measure;

@@ -110,6 +110,52 @@ fn a_realistic_report_matches_the_schema() {
     assert!(validator.is_valid(&instance));
 }
 
+/// The gRPC classes (loadtest-runtime's `grpc` feature), one per status code other than OK, are
+/// in both class lists: a request's classes, per test and per name, and an error sample's.
+#[test]
+fn grpc_classes_match_the_schema() {
+    let _g = crate::support::concurrent(&[]);
+    let validator = validator();
+    let mut instance = report_json();
+    let result = &mut instance["tests"][0]["result"];
+    let name = object(&mut result["request_names"])
+        .keys()
+        .next()
+        .expect("the synthetic report names its requests")
+        .clone();
+    let classes = [
+        "grpc_cancelled",
+        "grpc_unknown",
+        "grpc_invalid_argument",
+        "grpc_deadline_exceeded",
+        "grpc_not_found",
+        "grpc_already_exists",
+        "grpc_permission_denied",
+        "grpc_resource_exhausted",
+        "grpc_failed_precondition",
+        "grpc_aborted",
+        "grpc_out_of_range",
+        "grpc_unimplemented",
+        "grpc_internal",
+        "grpc_unavailable",
+        "grpc_data_loss",
+        "grpc_unauthenticated",
+    ];
+    for class in classes {
+        result["requests"]["by_class"][class] = json!(1);
+        result["request_names"][&name]["by_class"][class] = json!(1);
+        result["errors"]
+            .as_array_mut()
+            .expect("errors is an array")
+            .push(json!({"class": class, "message": "/shop.Cart/AddItem: Status: UNAVAILABLE (14): busy", "count": 1}));
+    }
+    let errs = errors(&validator, &instance);
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    // A status's number is not a class.
+    instance["tests"][0]["result"]["errors"][0]["class"] = json!("grpc_14");
+    assert!(!errors(&validator, &instance).is_empty());
+}
+
 /// The WebSocket classes (loadtest-runtime's `ws` feature) are in both class lists: a request's
 /// classes, per test and per name, and an error sample's.
 #[test]
@@ -288,8 +334,14 @@ fn insufficient_data_report() -> RunReport {
     use loadtest_report::report::MetricVerdict::InsufficientData;
     let mut r = synthetic::report();
     let nan = (f64::NAN, f64::NAN, f64::NAN);
-    r.tests[0].comparison.as_mut().unwrap().metrics[0] =
-        synthetic::metric("p50", 0.0, 0.0, nan, 0.10, InsufficientData);
+    r.tests[0].comparison.as_mut().unwrap().metrics[0] = synthetic::metric(
+        loadtest_runtime::grammar::GatedMetric::P50,
+        0.0,
+        0.0,
+        nan,
+        0.10,
+        InsufficientData,
+    );
     r
 }
 

@@ -11,6 +11,7 @@
 use super::chart::{self, Axis, Chart, Line, esc};
 use crate::calendar::readable;
 use crate::output::summary;
+use loadtest_grammar::GatedMetric;
 use loadtest_report::hdr::{self, Hist};
 use loadtest_report::report::{
     CapacityResult, Comparison, IntervalPoint, LatencySummary, MetricVerdict, RunReport, RunStatus,
@@ -309,6 +310,7 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
     s.push_str("</div>\n");
     requests(s, r);
     streams(s, r);
+    custom_metrics(s, r);
     phases(s, r);
     generator(s, r);
     errors(s, r);
@@ -449,7 +451,7 @@ fn comparison(s: &mut String, c: &Comparison) {
     for m in &c.metrics {
         let f = |v: Option<f64>| {
             let Some(v) = v else { return "-".to_string() };
-            if m.metric == "error_rate" {
+            if m.metric == GatedMetric::ErrorRate {
                 format!("{:+.2}pp", v * 100.0)
             } else {
                 format!("{:+.1}%", v * 100.0)
@@ -469,9 +471,9 @@ fn comparison(s: &mut String, c: &Comparison) {
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} .. {}</td><td class=\"{class}\">{verdict}</td></tr>",
-            esc(&m.metric),
-            esc(&summary::metric_value(&m.metric, m.old)),
-            esc(&summary::metric_value(&m.metric, m.new)),
+            esc(m.metric.name()),
+            esc(&summary::metric_value(m.metric, m.old)),
+            esc(&summary::metric_value(m.metric, m.new)),
             f(m.change),
             f(m.ci_low),
             f(m.ci_high)
@@ -648,6 +650,29 @@ fn requests(s: &mut String, r: &TestResult) {
             bytes(m.bytes_sent),
             bytes(m.bytes_received)
         );
+    }
+    s.push_str("</table>\n");
+}
+
+/// The test's custom metrics ([`summary::custom_rows`]), when it has any.
+fn custom_metrics(s: &mut String, r: &TestResult) {
+    let rows = summary::custom_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str("<h3>Custom metrics</h3>\n<table>\n<tr>");
+    for (i, h) in summary::CUSTOM_HEADER.iter().enumerate() {
+        let class = if i >= 2 { " class=\"num\"" } else { "" };
+        let _ = write!(s, "<th{class}>{h}</th>");
+    }
+    s.push_str("</tr>\n");
+    for row in rows {
+        s.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            let class = if i >= 2 { " class=\"num\"" } else { "" };
+            let _ = write!(s, "<td{class}>{}</td>", esc(c));
+        }
+        s.push_str("</tr>\n");
     }
     s.push_str("</table>\n");
 }

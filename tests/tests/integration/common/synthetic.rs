@@ -16,6 +16,7 @@ use loadtest_report::report::{
     TestResult, TestStatus, ThresholdOutcome, human_us,
 };
 use loadtest_report::verdict;
+use loadtest_runtime::grammar::GatedMetric;
 use std::collections::BTreeMap;
 
 /// The package every synthetic test belongs to.
@@ -554,7 +555,7 @@ pub fn baseline() -> BaselineInfo {
 
 /// One metric's comparison (95% confidence).
 pub fn metric(
-    metric: &str,
+    metric: GatedMetric,
     old: f64,
     new: f64,
     (change, ci_low, ci_high): (f64, f64, f64),
@@ -562,7 +563,7 @@ pub fn metric(
     verdict: MetricVerdict,
 ) -> MetricComparison {
     MetricComparison {
-        metric: metric.into(),
+        metric,
         old,
         new,
         change: (!change.is_nan()).then_some(change),
@@ -609,7 +610,7 @@ pub fn comparison_unchanged() -> Comparison {
         baseline: baseline(),
         metrics: vec![
             metric(
-                "p50",
+                GatedMetric::P50,
                 18_500.0,
                 18_600.0,
                 (0.005, -0.02, 0.03),
@@ -617,7 +618,7 @@ pub fn comparison_unchanged() -> Comparison {
                 Unchanged,
             ),
             metric(
-                "p95",
+                GatedMetric::P95,
                 32_000.0,
                 32_800.0,
                 (0.025, -0.01, 0.06),
@@ -625,7 +626,7 @@ pub fn comparison_unchanged() -> Comparison {
                 Unchanged,
             ),
             metric(
-                "p99",
+                GatedMetric::P99,
                 140_000.0,
                 91_000.0,
                 (-0.35, -0.5, -0.31),
@@ -633,7 +634,7 @@ pub fn comparison_unchanged() -> Comparison {
                 Improved,
             ),
             metric(
-                "throughput",
+                GatedMetric::Throughput,
                 200.0,
                 200.0,
                 (0.0, -0.005, 0.005),
@@ -641,7 +642,7 @@ pub fn comparison_unchanged() -> Comparison {
                 Unchanged,
             ),
             metric(
-                "error_rate",
+                GatedMetric::ErrorRate,
                 0.0025,
                 0.0015,
                 (-0.001, -0.004, 0.002),
@@ -662,7 +663,7 @@ pub fn comparison_regressed() -> Comparison {
         baseline: baseline(),
         metrics: vec![
             metric(
-                "p50",
+                GatedMetric::P50,
                 128_000.0,
                 130_000.0,
                 (0.015625, -0.03, 0.06),
@@ -670,7 +671,7 @@ pub fn comparison_regressed() -> Comparison {
                 Unchanged,
             ),
             metric(
-                "p95",
+                GatedMetric::P95,
                 163_500.0,
                 205_000.0,
                 (0.253, 0.201, 0.31),
@@ -678,7 +679,7 @@ pub fn comparison_regressed() -> Comparison {
                 Regressed,
             ),
             metric(
-                "p99",
+                GatedMetric::P99,
                 420_000.0,
                 450_000.0,
                 (0.071, -0.05, 0.2),
@@ -686,14 +687,21 @@ pub fn comparison_regressed() -> Comparison {
                 Unchanged,
             ),
             metric(
-                "throughput",
+                GatedMetric::Throughput,
                 40.0,
                 40.0,
                 (0.0, -0.02, 0.02),
                 0.10,
                 Unchanged,
             ),
-            metric("error_rate", 0.0, 0.0, (0.0, 0.0, 0.0), 0.01, Unchanged),
+            metric(
+                GatedMetric::ErrorRate,
+                0.0,
+                0.0,
+                (0.0, 0.0, 0.0),
+                0.01,
+                Unchanged,
+            ),
         ],
         regressed: true,
         note: None,
