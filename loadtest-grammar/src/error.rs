@@ -144,6 +144,10 @@ pub enum Problem {
     MissingMetric,
     /// A metric that the threshold or tolerance grammar does not know.
     UnknownMetric(String),
+    /// A threshold rule's name prefix (`gaps:chat`) that is no stream measure.
+    UnknownStreamMeasure(String),
+    /// A stream measure (`gap:chat`) under a metric that is not a latency (`rps(gap:chat)`).
+    StreamMeasureNotLatency(String),
     /// A threshold's limit or a tolerance's allowance that is not what its metric takes;
     /// `wants` says why (`is not a duration`).
     BadLimit {
@@ -183,6 +187,14 @@ impl fmt::Display for Problem {
             Problem::EmptyName => f.write_str("empty name in parentheses"),
             Problem::MissingMetric => f.write_str("missing metric"),
             Problem::UnknownMetric(m) => write!(f, "unknown metric `{m}`"),
+            Problem::UnknownStreamMeasure(m) => write!(
+                f,
+                "unknown stream measure `{m}` before `:` (accepted: first_byte, first_event, gap, stream)"
+            ),
+            Problem::StreamMeasureNotLatency(m) => write!(
+                f,
+                "the stream measure `{m}` takes a latency metric (pNN, mean, min or max)"
+            ),
             Problem::BadLimit { limit, wants } => write!(f, "{limit:?} {wants}"),
             Problem::FloorNotAccepted { metric, value } => {
                 write!(f, "`{metric}` takes a percentage, not a duration {value:?}")

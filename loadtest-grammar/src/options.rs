@@ -830,6 +830,47 @@ impl Metric {
     }
 }
 
+/// A measure of the streamed responses of a request name, read by a latency rule whose name is
+/// prefixed with it: `p99(first_event:chat) < 300ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StreamMeasure {
+    /// `first_byte:NAME`: from the request's start to the first byte of the body.
+    FirstByte,
+    /// `first_event:NAME`: from the request's start to the first complete event.
+    FirstEvent,
+    /// `gap:NAME`: the time between one event of a stream and the next.
+    Gap,
+    /// `stream:NAME`: a stream's total time, from the request's start to its end.
+    Total,
+}
+
+impl StreamMeasure {
+    /// Every measure, in report order.
+    pub const ALL: [StreamMeasure; 4] = [
+        StreamMeasure::FirstByte,
+        StreamMeasure::FirstEvent,
+        StreamMeasure::Gap,
+        StreamMeasure::Total,
+    ];
+
+    /// The measure's prefix in threshold rules (`first_byte`, `first_event`, `gap`, `stream`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamMeasure::FirstByte => "first_byte",
+            StreamMeasure::FirstEvent => "first_event",
+            StreamMeasure::Gap => "gap",
+            StreamMeasure::Total => "stream",
+        }
+    }
+
+    /// The measure of a prefix, if it is one.
+    pub fn parse(prefix: &str) -> Option<StreamMeasure> {
+        StreamMeasure::ALL
+            .into_iter()
+            .find(|m| m.as_str() == prefix)
+    }
+}
+
 /// A comparison operator of a threshold rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -882,6 +923,9 @@ pub struct Threshold {
     pub metric: Metric,
     /// A request name or custom metric; `None` means the iteration as a whole.
     pub scope: Option<String>,
+    /// A latency rule on a measure of the scope's streamed responses (`p99(gap:chat)`: the
+    /// scope is `chat`, the measure [`StreamMeasure::Gap`]).
+    pub stream: Option<StreamMeasure>,
     /// The comparison.
     pub op: Op,
     /// The limit, in microseconds for latencies, as a fraction for `error_rate`, else a plain number.
@@ -889,7 +933,7 @@ pub struct Threshold {
 }
 
 /// The threshold grammar, shown with every threshold error.
-pub const THRESHOLD_GRAMMAR: &str = "expected `METRIC[(NAME)] OP VALUE` where METRIC is p50, p90, p95, p99, p99.9 (any pNN), mean, min, max (VALUE a duration such as 250ms), error_rate (VALUE a percentage such as 1% or a fraction such as 0.01), rps, iterations, requests, dropped, late or failed (VALUE a number), and OP is <, <=, >, >=, == or !=; e.g. \"p99 < 250ms\", \"p95(home) < 100ms\", \"error_rate < 1%\", \"rps > 400\", \"dropped == 0\"";
+pub const THRESHOLD_GRAMMAR: &str = "expected `METRIC[(NAME)] OP VALUE` where METRIC is p50, p90, p95, p99, p99.9 (any pNN), mean, min, max (VALUE a duration such as 250ms), error_rate (VALUE a percentage such as 1% or a fraction such as 0.01), rps, iterations, requests, dropped, late or failed (VALUE a number), and OP is <, <=, >, >=, == or !=; a latency rule reads a measure of NAME's streamed responses when NAME is prefixed with first_byte:, first_event:, gap: or stream: (its total time); e.g. \"p99 < 250ms\", \"p95(home) < 100ms\", \"error_rate < 1%\", \"rps > 400\", \"dropped == 0\", \"p99(gap:chat) < 50ms\"";
 
 /// Parses a threshold rule.
 pub fn parse_threshold(s: &str) -> Result<Threshold, ValueError> {
@@ -969,10 +1013,35 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, ValueError> {
             .filter(|v| v.is_finite())
             .ok_or_else(|| bad("is not a number"))?
     };
+    // `first_event:chat`: a stream measure of `chat`. A prefix that is a lowercase word is read
+    // as a measure (and refused when it is none); other names with a colon (`GET /a:b`) stay
+    // names.
+    let (scope, stream) = match scope {
+        Some(sc) => match sc.split_once(':') {
+            Some((prefix, rest))
+                if !prefix.is_empty()
+                    && prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') =>
+            {
+                let measure = StreamMeasure::parse(prefix)
+                    .ok_or_else(|| err(Problem::UnknownStreamMeasure(prefix.to_string())))?;
+                if !metric.is_latency() {
+                    return Err(err(Problem::StreamMeasureNotLatency(prefix.to_string())));
+                }
+                let rest = rest.trim();
+                if rest.is_empty() {
+                    return Err(err(Problem::EmptyName));
+                }
+                (Some(rest.to_string()), Some(measure))
+            }
+            _ => (Some(sc), None),
+        },
+        None => (None, None),
+    };
     Ok(Threshold {
         source: text.to_string(),
         metric,
         scope,
+        stream,
         op,
         limit,
     })
@@ -1101,6 +1170,57 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn stream_measures_prefix_a_latency_rules_name() {
+        let t = parse_threshold("p99(first_event:chat) < 300ms").unwrap();
+        assert_eq!(
+            (t.metric, t.scope.as_deref(), t.stream, t.limit),
+            (
+                Metric::Percentile(99.0),
+                Some("chat"),
+                Some(StreamMeasure::FirstEvent),
+                300_000.0
+            )
+        );
+        for (rule, measure) in [
+            ("p50(first_byte:chat) < 1s", StreamMeasure::FirstByte),
+            ("max( gap: chat ) <= 50ms", StreamMeasure::Gap),
+            ("mean(stream:chat) < 2s", StreamMeasure::Total),
+        ] {
+            let t = parse_threshold(rule).unwrap();
+            assert_eq!(
+                (t.scope.as_deref(), t.stream),
+                (Some("chat"), Some(measure))
+            );
+        }
+        // A name whose colon follows no lowercase word stays a name.
+        let t = parse_threshold("p99(GET /a:b) < 1s").unwrap();
+        assert_eq!((t.scope.as_deref(), t.stream), (Some("GET /a:b"), None));
+        assert_eq!(parse_threshold("p99(chat) < 1s").unwrap().stream, None);
+        let e = parse_threshold("p99(gaps:chat) < 50ms")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "invalid threshold \"p99(gaps:chat) < 50ms\": unknown stream measure `gaps` before `:` (accepted: first_byte, first_event, gap, stream); {THRESHOLD_GRAMMAR}"
+            )
+        );
+        let e = parse_threshold("rps(gap:chat) > 5")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"rps(gap:chat) > 5\"") && e.contains("takes a latency metric"),
+            "{e}"
+        );
+        assert!(
+            parse_threshold("p99(gap:) < 1s")
+                .unwrap_err()
+                .to_string()
+                .contains("empty name")
+        );
     }
 
     #[test]

@@ -139,6 +139,51 @@ pub struct LiveRequest {
     /// from harnesses that predate them.
     #[serde(default, skip_serializing_if = "crate::exemplar::Exemplars::is_empty")]
     pub exemplars: crate::exemplar::Exemplars,
+    /// The name's streamed responses so far (see [`crate::report::StreamMetrics`]); absent
+    /// when none of its responses was read as a stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<LiveStream>,
+}
+
+/// The streamed responses of one request name so far, cumulative since the test started.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LiveStream {
+    /// Streams that ended (to their end, broken off, or dropped by the test).
+    pub streams: u64,
+    /// Of those, streams that broke off.
+    pub broken: u64,
+    /// Body chunks received.
+    pub chunks: u64,
+    /// Events received (as they arrive, before their stream ends).
+    pub events: u64,
+    /// Time from the request's start to the first byte of the body.
+    pub first_byte: Buckets,
+    /// Time from the request's start to the first event.
+    pub first_event: Buckets,
+    /// The time between one event of a stream and the next.
+    pub gap: Buckets,
+    /// Each stream's total time.
+    pub duration: Buckets,
+}
+
+impl LiveStream {
+    /// Adds a stream's figures (a report's, or a harness's so far) to these.
+    pub fn add(&mut self, s: &crate::report::StreamMetrics) {
+        self.streams += s.streams;
+        self.broken += s.broken;
+        self.chunks += s.chunks;
+        self.events += s.events;
+        for (b, h) in [
+            (&mut self.first_byte, &s.first_byte),
+            (&mut self.first_event, &s.first_event),
+            (&mut self.gap, &s.gap),
+            (&mut self.duration, &s.duration),
+        ] {
+            if let Ok(h) = crate::hdr::decode(&h.hdr_v2_base64) {
+                b.add_hist(&h);
+            }
+        }
+    }
 }
 
 /// Everything a metrics endpoint shows of a running test, cumulative since it started (gauges

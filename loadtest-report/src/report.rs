@@ -804,6 +804,54 @@ pub struct RequestMetrics {
     /// The slowest requests, with their trace ids (schema version 3; empty before).
     #[serde(default, skip_serializing_if = "crate::exemplar::Exemplars::is_empty")]
     pub exemplars: crate::exemplar::Exemplars,
+    /// Streamed responses of this name (`Request::stream`): time to first byte, time to first
+    /// event, the gaps between events, events and the streams' total time. Absent when no
+    /// response of this name was read as a stream, and in reports from before streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamMetrics>,
+}
+
+/// What the streamed responses of one request name measured (a request read with
+/// `Request::stream`: server-sent events, a chunked token stream, or any body read as it
+/// arrives). Every time is from the request's start, as its latency is.
+///
+/// The events of a stream read with `next_event` are its server-sent events; those of a stream
+/// read with `next_chunk` alone are its body's chunks as they arrived (a token stream without
+/// framing). Events per second are `events` over the test's elapsed time.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StreamMetrics {
+    /// Responses read as a stream, to their end or not.
+    pub streams: u64,
+    /// Of those, streams that broke off (the connection closed or broke in the middle of the
+    /// body, a malformed chunk, the test's `timeout`): the request's class is `body` or `timeout`.
+    pub broken: u64,
+    /// Body chunks received, as the transport handed them out.
+    pub chunks: u64,
+    /// Events received (see above).
+    pub events: u64,
+    /// Time from the request's start to the first byte of the body (streams that had one).
+    pub first_byte: Histogram,
+    /// Time from the request's start to the first complete event (streams that had one).
+    pub first_event: Histogram,
+    /// The time between one event of a stream and the next (`events - streams with an event`
+    /// values).
+    pub gap: Histogram,
+    /// Each stream's total time: from the request's start to the end of the stream (or to where
+    /// it broke off, or was dropped by the test).
+    pub duration: Histogram,
+}
+
+impl StreamMetrics {
+    /// The histogram a threshold rule on a stream measure reads (`p99(gap:chat)`).
+    pub fn measure(&self, measure: crate::grammar::StreamMeasure) -> &Histogram {
+        use crate::grammar::StreamMeasure;
+        match measure {
+            StreamMeasure::FirstByte => &self.first_byte,
+            StreamMeasure::FirstEvent => &self.first_event,
+            StreamMeasure::Gap => &self.gap,
+            StreamMeasure::Total => &self.duration,
+        }
+    }
 }
 
 /// A latency distribution: a summary plus the full HdrHistogram.
@@ -877,6 +925,10 @@ pub struct IntervalPoint {
     /// them (`cargo loadtest --hlog`), since they grow the report with every name.
     #[serde(default)]
     pub request_latency: BTreeMap<String, String>,
+    /// Each streamed request name's gaps between events in the interval, likewise (with
+    /// `--hlog`, as `request_latency`); absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stream_gap: BTreeMap<String, String>,
 }
 
 /// The outcome of one threshold rule.

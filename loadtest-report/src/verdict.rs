@@ -17,7 +17,7 @@ use crate::report::{
     Comparison, GeneratorHealth, MetricComparison, MetricVerdict, RunReport, RunStatus, TestReport,
     TestResult, TestStatus, ThresholdOutcome, human_us,
 };
-use loadtest_grammar::{GatedMetric, Metric, Threshold, format_duration};
+use loadtest_grammar::{GatedMetric, Metric, StreamMeasure, Threshold, format_duration};
 use std::time::Duration;
 
 pub mod capacity;
@@ -37,6 +37,12 @@ pub trait Measurements {
     fn iteration_latency(&self) -> &Hist;
     /// Latency of the requests of one name, or of the custom metric of that name.
     fn named_latency(&self, name: &str) -> Option<&Hist>;
+    /// A measure of the streamed responses of one request name (`None` when none of its
+    /// responses was read as a stream).
+    fn stream_latency(&self, name: &str, measure: StreamMeasure) -> Option<&Hist> {
+        let _ = (name, measure);
+        None
+    }
     /// Iterations that ran to completion, ok or failed.
     fn completed(&self) -> u64;
     /// Iterations that failed.
@@ -83,10 +89,15 @@ pub fn evaluate(
     out
 }
 
-fn latency_source<'a>(m: &'a impl Measurements, scope: Option<&str>) -> Option<&'a Hist> {
-    match scope {
-        None => Some(m.iteration_latency()),
-        Some(name) => m.named_latency(name),
+fn latency_source<'a>(
+    m: &'a impl Measurements,
+    scope: Option<&str>,
+    stream: Option<StreamMeasure>,
+) -> Option<&'a Hist> {
+    match (scope, stream) {
+        (None, _) => Some(m.iteration_latency()),
+        (Some(name), None) => m.named_latency(name),
+        (Some(name), Some(measure)) => m.stream_latency(name, measure),
     }
 }
 
@@ -121,7 +132,7 @@ fn evaluate_one(rule: &Threshold, m: &impl Measurements, elapsed_s: f64) -> Thre
                     },
                 };
             }
-            latency_source(m, scope)
+            latency_source(m, scope, rule.stream)
                 .filter(|h| !h.is_empty())
                 .map(|h| match rule.metric {
                     Metric::Percentile(q) => h.value_at_quantile(q / 100.0) as f64,
@@ -169,9 +180,12 @@ fn evaluate_one(rule: &Threshold, m: &impl Measurements, elapsed_s: f64) -> Thre
             format!("{}", (v * 100.0).round() / 100.0)
         }
     };
-    let lhs = match scope {
-        Some(s) => format!("{}({s})", metric_name(rule.metric)),
-        None => metric_name(rule.metric),
+    let lhs = match (scope, rule.stream) {
+        (Some(s), Some(measure)) => {
+            format!("{}({}:{s})", metric_name(rule.metric), measure.as_str())
+        }
+        (Some(s), None) => format!("{}({s})", metric_name(rule.metric)),
+        (None, _) => metric_name(rule.metric),
     };
     match observed {
         Some(v) => {
@@ -192,9 +206,13 @@ fn evaluate_one(rule: &Threshold, m: &impl Measurements, elapsed_s: f64) -> Thre
             rule: rule.source.clone(),
             observed: None,
             passed: false,
-            message: match scope {
-                Some(s) => format!("no request or custom metric named {s:?} was recorded"),
-                None => "no value was recorded".into(),
+            message: match (scope, rule.stream) {
+                (Some(s), Some(measure)) => format!(
+                    "no {} of a streamed response named {s:?} was recorded",
+                    measure.as_str()
+                ),
+                (Some(s), None) => format!("no request or custom metric named {s:?} was recorded"),
+                (None, _) => "no value was recorded".into(),
             },
         },
     }

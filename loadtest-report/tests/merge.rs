@@ -11,7 +11,7 @@ use loadtest_report::hdr::{self, Hist};
 use loadtest_report::merge::{Decoded, MergeError, ShardReport, ShardResult, merge_results};
 use loadtest_report::report::{
     ConfigSummary, Goodput, IntervalPoint, IterationCounts, RequestMetrics, RequestTotals,
-    ShardPart, ShardSpec, TestResult,
+    ShardPart, ShardSpec, StreamMetrics, TestResult,
 };
 use std::collections::BTreeMap;
 
@@ -24,6 +24,8 @@ struct Sample {
     request: &'static str,
     ok: bool,
     custom_us: Option<u64>,
+    /// The request's response was read as a stream (three events; see `record`).
+    streamed: bool,
 }
 
 const NAMES: [&str; 4] = ["GET /", "checkout", "GET /items/{id}", "/shop.Cart/AddItem"];
@@ -52,6 +54,9 @@ fn config(open: bool) -> ConfigSummary {
             "error_rate < 5%".into(),
             "rps > 250".into(),
             "max(think) < 1s".into(),
+            "p99(gap:checkout) < 20ms".into(),
+            "p50(first_event:GET /) < 10ms".into(),
+            "max(stream:checkout) < 500ms".into(),
         ],
         ..ConfigSummary::default()
     }
@@ -70,6 +75,10 @@ fn record(
     let mut uncorrected = hdr::new_hist();
     let mut names: BTreeMap<String, (RequestMetrics, Hist)> = BTreeMap::new();
     let mut custom = hdr::new_hist();
+    // A streamed request's stream: its first byte at a quarter of its latency, its three
+    // events at a third, then gaps of a fifth and a seventh, its end at its latency; broken
+    // when the request failed.
+    let mut streams: BTreeMap<String, (StreamMetrics, [Hist; 4])> = BTreeMap::new();
     let mut seconds: BTreeMap<u64, (IntervalPoint, Hist, Hist)> = BTreeMap::new();
     let mut iterations = IterationCounts {
         goodput: Some(Goodput {
@@ -121,6 +130,24 @@ fn record(
             *m.by_status.entry(status.into()).or_insert(0) += 1;
         }
         hdr::record(h, s.latency_us / 2);
+        if s.streamed {
+            let (m, [first_byte, first_event, gap, duration]) =
+                streams.entry(s.request.to_string()).or_insert_with(|| {
+                    (
+                        StreamMetrics::default(),
+                        std::array::from_fn(|_| hdr::new_hist()),
+                    )
+                });
+            m.streams += 1;
+            m.broken += u64::from(!s.ok);
+            m.chunks += 4;
+            m.events += 3;
+            hdr::record(first_byte, s.latency_us / 8 + 1);
+            hdr::record(first_event, s.latency_us / 6 + 1);
+            hdr::record(gap, s.latency_us / 10 + 1);
+            hdr::record(gap, s.latency_us / 14 + 1);
+            hdr::record(duration, s.latency_us / 2);
+        }
         requests.total += 1;
         requests.bytes_received += 100;
         *requests.by_class.entry(class.into()).or_insert(0) += 1;
@@ -182,6 +209,17 @@ fn record(
             .into_iter()
             .map(|(k, (mut m, h))| {
                 m.latency = hdr::to_report(&h);
+                m.stream = streams.remove(&k).map(|(s, hists)| {
+                    let [first_byte, first_event, gap, duration] =
+                        hists.map(|h| hdr::to_report(&h));
+                    StreamMetrics {
+                        first_byte,
+                        first_event,
+                        gap,
+                        duration,
+                        ..s
+                    }
+                });
                 (k, m)
             })
             .collect(),
@@ -234,6 +272,7 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
                 request: NAMES[rng.usize(..NAMES.len())],
                 ok: rng.u8(..20) != 0,
                 custom_us: rng.bool().then(|| rng.u64(1..2_000_000)),
+                streamed: rng.bool(),
             }
         })
         .collect();
@@ -346,6 +385,18 @@ fn one_case(rng: &mut Rng) -> Result<(), String> {
                 && values(&got.latency) == values(&m.latency),
             || format!("request {name}: {got:?} vs {m:?}"),
         )?;
+        // Streams: the same counts, and each measure the same values.
+        let stream_values = |s: &StreamMetrics| {
+            (
+                (s.streams, s.broken, s.chunks, s.events),
+                [&s.first_byte, &s.first_event, &s.gap, &s.duration]
+                    .map(|h| (h.summary, values(h))),
+            )
+        };
+        ensure(
+            got.stream.as_ref().map(stream_values) == m.stream.as_ref().map(stream_values),
+            || format!("stream of {name}: {:?} vs {:?}", got.stream, m.stream),
+        )?;
     }
     ensure(
         merged
@@ -444,6 +495,7 @@ fn a_threshold_no_shard_meets_passes_on_the_merge() {
             request: "checkout",
             ok: true,
             custom_us: None,
+            streamed: false,
         })
         .collect();
     let shards: Vec<TestResult> = samples
@@ -698,6 +750,7 @@ fn one_tree_case(rng: &mut Rng) -> Result<(), String> {
                     request: NAMES[rng.usize(..NAMES.len())],
                     ok: rng.u8(..10) != 0,
                     custom_us: rng.bool().then(|| rng.u64(1..2_000_000)),
+                    streamed: rng.u8(..4) == 0,
                 }
             })
             .collect();
@@ -904,6 +957,7 @@ fn a_restarted_shard_merges_its_runs_and_counts_its_gap_once() {
                     request: "GET /",
                     ok: true,
                     custom_us: None,
+                    streamed: false,
                 })
             })
             .collect()

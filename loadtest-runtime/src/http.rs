@@ -13,6 +13,8 @@ mod rate_limit;
 mod request;
 mod response;
 pub(crate) mod retry;
+mod sse;
+mod streamed;
 mod target;
 pub(crate) mod trace_context;
 
@@ -23,6 +25,8 @@ pub use error::HttpError;
 pub(crate) use rate_limit::RateLimiter;
 pub use request::Request;
 pub use response::{BODY_LIMIT, Response};
+pub use sse::Event;
+pub use streamed::StreamedResponse;
 
 #[cfg(feature = "fuzzing")]
 pub use direct::fuzz_response;

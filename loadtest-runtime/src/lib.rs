@@ -89,7 +89,7 @@ pub type Result<T = (), E = Error> = std::result::Result<T, E>;
 
 /// Everything a load test file needs: `use loadtest_runtime::prelude::*;`.
 pub mod prelude {
-    pub use crate::http::{HttpError, Response};
+    pub use crate::http::{Event, HttpError, Response, StreamedResponse};
     pub use crate::{Ctx, Error, Result, load_test};
     pub use std::time::Duration;
 }

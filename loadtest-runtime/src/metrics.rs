@@ -7,7 +7,9 @@ pub(crate) mod names;
 mod names_map;
 mod recorder;
 mod shard;
+mod stream;
 
 pub(crate) use process::{CpuWait, ProcessSample};
 pub(crate) use recorder::Metrics;
 pub(crate) use shard::{Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};
+pub(crate) use stream::{StreamTimer, micros};

@@ -1763,6 +1763,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
                     bytes_received: any_u64(rng),
                     latency: any_hist(rng),
                     exemplars: any_exemplars(rng),
+                    stream: None,
                 };
                 (any_string(rng), m)
             })
@@ -1785,6 +1786,9 @@ fn any_result(rng: &mut Rng) -> TestResult {
                 iteration_latency: opt(rng, |rng| any_hist(rng).hdr_v2_base64),
                 iteration_latency_uncorrected: opt(rng, |rng| any_hist(rng).hdr_v2_base64),
                 request_latency: (0..rng.usize(..2))
+                    .map(|_| (any_string(rng), any_hist(rng).hdr_v2_base64))
+                    .collect(),
+                stream_gap: (0..rng.usize(..2))
                     .map(|_| (any_string(rng), any_hist(rng).hdr_v2_base64))
                     .collect(),
             })
@@ -1957,7 +1961,7 @@ fn any_buckets(rng: &mut Rng) -> loadtest_runtime::live::Buckets {
 }
 
 fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
-    use loadtest_runtime::live::{LiveDetail, LiveRequest};
+    use loadtest_runtime::live::{LiveDetail, LiveRequest, LiveStream};
     LiveDetail {
         ok: any_u64(rng),
         late: any_u64(rng),
@@ -1981,6 +1985,16 @@ fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
                     bytes_received: any_u64(rng),
                     latency: any_buckets(rng),
                     exemplars: any_exemplars(rng),
+                    stream: rng.bool().then(|| LiveStream {
+                        streams: any_u64(rng),
+                        broken: any_u64(rng),
+                        chunks: any_u64(rng),
+                        events: any_u64(rng),
+                        first_byte: any_buckets(rng),
+                        first_event: any_buckets(rng),
+                        gap: any_buckets(rng),
+                        duration: any_buckets(rng),
+                    }),
                 };
                 (any_string(rng), r)
             })

@@ -9,7 +9,7 @@
 //! fixed bounds of [`loadtest_report::live::LATENCY_BUCKETS_US`].
 
 use super::state::{LiveState, LiveTest};
-use loadtest_report::live::{Buckets, LiveRequest};
+use loadtest_report::live::{Buckets, LiveRequest, LiveStream};
 use loadtest_report::report::{TestIdBuf, TestStatus};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
@@ -69,6 +69,30 @@ const FAMILIES: &[(&str, &str)] = &[
     (
         "loadtest_generator_resident_memory",
         "resident memory of the load generator (harness process)",
+    ),
+    (
+        "loadtest_streams",
+        "streamed responses that ended, by outcome (ended, broken)",
+    ),
+    (
+        "loadtest_stream_events",
+        "events of streamed responses (server-sent events, or chunks of a stream read as chunks)",
+    ),
+    (
+        "loadtest_stream_first_byte",
+        "streamed responses: time from the request's start to the first byte of the body",
+    ),
+    (
+        "loadtest_stream_first_event",
+        "streamed responses: time from the request's start to the first event",
+    ),
+    (
+        "loadtest_stream_gap",
+        "streamed responses: time between one event and the next",
+    ),
+    (
+        "loadtest_stream_duration",
+        "streamed responses: each stream's total time",
     ),
     (
         "loadtest_scheduling_lag",
@@ -322,6 +346,62 @@ impl Collector for StateCollector {
                 vec![(None, Value::Counter(r.bytes_received))]
             }),
         )?;
+        family(
+            e,
+            "loadtest_streams",
+            None,
+            MetricType::Counter,
+            per_request(self, tests, |r| {
+                r.stream
+                    .iter()
+                    .flat_map(|s| {
+                        [
+                            (
+                                Some(("outcome", "ended".to_string())),
+                                Value::Counter(s.streams - s.broken),
+                            ),
+                            (
+                                Some(("outcome", "broken".to_string())),
+                                Value::Counter(s.broken),
+                            ),
+                        ]
+                    })
+                    .collect()
+            }),
+        )?;
+        family(
+            e,
+            "loadtest_stream_events",
+            None,
+            MetricType::Counter,
+            per_request(self, tests, |r| {
+                r.stream
+                    .iter()
+                    .map(|s| (None, Value::Counter(s.events)))
+                    .collect()
+            }),
+        )?;
+        type Pick = fn(&LiveStream) -> &Buckets;
+        let measures: [(&str, Pick); 4] = [
+            ("loadtest_stream_first_byte", |s| &s.first_byte),
+            ("loadtest_stream_first_event", |s| &s.first_event),
+            ("loadtest_stream_gap", |s| &s.gap),
+            ("loadtest_stream_duration", |s| &s.duration),
+        ];
+        for (name, pick) in measures {
+            family(
+                e,
+                name,
+                Some(&Unit::Seconds),
+                MetricType::Histogram,
+                per_request(self, tests, |r| {
+                    r.stream
+                        .iter()
+                        .map(|s| (None, Value::Histogram(pick(s))))
+                        .collect()
+                }),
+            )?;
+        }
         family(
             e,
             "loadtest_users",

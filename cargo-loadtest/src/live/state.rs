@@ -138,6 +138,9 @@ impl LiveState {
                     e.latency.add_hist(&h);
                 }
                 e.exemplars.merge(&m.exemplars);
+                if let Some(s) = &m.stream {
+                    e.stream.get_or_insert_with(Default::default).add(s);
+                }
             }
             d.requests = requests;
             t.dropped = r.iterations.dropped;

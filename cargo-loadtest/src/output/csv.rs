@@ -60,7 +60,9 @@ pub fn series_path(path: &Path) -> PathBuf {
 }
 
 /// The summary CSV: for each test an `iteration` row (the whole iteration), then one `request`
-/// row per request name and one `custom` row per custom latency. A test that produced no
+/// row per request name, four rows per request name read as streams (`stream`,
+/// `stream_first_byte`, `stream_first_event`, `stream_gap`) and one `custom` row per custom
+/// latency. A test that produced no
 /// result has its `iteration` row with the numbers left empty.
 pub fn summary(report: &RunReport) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -112,6 +114,36 @@ pub fn summary(report: &RunReport) -> Vec<u8> {
             row.extend(latency(&m.latency));
             row.extend([m.bytes_sent.to_string(), m.bytes_received.to_string()]);
             write(&mut w, row);
+        }
+        // A streamed request name's streams: `stream` (count streams, failed the broken ones,
+        // latencies each stream's total time), then `stream_first_byte`,
+        // `stream_first_event` and `stream_gap` (count the values, latencies the measure).
+        for (name, m) in &r.request_names {
+            let Some(s) = &m.stream else { continue };
+            let mut row = id("stream", name);
+            row.extend([
+                s.streams.to_string(),
+                s.broken.to_string(),
+                per_s(s.streams).to_string(),
+            ]);
+            row.extend(latency(&s.duration));
+            row.extend([String::new(), String::new()]);
+            write(&mut w, row);
+            for (kind, h) in [
+                ("stream_first_byte", &s.first_byte),
+                ("stream_first_event", &s.first_event),
+                ("stream_gap", &s.gap),
+            ] {
+                let mut row = id(kind, name);
+                row.extend([
+                    h.summary.count.to_string(),
+                    String::new(),
+                    per_s(h.summary.count).to_string(),
+                ]);
+                row.extend(latency(h));
+                row.extend([String::new(), String::new()]);
+                write(&mut w, row);
+            }
         }
         for (name, h) in &r.custom_latencies {
             let mut row = id("custom", name);

@@ -1,7 +1,8 @@
 //! HdrHistogram interval logs (`.hlog`, the log format of HdrHistogram's libraries and
 //! HistogramLogAnalyzer): one file per test, one interval per second of its series, each a
 //! compressed histogram tagged `iteration` (corrected in the open model),
-//! `iteration_uncorrected` (open model) or `request:NAME`. Values are microseconds.
+//! `iteration_uncorrected` (open model), `request:NAME` or, for a request name read as streams,
+//! `gap:NAME` (the gaps between its events). Values are microseconds.
 //!
 //! The intervals come from the report's series, which carries each second's histograms; the
 //! per-request ones are there when the run was asked for interval logs.
@@ -18,6 +19,8 @@ pub const ITERATION_TAG: &str = "iteration";
 pub const UNCORRECTED_TAG: &str = "iteration_uncorrected";
 /// The prefix of a request name's tag.
 pub const REQUEST_TAG_PREFIX: &str = "request:";
+/// The prefix of the tag of a streamed request name's gaps between events.
+pub const GAP_TAG_PREFIX: &str = "gap:";
 
 /// One interval log to write.
 pub struct LogFile {
@@ -96,7 +99,7 @@ pub fn render(t: &TestReport, r: &TestResult) -> Result<String, String> {
         let mut v: Vec<&String> = r
             .series
             .iter()
-            .flat_map(|p| p.request_latency.keys())
+            .flat_map(|p| p.request_latency.keys().chain(p.stream_gap.keys()))
             .collect();
         v.sort();
         v.dedup();
@@ -131,6 +134,24 @@ pub fn render(t: &TestReport, r: &TestResult) -> Result<String, String> {
     }
     for (name, tag) in &tags {
         builder.add_comment(&format!("[Tag {tag}: requests named {name:?}]"));
+    }
+    // A streamed request name's gaps between events go under its tag with `gap:` for
+    // `request:` (`gap:chat`), as threshold rules name them.
+    let gap_tag = |name: &str| {
+        let tag = &tags[name];
+        format!(
+            "{GAP_TAG_PREFIX}{}",
+            tag.strip_prefix(REQUEST_TAG_PREFIX).unwrap_or(tag)
+        )
+    };
+    let mut streamed: Vec<&String> = r.series.iter().flat_map(|p| p.stream_gap.keys()).collect();
+    streamed.sort();
+    streamed.dedup();
+    for name in streamed {
+        builder.add_comment(&format!(
+            "[Tag {}: gaps between the events of the streamed responses named {name:?}]",
+            gap_tag(name)
+        ));
     }
     if r.series.iter().all(|p| p.request_latency.is_empty()) && !r.request_names.is_empty() {
         builder.add_comment(
@@ -169,6 +190,9 @@ pub fn render(t: &TestReport, r: &TestResult) -> Result<String, String> {
         }
         for (name, encoded) in &p.request_latency {
             write(encoded, &tags[name.as_str()])?;
+        }
+        for (name, encoded) in &p.stream_gap {
+            write(encoded, &gap_tag(name))?;
         }
     }
     drop(log);

@@ -84,6 +84,24 @@ fn figures(t: &TestReport) -> String {
         human_us(l.p99_us as f64),
         human_us(l.max_us as f64)
     );
+    for row in super::summary::stream_rows(r) {
+        let [
+            name,
+            streams,
+            broken,
+            events,
+            per_s,
+            fb50,
+            fe50,
+            fe99,
+            gap50,
+            gap99,
+            total99,
+        ] = <[String; 11]>::try_from(row).expect("a stream row has one cell per column");
+        s.push_str(&format!(
+            "stream {name}: {events} events ({per_s}) in {streams} streams, {broken} broken; first byte p50 {fb50}; first event p50 {fe50} p99 {fe99}; gap p50 {gap50} p99 {gap99}; stream p99 {total99}\n"
+        ));
+    }
     for th in &r.thresholds {
         s.push_str(&format!(
             "threshold {} {}: {}\n",

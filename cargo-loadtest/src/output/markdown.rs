@@ -55,7 +55,9 @@ pub fn render_with_traces(report: &RunReport, trace_url: Option<&TraceUrl>) -> S
             continue;
         };
         let top = super::summary::top_error_classes(r, super::summary::TOP_ERROR_CLASSES);
+        let streams = super::summary::stream_rows(r);
         if r.thresholds.is_empty()
+            && streams.is_empty()
             && r.generator.warnings.is_empty()
             && r.warnings.is_empty()
             && top.is_empty()
@@ -90,6 +92,18 @@ pub fn render_with_traces(report: &RunReport, trace_url: Option<&TraceUrl>) -> S
                     c.count,
                     cell(&c.sample)
                 ));
+            }
+        }
+        if !streams.is_empty() {
+            let header = super::summary::STREAM_HEADER;
+            md.push_str(&format!(
+                "\nStreamed responses:\n\n| {} |\n|{}\n",
+                header.join(" | "),
+                "---|".repeat(header.len())
+            ));
+            for row in streams {
+                let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+                md.push_str(&format!("| {} |\n", cells.join(" | ")));
             }
         }
         if let Some(u) = &r.iteration_latency_uncorrected {

@@ -268,6 +268,59 @@ pub fn custom_table(t: &TestReport) -> Option<String> {
     Some(out)
 }
 
+/// The header of a test's streamed-responses table.
+pub const STREAM_HEADER: [&str; 11] = [
+    "stream",
+    "streams",
+    "broken",
+    "events",
+    "events/s",
+    "first byte p50",
+    "first event p50",
+    "first event p99",
+    "gap p50",
+    "gap p99",
+    "stream p99",
+];
+
+/// One row per request name whose responses were read as streams (see [`STREAM_HEADER`]):
+/// every report format shows these figures.
+pub fn stream_rows(r: &TestResult) -> Vec<Vec<String>> {
+    r.request_names
+        .iter()
+        .filter_map(|(name, m)| {
+            let s = m.stream.as_ref()?;
+            let us = |v: u64| human_us(v as f64);
+            Some(vec![
+                name.clone(),
+                s.streams.to_string(),
+                s.broken.to_string(),
+                s.events.to_string(),
+                rate(s.events, r.elapsed_s),
+                us(s.first_byte.summary.p50_us),
+                us(s.first_event.summary.p50_us),
+                us(s.first_event.summary.p99_us),
+                us(s.gap.summary.p50_us),
+                us(s.gap.summary.p99_us),
+                us(s.duration.summary.p99_us),
+            ])
+        })
+        .collect()
+}
+
+/// A test's streamed-responses table, when any of its requests was read as a stream.
+pub fn stream_table(t: &TestReport) -> Option<String> {
+    let rows = stream_rows(t.result.as_ref()?);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut out = format!("\n{} streamed responses:\n", t.id().qualified());
+    for line in render_table(&STREAM_HEADER, &rows).lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    Some(out)
+}
+
 /// The whole summary: the table, each test's per-request-name table where it is shown
 /// ([`request_table`]) and its custom metrics ([`custom_table`]), then failures and generator warnings, then the verdict line.
 pub fn table(report: &RunReport) -> String {
@@ -282,6 +335,10 @@ pub fn table(report: &RunReport) -> String {
         }
         if let Some(custom) = custom_table(t) {
             out.push_str(&custom);
+            tables = true;
+        }
+        if let Some(streams) = stream_table(t) {
+            out.push_str(&streams);
             tables = true;
         }
     }

@@ -140,6 +140,14 @@ async fn home(ctx: &Ctx) -> Result<()> {
 //     let mut cart = CartClient::new(ctx.grpc(ctx.url("/")).name("shop").await?);
 //     cart.add_item(AddItemRequest { sku: "A-1".into(), quantity: 1 }).await?;
 
+// Streamed responses (server-sent events, chunked token streams): `.stream()` in place of
+// `.send()` hands the response out as it arrives; the stream's time to first byte, time to first
+// event, the gaps between its events and its events are recorded under the request's name, and
+// thresholds read them, as in `thresholds = ["p99(first_event:chat) < 300ms", "p99(gap:chat) < 50ms"]`:
+//
+//     let mut stream = ctx.http().get(ctx.url("/chat")).name("chat").stream().await?;
+//     while let Some(event) = stream.next_event().await? { /* event.event, event.data */ }
+
 loadtest_runtime::main!();
 "##;
 
@@ -200,6 +208,19 @@ mod tests {
             text.contains("CartClient::new(ctx.grpc(ctx.url(\"/\")).name(\"shop\").await?)")
                 && text.contains("p99(/shop.Cart/AddItem)")
                 && text.contains("features = [\"grpc\"]"),
+            "{text}"
+        );
+    }
+
+    /// The file points at `.stream()` for streamed responses, with thresholds on its measures.
+    #[test]
+    fn the_template_mentions_streamed_responses() {
+        let text = template("app", "loadtest");
+        assert!(
+            text.contains(".name(\"chat\").stream().await?")
+                && text.contains("stream.next_event().await?")
+                && text.contains("p99(gap:chat) < 50ms")
+                && text.contains("p99(first_event:chat) < 300ms"),
             "{text}"
         );
     }

@@ -5,6 +5,7 @@ use super::MergeError;
 use crate::hdr::{self, Hist};
 use crate::report::TestResult;
 use crate::verdict::Measurements;
+use loadtest_grammar::StreamMeasure;
 use std::collections::BTreeMap;
 
 /// A test's measurements with its histograms decoded: what threshold rules are evaluated on
@@ -13,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct Decoded {
     latency: Hist,
     request_latency: BTreeMap<String, Hist>,
+    /// Each stream measure of each request name whose responses were read as streams.
+    stream_latency: BTreeMap<(String, StreamMeasure), Hist>,
     custom_latency: BTreeMap<String, Hist>,
     /// `(requests, ok requests)` by request name.
     request_counts: BTreeMap<String, (u64, u64)>,
@@ -33,8 +36,16 @@ impl Decoded {
         };
         let mut request_latency = BTreeMap::new();
         let mut request_counts = BTreeMap::new();
+        let mut stream_latency = BTreeMap::new();
         for (name, m) in &r.request_names {
             request_latency.insert(name.clone(), decode(name, &m.latency)?);
+            if let Some(stream) = &m.stream {
+                for measure in StreamMeasure::ALL {
+                    let what = format!("{}:{name}", measure.as_str());
+                    let h = decode(&what, stream.measure(measure))?;
+                    stream_latency.insert((name.clone(), measure), h);
+                }
+            }
             request_counts.insert(
                 name.clone(),
                 (m.count, m.by_class.get("ok").copied().unwrap_or(0)),
@@ -47,6 +58,7 @@ impl Decoded {
         Ok(Decoded {
             latency: decode("iteration latency", &r.iteration_latency)?,
             request_latency,
+            stream_latency,
             custom_latency,
             request_counts,
             completed: r.iterations.total,
@@ -65,6 +77,9 @@ impl Measurements for Decoded {
         self.request_latency
             .get(name)
             .or_else(|| self.custom_latency.get(name))
+    }
+    fn stream_latency(&self, name: &str, measure: StreamMeasure) -> Option<&Hist> {
+        self.stream_latency.get(&(name.to_string(), measure))
     }
     fn completed(&self) -> u64 {
         self.completed

@@ -14,7 +14,7 @@ use super::{MergeError, canonical};
 use crate::hdr::{self, Hist};
 use crate::report::{
     ConfigSummary, ConnectionCounts, ErrorSample, GeneratorHealth, IterationCounts, RequestMetrics,
-    RequestTotals, ShardHealth, TestResult,
+    RequestTotals, ShardHealth, StreamMetrics, TestResult,
 };
 use crate::verdict;
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,6 +82,8 @@ pub struct TestFold {
     iterations: IterationCounts,
     requests: RequestTotals,
     names: BTreeMap<String, (RequestMetrics, Hist)>,
+    /// The streamed responses of request names that had any.
+    streams: BTreeMap<String, StreamFold>,
     custom: BTreeMap<String, Hist>,
     counters: BTreeMap<String, u64>,
     phases: BTreeMap<String, Hist>,
@@ -242,6 +244,13 @@ impl TestFold {
             add_counts(&mut acc.by_class, &m.by_class);
             add_counts(&mut acc.by_status, &m.by_status);
             super::add(h, &m.latency.hdr_v2_base64).map_err(err)?;
+            if let Some(stream) = &m.stream {
+                self.streams
+                    .entry(name.clone())
+                    .or_default()
+                    .add(stream)
+                    .map_err(err)?;
+            }
             // The slowest over all shards; an exemplar keeps the shard that sent it.
             match own_shard {
                 Some(shard) => {
@@ -351,14 +360,17 @@ impl TestFold {
                 hdr::to_report(&canonical(&self.uncorrected.unwrap_or_else(hdr::new_hist)))
             }),
             requests: self.requests,
-            request_names: self
-                .names
-                .into_iter()
-                .map(|(name, (mut m, h))| {
-                    m.latency = hdr::to_report(&canonical(&h));
-                    (name, m)
-                })
-                .collect(),
+            request_names: {
+                let mut streams = self.streams;
+                self.names
+                    .into_iter()
+                    .map(|(name, (mut m, h))| {
+                        m.latency = hdr::to_report(&canonical(&h));
+                        m.stream = streams.remove(&name).map(StreamFold::finish);
+                        (name, m)
+                    })
+                    .collect()
+            },
             custom_latencies: report(&self.custom),
             custom_counters: self.counters,
             series: self.series.finish(start, self.open_model),
@@ -448,5 +460,48 @@ pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), MergeError> {
 fn add_counts(acc: &mut BTreeMap<String, u64>, more: &BTreeMap<String, u64>) {
     for (k, v) in more {
         *acc.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+/// The streamed responses of one request name, folded so far.
+struct StreamFold {
+    metrics: StreamMetrics,
+    /// `first_byte`, `first_event`, `gap`, `duration`.
+    hists: [Hist; 4],
+}
+
+impl Default for StreamFold {
+    fn default() -> Self {
+        StreamFold {
+            metrics: StreamMetrics::default(),
+            hists: std::array::from_fn(|_| hdr::new_hist()),
+        }
+    }
+}
+
+impl StreamFold {
+    fn add(&mut self, s: &StreamMetrics) -> Result<(), crate::hdr::HdrError> {
+        let acc = &mut self.metrics;
+        acc.streams += s.streams;
+        acc.broken += s.broken;
+        acc.chunks += s.chunks;
+        acc.events += s.events;
+        let from = [&s.first_byte, &s.first_event, &s.gap, &s.duration];
+        for (h, f) in self.hists.iter_mut().zip(from) {
+            super::add(h, &f.hdr_v2_base64)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> StreamMetrics {
+        let [first_byte, first_event, gap, duration] =
+            self.hists.map(|h| hdr::to_report(&canonical(&h)));
+        StreamMetrics {
+            first_byte,
+            first_event,
+            gap,
+            duration,
+            ..self.metrics
+        }
     }
 }

@@ -30,6 +30,7 @@ struct Second {
     latency: Option<Hist>,
     uncorrected: Option<Hist>,
     request_latency: BTreeMap<String, Hist>,
+    stream_gap: BTreeMap<String, Hist>,
 }
 
 /// The second a point ending `t_s` after `start` falls in; reports without a start time count
@@ -90,6 +91,13 @@ impl SeriesFold {
                     .or_insert_with(hdr::new_hist);
                 super::add(acc, h).map_err(err)?;
             }
+            for (name, h) in &point.stream_gap {
+                let acc = s
+                    .stream_gap
+                    .entry(name.clone())
+                    .or_insert_with(hdr::new_hist);
+                super::add(acc, h).map_err(err)?;
+            }
         }
         Ok(missed)
     }
@@ -118,6 +126,11 @@ impl SeriesFold {
                     iteration_latency_uncorrected: open_model.then(|| hdr::encode(&uncorrected)),
                     request_latency: s
                         .request_latency
+                        .iter()
+                        .map(|(k, h)| (k.clone(), hdr::encode(&canonical(h))))
+                        .collect(),
+                    stream_gap: s
+                        .stream_gap
                         .iter()
                         .map(|(k, h)| (k.clone(), hdr::encode(&canonical(h))))
                         .collect(),

@@ -18,7 +18,7 @@ pub(crate) use crate::protocol::Progress;
 use crate::registry::LoadTestDef;
 use crate::report::{
     ConnectionCounts, ErrorSample, GeneratorHealth, Goodput, IntervalPoint, IterationCounts,
-    RequestMetrics, RequestTotals, TestResult,
+    RequestMetrics, RequestTotals, StreamMetrics, TestResult,
 };
 use crate::verdict;
 use std::any::Any;
@@ -273,6 +273,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
                     }
                     if !request_series {
                         interval.request_latency.clear();
+                        interval.stream_gap.clear();
                     }
                     series.push((now - start).as_secs_f64(), interval, std::mem::take(&mut missed_ahead));
                     if config.abort_on_fail && aborted_by.is_none() {
@@ -303,6 +304,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     };
     if !request_series {
         tail.request_latency.clear();
+        tail.stream_gap.clear();
     }
     if end > last_tick + Duration::from_millis(50) || series.is_empty() {
         series.push(elapsed_s, tail, missed_ahead);
@@ -410,6 +412,11 @@ fn point(t_s: f64, iv: &Interval, missed: u64, open_model: bool) -> IntervalPoin
             .iter()
             .map(|(name, h)| (name.to_string(), hdr::encode(h)))
             .collect(),
+        stream_gap: iv
+            .stream_gap
+            .iter()
+            .map(|(name, h)| (name.to_string(), hdr::encode(h)))
+            .collect(),
     }
 }
 
@@ -443,6 +450,16 @@ fn assemble(
             bytes_received: stats.bytes_received,
             latency: hdr::to_report(&stats.latency),
             exemplars: stats.exemplars.clone(),
+            stream: stats.stream.as_deref().map(|s| StreamMetrics {
+                streams: s.streams,
+                broken: s.broken,
+                chunks: s.chunks,
+                events: s.events,
+                first_byte: hdr::to_report(&s.first_byte),
+                first_event: hdr::to_report(&s.first_event),
+                gap: hdr::to_report(&s.gap),
+                duration: hdr::to_report(&s.duration),
+            }),
             ..Default::default()
         };
         if let Some(shard) = &config.shard {

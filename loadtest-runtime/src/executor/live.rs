@@ -135,6 +135,17 @@ impl LiveState {
             r.bytes_sent += c.bytes_sent;
             r.bytes_received += c.bytes_received;
             r.exemplars.merge(&c.exemplars);
+            if let Some(s) = &c.stream {
+                let live = r.stream.get_or_insert_with(Default::default);
+                live.streams += s.streams;
+                live.broken += s.broken;
+                live.chunks += s.chunks;
+                live.events += s.events;
+                live.first_byte.add_hist(&s.first_byte);
+                live.first_event.add_hist(&s.first_event);
+                live.gap.add_hist(&s.gap);
+                live.duration.add_hist(&s.duration);
+            }
         }
         for (name, r) in &mut requests {
             if let Some(b) = self.latency.get(name.as_str()) {

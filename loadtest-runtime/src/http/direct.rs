@@ -13,6 +13,7 @@ mod native;
 mod parse;
 mod set;
 mod stream;
+mod streamed;
 mod tls;
 
 pub(crate) use exchange::{Direct, Exchange, exchange};
@@ -21,6 +22,7 @@ pub(crate) use parse::MAX_HEADERS;
 #[cfg(feature = "fuzzing")]
 pub use parse::fuzz as fuzz_response;
 pub(crate) use set::{ConnSet, Home};
+pub(crate) use streamed::{Streaming, start as start_stream};
 pub(crate) use tls::connector;
 #[cfg(any(feature = "ws", feature = "grpc"))]
 pub(crate) use {stream::Stream, tls::connector_with_alpn};

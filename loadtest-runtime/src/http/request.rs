@@ -7,6 +7,7 @@ use super::direct::{self, Exchange, Home};
 use super::error::{classify, what};
 use super::response::{BODY_LIMIT, LazyHeaders, Response};
 use super::retry;
+use super::streamed::{Body, Head as StreamHead, StreamedResponse};
 use super::target::{Target, parse_cached};
 use super::trace_context::{TRACEPARENT, TraceParent};
 use crate::Ctx;
@@ -258,6 +259,180 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Sends the request and hands out its response as it arrives: server-sent events with
+    /// [`StreamedResponse::next_event`], the body's pieces with
+    /// [`StreamedResponse::next_chunk`].
+    ///
+    /// `Ok` once the response's head came (any status); `Err` when no response did (connect,
+    /// TLS, timeout, closed: recorded then as any failed request). The request is recorded under
+    /// its name when the stream ends, with the stream's whole time, from now to its end, as its
+    /// latency; its time to first byte, time to first event, the gaps between its events, its
+    /// events and its total time are recorded beside it (reports, thresholds such as
+    /// `p99(gap:chat) < 50ms`, live metrics). The test's `timeout` (or [`Request::timeout`])
+    /// applies to the whole stream. A stream is one response: it is sent once (`retries` does
+    /// not apply, as a stream's events cannot be taken back) and redirects are not followed.
+    ///
+    /// ```no_run
+    /// # use loadtest_runtime::prelude::*;
+    /// # async fn chat(ctx: &Ctx) -> Result<()> {
+    /// let mut stream = ctx.http().get(ctx.url("/chat")).name("chat").stream().await?;
+    /// while let Some(event) = stream.next_event().await? {
+    ///     if event.data == "[DONE]" {
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn stream(self) -> Result<StreamedResponse<'a>, HttpError> {
+        let ctx: &'a Ctx = self.ctx;
+        let shared = &*ctx.shared;
+        let name = match (&self.name, &self.url) {
+            (Some(n), _) => n.clone(),
+            (None, Url::Parsed(target)) => target.default_name(&self.method).into_owned(),
+            (None, Url::Invalid { text, .. }) => {
+                crate::metrics::names::request_name(self.method.as_str(), text)
+            }
+        };
+        let credentials = match &self.url {
+            Url::Parsed(t) => t.authorization.is_some(),
+            Url::Invalid { text, .. } => text.contains('@'),
+        };
+        if credentials {
+            shared.secrets.add_url(self.url.text());
+        }
+        let what_ = what(&self.method, self.url.text());
+        let fail = |class: RequestClass, elapsed_us: u64, phases: &Phases, message: String| {
+            let e = HttpError::new(class, None, message);
+            shared.metrics.with(|s| {
+                s.request(&name, class, None, elapsed_us, self.body.len() as u64, 0);
+                s.phases(phases);
+                s.error(class.as_str(), shared.secrets.scrub(&e.message));
+            });
+            e
+        };
+        if let Some(err) = &self.error {
+            let message = format!("{what_}: {err}");
+            return Err(fail(RequestClass::Other, 0, &Phases::default(), message));
+        }
+        let target = match &self.url {
+            Url::Parsed(t) => t.clone(),
+            Url::Invalid { error, .. } => {
+                let message = format!("{what_}: invalid URL: {error}");
+                return Err(fail(RequestClass::Other, 0, &Phases::default(), message));
+            }
+        };
+        let timeout = self.timeout.unwrap_or(shared.timeout);
+        if let Some(limiter) = &shared.limiter {
+            limiter.acquire().await;
+        }
+        let own_trace = TraceParent::set_by_test(&self.headers);
+        let trace = match own_trace {
+            Some(_) => None,
+            None => ctx.trace.map(|t| t.attempt()),
+        };
+        let started = Instant::now();
+        let mut phases = Phases::default();
+        let jar = shared.cookies.then_some(&ctx.jar);
+        let got = match &shared.client {
+            Transport::Direct(direct) => {
+                let home = match &ctx.conns {
+                    Some(set) => Home::User(set),
+                    None => Home::Thread(shared.id),
+                };
+                let exchange = Exchange {
+                    method: &self.method,
+                    target: &target,
+                    headers: &self.headers,
+                    body: &self.body,
+                    trace: trace.as_ref(),
+                };
+                let start = std::pin::pin!(direct::start_stream(
+                    direct,
+                    home,
+                    jar,
+                    exchange,
+                    &mut phases
+                ));
+                match super::deadline::within(&ctx.timer, started, timeout, start).await {
+                    Some(Ok(s)) => Ok((s.status, s.headers, Body::Direct(s.body))),
+                    Some(Err((class, message, _))) => {
+                        Err((class, crate::redact::url(&format!("{what_}: {message}"))))
+                    }
+                    None => Err((RequestClass::Timeout, timed_out(&what_, timeout))),
+                }
+            }
+            Transport::Reqwest(client) => {
+                let start = self.start_reqwest(client, &target, timeout, jar, trace.as_ref());
+                match Box::pin(start).await {
+                    Ok((status, headers, response)) => {
+                        Ok((status, headers, Body::Reqwest(Box::new(response))))
+                    }
+                    Err(e) => Err((e.class, e.message)),
+                }
+            }
+        };
+        match got {
+            Ok((status, headers, body)) => Ok(StreamedResponse::new(StreamHead {
+                ctx,
+                name,
+                what: what_,
+                status,
+                headers,
+                body,
+                started,
+                timeout,
+                phases,
+                trace: own_trace.or(trace),
+                sent: self.body.len() as u64,
+            })),
+            Err((class, message)) => {
+                let elapsed_us = started.elapsed().as_micros() as u64;
+                Err(fail(class, elapsed_us, &phases, message))
+            }
+        }
+    }
+
+    /// A streamed request through reqwest: sent, and its response's head read.
+    async fn start_reqwest(
+        &self,
+        client: &reqwest::Client,
+        target: &Target,
+        timeout: Duration,
+        jar: Option<&JarCell>,
+        trace: Option<&TraceParent>,
+    ) -> Result<(reqwest::StatusCode, LazyHeaders, reqwest::Response), HttpError> {
+        let mut builder = client
+            .request(self.method.clone(), target.url.clone())
+            .timeout(timeout);
+        if !self.headers.is_empty() {
+            builder = builder.headers(self.headers.clone());
+        }
+        if let Some(cookie) =
+            jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls))
+            && !self.headers.contains_key(COOKIE)
+        {
+            builder = builder.header(COOKIE, cookie);
+        }
+        if let Some(t) = trace
+            && let Ok(value) = HeaderValue::from_bytes(&t.value())
+        {
+            builder = builder.header(TRACEPARENT, value);
+        }
+        builder = builder.body(self.body.clone());
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| classify(&e, &what(&self.method, self.url.text())))?;
+        let status = response.status();
+        let headers = LazyHeaders::parsed(std::mem::take(response.headers_mut()));
+        if let Some(jar) = jar {
+            let url = response.url();
+            jar.store_all(url.host_str().unwrap_or(""), url.path(), &headers);
+        }
+        Ok((status, headers, response))
+    }
+
     /// One attempt. The response it returns has no method and URL yet: `send` moves them in
     /// when it returns that response, so a successful request never copies them.
     async fn attempt(
@@ -389,7 +564,11 @@ impl<'a> Request<'a> {
 
 /// The exemplar of a request kept among its name's slowest (built only then): when it started
 /// (now, less its latency) and the trace it carried.
-fn exemplar(trace: Option<TraceParent>, latency_us: u64, status: Option<u16>) -> Exemplar {
+pub(super) fn exemplar(
+    trace: Option<TraceParent>,
+    latency_us: u64,
+    status: Option<u16>,
+) -> Exemplar {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -402,4 +581,12 @@ fn exemplar(trace: Option<TraceParent>, latency_us: u64, status: Option<u16>) ->
         status,
         shard: None,
     }
+}
+
+/// The message of a request that timed out.
+fn timed_out(what: &str, timeout: Duration) -> String {
+    format!(
+        "{what}: timed out after {}",
+        crate::grammar::format_duration(timeout)
+    )
 }

@@ -36,6 +36,8 @@ pub(crate) struct NameCounts {
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
     pub(crate) exemplars: loadtest_report::exemplar::Exemplars,
+    /// The name's streamed responses so far.
+    pub(crate) stream: Option<super::shard::StreamStats>,
 }
 
 /// The metrics of one running test.
@@ -143,6 +145,16 @@ impl Metrics {
                     );
                     h.reset();
                 }
+                let gaps = stats.stream.as_mut().and_then(|s| s.interval_gap.as_mut());
+                if let Some(h) = gaps.filter(|h| !h.is_empty()) {
+                    super::shard::add(
+                        out.stream_gap
+                            .entry(name.clone())
+                            .or_insert_with(super::hdr::new_hist),
+                        h,
+                    );
+                    h.reset();
+                }
             }
         }
         out
@@ -223,6 +235,9 @@ impl Metrics {
                 c.bytes_sent += stats.bytes_sent;
                 c.bytes_received += stats.bytes_received;
                 c.exemplars.merge(&stats.exemplars);
+                if let Some(theirs) = &stats.stream {
+                    c.stream.get_or_insert_with(Default::default).merge(theirs);
+                }
             }
         }
         out

@@ -5,6 +5,7 @@ use super::hdr::{self, Hist};
 use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
 use super::names_map::NameMap;
 use loadtest_report::exemplar::{Exemplar, Exemplars};
+use loadtest_report::grammar::StreamMeasure;
 use loadtest_report::verdict::Measurements;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -231,6 +232,86 @@ pub(crate) struct RequestStats {
     pub(crate) interval_latency: Option<Hist>,
     /// The slowest requests, with their trace ids.
     pub(crate) exemplars: Exemplars,
+    /// The name's streamed responses; boxed, and only for names that had one, so a request read
+    /// whole costs nothing more.
+    pub(crate) stream: Option<Box<StreamStats>>,
+}
+
+/// The streamed responses of one request name within a shard (see
+/// [`loadtest_report::report::StreamMetrics`]), recorded by [`Shard::stream_event`] and
+/// [`Shard::stream_end`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StreamStats {
+    pub(crate) streams: u64,
+    pub(crate) broken: u64,
+    pub(crate) chunks: u64,
+    pub(crate) events: u64,
+    pub(crate) first_byte: Hist,
+    pub(crate) first_event: Hist,
+    pub(crate) gap: Hist,
+    pub(crate) duration: Hist,
+    /// The current interval's gaps, kept only when the series holds each request name's
+    /// latency per second (as [`RequestStats::interval_latency`]).
+    pub(crate) interval_gap: Option<Hist>,
+}
+
+impl Default for StreamStats {
+    fn default() -> Self {
+        StreamStats {
+            streams: 0,
+            broken: 0,
+            chunks: 0,
+            events: 0,
+            first_byte: hdr::new_hist(),
+            first_event: hdr::new_hist(),
+            gap: hdr::new_hist(),
+            duration: hdr::new_hist(),
+            interval_gap: None,
+        }
+    }
+}
+
+impl StreamStats {
+    pub(crate) fn merge(&mut self, other: &StreamStats) {
+        self.streams += other.streams;
+        self.broken += other.broken;
+        self.chunks += other.chunks;
+        self.events += other.events;
+        for (a, b) in [
+            (&mut self.first_byte, &other.first_byte),
+            (&mut self.first_event, &other.first_event),
+            (&mut self.gap, &other.gap),
+            (&mut self.duration, &other.duration),
+        ] {
+            a.add(b).expect("auto-resizing histograms always merge");
+        }
+    }
+
+    /// The histogram a threshold rule on a stream measure reads.
+    pub(crate) fn measure(&self, measure: StreamMeasure) -> &Hist {
+        match measure {
+            StreamMeasure::FirstByte => &self.first_byte,
+            StreamMeasure::FirstEvent => &self.first_event,
+            StreamMeasure::Gap => &self.gap,
+            StreamMeasure::Total => &self.duration,
+        }
+    }
+}
+
+/// How one stream ended, for [`Shard::stream_end`]: its times from the request's start, in
+/// microseconds, and its counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StreamEnd {
+    /// To the first byte of the body, if one came.
+    pub(crate) first_byte_us: Option<u64>,
+    /// To the first event, if one came.
+    pub(crate) first_event_us: Option<u64>,
+    /// To the end of the stream (or where it broke off, or was dropped).
+    pub(crate) duration_us: u64,
+    /// Body chunks received.
+    pub(crate) chunks: u64,
+    /// The stream broke off before its end.
+    pub(crate) broken: bool,
 }
 
 impl Default for RequestStats {
@@ -243,6 +324,7 @@ impl Default for RequestStats {
             latency: hdr::new_hist(),
             interval_latency: None,
             exemplars: Exemplars::default(),
+            stream: None,
         }
     }
 }
@@ -265,6 +347,9 @@ impl RequestStats {
             .add(&other.latency)
             .expect("auto-resizing histograms always merge");
         self.exemplars.merge(&other.exemplars);
+        if let Some(theirs) = &other.stream {
+            self.stream.get_or_insert_with(Box::default).merge(theirs);
+        }
     }
 }
 
@@ -312,6 +397,9 @@ pub(crate) struct Interval {
     /// Each request name's latency in the interval, when the shards keep it; filled by
     /// [`super::Metrics::take_interval`] from the shards' [`RequestStats::interval_latency`].
     pub(crate) request_latency: HashMap<Box<str>, Hist>,
+    /// Each streamed request name's gaps between events in the interval, kept as
+    /// `request_latency` is.
+    pub(crate) stream_gap: HashMap<Box<str>, Hist>,
 }
 
 impl Default for Interval {
@@ -325,6 +413,7 @@ impl Default for Interval {
             latency_uncorrected: hdr::new_hist(),
             lag: hdr::new_hist(),
             request_latency: HashMap::new(),
+            stream_gap: HashMap::new(),
         }
     }
 }
@@ -342,6 +431,14 @@ impl Interval {
         for (name, h) in &other.request_latency {
             add(
                 self.request_latency
+                    .entry(name.clone())
+                    .or_insert_with(hdr::new_hist),
+                h,
+            );
+        }
+        for (name, h) in &other.stream_gap {
+            add(
+                self.stream_gap
                     .entry(name.clone())
                     .or_insert_with(hdr::new_hist),
                 h,
@@ -532,6 +629,47 @@ impl Shard {
         }
     }
 
+    /// The stream stats of a request name (admitted as a request's name is).
+    fn stream_stats(&mut self, name: &str) -> &mut StreamStats {
+        let stats = if self.requests.contains_key(name) {
+            self.requests.get_mut(name).expect("found just above")
+        } else {
+            let name = self.request_names.admit(name);
+            self.requests.entry(name.into()).or_default()
+        };
+        stats.stream.get_or_insert_with(Box::default)
+    }
+
+    /// Records one event of a stream of request `name`: the gap since the stream's previous
+    /// event (`None` for its first). Recorded as events arrive, so live metrics see them.
+    pub(crate) fn stream_event(&mut self, name: &str, gap_us: Option<u64>) {
+        let intervals = self.request_intervals;
+        let stats = self.stream_stats(name);
+        stats.events += 1;
+        if let Some(gap) = gap_us {
+            hdr::record(&mut stats.gap, gap);
+            if intervals {
+                hdr::record(stats.interval_gap.get_or_insert_with(hdr::new_hist), gap);
+            }
+        }
+    }
+
+    /// Records the end of one stream of request `name` (the request itself is recorded as any
+    /// request is, by [`Shard::request`]).
+    pub(crate) fn stream_end(&mut self, name: &str, end: &StreamEnd) {
+        let stats = self.stream_stats(name);
+        stats.streams += 1;
+        stats.broken += u64::from(end.broken);
+        stats.chunks += end.chunks;
+        if let Some(us) = end.first_byte_us {
+            hdr::record(&mut stats.first_byte, us);
+        }
+        if let Some(us) = end.first_event_us {
+            hdr::record(&mut stats.first_event, us);
+        }
+        hdr::record(&mut stats.duration, end.duration_us);
+    }
+
     /// Records one attempt's phase timings and connection counts.
     #[inline]
     pub(crate) fn phases(&mut self, p: &Phases) {
@@ -666,6 +804,13 @@ impl Measurements for Shard {
             .get(name)
             .map(|r| &r.latency)
             .or_else(|| self.custom_latencies.get(name))
+    }
+
+    fn stream_latency(&self, name: &str, measure: StreamMeasure) -> Option<&Hist> {
+        self.requests
+            .get(name)
+            .and_then(|r| r.stream.as_deref())
+            .map(|s| s.measure(measure))
     }
 
     fn completed(&self) -> u64 {

@@ -158,6 +158,7 @@ fn ten_minutes() -> RunReport {
                 iteration_latency: Some(e.hdr_v2_base64.clone()),
                 iteration_latency_uncorrected: Some(e.hdr_v2_base64),
                 request_latency: Default::default(),
+                stream_gap: Default::default(),
             }
         })
         .collect();

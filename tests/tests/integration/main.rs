@@ -25,6 +25,7 @@ mod e2e_interchange;
 mod e2e_measure;
 mod e2e_otlp;
 mod e2e_scale;
+mod e2e_sse;
 mod e2e_traces;
 mod e2e_watch;
 mod e2e_ws;

@@ -15,7 +15,7 @@ use loadtest_report::protocol::Progress;
 use loadtest_report::report::{
     CapacityResult, CapacitySettings, CapacityStep, ConfigSummary, GeneratorHealth, IntervalPoint,
     IterationCounts, RequestMetrics, RequestTotals, RunInfo, RunReport, RunStatus, SCHEMA_VERSION,
-    TestId, TestReport, TestResult, TestStatus,
+    StreamMetrics, TestId, TestReport, TestResult, TestStatus,
 };
 use loadtest_report::verdict;
 use std::time::Instant;
@@ -354,6 +354,17 @@ fn request_metrics(r: &LiveRequest) -> RequestMetrics {
         latency: hdr::to_report(&hist_of(&r.latency)),
         // The slowest requests so far, as the page's table shows them while the test runs.
         exemplars: r.exemplars.clone(),
+        // The streams so far, their measures from the live buckets as the latency's are.
+        stream: r.stream.as_ref().map(|s| StreamMetrics {
+            streams: s.streams,
+            broken: s.broken,
+            chunks: s.chunks,
+            events: s.events,
+            first_byte: hdr::to_report(&hist_of(&s.first_byte)),
+            first_event: hdr::to_report(&hist_of(&s.first_event)),
+            gap: hdr::to_report(&hist_of(&s.gap)),
+            duration: hdr::to_report(&hist_of(&s.duration)),
+        }),
     }
 }
 

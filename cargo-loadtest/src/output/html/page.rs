@@ -309,6 +309,7 @@ fn test_section(s: &mut String, i: usize, t: &TestReport, old: Option<&TestResul
     }
     s.push_str("</div>\n");
     requests(s, r);
+    streams(s, r);
     custom_metrics(s, r);
     phases(s, r);
     generator(s, r);
@@ -669,6 +670,29 @@ fn custom_metrics(s: &mut String, r: &TestResult) {
         s.push_str("<tr>");
         for (i, c) in row.iter().enumerate() {
             let class = if i >= 2 { " class=\"num\"" } else { "" };
+            let _ = write!(s, "<td{class}>{}</td>", esc(c));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
+}
+
+/// The streamed responses of each request name that had any.
+fn streams(s: &mut String, r: &TestResult) {
+    let rows = summary::stream_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str("<h3>Streamed responses</h3>\n<table>\n<tr>");
+    for (i, h) in summary::STREAM_HEADER.iter().enumerate() {
+        let class = if i == 0 { "" } else { " class=\"num\"" };
+        let _ = write!(s, "<th{class}>{}</th>", esc(h));
+    }
+    s.push_str("</tr>\n");
+    for row in rows {
+        s.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            let class = if i == 0 { "" } else { " class=\"num\"" };
             let _ = write!(s, "<td{class}>{}</td>", esc(c));
         }
         s.push_str("</tr>\n");

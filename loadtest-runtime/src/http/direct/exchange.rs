@@ -158,14 +158,14 @@ pub(crate) async fn exchange(
     }
 }
 
-struct Hop<'h> {
-    target: &'h Arc<Target>,
-    method: &'h Method,
-    headers: &'h HeaderMap,
-    body: Bytes,
+pub(super) struct Hop<'h> {
+    pub(super) target: &'h Arc<Target>,
+    pub(super) method: &'h Method,
+    pub(super) headers: &'h HeaderMap,
+    pub(super) body: Bytes,
     /// Whether the URL's own credentials apply (not after a redirect to another origin).
-    credentials: bool,
-    trace: Option<&'h TraceParent>,
+    pub(super) credentials: bool,
+    pub(super) trace: Option<&'h TraceParent>,
 }
 
 /// One request and response, without redirects.
@@ -393,7 +393,7 @@ async fn one_native(
     })
 }
 
-async fn open_native(
+pub(super) async fn open_native(
     direct: &Direct,
     target: &Target,
     phases: &mut Phases,
@@ -409,7 +409,11 @@ async fn open_native(
     }
 }
 
-async fn open(direct: &Direct, target: &Target, phases: &mut Phases) -> Result<Conn, Failure> {
+pub(super) async fn open(
+    direct: &Direct,
+    target: &Target,
+    phases: &mut Phases,
+) -> Result<Conn, Failure> {
     let mut times = OpenTimes::default();
     // Boxed: opening (DNS, connect, a TLS handshake, an HTTP/2 handshake) happens once per
     // connection, and its large future would otherwise be part of every request's.
@@ -430,7 +434,7 @@ async fn open(direct: &Direct, target: &Target, phases: &mut Phases) -> Result<C
 }
 
 /// The hyper request of one hop.
-fn build(hop: &Hop<'_>, cookie: Option<&HeaderValue>, h2: bool) -> hyper::Request<Body> {
+pub(super) fn build(hop: &Hop<'_>, cookie: Option<&HeaderValue>, h2: bool) -> hyper::Request<Body> {
     let mut request = hyper::Request::new(Body::new(hop.body.clone()));
     *request.method_mut() = hop.method.clone();
     let target = hop.target;
@@ -477,7 +481,7 @@ fn closes(headers: &HeaderMap) -> bool {
 }
 
 /// The class of a hyper error once the connection is up.
-fn hyper_class(e: &hyper::Error) -> RequestClass {
+pub(super) fn hyper_class(e: &hyper::Error) -> RequestClass {
     if e.is_timeout() {
         RequestClass::Timeout
     } else if e.is_user() {

@@ -67,6 +67,42 @@ pub(crate) struct Reply {
     pub(crate) head_at: Instant,
 }
 
+/// A streamed response's head, and what of its body is still to read.
+pub(crate) struct StreamHead {
+    pub(crate) status: u16,
+    /// The response head (status line and headers), uncopied.
+    pub(crate) head: Bytes,
+    /// Whether the response allows another request on its connection.
+    pub(crate) keep_alive: bool,
+    /// Whether the head has a `Set-Cookie`.
+    pub(crate) set_cookie: bool,
+    /// When the request's last byte was written.
+    pub(crate) sent_at: Instant,
+    /// When the response head was complete.
+    pub(crate) head_at: Instant,
+    /// What of the body is still to read.
+    left: BodyLeft,
+}
+
+impl StreamHead {
+    /// Whether the body has been read to its end (or there was none).
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.left, BodyLeft::Done)
+    }
+}
+
+/// What of a streamed body is still to read.
+enum BodyLeft {
+    /// This many bytes (`Content-Length`).
+    Length(u64),
+    /// Chunks, up to the last one.
+    Chunked(Chunked),
+    /// Everything up to the server's close.
+    UntilClose,
+    /// Nothing: the body has ended.
+    Done,
+}
+
 /// Why an exchange failed.
 pub(crate) enum Failed {
     /// Writing the request failed: the server had closed the connection, and did not see it.
@@ -108,9 +144,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Native<S> {
 
     /// Sends one request and reads its whole response.
     pub(crate) async fn exchange(&mut self, request: &Outgoing<'_>) -> Result<Reply, Failed> {
+        let head_request = *request.method == Method::HEAD;
+        let sent_at = self.send(request).await?;
+        let result = self.read_response(head_request, sent_at).await;
+        if result.is_err() {
+            self.reusable = false;
+        }
+        if self.buf.capacity() > KEEP_READ_CAPACITY && self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        result
+    }
+
+    /// Writes one request; when its last byte was written.
+    async fn send(&mut self, request: &Outgoing<'_>) -> Result<Instant, Failed> {
         encode(&mut self.out, request);
         let body = request.body;
-        let head_request = *request.method == Method::HEAD;
         let written = if body.len() <= INLINE_BODY {
             self.out.extend_from_slice(body);
             self.stream.write_all(&self.out).await
@@ -131,15 +180,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Native<S> {
         if self.out.capacity() > KEEP_READ_CAPACITY {
             self.out = Vec::new();
         }
-        let sent_at = Instant::now();
-        let result = self.read_response(head_request, sent_at).await;
-        if result.is_err() {
-            self.reusable = false;
-        }
-        if self.buf.capacity() > KEEP_READ_CAPACITY && self.buf.is_empty() {
-            self.buf = BytesMut::new();
-        }
-        result
+        Ok(Instant::now())
     }
 
     async fn read_response(
@@ -147,47 +188,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Native<S> {
         head_request: bool,
         sent_at: Instant,
     ) -> Result<Reply, Failed> {
-        let mut any_byte = !self.buf.is_empty();
-        let head = loop {
-            if !self.buf.is_empty() {
-                match parse::head(&self.buf, head_request) {
-                    Ok(Some(h)) if h.is_interim() => {
-                        self.buf.advance(h.len);
-                        continue;
-                    }
-                    Ok(Some(h)) => break h,
-                    Ok(None) => {}
-                    Err(m) => return Err(malformed(m, None)),
-                }
-            }
-            match self.fill().await {
-                Ok(0) if !any_byte => {
-                    return Err(Failed::ClosedBeforeResponse(
-                        "connection closed before any byte of the response".into(),
-                    ));
-                }
-                Ok(0) => {
-                    return Err(Failed::Response(
-                        RequestClass::Body,
-                        "connection closed in the middle of the response head".into(),
-                        None,
-                    ));
-                }
-                Ok(_) => any_byte = true,
-                Err(e) if !any_byte => {
-                    return Err(Failed::ClosedBeforeResponse(format!(
-                        "connection broken before any byte of the response: {e}"
-                    )));
-                }
-                Err(e) => {
-                    return Err(Failed::Response(
-                        RequestClass::Body,
-                        format!("connection broken in the middle of the response head: {e}"),
-                        None,
-                    ));
-                }
-            }
-        };
+        let head = self.read_head(head_request).await?;
         let head_at = Instant::now();
         let status = Some(head.status);
         let (head_bytes, body, body_len) = match head.framing {
@@ -305,6 +306,176 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Native<S> {
             sent_at,
             head_at,
         })
+    }
+
+    /// Sends one request and reads its response's head only: the body is read as it arrives,
+    /// by [`Native::next_chunk`] (a streamed response). The connection is reusable again only
+    /// once its body has been read to its end.
+    pub(crate) async fn start_stream(
+        &mut self,
+        request: &Outgoing<'_>,
+    ) -> Result<StreamHead, Failed> {
+        let head_request = *request.method == Method::HEAD;
+        let sent_at = self.send(request).await?;
+        self.reusable = false;
+        let head = self.read_head(head_request).await?;
+        let head_at = Instant::now();
+        let head_bytes = self.buf.split_to(head.len).freeze();
+        let left = match head.framing {
+            Framing::Empty | Framing::Length(0) => BodyLeft::Done,
+            Framing::Length(n) => BodyLeft::Length(n),
+            Framing::Chunked => BodyLeft::Chunked(Chunked::default()),
+            Framing::UntilClose => BodyLeft::UntilClose,
+        };
+        let mut reply = StreamHead {
+            status: head.status,
+            head: head_bytes,
+            keep_alive: head.keep_alive,
+            set_cookie: head.set_cookie,
+            sent_at,
+            head_at,
+            left,
+        };
+        if matches!(reply.left, BodyLeft::Done) {
+            self.body_done(&mut reply);
+        }
+        Ok(reply)
+    }
+
+    /// The next piece of a streamed response's body as it arrived (`None` at its end). A chunked
+    /// body hands out the data of the chunks that one read completed, framing removed.
+    pub(crate) async fn next_chunk(
+        &mut self,
+        reply: &mut StreamHead,
+    ) -> Result<Option<Bytes>, Failed> {
+        let status = Some(reply.status);
+        loop {
+            match &mut reply.left {
+                BodyLeft::Done => return Ok(None),
+                BodyLeft::Length(left) => {
+                    if !self.buf.is_empty() {
+                        let take = self
+                            .buf
+                            .len()
+                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                        let data = self.buf.split_to(take).freeze();
+                        *left -= take as u64;
+                        if *left == 0 {
+                            self.body_done(reply);
+                        }
+                        return Ok(Some(data));
+                    }
+                    let left = *left;
+                    match self.fill().await {
+                        Ok(0) => {
+                            return Err(Failed::Response(
+                                RequestClass::Body,
+                                format!("connection closed with {left} bytes of the body to come"),
+                                status,
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(broken_body(e, status)),
+                    }
+                }
+                BodyLeft::Chunked(decoder) => {
+                    let mut data = BytesMut::new();
+                    let used = decoder
+                        .decode(&self.buf, |d| data.extend_from_slice(d))
+                        .map_err(|m| malformed(m, status))?;
+                    self.buf.advance(used);
+                    let done = decoder.is_done();
+                    if done {
+                        self.body_done(reply);
+                    }
+                    if !data.is_empty() {
+                        return Ok(Some(data.freeze()));
+                    }
+                    if done {
+                        return Ok(None);
+                    }
+                    match self.fill().await {
+                        Ok(0) => {
+                            return Err(Failed::Response(
+                                RequestClass::Body,
+                                "connection closed in the middle of a chunked body".into(),
+                                status,
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(broken_body(e, status)),
+                    }
+                }
+                BodyLeft::UntilClose => {
+                    if !self.buf.is_empty() {
+                        return Ok(Some(self.buf.split().freeze()));
+                    }
+                    match self.fill().await {
+                        // The server's close ends the body; the connection goes with it.
+                        Ok(0) => {
+                            reply.left = BodyLeft::Done;
+                            return Ok(None);
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(broken_body(e, status)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A streamed body read to its end: the connection can carry another request when the
+    /// response allowed it and nothing followed it.
+    fn body_done(&mut self, reply: &mut StreamHead) {
+        reply.left = BodyLeft::Done;
+        self.reusable = reply.keep_alive && self.buf.is_empty();
+    }
+
+    /// Reads a response's head (past interim answers) into the read buffer, without taking it
+    /// off.
+    async fn read_head(&mut self, head_request: bool) -> Result<parse::Head, Failed> {
+        let mut any_byte = !self.buf.is_empty();
+        let head = loop {
+            if !self.buf.is_empty() {
+                match parse::head(&self.buf, head_request) {
+                    Ok(Some(h)) if h.is_interim() => {
+                        self.buf.advance(h.len);
+                        continue;
+                    }
+                    Ok(Some(h)) => break h,
+                    Ok(None) => {}
+                    Err(m) => return Err(malformed(m, None)),
+                }
+            }
+            match self.fill().await {
+                Ok(0) if !any_byte => {
+                    return Err(Failed::ClosedBeforeResponse(
+                        "connection closed before any byte of the response".into(),
+                    ));
+                }
+                Ok(0) => {
+                    return Err(Failed::Response(
+                        RequestClass::Body,
+                        "connection closed in the middle of the response head".into(),
+                        None,
+                    ));
+                }
+                Ok(_) => any_byte = true,
+                Err(e) if !any_byte => {
+                    return Err(Failed::ClosedBeforeResponse(format!(
+                        "connection broken before any byte of the response: {e}"
+                    )));
+                }
+                Err(e) => {
+                    return Err(Failed::Response(
+                        RequestClass::Body,
+                        format!("connection broken in the middle of the response head: {e}"),
+                        None,
+                    ));
+                }
+            }
+        };
+        Ok(head)
     }
 
     /// Reads what has arrived (waiting for something), into the read buffer.

@@ -215,6 +215,7 @@ pub fn open_model_passed() -> TestResult {
                     bytes_received: 31_936_000,
                     latency: hist(home),
                     exemplars: Default::default(),
+                    stream: None,
                 },
             ),
             (
@@ -227,6 +228,7 @@ pub fn open_model_passed() -> TestResult {
                     bytes_received: 16_080_000,
                     latency: search,
                     exemplars: Default::default(),
+                    stream: None,
                 },
             ),
         ]),
@@ -259,6 +261,7 @@ pub fn open_model_passed() -> TestResult {
                         hist(latencies(100, 3_000, 20_000, 50_000)).hdr_v2_base64,
                     ),
                 ]),
+                stream_gap: BTreeMap::new(),
             })
             .collect(),
         thresholds: vec![
@@ -395,6 +398,7 @@ pub fn closed_model_failed() -> TestResult {
                 bytes_received: 9_600_000,
                 latency: hist(lat),
                 exemplars: Default::default(),
+                stream: None,
             },
         )]),
         custom_latencies: BTreeMap::new(),
@@ -415,6 +419,7 @@ pub fn closed_model_failed() -> TestResult {
                 ),
                 iteration_latency_uncorrected: None,
                 request_latency: BTreeMap::new(),
+                stream_gap: BTreeMap::new(),
             })
             .collect(),
         thresholds: vec![
@@ -511,6 +516,7 @@ pub fn interrupted_partial() -> TestResult {
                 bytes_received: 1_800_000,
                 latency: hist(lat),
                 exemplars: Default::default(),
+                stream: None,
             },
         )]),
         custom_latencies: BTreeMap::new(),
