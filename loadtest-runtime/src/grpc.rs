@@ -36,7 +36,11 @@
 //!   exemplar if it is among its name's slowest, and for a failure an error sample
 //!   (`/shop.Cart/AddItem: Status: UNAVAILABLE (14): every 10th call`, secrets redacted);
 //! - the messages the response carried, in the custom counter `PATH.messages_received`
-//!   (`/shop.Cart/ListItems.messages_received`), which adds up in the merge of shards.
+//!   (`/shop.Cart/ListItems.messages_received`), which adds up in the merge of shards;
+//! - for an answer of two or more messages (a server stream's), its stream under the method path
+//!   as a streamed HTTP response's: time to first byte and to first message, the gaps between
+//!   messages, messages as events, total time (thresholds `p99(gap:/shop.Cart/ListItems)`,
+//!   `first_event:`, `first_byte:`, `stream:`).
 //!
 //! A call is bounded by the test's request `timeout`, from the call to the end of its response
 //! (a server stream must end within it: give a test of long streams a long `timeout`).
@@ -75,7 +79,7 @@ use crate::Ctx;
 use crate::ctx::TestShared;
 use crate::http::direct::{Stream, connector_with_alpn};
 use crate::measure;
-use crate::metrics::RequestClass;
+use crate::metrics::{RequestClass, StreamEnd, StreamTimer};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
@@ -315,14 +319,14 @@ where
                         format!("no response within the timeout of {timeout:?}"),
                     );
                     let outcome = Outcome::failed(&e, &call.name);
-                    call.finish(outcome, 0, 0);
+                    call.finish(outcome, 0, 0, None);
                     Err(e.into())
                 }
                 Ok(Err(e)) => {
                     let e: BoxError = e.into();
                     let e = GrpcError::wrap(e, RequestClass::Other);
                     let outcome = Outcome::failed(&e, &call.name);
-                    call.finish(outcome, 0, 0);
+                    call.finish(outcome, 0, 0, None);
                     Err(e.into())
                 }
                 Ok(Ok(response)) => {
@@ -332,11 +336,13 @@ where
                         parts,
                         RecordedBody {
                             inner: Box::pin(body),
+                            timer: StreamTimer::new(call.started),
                             call: Some(call),
                             head,
                             deadline,
                             sleep: None,
                             frames: Frames::default(),
+                            first_message: None,
                             bytes: 0,
                         },
                     ))
@@ -419,7 +425,8 @@ struct Call {
 }
 
 impl Call {
-    fn finish(self, outcome: Outcome, received: u64, messages: u64) {
+    /// Records the call (and, for an answer of several messages, its stream).
+    fn finish(self, outcome: Outcome, received: u64, messages: u64, stream: Option<StreamEnd>) {
         let elapsed_us = self.started.elapsed().as_micros() as u64;
         let shared = &*self.shared;
         let name = &*self.name;
@@ -437,6 +444,9 @@ impl Call {
             if messages > 0 {
                 s.count(&format!("{name}.messages_received"), messages);
             }
+            if let Some(end) = &stream {
+                s.stream_end(name, end);
+            }
         });
     }
 }
@@ -444,6 +454,12 @@ impl Call {
 /// The body of a recorded call's response: passes its frames on, counts its bytes and messages,
 /// reads the `grpc-status` of its trailers, and records the call when it ends. Bounded by the
 /// test's request `timeout` from the start of the call.
+///
+/// An answer of several messages (a server-streaming call's) is also timed as a stream under
+/// the call's name, as a streamed HTTP response is: the time to its first byte and to its first
+/// message, the gaps between messages, its messages and total time. A unary call's answer is
+/// one message, so a call counts as a stream from its second message on; the first's arrival is
+/// kept until then.
 pub struct RecordedBody<B> {
     inner: Pin<Box<B>>,
     call: Option<Call>,
@@ -451,13 +467,38 @@ pub struct RecordedBody<B> {
     deadline: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
     frames: Frames,
+    timer: StreamTimer,
+    /// When the first message arrived, until a second makes the answer a stream.
+    first_message: Option<Instant>,
     bytes: u64,
 }
 
 impl<B> RecordedBody<B> {
     fn finish(&mut self, outcome: Outcome) {
         if let Some(call) = self.call.take() {
-            call.finish(outcome, self.bytes, self.frames.messages);
+            let broken = matches!(
+                outcome.class,
+                RequestClass::Body | RequestClass::Timeout | RequestClass::Closed
+            );
+            let stream = (self.frames.messages > 1).then(|| self.timer.end(Instant::now(), broken));
+            call.finish(outcome, self.bytes, self.frames.messages, stream);
+        }
+    }
+
+    /// `completed` messages (the last `completed` of [`Frames::messages`]) arrived `at`.
+    fn messages_arrived(&mut self, completed: u64, at: Instant) {
+        let Some(call) = &self.call else { return };
+        let metrics = &call.shared.metrics;
+        for n in self.frames.messages - completed + 1..=self.frames.messages {
+            match n {
+                1 => self.first_message = Some(at),
+                2 => {
+                    let first = self.first_message.unwrap_or(at);
+                    self.timer.event(metrics, &call.name, first);
+                    self.timer.event(metrics, &call.name, at);
+                }
+                _ => self.timer.event(metrics, &call.name, at),
+            }
         }
     }
 }
@@ -489,9 +530,14 @@ where
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.bytes += data.len() as u64;
-                    // The messages this frame completed arrived now: where a stream's time to
-                    // its first message and the gaps between messages are taken.
-                    this.frames.feed(data);
+                    // The messages this frame completed arrived now: a stream's time to its
+                    // first message and the gaps between messages are taken here.
+                    let now = Instant::now();
+                    this.timer.chunk(now);
+                    let completed = this.frames.feed(data);
+                    if completed > 0 {
+                        this.messages_arrived(completed, now);
+                    }
                 } else if let Some(trailers) = frame.trailers_ref()
                     && let Some(call) = &this.call
                 {

@@ -13,3 +13,6 @@ pub(crate) use process::{CpuWait, ProcessSample};
 pub(crate) use recorder::Metrics;
 pub(crate) use shard::{Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};
 pub(crate) use stream::{StreamTimer, micros};
+// How a stream ended, for a transport outside `http` (gRPC's server-streaming answers).
+#[cfg(feature = "grpc")]
+pub(crate) use shard::StreamEnd;

@@ -148,6 +148,26 @@ async fn per_method_counts_classes_and_stream_messages_equal_the_servers() {
         "{b}"
     );
     assert_eq!(counts.get(|c| &c.items_sent), u64::from(ITEMS) * ITERATIONS);
+    // Each ListItems answer (several messages) is timed as a stream under the method: its items
+    // are the stream's events, exactly, with a gap between each two of one stream; a unary
+    // answer (one message) is no stream.
+    let items_sent = counts.get(|c| &c.items_sent);
+    let stream = list
+        .stream
+        .as_ref()
+        .unwrap_or_else(|| panic!("ListItems is timed as a stream: {b}"));
+    assert_eq!((stream.streams, stream.broken), (list_items, 0), "{b}");
+    assert_eq!(stream.events, items_sent, "{b}");
+    assert_eq!(stream.gap.summary.count, items_sent - list_items, "{b}");
+    assert_eq!(stream.first_event.summary.count, list_items, "{b}");
+    assert_eq!(stream.first_byte.summary.count, list_items, "{b}");
+    assert_eq!(stream.duration.summary.count, list_items, "{b}");
+    assert!(
+        stream.first_byte.summary.p50_us <= stream.first_event.summary.p50_us
+            && stream.first_event.summary.max_us <= stream.duration.summary.max_us,
+        "first byte, first message, end: {b}"
+    );
+    assert!(add.stream.is_none(), "a unary call is no stream: {b}");
     assert_eq!(
         counter("/shop.Cart/AddItem.messages_received"),
         Some(add_item - unavailable),
@@ -626,4 +646,96 @@ impl Drop for CertDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+static STREAM_URL: OnceLock<String> = OnceLock::new();
+
+/// Items each `slow_list` stream asks for, and the server's wait between two of them.
+const SLOW_ITEMS: u32 = 5;
+const SLOW_INTERVAL_US: u64 = 20_000;
+
+/// Three streams of five items 20 ms apart; the rules on the stream's prefixes of a method path
+/// are judged like any other (the server waits at least the interval between two items, so the
+/// gaps' median is at least that, less the receipt jitter of one item).
+#[load_test(
+    users = 1,
+    iterations = 3,
+    timeout = "10s",
+    thresholds = [
+        "p50(gap:/shop.Cart/ListItems) > 19ms",
+        "p50(first_event:/shop.Cart/ListItems) < 5s",
+        "p99(gap:/shop.Cart/ListItems) < 1ms"
+    ]
+)]
+async fn slow_list(ctx: &Ctx) -> Result<()> {
+    let channel = ctx.grpc(STREAM_URL.get().unwrap().as_str()).await?;
+    let mut items = CartClient::new(channel)
+        .list_items(ListItemsRequest {
+            count: SLOW_ITEMS,
+            interval_us: SLOW_INTERVAL_US,
+        })
+        .await?
+        .into_inner();
+    let mut n = 0;
+    while items.message().await?.is_some() {
+        n += 1;
+    }
+    if n != SLOW_ITEMS {
+        return Err(format!("{n} items, not {SLOW_ITEMS}").into());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_streams_messages_are_its_events_and_their_gaps_are_judged() {
+    let (url, counts) = start_shop().await;
+    STREAM_URL.set(url).unwrap();
+    let r = run_layers(
+        "slow_list",
+        &[OptionLayer::new("test")],
+        Duration::from_secs(60),
+    )
+    .await;
+    let b = brief(&r);
+    assert_eq!(counts.get(|c| &c.list_items), 3, "{b}");
+    let items = counts.get(|c| &c.items_sent);
+    assert_eq!(items, 3 * u64::from(SLOW_ITEMS), "{b}");
+    let stream = r.request_names["/shop.Cart/ListItems"]
+        .stream
+        .as_ref()
+        .unwrap_or_else(|| panic!("no stream: {b}"));
+    assert_eq!((stream.streams, stream.events), (3, items), "{b}");
+    assert_eq!(stream.gap.summary.count, items - 3, "{b}");
+    eprintln!(
+        "gaps: p50 {} us, p99 {} us (server interval {SLOW_INTERVAL_US} us, tokio's sleep)",
+        stream.gap.summary.p50_us, stream.gap.summary.p99_us
+    );
+    // Each stream lasted at least its four intervals.
+    assert!(
+        stream.duration.summary.min_us >= 4 * SLOW_INTERVAL_US * 99 / 100,
+        "{b}"
+    );
+    let rule = |s: &str| {
+        r.thresholds
+            .iter()
+            .find(|t| t.rule == s)
+            .unwrap_or_else(|| panic!("no rule {s}: {b}"))
+            .clone()
+    };
+    let gap = rule("p50(gap:/shop.Cart/ListItems) > 19ms");
+    assert_eq!(
+        gap.observed,
+        Some(stream.gap.summary.p50_us as f64),
+        "{gap:?}"
+    );
+    assert!(gap.passed, "{gap:?}");
+    let first = rule("p50(first_event:/shop.Cart/ListItems) < 5s");
+    assert_eq!(
+        first.observed,
+        Some(stream.first_event.summary.p50_us as f64),
+        "{first:?}"
+    );
+    assert!(first.passed, "{first:?}");
+    let tight = rule("p99(gap:/shop.Cart/ListItems) < 1ms");
+    assert!(!tight.passed, "a 1 ms bound on 20 ms gaps fails: {tight:?}");
 }
