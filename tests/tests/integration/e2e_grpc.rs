@@ -94,6 +94,19 @@ fn check_against_the_server(r: &TestResult, seen: [u64; 5], iterations: u64, wha
         Some(add_item - unavailable),
         "{what}"
     );
+    // Each ListItems answer is timed as a stream: its messages are the stream's events, with a
+    // gap between each two of one answer; AddItem's one-message answers are no stream.
+    let stream = r.request_names[LIST]
+        .stream
+        .as_ref()
+        .unwrap_or_else(|| panic!("{what}: {LIST} is timed as a stream"));
+    assert_eq!(
+        (stream.streams, stream.broken, stream.events),
+        (list_items, 0, items_sent),
+        "{what}"
+    );
+    assert_eq!(stream.gap.summary.count, items_sent - list_items, "{what}");
+    assert!(r.request_names[ADD].stream.is_none(), "{what}");
     let sample = r
         .errors
         .iter()
@@ -326,6 +339,15 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
         "{page}"
     );
     assert_eq!(requests(LIST, "ok"), ITERATIONS, "{page}");
+    // The server streams' events, as the report counts them.
+    assert_eq!(
+        sum(&s, "loadtest_stream_events_total", &[("request", LIST)]) as u64,
+        r.request_names[LIST]
+            .stream
+            .as_ref()
+            .map_or(0, |st| st.events),
+        "{page}"
+    );
     // And the messages' counters, as their final totals.
     for name in counters {
         assert_eq!(
