@@ -177,8 +177,9 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
                 interrupt,
                 &mut outcomes,
             )?;
+            // A round's own events go to no output; its figures are the run's status lines.
             for line in announcement(round, rounds, side, &outcomes.reports) {
-                outcomes.reporters.emit(&RunEvent::Status(line))?;
+                reporters.emit(&RunEvent::Status(line))?;
             }
             match side {
                 Side::Base => base_reports = outcomes.reports,
