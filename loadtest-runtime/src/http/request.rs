@@ -393,7 +393,8 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// A streamed request through reqwest: sent, and its response's head read.
+    /// A request through reqwest, sent and its response's head read (the cookies it sets
+    /// stored): what a streamed request hands out, and what a whole one reads the body of.
     async fn start_reqwest(
         &self,
         client: &reqwest::Client,
@@ -419,6 +420,7 @@ impl<'a> Request<'a> {
         {
             builder = builder.header(TRACEPARENT, value);
         }
+        // Always set, even when empty: an empty body is sent as `content-length: 0`.
         builder = builder.body(self.body.clone());
         let mut response = builder
             .send()
@@ -502,35 +504,9 @@ impl<'a> Request<'a> {
         jar: Option<&JarCell>,
         trace: Option<&TraceParent>,
     ) -> Result<Response, HttpError> {
-        let mut builder = client
-            .request(self.method.clone(), target.url.clone())
-            .timeout(timeout);
-        if !self.headers.is_empty() {
-            builder = builder.headers(self.headers.clone());
-        }
-        if let Some(cookie) =
-            jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls))
-            && !self.headers.contains_key(COOKIE)
-        {
-            builder = builder.header(COOKIE, cookie);
-        }
-        if let Some(t) = trace
-            && let Ok(value) = HeaderValue::from_bytes(&t.value())
-        {
-            builder = builder.header(TRACEPARENT, value);
-        }
-        // Always set, even when empty: an empty body is sent as `content-length: 0`.
-        builder = builder.body(self.body.clone());
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| classify(&e, &what(&self.method, self.url.text())))?;
-        let status = response.status();
-        let headers = LazyHeaders::parsed(std::mem::take(response.headers_mut()));
-        if let Some(jar) = jar {
-            let url = response.url();
-            jar.store_all(url.host_str().unwrap_or(""), url.path(), &headers);
-        }
+        let (status, headers, mut response) = self
+            .start_reqwest(client, target, timeout, jar, trace)
+            .await?;
         let mut body = BytesMut::new();
         let mut body_len = 0u64;
         loop {

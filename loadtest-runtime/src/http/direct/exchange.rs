@@ -223,54 +223,20 @@ async fn one_hyper(
     hop: &Hop<'_>,
     cookie: Option<&HeaderValue>,
     mut conn: Conn,
-    mut reused: bool,
+    reused: bool,
     phases: &mut Phases,
 ) -> Result<Got, Failure> {
     let target = hop.target;
-    let (response, first_byte_at) = loop {
-        let request = build(hop, cookie, matches!(conn, Conn::H2(_)));
-        let sent_at = Instant::now();
-        let result = match &mut conn {
-            Conn::H1(h1) => {
-                let fut = h1.sender.send_request(request);
-                h1.drive(fut).await
-            }
-            Conn::H2(sender) => match sender.ready().await {
-                Ok(()) => sender.send_request(request).await,
-                Err(e) => Err(e),
-            },
-            Conn::Native(_) => unreachable!("native connections are exchanged by one_native"),
-        };
-        match result {
-            Ok(r) => {
-                let now = Instant::now();
-                phases.first_byte_us = Some((now - sent_at).as_micros() as u64);
-                break (r, now);
-            }
-            // A kept connection the server closed before the request went out: open another
-            // and send it there (the request never reached the server). When the close crossed
-            // a request already written, nothing of a response came back; an idempotent request
-            // is sent again, as browsers do.
-            Err(e)
-                if reused
-                    && (e.is_canceled()
-                        || e.is_closed()
-                        || (e.is_incomplete_message() && hop.method.is_idempotent())) =>
-            {
-                phases.reopened += 1;
-                reused = false;
-                conn = open(direct, target, phases).await?;
-            }
-            // Nothing of a response came back: the class `closed`, as on the native path.
-            Err(e) if e.is_incomplete_message() || e.is_canceled() || e.is_closed() => {
-                return Err((RequestClass::Closed, conn::chain(&e), None));
-            }
-            Err(e) => return Err((hyper_class(&e), conn::chain(&e), None)),
-        }
-    };
-    if reused {
-        phases.reused += 1;
-    }
+    let (response, first_byte_at) = send_hyper(
+        direct,
+        hop,
+        cookie,
+        &mut conn,
+        reused,
+        hop.method.is_idempotent(),
+        phases,
+    )
+    .await?;
     let (parts, mut incoming) = response.into_parts();
     let status = parts.status;
     let mut kept = BytesMut::new();
@@ -316,6 +282,67 @@ async fn one_hyper(
         body: kept.freeze(),
         body_len,
     })
+}
+
+/// Sends `hop`'s request on a hyper connection (HTTP/1.1 under `client = "hyper"`, or HTTP/2)
+/// and waits for its response's head: the response and when its head came (the phases' first
+/// byte taken). A kept connection (`reused`) that turns out closed is replaced and the request
+/// sent again when the server cannot have seen it, or when nothing of a response came back and
+/// the request is `idempotent`. Both a whole exchange and a streamed one send this way.
+pub(super) async fn send_hyper(
+    direct: &Direct,
+    hop: &Hop<'_>,
+    cookie: Option<&HeaderValue>,
+    conn: &mut Conn,
+    mut reused: bool,
+    idempotent: bool,
+    phases: &mut Phases,
+) -> Result<(hyper::Response<hyper::body::Incoming>, Instant), Failure> {
+    let response = loop {
+        let request = build(hop, cookie, matches!(conn, Conn::H2(_)));
+        let sent_at = Instant::now();
+        let result = match &mut *conn {
+            Conn::H1(h1) => {
+                let fut = h1.sender.send_request(request);
+                h1.drive(fut).await
+            }
+            Conn::H2(sender) => match sender.ready().await {
+                Ok(()) => sender.send_request(request).await,
+                Err(e) => Err(e),
+            },
+            Conn::Native(_) => unreachable!("native connections are sent by the native path"),
+        };
+        match result {
+            Ok(r) => {
+                let now = Instant::now();
+                phases.first_byte_us = Some((now - sent_at).as_micros() as u64);
+                break (r, now);
+            }
+            // A kept connection the server closed before the request went out: open another
+            // and send it there (the request never reached the server). When the close crossed
+            // a request already written, nothing of a response came back; an idempotent request
+            // is sent again, as browsers do.
+            Err(e)
+                if reused
+                    && (e.is_canceled()
+                        || e.is_closed()
+                        || (e.is_incomplete_message() && idempotent)) =>
+            {
+                phases.reopened += 1;
+                reused = false;
+                *conn = open(direct, hop.target, phases).await?;
+            }
+            // Nothing of a response came back: the class `closed`, as on the native path.
+            Err(e) if e.is_incomplete_message() || e.is_canceled() || e.is_closed() => {
+                return Err((RequestClass::Closed, conn::chain(&e), None));
+            }
+            Err(e) => return Err((hyper_class(&e), conn::chain(&e), None)),
+        }
+    };
+    if reused {
+        phases.reused += 1;
+    }
+    Ok(response)
 }
 
 /// One request and response on a native connection (`reused`: kept from an earlier request).

@@ -5,7 +5,7 @@
 //! request. Redirects are not followed: a stream is one response.
 
 use super::conn::Conn;
-use super::exchange::{Direct, Exchange, Failure, Hop, build, hyper_class, open, open_native};
+use super::exchange::{Direct, Exchange, Failure, Hop, hyper_class, open, open_native, send_hyper};
 use super::native::{Failed, Native, Outgoing, StreamHead};
 use super::set::Home;
 use crate::http::cookies::JarCell;
@@ -16,7 +16,6 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use reqwest::StatusCode;
 use std::sync::Arc;
-use tokio::time::Instant;
 
 /// A streamed response's head, and its body still to read.
 pub(crate) struct Started<'h> {
@@ -183,45 +182,16 @@ pub(crate) async fn start<'h>(
             body,
         });
     }
-    let (response, _first_byte_at) = loop {
-        let request = build(&hop, cookie.as_ref(), matches!(conn, Conn::H2(_)));
-        let sent_at = Instant::now();
-        let result = match &mut conn {
-            Conn::H1(h1) => {
-                let fut = h1.sender.send_request(request);
-                h1.drive(fut).await
-            }
-            Conn::H2(sender) => match sender.ready().await {
-                Ok(()) => sender.send_request(request).await,
-                Err(e) => Err(e),
-            },
-            Conn::Native(_) => unreachable!("native connections are streamed above"),
-        };
-        match result {
-            Ok(r) => {
-                let now = Instant::now();
-                phases.first_byte_us = Some((now - sent_at).as_micros() as u64);
-                break (r, now);
-            }
-            Err(e)
-                if reused
-                    && (e.is_canceled()
-                        || e.is_closed()
-                        || (e.is_incomplete_message() && idempotent)) =>
-            {
-                phases.reopened += 1;
-                reused = false;
-                conn = open(direct, target, phases).await?;
-            }
-            Err(e) if e.is_incomplete_message() || e.is_canceled() || e.is_closed() => {
-                return Err((RequestClass::Closed, super::conn::chain(&e), None));
-            }
-            Err(e) => return Err((hyper_class(&e), super::conn::chain(&e), None)),
-        }
-    };
-    if reused {
-        phases.reused += 1;
-    }
+    let (response, _first_byte_at) = send_hyper(
+        direct,
+        &hop,
+        cookie.as_ref(),
+        &mut conn,
+        reused,
+        idempotent,
+        phases,
+    )
+    .await?;
     let (parts, incoming) = response.into_parts();
     let headers = LazyHeaders::parsed(parts.headers);
     if let Some(jar) = jar {
