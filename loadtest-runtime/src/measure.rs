@@ -187,7 +187,7 @@ impl<'a, R> Operation<'a, R> {
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn record(
-    s: &mut crate::metrics::Shard,
+    s: &mut crate::metrics::WorkerMetrics,
     shared: &crate::ctx::TestShared,
     name: &str,
     class: RequestClass,

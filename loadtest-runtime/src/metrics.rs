@@ -6,13 +6,15 @@ pub use process::current_rss;
 pub(crate) mod names;
 mod names_map;
 mod recorder;
-mod shard;
 mod stream;
+mod worker;
 
 pub(crate) use process::{CpuWait, ProcessSample};
 pub(crate) use recorder::Metrics;
-pub(crate) use shard::{Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, Shard};
 pub(crate) use stream::{StreamTimer, micros};
+pub(crate) use worker::{
+    Interval, IterationClass, PHASE_NAMES, Phases, RequestClass, WorkerMetrics,
+};
 // How a stream ended, for a transport outside `http` (gRPC's server-streaming answers).
 #[cfg(feature = "grpc")]
-pub(crate) use shard::StreamEnd;
+pub(crate) use worker::StreamEnd;

@@ -424,7 +424,7 @@ fn point(t_s: f64, iv: &Interval, missed: u64, open_model: bool) -> IntervalPoin
 fn assemble(
     config: &TestConfig,
     name: String,
-    m: crate::metrics::Shard,
+    m: crate::metrics::WorkerMetrics,
     series: Vec<IntervalPoint>,
     elapsed_s: f64,
     interrupted: bool,

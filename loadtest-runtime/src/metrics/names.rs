@@ -9,7 +9,7 @@
 //! users know as high-cardinality URL tags). Every HTTP transport computes its default name with
 //! [`request_name`], so they group alike.
 //!
-//! The cap is test-wide but costs no lock on the hot path: a shard consults [`Names`] only for a
+//! The cap is test-wide but costs no lock on the hot path: a worker consults [`Names`] only for a
 //! name it has not seen itself, and once the cap is reached the admitted set is frozen and read
 //! without a lock.
 
@@ -123,7 +123,7 @@ impl Names {
     }
 
     /// The name to record `name` under: itself if it is admitted (or fits), else [`OVERFLOW`].
-    /// Called by a shard only for names it has not recorded yet.
+    /// Called by a worker only for names it has not recorded yet.
     pub(crate) fn admit<'a>(&self, name: &'a str) -> &'a str {
         if let Some(frozen) = self.frozen.get() {
             return self.check_frozen(frozen, name);

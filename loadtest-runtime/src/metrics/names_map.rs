@@ -1,7 +1,7 @@
-//! The map from a metric name to its figures in a shard, with a hasher made for short names.
+//! The map from a metric name to its figures in a worker, with a hasher made for short names.
 //!
 //! The standard map's SipHash resists crafted collisions at about 150 instructions per short key;
-//! a shard looks up a request's name once per request. The names here are bounded in number
+//! a worker looks up a request's name once per request. The names here are bounded in number
 //! (`max_names`) and come from the test, so a multiply-rotate hash (as rustc's FxHash) is enough.
 
 use std::collections::HashMap;

@@ -1,9 +1,10 @@
-//! A test's metrics registry: one shard per worker thread, found through a thread-local, so the
-//! hot path takes only its own thread's (uncontended) lock. The collector visits the shards once
+//! A test's metrics registry: one [`WorkerMetrics`] per worker thread, found through a
+//! thread-local, so the hot path takes only its own thread's (uncontended) lock. The collector
+//! visits them once
 //! per second for the interval series and once at the end for the totals.
 
 use super::names::{NameKind, Names};
-use super::shard::Shard;
+use super::worker::WorkerMetrics;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static LOCAL: RefCell<Option<(u64, Arc<Mutex<Shard>>)>> = const { RefCell::new(None) };
+    static LOCAL: RefCell<Option<(u64, Arc<Mutex<WorkerMetrics>>)>> = const { RefCell::new(None) };
 }
 
 /// Counts so far, for progress reports.
@@ -37,15 +38,15 @@ pub(crate) struct NameCounts {
     pub(crate) bytes_received: u64,
     pub(crate) exemplars: loadtest_report::exemplar::Exemplars,
     /// The name's streamed responses so far.
-    pub(crate) stream: Option<super::shard::StreamStats>,
+    pub(crate) stream: Option<super::worker::StreamStats>,
 }
 
 /// The metrics of one running test.
 pub(crate) struct Metrics {
     id: u64,
-    shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+    workers: Mutex<Vec<Arc<Mutex<WorkerMetrics>>>>,
     request_intervals: bool,
-    /// The test's `slo` in microseconds (goodput), copied into every shard.
+    /// The test's `slo` in microseconds (goodput), copied into every worker.
     slo_us: Option<u64>,
     request_names: Arc<Names>,
     latency_names: Arc<Names>,
@@ -53,7 +54,7 @@ pub(crate) struct Metrics {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while recording cannot leave a shard half-updated in a way that matters more than
+    // A panic while recording cannot leave a worker half-updated in a way that matters more than
     // losing the run, so a poisoned lock is used as it is.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -77,7 +78,7 @@ impl Metrics {
     ) -> Arc<Metrics> {
         Arc::new(Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            shards: Mutex::new(Vec::new()),
+            workers: Mutex::new(Vec::new()),
             request_intervals,
             slo_us,
             request_names: Arc::new(Names::new(NameKind::Request, max_names)),
@@ -98,35 +99,35 @@ impl Metrics {
         .collect()
     }
 
-    /// Runs `f` on this thread's shard, creating it on first use.
+    /// Runs `f` on this thread's worker, creating it on first use.
     #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Shard) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut WorkerMetrics) -> R) -> R {
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             if local.as_ref().is_none_or(|(id, _)| *id != self.id) {
-                let shard = Arc::new(Mutex::new(Shard {
+                let worker = Arc::new(Mutex::new(WorkerMetrics {
                     request_intervals: self.request_intervals,
                     slo_us: self.slo_us,
                     request_names: self.request_names.clone(),
                     latency_names: self.latency_names.clone(),
                     counter_names: self.counter_names.clone(),
-                    ..Shard::default()
+                    ..WorkerMetrics::default()
                 }));
-                lock(&self.shards).push(shard.clone());
-                *local = Some((self.id, shard));
+                lock(&self.workers).push(worker.clone());
+                *local = Some((self.id, worker));
             }
-            let (_, shard) = local.as_ref().expect("set just above");
-            let mut guard = lock(shard);
+            let (_, worker) = local.as_ref().expect("set just above");
+            let mut guard = lock(worker);
             f(&mut guard)
         })
     }
 
-    /// Takes every shard's current interval and merges them.
-    pub(crate) fn take_interval(&self) -> super::shard::Interval {
-        let shards = lock(&self.shards).clone();
-        let mut out = super::shard::Interval::default();
-        for shard in shards {
-            let mut s = lock(&shard);
+    /// Takes every worker's current interval and merges them.
+    pub(crate) fn take_interval(&self) -> super::worker::Interval {
+        let workers = lock(&self.workers).clone();
+        let mut out = super::worker::Interval::default();
+        for worker in workers {
+            let mut s = lock(&worker);
             out.add(&s.interval);
             s.interval.iterations = 0;
             s.interval.failed = 0;
@@ -137,7 +138,7 @@ impl Metrics {
             s.interval.lag.reset();
             for (name, stats) in s.requests.iter_mut() {
                 if let Some(h) = stats.interval_latency.as_mut().filter(|h| !h.is_empty()) {
-                    super::shard::add(
+                    super::worker::add(
                         out.request_latency
                             .entry(name.clone())
                             .or_insert_with(super::hdr::new_hist),
@@ -147,7 +148,7 @@ impl Metrics {
                 }
                 let gaps = stats.stream.as_mut().and_then(|s| s.interval_gap.as_mut());
                 if let Some(h) = gaps.filter(|h| !h.is_empty()) {
-                    super::shard::add(
+                    super::worker::add(
                         out.stream_gap
                             .entry(name.clone())
                             .or_insert_with(super::hdr::new_hist),
@@ -165,12 +166,12 @@ impl Metrics {
         self.slo_us
     }
 
-    /// The counts so far, summed over the shards without merging their histograms.
+    /// The counts so far, summed over the workers without merging their histograms.
     pub(crate) fn totals(&self) -> Totals {
-        let shards = lock(&self.shards).clone();
+        let workers = lock(&self.workers).clone();
         let mut t = Totals::default();
-        for shard in shards {
-            let s = lock(&shard);
+        for worker in workers {
+            let s = lock(&worker);
             let (requests, request_errors) = s.request_counts();
             t.completed += s.completed();
             t.failed += s.failed();
@@ -184,27 +185,27 @@ impl Metrics {
         t
     }
 
-    /// The custom counters so far, summed over the shards.
+    /// The custom counters so far, summed over the workers.
     pub(crate) fn custom_counts(&self) -> std::collections::BTreeMap<String, u64> {
-        let shards = lock(&self.shards).clone();
+        let workers = lock(&self.workers).clone();
         let mut counters = std::collections::BTreeMap::new();
-        for shard in shards {
-            for (name, n) in &lock(&shard).counters {
+        for worker in workers {
+            for (name, n) in &lock(&worker).counters {
                 *counters.entry(name.to_string()).or_insert(0) += n;
             }
         }
         counters
     }
 
-    /// The custom latencies so far, bucketed for live metrics: each shard's histograms are
+    /// The custom latencies so far, bucketed for live metrics: each worker's histograms are
     /// added to the buckets, never merged into one another.
     pub(crate) fn custom_latency_buckets(
         &self,
     ) -> std::collections::BTreeMap<String, loadtest_report::live::Buckets> {
-        let shards = lock(&self.shards).clone();
+        let workers = lock(&self.workers).clone();
         let mut latencies = std::collections::BTreeMap::new();
-        for shard in shards {
-            for (name, h) in &lock(&shard).custom_latencies {
+        for worker in workers {
+            for (name, h) in &lock(&worker).custom_latencies {
                 latencies
                     .entry(name.to_string())
                     .or_insert_with(loadtest_report::live::Buckets::default)
@@ -214,13 +215,13 @@ impl Metrics {
         latencies
     }
 
-    /// Each request name's counters so far, summed over the shards without their histograms.
+    /// Each request name's counters so far, summed over the workers without their histograms.
     pub(crate) fn name_counts(&self) -> std::collections::HashMap<Box<str>, NameCounts> {
-        let shards = lock(&self.shards).clone();
+        let workers = lock(&self.workers).clone();
         let mut out: std::collections::HashMap<Box<str>, NameCounts> =
             std::collections::HashMap::new();
-        for shard in shards {
-            let s = lock(&shard);
+        for worker in workers {
+            let s = lock(&worker);
             for (name, stats) in &s.requests {
                 let c = out.entry(name.clone()).or_default();
                 for (a, b) in c.by_class.iter_mut().zip(stats.by_class) {
@@ -243,12 +244,12 @@ impl Metrics {
         out
     }
 
-    /// Merges every shard into one (the totals so far).
-    pub(crate) fn merged(&self) -> Shard {
-        let shards = lock(&self.shards).clone();
-        let mut out = Shard::default();
-        for shard in shards {
-            out.merge(&lock(&shard));
+    /// Merges every worker into one (the totals so far).
+    pub(crate) fn merged(&self) -> WorkerMetrics {
+        let workers = lock(&self.workers).clone();
+        let mut out = WorkerMetrics::default();
+        for worker in workers {
+            out.merge(&lock(&worker));
         }
         out
     }
@@ -270,7 +271,7 @@ mod tests {
                 });
             }
         });
-        assert_eq!(lock(&m.shards).len(), 4);
+        assert_eq!(lock(&m.workers).len(), 4);
         assert_eq!(m.merged().completed(), 4000);
         m.with(|sh| {
             sh.iteration(10, Some(10), Some(crate::metrics::IterationClass::User));

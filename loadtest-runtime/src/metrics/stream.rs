@@ -7,11 +7,11 @@
 //!
 //! A caller times the request from its start, calls [`StreamTimer::chunk`] for each piece that
 //! arrives and [`StreamTimer::event`] for each event (a server-sent event, a gRPC message), and
-//! at the end records the request itself as any request ([`super::Shard::request`]) and the
-//! stream with [`StreamTimer::end`] and [`super::Shard::stream_end`].
+//! at the end records the request itself as any request ([`super::WorkerMetrics::request`]) and the
+//! stream with [`StreamTimer::end`] and [`super::WorkerMetrics::stream_end`].
 
 use super::recorder::Metrics;
-use super::shard::StreamEnd;
+use super::worker::StreamEnd;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -62,7 +62,7 @@ impl StreamTimer {
         metrics.with(|s| s.stream_event(name, gap));
     }
 
-    /// How the stream ended at `at`, broken off or not, for [`super::Shard::stream_end`].
+    /// How the stream ended at `at`, broken off or not, for [`super::WorkerMetrics::stream_end`].
     pub(crate) fn end(&self, at: Instant, broken: bool) -> StreamEnd {
         StreamEnd {
             first_byte_us: self.first_byte_us,

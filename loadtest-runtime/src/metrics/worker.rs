@@ -1,5 +1,6 @@
-//! One worker's share of a test's metrics. Each worker thread records into its own shard; shards
-//! are merged once per second (the interval) and at the end (the totals).
+//! One worker thread's share of a test's metrics ([`WorkerMetrics`]). Each worker thread records
+//! into its own; they are merged once per second (the interval) and at the end (the totals).
+//! (Not a scale-out shard: those are whole generators, `config::shard`.)
 
 use super::hdr::{self, Hist};
 use super::names::{DEFAULT_MAX_NAMES, NameKind, Names};
@@ -219,7 +220,7 @@ impl IterationClass {
     }
 }
 
-/// Metrics of one request name within a shard.
+/// Metrics of one request name within a worker.
 #[derive(Clone)]
 pub(crate) struct RequestStats {
     pub(crate) by_class: [u64; RequestClass::ALL.len()],
@@ -228,7 +229,7 @@ pub(crate) struct RequestStats {
     pub(crate) bytes_received: u64,
     pub(crate) latency: Hist,
     /// The current interval's latency, kept only when the series holds each request name's
-    /// latency per second (see [`Shard::request_intervals`]).
+    /// latency per second (see [`WorkerMetrics::request_intervals`]).
     pub(crate) interval_latency: Option<Hist>,
     /// The slowest requests, with their trace ids.
     pub(crate) exemplars: Exemplars,
@@ -237,9 +238,9 @@ pub(crate) struct RequestStats {
     pub(crate) stream: Option<Box<StreamStats>>,
 }
 
-/// The streamed responses of one request name within a shard (see
-/// [`loadtest_report::report::StreamMetrics`]), recorded by [`Shard::stream_event`] and
-/// [`Shard::stream_end`].
+/// The streamed responses of one request name within a worker (see
+/// [`loadtest_report::report::StreamMetrics`]), recorded by [`WorkerMetrics::stream_event`] and
+/// [`WorkerMetrics::stream_end`].
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StreamStats {
     pub(crate) streams: u64,
@@ -298,7 +299,7 @@ impl StreamStats {
     }
 }
 
-/// How one stream ended, for [`Shard::stream_end`]: its times from the request's start, in
+/// How one stream ended, for [`WorkerMetrics::stream_end`]: its times from the request's start, in
 /// microseconds, and its counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct StreamEnd {
@@ -394,8 +395,8 @@ pub(crate) struct Interval {
     pub(crate) latency_uncorrected: Hist,
     /// Open model only: how late the interval's iterations started (for live metrics).
     pub(crate) lag: Hist,
-    /// Each request name's latency in the interval, when the shards keep it; filled by
-    /// [`super::Metrics::take_interval`] from the shards' [`RequestStats::interval_latency`].
+    /// Each request name's latency in the interval, when the workers keep it; filled by
+    /// [`super::Metrics::take_interval`] from the workers' [`RequestStats::interval_latency`].
     pub(crate) request_latency: HashMap<Box<str>, Hist>,
     /// Each streamed request name's gaps between events in the interval, kept as
     /// `request_latency` is.
@@ -453,14 +454,14 @@ pub(crate) fn add(into: &mut Hist, from: &Hist) {
         .expect("auto-resizing histograms always merge");
 }
 
-/// The most distinct error messages kept per shard; further distinct messages are counted as "other".
+/// The most distinct error messages kept per worker; further distinct messages are counted as "other".
 const MAX_ERROR_MESSAGES: usize = 32;
 
 /// One worker's metrics.
 #[derive(Clone)]
-pub(crate) struct Shard {
+pub(crate) struct WorkerMetrics {
     pub(crate) iter_ok: u64,
-    /// Successful iterations whose corrected latency was within [`Shard::slo_us`] (goodput).
+    /// Successful iterations whose corrected latency was within [`WorkerMetrics::slo_us`] (goodput).
     pub(crate) iter_good: u64,
     pub(crate) iter_failed: [u64; 3],
     pub(crate) interrupted: u64,
@@ -485,7 +486,7 @@ pub(crate) struct Shard {
     pub(crate) request_intervals: bool,
     /// The test's `slo` in microseconds, when it declares one: goodput counts against it.
     pub(crate) slo_us: Option<u64>,
-    /// The test-wide bound on request names (shared by every shard of the test).
+    /// The test-wide bound on request names (shared by every worker of the test).
     pub(crate) request_names: Arc<Names>,
     /// The test-wide bound on custom latency names.
     pub(crate) latency_names: Arc<Names>,
@@ -493,9 +494,9 @@ pub(crate) struct Shard {
     pub(crate) counter_names: Arc<Names>,
 }
 
-impl Default for Shard {
+impl Default for WorkerMetrics {
     fn default() -> Self {
-        Shard {
+        WorkerMetrics {
             iter_ok: 0,
             iter_good: 0,
             iter_failed: [0; 3],
@@ -525,7 +526,7 @@ impl Default for Shard {
     }
 }
 
-impl Shard {
+impl WorkerMetrics {
     /// Records a finished iteration: corrected latency (from the intended start), uncorrected
     /// latency (from the actual start; `None` in the closed model, where the two are the same
     /// and reports show only one), and its failure class if it failed.
@@ -655,7 +656,7 @@ impl Shard {
     }
 
     /// Records the end of one stream of request `name` (the request itself is recorded as any
-    /// request is, by [`Shard::request`]).
+    /// request is, by [`WorkerMetrics::request`]).
     pub(crate) fn stream_end(&mut self, name: &str, end: &StreamEnd) {
         let stats = self.stream_stats(name);
         stats.streams += 1;
@@ -729,8 +730,8 @@ impl Shard {
         }
     }
 
-    /// Adds everything in `other` (except its interval) to this shard.
-    pub(crate) fn merge(&mut self, other: &Shard) {
+    /// Adds everything in `other` (except its interval) to this worker.
+    pub(crate) fn merge(&mut self, other: &WorkerMetrics) {
         self.iter_ok += other.iter_ok;
         self.iter_good += other.iter_good;
         for (a, b) in self.iter_failed.iter_mut().zip(other.iter_failed) {
@@ -793,8 +794,8 @@ impl Shard {
     }
 }
 
-/// Threshold rules read a test's merged shards directly (no histogram is copied).
-impl Measurements for Shard {
+/// Threshold rules read a test's merged workers directly (no histogram is copied).
+impl Measurements for WorkerMetrics {
     fn iteration_latency(&self) -> &Hist {
         &self.latency
     }
@@ -814,11 +815,11 @@ impl Measurements for Shard {
     }
 
     fn completed(&self) -> u64 {
-        Shard::completed(self)
+        WorkerMetrics::completed(self)
     }
 
     fn failed(&self) -> u64 {
-        Shard::failed(self)
+        WorkerMetrics::failed(self)
     }
 
     fn requests(&self, name: Option<&str>) -> Option<(u64, u64)> {
@@ -871,8 +872,8 @@ mod tests {
 
     #[test]
     fn merge_adds_everything() {
-        let mut a = Shard::default();
-        let mut b = Shard::default();
+        let mut a = WorkerMetrics::default();
+        let mut b = WorkerMetrics::default();
         a.iteration(100, Some(90), None);
         b.iteration(300, Some(200), Some(IterationClass::Panic));
         b.request("GET /", RequestClass::Http5xx, Some(503), 50, 0, 10);
@@ -888,7 +889,7 @@ mod tests {
 
     #[test]
     fn distinct_errors_are_bounded() {
-        let mut s = Shard::default();
+        let mut s = WorkerMetrics::default();
         for i in 0..100 {
             s.error("user", format!("error {i}"));
         }
@@ -907,7 +908,7 @@ mod tests {
             status: Some(200),
             shard: None,
         };
-        let (mut a, mut b) = (Shard::default(), Shard::default());
+        let (mut a, mut b) = (WorkerMetrics::default(), WorkerMetrics::default());
         for us in [10, 70, 20, 90] {
             a.request_with_exemplar("x", RequestClass::Ok, Some(200), us, 0, 0, || exemplar(us));
         }
