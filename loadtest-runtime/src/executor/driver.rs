@@ -131,7 +131,7 @@ pub(crate) async fn run_test(req: RunTest<'_>) -> Result<TestResult, RuntimeErro
     let hard = Arc::new(Stop::default());
     let open_model = matches!(config.model, LoadModel::Open { .. });
     let mut before = ProcessSample::now();
-    let mut live = live_metrics.then(|| super::live::LiveState::new(before));
+    let mut live = live_metrics.then(|| super::live::LiveTally::new(before));
     let started_at = std::time::SystemTime::now();
     // When the test's own work began (its generator's health counts from here)...
     let began = Instant::now();

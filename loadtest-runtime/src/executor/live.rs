@@ -61,8 +61,9 @@ impl LiveGauges {
     }
 }
 
-/// The live state of one test, kept by its collector between seconds.
-pub(crate) struct LiveState {
+/// One test's live metrics so far, tallied by its collector second after second (what the CLI
+/// keeps of them for its endpoint is its own `LiveState`).
+pub(crate) struct LiveTally {
     before: ProcessSample,
     iteration_latency: Buckets,
     scheduling_lag: Buckets,
@@ -72,10 +73,10 @@ pub(crate) struct LiveState {
     admitted: BTreeSet<Box<str>>,
 }
 
-impl LiveState {
+impl LiveTally {
     /// Starts with the process's CPU time at the test's start.
-    pub(crate) fn new(before: ProcessSample) -> LiveState {
-        LiveState {
+    pub(crate) fn new(before: ProcessSample) -> LiveTally {
+        LiveTally {
             before,
             iteration_latency: Buckets::default(),
             scheduling_lag: Buckets::default(),
@@ -184,7 +185,7 @@ mod tests {
             m.with(|s| s.request(&name, RequestClass::Ok, Some(200), 100, 0, 1));
         }
         m.with(|s| s.iteration(100, None, None));
-        let mut live = LiveState::new(ProcessSample::now());
+        let mut live = LiveTally::new(ProcessSample::now());
         let gauges = LiveGauges::new();
         let d = live.tick(&m.take_interval(), &m, &gauges);
         assert_eq!(d.requests.len(), MAX_LIVE_NAMES + 1);
@@ -221,7 +222,7 @@ mod tests {
         std::thread::scope(|t| {
             t.spawn(|| m.with(|s| s.count("chat.messages_sent", 2)));
         });
-        let mut live = LiveState::new(ProcessSample::now());
+        let mut live = LiveTally::new(ProcessSample::now());
         let d = live.tick(&m.take_interval(), &m, &LiveGauges::new());
         assert_eq!(d.custom_counters["chat.messages_sent"], 5);
         assert_eq!(d.custom_latencies["render"].count(), 1);
