@@ -76,10 +76,10 @@
 //! service is recorded as above, over whatever connection it uses.
 
 use crate::Ctx;
-use crate::ctx::TestShared;
 use crate::http::direct::{Stream, connector_with_alpn};
-use crate::measure;
 use crate::metrics::{RequestClass, StreamEnd, StreamTimer};
+use crate::outcome;
+use crate::shared::TestShared;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
@@ -137,9 +137,9 @@ impl<'a> GrpcConnect<'a> {
         let target = match Target::parse(&self.url) {
             Ok(t) => t,
             Err(e) => {
-                let failure = measure::sample(&connect_name, &e);
+                let failure = outcome::sample(&connect_name, &e);
                 shared.metrics.with(|s| {
-                    measure::record(
+                    outcome::record(
                         s,
                         &shared,
                         &connect_name,
@@ -371,7 +371,7 @@ impl Outcome {
         Outcome {
             class: e.class,
             status: None,
-            failure: Some(measure::sample(name, e)),
+            failure: Some(outcome::sample(name, e)),
         }
     }
 
@@ -412,7 +412,7 @@ impl Outcome {
         Some(Outcome {
             class,
             status: None,
-            failure: Some(measure::sample(name, &Status { code, message })),
+            failure: Some(outcome::sample(name, &Status { code, message })),
         })
     }
 }
@@ -431,7 +431,7 @@ impl Call {
         let shared = &*self.shared;
         let name = &*self.name;
         shared.metrics.with(|s| {
-            measure::record(
+            outcome::record(
                 s,
                 shared,
                 name,
@@ -810,10 +810,10 @@ impl Connection {
         let elapsed_us = started.elapsed().as_micros() as u64;
         let (class, failure) = match &outcome {
             Ok(_) => (RequestClass::Ok, None),
-            Err(e) => (e.class, Some(measure::sample(&self.connect_name, e))),
+            Err(e) => (e.class, Some(outcome::sample(&self.connect_name, e))),
         };
         shared.metrics.with(|s| {
-            measure::record(
+            outcome::record(
                 s,
                 shared,
                 &self.connect_name,
@@ -886,7 +886,7 @@ async fn handshake(
         }
     }
     .map_err(|e| {
-        let class = match measure::io_class(&e) {
+        let class = match outcome::io_class(&e) {
             RequestClass::Error => RequestClass::Connect,
             class => class,
         };
@@ -906,7 +906,7 @@ async fn handshake(
         let s = connector.connect(name, tcp).await.map_err(|e| {
             let class = match e.kind() {
                 std::io::ErrorKind::InvalidData => RequestClass::Tls,
-                _ => measure::io_class(&e),
+                _ => outcome::io_class(&e),
             };
             GrpcError::new(class, format!("TLS handshake with {url}: {e}"))
         })?;
@@ -994,7 +994,7 @@ fn transport_class(e: &(dyn StdError + 'static)) -> Option<RequestClass> {
             return Some(RequestClass::Timeout);
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            match measure::io_class(io) {
+            match outcome::io_class(io) {
                 RequestClass::Error => {}
                 class => return Some(class),
             }
@@ -1023,7 +1023,7 @@ fn transport_class(e: &(dyn StdError + 'static)) -> Option<RequestClass> {
 /// RESOURCE_EXHAUSTED, `INADEQUATE_SECURITY` PERMISSION_DENIED, the others INTERNAL).
 fn h2_class(e: &h2::Error) -> Option<RequestClass> {
     if let Some(io) = e.get_io() {
-        return Some(match measure::io_class(io) {
+        return Some(match outcome::io_class(io) {
             RequestClass::Error => RequestClass::Closed,
             class => class,
         });
@@ -1139,7 +1139,7 @@ mod tests {
             Some(RequestClass::Other)
         );
         assert_eq!(
-            measure::class_of(&GrpcError::new(RequestClass::Tls, "x".into())),
+            crate::measure::class_of(&GrpcError::new(RequestClass::Tls, "x".into())),
             RequestClass::Tls,
             "ctx.measure reads a GrpcError's class"
         );

@@ -65,8 +65,10 @@ pub mod http;
 pub mod measure;
 pub mod metrics;
 mod otlp;
+mod outcome;
 mod registry;
 mod run;
+mod shared;
 #[cfg(feature = "ws")]
 pub mod ws;
 

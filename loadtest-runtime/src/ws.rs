@@ -40,10 +40,10 @@
 //! (overloaded)`. Exchanges are not retried: a message is not known to be safe to send twice.
 
 use crate::Ctx;
-use crate::ctx::TestShared;
 use crate::http::direct::{Stream, connector_with_alpn};
-use crate::measure;
 use crate::metrics::RequestClass;
+use crate::outcome;
+use crate::shared::TestShared;
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::ServerName;
 use std::collections::VecDeque;
@@ -118,10 +118,10 @@ impl<'a> WsConnect<'a> {
         let elapsed_us = started.elapsed().as_micros() as u64;
         let (class, status, failure) = match &outcome {
             Ok(_) => (RequestClass::Ok, None, None),
-            Err(e) => (e.class, e.status, Some(measure::sample(&connect_name, e))),
+            Err(e) => (e.class, e.status, Some(outcome::sample(&connect_name, e))),
         };
         shared.metrics.with(|s| {
-            measure::record(
+            outcome::record(
                 s,
                 &shared,
                 &connect_name,
@@ -207,7 +207,7 @@ async fn handshake(
             ));
         }
     }
-    .map_err(|e| WsError::new(measure::io_class(&e), format!("connecting to {url}: {e}")))?;
+    .map_err(|e| WsError::new(outcome::io_class(&e), format!("connecting to {url}: {e}")))?;
     let _ = tcp.set_nodelay(true);
     let stream = if tls {
         let connector = connector_with_alpn(accept_invalid_certs, &[b"http/1.1"])
@@ -222,7 +222,7 @@ async fn handshake(
         let s = connector.connect(name, tcp).await.map_err(|e| {
             let class = match e.kind() {
                 std::io::ErrorKind::InvalidData => RequestClass::Tls,
-                _ => measure::io_class(&e),
+                _ => outcome::io_class(&e),
             };
             WsError::new(class, format!("TLS handshake with {url}: {e}"))
         })?;
@@ -369,11 +369,11 @@ impl WebSocket {
         let elapsed_us = started.elapsed().as_micros() as u64;
         let (class, received, failure) = match &outcome {
             Ok(reply) => (RequestClass::Ok, data_len(reply).unwrap_or(0) as u64, None),
-            Err(e) => (e.class, 0, Some(measure::sample(name, e))),
+            Err(e) => (e.class, 0, Some(outcome::sample(name, e))),
         };
         let shared = &*self.shared;
         shared.metrics.with(|s| {
-            measure::record(
+            outcome::record(
                 s,
                 shared,
                 name,
@@ -543,7 +543,7 @@ impl WsError {
         let mut status = None;
         let class = match &e {
             E::ConnectionClosed | E::AlreadyClosed => RequestClass::Closed,
-            E::Io(io) => measure::io_class(io),
+            E::Io(io) => outcome::io_class(io),
             E::Tls(_) => RequestClass::Tls,
             E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => RequestClass::Closed,
             E::Protocol(_) | E::Capacity(_) | E::Utf8(_) | E::AttackAttempt => {
@@ -610,12 +610,12 @@ mod tests {
         }
         assert_eq!(WsError::closed_by(None).class, RequestClass::WsCloseNormal);
         assert_eq!(
-            measure::class_of(&close(1011)),
+            crate::measure::class_of(&close(1011)),
             RequestClass::WsCloseError,
             "ctx.measure reads a WsError's class"
         );
         let boxed: crate::Error = Box::new(close(1008));
-        assert_eq!(measure::class_of(&boxed), RequestClass::WsCloseError);
+        assert_eq!(crate::measure::class_of(&boxed), RequestClass::WsCloseError);
     }
 
     #[test]

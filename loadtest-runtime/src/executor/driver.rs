@@ -7,7 +7,6 @@ use super::closed::{self, ClosedPlan};
 use super::open::{self, OpenPlan};
 use crate::RuntimeError;
 use crate::config::{LoadModel, TestConfig};
-use crate::ctx::TestShared;
 use crate::grammar::ClientKind;
 use crate::http::{RateLimiter, new_transport, proxy_variables};
 use crate::metrics::hdr;
@@ -20,6 +19,7 @@ use crate::report::{
     ConnectionCounts, ErrorSample, GeneratorHealth, Goodput, IntervalPoint, IterationCounts,
     RequestMetrics, RequestTotals, StreamMetrics, TestResult,
 };
+use crate::shared::TestShared;
 use crate::verdict;
 use std::any::Any;
 use std::sync::Arc;

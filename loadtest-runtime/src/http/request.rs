@@ -13,7 +13,6 @@ use super::trace_context::{TRACEPARENT, TraceParent};
 use crate::Ctx;
 use crate::metrics::{Phases, RequestClass};
 use bytes::{Bytes, BytesMut};
-use loadtest_report::exemplar::Exemplar;
 use reqwest::Method;
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use std::borrow::Cow;
@@ -222,7 +221,7 @@ impl<'a> Request<'a> {
                 && retry::should_retry(&shared.retry, class, status, idempotent);
             shared.metrics.with(|s| {
                 s.request_with_exemplar(name, class, status, elapsed_us, sent, received, || {
-                    exemplar(own_trace.or(trace), elapsed_us, status)
+                    crate::outcome::exemplar(own_trace.or(trace), elapsed_us, status)
                 });
                 s.phases(&phases);
                 if let Err(e) = &outcome {
@@ -535,27 +534,6 @@ impl<'a> Request<'a> {
             method: Method::GET,
             url: None,
         })
-    }
-}
-
-/// The exemplar of a request kept among its name's slowest (built only then): when it started
-/// (now, less its latency) and the trace it carried.
-pub(super) fn exemplar(
-    trace: Option<TraceParent>,
-    latency_us: u64,
-    status: Option<u16>,
-) -> Exemplar {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    Exemplar {
-        trace_id: trace.map(|t| t.trace_id),
-        span_id: trace.map(|t| t.span_id),
-        sampled: trace.is_some_and(|t| t.sampled),
-        started_at_unix: (now - latency_us as f64 / 1e6).max(0.0),
-        latency_us,
-        status,
-        shard: None,
     }
 }
 

@@ -235,7 +235,7 @@ impl<'a> StreamedResponse<'a> {
         let (sent, received) = (self.sent, self.received);
         shared.metrics.with(|s| {
             s.request_with_exemplar(name, class, status, elapsed_us, sent, received, || {
-                super::request::exemplar(trace, elapsed_us, status)
+                crate::outcome::exemplar(trace, elapsed_us, status)
             });
             s.phases(phases);
             s.stream_end(name, &end);
