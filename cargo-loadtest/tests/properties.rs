@@ -17,6 +17,7 @@ use cargo_loadtest::compare::baseline::{self, check_name, load_file, named_dir};
 use cargo_loadtest::compare::stats;
 use cargo_loadtest::errors::CliError;
 use fastrand::Rng;
+use loadtest_report::class::{IterationClass, RequestClass};
 use loadtest_report::hdr;
 use loadtest_report::report::{
     ConfigSummary, ErrorSample, GeneratorHealth, IntervalPoint, IterationCounts, RequestMetrics,
@@ -180,6 +181,17 @@ fn any_hist(rng: &mut Rng) -> loadtest_report::report::Histogram {
     hdr::to_report(&h)
 }
 
+/// Counts of about one in `one_in` of `classes` (a report's `by_class`, `failed_by_class`).
+fn some_of<C: Ord + Copy>(rng: &mut Rng, classes: &[C], one_in: u8) -> BTreeMap<C, u64> {
+    let mut counts = BTreeMap::new();
+    for &class in classes {
+        if rng.u8(..one_in) == 0 {
+            counts.insert(class, rng.u64(..));
+        }
+    }
+    counts
+}
+
 /// A report the way `cargo loadtest` writes one: a few tests, most with results.
 fn any_report(rng: &mut Rng) -> RunReport {
     let counts = |rng: &mut Rng| -> BTreeMap<String, u64> {
@@ -219,7 +231,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     iterations: IterationCounts {
                         total: rng.u64(..),
                         ok: rng.u64(..),
-                        failed_by_class: counts(rng),
+                        failed_by_class: some_of(rng, &IterationClass::ALL, 2),
                         rate_per_s: any_f64(rng),
                         ..IterationCounts::default()
                     },
@@ -227,7 +239,7 @@ fn any_report(rng: &mut Rng) -> RunReport {
                     iteration_latency_uncorrected: rng.bool().then(|| any_hist(rng)),
                     requests: RequestTotals {
                         total: rng.u64(..),
-                        by_class: counts(rng),
+                        by_class: some_of(rng, &RequestClass::ALL, 8),
                         by_status: counts(rng),
                         ..RequestTotals::default()
                     },

@@ -4,7 +4,7 @@
 //! verdict.
 //!
 //! Responsible for: [`report`] (the JSON report's serde types, versioned by
-//! [`report::SCHEMA_VERSION`]), [`protocol`] (the harness's listing and event stream), [`hdr`]
+//! [`report::SCHEMA_VERSION`]), [`class`] (how a request or an iteration ended), [`protocol`] (the harness's listing and event stream), [`hdr`]
 //! (HdrHistogram encoding), [`exemplar`] (the slowest requests per name, with their trace ids), [`live`] (the fixed-bucket live metrics of progress events), [`redact`] (what never appears in a report), [`exit_code`] (the
 //! documented exit codes) and [`verdict`] (the single owner of pass/fail).
 //!
@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod class;
 pub mod exemplar;
 pub mod exit_code;
 pub mod hdr;

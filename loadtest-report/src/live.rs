@@ -9,6 +9,7 @@
 //! highest value HdrHistogram treats as equal to it (as its percentiles do), so the buckets of
 //! each second add up exactly to those of the whole test.
 
+use crate::class::RequestClass;
 use crate::hdr::Hist;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -126,7 +127,7 @@ pub fn bucket_of(us: u64) -> usize {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct LiveRequest {
     /// Requests by outcome class (`ok`, `http_4xx`, ...), as in the report.
-    pub by_class: BTreeMap<String, u64>,
+    pub by_class: BTreeMap<RequestClass, u64>,
     /// Responses by status code.
     pub by_status: BTreeMap<String, u64>,
     /// Request body bytes sent.

@@ -8,6 +8,7 @@
 //! can merge them and recompute any percentile. Each second of the series carries that second's
 //! histograms too, so seconds can be merged and plotted exactly.
 
+use crate::class::{IterationClass, RequestClass};
 use loadtest_grammar::GatedMetric;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -725,7 +726,7 @@ pub struct IterationCounts {
     /// Iterations that returned an error, panicked or timed out.
     pub failed: u64,
     /// Failed iterations by class (`user`, `panic`, `timeout`).
-    pub failed_by_class: BTreeMap<String, u64>,
+    pub failed_by_class: BTreeMap<IterationClass, u64>,
     /// Open model: iterations not started because `max_in_flight` was reached (`on_saturation = "drop"`).
     pub dropped: u64,
     /// Iterations that started more than 10 ms after their intended start.
@@ -773,7 +774,7 @@ pub struct RequestTotals {
     /// `grpc_permission_denied`, `grpc_resource_exhausted`, `grpc_failed_precondition`,
     /// `grpc_aborted`, `grpc_out_of_range`, `grpc_unimplemented`, `grpc_internal`,
     /// `grpc_unavailable`, `grpc_data_loss`, `grpc_unauthenticated`.
-    pub by_class: BTreeMap<String, u64>,
+    pub by_class: BTreeMap<RequestClass, u64>,
     /// Responses by status code.
     pub by_status: BTreeMap<String, u64>,
     /// Request body bytes sent.
@@ -792,7 +793,7 @@ pub struct RequestMetrics {
     /// Requests sent under this name.
     pub count: u64,
     /// By outcome class.
-    pub by_class: BTreeMap<String, u64>,
+    pub by_class: BTreeMap<RequestClass, u64>,
     /// By status code.
     pub by_status: BTreeMap<String, u64>,
     /// Request body bytes sent.

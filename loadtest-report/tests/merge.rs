@@ -7,6 +7,7 @@
 //!   `LOADTEST_PROPERTY_SEED=<seed> LOADTEST_PROPERTY_CASES=1`.
 
 use fastrand::Rng;
+use loadtest_report::class::{IterationClass, RequestClass};
 use loadtest_report::hdr::{self, Hist};
 use loadtest_report::merge::{Decoded, MergeError, ShardReport, ShardResult, merge_results};
 use loadtest_report::report::{
@@ -32,10 +33,10 @@ const NAMES: [&str; 4] = ["GET /", "checkout", "GET /items/{id}", "/shop.Cart/Ad
 
 /// The classes a failed call of a gRPC method (a name starting with `/`) is counted under, by its
 /// latency: gRPC statuses, which have no HTTP status.
-const GRPC_FAILURES: [&str; 3] = [
-    "grpc_unavailable",
-    "grpc_deadline_exceeded",
-    "grpc_internal",
+const GRPC_FAILURES: [RequestClass; 3] = [
+    RequestClass::GrpcUnavailable,
+    RequestClass::GrpcDeadlineExceeded,
+    RequestClass::GrpcInternal,
 ];
 
 /// The tests' `slo`: goodput counts the successful iterations within it.
@@ -102,12 +103,15 @@ fn record(
             }
         } else {
             iterations.failed += 1;
-            *iterations.failed_by_class.entry("user".into()).or_insert(0) += 1;
+            *iterations
+                .failed_by_class
+                .entry(IterationClass::User)
+                .or_insert(0) += 1;
         }
         let grpc = s.request.starts_with('/');
         let class = match (s.ok, grpc) {
-            (true, _) => "ok",
-            (false, false) => "http_5xx",
+            (true, _) => RequestClass::Ok,
+            (false, false) => RequestClass::Http5xx,
             (false, true) => GRPC_FAILURES[(s.latency_us % 3) as usize],
         };
         let status = match (s.ok, grpc) {
@@ -125,7 +129,7 @@ fn record(
             .or_insert_with(|| (RequestMetrics::default(), hdr::new_hist()));
         m.count += 1;
         m.bytes_received += 100;
-        *m.by_class.entry(class.into()).or_insert(0) += 1;
+        *m.by_class.entry(class).or_insert(0) += 1;
         if let Some(status) = status {
             *m.by_status.entry(status.into()).or_insert(0) += 1;
         }
@@ -150,7 +154,7 @@ fn record(
         }
         requests.total += 1;
         requests.bytes_received += 100;
-        *requests.by_class.entry(class.into()).or_insert(0) += 1;
+        *requests.by_class.entry(class).or_insert(0) += 1;
         if let Some(status) = status {
             *requests.by_status.entry(status.into()).or_insert(0) += 1;
         }

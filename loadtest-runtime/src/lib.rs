@@ -34,7 +34,7 @@
 //!   measured like a request (`ctx.measure`); `ws` (feature `ws`): WebSocket connections;
 //!   `grpc` (feature `grpc`): gRPC channels for tonic-generated clients.
 //! - [`config`]: options, their precedence, and load models.
-//! - [`report`], [`protocol`], [`verdict`], [`redact`], [`metrics::hdr`]: re-exported from
+//! - [`report`], [`class`], [`protocol`], [`verdict`], [`redact`], [`metrics::hdr`]: re-exported from
 //!   `loadtest-report`, the contract shared with `cargo loadtest`; [`grammar`]: re-exported from
 //!   `loadtest-grammar`.
 //! - [`RuntimeError`]: why a test could not run.
@@ -73,7 +73,7 @@ mod shared;
 pub mod ws;
 
 pub use loadtest_grammar as grammar;
-pub use loadtest_report::{exemplar, live, protocol, redact, report, verdict};
+pub use loadtest_report::{class, exemplar, live, protocol, redact, report, verdict};
 
 pub use ctx::Ctx;
 pub use errors::RuntimeError;

@@ -12,6 +12,7 @@ use common::{brief, run_layers};
 use loadtest_grpc_fixture::shop::cart_client::CartClient;
 use loadtest_grpc_fixture::shop::{AddItemRequest, FailRequest, ListItemsRequest};
 use loadtest_grpc_fixture::{Counts, UNAVAILABLE_EVERY};
+use loadtest_runtime::class::RequestClass;
 use loadtest_runtime::config::OptionLayer;
 use loadtest_runtime::grpc::GrpcChannel;
 use loadtest_runtime::prelude::*;
@@ -326,7 +327,7 @@ async fn every_status_code_a_timeout_a_dropped_stream_and_a_refused_connection_a
     let refused = &r.request_names["refused.connect"];
     assert_eq!(
         refused.by_class.iter().collect::<Vec<_>>(),
-        [(&"connect".to_string(), &1)],
+        [(&RequestClass::Connect, &1)],
         "{b}"
     );
 }
@@ -397,7 +398,7 @@ async fn a_connection_the_server_dropped_fails_its_call_and_is_made_again() {
     let list = &r.request_names["/shop.Cart/ListItems"];
     assert_eq!(
         list.by_class.iter().collect::<Vec<_>>(),
-        [(&"closed".to_string(), &1)],
+        [(&RequestClass::Closed, &1)],
         "the stream broke with its connection: {b}"
     );
 }

@@ -17,6 +17,7 @@
 //! properties -- --nocapture`.
 
 use fastrand::Rng;
+use loadtest_runtime::class::{IterationClass, RequestClass};
 use loadtest_runtime::config::OptionLayer;
 use loadtest_runtime::grammar::{self, Metric, Op, StageLevel};
 use loadtest_runtime::metrics::hdr::{self, Hist, MAX_US};
@@ -1644,6 +1645,13 @@ fn counts(rng: &mut Rng) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Counts of a few of `classes` (a report's `by_class`, `failed_by_class`).
+fn class_counts<C: Ord + Copy>(rng: &mut Rng, classes: &[C]) -> BTreeMap<C, u64> {
+    (0..rng.usize(..3))
+        .map(|_| (*pick(rng, classes), any_u64(rng)))
+        .collect()
+}
+
 fn any_config(rng: &mut Rng) -> ConfigSummary {
     ConfigSummary {
         model: pick(rng, &["closed", "open"]).to_string(),
@@ -1729,7 +1737,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
             total: any_u64(rng),
             ok: any_u64(rng),
             failed: any_u64(rng),
-            failed_by_class: counts(rng),
+            failed_by_class: class_counts(rng, &IterationClass::ALL),
             dropped: any_u64(rng),
             late: any_u64(rng),
             interrupted: any_u64(rng),
@@ -1746,7 +1754,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
         requests: RequestTotals {
             total: any_u64(rng),
             rate_per_s: any_f64(rng),
-            by_class: counts(rng),
+            by_class: class_counts(rng, &RequestClass::ALL),
             by_status: counts(rng),
             bytes_sent: any_u64(rng),
             bytes_received: any_u64(rng),
@@ -1757,7 +1765,7 @@ fn any_result(rng: &mut Rng) -> TestResult {
             .map(|_| {
                 let m = RequestMetrics {
                     count: any_u64(rng),
-                    by_class: counts(rng),
+                    by_class: class_counts(rng, &RequestClass::ALL),
                     by_status: counts(rng),
                     bytes_sent: any_u64(rng),
                     bytes_received: any_u64(rng),
@@ -1975,9 +1983,7 @@ fn any_live(rng: &mut Rng) -> loadtest_runtime::live::LiveDetail {
         requests: (0..rng.usize(..3))
             .map(|_| {
                 let r = LiveRequest {
-                    by_class: (0..rng.usize(..3))
-                        .map(|_| (any_string(rng), any_u64(rng)))
-                        .collect(),
+                    by_class: class_counts(rng, &RequestClass::ALL),
                     by_status: (0..rng.usize(..3))
                         .map(|_| (any_string(rng), any_u64(rng)))
                         .collect(),

@@ -10,6 +10,7 @@
 mod common;
 
 use common::{CLIENTS, SERIAL, brief, run_layers};
+use loadtest_runtime::class::RequestClass;
 use loadtest_runtime::config::OptionLayer;
 use loadtest_runtime::prelude::*;
 use loadtest_runtime::report::{StreamMetrics, TestResult};
@@ -396,7 +397,7 @@ async fn a_stream_cut_off_is_class_body_and_one_that_stalls_times_out() {
         let cut = &r.request_names["cut"];
         assert_eq!(
             cut.by_class.iter().collect::<Vec<_>>(),
-            vec![(&"body".to_string(), &1)],
+            vec![(&RequestClass::Body, &1)],
             "{client}: {b}"
         );
         let s = stream_of(&r, "cut");

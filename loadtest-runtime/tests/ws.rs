@@ -217,7 +217,10 @@ async fn close_codes_protocol_errors_and_failed_handshakes_are_classes() {
             .get(name)
             .unwrap_or_else(|| panic!("no request {name}: {b}"));
         assert_eq!(n.count, 1, "{name}: {b}");
-        n.by_class.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        n.by_class
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
     };
     let one = |class: &str| vec![(class.to_string(), 1)];
     assert_eq!(class_of("x.ok"), one("ok"));

@@ -26,6 +26,7 @@
 //! change-point detection: its latencies measure the generator as much as the system.
 
 use loadtest_grammar::GatedMetric;
+use loadtest_report::class::RequestClass;
 use loadtest_report::report::{RunReport, TestStatus};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -215,7 +216,7 @@ fn test_record(t: &loadtest_report::report::TestReport) -> TestRecord {
                 .filter(|(_, m)| m.count > 0)
                 .map(|(name, m)| {
                     let s = &m.latency.summary;
-                    let ok = m.by_class.get("ok").copied().unwrap_or(0);
+                    let ok = m.by_class.get(&RequestClass::Ok).copied().unwrap_or(0);
                     let rate = if r.elapsed_s > 0.0 {
                         m.count as f64 / r.elapsed_s
                     } else {

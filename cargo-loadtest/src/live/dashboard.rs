@@ -24,6 +24,7 @@ pub(crate) const LINGER: std::time::Duration = std::time::Duration::from_secs(5)
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use loadtest_report::class::RequestClass;
     use loadtest_report::hdr;
     use loadtest_report::live::{Buckets, LiveDetail, LiveRequest};
     use loadtest_report::protocol::Progress;
@@ -74,8 +75,8 @@ pub(crate) mod tests {
             }
             for n in 0..10 {
                 let r = requests.entry(format!("GET /items/{n}")).or_default();
-                *r.by_class.entry("ok".into()).or_insert(0) += 49;
-                *r.by_class.entry("http_5xx".into()).or_insert(0) += 1;
+                *r.by_class.entry(RequestClass::Ok).or_insert(0) += 49;
+                *r.by_class.entry(RequestClass::Http5xx).or_insert(0) += 1;
                 *r.by_status.entry("200".into()).or_insert(0) += 49;
                 *r.by_status.entry("503".into()).or_insert(0) += 1;
                 r.latency = Buckets::of(&latency);

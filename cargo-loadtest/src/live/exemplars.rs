@@ -135,6 +135,7 @@ fn parse_labels(text: &str) -> Option<Vec<(String, String)>> {
 mod tests {
     use super::*;
     use crate::live::exposition::{registry, render, to_text_format};
+    use loadtest_report::class::RequestClass;
     use loadtest_report::exemplar::{SpanId, TraceId};
     use loadtest_report::live::{LiveDetail, LiveRequest};
     use loadtest_report::protocol::Progress;
@@ -163,7 +164,7 @@ mod tests {
                 name: "home",
             });
             let mut r = LiveRequest::default();
-            r.by_class.insert("ok".into(), 4);
+            r.by_class.insert(RequestClass::Ok, 4);
             let mut latency = loadtest_report::hdr::new_hist();
             for (id, us) in [(1u8, 800_000u64), (2, 700_000), (3, 150_000), (4, 30)] {
                 loadtest_report::hdr::record(&mut latency, us);

@@ -307,7 +307,7 @@ impl Collector for StateCollector {
             per_request(self, tests, |r| {
                 r.by_class
                     .iter()
-                    .map(|(c, n)| (Some(("class", c.clone())), Value::Counter(*n)))
+                    .map(|(c, n)| (Some(("class", c.to_string())), Value::Counter(*n)))
                     .collect()
             }),
         )?;

@@ -127,7 +127,7 @@ impl LiveState {
                 };
                 let e = requests.entry(key).or_default();
                 for (c, n) in &m.by_class {
-                    *e.by_class.entry(c.clone()).or_insert(0) += n;
+                    *e.by_class.entry(*c).or_insert(0) += n;
                 }
                 for (s, n) in &m.by_status {
                     *e.by_status.entry(s.clone()).or_insert(0) += n;
@@ -168,7 +168,7 @@ fn bound_names(live: &LiveDetail) -> LiveDetail {
         };
         let e: &mut LiveRequest = requests.entry(key).or_default();
         for (c, n) in &r.by_class {
-            *e.by_class.entry(c.clone()).or_insert(0) += n;
+            *e.by_class.entry(*c).or_insert(0) += n;
         }
         for (s, n) in &r.by_status {
             *e.by_status.entry(s.clone()).or_insert(0) += n;
@@ -185,6 +185,7 @@ fn bound_names(live: &LiveDetail) -> LiveDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadtest_report::class::RequestClass;
 
     /// Two packages may each hold a target `loadtest` with a test `browse`: the state keeps them
     /// apart by identity, so one's end never ends the other.
@@ -239,7 +240,7 @@ mod tests {
         let mut live = LiveDetail::default();
         for i in 0..MAX_LIVE_NAMES * 2 {
             let mut r = LiveRequest::default();
-            r.by_class.insert("ok".into(), 1);
+            r.by_class.insert(RequestClass::Ok, 1);
             live.requests.insert(format!("n{i:03}"), r);
         }
         let d = bound_names(&live);

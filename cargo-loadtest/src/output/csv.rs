@@ -2,6 +2,7 @@
 //! per request name, custom latency or custom counter) at PATH, and the per-second series at PATH-series.csv.
 //! Numbers are plain: latencies in whole microseconds, rates per second, no unit suffixes.
 
+use loadtest_report::class::RequestClass;
 use loadtest_report::report::{Histogram, RunReport, TestReport};
 use std::path::{Path, PathBuf};
 
@@ -104,7 +105,7 @@ pub fn summary(report: &RunReport) -> Vec<u8> {
         ]);
         write(&mut w, row);
         for (name, m) in &r.request_names {
-            let ok = m.by_class.get("ok").copied().unwrap_or(0);
+            let ok = m.by_class.get(&RequestClass::Ok).copied().unwrap_or(0);
             let mut row = id("request", name);
             row.extend([
                 m.count.to_string(),

@@ -1,6 +1,7 @@
 //! The summary table printed at the end of a run, and the table renderer `list` shares.
 
 use loadtest_grammar::GatedMetric;
+use loadtest_report::class::RequestClass;
 use loadtest_report::report::{
     CapacityResult, RunReport, RunStatus, StepVerdict, TestReport, TestResult, TestStatus,
     human_rate, human_us,
@@ -60,10 +61,13 @@ pub fn row(t: &TestReport) -> Vec<String> {
     let passed = r.thresholds.iter().filter(|th| th.passed).count();
     // Saturating: a report read from a file (or the dashboard's provisional one) may count more
     // `ok` requests than requests.
-    let request_errors = r
-        .requests
-        .total
-        .saturating_sub(r.requests.by_class.get("ok").copied().unwrap_or(0));
+    let request_errors = r.requests.total.saturating_sub(
+        r.requests
+            .by_class
+            .get(&RequestClass::Ok)
+            .copied()
+            .unwrap_or(0),
+    );
     vec![
         name,
         r.iterations.total.to_string(),
@@ -170,10 +174,10 @@ pub fn rate(count: u64, elapsed_s: f64) -> String {
 }
 
 /// Requests that were not `ok`, by class (`http_5xx 3, timeout 1`), or `-`.
-pub fn errors_by_class(by_class: &std::collections::BTreeMap<String, u64>) -> String {
+pub fn errors_by_class(by_class: &std::collections::BTreeMap<RequestClass, u64>) -> String {
     let errors: Vec<String> = by_class
         .iter()
-        .filter(|(c, n)| c.as_str() != "ok" && **n > 0)
+        .filter(|(c, n)| **c != RequestClass::Ok && **n > 0)
         .map(|(c, n)| format!("{c} {n}"))
         .collect();
     if errors.is_empty() {
@@ -193,9 +197,11 @@ pub fn request_table(t: &TestReport) -> Option<String> {
     let r = t.result.as_ref()?;
     let any_failure = t.status != TestStatus::Passed
         || r.iterations.failed > 0
-        || r.request_names
-            .values()
-            .any(|m| m.by_class.iter().any(|(c, n)| c != "ok" && *n > 0));
+        || r.request_names.values().any(|m| {
+            m.by_class
+                .iter()
+                .any(|(c, n)| *c != RequestClass::Ok && *n > 0)
+        });
     if r.request_names.is_empty() || (r.request_names.len() < 2 && !any_failure) {
         return None;
     }

@@ -2,6 +2,7 @@
 //! comes from a report (a merge, the dashboard's provisional verdict) rather than a live recorder.
 
 use super::MergeError;
+use crate::class::RequestClass;
 use crate::hdr::{self, Hist};
 use crate::report::TestResult;
 use crate::verdict::Measurements;
@@ -48,7 +49,10 @@ impl Decoded {
             }
             request_counts.insert(
                 name.clone(),
-                (m.count, m.by_class.get("ok").copied().unwrap_or(0)),
+                (
+                    m.count,
+                    m.by_class.get(&RequestClass::Ok).copied().unwrap_or(0),
+                ),
             );
         }
         let mut custom_latency = BTreeMap::new();

@@ -457,7 +457,7 @@ pub fn evaluate_thresholds(r: &mut TestResult) -> Result<(), MergeError> {
     Ok(())
 }
 
-fn add_counts(acc: &mut BTreeMap<String, u64>, more: &BTreeMap<String, u64>) {
+fn add_counts<K: Ord + Clone>(acc: &mut BTreeMap<K, u64>, more: &BTreeMap<K, u64>) {
     for (k, v) in more {
         *acc.entry(k.clone()).or_insert(0) += v;
     }

@@ -7,6 +7,7 @@
 //! here and nowhere else.
 
 use super::{Judgement, Measurements, evaluate};
+use crate::class::RequestClass;
 use crate::hdr::{self, Hist};
 use crate::report::{
     CapacityOutcome, CapacityResult, CapacityStep, StepVerdict, TestResult, TestStatus,
@@ -102,10 +103,14 @@ impl<'a> StepWindow<'a> {
             w.completed = result.iterations.total;
             w.failed = result.iterations.failed;
             w.requests = result.requests.total;
-            w.request_errors = result
-                .requests
-                .total
-                .saturating_sub(result.requests.by_class.get("ok").copied().unwrap_or(0));
+            w.request_errors = result.requests.total.saturating_sub(
+                result
+                    .requests
+                    .by_class
+                    .get(&RequestClass::Ok)
+                    .copied()
+                    .unwrap_or(0),
+            );
             w.elapsed_s = result.elapsed_s;
         }
         w
@@ -136,7 +141,7 @@ impl Measurements for StepWindow<'_> {
                 self.requests.saturating_sub(self.request_errors),
             )),
             Some(n) => self.result.request_names.get(n).map(|m| {
-                let ok = m.by_class.get("ok").copied().unwrap_or(0);
+                let ok = m.by_class.get(&RequestClass::Ok).copied().unwrap_or(0);
                 (m.count, ok)
             }),
         }

@@ -468,11 +468,8 @@ fn assemble(
         for class in RequestClass::ALL {
             let n = stats.by_class[class as usize];
             if n > 0 {
-                rm.by_class.insert(class.as_str().to_string(), n);
-                *totals
-                    .by_class
-                    .entry(class.as_str().to_string())
-                    .or_insert(0) += n;
+                rm.by_class.insert(class, n);
+                *totals.by_class.entry(class).or_insert(0) += n;
             }
         }
         for &(status, n) in &stats.by_status {
@@ -506,9 +503,7 @@ fn assemble(
     for class in IterationClass::ALL {
         let n = m.iter_failed[class as usize];
         if n > 0 {
-            iterations
-                .failed_by_class
-                .insert(class.as_str().to_string(), n);
+            iterations.failed_by_class.insert(class, n);
         }
     }
     // The cores the load could use: those available, or fewer if it ran on fewer worker threads

@@ -127,7 +127,7 @@ impl LiveTally {
             for class in RequestClass::ALL {
                 let n = c.by_class[class as usize];
                 if n > 0 {
-                    *r.by_class.entry(class.as_str().to_string()).or_insert(0) += n;
+                    *r.by_class.entry(class).or_insert(0) += n;
                 }
             }
             for (status, n) in c.by_status {

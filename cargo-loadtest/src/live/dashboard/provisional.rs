@@ -385,7 +385,7 @@ fn provisional_result(running: &RunningTest, p: &Progress, cpus: usize) -> TestR
     };
     for m in request_names.values() {
         for (c, n) in &m.by_class {
-            *requests.by_class.entry(c.clone()).or_insert(0) += n;
+            *requests.by_class.entry(*c).or_insert(0) += n;
         }
         for (s, n) in &m.by_status {
             *requests.by_status.entry(s.clone()).or_insert(0) += n;
@@ -467,6 +467,7 @@ fn thin(series: &[IntervalPoint], max: usize) -> Vec<IntervalPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadtest_report::class::RequestClass;
 
     fn buckets(values: &[u64]) -> Buckets {
         let mut h = hdr::new_hist();
@@ -509,7 +510,7 @@ mod tests {
             requests: [(
                 "GET /".to_string(),
                 LiveRequest {
-                    by_class: [("ok".to_string(), 7)].into(),
+                    by_class: [(RequestClass::Ok, 7)].into(),
                     ..LiveRequest::default()
                 },
             )]

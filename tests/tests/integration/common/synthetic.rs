@@ -18,6 +18,8 @@ use loadtest_report::report::{
 use loadtest_report::verdict;
 use loadtest_runtime::grammar::GatedMetric;
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::str::FromStr;
 
 /// The package every synthetic test belongs to.
 pub const PACKAGE: &str = "shop-load";
@@ -42,10 +44,14 @@ pub fn latencies(n: u64, base_us: u64, spread_us: u64, tail_us: u64) -> Vec<u64>
         .collect()
 }
 
-fn map<V: Clone>(entries: &[(&str, V)]) -> BTreeMap<String, V> {
+/// A map from its entries, each key parsed (a name, a status code, a class).
+fn map<K: FromStr + Ord, V: Clone>(entries: &[(&str, V)]) -> BTreeMap<K, V>
+where
+    K::Err: Debug,
+{
     entries
         .iter()
-        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .map(|(k, v)| (k.parse().unwrap(), v.clone()))
         .collect()
 }
 
