@@ -185,18 +185,9 @@ pub struct ArchiveArgs {
     /// Where to write the archive (tar + zstd, conventionally `.tar.zst`).
     #[arg(long, value_name = "PATH")]
     pub archive_file: PathBuf,
-    /// Archive only load tests whose name contains one of these (or equals one, with --exact).
-    #[arg(value_name = "FILTER")]
-    pub filters: Vec<String>,
-    /// Match filters exactly.
-    #[arg(long)]
-    pub exact: bool,
-    /// Skip load tests whose name contains this (repeatable).
-    #[arg(long, value_name = "FILTER")]
-    pub skip: Vec<String>,
-    /// Archive only load tests with this tag (repeatable; any tag matches).
-    #[arg(long, value_name = "TAG")]
-    pub tag: Vec<String>,
+    /// Which load tests the archive holds.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Print only errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -220,28 +211,15 @@ pub struct SetupArgs {
     /// (`cargo loadtest --setup-file PATH`); also LOADTEST_SETUP_FILE.
     #[arg(long, value_name = "PATH", env = SETUP_FILE_VAR)]
     pub setup_file: PathBuf,
-    /// Only the harnesses of load tests whose name contains one of these (or equals one, with
-    /// --exact).
-    #[arg(value_name = "FILTER")]
-    pub filters: Vec<String>,
-    /// Match filters exactly.
-    #[arg(long)]
-    pub exact: bool,
-    /// Skip load tests whose name contains this (repeatable).
-    #[arg(long, value_name = "FILTER")]
-    pub skip: Vec<String>,
-    /// Only load tests with this tag (repeatable; any tag matches).
-    #[arg(long, value_name = "TAG")]
-    pub tag: Vec<String>,
+    /// Whose harnesses' hooks run.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Base URL of the system under test, as the hooks see it (`configured_target()`).
     #[arg(long = "target", value_name = "URL")]
     pub base_url: Option<String>,
-    /// The load tests of an archive written by `cargo loadtest archive` (no cargo needed).
-    #[arg(long, value_name = "PATH")]
-    pub archive_file: Option<PathBuf>,
-    /// Where to extract the archive (default: a temporary folder, removed afterwards).
-    #[arg(long, value_name = "DIR", requires = "archive_file")]
-    pub extract_to: Option<PathBuf>,
+    /// The load tests of an archive instead of the workspace's.
+    #[command(flatten)]
+    pub archive: FromArchiveArgs,
     /// Print only errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -278,19 +256,9 @@ pub struct MergeArgs {
     /// Where the merged run's reports go.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Compare the merged run against the named baseline; a regression fails it (exit 100).
-    #[arg(long, value_name = "NAME", conflicts_with = "baseline_file")]
-    pub baseline: Option<String>,
-    /// Compare against a stored result file (or a folder holding report.json).
-    #[arg(long, value_name = "PATH")]
-    pub baseline_file: Option<PathBuf>,
-    /// Add the merged run to the named baseline (it keeps its newest --keep-runs runs).
-    #[arg(long, value_name = "NAME")]
-    pub save_baseline: Option<String>,
-    /// How many runs the saved baseline keeps, newest first (default 5; 1 replaces it with this
-    /// run).
-    #[arg(long, value_name = "N", requires = "save_baseline")]
-    pub keep_runs: Option<String>,
+    /// The baseline the merged run is compared with, and the one it is added to.
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
     /// Options of the gate.
     #[command(flatten)]
     pub gate: GateArgs,
@@ -569,10 +537,10 @@ pub struct OutputArgs {
     pub trace_url: Option<crate::output::trace_url::TraceUrl>,
 }
 
-/// Options of a run.
+/// Which load tests a command takes: `run`, `archive`, `setup` and `teardown` share these.
 #[derive(Debug, Args, Default, Clone)]
-pub struct RunArgs {
-    /// Run only load tests whose name contains one of these (or equals one, with --exact).
+pub struct SelectArgs {
+    /// Only load tests whose name contains one of these (or equals one, with --exact).
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
     /// Match filters exactly.
@@ -581,9 +549,48 @@ pub struct RunArgs {
     /// Skip load tests whose name contains this (repeatable).
     #[arg(long, value_name = "FILTER")]
     pub skip: Vec<String>,
-    /// Run only load tests with this tag (repeatable; any tag matches).
+    /// Only load tests with this tag (repeatable; any tag matches).
     #[arg(long, value_name = "TAG")]
     pub tag: Vec<String>,
+}
+
+/// The saved baselines a run or a merge is compared with and added to.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BaselineArgs {
+    /// Add the results to the named baseline (TARGET_DIR/loadtest/baselines/NAME/), which keeps
+    /// its newest --keep-runs runs; with 3 or more, comparisons use the spread between them.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// How many runs the saved baseline keeps, newest first (default 5; 1 replaces it with this
+    /// run).
+    #[arg(long, value_name = "N", requires = "save_baseline")]
+    pub keep_runs: Option<String>,
+    /// Compare against the named baseline; a regression fails the run (exit 100).
+    #[arg(long, value_name = "NAME", conflicts_with = "baseline_file")]
+    pub baseline: Option<String>,
+    /// Compare against a stored result file (or a folder holding report.json), e.g. a committed one.
+    #[arg(long, value_name = "PATH")]
+    pub baseline_file: Option<PathBuf>,
+}
+
+/// The load tests of an archive written by `cargo loadtest archive` instead of the
+/// workspace's: no cargo, no source tree needed (`run`, `setup`, `teardown`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct FromArchiveArgs {
+    /// Run the load tests of this archive (written by `cargo loadtest archive`).
+    #[arg(long, value_name = "PATH")]
+    pub archive_file: Option<PathBuf>,
+    /// Where to extract the archive (default: a temporary folder, removed afterwards).
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub extract_to: Option<PathBuf>,
+}
+
+/// Options of a run.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RunArgs {
+    /// Which load tests run.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Base URL of the system under test (overrides LOADTEST_TARGET and attributes).
     #[arg(long = "target", value_name = "URL")]
     pub base_url: Option<String>,
@@ -667,20 +674,9 @@ pub struct RunArgs {
     /// The dashboard shows the run but cannot stop it (no Stop control).
     #[arg(long, requires = "dashboard")]
     pub dashboard_read_only: bool,
-    /// Add this run's results to the named baseline (TARGET_DIR/loadtest/baselines/NAME/), which
-    /// keeps its newest --keep-runs runs; with 3 or more, comparisons use the spread between them.
-    #[arg(long, value_name = "NAME")]
-    pub save_baseline: Option<String>,
-    /// How many runs the saved baseline keeps, newest first (default 5; 1 replaces it with this
-    /// run).
-    #[arg(long, value_name = "N", requires = "save_baseline")]
-    pub keep_runs: Option<String>,
-    /// Compare against the named baseline; a regression fails the run (exit 100).
-    #[arg(long, value_name = "NAME", conflicts_with = "baseline_file")]
-    pub baseline: Option<String>,
-    /// Compare against a stored result file (or a folder holding report.json), e.g. a committed one.
-    #[arg(long, value_name = "PATH")]
-    pub baseline_file: Option<PathBuf>,
+    /// The baseline the run is compared with, and the one it is added to.
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
     /// A/B gate: build REV (a commit, branch or tag) in a temporary git worktree and run both
     /// revisions' tests interleaved on this machine, round after round; a regression fails the
     /// run (exit 100).
@@ -720,13 +716,9 @@ pub struct RunArgs {
     /// either (`cargo loadtest teardown`). Also LOADTEST_SETUP_FILE.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["baseline_rev", "find_max"])]
     pub setup_file: Option<PathBuf>,
-    /// Run the load tests of an archive written by `cargo loadtest archive`: no cargo, no
-    /// source tree needed.
-    #[arg(long, value_name = "PATH")]
-    pub archive_file: Option<PathBuf>,
-    /// Where to extract the archive (default: a temporary folder, removed afterwards).
-    #[arg(long, value_name = "DIR", requires = "archive_file")]
-    pub extract_to: Option<PathBuf>,
+    /// The load tests of an archive instead of the workspace's.
+    #[command(flatten)]
+    pub archive: FromArchiveArgs,
     /// Options of the capacity search.
     #[command(flatten)]
     pub capacity: CapacityArgs,
@@ -864,7 +856,7 @@ mod tests {
         };
         let r = run(&["--dashboard", "home"]);
         assert_eq!(
-            (r.dashboard.as_deref(), r.filters.as_slice()),
+            (r.dashboard.as_deref(), r.select.filters.as_slice()),
             (
                 Some(crate::live::dashboard::access::DEFAULT_ADDR),
                 &["home".to_string()][..]
@@ -872,7 +864,7 @@ mod tests {
         );
         let r = run(&["--dashboard=0.0.0.0:8080", "--dashboard-read-only"]);
         assert_eq!(r.dashboard.as_deref(), Some("0.0.0.0:8080"));
-        assert!(r.dashboard_read_only && r.filters.is_empty());
+        assert!(r.dashboard_read_only && r.select.filters.is_empty());
         assert!(run(&[]).dashboard.is_none());
         assert_eq!(
             a.run.output.html.as_deref(),
@@ -902,7 +894,7 @@ mod tests {
                 other => panic!("{word}: {other:?}"),
             };
             assert_eq!(s.setup_file.to_str(), Some("s.json"));
-            assert_eq!(s.filters, ["api"]);
+            assert_eq!(s.select.filters, ["api"]);
             assert_eq!(s.base_url.as_deref(), Some("http://127.0.0.1:1"));
         }
         let Cargo::Loadtest(a) = Cargo::try_parse_from([
@@ -940,7 +932,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.run.workspace.package, ["demo"]);
         assert_eq!(a.run.rate.as_deref(), Some("100"));
-        assert_eq!(a.run.filters, ["browse"]);
+        assert_eq!(a.run.select.filters, ["browse"]);
         assert_eq!(a.run.harness_args, ["--x"]);
         let Cargo::Loadtest(a) =
             Cargo::try_parse_from(["cargo", "loadtest", "list", "--format", "json"]).unwrap();

@@ -1,6 +1,6 @@
 //! `cargo loadtest list`: the load tests of the workspace, as a table or JSON.
 
-use crate::cli::{ListArgs, ListFormat, RunArgs};
+use crate::cli::{ListArgs, ListFormat, SelectArgs};
 use crate::errors::CliError;
 use crate::run::build_and_list;
 use crate::signals::Interrupt;
@@ -29,7 +29,7 @@ pub struct ListEntry {
 pub(crate) fn list(args: &ListArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
     let ws = workspace::discover(&args.workspace)?;
     let selected = crate::run::select(
-        &RunArgs::default(),
+        &SelectArgs::default(),
         build_and_list(&args.workspace, &ws, true, interrupt)?,
     )?;
     let entries: Vec<ListEntry> = selected

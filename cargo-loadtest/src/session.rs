@@ -2,6 +2,7 @@
 //! listing its tests, and running them while events stream back.
 
 use crate::compile::BuiltHarness;
+use crate::signals::Interrupt;
 use loadtest_report::protocol::{Event, Listing, PROTOCOL_VERSION, RunRequest};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -42,7 +43,7 @@ pub(crate) fn list(h: &BuiltHarness) -> Result<Listing, String> {
 }
 
 /// What the stdout reader passes on.
-pub(crate) enum Msg {
+enum Msg {
     Event(Box<Event>),
     Eof,
 }
@@ -127,8 +128,25 @@ impl Session {
         })
     }
 
+    /// The harness's next event, or `None` once its stdout closed (it exited, or will). Once
+    /// `interrupt` is set the harness is asked to stop (once), and its events still come until
+    /// it has reported what it ran: a run, a capacity step and a setup or teardown request all
+    /// read their sessions with this.
+    pub(crate) fn next_event(&mut self, interrupt: &Interrupt) -> Option<Event> {
+        loop {
+            if interrupt.is_set() {
+                self.stop();
+            }
+            match self.recv(Duration::from_millis(100)) {
+                None => continue,
+                Some(Msg::Eof) => return None,
+                Some(Msg::Event(e)) => return Some(*e),
+            }
+        }
+    }
+
     /// The next message, or `None` after `timeout`.
-    pub(crate) fn recv(&self, timeout: Duration) -> Option<Msg> {
+    fn recv(&self, timeout: Duration) -> Option<Msg> {
         match self.messages.recv_timeout(timeout) {
             Ok(m) => Some(m),
             Err(RecvTimeoutError::Timeout) => None,
@@ -136,7 +154,7 @@ impl Session {
         }
     }
 
-    /// Asks the harness to stop the load and report what it has.
+    /// Asks the harness to stop the load and report what it has (once: later calls do nothing).
     pub(crate) fn stop(&mut self) {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = writeln!(stdin, "stop");

@@ -11,7 +11,7 @@ use super::search::{Next, Search, Stepping};
 use crate::cli::{CapacityArgs, RunArgs};
 use crate::errors::CliError;
 use crate::reporter::{Reporters, RunEvent};
-use crate::session::{Msg, Session};
+use crate::session::Session;
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use loadtest_grammar::{OptionLayer, format_duration, parse_duration, parse_rate};
@@ -363,19 +363,7 @@ fn run_step(
     };
     let mut result = None;
     let mut refused = None;
-    let mut stopping = false;
-    loop {
-        if interrupt.is_set() && !stopping {
-            session.stop();
-            stopping = true;
-        }
-        let Some(msg) = session.recv(Duration::from_millis(100)) else {
-            continue;
-        };
-        let event = match msg {
-            Msg::Eof => break,
-            Msg::Event(e) => *e,
-        };
+    while let Some(event) = session.next_event(interrupt) {
         match event {
             protocol::Event::Progress(p) => reporters.emit(&RunEvent::Progress(&p))?,
             protocol::Event::Finished { result: r, .. } => result = Some(r),

@@ -8,13 +8,12 @@ use crate::compare::apply::Comparer;
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::reporter::{Reporters, RunEvent};
-use crate::session::{Msg, Session};
+use crate::session::Session;
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use loadtest_report::protocol::{self, PROTOCOL_VERSION, RunRequest, TestRequest};
 use loadtest_report::report::{ShardSpec, TestId, TestReport, TestResult};
 use loadtest_report::verdict::{Ended, Policy, Unjudged};
-use std::time::Duration;
 
 const INTERRUPTED_BEFORE_START: &str = "the run was interrupted before this test started";
 
@@ -264,7 +263,6 @@ fn drive(
     // load: it is stopped as soon as it says so, and its tests error.
     let mut ignored_shard: Option<String> = None;
     let mut done = false;
-    let mut stopping = false;
     let mut setup_failed: Option<String> = None;
     let mut refused: Option<String> = None;
     // The harness names its tests; the session's harness makes the name an identity.
@@ -276,18 +274,7 @@ fn drive(
         };
         remaining.iter().position(|s| s.id() == id)
     };
-    loop {
-        if interrupt.is_set() && !stopping {
-            session.stop();
-            stopping = true;
-        }
-        let Some(msg) = session.recv(Duration::from_millis(100)) else {
-            continue;
-        };
-        let event = match msg {
-            Msg::Eof => break,
-            Msg::Event(e) => *e,
-        };
+    while let Some(event) = session.next_event(interrupt) {
         match event {
             protocol::Event::Hello { .. } => {}
             protocol::Event::Started { test, config } => {
@@ -301,7 +288,6 @@ fn drive(
                         env!("CARGO_PKG_VERSION")
                     ));
                     session.stop();
-                    stopping = true;
                 }
                 running = find(&test, remaining);
                 if let Some(i) = running {

@@ -98,7 +98,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         interrupt,
     )?;
     head_settings.check_test_names(listed.iter().map(Selected::id))?;
-    let head = super::select(args, listed)?;
+    let head = super::select(&args.select, listed)?;
     let base_ws = workspace::discover(&base_wargs)?;
     let base_settings = Settings::load(&base_ws.root, &round_args)?;
     let based = match super::build_and_list(
@@ -107,7 +107,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
         args.quiet,
         interrupt,
     )
-    .and_then(|listed| super::select(args, listed))
+    .and_then(|listed| super::select(&args.select, listed))
     {
         Ok(s) => s,
         Err(CliError::NoTests(_)) => Vec::new(),

@@ -45,10 +45,10 @@ pub(crate) fn run(args: &RunArgs, interrupt: &Interrupt) -> Result<i32, CliError
             let wargs = settings.build_args(&args.workspace);
             let listed = super::build_and_list(&wargs, ws, args.quiet, interrupt)?;
             settings.check_test_names(listed.iter().map(Selected::id))?;
-            super::select(args, listed)?
+            super::select(&args.select, listed)?
         }
         Source::Archive(x) => super::filter(
-            args,
+            &args.select,
             x.tests(),
             &format!("in the archive {}", x.manifest.hash.get(..16).unwrap_or("")),
         )?,
@@ -382,13 +382,16 @@ pub(super) fn outputs(
         baseline.cloned(),
         live,
         args.quiet,
-        args.save_baseline.as_ref().map(|name| SaveBaseline {
-            target_dir: target_dir.to_path_buf(),
-            name: name.clone(),
-            // Checked when the run began.
-            keep: baseline::keep_runs(args.keep_runs.as_deref())
-                .unwrap_or(baseline::DEFAULT_KEEP_RUNS),
-        }),
+        args.baselines
+            .save_baseline
+            .as_ref()
+            .map(|name| SaveBaseline {
+                target_dir: target_dir.to_path_buf(),
+                name: name.clone(),
+                // Checked when the run began.
+                keep: baseline::keep_runs(args.baselines.keep_runs.as_deref())
+                    .unwrap_or(baseline::DEFAULT_KEEP_RUNS),
+            }),
     )
 }
 

@@ -129,10 +129,11 @@ impl<'a> RunPlan<'a> {
             }
             None => None,
         };
-        let source = match &args.archive_file {
-            Some(path) => {
-                Source::Archive(scale::archive::extract(path, args.extract_to.as_deref())?)
-            }
+        let source = match &args.archive.archive_file {
+            Some(path) => Source::Archive(scale::archive::extract(
+                path,
+                args.archive.extract_to.as_deref(),
+            )?),
             None => Source::Workspace(workspace::discover(&args.workspace)?),
         };
         let (settings, target_dir) = match &source {
@@ -153,11 +154,11 @@ impl<'a> RunPlan<'a> {
             loadtest_grammar::parse_tolerance(t)
                 .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
         }
-        if let Some(name) = &args.save_baseline {
+        if let Some(name) = &args.baselines.save_baseline {
             baseline::check_name(name)?;
         }
-        baseline::keep_runs(args.keep_runs.as_deref())?;
-        let against = match (&args.baseline, &args.baseline_file) {
+        baseline::keep_runs(args.baselines.keep_runs.as_deref())?;
+        let against = match (&args.baselines.baseline, &args.baselines.baseline_file) {
             (Some(name), _) => Some((
                 baseline::load_named(&target_dir, name)?,
                 format!("baseline {name:?}"),

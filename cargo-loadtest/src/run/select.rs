@@ -1,6 +1,6 @@
 //! Building the harnesses, listing their tests and applying the filters.
 
-use crate::cli::{RunArgs, WorkspaceArgs};
+use crate::cli::{SelectArgs, WorkspaceArgs};
 use crate::compile::{self, BuiltHarness};
 use crate::errors::CliError;
 use crate::session;
@@ -54,7 +54,7 @@ pub(crate) fn build_and_list(
 }
 
 /// Applies the filters (names, `--skip`, `--tag`) to the tests listed in the workspace.
-pub(crate) fn select(args: &RunArgs, all: Vec<Selected>) -> Result<Vec<Selected>, CliError> {
+pub(crate) fn select(args: &SelectArgs, all: Vec<Selected>) -> Result<Vec<Selected>, CliError> {
     filter(
         args,
         all,
@@ -64,7 +64,7 @@ pub(crate) fn select(args: &RunArgs, all: Vec<Selected>) -> Result<Vec<Selected>
 
 /// The tests of `all` that the filters select; none is exit 4 (`where_` says where they were).
 pub(crate) fn filter(
-    args: &RunArgs,
+    args: &SelectArgs,
     all: Vec<Selected>,
     where_: &str,
 ) -> Result<Vec<Selected>, CliError> {
@@ -78,7 +78,7 @@ pub(crate) fn filter(
     Ok(selected)
 }
 
-fn selects(args: &RunArgs, s: &Selected) -> bool {
+fn selects(args: &SelectArgs, s: &Selected) -> bool {
     let id = s.id();
     let matches = |pat: &String| id.matches(pat, args.exact);
     (args.filters.is_empty() || args.filters.iter().any(matches))

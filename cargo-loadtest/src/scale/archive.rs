@@ -116,10 +116,7 @@ fn target_triple() -> String {
 pub(crate) fn archive(args: &ArchiveArgs, interrupt: &Interrupt) -> Result<i32, CliError> {
     let ws = workspace::discover(&args.workspace)?;
     let run_args = RunArgs {
-        filters: args.filters.clone(),
-        exact: args.exact,
-        skip: args.skip.clone(),
-        tag: args.tag.clone(),
+        select: args.select.clone(),
         quiet: args.quiet,
         workspace: args.workspace.clone(),
         ..RunArgs::default()
@@ -134,7 +131,7 @@ pub(crate) fn archive(args: &ArchiveArgs, interrupt: &Interrupt) -> Result<i32, 
     let wargs =
         crate::otlp::build_args(&args.workspace, args.with_otlp || settings.otlp().is_some());
     let listed = crate::run::build_and_list(&wargs, &ws, run_args.quiet, interrupt)?;
-    let selected = crate::run::select(&run_args, listed)?;
+    let selected = crate::run::select(&args.select, listed)?;
     let mut harnesses: Vec<(&BuiltHarness, ArchivedHarness)> = Vec::new();
     for s in &selected {
         if harnesses

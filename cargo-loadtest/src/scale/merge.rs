@@ -170,15 +170,15 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
         loadtest_grammar::parse_tolerance(t)
             .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
     }
-    if let Some(name) = &args.save_baseline {
+    if let Some(name) = &args.baselines.save_baseline {
         baseline::check_name(name)?;
     }
-    let keep = baseline::keep_runs(args.keep_runs.as_deref())?;
+    let keep = baseline::keep_runs(args.baselines.keep_runs.as_deref())?;
     let target_dir = args
         .target_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("target"));
-    let against = match (&args.baseline, &args.baseline_file) {
+    let against = match (&args.baselines.baseline, &args.baselines.baseline_file) {
         (Some(name), _) => Some((
             baseline::load_named(&target_dir, name)?,
             format!("baseline {name:?}"),
@@ -244,11 +244,14 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
         against.as_ref().map(|(old, _)| old.newest().clone()),
         crate::reporter::Live::default(),
         args.quiet,
-        args.save_baseline.as_ref().map(|name| SaveBaseline {
-            target_dir: target_dir.clone(),
-            name: name.clone(),
-            keep,
-        }),
+        args.baselines
+            .save_baseline
+            .as_ref()
+            .map(|name| SaveBaseline {
+                target_dir: target_dir.clone(),
+                name: name.clone(),
+                keep,
+            }),
     );
     reporters.emit(&RunEvent::RunStarted {
         tests: report.tests.len(),

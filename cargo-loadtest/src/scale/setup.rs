@@ -15,7 +15,7 @@ use crate::cli::{RunArgs, SETUP_FILE_VAR, SetupArgs};
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::run::Selected;
-use crate::session::{Msg, Session};
+use crate::session::Session;
 use crate::settings::Settings;
 use crate::signals::Interrupt;
 use loadtest_report::exit_code;
@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
 /// The version of the setup file's layout.
 pub const FORMAT: u32 = 1;
@@ -242,25 +241,22 @@ struct Harnesses {
 /// Builds (or extracts) and selects as a run does, then keeps each harness once.
 fn harnesses(args: &SetupArgs, interrupt: &Interrupt) -> Result<Harnesses, CliError> {
     let run_args = RunArgs {
-        filters: args.filters.clone(),
-        exact: args.exact,
-        skip: args.skip.clone(),
-        tag: args.tag.clone(),
+        select: args.select.clone(),
         quiet: args.quiet,
         base_url: args.base_url.clone(),
         workspace: args.workspace.clone(),
         ..RunArgs::default()
     };
-    let (selected, archive, extracted, settings) = match &args.archive_file {
+    let (selected, archive, extracted, settings) = match &args.archive.archive_file {
         Some(path) => {
-            let x = crate::scale::archive::extract(path, args.extract_to.as_deref())?;
+            let x = crate::scale::archive::extract(path, args.archive.extract_to.as_deref())?;
             let settings = Settings::with_file_layers(
                 x.manifest.file_defaults.clone(),
                 x.manifest.file_tests.clone(),
                 &run_args,
             )?;
             let selected = crate::run::filter(
-                &run_args,
+                &args.select,
                 x.tests(),
                 &format!("in the archive {}", short(&x.manifest.hash)),
             )?;
@@ -271,7 +267,12 @@ fn harnesses(args: &SetupArgs, interrupt: &Interrupt) -> Result<Harnesses, CliEr
             let ws = crate::workspace::discover(&args.workspace)?;
             let settings = Settings::load(&ws.root, &run_args)?;
             let listed = crate::run::build_and_list(&args.workspace, &ws, args.quiet, interrupt)?;
-            (crate::run::select(&run_args, listed)?, None, None, settings)
+            (
+                crate::run::select(&args.select, listed)?,
+                None,
+                None,
+                settings,
+            )
         }
     };
     let mut binaries = match &extracted {
@@ -338,25 +339,14 @@ fn ask(
             format!("cannot start the harness {}", h.executable.display()),
         ))?;
     let mut answer = Answer::default();
-    let mut stopping = false;
-    loop {
-        if interrupt.is_set() && !stopping {
-            session.stop();
-            stopping = true;
-        }
-        let Some(msg) = session.recv(Duration::from_millis(100)) else {
-            continue;
-        };
-        match msg {
-            Msg::Eof => break,
-            Msg::Event(e) => match *e {
-                protocol::Event::SetupValue { hook, value } => answer.value = Some((hook, value)),
-                protocol::Event::TeardownDone { hook } => answer.torn_down = Some(hook),
-                protocol::Event::SetupFailed { message }
-                | protocol::Event::TeardownFailed { message } => answer.failed = Some(message),
-                protocol::Event::Refused { message } => answer.refused = Some(message),
-                _ => {}
-            },
+    while let Some(event) = session.next_event(interrupt) {
+        match event {
+            protocol::Event::SetupValue { hook, value } => answer.value = Some((hook, value)),
+            protocol::Event::TeardownDone { hook } => answer.torn_down = Some(hook),
+            protocol::Event::SetupFailed { message }
+            | protocol::Event::TeardownFailed { message } => answer.failed = Some(message),
+            protocol::Event::Refused { message } => answer.refused = Some(message),
+            _ => {}
         }
     }
     let (status, tail) = session.wait();
