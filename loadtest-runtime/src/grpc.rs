@@ -134,7 +134,7 @@ impl<'a> GrpcConnect<'a> {
     pub async fn connect(self) -> Result<GrpcChannel, GrpcError> {
         let shared = self.ctx.shared.clone();
         let connect_name: Box<str> = format!("{}.connect", self.name).into();
-        let target = match Target::parse(&self.url) {
+        let endpoint = match Endpoint::parse(&self.url) {
             Ok(t) => t,
             Err(e) => {
                 let failure = outcome::sample(&connect_name, &e);
@@ -155,7 +155,7 @@ impl<'a> GrpcConnect<'a> {
         };
         let connection = Connection {
             shared: shared.clone(),
-            target: Arc::new(target),
+            endpoint: Arc::new(endpoint),
             connect_name: connect_name.into(),
             sender: Arc::new(tokio::sync::Mutex::new(None)),
         };
@@ -214,7 +214,7 @@ pub struct GrpcChannel {
 impl fmt::Debug for GrpcChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcChannel")
-            .field("target", &self.inner.inner.target.origin())
+            .field("endpoint", &self.inner.inner.endpoint.origin())
             .finish()
     }
 }
@@ -724,15 +724,15 @@ fn percent_decode(bytes: &[u8]) -> String {
 }
 
 /// Where a channel connects: `http://` (h2c) or `https://` (TLS, ALPN `h2`).
-struct Target {
+struct Endpoint {
     url: url::Url,
     tls: bool,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
 }
 
-impl Target {
-    fn parse(url: &str) -> Result<Target, GrpcError> {
+impl Endpoint {
+    fn parse(url: &str) -> Result<Endpoint, GrpcError> {
         let invalid = |why: String| GrpcError::new(RequestClass::Other, why);
         let parsed =
             url::Url::parse(url).map_err(|e| invalid(format!("invalid URL {url:?}: {e}")))?;
@@ -752,7 +752,7 @@ impl Target {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
         };
-        Ok(Target {
+        Ok(Endpoint {
             tls,
             scheme: if tls {
                 http::uri::Scheme::HTTPS
@@ -777,7 +777,7 @@ type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
 #[derive(Clone)]
 struct Connection {
     shared: Arc<TestShared>,
-    target: Arc<Target>,
+    endpoint: Arc<Endpoint>,
     connect_name: Arc<str>,
     sender: Arc<tokio::sync::Mutex<Option<http2::SendRequest<RequestBody>>>>,
 }
@@ -797,7 +797,7 @@ impl Connection {
         let started = Instant::now();
         let outcome = match tokio::time::timeout(
             shared.timeout,
-            handshake(&self.target, shared.accept_invalid_certs),
+            handshake(&self.endpoint, shared.accept_invalid_certs),
         )
         .await
         {
@@ -844,8 +844,8 @@ impl Service<http::Request<RequestBody>> for Connection {
         Box::pin(async move {
             // A generated client sends the method's path alone; the connection adds its origin.
             let mut parts = std::mem::take(request.uri_mut()).into_parts();
-            parts.scheme = Some(connection.target.scheme.clone());
-            parts.authority = Some(connection.target.authority.clone());
+            parts.scheme = Some(connection.endpoint.scheme.clone());
+            parts.authority = Some(connection.endpoint.authority.clone());
             if parts.path_and_query.is_none() {
                 parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
             }
@@ -867,13 +867,13 @@ impl Service<http::Request<RequestBody>> for Connection {
 /// The TCP connection, TLS for `https://` (rustls with the Mozilla roots, as the HTTP client,
 /// unless `danger_accept_invalid_certs`; ALPN `h2`), and the HTTP/2 handshake.
 async fn handshake(
-    target: &Target,
+    endpoint: &Endpoint,
     accept_invalid_certs: bool,
 ) -> Result<http2::SendRequest<RequestBody>, GrpcError> {
-    let url = &target.url;
+    let url = &endpoint.url;
     let port = url
         .port_or_known_default()
-        .unwrap_or(if target.tls { 443 } else { 80 });
+        .unwrap_or(if endpoint.tls { 443 } else { 80 });
     let tcp = match url.host() {
         Some(url::Host::Domain(host)) => TcpStream::connect((host, port)).await,
         Some(url::Host::Ipv4(ip)) => TcpStream::connect((ip, port)).await,
@@ -893,7 +893,7 @@ async fn handshake(
         GrpcError::new(class, format!("connecting to {url}: {e}"))
     })?;
     let _ = tcp.set_nodelay(true);
-    let stream = if target.tls {
+    let stream = if endpoint.tls {
         let connector = connector_with_alpn(accept_invalid_certs, &[b"h2"])
             .map_err(|e| GrpcError::new(RequestClass::Tls, format!("TLS configuration: {e}")))?;
         let name = match url.host() {
@@ -1127,15 +1127,15 @@ mod tests {
 
     #[test]
     fn urls_are_http_or_https() {
-        let t = Target::parse("http://127.0.0.1:50051/").unwrap();
+        let t = Endpoint::parse("http://127.0.0.1:50051/").unwrap();
         assert_eq!(
             (t.tls, t.origin()),
             (false, "http://127.0.0.1:50051".into())
         );
-        let t = Target::parse("https://shop.example").unwrap();
+        let t = Endpoint::parse("https://shop.example").unwrap();
         assert_eq!((t.tls, t.origin()), (true, "https://shop.example".into()));
         assert_eq!(
-            Target::parse("grpc://h:1").err().map(|e| e.class),
+            Endpoint::parse("grpc://h:1").err().map(|e| e.class),
             Some(RequestClass::Other)
         );
         assert_eq!(

@@ -9,13 +9,13 @@ pub(crate) mod cookies;
 pub(crate) mod deadline;
 pub(crate) mod direct;
 mod error;
+mod parsed_url;
 mod rate_limit;
 mod request;
 mod response;
 pub(crate) mod retry;
 mod sse;
 mod streamed;
-mod target;
 pub(crate) mod trace_context;
 
 pub use client::Http;

@@ -5,10 +5,10 @@ use super::client::Transport;
 use super::cookies::JarCell;
 use super::direct::{self, Exchange, Home};
 use super::error::{classify, what};
+use super::parsed_url::{ParsedUrl, parse_cached};
 use super::response::{BODY_LIMIT, LazyHeaders, Response};
 use super::retry;
 use super::streamed::{Body, Head as StreamHead, StreamedResponse};
-use super::target::{Target, parse_cached};
 use super::trace_context::{TRACEPARENT, TraceParent};
 use crate::Ctx;
 use crate::metrics::{Phases, RequestClass};
@@ -37,7 +37,7 @@ pub struct Request<'a> {
 /// A request's URL: parsed (through the thread's cache, so a URL sent again costs no parse and
 /// no copy), or the text that did not parse and why.
 enum Url {
-    Parsed(Arc<Target>),
+    Parsed(Arc<ParsedUrl>),
     Invalid { text: String, error: String },
 }
 
@@ -53,7 +53,7 @@ impl Url {
 impl<'a> Request<'a> {
     pub(crate) fn new(ctx: &'a Ctx, method: Method, url: &str) -> Self {
         let url = match parse_cached(url) {
-            Ok(target) => Url::Parsed(target),
+            Ok(parsed) => Url::Parsed(parsed),
             Err(error) => Url::Invalid {
                 text: url.to_string(),
                 error,
@@ -145,7 +145,7 @@ impl<'a> Request<'a> {
         let shared = &*self.ctx.shared;
         let default_name = match &self.url {
             _ if self.name.is_some() => Cow::Borrowed(""),
-            Url::Parsed(target) => target.default_name(&self.method),
+            Url::Parsed(parsed) => parsed.default_name(&self.method),
             Url::Invalid { text, .. } => {
                 crate::metrics::names::request_name(self.method.as_str(), text).into()
             }
@@ -176,7 +176,7 @@ impl<'a> Request<'a> {
         }
         // Parsed when the request was made, through a per-thread cache: most tests send the
         // same few URLs over and over, and parsing one costs more than sharing it.
-        let target = match &self.url {
+        let parsed = match &self.url {
             Url::Parsed(t) => t.clone(),
             Url::Invalid { error, .. } => {
                 return Err(unsendable(format!("invalid URL: {error}")));
@@ -200,7 +200,7 @@ impl<'a> Request<'a> {
             let started = Instant::now();
             let mut phases = Phases::default();
             let outcome = self
-                .attempt(&target, started, timeout, &mut phases, trace.as_ref())
+                .attempt(&parsed, started, timeout, &mut phases, trace.as_ref())
                 .await;
             let elapsed_us = started.elapsed().as_micros() as u64;
             let sent = self.body.len() as u64;
@@ -237,7 +237,7 @@ impl<'a> Request<'a> {
             if !retry_now {
                 return outcome.map(|mut r| {
                     r.method = self.method;
-                    r.url = Some(target);
+                    r.url = Some(parsed);
                     r
                 });
             }
@@ -288,7 +288,7 @@ impl<'a> Request<'a> {
         let shared = &*ctx.shared;
         let name = match (&self.name, &self.url) {
             (Some(n), _) => n.clone(),
-            (None, Url::Parsed(target)) => target.default_name(&self.method).into_owned(),
+            (None, Url::Parsed(parsed)) => parsed.default_name(&self.method).into_owned(),
             (None, Url::Invalid { text, .. }) => {
                 crate::metrics::names::request_name(self.method.as_str(), text)
             }
@@ -314,7 +314,7 @@ impl<'a> Request<'a> {
             let message = format!("{what_}: {err}");
             return Err(fail(RequestClass::Other, 0, &Phases::default(), message));
         }
-        let target = match &self.url {
+        let parsed = match &self.url {
             Url::Parsed(t) => t.clone(),
             Url::Invalid { error, .. } => {
                 let message = format!("{what_}: invalid URL: {error}");
@@ -341,7 +341,7 @@ impl<'a> Request<'a> {
                 };
                 let exchange = Exchange {
                     method: &self.method,
-                    target: &target,
+                    parsed: &parsed,
                     headers: &self.headers,
                     body: &self.body,
                     trace: trace.as_ref(),
@@ -362,7 +362,7 @@ impl<'a> Request<'a> {
                 }
             }
             Transport::Reqwest(client) => {
-                let start = self.start_reqwest(client, &target, timeout, jar, trace.as_ref());
+                let start = self.start_reqwest(client, &parsed, timeout, jar, trace.as_ref());
                 match Box::pin(start).await {
                     Ok((status, headers, response)) => {
                         Ok((status, headers, Body::Reqwest(Box::new(response))))
@@ -397,19 +397,19 @@ impl<'a> Request<'a> {
     async fn start_reqwest(
         &self,
         client: &reqwest::Client,
-        target: &Target,
+        parsed: &ParsedUrl,
         timeout: Duration,
         jar: Option<&JarCell>,
         trace: Option<&TraceParent>,
     ) -> Result<(reqwest::StatusCode, LazyHeaders, reqwest::Response), HttpError> {
         let mut builder = client
-            .request(self.method.clone(), target.url.clone())
+            .request(self.method.clone(), parsed.url.clone())
             .timeout(timeout);
         if !self.headers.is_empty() {
             builder = builder.headers(self.headers.clone());
         }
         if let Some(cookie) =
-            jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls))
+            jar.and_then(|j| j.header(&parsed.origin.host, parsed.url.path(), parsed.origin.tls))
             && !self.headers.contains_key(COOKIE)
         {
             builder = builder.header(COOKIE, cookie);
@@ -438,7 +438,7 @@ impl<'a> Request<'a> {
     /// when it returns that response, so a successful request never copies them.
     async fn attempt(
         &self,
-        target: &Arc<Target>,
+        parsed: &Arc<ParsedUrl>,
         started: Instant,
         timeout: Duration,
         phases: &mut Phases,
@@ -450,7 +450,7 @@ impl<'a> Request<'a> {
             Transport::Direct(direct) => direct,
             // Boxed: reqwest's future is large, and kept out of every request's future.
             Transport::Reqwest(client) => {
-                return Box::pin(self.attempt_reqwest(client, target, timeout, jar, trace)).await;
+                return Box::pin(self.attempt_reqwest(client, parsed, timeout, jar, trace)).await;
             }
         };
         let home = match &self.ctx.conns {
@@ -459,7 +459,7 @@ impl<'a> Request<'a> {
         };
         let exchange = Exchange {
             method: &self.method,
-            target,
+            parsed,
             headers: &self.headers,
             body: &self.body,
             trace,
@@ -498,13 +498,13 @@ impl<'a> Request<'a> {
     async fn attempt_reqwest(
         &self,
         client: &reqwest::Client,
-        target: &Target,
+        parsed: &ParsedUrl,
         timeout: Duration,
         jar: Option<&JarCell>,
         trace: Option<&TraceParent>,
     ) -> Result<Response, HttpError> {
         let (status, headers, mut response) = self
-            .start_reqwest(client, target, timeout, jar, trace)
+            .start_reqwest(client, parsed, timeout, jar, trace)
             .await?;
         let mut body = BytesMut::new();
         let mut body_len = 0u64;

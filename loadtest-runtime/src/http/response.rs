@@ -2,7 +2,7 @@
 //! headers, kept as the bytes that arrived until a test asks for them.
 
 use super::HttpError;
-use super::target::Target;
+use super::parsed_url::ParsedUrl;
 use crate::metrics::RequestClass;
 use bytes::Bytes;
 use reqwest::StatusCode;
@@ -23,7 +23,7 @@ pub struct Response {
     pub(crate) body_len: u64,
     pub(crate) method: reqwest::Method,
     /// The request's URL (set when the response is handed to the test).
-    pub(crate) url: Option<Arc<Target>>,
+    pub(crate) url: Option<Arc<ParsedUrl>>,
 }
 
 impl Response {

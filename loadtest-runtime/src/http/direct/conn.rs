@@ -9,7 +9,7 @@
 
 use super::native::Native;
 use super::stream::Stream;
-use crate::http::target::Origin;
+use crate::http::parsed_url::Origin;
 use crate::metrics::RequestClass;
 use bytes::Bytes;
 use hyper::client::conn::{http1, http2};

@@ -6,7 +6,7 @@
 //! status, headers and body, or both an error. Where they deliberately differ, the case says so.
 
 use super::native::{Native, Outgoing};
-use crate::http::target::Target;
+use crate::http::parsed_url::ParsedUrl;
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper_util::rt::TokioIo;
@@ -95,11 +95,11 @@ fn headers_of(map: &HeaderMap) -> Vec<(String, Vec<u8>)> {
 }
 
 async fn native(method: &Method, reads: VecDeque<Vec<u8>>) -> Seen {
-    let target = Target::parse("http://127.0.0.1:1/x").expect("a valid URL");
+    let parsed = ParsedUrl::parse("http://127.0.0.1:1/x").expect("a valid URL");
     let mut conn = Native::new(Scripted::new(reads));
     let outgoing = Outgoing {
         method,
-        target: &target,
+        parsed: &parsed,
         headers: &HeaderMap::new(),
         body: &Bytes::new(),
         credentials: true,

@@ -8,8 +8,8 @@ use super::conn::{self, Body, Conn, OpenTimes};
 use super::native::{Failed, Native, Outgoing};
 use super::set::Home;
 use crate::http::cookies::JarCell;
+use crate::http::parsed_url::ParsedUrl;
 use crate::http::response::{BODY_LIMIT, LazyHeaders};
-use crate::http::target::Target;
 use crate::http::trace_context::{TRACEPARENT, TraceParent};
 use crate::metrics::{Phases, RequestClass};
 use bytes::{Bytes, BytesMut};
@@ -26,7 +26,7 @@ pub(crate) const MAX_REDIRECTS: usize = 10;
 /// What a request is made of.
 pub(crate) struct Exchange<'r> {
     pub(crate) method: &'r Method,
-    pub(crate) target: &'r Arc<Target>,
+    pub(crate) parsed: &'r Arc<ParsedUrl>,
     pub(crate) headers: &'r HeaderMap,
     pub(crate) body: &'r Bytes,
     /// The `traceparent` the runtime adds (none when tracing is off or the test set its own).
@@ -75,7 +75,7 @@ pub(crate) async fn exchange(
     ex: Exchange<'_>,
     phases: &mut Phases,
 ) -> Result<Got, Failure> {
-    let mut target = Cow::Borrowed(ex.target);
+    let mut parsed = Cow::Borrowed(ex.parsed);
     let mut method = Cow::Borrowed(ex.method);
     let mut body = ex.body.clone();
     let mut headers = Cow::Borrowed(ex.headers);
@@ -87,7 +87,7 @@ pub(crate) async fn exchange(
             home,
             jar,
             Hop {
-                target: &target,
+                parsed: &parsed,
                 method: &method,
                 headers: &headers,
                 body: body.clone(),
@@ -119,11 +119,11 @@ pub(crate) async fn exchange(
                 Some(code),
             )
         })?;
-        let next = target
+        let next = parsed
             .url
             .join(location)
             .map_err(|e| e.to_string())
-            .and_then(Target::from_url)
+            .and_then(ParsedUrl::from_url)
             .map_err(|e| {
                 (
                     RequestClass::Other,
@@ -131,7 +131,7 @@ pub(crate) async fn exchange(
                     Some(code),
                 )
             })?;
-        if next.origin != target.origin {
+        if next.origin != parsed.origin {
             // As reqwest: credentials and cookies set by hand stay with their origin.
             let mut h = headers.into_owned();
             for name in [
@@ -153,13 +153,13 @@ pub(crate) async fn exchange(
             h.remove(header::CONTENT_LENGTH);
             headers = Cow::Owned(h);
         }
-        target = Cow::Owned(Arc::new(next));
+        parsed = Cow::Owned(Arc::new(next));
         hop += 1;
     }
 }
 
 pub(super) struct Hop<'h> {
-    pub(super) target: &'h Arc<Target>,
+    pub(super) parsed: &'h Arc<ParsedUrl>,
     pub(super) method: &'h Method,
     pub(super) headers: &'h HeaderMap,
     pub(super) body: Bytes,
@@ -176,15 +176,15 @@ async fn one(
     hop: Hop<'_>,
     phases: &mut Phases,
 ) -> Result<Got, Failure> {
-    let target = hop.target;
-    let taken = home.take(&target.origin);
+    let parsed = hop.parsed;
+    let taken = home.take(&parsed.origin);
     phases.reopened += taken.closed;
     let cookie =
-        jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls));
+        jar.and_then(|j| j.header(&parsed.origin.host, parsed.url.path(), parsed.origin.tls));
     let reused = taken.conn.is_some();
     let conn = match taken.conn {
         Some(c) => c,
-        None => open(direct, target, phases).await?,
+        None => open(direct, parsed, phases).await?,
     };
     if let Conn::Native(native) = conn {
         return one_native(
@@ -226,7 +226,7 @@ async fn one_hyper(
     reused: bool,
     phases: &mut Phases,
 ) -> Result<Got, Failure> {
-    let target = hop.target;
+    let parsed = hop.parsed;
     let (response, first_byte_at) = send_hyper(
         direct,
         hop,
@@ -267,10 +267,10 @@ async fn one_hyper(
     phases.transfer_us = Some(first_byte_at.elapsed().as_micros() as u64);
     let headers = LazyHeaders::parsed(parts.headers);
     if let Some(jar) = jar {
-        jar.store_all(&target.origin.host, target.url.path(), &headers);
+        jar.store_all(&parsed.origin.host, parsed.url.path(), &headers);
     }
     if conn.usable() {
-        home.put(target.origin.clone(), conn);
+        home.put(parsed.origin.clone(), conn);
     } else if !closes(headers.map()) {
         // The server closed a connection it had not said it would close: the next request
         // replaces it.
@@ -330,7 +330,7 @@ pub(super) async fn send_hyper(
             {
                 phases.reopened += 1;
                 reused = false;
-                *conn = open(direct, hop.target, phases).await?;
+                *conn = open(direct, hop.parsed, phases).await?;
             }
             // Nothing of a response came back: the class `closed`, as on the native path.
             Err(e) if e.is_incomplete_message() || e.is_canceled() || e.is_closed() => {
@@ -362,17 +362,17 @@ async fn one_native(
     mut reused: bool,
     phases: &mut Phases,
 ) -> Result<Got, Failure> {
-    let target = hop.target;
+    let parsed = hop.parsed;
     let idempotent = hop.method.is_idempotent();
     let reply = loop {
         if reused && !idempotent && native.peer_closed() {
             phases.reopened += 1;
             reused = false;
-            native = open_native(direct, target, phases).await?;
+            native = open_native(direct, parsed, phases).await?;
         }
         let outgoing = Outgoing {
             method: hop.method,
-            target,
+            parsed,
             headers: hop.headers,
             body: &hop.body,
             credentials: hop.credentials,
@@ -390,7 +390,7 @@ async fn one_native(
         }
         phases.reopened += 1;
         reused = false;
-        native = open_native(direct, target, phases).await?;
+        native = open_native(direct, parsed, phases).await?;
     };
     if reused {
         phases.reused += 1;
@@ -399,10 +399,10 @@ async fn one_native(
     phases.transfer_us = Some(reply.head_at.elapsed().as_micros() as u64);
     let headers = LazyHeaders::raw(reply.head);
     if let Some(jar) = jar.filter(|_| reply.set_cookie) {
-        jar.store_all(&target.origin.host, target.url.path(), &headers);
+        jar.store_all(&parsed.origin.host, parsed.url.path(), &headers);
     }
     if native.is_reusable() {
-        home.put(target.origin.clone(), Conn::Native(native));
+        home.put(parsed.origin.clone(), Conn::Native(native));
     } else if !reply.announced_close {
         phases.reopened += 1;
     }
@@ -422,10 +422,10 @@ async fn one_native(
 
 pub(super) async fn open_native(
     direct: &Direct,
-    target: &Target,
+    parsed: &ParsedUrl,
     phases: &mut Phases,
 ) -> Result<Native, Failure> {
-    match open(direct, target, phases).await? {
+    match open(direct, parsed, phases).await? {
         Conn::Native(n) => Ok(n),
         // The server now negotiates HTTP/2: rare enough to fail this request rather than switch.
         _ => Err((
@@ -438,14 +438,14 @@ pub(super) async fn open_native(
 
 pub(super) async fn open(
     direct: &Direct,
-    target: &Target,
+    parsed: &ParsedUrl,
     phases: &mut Phases,
 ) -> Result<Conn, Failure> {
     let mut times = OpenTimes::default();
     // Boxed: opening (DNS, connect, a TLS handshake, an HTTP/2 handshake) happens once per
     // connection, and its large future would otherwise be part of every request's.
     let conn = Box::pin(conn::open(
-        &target.origin,
+        &parsed.origin,
         &direct.tls,
         direct.local(),
         direct.native,
@@ -464,24 +464,24 @@ pub(super) async fn open(
 pub(super) fn build(hop: &Hop<'_>, cookie: Option<&HeaderValue>, h2: bool) -> hyper::Request<Body> {
     let mut request = hyper::Request::new(Body::new(hop.body.clone()));
     *request.method_mut() = hop.method.clone();
-    let target = hop.target;
+    let parsed = hop.parsed;
     *request.uri_mut() = if h2 {
-        target.uri.clone()
+        parsed.uri.clone()
     } else {
-        target.path_uri.clone()
+        parsed.path_uri.clone()
     };
     let h = request.headers_mut();
     if !hop.headers.is_empty() {
         *h = hop.headers.clone();
     }
     if !h2 {
-        h.insert(header::HOST, target.host_header.clone());
+        h.insert(header::HOST, parsed.host_header.clone());
     }
     if !h.contains_key(header::ACCEPT) {
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
     }
     if hop.credentials
-        && let Some(auth) = &target.authorization
+        && let Some(auth) = &parsed.authorization
         && !h.contains_key(header::AUTHORIZATION)
     {
         h.insert(header::AUTHORIZATION, auth.clone());

@@ -14,8 +14,8 @@
 
 use super::parse::{self, Chunked, Framing, Malformed};
 use super::stream::Stream;
+use crate::http::parsed_url::ParsedUrl;
 use crate::http::response::BODY_LIMIT;
-use crate::http::target::Target;
 use crate::http::trace_context::TraceParent;
 use crate::metrics::RequestClass;
 use bytes::{Buf, Bytes, BytesMut};
@@ -117,7 +117,7 @@ pub(crate) enum Failed {
 /// What a request is made of, for its encoding.
 pub(crate) struct Outgoing<'r> {
     pub(crate) method: &'r Method,
-    pub(crate) target: &'r Target,
+    pub(crate) parsed: &'r ParsedUrl,
     pub(crate) headers: &'r HeaderMap,
     pub(crate) body: &'r Bytes,
     /// The URL's own credentials apply (not after a redirect to another origin).
@@ -534,7 +534,7 @@ fn broken_body(e: std::io::Error, status: Option<u16>) -> Failed {
 pub(crate) fn encode(out: &mut Vec<u8>, r: &Outgoing<'_>) {
     out.clear();
     out.extend_from_slice(r.method.as_str().as_bytes());
-    out.extend_from_slice(&r.target.h1_line);
+    out.extend_from_slice(&r.parsed.h1_line);
     let mut accept = false;
     let mut authorization = false;
     let mut cookie = false;
@@ -554,7 +554,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, r: &Outgoing<'_>) {
     }
     if r.credentials
         && !authorization
-        && let Some(auth) = &r.target.authorization
+        && let Some(auth) = &r.parsed.authorization
     {
         line(out, b"authorization", auth.as_bytes());
     }
@@ -584,7 +584,7 @@ mod tests {
     use super::*;
 
     fn encoded(method: Method, url: &str, headers: &[(&str, &str)], body: &'static [u8]) -> String {
-        let target = Target::parse(url).unwrap();
+        let parsed = ParsedUrl::parse(url).unwrap();
         let mut map = HeaderMap::new();
         for (n, v) in headers {
             map.append(
@@ -598,7 +598,7 @@ mod tests {
             &mut out,
             &Outgoing {
                 method: &method,
-                target: &target,
+                parsed: &parsed,
                 headers: &map,
                 body: &body,
                 credentials: true,
@@ -647,7 +647,7 @@ mod tests {
     #[test]
     fn the_traceparent_is_written_into_the_buffer_without_growing_it() {
         use loadtest_report::exemplar::{SpanId, TraceId};
-        let target = Target::parse("http://h.test/x").unwrap();
+        let parsed = ParsedUrl::parse("http://h.test/x").unwrap();
         let trace = TraceParent {
             trace_id: TraceId([0x11; 16]),
             span_id: SpanId([0x22; 8]),
@@ -656,7 +656,7 @@ mod tests {
         let (map, body) = (HeaderMap::new(), Bytes::new());
         let outgoing = Outgoing {
             method: &Method::GET,
-            target: &target,
+            parsed: &parsed,
             headers: &map,
             body: &body,
             credentials: true,

@@ -6,7 +6,7 @@
 //! stays in the set and is shared: its streams are multiplexed.
 
 use super::conn::Conn;
-use crate::http::target::Origin;
+use crate::http::parsed_url::Origin;
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -9,8 +9,8 @@ use super::exchange::{Direct, Exchange, Failure, Hop, hyper_class, open, open_na
 use super::native::{Failed, Native, Outgoing, StreamHead};
 use super::set::Home;
 use crate::http::cookies::JarCell;
+use crate::http::parsed_url::Origin;
 use crate::http::response::LazyHeaders;
-use crate::http::target::Origin;
 use crate::metrics::{Phases, RequestClass};
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
@@ -101,23 +101,23 @@ pub(crate) async fn start<'h>(
     ex: Exchange<'_>,
     phases: &mut Phases,
 ) -> Result<Started<'h>, Failure> {
-    let target = ex.target;
+    let parsed = ex.parsed;
     let hop = Hop {
-        target,
+        parsed,
         method: ex.method,
         headers: ex.headers,
         body: ex.body.clone(),
         credentials: true,
         trace: ex.trace,
     };
-    let taken = home.take(&target.origin);
+    let taken = home.take(&parsed.origin);
     phases.reopened += taken.closed;
     let cookie =
-        jar.and_then(|j| j.header(&target.origin.host, target.url.path(), target.origin.tls));
+        jar.and_then(|j| j.header(&parsed.origin.host, parsed.url.path(), parsed.origin.tls));
     let mut reused = taken.conn.is_some();
     let mut conn = match taken.conn {
         Some(c) => c,
-        None => open(direct, target, phases).await?,
+        None => open(direct, parsed, phases).await?,
     };
     let idempotent = hop.method.is_idempotent();
     if let Conn::Native(native) = conn {
@@ -126,11 +126,11 @@ pub(crate) async fn start<'h>(
             if reused && !idempotent && native.peer_closed() {
                 phases.reopened += 1;
                 reused = false;
-                *native = open_native(direct, target, phases).await?;
+                *native = open_native(direct, parsed, phases).await?;
             }
             let outgoing = Outgoing {
                 method: hop.method,
-                target,
+                parsed,
                 headers: hop.headers,
                 body: &hop.body,
                 credentials: true,
@@ -150,7 +150,7 @@ pub(crate) async fn start<'h>(
             }
             phases.reopened += 1;
             reused = false;
-            *native = open_native(direct, target, phases).await?;
+            *native = open_native(direct, parsed, phases).await?;
         };
         if reused {
             phases.reused += 1;
@@ -165,11 +165,11 @@ pub(crate) async fn start<'h>(
         })?;
         let headers = LazyHeaders::raw(head.head.clone());
         if let Some(jar) = jar.filter(|_| head.set_cookie) {
-            jar.store_all(&target.origin.host, target.url.path(), &headers);
+            jar.store_all(&parsed.origin.host, parsed.url.path(), &headers);
         }
         let mut body = Streaming {
             home,
-            origin: target.origin.clone(),
+            origin: parsed.origin.clone(),
             body: Body::Native(native, head),
         };
         // An empty body has ended already: the connection goes home at once.
@@ -195,14 +195,14 @@ pub(crate) async fn start<'h>(
     let (parts, incoming) = response.into_parts();
     let headers = LazyHeaders::parsed(parts.headers);
     if let Some(jar) = jar {
-        jar.store_all(&target.origin.host, target.url.path(), &headers);
+        jar.store_all(&parsed.origin.host, parsed.url.path(), &headers);
     }
     Ok(Started {
         status: parts.status,
         headers,
         body: Streaming {
             home,
-            origin: target.origin.clone(),
+            origin: parsed.origin.clone(),
             body: Body::Hyper(conn, incoming, parts.status.as_u16()),
         },
     })

@@ -19,7 +19,7 @@ pub(crate) struct Origin {
 
 /// A parsed request URL.
 #[derive(Debug)]
-pub(crate) struct Target {
+pub(crate) struct ParsedUrl {
     pub(crate) url: url::Url,
     pub(crate) origin: Arc<Origin>,
     /// The `Host` header value (`host[:port]`, the port only when not the scheme's default).
@@ -38,15 +38,15 @@ pub(crate) struct Target {
     pub(crate) h1_line: Box<[u8]>,
 }
 
-impl Target {
+impl ParsedUrl {
     /// Parses an absolute `http` or `https` URL.
-    pub(crate) fn parse(text: &str) -> Result<Target, String> {
+    pub(crate) fn parse(text: &str) -> Result<ParsedUrl, String> {
         let url = url::Url::parse(text).map_err(|e| e.to_string())?;
-        Target::from_url(url)
+        ParsedUrl::from_url(url)
     }
 
     /// The pieces of an already parsed URL (a redirect's `Location`, resolved).
-    pub(crate) fn from_url(url: url::Url) -> Result<Target, String> {
+    pub(crate) fn from_url(url: url::Url) -> Result<ParsedUrl, String> {
         let tls = match url.scheme() {
             "http" => false,
             "https" => true,
@@ -102,7 +102,7 @@ impl Target {
         let h1_line = format!(" {path_and_query} HTTP/1.1\r\nhost: {authority}\r\n")
             .into_bytes()
             .into_boxed_slice();
-        Ok(Target {
+        Ok(ParsedUrl {
             names: Default::default(),
             h1_line,
             origin: Arc::new(Origin {
@@ -119,7 +119,7 @@ impl Target {
     }
 }
 
-impl Target {
+impl ParsedUrl {
     /// The default name of a request with `method` to this URL (see
     /// [`crate::metrics::names::request_name`]), made once per URL for the common methods.
     pub(crate) fn default_name(&self, method: &reqwest::Method) -> std::borrow::Cow<'_, str> {
@@ -165,7 +165,7 @@ const CACHED: usize = 8;
 /// A thread's recently parsed URLs, and which entry the next new one replaces.
 #[derive(Default)]
 struct Cache {
-    entries: Vec<(Box<str>, Arc<Target>)>,
+    entries: Vec<(Box<str>, Arc<ParsedUrl>)>,
     next: usize,
 }
 
@@ -175,14 +175,14 @@ thread_local! {
 
 /// Parses `text`, reusing this thread's result when it parsed the same text recently (the last
 /// [`CACHED`] distinct URLs; a test that walks through many URLs replaces them in turn).
-pub(crate) fn parse_cached(text: &str) -> Result<Arc<Target>, String> {
+pub(crate) fn parse_cached(text: &str) -> Result<Arc<ParsedUrl>, String> {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some((_, target)) = cache.entries.iter().find(|(t, _)| &**t == text) {
-            return Ok(target.clone());
+        if let Some((_, parsed)) = cache.entries.iter().find(|(t, _)| &**t == text) {
+            return Ok(parsed.clone());
         }
-        let target = Arc::new(Target::parse(text)?);
-        let entry = (text.into(), target.clone());
+        let parsed = Arc::new(ParsedUrl::parse(text)?);
+        let entry = (text.into(), parsed.clone());
         if cache.entries.len() < CACHED {
             cache.entries.push(entry);
         } else {
@@ -190,7 +190,7 @@ pub(crate) fn parse_cached(text: &str) -> Result<Arc<Target>, String> {
             cache.entries[i] = entry;
             cache.next = (i + 1) % CACHED;
         }
-        Ok(target)
+        Ok(parsed)
     })
 }
 
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn pieces_of_a_url() {
-        let t = Target::parse("https://u:p%40ss@example.test:8443/a/b?q=1#frag").unwrap();
+        let t = ParsedUrl::parse("https://u:p%40ss@example.test:8443/a/b?q=1#frag").unwrap();
         assert!(t.origin.tls);
         assert_eq!((&*t.origin.host, t.origin.port), ("example.test", 8443));
         assert_eq!(t.host_header, "example.test:8443");
@@ -208,18 +208,18 @@ mod tests {
         assert_eq!(t.uri, "https://example.test:8443/a/b?q=1");
         // base64("u:p@ss")
         assert_eq!(t.authorization.unwrap(), "Basic dTpwQHNz");
-        let t = Target::parse("http://127.0.0.1").unwrap();
+        let t = ParsedUrl::parse("http://127.0.0.1").unwrap();
         assert_eq!(
             (t.origin.port, t.host_header.to_str().unwrap()),
             (80, "127.0.0.1")
         );
         assert_eq!(t.path_uri, "/");
-        let t = Target::parse("http://[::1]:9/x").unwrap();
+        let t = ParsedUrl::parse("http://[::1]:9/x").unwrap();
         assert_eq!(
             (&*t.origin.host, t.host_header.to_str().unwrap()),
             ("::1", "[::1]:9")
         );
-        assert!(Target::parse("ftp://x/").unwrap_err().contains("ftp"));
-        assert!(Target::parse("not a url").is_err());
+        assert!(ParsedUrl::parse("ftp://x/").unwrap_err().contains("ftp"));
+        assert!(ParsedUrl::parse("not a url").is_err());
     }
 }
