@@ -158,29 +158,12 @@ impl RequestClass {
     /// The class of a gRPC status code (`grpc-status`): `ok` for 0, the code's own class for
     /// 1 to 16, and `grpc_unknown` for any other (as gRPC clients read a code they do not know).
     pub fn of_grpc_status(code: u32) -> RequestClass {
-        const BY_CODE: [RequestClass; 17] = [
-            RequestClass::Ok,
-            RequestClass::GrpcCancelled,
-            RequestClass::GrpcUnknown,
-            RequestClass::GrpcInvalidArgument,
-            RequestClass::GrpcDeadlineExceeded,
-            RequestClass::GrpcNotFound,
-            RequestClass::GrpcAlreadyExists,
-            RequestClass::GrpcPermissionDenied,
-            RequestClass::GrpcResourceExhausted,
-            RequestClass::GrpcFailedPrecondition,
-            RequestClass::GrpcAborted,
-            RequestClass::GrpcOutOfRange,
-            RequestClass::GrpcUnimplemented,
-            RequestClass::GrpcInternal,
-            RequestClass::GrpcUnavailable,
-            RequestClass::GrpcDataLoss,
-            RequestClass::GrpcUnauthenticated,
-        ];
-        BY_CODE
-            .get(code as usize)
-            .copied()
-            .unwrap_or(RequestClass::GrpcUnknown)
+        match code {
+            0 => RequestClass::Ok,
+            // The gRPC classes are declared in the order of their codes, 1 to 16.
+            1..=16 => RequestClass::ALL[RequestClass::GrpcCancelled as usize + code as usize - 1],
+            _ => RequestClass::GrpcUnknown,
+        }
     }
 
     /// The class of a status code.
@@ -384,10 +367,36 @@ mod tests {
         assert_eq!(RequestClass::of_status(404), RequestClass::Http4xx);
         assert_eq!(RequestClass::of_status(503), RequestClass::Http5xx);
         assert_eq!(RequestClass::of_grpc_status(0), RequestClass::Ok);
-        assert_eq!(
-            RequestClass::of_grpc_status(14),
-            RequestClass::GrpcUnavailable
-        );
         assert_eq!(RequestClass::of_grpc_status(17), RequestClass::GrpcUnknown);
+        assert_eq!(
+            RequestClass::of_grpc_status(u32::MAX),
+            RequestClass::GrpcUnknown
+        );
+        // Each code's class is the one gRPC names for it (google.rpc.Code).
+        let names = [
+            "cancelled",
+            "unknown",
+            "invalid_argument",
+            "deadline_exceeded",
+            "not_found",
+            "already_exists",
+            "permission_denied",
+            "resource_exhausted",
+            "failed_precondition",
+            "aborted",
+            "out_of_range",
+            "unimplemented",
+            "internal",
+            "unavailable",
+            "data_loss",
+            "unauthenticated",
+        ];
+        for (code, name) in (1..).zip(names) {
+            assert_eq!(
+                RequestClass::of_grpc_status(code).as_str(),
+                format!("grpc_{name}"),
+                "{code}"
+            );
+        }
     }
 }
