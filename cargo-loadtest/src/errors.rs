@@ -8,6 +8,16 @@ pub enum CliError {
     /// Bad flag, option value, config file or manifest (exit 2).
     #[error("{0}")]
     Usage(String),
+    /// A flag's value the option grammar refused (exit 2): which flag, and the grammar's
+    /// error, which names the value, what is wrong with it and what is accepted.
+    #[error("{flag}: {error}")]
+    FlagValue {
+        /// The flag, as written on the command line (`--tolerance`, `--max-rate`).
+        flag: String,
+        /// Why the grammar refused its value.
+        #[source]
+        error: GrammarError,
+    },
     /// No load test matched (exit 4).
     #[error("{0}")]
     NoTests(String),
@@ -33,7 +43,9 @@ impl CliError {
     /// The exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) | CliError::Io { .. } => exit_code::USAGE,
+            CliError::Usage(_) | CliError::FlagValue { .. } | CliError::Io { .. } => {
+                exit_code::USAGE
+            }
             CliError::NoTests(_) => exit_code::NO_TESTS,
             CliError::Build(_) => exit_code::BUILD_FAILED,
             CliError::Interrupted => exit_code::INTERRUPTED,
@@ -45,9 +57,31 @@ impl CliError {
         CliError::Usage(e.to_string())
     }
 
+    /// The grammar refused `flag`'s value, for `map_err`:
+    /// `parse_duration(v).map_err(CliError::flag("--max-skew"))`.
+    pub fn flag<E: Into<GrammarError>>(flag: impl Into<String>) -> impl FnOnce(E) -> CliError {
+        let flag = flag.into();
+        move |error| CliError::FlagValue {
+            flag,
+            error: error.into(),
+        }
+    }
+
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
         let context = context.into();
         move |source| CliError::Io { context, source }
     }
+}
+
+/// What the option grammar says about a value it refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum GrammarError {
+    /// A value of a kind (a duration, a rate, a tolerance): the value, the problem, what is
+    /// accepted.
+    #[error(transparent)]
+    Value(#[from] loadtest_grammar::ValueError),
+    /// A value of a named option (`--trace-sample` is the `trace_sample` option).
+    #[error(transparent)]
+    Option(#[from] loadtest_grammar::OptionError),
 }

@@ -123,8 +123,7 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
     ];
     for (flag, option, value) in flags {
         if let Some(v) = value {
-            loadtest_grammar::check_value(option, &[v.as_str()])
-                .map_err(|e| CliError::Usage(format!("{flag}: {e}")))?;
+            loadtest_grammar::check_value(option, &[v.as_str()]).map_err(CliError::flag(flag))?;
             layer.set_str(option, v);
         }
     }
@@ -134,6 +133,7 @@ fn cli_layer(args: &RunArgs) -> Result<OptionLayer, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::GrammarError;
 
     #[test]
     fn flags_are_validated_with_their_name() {
@@ -148,7 +148,11 @@ mod tests {
             ..RunArgs::default()
         };
         let e = cli_layer(&args).unwrap_err();
-        assert!(matches!(e, CliError::Usage(_)));
+        assert!(
+            matches!(&e, CliError::FlagValue { flag, error: GrammarError::Option(_) } if flag == "--trace-sample"),
+            "{e:?}"
+        );
+        assert_eq!(e.exit_code(), 2);
         let e = e.to_string();
         assert!(
             e.starts_with("--trace-sample: ")

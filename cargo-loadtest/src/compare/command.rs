@@ -14,8 +14,7 @@ use std::path::PathBuf;
 /// Runs the comparison and returns the exit code (0 unchanged or improved, 100 regressed).
 pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
     for t in &args.gate.tolerance {
-        loadtest_grammar::parse_tolerance(t)
-            .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
+        loadtest_grammar::parse_tolerance(t).map_err(CliError::flag("--tolerance"))?;
     }
     let target_dir = || -> Result<PathBuf, CliError> {
         if let Some(d) = &args.target_dir {

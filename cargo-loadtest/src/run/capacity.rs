@@ -58,17 +58,15 @@ impl SearchArgs {
             return Ok(None);
         }
         let rate = |flag: &str, v: &str| {
-            parse_rate(v)
-                .map_err(|e| CliError::Usage(format!("{flag}: {e}")))
-                .and_then(|r| {
-                    if r.per_second >= 0.01 {
-                        Ok(r.per_second)
-                    } else {
-                        Err(CliError::Usage(format!(
-                            "{flag}: {v:?} is too low; a capacity search needs at least 0.01/s"
-                        )))
-                    }
-                })
+            parse_rate(v).map_err(CliError::flag(flag)).and_then(|r| {
+                if r.per_second >= 0.01 {
+                    Ok(r.per_second)
+                } else {
+                    Err(CliError::Usage(format!(
+                        "{flag}: {v:?} is too low; a capacity search needs at least 0.01/s"
+                    )))
+                }
+            })
         };
         let duration = |flag: &str, v: Option<&String>, default: Duration, min: Duration| {
             let Some(v) = v else { return Ok(default) };
@@ -78,7 +76,7 @@ impl SearchArgs {
                     "{flag}: {v:?} is too short; expected at least {}",
                     format_duration(min)
                 ))),
-                Err(e) => Err(CliError::Usage(format!("{flag}: {e}"))),
+                Err(e) => Err(CliError::flag(flag)(e)),
             }
         };
         let max_rate = match &a.max_rate {
@@ -398,6 +396,7 @@ fn run_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::GrammarError;
 
     fn args(extra: &[(&str, &str)]) -> CapacityArgs {
         let mut a = CapacityArgs {
@@ -468,10 +467,17 @@ mod tests {
             (("warm_up", "soon"), "--warm-up: invalid duration \"soon\""),
             (("start", "0/s"), "--start-rate: \"0/s\" is too low"),
         ] {
-            let e = SearchArgs::parse(&args(&[bad])).unwrap_err().to_string();
+            let e = SearchArgs::parse(&args(&[bad])).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+            let e = e.to_string();
             assert!(e.starts_with(says), "{e}");
-            assert_eq!(CliError::Usage(e).exit_code(), 2);
         }
+        // What the grammar refuses names the flag and keeps the grammar's error.
+        let e = SearchArgs::parse(&args(&[("warm_up", "soon")])).unwrap_err();
+        assert!(
+            matches!(&e, CliError::FlagValue { flag, error: GrammarError::Value(v) } if flag == "--warm-up" && v.value == "soon"),
+            "{e:?}"
+        );
         let mut no_ceiling = args(&[]);
         no_ceiling.max_rate = None;
         let e = SearchArgs::parse(&no_ceiling).unwrap_err().to_string();

@@ -57,8 +57,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     }
     let ws = workspace::discover(&args.workspace)?;
     for t in &args.gate.tolerance {
-        loadtest_grammar::parse_tolerance(t)
-            .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
+        loadtest_grammar::parse_tolerance(t).map_err(CliError::flag("--tolerance"))?;
     }
     let rounds = match &args.rounds {
         None => DEFAULT_ROUNDS,
@@ -73,8 +72,7 @@ pub(crate) fn run(args: &RunArgs, rev: &str, interrupt: &Interrupt) -> Result<i3
     };
     let mut round_args = args.clone();
     if let Some(d) = &args.round_duration {
-        loadtest_grammar::parse_duration(d)
-            .map_err(|e| CliError::Usage(format!("--round-duration: {e}")))?;
+        loadtest_grammar::parse_duration(d).map_err(CliError::flag("--round-duration"))?;
         round_args.duration = Some(d.clone());
     }
     let head_settings = Settings::load(&ws.root, &round_args)?;

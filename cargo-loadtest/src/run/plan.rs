@@ -100,8 +100,9 @@ impl<'a> RunPlan<'a> {
             ));
         }
         let grace = match &args.start_grace {
-            Some(g) => loadtest_grammar::parse_duration(g)
-                .map_err(|e| CliError::Usage(format!("--start-grace: {e}")))?,
+            Some(g) => {
+                loadtest_grammar::parse_duration(g).map_err(CliError::flag("--start-grace"))?
+            }
             None => Duration::ZERO,
         };
         let start = match &args.start_at {
@@ -151,8 +152,7 @@ impl<'a> RunPlan<'a> {
             ),
         };
         for t in &args.gate.tolerance {
-            loadtest_grammar::parse_tolerance(t)
-                .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
+            loadtest_grammar::parse_tolerance(t).map_err(CliError::flag("--tolerance"))?;
         }
         if let Some(name) = &args.baselines.save_baseline {
             baseline::check_name(name)?;

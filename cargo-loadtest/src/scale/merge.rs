@@ -156,7 +156,7 @@ fn max_skew(args: &MergeArgs) -> Result<Option<std::time::Duration>, CliError> {
         None => Ok(Some(DEFAULT_MAX_SKEW)),
         Some(text) => loadtest_grammar::parse_duration(text)
             .map(Some)
-            .map_err(|e| CliError::Usage(format!("--max-skew: {e}"))),
+            .map_err(CliError::flag("--max-skew")),
     }
 }
 
@@ -167,8 +167,7 @@ pub const DEFAULT_MAX_SKEW: std::time::Duration = std::time::Duration::from_secs
 /// Runs the merge and returns the exit code.
 pub(crate) fn merge(args: &MergeArgs) -> Result<i32, CliError> {
     for t in &args.gate.tolerance {
-        loadtest_grammar::parse_tolerance(t)
-            .map_err(|e| CliError::Usage(format!("--tolerance: {e}")))?;
+        loadtest_grammar::parse_tolerance(t).map_err(CliError::flag("--tolerance"))?;
     }
     if let Some(name) = &args.baselines.save_baseline {
         baseline::check_name(name)?;
