@@ -10,7 +10,8 @@
 # Each revision is cloned from this repository into OUT/REV (its own target directory, so
 # nothing is reused between them); its dependencies are fetched before the clock starts and
 # the tools .ci/run installs should already be installed, so neither download is timed.
-# Prints one row per revision; the timestamped logs are OUT/REV.log.
+# Prints one row per revision, then where the e2e binary's time went (each test's seconds held,
+# from OUT/REV.times); the timestamped logs are OUT/REV.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$(mktemp -d)}
@@ -23,6 +24,9 @@ for rev in "$@"; do
   git -C "$dir" checkout -q "$rev"
   (cd "$dir" && cargo fetch --locked -q)
   log="$OUT/$rev.log"
+  # The e2e tests' own profile (revisions since issue 24's timing support; others ignore it).
+  rm -f "$OUT/$rev.times"
+  export LOADTEST_E2E_TIMES="$OUT/$rev.times"
   start=$(date +%s.%N)
   set +e
   (cd "$dir" && CI=true bash .ci/run) 2>&1 | while IFS= read -r l; do
@@ -56,4 +60,15 @@ for rev in revs:
     ui = sum(v for k, v in runs.items() if k.endswith("tests/ui.rs"))
     rest = total - clippy - build - e2e - ui
     print(f"| {rev} | {rc} | {total:.0f} | {clippy:.0f} | {build:.0f} | {e2e:.0f} | {ui:.0f} | {rest:.0f} |")
+# Where the e2e binary's time goes: the serial tests run alone, so their held seconds add up to
+# the least it can take; the concurrent ones share the machine's threads.
+for rev in revs:
+    try:
+        rows = [l.rstrip("\n").split("\t") for l in open(f"{out}/{rev}.times")]
+    except FileNotFoundError:
+        continue
+    held = lambda kind: sum(float(r[3]) for r in rows if r[1] == kind)
+    print(f"\n{rev}: {len(rows)} e2e tests, serial held {held('serial'):.0f} s, concurrent held {held('concurrent'):.0f} s; the longest:")
+    for r in sorted(rows, key=lambda r: -float(r[3]))[:12]:
+        print(f"  {float(r[3]):6.1f} s  {r[1]:10s}  {r[0]}")
 PY

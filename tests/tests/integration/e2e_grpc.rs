@@ -12,8 +12,8 @@ use crate::support;
 
 use loadtest_grpc_fixture::{Counts, ShopServer, UNAVAILABLE_EVERY};
 use loadtest_report::report::{RunReport, TestResult};
-use support::scrape::{Scraper, free_port, samples, sum};
-use support::{Fixture, repo_root, text};
+use support::scrape::{samples, sum};
+use support::{EveryOutput, Fixture, text};
 
 /// Iterations of one run (each: one `AddItem`, one `ListItems` of 3 items), a multiple of
 /// [`UNAVAILABLE_EVERY`], so that each run gets exactly a tenth of its `AddItem` calls answered
@@ -128,34 +128,19 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
     // latency rule is judged.
     let _g = support::serial();
     let f = Fixture::shared("grpc");
-    assert_eq!(
-        std::fs::read_to_string(repo_root().join("tests/fixtures/grpc/loadtests/cart.rs")).unwrap(),
-        support::readme_block("### gRPC: `ctx.grpc`"),
-        "the fixture's test file is the README's example, as it is written there"
-    );
+    support::assert_readme_example("grpc/loadtests/cart.rs", "### gRPC: `ctx.grpc`");
     let server = ShopServer::start();
-    let csv = f.file("report.csv");
-    let hlog = f.file("hlog");
-    let port = free_port();
-    let scraper = Scraper::start(port);
     let iterations = ITERATIONS.to_string();
-    let out = f
-        .run_command(&[
-            "--iterations",
-            &iterations,
-            "--target",
-            &server.url(),
-            "--csv",
-            csv.to_str().unwrap(),
-            "--hlog",
-            hlog.to_str().unwrap(),
-            "--metrics-listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .output()
-        .expect("cargo-loadtest runs");
-    let page = scraper.finish();
-    let report = f.report();
+    let EveryOutput {
+        out,
+        page,
+        report,
+        csv,
+        hlog,
+    } = support::run_with_every_output(
+        &f,
+        f.run_command(&["--iterations", &iterations, "--target", &server.url()]),
+    );
     let r = support::test_result(&report, "cart");
     let seen = snapshot(server.counts());
     check_against_the_server(&r, seen, ITERATIONS, "report.json");
@@ -304,22 +289,9 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
     assert_eq!(list_csv[col("failed")], "0", "{csv}");
 
     // Interval logs: a `request:/shop.Cart/ListItems` tag whose intervals add up to every call.
-    let logs: Vec<_> = std::fs::read_dir(&hlog)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
-        .collect();
-    assert_eq!(logs.len(), 1, "{logs:?}");
-    let log = std::fs::read_to_string(&logs[0]).unwrap();
-    let decoded: u64 = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("Tag=request:/shop.Cart/ListItems,"))
-        .map(|l| {
-            let encoded = l.rsplit(',').next().unwrap();
-            loadtest_report::hdr::decode(encoded)
-                .expect("an interval histogram decodes")
-                .len()
-        })
+    let log = support::interval_log(&hlog);
+    let decoded: u64 = support::interval_counts(&log, "request:/shop.Cart/ListItems")
+        .iter()
         .sum();
     assert_eq!(decoded, ITERATIONS, "{log}");
 
@@ -386,16 +358,7 @@ fn the_readme_grpc_example_is_counted_exactly_in_every_output_and_merges_exactly
         );
         shards.push(json);
     }
-    let merged = f.file("merged.json");
-    let out = std::process::Command::new(support::binary())
-        .current_dir(f.out_dir())
-        .args(["loadtest", "merge"])
-        .args([&shards[0], &shards[1]])
-        .arg("--json")
-        .arg(&merged)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("cargo-loadtest merges");
+    let (out, merged) = support::merge_shards(&f, &shards);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     support::validate_schema(&merged);
     let merged: RunReport =

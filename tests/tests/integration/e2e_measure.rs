@@ -15,8 +15,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use support::scrape::{Scraper, free_port, samples, sum};
-use support::{Fixture, repo_root, text};
+use support::scrape::{samples, sum};
+use support::{EveryOutput, Fixture, text};
 
 /// The store fails every `BUSY_EVERY`th attempt it sees.
 const BUSY_EVERY: u64 = 50;
@@ -139,35 +139,22 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
     // Not judged on time: the rules' verdicts are checked against their own observed values.
     let _g = support::concurrent(&["measure"]);
     let f = Fixture::shared("measure");
-    assert_eq!(
-        std::fs::read_to_string(repo_root().join("tests/fixtures/measure/loadtests/db.rs"))
-            .unwrap(),
-        support::readme_block("### Any async operation: `ctx.measure`"),
-        "the fixture's test file is the README's example, as it is written there"
+    support::assert_readme_example(
+        "measure/loadtests/db.rs",
+        "### Any async operation: `ctx.measure`",
     );
     let store = Store::start();
-    let csv = f.file("report.csv");
-    let hlog = f.file("hlog");
-    let port = free_port();
-    let scraper = Scraper::start(port);
-    let out = f
-        .run_command(&[
-            "--iterations",
-            "400",
-            "--csv",
-            csv.to_str().unwrap(),
-            "--hlog",
-            hlog.to_str().unwrap(),
-            "--metrics-listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("DB_ADDR", store.addr.to_string())
+    let mut run = f.run_command(&["--iterations", "400"]);
+    run.env("DB_ADDR", store.addr.to_string())
         // Goodput (item 4's `slo`) rides along: JSON, schema, terminal, Markdown and merge.
-        .env("LOADTEST_SLO", "250ms")
-        .output()
-        .expect("cargo-loadtest runs");
-    let page = scraper.finish();
-    let report = f.report();
+        .env("LOADTEST_SLO", "250ms");
+    let EveryOutput {
+        out,
+        page,
+        report,
+        csv,
+        hlog,
+    } = support::run_with_every_output(&f, run);
     let r = result(&report);
     let (attempts, busy) = (store.attempts(), store.busy());
     assert_eq!(busy, attempts / BUSY_EVERY, "{}", text(&out));
@@ -269,29 +256,10 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
     assert_eq!(request[col("failed")], busy.to_string(), "{csv}");
 
     // Interval logs: a `request:db.get` tag whose intervals add up to every attempt.
-    let logs: Vec<_> = std::fs::read_dir(&hlog)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
-        .collect();
-    assert_eq!(logs.len(), 1, "{logs:?}");
-    let log = std::fs::read_to_string(&logs[0]).unwrap();
-    let intervals = log
-        .lines()
-        .filter(|l| l.starts_with("Tag=request:db.get,"))
-        .count();
-    assert!(intervals > 0, "{log}");
-    let decoded: u64 = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("Tag=request:db.get,"))
-        .map(|l| {
-            let encoded = l.rsplit(',').next().unwrap();
-            loadtest_report::hdr::decode(encoded)
-                .expect("an interval histogram decodes")
-                .len()
-        })
-        .sum();
-    assert_eq!(decoded, attempts, "{log}");
+    let log = support::interval_log(&hlog);
+    let intervals = support::interval_counts(&log, "request:db.get");
+    assert!(!intervals.is_empty(), "{log}");
+    assert_eq!(intervals.iter().sum::<u64>(), attempts, "{log}");
 
     // Live metrics: the last scrape counts every attempt under the name, by class.
     let s = samples(&page);
@@ -331,16 +299,7 @@ fn the_readme_measure_example_is_a_request_in_every_output_and_merges_exactly() 
         good += result(&shard).iterations.goodput.expect("goodput").good;
         shards.push(json);
     }
-    let merged = f.file("merged.json");
-    let out = std::process::Command::new(support::binary())
-        .current_dir(f.out_dir())
-        .args(["loadtest", "merge"])
-        .args([&shards[0], &shards[1]])
-        .arg("--json")
-        .arg(&merged)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("cargo-loadtest merges");
+    let (out, merged) = support::merge_shards(&f, &shards);
     assert!(
         matches!(out.status.code(), Some(0) | Some(100)),
         "{}",

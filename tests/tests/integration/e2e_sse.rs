@@ -18,8 +18,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use support::scrape::{Scraper, free_port, samples, sum};
-use support::{Fixture, repo_root, text};
+use support::scrape::{samples, sum};
+use support::{EveryOutput, Fixture, text};
 
 /// `token` events per answer (then one `done` event).
 const TOKENS: u64 = 5;
@@ -180,34 +180,22 @@ fn the_readme_sse_example_counts_events_and_gaps_in_every_output_and_merges_exac
     // Judged on a latency (the gaps' p50 against the server's interval): it runs alone.
     let _g = support::serial();
     let f = Fixture::shared("sse");
-    assert_eq!(
-        std::fs::read_to_string(repo_root().join("tests/fixtures/sse/loadtests/chat.rs")).unwrap(),
-        support::readme_block("### Streamed responses: server-sent events"),
-        "the fixture's test file is the README's example, as it is written there"
+    support::assert_readme_example(
+        "sse/loadtests/chat.rs",
+        "### Streamed responses: server-sent events",
     );
     let server = SseServer::start();
-    let csv = f.file("report.csv");
-    let hlog = f.file("hlog");
-    let port = free_port();
-    let scraper = Scraper::start(port);
     let iterations = ITERATIONS.to_string();
-    let out = f
-        .run_command(&[
-            "--iterations",
-            &iterations,
-            "--target",
-            &server.target(),
-            "--csv",
-            csv.to_str().unwrap(),
-            "--hlog",
-            hlog.to_str().unwrap(),
-            "--metrics-listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .output()
-        .expect("cargo-loadtest runs");
-    let page = scraper.finish();
-    let report = f.report();
+    let EveryOutput {
+        out,
+        page,
+        report,
+        csv,
+        hlog,
+    } = support::run_with_every_output(
+        &f,
+        f.run_command(&["--iterations", &iterations, "--target", &server.target()]),
+    );
     let r = result(&report);
     check_against_the_server(&r, server.counts(), "report.json");
     support::validate_schema(&f.file("report.json"));
@@ -322,24 +310,8 @@ fn the_readme_sse_example_counts_events_and_gaps_in_every_output_and_merges_exac
 
     // Interval logs: a `gap:chat` tag whose intervals add up to every gap, beside
     // `request:chat` whose intervals add up to every request.
-    let logs: Vec<_> = std::fs::read_dir(&hlog)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
-        .collect();
-    assert_eq!(logs.len(), 1, "{logs:?}");
-    let log = std::fs::read_to_string(&logs[0]).unwrap();
-    let decoded = |tag: &str| -> u64 {
-        log.lines()
-            .filter_map(|l| l.strip_prefix(&format!("Tag={tag},")))
-            .map(|l| {
-                let encoded = l.rsplit(',').next().unwrap();
-                loadtest_report::hdr::decode(encoded)
-                    .expect("an interval histogram decodes")
-                    .len()
-            })
-            .sum()
-    };
+    let log = support::interval_log(&hlog);
+    let decoded = |tag: &str| -> u64 { support::interval_counts(&log, tag).iter().sum() };
     assert_eq!(decoded("gap:chat"), s.gap.summary.count, "{log}");
     assert_eq!(
         decoded("request:chat"),
@@ -400,16 +372,7 @@ fn the_readme_sse_example_counts_events_and_gaps_in_every_output_and_merges_exac
         );
         shards.push(json);
     }
-    let merged = f.file("merged.json");
-    let out = std::process::Command::new(support::binary())
-        .current_dir(f.out_dir())
-        .args(["loadtest", "merge"])
-        .args([&shards[0], &shards[1]])
-        .arg("--json")
-        .arg(&merged)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("cargo-loadtest merges");
+    let (out, merged) = support::merge_shards(&f, &shards);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     support::validate_schema(&merged);
     let merged: RunReport =

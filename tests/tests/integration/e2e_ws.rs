@@ -16,8 +16,8 @@ use loadtest_report::report::{RunReport, TestResult};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
-use support::scrape::{Scraper, free_port, samples, sum};
-use support::{Fixture, repo_root, text};
+use support::scrape::{samples, sum};
+use support::{EveryOutput, Fixture, text};
 use tokio_tungstenite::tungstenite::Message;
 
 /// What the echo server waits before each answer, from the arrival of the message: 20 ms.
@@ -217,34 +217,19 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
     // Judged on a latency (the exchanges' p50 against the server's delay): it runs alone.
     let _g = support::serial();
     let f = Fixture::shared("ws");
-    assert_eq!(
-        std::fs::read_to_string(repo_root().join("tests/fixtures/ws/loadtests/chat.rs")).unwrap(),
-        support::readme_block("### WebSocket: `ctx.ws`"),
-        "the fixture's test file is the README's example, as it is written there"
-    );
+    support::assert_readme_example("ws/loadtests/chat.rs", "### WebSocket: `ctx.ws`");
     let server = EchoServer::start();
-    let csv = f.file("report.csv");
-    let hlog = f.file("hlog");
-    let port = free_port();
-    let scraper = Scraper::start(port);
     let iterations = ITERATIONS.to_string();
-    let out = f
-        .run_command(&[
-            "--iterations",
-            &iterations,
-            "--target",
-            &server.target(),
-            "--csv",
-            csv.to_str().unwrap(),
-            "--hlog",
-            hlog.to_str().unwrap(),
-            "--metrics-listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .output()
-        .expect("cargo-loadtest runs");
-    let page = scraper.finish();
-    let report = f.report();
+    let EveryOutput {
+        out,
+        page,
+        report,
+        csv,
+        hlog,
+    } = support::run_with_every_output(
+        &f,
+        f.run_command(&["--iterations", &iterations, "--target", &server.target()]),
+    );
     let r = result(&report);
     let seen = server.counts.snapshot();
     check_against_the_server(&r, seen, ITERATIONS, "report.json");
@@ -389,22 +374,9 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
     }
 
     // Interval logs: a `request:chat.echo` tag whose intervals add up to every exchange.
-    let logs: Vec<_> = std::fs::read_dir(&hlog)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
-        .collect();
-    assert_eq!(logs.len(), 1, "{logs:?}");
-    let log = std::fs::read_to_string(&logs[0]).unwrap();
-    let decoded: u64 = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("Tag=request:chat.echo,"))
-        .map(|l| {
-            let encoded = l.rsplit(',').next().unwrap();
-            loadtest_report::hdr::decode(encoded)
-                .expect("an interval histogram decodes")
-                .len()
-        })
+    let log = support::interval_log(&hlog);
+    let decoded: u64 = support::interval_counts(&log, "request:chat.echo")
+        .iter()
         .sum();
     assert_eq!(decoded, echo.count, "{log}");
 
@@ -469,16 +441,7 @@ fn the_readme_websocket_example_is_counted_exactly_in_every_output_and_merges_ex
         );
         shards.push(json);
     }
-    let merged = f.file("merged.json");
-    let out = std::process::Command::new(support::binary())
-        .current_dir(f.out_dir())
-        .args(["loadtest", "merge"])
-        .args([&shards[0], &shards[1]])
-        .arg("--json")
-        .arg(&merged)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("cargo-loadtest merges");
+    let (out, merged) = support::merge_shards(&f, &shards);
     assert!(
         matches!(out.status.code(), Some(0) | Some(100)),
         "{}",

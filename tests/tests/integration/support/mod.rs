@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -73,17 +74,74 @@ static RELEASED: Condvar = Condvar::new();
 /// For a test that measures rates, latencies or the generator's health (or stops processes by
 /// signal, or uses fixtures in ways not listed): it runs alone, nothing else loads the machine.
 pub fn serial() -> Serial {
-    Serial(MACHINE.write().unwrap_or_else(PoisonError::into_inner))
+    let asked = Instant::now();
+    let machine = MACHINE.write().unwrap_or_else(PoisonError::into_inner);
+    Serial {
+        _timing: Timing::new("serial", asked),
+        _machine: machine,
+    }
 }
 
 /// Held by a test that runs alone ([`serial`]).
-pub struct Serial(RwLockWriteGuard<'static, ()>);
+pub struct Serial {
+    // Dropped first: the time held ends before the machine is let go.
+    _timing: Timing,
+    _machine: RwLockWriteGuard<'static, ()>,
+}
+
+/// The suite's profile, when `LOADTEST_E2E_TIMES` names a file: each test appends a line
+/// `test<TAB>serial|concurrent<TAB>seconds waited<TAB>seconds held` as it lets the machine go
+/// (how long it waited for the tests before it, and how long it ran). The serial tests' held
+/// seconds add up to the least time the suite can take on one machine.
+struct Timing {
+    kind: &'static str,
+    asked: Instant,
+    got: Instant,
+}
+
+impl Timing {
+    fn new(kind: &'static str, asked: Instant) -> Timing {
+        Timing {
+            kind,
+            asked,
+            got: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Timing {
+    fn drop(&mut self) {
+        let Some(path) = std::env::var_os("LOADTEST_E2E_TIMES") else {
+            return;
+        };
+        let line = format!(
+            "{}\t{}\t{:.1}\t{:.1}\n",
+            std::thread::current().name().unwrap_or("?"),
+            self.kind,
+            (self.got - self.asked).as_secs_f64(),
+            self.got.elapsed().as_secs_f64(),
+        );
+        // One write of one short line per test: appends from two threads do not interleave.
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!(
+                "cannot append to LOADTEST_E2E_TIMES ({}): {e}",
+                path.display()
+            );
+        }
+    }
+}
 
 /// For a test that measures no rate: it may run beside other such tests (never beside a
 /// [`serial`] one), holding the shared `fixtures` it uses (writes into them, builds them,
 /// reads the reports they write) so that two tests never use one fixture at once. The tests
 /// of one binary share its threads (`RUST_TEST_THREADS`, the machine's cores by default).
 pub fn concurrent(fixtures: &[&'static str]) -> Concurrent {
+    let asked = Instant::now();
     let machine = MACHINE.read().unwrap_or_else(PoisonError::into_inner);
     let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
     while fixtures.iter().any(|f| held.contains(f)) {
@@ -91,6 +149,7 @@ pub fn concurrent(fixtures: &[&'static str]) -> Concurrent {
     }
     held.extend(fixtures.iter().copied());
     Concurrent {
+        _timing: Timing::new("concurrent", asked),
         fixtures: fixtures.to_vec(),
         _machine: machine,
     }
@@ -98,6 +157,7 @@ pub fn concurrent(fixtures: &[&'static str]) -> Concurrent {
 
 /// Held by a test that runs beside others ([`concurrent`]); gives its fixtures back on drop.
 pub struct Concurrent {
+    _timing: Timing,
     fixtures: Vec<&'static str>,
     _machine: RwLockReadGuard<'static, ()>,
 }
@@ -510,6 +570,98 @@ pub fn readme_block(heading: &str) -> String {
     let start = readme[from..].find(fence).expect("a rust block follows") + from + fence.len();
     let len = readme[start..].find("```").expect("the block ends");
     readme[start..start + len].to_string()
+}
+
+/// Checks that the fixture file `file` (under `tests/fixtures/`) is the README's example under
+/// `heading`, as it is written there.
+pub fn assert_readme_example(file: &str, heading: &str) {
+    assert_eq!(
+        std::fs::read_to_string(repo_root().join("tests/fixtures").join(file)).unwrap(),
+        readme_block(heading),
+        "the fixture's test file is the README's example, as it is written there"
+    );
+}
+
+/// What a run with every file output and live metrics on left behind ([`run_with_every_output`]).
+pub struct EveryOutput {
+    /// The process's exit status and output.
+    pub out: Output,
+    /// The last `/metrics` page scraped while it ran.
+    pub page: String,
+    /// The JSON report.
+    pub report: RunReport,
+    /// The CSV file (`--csv`).
+    pub csv: PathBuf,
+    /// The interval logs' folder (`--hlog`).
+    pub hlog: PathBuf,
+}
+
+/// Runs `cmd` (one of `f`'s commands) with `--csv`, `--hlog` and `--metrics-listen` added,
+/// scraping `/metrics` until it ends.
+pub fn run_with_every_output(f: &Fixture, mut cmd: Command) -> EveryOutput {
+    let csv = f.file("report.csv");
+    let hlog = f.file("hlog");
+    let port = scrape::free_port();
+    let scraper = scrape::Scraper::start(port);
+    let out = cmd
+        .arg("--csv")
+        .arg(&csv)
+        .arg("--hlog")
+        .arg(&hlog)
+        .arg("--metrics-listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("cargo-loadtest runs");
+    let page = scraper.finish();
+    EveryOutput {
+        out,
+        page,
+        report: f.report(),
+        csv,
+        hlog,
+    }
+}
+
+/// The text of the one interval log (`.hlog`) in `dir`.
+pub fn interval_log(dir: &Path) -> String {
+    let logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    std::fs::read_to_string(&logs[0]).unwrap()
+}
+
+/// How many values each interval tagged `tag` (`request:NAME`, `gap:NAME`) of an interval log
+/// holds, decoded, in order.
+pub fn interval_counts(log: &str, tag: &str) -> Vec<u64> {
+    let prefix = format!("Tag={tag},");
+    log.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| {
+            let encoded = l.rsplit(',').next().unwrap();
+            loadtest_report::hdr::decode(encoded)
+                .expect("an interval histogram decodes")
+                .len()
+        })
+        .collect()
+}
+
+/// `cargo loadtest merge` of `shards` into `merged.json` in `f`'s output folder: the process's
+/// output and the merged report's path.
+pub fn merge_shards(f: &Fixture, shards: &[PathBuf]) -> (Output, PathBuf) {
+    let merged = f.file("merged.json");
+    let out = Command::new(binary())
+        .current_dir(f.out_dir())
+        .args(["loadtest", "merge"])
+        .args(shards)
+        .arg("--json")
+        .arg(&merged)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("cargo-loadtest merges");
+    (out, merged)
 }
 
 /// The result of the test named `name` in `report`.
