@@ -1,6 +1,6 @@
 //! Issue 28: the performance history through the real binary. A real history of 30 runs of the
 //! `ab` fixture, whose loopback server's service time is exact (`FIXTURE_SERVICE_US`, a precise
-//! timer), 5 ms and then 15% slower from run 20, finds that change point at run 20 (within one
+//! timer), 10 ms and then 15% slower from run 20, finds that change point at run 20 (within one
 //! run) and no other, and `--fail-on-regression` fails once the change is visible, never before.
 //! Bad input (a run recorded twice, a corrupt record, one of another version, a bad option) is
 //! refused with exit 2 and a message naming it. The shipped workflow is the README's and valid.
@@ -20,32 +20,52 @@ fn history(args: &[&str]) -> Output {
         .expect("cargo-loadtest runs")
 }
 
-/// What the machine added to the server's exact service time (mean, p99) in the quiet runs so
-/// far, per service time, and whether a run's additions are close enough to theirs to be quiet.
+/// What the machine added to the server's exact service time (mean, p95, p99, in us) in the
+/// quiet runs so far, and whether a run's additions are close enough to theirs to be quiet. What
+/// the machine adds (the client, the loopback, the scheduler) hardly depends on the service time
+/// (on six quiet histories of `bench/history-real.sh`, the runs at 5,750 us added on average
+/// 30 us more at p50 and 70 us more at p99 than those at 5,000 us), so the quiet runs of both
+/// service times are one reference: the first runs after the step are judged like the others,
+/// not taken as their own reference whatever the machine was doing then.
 #[derive(Debug, Default)]
 struct Quiet {
-    admitted: std::collections::BTreeMap<u32, Vec<(f64, f64)>>,
+    admitted: Vec<[f64; 3]>,
 }
 
 impl Quiet {
-    /// Takes in a run's additions at `service_us`; `false` when the machine disturbed it: its
-    /// mean adds more than 200 us (4% of the service time; the change is 15%) beyond the median
-    /// of that service time's quiet runs, or its p99 more than the p99 floor (1 ms) beyond
-    /// theirs. The first three runs of a service time are its reference.
-    fn admits(&mut self, service_us: u32, (mean_us, p99_us): (f64, f64)) -> bool {
-        let runs = self.admitted.entry(service_us).or_default();
-        let median = |pick: fn(&(f64, f64)) -> f64| {
-            let mut v: Vec<f64> = runs.iter().map(pick).collect();
+    /// How far beyond the quiet runs' median a run may add, per figure: 400 us to the mean (4%
+    /// of the service time, under the detection's 5% magnitude), and each judged tail's floor
+    /// (p95 500 us, p99 1 ms: the saved-baseline gate's). The step (1.5 ms) is above every
+    /// floor and magnitude, so each series finds it by itself, and a level the machine holds
+    /// for a while moves a figure by less than a change point needs.
+    const MARGIN_US: [f64; 3] = [400.0, 500.0, 1000.0];
+
+    /// Takes in a run's additions; `false` when the machine disturbed it (a figure beyond its
+    /// margin). The first three runs are the reference.
+    fn admits(&mut self, added: [f64; 3]) -> bool {
+        let median = |i: usize| {
+            let mut v: Vec<f64> = self.admitted.iter().map(|r| r[i]).collect();
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
-        let quiet = runs.len() < 3
-            || (mean_us <= median(|r| r.0) + 200.0 && p99_us <= median(|r| r.1) + 1000.0);
+        let quiet =
+            self.admitted.len() < 3 || (0..3).all(|i| added[i] <= median(i) + Self::MARGIN_US[i]);
         if quiet {
-            runs.push((mean_us, p99_us));
+            self.admitted.push(added);
         }
         quiet
     }
+}
+
+/// The service time, 10 ms and 15% more from run 20. Not 5 ms, the least the issue allows: 15%
+/// of it (750 us) is under the p99 floor, so whether p99 found the step by itself depended on
+/// the machine, and a level of the machine's after the step, added to it, could make a change
+/// point at another run (likely what failed this test once in CI: `--fail-on-regression` failed
+/// after runs 22 and 30, with no run rerun; the output did not name the series). The levels the
+/// machine holds for a while (the mean 150 to 300 us up for half a minute, seen here) were also
+/// near the 200 us a run could add at 5 ms.
+fn service_us(run: i32) -> u32 {
+    if run >= 20 { 11_500 } else { 10_000 }
 }
 
 /// The history's defaults are what keep this test's short runs free of false alarms: latency
@@ -63,13 +83,15 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
     // reruns its rounds: the history must find the server's change, and a busy machine is not a
     // change of the server. The server's service time is exact, so what a run adds to it (the
     // client, the loopback, the scheduler) is the machine's: a run that adds much more than the
-    // quiet runs of its service time did measured the machine (`Quiet::admits`). Three runs
-    // before the history are the first service time's reference; at most 8 tries a run.
+    // quiet runs did measured the machine (`Quiet::admits`). Three runs before the history are
+    // the reference; at most 12 tries a run.
     let mut quiet = Quiet::default();
     let mut reruns = Vec::new();
     let mut verdicts = Vec::new();
+    // What each analysis that failed printed (the change points it found).
+    let mut alarms = Vec::new();
     for run in (-3..=30).filter(|r| *r != 0) {
-        let service_us: u32 = if run >= 20 { 5750 } else { 5000 };
+        let service_us = service_us(run);
         let mut tries = 0;
         loop {
             tries += 1;
@@ -86,15 +108,19 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
             let result = report.tests[0].result.as_ref().expect("a result");
             let latency = &result.iteration_latency.summary;
             let service = f64::from(service_us);
-            let added = (latency.mean_us - service, latency.p99_us as f64 - service);
-            let admitted = quiet.admits(service_us, added);
+            let added = [
+                latency.mean_us - service,
+                latency.p95_us as f64 - service,
+                latency.p99_us as f64 - service,
+            ];
+            let admitted = quiet.admits(added);
             if run < 0 || admitted {
                 break;
             }
-            reruns.push((run, added.0.round() as i64, added.1.round() as i64));
+            reruns.push((run, added.map(|us| us.round() as i64)));
             assert!(
-                tries < 8,
-                "run {run} was disturbed {tries} times in a row ((run, mean and p99 added to the service time in us): {reruns:?}; quiet runs: {quiet:?}); the machine is too busy to measure a 15% change"
+                tries < 12,
+                "run {run} was disturbed {tries} times in a row ((run, [mean, p95, p99] added to the service time in us): {reruns:?}; quiet runs: {quiet:?}); the machine is too busy to measure a 15% change"
             );
         }
         if run < 0 {
@@ -110,6 +136,9 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
             .output()
             .expect("cargo-loadtest runs");
         verdicts.push((run, out.status.code()));
+        if out.status.code() == Some(100) {
+            alarms.push((run, String::from_utf8_lossy(&out.stdout).into_owned()));
+        }
         assert!(
             matches!(out.status.code(), Some(0 | 100)),
             "analysis after run {run}: {}",
@@ -124,7 +153,7 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
         .collect();
     assert!(
         matches!(failures[..], [22..=24]),
-        "--fail-on-regression failed after runs {failures:?} (expected once, after run 22 to 24): {verdicts:?}; runs the machine disturbed and that were run again: {reruns:?}"
+        "--fail-on-regression failed after runs {failures:?} (expected once, after run 22 to 24): {verdicts:?}; runs the machine disturbed and that were run again: {reruns:?}; what the failed analyses printed: {alarms:#?}"
     );
 
     let json = f.file("history.json");
@@ -200,7 +229,7 @@ fn a_slowdown_from_run_20_is_the_one_change_point_of_a_real_history() {
         std::path::absolute(&file).unwrap().to_str().unwrap()
     );
     eprintln!(
-        "{stdout}--fail-on-regression after runs 1 to 30: {verdicts:?}; runs the machine disturbed, run again (run, mean and p99 added to the service time in us): {reruns:?}"
+        "{stdout}--fail-on-regression after runs 1 to 30: {verdicts:?}; runs the machine disturbed, run again (run, [mean, p95, p99] added to the service time in us): {reruns:?}"
     );
     let page = std::fs::read_to_string(&html).expect("the page");
     assert!(
