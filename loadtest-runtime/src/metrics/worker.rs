@@ -255,7 +255,8 @@ pub(crate) struct WorkerMetrics {
     pub(crate) iter_ok: u64,
     /// Successful iterations whose corrected latency was within [`WorkerMetrics::slo_us`] (goodput).
     pub(crate) iter_good: u64,
-    pub(crate) iter_failed: [u64; 3],
+    /// Failed iterations, indexed by [`IterationClass`] (its order in `IterationClass::ALL`).
+    pub(crate) iter_failed: [u64; IterationClass::ALL.len()],
     pub(crate) interrupted: u64,
     pub(crate) dropped: u64,
     pub(crate) late: u64,
@@ -291,7 +292,7 @@ impl Default for WorkerMetrics {
         WorkerMetrics {
             iter_ok: 0,
             iter_good: 0,
-            iter_failed: [0; 3],
+            iter_failed: [0; IterationClass::ALL.len()],
             interrupted: 0,
             dropped: 0,
             late: 0,
