@@ -7,6 +7,8 @@
 
 use crate::common::synthetic;
 use crate::support::{self, Fixture, serial, text};
+use cargo_loadtest::history::analysis::Floors;
+use loadtest_runtime::grammar::GatedMetric;
 use std::process::{Command, Output};
 
 /// `cargo loadtest history ARGS` (no fixture needed).
@@ -35,10 +37,17 @@ struct Quiet {
 impl Quiet {
     /// How far beyond the quiet runs' median a run may add, per figure: 400 us to the mean (4%
     /// of the service time, under the detection's 5% magnitude), and each judged tail's floor
-    /// (p95 500 us, p99 1 ms: the saved-baseline gate's). The step (1.5 ms) is above every
-    /// floor and magnitude, so each series finds it by itself, and a level the machine holds
-    /// for a while moves a figure by less than a change point needs.
-    const MARGIN_US: [f64; 3] = [400.0, 500.0, 1000.0];
+    /// (the history's defaults, the saved-baseline gate's: p95 500 us, p99 1 ms). The step (1.5
+    /// ms) is above every floor and magnitude, so each series finds it by itself, and a level
+    /// the machine holds for a while moves a figure by less than a change point needs.
+    fn margins_us() -> [f64; 3] {
+        let floors = Floors::default();
+        [
+            400.0,
+            floors.of(GatedMetric::P95),
+            floors.of(GatedMetric::P99),
+        ]
+    }
 
     /// Takes in a run's additions; `false` when the machine disturbed it (a figure beyond its
     /// margin). The first three runs are the reference.
@@ -48,8 +57,8 @@ impl Quiet {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
-        let quiet =
-            self.admitted.len() < 3 || (0..3).all(|i| added[i] <= median(i) + Self::MARGIN_US[i]);
+        let margins = Self::margins_us();
+        let quiet = self.admitted.len() < 3 || (0..3).all(|i| added[i] <= median(i) + margins[i]);
         if quiet {
             self.admitted.push(added);
         }
