@@ -8,4 +8,5 @@ mod command;
 pub(crate) use command::compare;
 pub mod gate;
 pub mod stats;
+pub mod store_error;
 pub(crate) mod worktree;

@@ -1,6 +1,8 @@
 //! The one expected-error type of the command, mapped to documented exit codes.
 
+use crate::compare::store_error::StoreError;
 use crate::exit_code;
+use crate::scale::archive_error::ArchiveError;
 
 /// An error that ends the command with a documented exit code.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,13 @@ pub enum CliError {
         #[source]
         error: GrammarError,
     },
+    /// A stored result (a baseline, its manifest, a report read back) that could not be read
+    /// or saved (exit 2): which file or value, and what is accepted.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The archive `--archive-file` names cannot be written or read (exit 2).
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     /// No load test matched (exit 4).
     #[error("{0}")]
     NoTests(String),
@@ -43,9 +52,11 @@ impl CliError {
     /// The exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) | CliError::FlagValue { .. } | CliError::Io { .. } => {
-                exit_code::USAGE
-            }
+            CliError::Usage(_)
+            | CliError::FlagValue { .. }
+            | CliError::Store(_)
+            | CliError::Archive(_)
+            | CliError::Io { .. } => exit_code::USAGE,
             CliError::NoTests(_) => exit_code::NO_TESTS,
             CliError::Build(_) => exit_code::BUILD_FAILED,
             CliError::Interrupted => exit_code::INTERRUPTED,

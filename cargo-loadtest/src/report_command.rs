@@ -28,9 +28,9 @@ pub(crate) fn report(args: &ReportArgs) -> Result<i32, CliError> {
     };
     let load = |spec: &str| -> Result<_, CliError> {
         if Path::new(spec).exists() {
-            baseline::load_spec(Path::new("."), spec)
+            Ok(baseline::load_spec(Path::new("."), spec)?)
         } else {
-            baseline::load_spec(&target_dir()?, spec)
+            Ok(baseline::load_spec(&target_dir()?, spec)?)
         }
     };
     let report = load(&args.report)?.0.into_newest();

@@ -11,6 +11,7 @@
 //!   whole run, and the setup file shards read (`--setup-file`).
 
 pub mod archive;
+pub mod archive_error;
 pub mod identity;
 pub(crate) mod merge;
 pub mod setup;

@@ -15,7 +15,9 @@
 
 use cargo_loadtest::compare::baseline::{self, check_name, load_file, named_dir};
 use cargo_loadtest::compare::stats;
+use cargo_loadtest::compare::store_error::StoreError;
 use cargo_loadtest::errors::CliError;
+use cargo_loadtest::exit_code::USAGE;
 use fastrand::Rng;
 use loadtest_report::class::{IterationClass, RequestClass};
 use loadtest_report::hdr;
@@ -481,16 +483,19 @@ fn load_file_never_panics_and_refuses_hostile_files_with_usage_errors() {
                         format!("schema_version {} loaded", back.schema_version)
                     })
                 }
-                Err(CliError::Usage(m)) => {
+                Err(e) => {
                     refused += 1;
+                    let m = e.to_string();
                     ensure(kind == "hostile" || missing, || {
                         format!("the valid report was refused: {m}")
                     })?;
                     ensure(m.contains(&file.display().to_string()), || {
                         format!("the message does not name {}: {m}", file.display())
+                    })?;
+                    ensure(CliError::from(e).exit_code() == USAGE, || {
+                        format!("not a usage error: {m}")
                     })
                 }
-                Err(e) => Err(format!("not a usage error: {e:?}")),
             }
         },
     );
@@ -619,8 +624,13 @@ fn baseline_names_cannot_escape_the_baselines_folder() {
                         format!("{name:?} resolves to {}", path.display())
                     })
                 }
-                Err(CliError::Usage(m)) => {
+                Err(e) => {
                     refused += 1;
+                    let m = e.to_string();
+                    ensure(
+                        matches!(&e, StoreError::InvalidName { name: n } if *n == name),
+                        || format!("{name:?} was refused, but not as an invalid name: {e:?}"),
+                    )?;
                     ensure(must_refuse || !allowed, || {
                         format!("{name:?} was refused: {m}")
                     })?;
@@ -636,7 +646,6 @@ fn baseline_names_cannot_escape_the_baselines_folder() {
                         format!("named_dir accepted {name:?}")
                     })
                 }
-                Err(e) => Err(format!("{name:?}: not a usage error: {e:?}")),
             }
         },
     );

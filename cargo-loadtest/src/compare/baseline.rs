@@ -13,6 +13,7 @@
 //! last, so a crash leaves the previous baseline whole; nothing is rewritten in place.
 
 use super::gate;
+use super::store_error::{ReadAs, StoreError};
 use crate::errors::CliError;
 use crate::output::atomic;
 use loadtest_grammar::GatedMetric;
@@ -106,7 +107,7 @@ impl Baseline {
 
 /// Checks a baseline name: letters, digits, `.`, `_` and `-`, not starting with `.` nor holding
 /// `..`, so that a name can never point outside the baselines folder or look like it does.
-pub fn check_name(name: &str) -> Result<(), CliError> {
+pub fn check_name(name: &str) -> Result<(), StoreError> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
@@ -117,15 +118,13 @@ pub fn check_name(name: &str) -> Result<(), CliError> {
     if ok {
         Ok(())
     } else {
-        Err(CliError::Usage(format!(
-            "invalid baseline name {name:?}: use letters, digits, '.', '_' and '-' (not starting with '.' nor holding \"..\"), at most 100 characters, e.g. \"main\" or \"v1.2\""
-        )))
+        Err(StoreError::InvalidName { name: name.into() })
     }
 }
 
 /// The `--keep-runs` flag: a whole number from 1 to [`MAX_KEEP_RUNS`]; absent,
 /// [`DEFAULT_KEEP_RUNS`].
-pub fn keep_runs(flag: Option<&str>) -> Result<usize, CliError> {
+pub fn keep_runs(flag: Option<&str>) -> Result<usize, StoreError> {
     let Some(text) = flag else {
         return Ok(DEFAULT_KEEP_RUNS);
     };
@@ -133,11 +132,7 @@ pub fn keep_runs(flag: Option<&str>) -> Result<usize, CliError> {
         .parse::<usize>()
         .ok()
         .filter(|n| (1..=MAX_KEEP_RUNS).contains(n))
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "invalid --keep-runs {text:?}: expected a whole number of runs from 1 to {MAX_KEEP_RUNS}, e.g. 5 (1 replaces the baseline with this run)"
-            ))
-        })
+        .ok_or_else(|| StoreError::KeepRuns { value: text.into() })
 }
 
 /// The folder of named baselines: `TARGET_DIR/loadtest/baselines`.
@@ -146,7 +141,7 @@ pub fn baselines_dir(target_dir: &Path) -> PathBuf {
 }
 
 /// The folder of a named baseline.
-pub fn named_dir(target_dir: &Path, name: &str) -> Result<PathBuf, CliError> {
+pub fn named_dir(target_dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
     check_name(name)?;
     Ok(baselines_dir(target_dir).join(name))
 }
@@ -174,11 +169,8 @@ pub fn save(
     let dir = named_dir(target_dir, name)?;
     let existing = dir.join(BASELINE_FILE).exists() || dir.join(MANIFEST_FILE).exists();
     let mut runs: Vec<(Option<String>, RunReport)> = if keep > 1 && existing {
-        load_dir_with_files(&dir).map_err(|e| match e {
-            CliError::Usage(m) => CliError::Usage(format!(
-                "{m}; to replace the baseline with this run, save with --keep-runs 1"
-            )),
-            other => other,
+        load_dir_with_files(&dir).map_err(|e| StoreError::EarlierRuns {
+            source: Box::new(e),
         })?
     } else {
         Vec::new()
@@ -254,10 +246,7 @@ fn write_regular(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     if let Ok(meta) = std::fs::symlink_metadata(path)
         && !meta.is_file()
     {
-        return Err(CliError::Usage(format!(
-            "cannot save the baseline: {} exists and is not a regular file; remove it or choose another name",
-            path.display()
-        )));
+        return Err(StoreError::NotRegularFile { path: path.into() }.into());
     }
     atomic::write(path, bytes)
 }
@@ -323,7 +312,7 @@ fn spread(runs: &[&RunReport]) -> Vec<TestSpread> {
 
 /// Reads a stored result as a baseline: a baseline folder (with `baseline.json`, or only
 /// `report.json`), a manifest file, or a report file.
-pub fn load_file(path: &Path) -> Result<Baseline, CliError> {
+pub fn load_file(path: &Path) -> Result<Baseline, StoreError> {
     if path.is_dir() {
         return load_dir(path);
     }
@@ -332,7 +321,7 @@ pub fn load_file(path: &Path) -> Result<Baseline, CliError> {
             runs: manifest_runs(path)?.into_iter().map(|(_, r)| r).collect(),
         });
     }
-    Ok(Baseline::one(read_report(path, "baseline")?))
+    Ok(Baseline::one(read_report(path, ReadAs::Baseline)?))
 }
 
 /// Whether a file is a baseline manifest (it has `baseline_version` and no `schema_version`),
@@ -345,7 +334,7 @@ fn is_manifest(path: &Path) -> bool {
 }
 
 /// Reads a baseline folder.
-fn load_dir(dir: &Path) -> Result<Baseline, CliError> {
+fn load_dir(dir: &Path) -> Result<Baseline, StoreError> {
     Ok(Baseline {
         runs: load_dir_with_files(dir)?
             .into_iter()
@@ -356,78 +345,68 @@ fn load_dir(dir: &Path) -> Result<Baseline, CliError> {
 
 /// Reads a baseline folder's runs with the files they came from (`None`: the folder's
 /// `report.json`, for a folder without a manifest).
-fn load_dir_with_files(dir: &Path) -> Result<Vec<(Option<String>, RunReport)>, CliError> {
+fn load_dir_with_files(dir: &Path) -> Result<Vec<(Option<String>, RunReport)>, StoreError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     if !manifest_path.exists() {
         return Ok(vec![(
             None,
-            read_report(&dir.join(BASELINE_FILE), "baseline")?,
+            read_report(&dir.join(BASELINE_FILE), ReadAs::Baseline)?,
         )]);
     }
     manifest_runs(&manifest_path)
 }
 
 /// Reads the runs a manifest lists (relative to its folder), with their files.
-fn manifest_runs(manifest_path: &Path) -> Result<Vec<(Option<String>, RunReport)>, CliError> {
+fn manifest_runs(manifest_path: &Path) -> Result<Vec<(Option<String>, RunReport)>, StoreError> {
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
-    let text = std::fs::read_to_string(manifest_path).map_err(|e| {
-        CliError::Usage(format!(
-            "cannot read the baseline manifest {}: {e}",
-            manifest_path.display()
-        ))
+    let path = || manifest_path.to_path_buf();
+    let text = std::fs::read_to_string(manifest_path).map_err(|source| {
+        StoreError::ManifestUnreadable {
+            path: path(),
+            source,
+        }
     })?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        CliError::Usage(format!(
-            "the baseline manifest {} is not valid JSON ({e}); it may be corrupted: save the baseline again with --keep-runs 1",
-            manifest_path.display()
-        ))
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| StoreError::ManifestNotJson {
+            path: path(),
+            source,
+        })?;
     match value.get("baseline_version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(BASELINE_VERSION) => {}
         Some(v) => {
-            return Err(CliError::Usage(format!(
-                "the baseline {} has baseline_version {v}; this cargo-loadtest reads version {BASELINE_VERSION} (a newer cargo-loadtest wrote it: upgrade, or save the baseline again)",
-                manifest_path.display()
-            )));
+            return Err(StoreError::ManifestVersion {
+                path: path(),
+                found: v,
+            });
         }
         None => {
-            return Err(CliError::Usage(format!(
-                "{} is not a cargo-loadtest baseline manifest (no baseline_version)",
-                manifest_path.display()
-            )));
+            return Err(StoreError::NotManifest { path: path() });
         }
     }
-    let manifest: Manifest = serde_json::from_value(value).map_err(|e| {
-        CliError::Usage(format!(
-            "the baseline manifest {} is not valid: {e}",
-            manifest_path.display()
-        ))
-    })?;
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|source| StoreError::ManifestInvalid {
+            path: path(),
+            source,
+        })?;
     if manifest.runs.is_empty() {
-        return Err(CliError::Usage(format!(
-            "the baseline manifest {} lists no runs",
-            manifest_path.display()
-        )));
+        return Err(StoreError::NoRuns { path: path() });
     }
     manifest
         .runs
         .into_iter()
         .map(|file| {
             if run_index(&file).is_none() {
-                return Err(CliError::Usage(format!(
-                    "the baseline manifest {} lists {file:?}, which is not a run file (runs/NNNN.json)",
-                    manifest_path.display()
-                )));
+                return Err(StoreError::NotRunFile { path: path(), file });
             }
-            let report = read_report(&dir.join(&file), "baseline run")?;
+            let report = read_report(&dir.join(&file), ReadAs::BaselineRun)?;
             Ok((Some(file), report))
         })
         .collect()
 }
 
-/// Reads a report file (or a folder holding `report.json`); `what` names it in errors
-/// (`baseline`, `shard report`).
-pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
+/// Reads a report file (or a folder holding `report.json`); `what` it is read as names it in
+/// errors.
+pub fn read_report(path: &Path, what: ReadAs) -> Result<RunReport, StoreError> {
     read_as(path, what)
 }
 
@@ -435,82 +414,80 @@ pub fn read_report(path: &Path, what: &str) -> Result<RunReport, CliError> {
 /// the part of it a caller needs (a merge's [`loadtest_report::merge::ReportHeader`]); `what`
 /// names it in errors. The schema version is checked first, so a report of another version is
 /// named as such rather than as malformed.
-pub fn read_as<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError> {
+pub fn read_as<T: serde::de::DeserializeOwned>(path: &Path, what: ReadAs) -> Result<T, StoreError> {
     let file = if path.is_dir() {
         path.join(BASELINE_FILE)
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        CliError::Usage(format!("cannot read the {what} {}: {e} (expected a report.json written by cargo loadtest, or a folder holding one)", file.display()))
+    let text = std::fs::read_to_string(&file).map_err(|source| StoreError::ReportUnreadable {
+        what,
+        path: file.clone(),
+        source,
     })?;
-    let again = if what == "baseline" {
-        "save it again with --save-baseline"
-    } else {
-        "write it again"
-    };
     /// Only the version, the rest skipped.
     #[derive(serde::Deserialize)]
     struct Version {
         schema_version: Option<u64>,
     }
     let version = serde_json::from_str::<Version>(&text).map_err(|e| {
-        CliError::Usage(if e.is_syntax() || e.is_eof() {
-            format!(
-                "the {what} {} is not valid JSON ({e}); it may be corrupted: {again}",
-                file.display()
-            )
+        if e.is_syntax() || e.is_eof() {
+            StoreError::ReportNotJson {
+                what,
+                path: file.clone(),
+                source: e,
+            }
         } else {
-            format!(
-                "the {what} {} is not a cargo-loadtest report ({e})",
-                file.display()
-            )
-        })
+            StoreError::NotReport {
+                what,
+                path: file.clone(),
+                reason: Some(e),
+            }
+        }
     })?;
     match version.schema_version {
         Some(v) if (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) => {}
         Some(v) => {
-            return Err(CliError::Usage(format!(
-                "the {what} {} has schema_version {v}; this cargo-loadtest reads versions {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}",
-                file.display()
-            )));
+            return Err(StoreError::SchemaVersion {
+                what,
+                path: file,
+                found: v,
+            });
         }
         None => {
-            return Err(CliError::Usage(format!(
-                "the {what} {} is not a cargo-loadtest report (no schema_version)",
-                file.display()
-            )));
+            return Err(StoreError::NotReport {
+                what,
+                path: file,
+                reason: None,
+            });
         }
     }
-    serde_json::from_str(&text).map_err(|e| {
-        CliError::Usage(format!(
-            "the {what} {} is not a valid cargo-loadtest report: {e}",
-            file.display()
-        ))
+    serde_json::from_str(&text).map_err(|source| StoreError::ReportInvalid {
+        what,
+        path: file,
+        source,
     })
 }
 
 /// Loads a named baseline.
-pub fn load_named(target_dir: &Path, name: &str) -> Result<Baseline, CliError> {
+pub fn load_named(target_dir: &Path, name: &str) -> Result<Baseline, StoreError> {
     let dir = named_dir(target_dir, name)?;
     if !dir.join(MANIFEST_FILE).is_file() && !dir.join(BASELINE_FILE).is_file() {
-        return Err(CliError::Usage(format!(
-            "no baseline named {name:?} (looked for {}); save one with `cargo loadtest --save-baseline {name}`",
-            dir.join(BASELINE_FILE).display()
-        )));
+        return Err(StoreError::NoSuchBaseline {
+            name: name.into(),
+            looked_for: dir.join(BASELINE_FILE),
+        });
     }
     load_dir(&dir)
 }
 
 /// Loads `spec` as a file or folder if it exists as a path, else as a baseline name.
-pub fn load_spec(target_dir: &Path, spec: &str) -> Result<(Baseline, String), CliError> {
+pub fn load_spec(target_dir: &Path, spec: &str) -> Result<(Baseline, String), StoreError> {
     let p = Path::new(spec);
     if p.exists() {
         Ok((load_file(p)?, p.display().to_string()))
     } else if looks_like_path(spec) {
-        Err(CliError::Usage(format!(
-            "no such file or folder: {spec:?}; compare takes report files (report.json written by cargo loadtest), folders holding one, or names of baselines saved with --save-baseline"
-        )))
+        Err(StoreError::NoSuchPath { spec: spec.into() })
     } else {
         Ok((load_named(target_dir, spec)?, spec.to_string()))
     }
@@ -705,26 +682,60 @@ mod tests {
     }
 
     #[test]
-    fn missing_and_corrupt_files_are_usage_errors() {
+    fn missing_and_corrupt_files_are_usage_errors_of_their_kind() {
         let dir =
             std::env::temp_dir().join(format!("cargo-loadtest-baseline-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        // Each refusal is its kind, says what its message said as a string, and ends the
+        // command with the usage exit code.
+        let said = |e: StoreError, expected: &str| {
+            let m = e.to_string();
+            assert!(m.contains(expected), "{m:?} does not say {expected:?}");
+            assert_eq!(CliError::from(e).exit_code(), crate::exit_code::USAGE);
+        };
+        let e = load_named(&dir, "nope").unwrap_err();
         assert!(
-            matches!(load_named(&dir, "nope"), Err(CliError::Usage(m)) if m.contains("no baseline named \"nope\""))
+            matches!(&e, StoreError::NoSuchBaseline { name, looked_for } if name == "nope" && looked_for.ends_with("nope/report.json")),
+            "{e:?}"
         );
+        said(e, "no baseline named \"nope\"");
         let f = dir.join("bad.json");
         std::fs::write(&f, "{ truncated").unwrap();
-        assert!(matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("not valid JSON")));
+        let e = load_file(&f).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::ReportNotJson { what: ReadAs::Baseline, path, .. } if path == &f),
+            "{e:?}"
+        );
+        said(e, "not valid JSON");
         std::fs::write(&f, "{\"schema_version\": 99}").unwrap();
+        let e = load_file(&f).unwrap_err();
         assert!(
-            matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("schema_version 99"))
+            matches!(&e, StoreError::SchemaVersion { found: 99, .. }),
+            "{e:?}"
         );
+        said(e, "schema_version 99");
         std::fs::write(&f, "{\"schema_version\": 1}").unwrap();
+        let e = load_file(&f).unwrap_err();
+        assert!(matches!(&e, StoreError::ReportInvalid { .. }), "{e:?}");
+        said(e, "not a valid cargo-loadtest report");
+        for (text, reason) in [
+            ("{\"runs\": []}", "(no schema_version)"),
+            ("{\"schema_version\": \"one\"}", "(invalid type: string"),
+        ] {
+            std::fs::write(&f, text).unwrap();
+            let e = load_file(&f).unwrap_err();
+            assert!(matches!(&e, StoreError::NotReport { .. }), "{e:?}");
+            said(e, &format!("is not a cargo-loadtest report {reason}"));
+        }
+        let e = load_spec(&dir, "target/loadtest/nope.json").unwrap_err();
         assert!(
-            matches!(load_file(&f), Err(CliError::Usage(m)) if m.contains("not a valid cargo-loadtest report"))
+            matches!(&e, StoreError::NoSuchPath { spec } if spec == "target/loadtest/nope.json"),
+            "{e:?}"
         );
         assert!(
-            matches!(load_spec(&dir, "target/loadtest/nope.json"), Err(CliError::Usage(m)) if m.starts_with("no such file or folder: \"target/loadtest/nope.json\""))
+            e.to_string()
+                .starts_with("no such file or folder: \"target/loadtest/nope.json\""),
+            "{e}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

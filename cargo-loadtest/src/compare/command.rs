@@ -28,9 +28,9 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<i32, CliError> {
     };
     let load = |spec: &str| -> Result<_, CliError> {
         if std::path::Path::new(spec).exists() {
-            baseline::load_spec(std::path::Path::new("."), spec)
+            Ok(baseline::load_spec(std::path::Path::new("."), spec)?)
         } else {
-            baseline::load_spec(&target_dir()?, spec)
+            Ok(baseline::load_spec(&target_dir()?, spec)?)
         }
     };
     let (old, old_source) = load(&args.old)?;

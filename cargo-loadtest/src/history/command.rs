@@ -9,6 +9,7 @@ use crate::cli::{
     HistoryAnalyzeArgs, HistoryArgs, HistoryCommand, HistoryRecordArgs, HistoryStoreArgs,
 };
 use crate::compare::baseline;
+use crate::compare::store_error::ReadAs;
 use crate::errors::CliError;
 use crate::exit_code;
 use crate::output::atomic;
@@ -43,7 +44,7 @@ fn folder(a: &HistoryStoreArgs) -> Result<PathBuf, CliError> {
 }
 
 fn record(a: &HistoryRecordArgs) -> Result<i32, CliError> {
-    let report = baseline::read_report(&a.report, "report")?;
+    let report = baseline::read_report(&a.report, ReadAs::Report)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());

@@ -12,6 +12,7 @@ use crate::cli::{ArchiveArgs, RunArgs};
 use crate::compile::BuiltHarness;
 use crate::errors::CliError;
 use crate::run::Selected;
+use crate::scale::archive_error::{ArchiveError, ArchiveProblem};
 use crate::scale::identity::{sha256_file, sha256_hex};
 use crate::settings::Settings;
 use crate::signals::Interrupt;
@@ -123,10 +124,11 @@ pub(crate) fn archive(args: &ArchiveArgs, interrupt: &Interrupt) -> Result<i32, 
     };
     let settings = Settings::load(&ws.root, &run_args)?;
     if args.archive_file.is_dir() {
-        return Err(CliError::Usage(format!(
-            "--archive-file {}: is a folder; give the path of the archive file to write (e.g. loadtests.tar.zst)",
-            args.archive_file.display()
-        )));
+        return Err(ArchiveError {
+            path: args.archive_file.clone(),
+            problem: ArchiveProblem::Folder,
+        }
+        .into());
     }
     let wargs =
         crate::otlp::build_args(&args.workspace, args.with_otlp || settings.otlp().is_some());
@@ -279,13 +281,15 @@ fn allowed(path: &Path) -> bool {
 /// Extracts `archive` into `to` (or a new temporary folder) and checks it.
 pub(crate) fn extract(archive: &Path, to: Option<&Path>) -> Result<Extracted, CliError> {
     let what = archive.display().to_string();
-    let not_archive = |e: std::io::Error| {
-        CliError::Usage(format!(
-            "--archive-file {what}: not an archive written by `cargo loadtest archive` (tar + zstd): {e}"
-        ))
+    let refused = |problem| -> CliError {
+        ArchiveError {
+            path: archive.to_path_buf(),
+            problem,
+        }
+        .into()
     };
-    let file = std::fs::File::open(archive)
-        .map_err(|e| CliError::Usage(format!("--archive-file {what}: cannot read it: {e}")))?;
+    let not_archive = |e| refused(ArchiveProblem::NotArchive(e));
+    let file = std::fs::File::open(archive).map_err(|e| refused(ArchiveProblem::Unreadable(e)))?;
     let (dir, temporary) = match to {
         Some(d) => (d.to_path_buf(), false),
         None => {
@@ -328,10 +332,7 @@ pub(crate) fn extract(archive: &Path, to: Option<&Path>) -> Result<Extracted, Cl
         let kind = entry.header().entry_type();
         let file = kind.is_file() || kind == tar::EntryType::GNUSparse;
         if n >= MAX_ENTRIES || !allowed(&path) || !file {
-            return Err(CliError::Usage(format!(
-                "--archive-file {what}: unexpected entry {} (an archive holds {MANIFEST} and {HARNESS_DIR}/PACKAGE/TARGET files only)",
-                path.display()
-            )));
+            return Err(refused(ArchiveProblem::UnexpectedEntry(path)));
         }
         entry
             .unpack_in(&extracted.dir)
@@ -342,47 +343,38 @@ pub(crate) fn extract(archive: &Path, to: Option<&Path>) -> Result<Extracted, Cl
             )))?;
     }
     let manifest_path = extracted.dir.join(MANIFEST);
-    let text = std::fs::read(&manifest_path).map_err(|e| {
-        CliError::Usage(format!(
-            "--archive-file {what}: it holds no {MANIFEST} ({e})"
-        ))
-    })?;
-    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
-        CliError::Usage(format!(
-            "--archive-file {what}: its {MANIFEST} is not valid: {e}"
-        ))
-    })?;
+    let text = std::fs::read(&manifest_path).map_err(|e| refused(ArchiveProblem::NoManifest(e)))?;
+    let manifest: Manifest =
+        serde_json::from_slice(&text).map_err(|e| refused(ArchiveProblem::ManifestInvalid(e)))?;
     if manifest.format != FORMAT {
-        return Err(CliError::Usage(format!(
-            "--archive-file {what}: archive format {} (this cargo-loadtest reads format {FORMAT})",
-            manifest.format
-        )));
+        return Err(refused(ArchiveProblem::Format {
+            found: manifest.format,
+        }));
     }
     if manifest.compute_hash() != manifest.hash {
-        return Err(CliError::Usage(format!(
-            "--archive-file {what}: its manifest does not match its own hash (changed after it was written)"
-        )));
+        return Err(refused(ArchiveProblem::ManifestChanged));
     }
     let (arch, os) = (std::env::consts::ARCH, std::env::consts::OS);
     let triple = &manifest.target_triple;
     if !triple.starts_with(arch) || !triple.contains(os) {
-        return Err(CliError::Usage(format!(
-            "--archive-file {what}: built for {triple}, but this machine is {arch} {os}; archive on a machine of the same kind"
-        )));
+        return Err(refused(ArchiveProblem::OtherMachine {
+            triple: triple.clone(),
+            arch,
+            os,
+        }));
     }
     for h in &manifest.harnesses {
         let path = extracted.dir.join(&h.path);
-        let sha = sha256_file(&path).map_err(|e| {
-            CliError::Usage(format!(
-                "--archive-file {what}: the harness {} is missing ({e})",
-                h.path
-            ))
+        let sha = sha256_file(&path).map_err(|error| {
+            refused(ArchiveProblem::HarnessMissing {
+                harness: h.path.clone(),
+                error,
+            })
         })?;
         if sha != h.sha256 {
-            return Err(CliError::Usage(format!(
-                "--archive-file {what}: the harness {} does not match its SHA-256 in the manifest (a corrupt archive)",
-                h.path
-            )));
+            return Err(refused(ArchiveProblem::HarnessCorrupt {
+                harness: h.path.clone(),
+            }));
         }
         #[cfg(unix)]
         {
@@ -485,38 +477,56 @@ mod tests {
         drop(x);
         assert!(dir.join("ok").exists(), "an --extract-to folder is kept");
 
+        // Each refusal is an archive error naming the archive, of its kind, with its message,
+        // and a usage error (exit 2).
+        let refusal = |archive: &Path| {
+            let Err(err) = extract(archive, None) else {
+                panic!("accepted {}", archive.display());
+            };
+            assert_eq!(err.exit_code(), exit_code::USAGE);
+            let m = err.to_string();
+            let CliError::Archive(e) = err else {
+                panic!("not an archive error: {m}");
+            };
+            assert_eq!(e.path, archive);
+            let named = format!("--archive-file {}: ", archive.display());
+            assert!(m.starts_with(&named), "{m}");
+            (e.problem, m)
+        };
         let refused = |entries: &[(&str, &[u8])]| {
             pack(&archive, entries);
-            match extract(&archive, None) {
-                Err(CliError::Usage(m)) => m,
-                Err(e) => panic!("not a usage error: {e}"),
-                Ok(_) => panic!("accepted"),
-            }
+            refusal(&archive)
         };
-        let e = refused(&[(MANIFEST, &json), ("harness/p/t", b"tampered")]);
+        let (p, e) = refused(&[(MANIFEST, &json), ("harness/p/t", b"tampered")]);
+        assert!(
+            matches!(&p, ArchiveProblem::HarnessCorrupt { harness } if harness == "harness/p/t"),
+            "{p:?}"
+        );
         assert!(e.contains("does not match its SHA-256"), "{e}");
-        let e = refused(&[(MANIFEST, &json), ("elsewhere/p/t", b"binary")]);
+        let (p, e) = refused(&[(MANIFEST, &json), ("elsewhere/p/t", b"binary")]);
+        assert!(
+            matches!(&p, ArchiveProblem::UnexpectedEntry(entry) if entry == Path::new("elsewhere/p/t")),
+            "{p:?}"
+        );
         assert!(e.contains("unexpected entry elsewhere/p/t"), "{e}");
         let mut changed = manifest(b"binary");
         changed.tests.clear();
         let changed = serde_json::to_vec(&changed).unwrap();
-        let e = refused(&[(MANIFEST, &changed), ("harness/p/t", b"binary")]);
+        let (p, e) = refused(&[(MANIFEST, &changed), ("harness/p/t", b"binary")]);
+        assert!(matches!(p, ArchiveProblem::ManifestChanged), "{p:?}");
         assert!(e.contains("does not match its own hash"), "{e}");
-        let e = refused(&[("harness/p/t", b"binary")]);
+        let (p, e) = refused(&[("harness/p/t", b"binary")]);
+        assert!(matches!(p, ArchiveProblem::NoManifest(_)), "{p:?}");
         assert!(e.contains("holds no manifest.json"), "{e}");
         std::fs::write(&archive, b"not zstd at all").unwrap();
-        let e = match extract(&archive, None) {
-            Err(CliError::Usage(m)) => m,
-            _ => panic!("accepted a file that is no archive"),
-        };
+        let (p, e) = refusal(&archive);
+        assert!(matches!(p, ArchiveProblem::NotArchive(_)), "{p:?}");
         assert!(
             e.contains("not an archive written by `cargo loadtest archive`"),
             "{e}"
         );
-        let e = match extract(&dir.join("missing.tar.zst"), None) {
-            Err(CliError::Usage(m)) => m,
-            _ => panic!("accepted a missing file"),
-        };
+        let (p, e) = refusal(&dir.join("missing.tar.zst"));
+        assert!(matches!(p, ArchiveProblem::Unreadable(_)), "{p:?}");
         assert!(e.contains("cannot read it"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -6,6 +6,7 @@
 use crate::cli::MergeArgs;
 use crate::compare::apply::Comparer;
 use crate::compare::baseline;
+use crate::compare::store_error::{ReadAs, StoreError};
 use crate::errors::CliError;
 use crate::output::ReportPaths;
 use crate::reporter::{Reporters, RunEvent, SaveBaseline};
@@ -112,7 +113,7 @@ struct Files(Vec<PathBuf>);
 
 impl Files {
     fn read<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, MergeError> {
-        baseline::read_as(&self.0[i], "shard report").map_err(|e| MergeError::Read {
+        baseline::read_as(&self.0[i], ReadAs::ShardReport).map_err(|e| MergeError::Read {
             source: self.source(i),
             error: Box::new(e),
         })
@@ -138,8 +139,8 @@ impl ReportSource for Files {
 /// (and exit code); every other refusal is a usage error.
 fn cli_error(e: MergeError) -> CliError {
     match e {
-        MergeError::Read { error, .. } => match error.downcast::<CliError>() {
-            Ok(e) => *e,
+        MergeError::Read { error, .. } => match error.downcast::<StoreError>() {
+            Ok(e) => CliError::from(*e),
             Err(other) => CliError::usage(other),
         },
         other => CliError::usage(other),
