@@ -20,6 +20,19 @@ pub enum CliError {
         #[source]
         error: GrammarError,
     },
+    /// A flag's value that is not what the flag takes, for flags whose values are not the
+    /// option grammar's kinds (exit 2): `--window: invalid window "3"; expected ...`.
+    #[error("{flag}: invalid {what} {value:?}; expected {accepted}")]
+    FlagInvalid {
+        /// The flag, as written on the command line (`--window`).
+        flag: String,
+        /// What the value is to the flag (`window`, `p-value`, `share`).
+        what: &'static str,
+        /// The value as given.
+        value: String,
+        /// What the flag accepts, with an example.
+        accepted: &'static str,
+    },
     /// A stored result (a baseline, its manifest, a report read back) that could not be read
     /// or saved (exit 2): which file or value, and what is accepted.
     #[error(transparent)]
@@ -54,6 +67,7 @@ impl CliError {
         match self {
             CliError::Usage(_)
             | CliError::FlagValue { .. }
+            | CliError::FlagInvalid { .. }
             | CliError::Store(_)
             | CliError::Archive(_)
             | CliError::Io { .. } => exit_code::USAGE,
@@ -75,6 +89,21 @@ impl CliError {
         move |error| CliError::FlagValue {
             flag,
             error: error.into(),
+        }
+    }
+
+    /// `flag`'s `value`, which is not the `what` it takes: `accepted` says what is.
+    pub fn invalid(
+        flag: impl Into<String>,
+        what: &'static str,
+        value: &str,
+        accepted: &'static str,
+    ) -> CliError {
+        CliError::FlagInvalid {
+            flag: flag.into(),
+            what,
+            value: value.into(),
+            accepted,
         }
     }
 

@@ -106,9 +106,12 @@ impl AnalysisPlan {
                 .ok()
                 .filter(|v| *v > 0.0 && *v < 1.0);
             options.max_pvalue = v.ok_or_else(|| {
-                CliError::Usage(format!(
-                    "--max-pvalue: invalid p-value {p:?}; expected a number above 0 and below 1, such as 0.001"
-                ))
+                CliError::invalid(
+                    "--max-pvalue",
+                    "p-value",
+                    p,
+                    "a number above 0 and below 1, such as 0.001",
+                )
             })?;
         }
         if let Some(w) = &a.window {
@@ -118,18 +121,29 @@ impl AnalysisPlan {
                 .ok()
                 .filter(|v| (4..=10_000).contains(v));
             options.window = v.ok_or_else(|| {
-                CliError::Usage(format!(
-                    "--window: invalid window {w:?}; expected a whole number of runs from 4 to 10000 (default 50)"
-                ))
+                CliError::invalid(
+                    "--window",
+                    "window",
+                    w,
+                    "a whole number of runs from 4 to 10000 (default 50)",
+                )
             })?;
         }
         let confirm = match &a.confirm_runs {
             None => Rules::default().confirm,
-            Some(c) => c.trim().parse::<usize>().ok().filter(|c| (1..=100).contains(c)).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "--confirm-runs: invalid count {c:?}; expected a whole number of runs from 1 to 100 (default 3)"
-                ))
-            })?,
+            Some(c) => c
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|c| (1..=100).contains(c))
+                .ok_or_else(|| {
+                    CliError::invalid(
+                        "--confirm-runs",
+                        "count",
+                        c,
+                        "a whole number of runs from 1 to 100 (default 3)",
+                    )
+                })?,
         };
         let mut floors = Floors::default();
         for f in &a.floor {
@@ -169,9 +183,12 @@ impl AnalysisPlan {
 /// `--floor`: `p50=250us`, `p95=...` or `p99=...` (any duration the options take; `0us` for none).
 fn parse_floor(s: &str) -> Result<(GatedMetric, f64), CliError> {
     let bad = || {
-        CliError::Usage(format!(
-            "--floor: invalid floor {s:?}; expected METRIC=DURATION with METRIC p50, p95 or p99, such as p99=1ms (0us keeps any size)"
-        ))
+        CliError::invalid(
+            "--floor",
+            "floor",
+            s,
+            "METRIC=DURATION with METRIC p50, p95 or p99, such as p99=1ms (0us keeps any size)",
+        )
     };
     let (metric, value) = s.split_once('=').ok_or_else(bad)?;
     let metric = GatedMetric::LATENCIES
@@ -191,9 +208,12 @@ fn parse_magnitude(s: &str) -> Result<f64, CliError> {
     };
     match value {
         Ok(f) if f.is_finite() && (0.0..10.0).contains(&f) => Ok(f),
-        _ => Err(CliError::Usage(format!(
-            "--min-magnitude: invalid magnitude {s:?}; expected a percentage from 0% (any size) to below 1000%, such as \"5%\", or a fraction such as 0.05"
-        ))),
+        _ => Err(CliError::invalid(
+            "--min-magnitude",
+            "magnitude",
+            s,
+            "a percentage from 0% (any size) to below 1000%, such as \"5%\", or a fraction such as 0.05",
+        )),
     }
 }
 
@@ -344,6 +364,10 @@ mod tests {
             let e = parse_magnitude(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2);
             assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+            assert!(
+                matches!(&e, CliError::FlagInvalid { flag, what: "magnitude", value, .. } if flag == "--min-magnitude" && value == bad),
+                "{e:?}"
+            );
         }
         let args = |p: &str| HistoryAnalyzeArgs {
             max_pvalue: Some(p.into()),
@@ -364,6 +388,10 @@ mod tests {
         for bad in ["0", "1", "x", "-0.1"] {
             let e = AnalysisPlan::of(&args(bad)).err().unwrap();
             assert!(e.to_string().contains("--max-pvalue"), "{e}");
+            assert!(
+                matches!(&e, CliError::FlagInvalid { flag, what: "p-value", value, .. } if flag == "--max-pvalue" && value == bad),
+                "{e:?}"
+            );
         }
     }
 }

@@ -45,9 +45,12 @@ fn parse_share(flag: &str, s: &str) -> Result<f64, CliError> {
     };
     match value {
         Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
-        _ => Err(CliError::Usage(format!(
-            "{flag}: invalid share {s:?}; expected a percentage above 0 and at most 100%, such as \"5%\", or a fraction such as 0.05"
-        ))),
+        _ => Err(CliError::invalid(
+            flag,
+            "share",
+            s,
+            "a percentage above 0 and at most 100%, such as \"5%\", or a fraction such as 0.05",
+        )),
     }
 }
 
@@ -99,9 +102,12 @@ impl SearchArgs {
                 match t.strip_suffix('x').unwrap_or(t).trim().parse::<f64>() {
                     Ok(f) if f > 1.0 && f.is_finite() => f,
                     _ => {
-                        return Err(CliError::Usage(format!(
-                            "--cutoff-latency: invalid factor {v:?}; expected a number above 1, such as 5 or 5x"
-                        )));
+                        return Err(CliError::invalid(
+                            "--cutoff-latency",
+                            "factor",
+                            v,
+                            "a number above 1, such as 5 or 5x",
+                        ));
                     }
                 }
             }
@@ -472,6 +478,12 @@ mod tests {
             let e = e.to_string();
             assert!(e.starts_with(says), "{e}");
         }
+        // A value the flag does not take names the flag, the value and what it takes.
+        let e = SearchArgs::parse(&args(&[("resolution", "0%")])).unwrap_err();
+        assert!(
+            matches!(&e, CliError::FlagInvalid { flag, what: "share", value, accepted } if flag == "--resolution" && value == "0%" && accepted.contains("at most 100%")),
+            "{e:?}"
+        );
         // What the grammar refuses names the flag and keeps the grammar's error.
         let e = SearchArgs::parse(&args(&[("warm_up", "soon")])).unwrap_err();
         assert!(
